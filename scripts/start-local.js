@@ -1,0 +1,24 @@
+'use strict';
+// `npm start`: the service on this machine, API and worker in one process on port 8000.
+// Uses PostgreSQL and Redis on localhost, creates the database and applies migrations,
+// and starts a local S3 (s3rver, data in .s3rver/) unless S3_ENDPOINT points at a real one.
+const path = require('node:path');
+const { startLocalS3 } = require('./local-s3');
+
+async function main() {
+  if (!process.env.S3_ENDPOINT) {
+    const s3 = await startLocalS3({ directory: path.join(__dirname, '..', '.s3rver'), port: Number(process.env.LOCAL_S3_PORT || 4568) });
+    Object.assign(process.env, s3.env);
+    console.log(`Local S3 (s3rver) at ${s3.endpoint}, data in .s3rver/`);
+  }
+  const { AppConfig } = require('../dist/src/config/app-config');
+  const { migrateDatabase } = require('../dist/src/database/migrate');
+  const applied = await migrateDatabase(new AppConfig(process.env));
+  console.log(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Database schema is up to date');
+  require('../dist/src/main');
+}
+
+main().catch((error) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,47 @@
+import { DynamicModule, Module, Type } from '@nestjs/common';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { AppConfig } from './config/app-config';
+import { ConfigModule } from './config/config.module';
+import { DatabaseModule } from './database/database.module';
+import { EventsModule } from './events/events.module';
+import { HttpExceptionFilter } from './common/http-exception.filter';
+import { validationPipe } from './common/validation.pipe';
+import { HealthModule } from './health/health.module';
+import { ObjectsModule } from './objects/objects.module';
+import { OperationsModule } from './operations/operations.module';
+import { ProcessingModule } from './processing/processing.module';
+import { QueueModule } from './queue/queue.module';
+import { RedisModule } from './redis/redis.module';
+import { RootController } from './root.controller';
+import { StorageModule } from './storage/storage.module';
+import { WorkerModule } from './worker/worker.module';
+
+/** One code base, three roles: the API, the worker, or both in one process. */
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    const roleModules: Type[] = [
+      ...(config.runsApi ? [ProcessingModule, HealthModule] : []),
+      ...(config.runsWorker ? [WorkerModule] : []),
+    ];
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule,
+        RedisModule,
+        EventsModule,
+        StorageModule,
+        QueueModule,
+        OperationsModule,
+        ObjectsModule,
+        ...roleModules,
+      ],
+      controllers: config.runsApi ? [RootController] : [],
+      providers: [
+        { provide: APP_FILTER, useClass: HttpExceptionFilter },
+        { provide: APP_PIPE, useValue: validationPipe },
+      ],
+    };
+  }
+}

@@ -1,0 +1,115 @@
+import { z } from 'zod';
+
+const MIB = 1024 * 1024;
+
+const booleanFromString = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((value) => value === 'true' || value === '1');
+
+const positiveInt = z.coerce.number().int().positive();
+
+const envSchema = z.object({
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgresql://postgres@127.0.0.1:5432/object_processing'),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('ops'),
+  S3_ENDPOINT: z.url().optional(),
+  S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/).default('object-artifacts'),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_FORCE_PATH_STYLE: booleanFromString.default(false),
+  S3_PRESIGN_EXPIRES_SECONDS: positiveInt.max(604800).default(3600),
+  AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  MAX_PARALLEL_WORKERS: positiveInt.max(1000).default(3),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  APP_ROLE: z.enum(['api', 'worker', 'all']).default('all'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+  PAYLOAD_LIMIT_BYTES: positiveInt.default(MIB),
+  UPLOAD_LIMIT_BYTES: positiveInt.default(100 * MIB),
+  JOB_ATTEMPTS: positiveInt.max(100).default(5),
+  JOB_BACKOFF_MS: positiveInt.default(1000),
+  WORKER_LOCK_DURATION_MS: positiveInt.min(1000).default(30000),
+  WORKER_STALLED_INTERVAL_MS: positiveInt.min(500).default(30000),
+  SIMULATED_OPERATION_DELAY_MS: z.coerce.number().int().min(0).max(600000).default(0),
+});
+
+export type AppRole = z.infer<typeof envSchema>['APP_ROLE'];
+
+export class ConfigError extends Error {}
+
+/** Typed, validated view of the environment; the only place that reads process.env. */
+export class AppConfig {
+  readonly databaseUrl: string;
+  readonly redis: { url: string; prefix: string };
+  readonly s3: {
+    endpoint?: string;
+    bucket: string;
+    region: string;
+    forcePathStyle: boolean;
+    presignExpiresSeconds: number;
+    credentials?: { accessKeyId: string; secretAccessKey: string };
+  };
+  readonly maxParallelWorkers: number;
+  readonly http: { port: number; host: string };
+  readonly role: AppRole;
+  readonly logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  readonly limits: { payloadBytes: number; uploadBytes: number };
+  readonly jobs: {
+    attempts: number;
+    backoffMs: number;
+    lockDurationMs: number;
+    stalledIntervalMs: number;
+    simulatedOperationDelayMs: number;
+  };
+
+  constructor(env: Record<string, string | undefined>) {
+    const parsed = envSchema.safeParse(withoutEmptyValues(env));
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+      throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+    }
+    const e = parsed.data;
+    if ((e.AWS_ACCESS_KEY_ID === undefined) !== (e.AWS_SECRET_ACCESS_KEY === undefined)) {
+      throw new ConfigError('Invalid configuration: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together');
+    }
+    this.databaseUrl = e.DATABASE_URL;
+    this.redis = { url: e.REDIS_URL, prefix: e.REDIS_PREFIX };
+    this.s3 = {
+      endpoint: e.S3_ENDPOINT,
+      bucket: e.S3_BUCKET,
+      region: e.S3_REGION,
+      forcePathStyle: e.S3_FORCE_PATH_STYLE,
+      presignExpiresSeconds: e.S3_PRESIGN_EXPIRES_SECONDS,
+      credentials:
+        e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
+          ? { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY }
+          : undefined,
+    };
+    this.maxParallelWorkers = e.MAX_PARALLEL_WORKERS;
+    this.http = { port: e.PORT, host: e.HOST };
+    this.role = e.APP_ROLE;
+    this.logLevel = e.LOG_LEVEL;
+    this.limits = { payloadBytes: e.PAYLOAD_LIMIT_BYTES, uploadBytes: e.UPLOAD_LIMIT_BYTES };
+    this.jobs = {
+      attempts: e.JOB_ATTEMPTS,
+      backoffMs: e.JOB_BACKOFF_MS,
+      lockDurationMs: e.WORKER_LOCK_DURATION_MS,
+      stalledIntervalMs: e.WORKER_STALLED_INTERVAL_MS,
+      simulatedOperationDelayMs: e.SIMULATED_OPERATION_DELAY_MS,
+    };
+  }
+
+  get runsApi(): boolean {
+    return this.role !== 'worker';
+  }
+
+  get runsWorker(): boolean {
+    return this.role !== 'api';
+  }
+}
+
+function withoutEmptyValues(env: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''),
+  );
+}

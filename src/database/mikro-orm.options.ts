@@ -1,0 +1,17 @@
+import { defineConfig } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import { AppConfig } from '../config/app-config';
+import { ProcessingObjectSchema } from '../objects/processing-object.entity';
+import { migrationsList } from '../../migrations';
+
+export function mikroOrmOptions(config: AppConfig) {
+  return defineConfig({
+    clientUrl: config.databaseUrl,
+    entities: [ProcessingObjectSchema],
+    extensions: [Migrator],
+    migrations: { migrationsList, transactional: true, snapshot: false },
+    ensureDatabase: false,
+    allowGlobalContext: false,
+    pool: { min: 0, max: 10 },
+  });
+}

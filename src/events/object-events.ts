@@ -1,0 +1,85 @@
+import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Observable, Subject, defer, filter, from, map, share } from 'rxjs';
+import { RedisService } from '../redis/redis.service';
+
+export interface ObjectChange {
+  id: string;
+  version: number;
+}
+
+const CHANGES = 'object-changes';
+const CANCELLATIONS = 'object-cancellations';
+
+/**
+ * Cross-process notifications about objects, over Redis pub/sub. Each process holds one
+ * subscription per channel, shared by all its listeners, and only while someone listens.
+ */
+@Injectable()
+export class ObjectEvents implements OnModuleDestroy {
+  private readonly logger = new Logger(ObjectEvents.name);
+  private readonly messages = new Subject<{ channel: string; message: string }>();
+  private attached = false;
+  private readonly subscriptions = new Map<string, Promise<unknown>>();
+  readonly changes$: Observable<ObjectChange>;
+  readonly cancellations$: Observable<string>;
+
+  constructor(private readonly redis: RedisService) {
+    this.changes$ = this.channel(CHANGES).pipe(map((message) => JSON.parse(message) as ObjectChange), share());
+    this.cancellations$ = this.channel(CANCELLATIONS).pipe(share());
+  }
+
+  changesOf(id: string): Observable<ObjectChange> {
+    return this.changes$.pipe(filter((change) => change.id === id));
+  }
+
+  /** Emits once the change channel is subscribed in Redis; subscribe to changes first. */
+  changesListening(): Observable<unknown> {
+    return defer(() => from(this.subscriptions.get(this.redis.key(CHANGES)) ?? Promise.resolve()));
+  }
+
+  async publishChange(change: ObjectChange): Promise<void> {
+    await this.publish(CHANGES, JSON.stringify(change));
+  }
+
+  async requestCancellation(objectId: string): Promise<void> {
+    await this.publish(CANCELLATIONS, objectId);
+  }
+
+  private async publish(channel: string, message: string): Promise<void> {
+    try {
+      await this.redis.client.publish(this.redis.key(channel), message);
+    } catch (error) {
+      this.logger.warn(`Could not publish on ${channel}: ${(error as Error).message}`);
+    }
+  }
+
+  private channel(name: string): Observable<string> {
+    const fullName = this.redis.key(name);
+    return new Observable<string>((subscriber) => {
+      this.attach();
+      this.subscriptions.set(fullName, this.redis.subscriber.subscribe(fullName).catch(() => undefined));
+      const subscription = this.messages
+        .pipe(
+          filter((event) => event.channel === fullName),
+          map((event) => event.message),
+        )
+        .subscribe(subscriber);
+      return () => {
+        subscription.unsubscribe();
+        this.subscriptions.delete(fullName);
+        void this.redis.subscriber.unsubscribe(fullName).catch(() => undefined);
+      };
+    });
+  }
+
+  private attach(): void {
+    if (!this.attached) {
+      this.attached = true;
+      this.redis.subscriber.on('message', (channel: string, message: string) => this.messages.next({ channel, message }));
+    }
+  }
+
+  onModuleDestroy(): void {
+    this.messages.complete();
+  }
+}

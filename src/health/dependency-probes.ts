@@ -1,0 +1,50 @@
+import { Injectable } from '@nestjs/common';
+import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
+import { EntityManager } from '@mikro-orm/postgresql';
+import { RedisService } from '../redis/redis.service';
+import { StorageService } from '../storage/storage.service';
+
+const PROBE_TIMEOUT_MS = 2000;
+
+/** Readiness probes of PostgreSQL, Redis and S3, each bounded by a timeout. */
+@Injectable()
+export class DependencyProbes {
+  constructor(
+    private readonly indicators: HealthIndicatorService,
+    private readonly em: EntityManager,
+    private readonly redis: RedisService,
+    private readonly storage: StorageService,
+  ) {}
+
+  database(): Promise<HealthIndicatorResult> {
+    return this.probe('database', () => this.em.getConnection().execute('select 1'));
+  }
+
+  redisServer(): Promise<HealthIndicatorResult> {
+    return this.probe('redis', () => this.redis.client.ping());
+  }
+
+  objectStorage(): Promise<HealthIndicatorResult> {
+    return this.probe('s3', (signal) => this.storage.ping(signal));
+  }
+
+  private async probe(key: string, check: (signal: AbortSignal) => Promise<unknown>): Promise<HealthIndicatorResult> {
+    const session = this.indicators.check(key);
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        reject(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`));
+      }, PROBE_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([check(controller.signal), timeout]);
+      return session.up();
+    } catch (error) {
+      return session.down({ message: (error as Error).message || 'unreachable' });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

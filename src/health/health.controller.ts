@@ -1,0 +1,47 @@
+import { Controller, Get, HttpStatus, ServiceUnavailableException } from '@nestjs/common';
+import { DomainError } from '../common/domain-errors';
+import { ErrorCode } from '../common/error-codes';
+import { ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { HealthCheck, HealthCheckResult, HealthCheckService } from '@nestjs/terminus';
+import { DependencyProbes } from './dependency-probes';
+
+@ApiTags('health')
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly probes: DependencyProbes,
+  ) {}
+
+  @Get()
+  @HealthCheck()
+  @ApiOperation({ summary: 'Same as /health/ready' })
+  @ApiServiceUnavailableResponse({ description: 'A dependency is down; the body names it' })
+  check(): Promise<HealthCheckResult> {
+    return this.ready();
+  }
+
+  @Get('live')
+  @HealthCheck()
+  @ApiOperation({ summary: 'Liveness: the process answers. Never depends on PostgreSQL, Redis or S3.' })
+  live(): Promise<HealthCheckResult> {
+    return this.health.check([]);
+  }
+
+  @Get('ready')
+  @HealthCheck()
+  @ApiOperation({ summary: 'Readiness: PostgreSQL, Redis and S3 all reachable' })
+  @ApiServiceUnavailableResponse({ description: 'A dependency is down; the body names it' })
+  async ready(): Promise<HealthCheckResult> {
+    try {
+      return await this.health.check([() => this.probes.database(), () => this.probes.redisServer(), () => this.probes.objectStorage()]);
+    } catch (error) {
+      if (error instanceof ServiceUnavailableException) {
+        const result = error.getResponse() as HealthCheckResult;
+        const down = Object.keys(result.error ?? {});
+        throw new DomainError(HttpStatus.SERVICE_UNAVAILABLE, ErrorCode.NotReady, `Not ready: ${down.join(', ')} unavailable`, result);
+      }
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,54 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { OBJECT_STATES, ObjectState } from '../object-state';
+
+export class ListObjectsQuery {
+  @ApiPropertyOptional({ enum: OBJECT_STATES })
+  @IsOptional()
+  @IsIn(OBJECT_STATES)
+  state?: ObjectState;
+
+  @ApiPropertyOptional({ description: 'Only identifiers starting with this', example: 'object-' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  @Matches(/^[A-Za-z0-9._-]+$/, { message: "identifier_prefix may only contain A-Z, a-z, 0-9, '.', '_' and '-'" })
+  identifier_prefix?: string;
+
+  @ApiPropertyOptional({ description: 'Only objects whose plan includes this operation', example: 'analyze' })
+  @IsOptional()
+  @IsString()
+  operation?: string;
+
+  @ApiPropertyOptional({ description: 'Created at or after (ISO 8601)', example: '2026-01-01T00:00:00Z' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  created_after?: string;
+
+  @ApiPropertyOptional({ description: 'Created before (ISO 8601)' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  created_before?: string;
+
+  @ApiPropertyOptional({ description: 'next_cursor of the previous page' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  cursor?: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  limit?: number;
+}
+
+export class RetryQuery {
+  @ApiPropertyOptional({ description: 'Rerun every operation, not only those that did not complete', default: false })
+  @IsOptional()
+  @IsIn(['true', 'false'])
+  from_scratch?: 'true' | 'false';
+}

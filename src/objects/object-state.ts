@@ -1,0 +1,37 @@
+import { InvalidTransitionError } from '../common/domain-errors';
+
+export const OBJECT_STATES = ['pending', 'queued', 'processing', 'completed', 'failed', 'cancelled'] as const;
+export type ObjectState = (typeof OBJECT_STATES)[number];
+
+/** The lifecycle of an object. Every state change in the service is checked against this table. */
+const TRANSITIONS: Readonly<Record<ObjectState, readonly ObjectState[]>> = {
+  pending: ['queued', 'cancelled'],
+  queued: ['processing', 'cancelled'],
+  processing: ['completed', 'failed', 'cancelled'],
+  failed: ['queued'],
+  completed: [],
+  cancelled: [],
+};
+
+export function canTransition(from: ObjectState, to: ObjectState): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+export function assertTransition(from: ObjectState, to: ObjectState): void {
+  if (!canTransition(from, to)) {
+    throw new InvalidTransitionError(from, to);
+  }
+}
+
+/** The states from which `to` may be reached. */
+export function statesLeadingTo(to: ObjectState): ObjectState[] {
+  return OBJECT_STATES.filter((from) => canTransition(from, to));
+}
+
+export function isTerminal(state: ObjectState): boolean {
+  return TRANSITIONS[state].length === 0;
+}
+
+export function isObjectState(value: unknown): value is ObjectState {
+  return typeof value === 'string' && (OBJECT_STATES as readonly string[]).includes(value);
+}

@@ -1,0 +1,263 @@
+import { Injectable } from '@nestjs/common';
+import { EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
+import { InvalidTransitionError, ObjectNotFoundError } from '../common/domain-errors';
+import { ObjectState, assertTransition, statesLeadingTo } from './object-state';
+import { ObjectProgress, ObjectSource, OperationStatus, ProcessingObject, ProcessingObjectSchema } from './processing-object.entity';
+
+/** Column changes that may accompany a state change or a progress update. */
+export interface ObjectPatch {
+  currentOperation?: string | null;
+  progress?: ObjectProgress;
+  progressMessage?: string;
+  errorMessage?: string | null;
+  errorCode?: string | null;
+  taskId?: string;
+  source?: ObjectSource;
+  incrementAttempts?: boolean;
+  markStarted?: boolean;
+  markFinished?: boolean;
+  clearFinished?: boolean;
+  operationStatus?: { operation: string; status: Partial<OperationStatus> };
+  completedOperation?: { operation: string; s3Url: string };
+  resetOperations?: boolean;
+}
+
+export interface NewObject {
+  id: string;
+  identifier: string;
+  operations: string[];
+  plan: string[];
+  metadata: Record<string, unknown>;
+  options: Record<string, unknown>;
+  priority: number;
+  idempotencyKey: string | null;
+  requestHash: string;
+}
+
+export { UniqueConstraintViolationException };
+
+const TABLE = 'processing_objects';
+
+/**
+ * PostgreSQL access for processing objects. Every write is a single conditional statement,
+ * so concurrent API and worker processes never overwrite each other's state changes.
+ */
+@Injectable()
+export class ObjectsRepository {
+  constructor(private readonly em: EntityManager) {}
+
+  async findById(id: string): Promise<ProcessingObject | null> {
+    return this.em.fork().findOne(ProcessingObjectSchema, { id }, { disableIdentityMap: true });
+  }
+
+  async findByIdentifier(identifier: string): Promise<ProcessingObject | null> {
+    return this.em.fork().findOne(ProcessingObjectSchema, { identifier }, { disableIdentityMap: true });
+  }
+
+  async getById(id: string): Promise<ProcessingObject> {
+    const object = await this.findById(id);
+    if (!object) {
+      throw new ObjectNotFoundError(id);
+    }
+    return object;
+  }
+
+  /** Runs `work` in one transaction; a unique identifier clash raises UniqueConstraintViolationException. */
+  async inTransaction<T>(work: (transaction: ObjectsTransaction) => Promise<T>): Promise<T> {
+    return this.em.fork().transactional((em) => work(new ObjectsTransaction(em as EntityManager)));
+  }
+
+  /**
+   * Moves the object to `to` when its current state allows it (per the transition table) and is
+   * one of `from` if given. Returns the new version; throws when the object is gone or the change is refused.
+   */
+  async transition(id: string, to: ObjectState, patch: ObjectPatch = {}, from?: ObjectState[]): Promise<number> {
+    return transition(this.em, id, to, patch, from);
+  }
+
+  /** Applies `patch` only while the object is processing; null means it no longer is (cancelled or deleted). */
+  async updateWhileProcessing(id: string, patch: ObjectPatch): Promise<number | null> {
+    const { assignments, params } = toAssignments(patch);
+    const rows = await this.em.getConnection().execute<{ version: number }[]>(
+      `update ${TABLE} set ${assignments.join(', ')} where id = ? and state = 'processing' returning version`,
+      [...params, id],
+      'all',
+    );
+    return rows[0]?.version ?? null;
+  }
+
+  async deleteById(id: string, states: readonly ObjectState[]): Promise<boolean> {
+    const result = await this.em.getConnection().execute<{ affectedRows: number }>(
+      `delete from ${TABLE} where id = ? and state in (?)`,
+      [id, states],
+      'run',
+    );
+    return result.affectedRows === 1;
+  }
+
+  async countByState(): Promise<Record<ObjectState, number>> {
+    const rows = await this.em.getConnection().execute<{ state: ObjectState; count: string }[]>(
+      `select state, count(*) as count from ${TABLE} group by state`,
+    );
+    return Object.fromEntries(rows.map((row) => [row.state, Number(row.count)])) as Record<ObjectState, number>;
+  }
+
+  async list(filter: ObjectListFilter): Promise<ProcessingObject[]> {
+    const where: Record<string, unknown>[] = [];
+    if (filter.state) {
+      where.push({ state: filter.state });
+    }
+    if (filter.identifierPrefix) {
+      where.push({ identifier: { $like: `${escapeLike(filter.identifierPrefix)}%` } });
+    }
+    if (filter.operation) {
+      where.push({ plan: { $contains: [filter.operation] } });
+    }
+    if (filter.createdAfter) {
+      where.push({ createdAt: { $gte: filter.createdAfter } });
+    }
+    if (filter.createdBefore) {
+      where.push({ createdAt: { $lt: filter.createdBefore } });
+    }
+    if (filter.after) {
+      where.push({
+        $or: [
+          { createdAt: { $lt: filter.after.createdAt } },
+          { createdAt: filter.after.createdAt, id: { $lt: filter.after.id } },
+        ],
+      });
+    }
+    return this.em.fork().find(
+      ProcessingObjectSchema,
+      { $and: where },
+      { orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], limit: filter.limit, disableIdentityMap: true },
+    );
+  }
+}
+
+export interface ObjectListFilter {
+  state?: ObjectState;
+  identifierPrefix?: string;
+  operation?: string;
+  createdAfter?: Date;
+  createdBefore?: Date;
+  after?: { createdAt: Date; id: string };
+  limit: number;
+}
+
+/** The writes available inside a submission's transaction. */
+export class ObjectsTransaction {
+  constructor(private readonly em: EntityManager) {}
+
+  async insertPending(object: NewObject): Promise<void> {
+    await this.em.insert(ProcessingObjectSchema, {
+      ...object,
+      state: 'pending',
+      currentOperation: null,
+      progress: { current: 0, total: object.plan.length, message: 'Waiting to be queued' },
+      operationsStatus: {},
+      s3Artifacts: {},
+      errorMessage: null,
+      errorCode: null,
+      taskId: null,
+      source: null,
+      attempts: 0,
+      version: 1,
+      createdAt: new Date(),
+      updatedAt: new Date(),
+      startedAt: null,
+      finishedAt: null,
+    });
+  }
+
+  async transition(id: string, to: ObjectState, patch: ObjectPatch = {}): Promise<number> {
+    return transition(this.em, id, to, patch);
+  }
+}
+
+async function transition(em: EntityManager, id: string, to: ObjectState, patch: ObjectPatch, from?: ObjectState[]): Promise<number> {
+  const allowedFrom = from ?? statesLeadingTo(to);
+  allowedFrom.forEach((state) => assertTransition(state, to));
+  const { assignments, params } = toAssignments(patch);
+  const rows = await em.getConnection().execute<{ version: number }[]>(
+    `update ${TABLE} set state = ?, ${assignments.join(', ')} where id = ? and state in (?) returning version`,
+    [to, ...params, id, allowedFrom],
+    'all',
+    em.getTransactionContext(),
+  );
+  if (rows[0]) {
+    return rows[0].version;
+  }
+  const current = await em.getConnection().execute<{ state: ObjectState }[]>(
+    `select state from ${TABLE} where id = ?`,
+    [id],
+    'all',
+    em.getTransactionContext(),
+  );
+  if (!current[0]) {
+    throw new ObjectNotFoundError(id);
+  }
+  throw new InvalidTransitionError(current[0].state, to);
+}
+
+/** A column's new value as SQL, built up by wrapping, with its parameters in textual order. */
+class ColumnExpression {
+  constructor(
+    public sql: string,
+    public params: unknown[] = [],
+  ) {}
+
+  wrap(before: string, after: string, ...params: unknown[]): void {
+    this.sql = `${before}${this.sql}${after}`;
+    this.params = [...this.params, ...params];
+  }
+}
+
+function toAssignments(patch: ObjectPatch): { assignments: string[]; params: unknown[] } {
+  const assignments = ['version = version + 1', 'updated_at = now()'];
+  const params: unknown[] = [];
+  const set = (sql: string, ...values: unknown[]) => {
+    assignments.push(sql);
+    params.push(...values);
+  };
+  const progress = new ColumnExpression(patch.progress ? '?::jsonb' : 'progress', patch.progress ? [JSON.stringify(patch.progress)] : []);
+  const artifacts = new ColumnExpression(patch.resetOperations ? `'{}'::jsonb` : 's3_artifacts');
+  const statuses = patch.resetOperations ? `'{}'::jsonb` : 'operations_status';
+
+  if (patch.completedOperation) {
+    artifacts.wrap('(', ' || jsonb_build_object(?::text, ?::text))', patch.completedOperation.operation, patch.completedOperation.s3Url);
+  }
+  if (patch.resetOperations || patch.completedOperation) {
+    progress.wrap('jsonb_set(', `, '{current}', to_jsonb((select count(*) from jsonb_object_keys(${artifacts.sql}))))`, ...artifacts.params);
+  }
+  if (patch.progressMessage !== undefined) {
+    progress.wrap('jsonb_set(', `, '{message}', to_jsonb(?::text))`, patch.progressMessage);
+  }
+  if (progress.sql !== 'progress') set(`progress = ${progress.sql}`, ...progress.params);
+  if (artifacts.sql !== 's3_artifacts') set(`s3_artifacts = ${artifacts.sql}`, ...artifacts.params);
+  if (patch.operationStatus) {
+    const { operation, status } = patch.operationStatus;
+    set(
+      `operations_status = jsonb_set(${statuses}, array[?::text], coalesce(${statuses} -> ?::text, '{}'::jsonb) || ?::jsonb)`,
+      operation,
+      operation,
+      JSON.stringify(status),
+    );
+  } else if (patch.resetOperations) {
+    set(`operations_status = '{}'::jsonb`);
+  }
+  if (patch.currentOperation !== undefined) set('current_operation = ?', patch.currentOperation);
+  if (patch.errorMessage !== undefined) set('error_message = ?', patch.errorMessage);
+  if (patch.errorCode !== undefined) set('error_code = ?', patch.errorCode);
+  if (patch.taskId !== undefined) set('task_id = ?', patch.taskId);
+  if (patch.source !== undefined) set('source = ?::jsonb', JSON.stringify(patch.source));
+  if (patch.incrementAttempts) set('attempts = attempts + 1');
+  if (patch.markStarted) set('started_at = coalesce(started_at, now())');
+  if (patch.markFinished) set('finished_at = now()');
+  if (patch.clearFinished) set('finished_at = null');
+  return { assignments, params };
+}
+
+function escapeLike(value: string): string {
+  return value.replace(/[\\%_]/g, (character) => `\\${character}`);
+}

@@ -1,0 +1,156 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ConflictError, DependencyUnavailableError, ObjectNotFoundError, ValidationError } from '../common/domain-errors';
+import { ErrorCode } from '../common/error-codes';
+import { ObjectEvents } from '../events/object-events';
+import { OperationRegistry } from '../operations/operation-registry';
+import { JobName, taskIdFor } from '../queue/jobs';
+import { ProcessingQueue } from '../queue/processing-queue';
+import { artifactKeys } from '../storage/artifact-keys';
+import { StorageService } from '../storage/storage.service';
+import { ArtifactsService } from './artifacts.service';
+import { decodeCursor, encodeCursor } from './list-cursor';
+import { ObjectView, toObjectView } from './object.presenter';
+import { ObjectState, isTerminal } from './object-state';
+import { ObjectListFilter, ObjectsRepository } from './objects.repository';
+import type { ProcessingObject } from './processing-object.entity';
+
+export interface ListQuery {
+  state?: ObjectState;
+  identifierPrefix?: string;
+  operation?: string;
+  createdAfter?: Date;
+  createdBefore?: Date;
+  cursor?: string;
+  limit: number;
+}
+
+/** Lifecycle commands and queries on existing objects. */
+@Injectable()
+export class ObjectsService {
+  private readonly logger = new Logger(ObjectsService.name);
+
+  constructor(
+    private readonly objects: ObjectsRepository,
+    private readonly queue: ProcessingQueue,
+    private readonly events: ObjectEvents,
+    private readonly storage: StorageService,
+    private readonly artifacts: ArtifactsService,
+    private readonly operations: OperationRegistry,
+  ) {}
+
+  async getByIdentifier(identifier: string): Promise<ObjectView> {
+    const object = await this.objects.findByIdentifier(identifier);
+    if (!object) {
+      throw new ObjectNotFoundError(`with identifier '${identifier}'`);
+    }
+    return toObjectView(object);
+  }
+
+  async list(query: ListQuery): Promise<{ items: ObjectView[]; next_cursor: string | null }> {
+    if (query.operation && !this.operations.names.includes(query.operation)) {
+      throw new ValidationError(`Unknown operation '${query.operation}'; valid operations: ${this.operations.names.join(', ')}`, undefined, ErrorCode.UnknownOperation);
+    }
+    const filter: ObjectListFilter = {
+      state: query.state,
+      identifierPrefix: query.identifierPrefix,
+      operation: query.operation,
+      createdAfter: query.createdAfter,
+      createdBefore: query.createdBefore,
+      after: query.cursor ? decodeCursor(query.cursor) : undefined,
+      limit: query.limit + 1,
+    };
+    const page = await this.objects.list(filter);
+    const items = page.slice(0, query.limit);
+    const last = items[items.length - 1];
+    return {
+      items: items.map(toObjectView),
+      next_cursor: page.length > query.limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null,
+    };
+  }
+
+  async artifactsOf(id: string) {
+    const object = await this.objects.getById(id);
+    return { id: object.id, identifier: object.identifier, state: object.state, artifacts: await this.artifacts.links(object) };
+  }
+
+  /** Queued objects are cancelled at once; a processing one is stopped cooperatively by its worker. */
+  async cancel(id: string): Promise<ObjectView> {
+    const object = await this.objects.getById(id);
+    const version = await this.objects.transition(id, 'cancelled', {
+      currentOperation: null,
+      markFinished: true,
+      progressMessage: 'Cancelled',
+    });
+    await this.events.requestCancellation(id);
+    if (object.taskId) {
+      await this.queue.removeJob(object.taskId);
+    }
+    await this.events.publishChange({ id, version });
+    return toObjectView(await this.objects.getById(id));
+  }
+
+  /** Re-queues a failed object; completed operations are kept unless `fromScratch`. */
+  async retry(id: string, fromScratch: boolean): Promise<ObjectView> {
+    const object = await this.objects.getById(id);
+    const taskId = taskIdFor(id, object.attempts + 1);
+    const version = await this.objects.transition(
+      id,
+      'queued',
+      {
+        taskId,
+        incrementAttempts: true,
+        errorMessage: null,
+        errorCode: null,
+        currentOperation: null,
+        clearFinished: true,
+        resetOperations: fromScratch,
+        progressMessage: 'Queued for retry',
+      },
+      ['failed'],
+    );
+    await this.events.publishChange({ id, version });
+    try {
+      await this.queue.enqueue({ name: JobName.ProcessObject, data: { objectId: id } }, { jobId: taskId, priority: jobPriority(object.priority) });
+    } catch (error) {
+      this.logger.warn(`Object ${id} is queued but its job could not be added; the reconciler will add it: ${(error as Error).message}`);
+    }
+    return toObjectView(await this.objects.getById(id));
+  }
+
+  /** Deletes a settled object with its job and every artifact; a processing object must be cancelled first. */
+  async delete(id: string): Promise<void> {
+    const object = await this.objects.getById(id);
+    if (object.state === 'processing') {
+      throw new ConflictError(ErrorCode.ObjectBusy, `Object ${id} is processing; cancel it before deleting it`, {
+        current_state: object.state,
+      });
+    }
+    if (!isTerminal(object.state) && object.state !== 'failed') {
+      await this.cancel(id);
+    }
+    if (object.taskId) {
+      await this.queue.removeJob(object.taskId);
+    }
+    await this.deleteArtifacts(object);
+    if (!(await this.objects.deleteById(id, ['completed', 'failed', 'cancelled']))) {
+      const current = await this.objects.findById(id);
+      if (current) {
+        throw new ConflictError(ErrorCode.ObjectBusy, `Object ${id} changed to '${current.state}' while being deleted; try again`);
+      }
+    }
+    await this.events.publishChange({ id, version: Number.MAX_SAFE_INTEGER });
+  }
+
+  private async deleteArtifacts(object: ProcessingObject): Promise<void> {
+    try {
+      await this.storage.deletePrefix(artifactKeys.objectPrefix(object.identifier));
+    } catch (error) {
+      throw new DependencyUnavailableError('Object storage', error);
+    }
+  }
+}
+
+/** API priority: 1 (lowest) to 10 (highest); BullMQ: 1 is the highest. */
+export function jobPriority(priority: number): number {
+  return 11 - priority;
+}

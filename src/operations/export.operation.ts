@@ -1,0 +1,70 @@
+import { Injectable } from '@nestjs/common';
+import { Readable } from 'node:stream';
+import { stringify } from 'csv-stringify';
+import { JsonRecord, ndjsonStream, readNdjson } from './content/records';
+import { Operation, OperationContext, OperationOutcome, ProcessingOperation, WrittenFile, completed } from './operation';
+import { ExportFormat, readOptions } from './operation-options';
+import { RECORDS_FILE } from './transform.operation';
+import type { EnrichResult } from './enrich.operation';
+
+const CONTENT_TYPES: Record<ExportFormat, string> = {
+  ndjson: 'application/x-ndjson',
+  json: 'application/json',
+  csv: 'text/csv; charset=utf-8',
+};
+
+/** The records in the requested format, and a manifest of every artifact with download URLs. */
+@Operation()
+@Injectable()
+export class ExportOperation implements ProcessingOperation {
+  readonly name = 'export';
+  readonly dependsOn = ['analyze'];
+
+  async run(context: OperationContext): Promise<OperationOutcome> {
+    const format = readOptions(context.object.options).export?.format ?? 'ndjson';
+    const records = readNdjson(await context.openFile('transform', RECORDS_FILE));
+    const body = await this.render(format, records, context);
+    const file: WrittenFile = await context.writeFile(`records.${format}`, body, CONTENT_TYPES[format]);
+    const artifacts = await context.listArtifacts();
+    return completed({
+      format,
+      file: file.s3Url,
+      bytes: file.size,
+      manifest: { generated_at: new Date().toISOString(), artifacts },
+    });
+  }
+
+  private async render(format: ExportFormat, records: AsyncIterable<JsonRecord>, context: OperationContext): Promise<Readable> {
+    switch (format) {
+      case 'ndjson':
+        return ndjsonStream(records);
+      case 'json':
+        return jsonArrayStream(records);
+      case 'csv': {
+        const enrichment = await context.readResult<EnrichResult>('enrich');
+        const columns = enrichment.schema.fields.map((field) => field.name);
+        return Readable.from(records).pipe(
+          stringify({
+            header: true,
+            columns,
+            cast: { object: (value) => JSON.stringify(value), boolean: (value) => String(value) },
+          }),
+        );
+      }
+    }
+  }
+}
+
+function jsonArrayStream(records: AsyncIterable<JsonRecord>): Readable {
+  return Readable.from(
+    (async function* () {
+      let first = true;
+      yield '[';
+      for await (const record of records) {
+        yield `${first ? '' : ','}\n${JSON.stringify(record)}`;
+        first = false;
+      }
+      yield first ? ']\n' : '\n]\n';
+    })(),
+  );
+}

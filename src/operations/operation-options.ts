@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { Ajv2020 } from 'ajv/dist/2020';
+import type { ValidateFunction } from 'ajv';
+
+export const EXPORT_FORMATS = ['ndjson', 'json', 'csv'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+const optionsSchema = z
+  .object({
+    validate: z.object({ json_schema: z.record(z.string(), z.unknown()).optional() }).strict().optional(),
+    export: z.object({ format: z.enum(EXPORT_FORMATS).optional() }).strict().optional(),
+  })
+  .strict();
+
+export type OperationOptions = z.infer<typeof optionsSchema>;
+
+export type OptionsCheck = { ok: true; options: OperationOptions } | { ok: false; problems: string[] };
+
+/** Checks per-operation options at submission, so a bad option is a 400 rather than a failed object. */
+export function checkOperationOptions(raw: unknown): OptionsCheck {
+  const parsed = optionsSchema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    return { ok: false, problems: parsed.error.issues.map((issue) => `options.${issue.path.join('.')}: ${issue.message}`) };
+  }
+  const schema = parsed.data.validate?.json_schema;
+  if (schema) {
+    try {
+      compileJsonSchema(schema);
+    } catch (error) {
+      return { ok: false, problems: [`options.validate.json_schema: ${(error as Error).message}`] };
+    }
+  }
+  return { ok: true, options: parsed.data };
+}
+
+export function readOptions(raw: Record<string, unknown>): OperationOptions {
+  return optionsSchema.parse(raw);
+}
+
+export function compileJsonSchema(schema: Record<string, unknown>): ValidateFunction {
+  return new Ajv2020({ allErrors: false, strict: false }).compile(schema);
+}

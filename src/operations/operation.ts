@@ -1,0 +1,67 @@
+import type { Readable } from 'node:stream';
+import { DiscoveryService } from '@nestjs/core';
+import type { ObjectSource } from '../objects/processing-object.entity';
+
+/** Marks a provider as an operation; the registry finds every provider carrying it. */
+export const Operation = DiscoveryService.createDecorator<void>();
+
+export interface ObjectUnderProcessing {
+  id: string;
+  identifier: string;
+  metadata: Record<string, unknown>;
+  options: Record<string, unknown>;
+  source: ObjectSource | null;
+  createdAt: Date;
+}
+
+export interface WrittenFile {
+  key: string;
+  s3Url: string;
+  size: number;
+}
+
+export interface ArtifactLink {
+  operation: string;
+  key: string;
+  s3_url: string;
+  url: string;
+  expires_at: string;
+}
+
+/** What an operation gets to work with. All content is read and written as streams. */
+export interface OperationContext {
+  readonly object: ObjectUnderProcessing;
+  /** Aborted when the object is cancelled; pass it to every call that can take it. */
+  readonly signal: AbortSignal;
+  /** The object's content as bytes: the stored source, or its metadata document when it has none. */
+  openContent(): Promise<Readable>;
+  /** The parsed `<operation>_result.json` of an operation that ran before this one. */
+  readResult<T>(operation: string): Promise<T>;
+  /** A file written by an earlier operation under `<identifier>/<operation>/<name>`. */
+  openFile(operation: string, name: string): Promise<Readable>;
+  /** Streams a file of this operation's own to `<identifier>/<operation>/<name>`. */
+  writeFile(name: string, body: Readable, contentType: string): Promise<WrittenFile>;
+  /** Every artifact of the object so far, with presigned download URLs. */
+  listArtifacts(): Promise<ArtifactLink[]>;
+  /** Reports progress within the operation to everyone following the object. */
+  reportProgress(message: string): Promise<void>;
+}
+
+/** Expected outcomes are values; operations throw only for errors worth retrying. */
+export type OperationOutcome =
+  | { status: 'completed'; result: Record<string, unknown> }
+  | { status: 'failed'; reason: string };
+
+export interface ProcessingOperation {
+  readonly name: string;
+  readonly dependsOn: readonly string[];
+  run(context: OperationContext): Promise<OperationOutcome>;
+}
+
+export function completed(result: Record<string, unknown>): OperationOutcome {
+  return { status: 'completed', result };
+}
+
+export function failed(reason: string): OperationOutcome {
+  return { status: 'failed', reason };
+}

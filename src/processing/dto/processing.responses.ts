@@ -1,0 +1,20 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { OBJECT_STATES } from '../../objects/object-state';
+
+export class SubmissionResponseDto {
+  @ApiProperty({ format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000' }) id!: string;
+  @ApiProperty({ example: 'object-123' }) identifier!: string;
+  @ApiProperty({ enum: ['queued'], example: 'queued' }) state!: 'queued';
+  @ApiProperty({ example: '550e8400-e29b-41d4-a716-446655440000.1', description: 'Queue job id' }) task_id!: string;
+  @ApiProperty({ example: 'Object queued for processing' }) message!: string;
+}
+
+export class StatusResponse {
+  @ApiProperty({ description: 'Jobs waiting to run (including delayed retries)', example: 5 }) queue_size!: number;
+  @ApiProperty({ description: 'Objects being processed now, across all workers', example: 3 }) active_workers!: number;
+  @ApiProperty({ description: 'MAX_PARALLEL_WORKERS: the limit across all worker processes', example: 3 }) max_workers!: number;
+  @ApiProperty({ description: 'Worker processes connected to the queue', example: 2 }) worker_processes!: number;
+  @ApiProperty({ description: 'Jobs that exhausted their attempts (dead letters); retry their objects', example: 0 }) dead_letters!: number;
+  @ApiProperty({ type: 'object', properties: Object.fromEntries(OBJECT_STATES.map((state) => [state, { type: 'integer' }])) })
+  objects_by_state!: Record<string, number>;
+}

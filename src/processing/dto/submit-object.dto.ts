@@ -1,0 +1,50 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ArrayMaxSize, ArrayNotEmpty, IsArray, IsInt, IsObject, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { IDENTIFIER_PATTERN, IDENTIFIER_RULE } from '../../objects/identifier';
+
+export class SubmitObjectDto {
+  @ApiProperty({ example: 'object-123', description: `Client-chosen unique name: ${IDENTIFIER_RULE}. Becomes the S3 key prefix.`, maxLength: 200 })
+  @IsString()
+  @Matches(IDENTIFIER_PATTERN, { message: `identifier must be ${IDENTIFIER_RULE}` })
+  identifier!: string;
+
+  @ApiProperty({
+    example: ['validate', 'transform', 'analyze'],
+    description: 'Operations to run; their dependencies are added. Valid: validate, transform, enrich, analyze, export, thumbnail.',
+    type: [String],
+  })
+  @IsArray()
+  @ArrayNotEmpty()
+  @ArrayMaxSize(50)
+  @IsString({ each: true })
+  operations!: string[];
+
+  @ApiPropertyOptional({
+    description: 'Inline JSON content to process. Without it, operations run on the metadata document {identifier, metadata}.',
+    example: [{ name: 'a', value: 1 }, { name: 'b', value: 2.5 }],
+  })
+  @IsOptional()
+  payload?: unknown;
+
+  @ApiPropertyOptional({ description: 'Free JSON attached to the object', example: { source: 'crm' }, type: 'object', additionalProperties: true })
+  @IsOptional()
+  @IsObject()
+  metadata?: Record<string, unknown>;
+
+  @ApiPropertyOptional({
+    description: 'Per-operation options: validate.json_schema (a JSON Schema the content must match), export.format (ndjson, json or csv)',
+    example: { export: { format: 'csv' } },
+    type: 'object',
+    additionalProperties: true,
+  })
+  @IsOptional()
+  @IsObject()
+  options?: Record<string, unknown>;
+
+  @ApiPropertyOptional({ description: '1 (lowest) to 10 (highest)', minimum: 1, maximum: 10, default: 5 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(10)
+  priority?: number;
+}

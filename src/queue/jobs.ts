@@ -1,0 +1,18 @@
+export const OBJECTS_QUEUE = 'objects';
+
+export enum JobName {
+  ProcessObject = 'process-object',
+}
+
+export interface ProcessObjectJob {
+  name: JobName.ProcessObject;
+  data: { objectId: string };
+}
+
+/** Every job the service enqueues; producers go through one entry point with this type. */
+export type JobItem = ProcessObjectJob;
+
+/** One BullMQ job id per run of an object: retries of a failed object get a fresh id. */
+export function taskIdFor(objectId: string, run: number): string {
+  return `${objectId}.${run}`;
+}

@@ -1,0 +1,63 @@
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import { AppConfig } from '../config/app-config';
+import { JobItem, OBJECTS_QUEUE } from './jobs';
+
+export interface QueueCounts {
+  waiting: number;
+  active: number;
+  delayed: number;
+  failed: number;
+  completed: number;
+}
+
+/** Thin adapter over the BullMQ queue the API produces to and the workers consume from. */
+@Injectable()
+export class ProcessingQueue implements OnModuleDestroy {
+  readonly queue: Queue;
+
+  constructor(config: AppConfig) {
+    this.queue = new Queue(OBJECTS_QUEUE, {
+      connection: { url: config.redis.url, enableOfflineQueue: false },
+      prefix: config.redis.prefix,
+      defaultJobOptions: {
+        attempts: config.jobs.attempts,
+        backoff: { type: 'exponential', delay: config.jobs.backoffMs },
+        removeOnComplete: { age: 24 * 3600, count: 10_000 },
+        removeOnFail: false,
+      },
+    });
+  }
+
+  async enqueue(job: JobItem, options: { jobId: string; priority?: number }): Promise<void> {
+    await this.queue.add(job.name, job.data, options);
+  }
+
+  /** Removes a job that is not running; a job a worker holds is left to notice cancellation itself. */
+  async removeJob(jobId: string): Promise<boolean> {
+    try {
+      return (await this.queue.remove(jobId)) === 1;
+    } catch {
+      return false;
+    }
+  }
+
+  async counts(): Promise<QueueCounts> {
+    const counts = await this.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed');
+    return {
+      waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
+      active: counts.active ?? 0,
+      delayed: counts.delayed ?? 0,
+      failed: counts.failed ?? 0,
+      completed: counts.completed ?? 0,
+    };
+  }
+
+  async workerCount(): Promise<number> {
+    return (await this.queue.getWorkers()).length;
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.queue.close();
+  }
+}

@@ -1,0 +1,31 @@
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { AppConfig } from '../config/app-config';
+
+/** The process's Redis connections outside BullMQ: one for commands and publishing, one for subscriptions. */
+@Injectable()
+export class RedisService implements OnModuleDestroy {
+  readonly client: Redis;
+  private subscriberConnection?: Redis;
+
+  constructor(private readonly config: AppConfig) {
+    this.client = new Redis(config.redis.url, { maxRetriesPerRequest: 1 });
+    this.client.on('error', () => undefined);
+  }
+
+  key(name: string): string {
+    return `${this.config.redis.prefix}:${name}`;
+  }
+
+  get subscriber(): Redis {
+    if (!this.subscriberConnection) {
+      this.subscriberConnection = new Redis(this.config.redis.url, { maxRetriesPerRequest: null });
+      this.subscriberConnection.on('error', () => undefined);
+    }
+    return this.subscriberConnection;
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await Promise.all([this.client.quit().catch(() => this.client.disconnect()), this.subscriberConnection?.quit().catch(() => undefined)]);
+  }
+}

@@ -1,0 +1,18 @@
+import { Controller, Get } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { SERVICE_NAME, SERVICE_VERSION } from './common/service-info';
+
+@ApiTags('service')
+@Controller()
+export class RootController {
+  @Get()
+  @ApiOperation({ summary: 'Service name, version and links' })
+  @ApiOkResponse({
+    schema: {
+      example: { service: SERVICE_NAME, version: SERVICE_VERSION, docs: '/docs', openapi: '/docs/json', health: '/health', api: '/api/v1' },
+    },
+  })
+  info() {
+    return { service: SERVICE_NAME, version: SERVICE_VERSION, docs: '/docs', openapi: '/docs/json', health: '/health', api: '/api/v1' };
+  }
+}

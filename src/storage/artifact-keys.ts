@@ -1,0 +1,7 @@
+/** Where each result lives in the bucket; identifiers are validated so they are safe key prefixes. */
+export const artifactKeys = {
+  objectPrefix: (identifier: string) => `${identifier}/`,
+  result: (identifier: string, operation: string) => `${identifier}/${operation}_result.json`,
+  file: (identifier: string, operation: string, name: string) => `${identifier}/${operation}/${name}`,
+  source: (identifier: string, fileName: string) => `${identifier}/source/${fileName}`,
+};

@@ -1,0 +1,151 @@
+import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import {
+  CreateBucketCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { Readable } from 'node:stream';
+import { AppConfig } from '../config/app-config';
+import { createS3Client } from './s3-client.factory';
+
+export interface StoredObject {
+  key: string;
+  s3Url: string;
+  size: number;
+}
+
+/** Thin adapter over the artifact bucket: no business logic, only S3 calls. */
+@Injectable()
+export class StorageService implements OnModuleDestroy {
+  private readonly logger = new Logger(StorageService.name);
+  private readonly client: S3Client;
+  readonly bucket: string;
+
+  constructor(private readonly config: AppConfig) {
+    this.client = createS3Client(config.s3);
+    this.bucket = config.s3.bucket;
+  }
+
+  s3Url(key: string): string {
+    return `s3://${this.bucket}/${key}`;
+  }
+
+  keyOf(s3Url: string): string {
+    const prefix = `s3://${this.bucket}/`;
+    if (!s3Url.startsWith(prefix)) {
+      throw new Error(`${s3Url} is not in bucket ${this.bucket}`);
+    }
+    return s3Url.slice(prefix.length);
+  }
+
+  async ensureBucket(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    } catch (error) {
+      if (!(error instanceof S3ServiceException) || error.$metadata.httpStatusCode !== 404) {
+        throw error;
+      }
+      await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }));
+      this.logger.log(`Created bucket ${this.bucket}`);
+    }
+  }
+
+  async ping(signal?: AbortSignal): Promise<void> {
+    await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal: signal });
+  }
+
+  async putJson(key: string, value: unknown, signal?: AbortSignal): Promise<StoredObject> {
+    const body = Buffer.from(JSON.stringify(value, null, 2));
+    return this.putBuffer(key, body, 'application/json', signal);
+  }
+
+  async putBuffer(key: string, body: Buffer, contentType: string, signal?: AbortSignal): Promise<StoredObject> {
+    await this.client.send(
+      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType, ContentLength: body.length }),
+      { abortSignal: signal },
+    );
+    return { key, s3Url: this.s3Url(key), size: body.length };
+  }
+
+  /** Streams `body` to S3 in parts, so memory stays flat whatever the size. */
+  async putStream(key: string, body: Readable, contentType: string, signal?: AbortSignal): Promise<StoredObject> {
+    let size = 0;
+    body.on('data', (chunk: Buffer) => (size += chunk.length));
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: key, Body: body, ContentType: contentType },
+      abortController: signal ? abortControllerFollowing(signal) : undefined,
+    });
+    await upload.done();
+    return { key, s3Url: this.s3Url(key), size };
+  }
+
+  async getStream(key: string, signal?: AbortSignal): Promise<Readable> {
+    const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal });
+    return response.Body as Readable;
+  }
+
+  async getBuffer(key: string, signal?: AbortSignal): Promise<Buffer> {
+    const stream = await this.getStream(key, signal);
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) {
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  async presignGet(key: string): Promise<{ url: string; expiresAt: Date }> {
+    const expiresIn = this.config.s3.presignExpiresSeconds;
+    const url = await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn });
+    return { url, expiresAt: new Date(Date.now() + expiresIn * 1000) };
+  }
+
+  async listKeys(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let continuationToken: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: continuationToken }),
+      );
+      keys.push(...(page.Contents ?? []).flatMap((entry) => (entry.Key ? [entry.Key] : [])));
+      continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (continuationToken);
+    return keys;
+  }
+
+  async deleteKeys(keys: string[]): Promise<void> {
+    for (let start = 0; start < keys.length; start += 1000) {
+      const batch = keys.slice(start, start + 1000);
+      await this.client.send(
+        new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+      );
+    }
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    const keys = await this.listKeys(prefix);
+    await this.deleteKeys(keys);
+    return keys.length;
+  }
+
+  onModuleDestroy(): void {
+    this.client.destroy();
+  }
+}
+
+function abortControllerFollowing(signal: AbortSignal): AbortController {
+  const controller = new AbortController();
+  if (signal.aborted) {
+    controller.abort(signal.reason);
+  } else {
+    signal.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
+  }
+  return controller;
+}

@@ -1,0 +1,43 @@
+import { Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Subscription } from 'rxjs';
+import { ObjectEvents } from '../events/object-events';
+
+/** The AbortControllers of the objects this process is working on, aborted when any process cancels one. */
+@Injectable()
+export class Cancellations implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly running = new Map<string, AbortController>();
+  private subscription?: Subscription;
+
+  constructor(private readonly events: ObjectEvents) {}
+
+  onApplicationBootstrap(): void {
+    this.subscription = this.events.cancellations$.subscribe((objectId) => this.abort(objectId));
+  }
+
+  register(objectId: string): AbortController {
+    const controller = new AbortController();
+    this.running.set(objectId, controller);
+    return controller;
+  }
+
+  release(objectId: string, controller: AbortController): void {
+    if (this.running.get(objectId) === controller) {
+      this.running.delete(objectId);
+    }
+  }
+
+  abort(objectId: string): void {
+    this.running.get(objectId)?.abort(new ObjectCancelledError(objectId));
+  }
+
+  onModuleDestroy(): void {
+    this.subscription?.unsubscribe();
+  }
+}
+
+export class ObjectCancelledError extends Error {
+  constructor(objectId: string) {
+    super(`Object ${objectId} was cancelled`);
+    this.name = 'AbortError';
+  }
+}

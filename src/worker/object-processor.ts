@@ -1,0 +1,195 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AppConfig } from '../config/app-config';
+import { InvalidTransitionError, ObjectNotFoundError } from '../common/domain-errors';
+import { ObjectEvents } from '../events/object-events';
+import { ArtifactsService } from '../objects/artifacts.service';
+import { ObjectPatch, ObjectsRepository } from '../objects/objects.repository';
+import type { ObjectState } from '../objects/object-state';
+import type { ProcessingObject } from '../objects/processing-object.entity';
+import { OperationRegistry } from '../operations/operation-registry';
+import { artifactKeys } from '../storage/artifact-keys';
+import { StorageService } from '../storage/storage.service';
+import { Cancellations } from './cancellations';
+import { OperationRun } from './operation-run';
+
+export type ProcessOutcome = 'completed' | 'failed' | 'cancelled' | 'skipped';
+
+export interface ProcessAttempt {
+  objectId: string;
+  taskId: string;
+  /** True when the queue will not try this job again after a thrown error. */
+  isFinalAttempt: boolean;
+  attempts: number;
+}
+
+class StopProcessing extends Error {}
+
+/**
+ * Runs an object's plan. Completed operations are skipped, so a job delivered again after a
+ * crash resumes where it stopped. Every write is conditional on the object still processing:
+ * a cancel that lands first wins, and this run stops without overwriting it.
+ */
+@Injectable()
+export class ObjectProcessor {
+  private readonly logger = new Logger(ObjectProcessor.name);
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly objects: ObjectsRepository,
+    private readonly storage: StorageService,
+    private readonly artifacts: ArtifactsService,
+    private readonly registry: OperationRegistry,
+    private readonly events: ObjectEvents,
+    private readonly cancellations: Cancellations,
+  ) {}
+
+  async process(attempt: ProcessAttempt): Promise<ProcessOutcome> {
+    const object = await this.start(attempt);
+    if (!object) {
+      return 'skipped';
+    }
+    const controller = this.cancellations.register(object.id);
+    try {
+      for (const operation of object.plan) {
+        if (!object.operationsStatus[operation]?.completed) {
+          const outcome = await this.runOperation(object, operation, controller.signal, attempt);
+          if (outcome !== 'completed') {
+            return outcome;
+          }
+        }
+      }
+      return await this.settle(object.id, 'completed', { progressMessage: 'Completed' });
+    } catch (error) {
+      if (error instanceof StopProcessing || controller.signal.aborted) {
+        return 'cancelled';
+      }
+      throw error;
+    } finally {
+      this.cancellations.release(object.id, controller);
+    }
+  }
+
+  /** The object to work on, moved to processing; null when this job has nothing to do. */
+  private async start(attempt: ProcessAttempt): Promise<ProcessingObject | null> {
+    const object = await this.objects.findById(attempt.objectId);
+    if (!object || object.taskId !== attempt.taskId) {
+      return null;
+    }
+    if (object.state === 'queued') {
+      try {
+        await this.publish(object.id, await this.objects.transition(object.id, 'processing', { markStarted: true, progressMessage: 'Processing' }, ['queued']));
+      } catch (error) {
+        if (error instanceof InvalidTransitionError || error instanceof ObjectNotFoundError) {
+          return null;
+        }
+        throw error;
+      }
+      return object;
+    }
+    return object.state === 'processing' ? object : null;
+  }
+
+  private async runOperation(object: ProcessingObject, operation: string, signal: AbortSignal, attempt: ProcessAttempt): Promise<ProcessOutcome> {
+    const previousAttempts = object.operationsStatus[operation]?.attempts ?? 0;
+    const startedAt = new Date();
+    await this.updateOrStop(object.id, {
+      currentOperation: operation,
+      progressMessage: `Executing ${operation}`,
+      operationStatus: { operation, status: { completed: false, started_at: startedAt.toISOString(), attempts: previousAttempts + 1, error: null } },
+    });
+    if (this.config.jobs.simulatedOperationDelayMs > 0) {
+      await sleep(this.config.jobs.simulatedOperationDelayMs, undefined, { signal });
+    }
+    const run = new OperationRun(object, operation, signal, {
+      storage: this.storage,
+      objects: this.objects,
+      artifacts: this.artifacts,
+      publishChange: (version) => this.publish(object.id, version),
+    });
+    let outcome;
+    try {
+      outcome = await this.registry.get(operation).run(run);
+    } catch (error) {
+      if (!signal.aborted) {
+        await this.recordTransientFailure(object.id, operation, error as Error, attempt);
+      }
+      throw error;
+    }
+    const finishedAt = new Date();
+    const timing = { finished_at: finishedAt.toISOString(), duration_ms: finishedAt.getTime() - startedAt.getTime() };
+    if (outcome.status === 'failed') {
+      await this.settle(object.id, 'failed', {
+        errorMessage: `${operation}: ${outcome.reason}`,
+        errorCode: 'invalid_content',
+        operationStatus: { operation, status: { ...timing, error: outcome.reason } },
+        progressMessage: `Failed at ${operation}`,
+      });
+      return 'failed';
+    }
+    const result = await this.storage.putJson(artifactKeys.result(object.identifier, operation), outcome.result, signal);
+    await this.updateOrStop(object.id, {
+      operationStatus: {
+        operation,
+        status: { ...timing, completed: true, s3_url: result.s3Url, error: null, files: run.writtenFiles.map((file) => file.s3Url) },
+      },
+      completedOperation: { operation, s3Url: result.s3Url },
+      progressMessage: `Finished ${operation}`,
+    });
+    return 'completed';
+  }
+
+  private async recordTransientFailure(objectId: string, operation: string, error: Error, attempt: ProcessAttempt): Promise<void> {
+    this.logger.warn(`Object ${objectId}: ${operation} failed on attempt ${attempt.attempts}: ${error.message}`);
+    const status = { operation, status: { error: error.message, finished_at: new Date().toISOString() } };
+    try {
+      if (attempt.isFinalAttempt) {
+        await this.settle(objectId, 'failed', {
+          errorMessage: `${operation} failed after ${attempt.attempts} attempt(s): ${error.message}`,
+          errorCode: 'operation_failed',
+          operationStatus: status,
+          progressMessage: `Failed at ${operation}`,
+        });
+      } else {
+        await this.updateOrStop(objectId, { operationStatus: status, progressMessage: `Retrying ${operation} after: ${error.message}` });
+      }
+    } catch (recordingError) {
+      if (!(recordingError instanceof StopProcessing)) {
+        this.logger.error(`Object ${objectId}: could not record the failure of ${operation}: ${(recordingError as Error).message}`);
+      }
+    }
+  }
+
+  /** Marks a processing object failed when its job is given up by the queue (for example after stalling too often). */
+  async abandon(objectId: string, taskId: string, reason: string): Promise<void> {
+    const object = await this.objects.findById(objectId);
+    if (object?.state === 'processing' && object.taskId === taskId) {
+      await this.settle(objectId, 'failed', { errorMessage: reason, errorCode: 'operation_failed' }).catch(() => undefined);
+    }
+  }
+
+  private async settle(objectId: string, state: Extract<ObjectState, 'completed' | 'failed'>, patch: ObjectPatch): Promise<ProcessOutcome> {
+    try {
+      const version = await this.objects.transition(objectId, state, { ...patch, currentOperation: null, markFinished: true }, ['processing']);
+      await this.publish(objectId, version);
+      return state;
+    } catch (error) {
+      if (error instanceof InvalidTransitionError || error instanceof ObjectNotFoundError) {
+        return 'cancelled';
+      }
+      throw error;
+    }
+  }
+
+  private async updateOrStop(objectId: string, patch: ObjectPatch): Promise<void> {
+    const version = await this.objects.updateWhileProcessing(objectId, patch);
+    if (version === null) {
+      throw new StopProcessing();
+    }
+    await this.publish(objectId, version);
+  }
+
+  private async publish(id: string, version: number): Promise<void> {
+    await this.events.publishChange({ id, version });
+  }
+}

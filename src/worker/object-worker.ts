@@ -1,0 +1,62 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Job, UnrecoverableError, Worker } from 'bullmq';
+import { AppConfig } from '../config/app-config';
+import { ProcessingQueue } from '../queue/processing-queue';
+import { JobItem, JobName, OBJECTS_QUEUE } from '../queue/jobs';
+import { ObjectProcessor, ProcessOutcome } from './object-processor';
+
+type ObjectJob = Job<JobItem['data'], ProcessOutcome, JobItem['name']>;
+
+/** The BullMQ worker of this process. Concurrency is capped across all workers by the queue's global limit. */
+@Injectable()
+export class ObjectWorker implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(ObjectWorker.name);
+  private worker?: Worker<JobItem['data'], ProcessOutcome, JobItem['name']>;
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly queue: ProcessingQueue,
+    private readonly processor: ObjectProcessor,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.queue.queue.setGlobalConcurrency(this.config.maxParallelWorkers);
+    this.worker = new Worker(OBJECTS_QUEUE, (job: ObjectJob) => this.handle(job), {
+      connection: { url: this.config.redis.url, maxRetriesPerRequest: null },
+      prefix: this.config.redis.prefix,
+      concurrency: this.config.maxParallelWorkers,
+      lockDuration: this.config.jobs.lockDurationMs,
+      stalledInterval: this.config.jobs.stalledIntervalMs,
+      maxStalledCount: 3,
+    });
+    this.worker.on('failed', (job, error) => {
+      if (job && (job.attemptsMade >= (job.opts.attempts ?? 1) || /stalled/i.test(error.message))) {
+        void this.processor.abandon(job.data.objectId, job.id ?? '', `Processing was given up: ${error.message}`);
+      }
+    });
+    this.worker.on('error', (error) => this.logger.error(`Worker error: ${error.message}`));
+    this.logger.log(`Worker started (global limit ${this.config.maxParallelWorkers})`);
+  }
+
+  private async handle(job: ObjectJob): Promise<ProcessOutcome> {
+    switch (job.name) {
+      case JobName.ProcessObject: {
+        const attempts = job.opts.attempts ?? 1;
+        const outcome = await this.processor.process({
+          objectId: job.data.objectId,
+          taskId: job.id ?? '',
+          attempts: job.attemptsMade + 1,
+          isFinalAttempt: job.attemptsMade + 1 >= attempts,
+        });
+        this.logger.log(`Object ${job.data.objectId} (job ${job.id}): ${outcome}`);
+        return outcome;
+      }
+      default:
+        throw new UnrecoverableError(`No handler for job ${String(job.name)}`);
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.worker?.close();
+  }
+}

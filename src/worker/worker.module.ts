@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { ObjectsModule } from '../objects/objects.module';
+import { OperationsModule } from '../operations/operations.module';
+import { Cancellations } from './cancellations';
+import { ObjectProcessor } from './object-processor';
+import { ObjectWorker } from './object-worker';
+
+/** Imported only by processes that run the worker role: every provider here consumes jobs. */
+@Module({
+  imports: [ObjectsModule, OperationsModule],
+  providers: [Cancellations, ObjectProcessor, ObjectWorker],
+})
+export class WorkerModule {}
