@@ -1,7 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
-import { OBJECT_STATES, ObjectState } from '../object-state';
+import { OBJECT_STATES, type ObjectState } from '../object-state';
 
 export class ListObjectsQuery {
   @ApiPropertyOptional({ enum: OBJECT_STATES })

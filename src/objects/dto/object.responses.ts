@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { OBJECT_STATES, ObjectState } from '../object-state';
+import { OBJECT_STATES, type ObjectState } from '../object-state';
 
 export class OperationStatusResponse {
   @ApiProperty() completed!: boolean;

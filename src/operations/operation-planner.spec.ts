@@ -1,0 +1,70 @@
+import { OperationGraphError, OperationNode, UnknownOperationError, assertValidGraph, planOperations } from './operation-planner';
+
+const SERVICE_GRAPH: OperationNode[] = [
+  { name: 'validate', dependsOn: [] },
+  { name: 'transform', dependsOn: ['validate'] },
+  { name: 'enrich', dependsOn: ['transform'] },
+  { name: 'analyze', dependsOn: ['enrich'] },
+  { name: 'export', dependsOn: ['analyze'] },
+  { name: 'thumbnail', dependsOn: ['validate'] },
+];
+
+describe('planOperations', () => {
+  it.each([
+    [['validate', 'transform', 'analyze'], ['validate', 'transform', 'enrich', 'analyze']],
+    [['analyze'], ['validate', 'transform', 'enrich', 'analyze']],
+    [['export'], ['validate', 'transform', 'enrich', 'analyze', 'export']],
+    [['validate'], ['validate']],
+    [['thumbnail'], ['validate', 'thumbnail']],
+    [['thumbnail', 'transform'], ['validate', 'transform', 'thumbnail']],
+    [['analyze', 'analyze', 'validate'], ['validate', 'transform', 'enrich', 'analyze']],
+  ])('plans %j as %j', (requested, expected) => {
+    expect(planOperations(SERVICE_GRAPH, requested)).toEqual(expected);
+  });
+
+  it('is deterministic whatever the order of the request', () => {
+    expect(planOperations(SERVICE_GRAPH, ['thumbnail', 'export'])).toEqual(planOperations(SERVICE_GRAPH, ['export', 'thumbnail']));
+  });
+
+  it('breaks ties by registration order', () => {
+    const graph: OperationNode[] = [
+      { name: 'b', dependsOn: [] },
+      { name: 'a', dependsOn: [] },
+      { name: 'c', dependsOn: ['a', 'b'] },
+    ];
+    expect(planOperations(graph, ['c'])).toEqual(['b', 'a', 'c']);
+  });
+
+  it('names every unknown operation once', () => {
+    expect(() => planOperations(SERVICE_GRAPH, ['validate', 'resize', 'resize', 'zip'])).toThrow(new UnknownOperationError(['resize', 'zip']));
+  });
+});
+
+describe('assertValidGraph', () => {
+  it('accepts the service graph', () => {
+    expect(() => assertValidGraph(SERVICE_GRAPH)).not.toThrow();
+  });
+
+  it('refuses a dependency on a missing operation', () => {
+    expect(() => assertValidGraph([{ name: 'a', dependsOn: ['ghost'] }])).toThrow(
+      new OperationGraphError("Operation 'a' depends on missing operation(s): ghost"),
+    );
+  });
+
+  it('refuses a cycle and shows it', () => {
+    const graph: OperationNode[] = [
+      { name: 'a', dependsOn: ['c'] },
+      { name: 'b', dependsOn: ['a'] },
+      { name: 'c', dependsOn: ['b'] },
+    ];
+    expect(() => assertValidGraph(graph)).toThrow(/cycle: a -> c -> b -> a/);
+  });
+
+  it('refuses an operation depending on itself', () => {
+    expect(() => assertValidGraph([{ name: 'a', dependsOn: ['a'] }])).toThrow(/cycle: a -> a/);
+  });
+
+  it('refuses two operations with one name', () => {
+    expect(() => assertValidGraph([{ name: 'a', dependsOn: [] }, { name: 'a', dependsOn: [] }])).toThrow(/registered twice/);
+  });
+});

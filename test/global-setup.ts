@@ -1,0 +1,28 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AppConfig } from '../src/config/app-config';
+import { migrateDatabase } from '../src/database/migrate';
+import { testDatabaseUrl } from './test-environment';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { startLocalS3 } = require('../scripts/local-s3');
+
+/**
+ * One database, one Redis key prefix and one s3rver for this test run, none shared with
+ * anything else. Tests read them from the environment set here.
+ */
+export default async function globalSetup(): Promise<void> {
+  const runId = `${Date.now().toString(36)}${process.pid}`;
+  const s3 = await startLocalS3({ directory: mkdtempSync(join(tmpdir(), 'ops-s3-')) });
+  Object.assign(process.env, s3.env, {
+    TEST_RUN_ID: runId,
+    DATABASE_URL: testDatabaseUrl(runId),
+    REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    REDIS_PREFIX: `opstest-${runId}`,
+    S3_BUCKET: 'test-artifacts',
+    LOG_LEVEL: 'warn',
+    JOB_BACKOFF_MS: '200',
+  });
+  await migrateDatabase(new AppConfig(process.env));
+  (globalThis as { __LOCAL_S3__?: { stop(): Promise<void> } }).__LOCAL_S3__ = s3;
+}
