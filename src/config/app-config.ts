@@ -30,6 +30,7 @@ const envSchema = z.object({
   JOB_BACKOFF_MS: positiveInt.default(1000),
   WORKER_LOCK_DURATION_MS: positiveInt.min(1000).default(30000),
   WORKER_STALLED_INTERVAL_MS: positiveInt.min(500).default(30000),
+  RECONCILE_INTERVAL_MS: positiveInt.min(100).default(30000),
   SIMULATED_OPERATION_DELAY_MS: z.coerce.number().int().min(0).max(600000).default(0),
 });
 
@@ -59,6 +60,7 @@ export class AppConfig {
     backoffMs: number;
     lockDurationMs: number;
     stalledIntervalMs: number;
+    reconcileIntervalMs: number;
     simulatedOperationDelayMs: number;
   };
 
@@ -95,6 +97,7 @@ export class AppConfig {
       backoffMs: e.JOB_BACKOFF_MS,
       lockDurationMs: e.WORKER_LOCK_DURATION_MS,
       stalledIntervalMs: e.WORKER_STALLED_INTERVAL_MS,
+      reconcileIntervalMs: e.RECONCILE_INTERVAL_MS,
       simulatedOperationDelayMs: e.SIMULATED_OPERATION_DELAY_MS,
     };
   }

@@ -95,6 +95,15 @@ export class ObjectsRepository {
     return result.affectedRows === 1;
   }
 
+  /** Queued or processing objects untouched for a while: candidates for having lost their job. */
+  async findUnsettledSince(before: Date, limit: number): Promise<Pick<ProcessingObject, 'id' | 'taskId' | 'priority'>[]> {
+    const rows = await this.em.getConnection().execute<{ id: string; task_id: string | null; priority: number }[]>(
+      `select id, task_id, priority from ${TABLE} where state in ('queued', 'processing') and updated_at < ? order by updated_at limit ?`,
+      [before, limit],
+    );
+    return rows.map((row) => ({ id: row.id, taskId: row.task_id, priority: row.priority }));
+  }
+
   async countByState(): Promise<Record<ObjectState, number>> {
     const rows = await this.em.getConnection().execute<{ state: ObjectState; count: string }[]>(
       `select state, count(*) as count from ${TABLE} group by state`,

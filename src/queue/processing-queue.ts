@@ -42,6 +42,10 @@ export class ProcessingQueue implements OnModuleDestroy {
     }
   }
 
+  async hasJob(jobId: string): Promise<boolean> {
+    return (await this.queue.getJobState(jobId)) !== 'unknown';
+  }
+
   async counts(): Promise<QueueCounts> {
     const counts = await this.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed');
     return {

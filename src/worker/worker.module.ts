@@ -4,10 +4,11 @@ import { OperationsModule } from '../operations/operations.module';
 import { Cancellations } from './cancellations';
 import { ObjectProcessor } from './object-processor';
 import { ObjectWorker } from './object-worker';
+import { QueueReconciler } from './queue-reconciler';
 
 /** Imported only by processes that run the worker role: every provider here consumes jobs. */
 @Module({
   imports: [ObjectsModule, OperationsModule],
-  providers: [Cancellations, ObjectProcessor, ObjectWorker],
+  providers: [Cancellations, ObjectProcessor, ObjectWorker, QueueReconciler],
 })
 export class WorkerModule {}
