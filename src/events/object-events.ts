@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Observable, Subject, defer, filter, from, map, share } from 'rxjs';
 import { RedisService } from '../redis/redis.service';
 
@@ -15,7 +15,7 @@ const CANCELLATIONS = 'object-cancellations';
  * subscription per channel, shared by all its listeners, and only while someone listens.
  */
 @Injectable()
-export class ObjectEvents implements OnModuleDestroy {
+export class ObjectEvents implements OnApplicationShutdown {
   private readonly logger = new Logger(ObjectEvents.name);
   private readonly messages = new Subject<{ channel: string; message: string }>();
   private attached = false;
@@ -79,7 +79,7 @@ export class ObjectEvents implements OnModuleDestroy {
     }
   }
 
-  onModuleDestroy(): void {
+  onApplicationShutdown(): void {
     this.messages.complete();
   }
 }

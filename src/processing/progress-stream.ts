@@ -1,4 +1,4 @@
-import { Injectable, MessageEvent, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, MessageEvent, BeforeApplicationShutdown } from '@nestjs/common';
 import { Observable, Subject, concatMap, endWith, filter, from, ignoreElements, interval, map, merge, share, takeUntil, takeWhile } from 'rxjs';
 import { ObjectEvents } from '../events/object-events';
 import { toProgressView } from '../objects/object.presenter';
@@ -12,7 +12,7 @@ const HEARTBEAT_MS = 15_000;
  * the object settles. Listens before it reads, so no change between the two is missed.
  */
 @Injectable()
-export class ProgressStream implements OnApplicationShutdown {
+export class ProgressStream implements BeforeApplicationShutdown {
   private readonly shutdown$ = new Subject<void>();
 
   constructor(
@@ -41,7 +41,7 @@ export class ProgressStream implements OnApplicationShutdown {
     return merge(progress, heartbeat.pipe(takeUntil(settled))).pipe(takeUntil(this.shutdown$));
   }
 
-  onApplicationShutdown(): void {
+  beforeApplicationShutdown(): void {
     this.shutdown$.next();
     this.shutdown$.complete();
   }

@@ -1,4 +1,4 @@
-import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { AppConfig } from '../config/app-config';
 import { JobItem, OBJECTS_QUEUE } from './jobs';
@@ -13,7 +13,7 @@ export interface QueueCounts {
 
 /** Thin adapter over the BullMQ queue the API produces to and the workers consume from. */
 @Injectable()
-export class ProcessingQueue implements OnModuleDestroy {
+export class ProcessingQueue implements OnApplicationShutdown {
   readonly queue: Queue;
 
   constructor(config: AppConfig) {
@@ -61,7 +61,7 @@ export class ProcessingQueue implements OnModuleDestroy {
     return (await this.queue.getWorkers()).length;
   }
 
-  async onModuleDestroy(): Promise<void> {
+  async onApplicationShutdown(): Promise<void> {
     await this.queue.close();
   }
 }

@@ -1,10 +1,10 @@
-import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { AppConfig } from '../config/app-config';
 
 /** The process's Redis connections outside BullMQ: one for commands and publishing, one for subscriptions. */
 @Injectable()
-export class RedisService implements OnModuleDestroy {
+export class RedisService implements OnApplicationShutdown {
   readonly client: Redis;
   private subscriberConnection?: Redis;
 
@@ -25,7 +25,7 @@ export class RedisService implements OnModuleDestroy {
     return this.subscriberConnection;
   }
 
-  async onModuleDestroy(): Promise<void> {
+  async onApplicationShutdown(): Promise<void> {
     await Promise.all([this.client.quit().catch(() => this.client.disconnect()), this.subscriberConnection?.quit().catch(() => undefined)]);
   }
 }

@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import {
   CreateBucketCommand,
   DeleteObjectsCommand,
@@ -23,7 +23,7 @@ export interface StoredObject {
 
 /** Thin adapter over the artifact bucket: no business logic, only S3 calls. */
 @Injectable()
-export class StorageService implements OnModuleDestroy {
+export class StorageService implements OnApplicationShutdown {
   private readonly logger = new Logger(StorageService.name);
   private readonly client: S3Client;
   readonly bucket: string;
@@ -135,7 +135,7 @@ export class StorageService implements OnModuleDestroy {
     return keys.length;
   }
 
-  onModuleDestroy(): void {
+  onApplicationShutdown(): void {
     this.client.destroy();
   }
 }

@@ -1,10 +1,10 @@
-import { Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Subscription } from 'rxjs';
 import { ObjectEvents } from '../events/object-events';
 
 /** The AbortControllers of the objects this process is working on, aborted when any process cancels one. */
 @Injectable()
-export class Cancellations implements OnApplicationBootstrap, OnModuleDestroy {
+export class Cancellations implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly running = new Map<string, AbortController>();
   private subscription?: Subscription;
 
@@ -30,7 +30,7 @@ export class Cancellations implements OnApplicationBootstrap, OnModuleDestroy {
     this.running.get(objectId)?.abort(new ObjectCancelledError(objectId));
   }
 
-  onModuleDestroy(): void {
+  onApplicationShutdown(): void {
     this.subscription?.unsubscribe();
   }
 }

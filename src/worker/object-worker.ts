@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, BeforeApplicationShutdown } from '@nestjs/common';
 import { Job, UnrecoverableError, Worker } from 'bullmq';
 import { AppConfig } from '../config/app-config';
 import { ProcessingQueue } from '../queue/processing-queue';
@@ -9,7 +9,7 @@ type ObjectJob = Job<JobItem['data'], ProcessOutcome, JobItem['name']>;
 
 /** The BullMQ worker of this process. Concurrency is capped across all workers by the queue's global limit. */
 @Injectable()
-export class ObjectWorker implements OnApplicationBootstrap, OnApplicationShutdown {
+export class ObjectWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(ObjectWorker.name);
   private worker?: Worker<JobItem['data'], ProcessOutcome, JobItem['name']>;
 
@@ -56,7 +56,7 @@ export class ObjectWorker implements OnApplicationBootstrap, OnApplicationShutdo
     }
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async beforeApplicationShutdown(): Promise<void> {
     await this.worker?.close();
   }
 }

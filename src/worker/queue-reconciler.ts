@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, BeforeApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { ObjectsRepository } from '../objects/objects.repository';
 import { jobPriority } from '../objects/objects.service';
@@ -13,7 +13,7 @@ const BATCH = 100;
  * object waits forever. Job ids are deterministic, so concurrent reconcilers add it once.
  */
 @Injectable()
-export class QueueReconciler implements OnApplicationBootstrap, OnApplicationShutdown {
+export class QueueReconciler implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(QueueReconciler.name);
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
@@ -43,7 +43,7 @@ export class QueueReconciler implements OnApplicationBootstrap, OnApplicationShu
     }
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
     await this.running;
   }
