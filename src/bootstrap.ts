@@ -19,7 +19,11 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     forceCloseConnections: true,
+    // Identifiers are path parameters of up to 200 characters; Fastify answers 414 beyond 100 by default.
+    maxParamLength: 512,
   });
+  // Fastify parses text/plain by default; no endpoint takes it, so it is refused with 415 like any other unsupported type.
+  adapter.getInstance().removeContentTypeParser('text/plain');
   adapter.getInstance().addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });

@@ -1,5 +1,5 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import { errorCodes, type FastifyReply } from 'fastify';
 import { DomainError } from './domain-errors';
 import { ErrorCode } from './error-codes';
 import { isDependencyFailure } from './dependency-failure';
@@ -19,6 +19,11 @@ const FASTIFY_ERROR_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: ErrorCode.UnsupportedMediaType,
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: ErrorCode.ValidationFailed,
 };
+
+// Nest rethrows Fastify's own errors as HttpException(message, status) without their code, so they are recognised by message.
+const FASTIFY_ERROR_CODES_BY_MESSAGE = new Map(
+  Object.entries(FASTIFY_ERROR_CODES).map(([fastifyCode, code]) => [new errorCodes[fastifyCode as keyof typeof errorCodes]().message, code]),
+);
 
 const CODE_BY_STATUS: Partial<Record<number, ErrorCode>> = {
   [HttpStatus.BAD_REQUEST]: ErrorCode.ValidationFailed,
@@ -78,7 +83,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
 function fromHttpException(exception: HttpException): ErrorBody {
   const status = exception.getStatus();
   const response = exception.getResponse();
-  const code = CODE_BY_STATUS[status] ?? ErrorCode.ValidationFailed;
+  const code = FASTIFY_ERROR_CODES_BY_MESSAGE.get(exception.message) ?? CODE_BY_STATUS[status] ?? ErrorCode.ValidationFailed;
   if (typeof response === 'object' && response !== null && Array.isArray((response as { message?: unknown }).message)) {
     const problems = (response as { message: string[] }).message;
     return errorBody(status, code, problems.join('; '), problems);

@@ -1,0 +1,397 @@
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { Queue } from 'bullmq';
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import { AppConfig } from '../src/config/app-config';
+import { ObjectResponse, ProgressResponse } from '../src/objects/dto/object.responses';
+import { OBJECTS_QUEUE } from '../src/queue/jobs';
+import { createS3Client } from '../src/storage/s3-client.factory';
+import { listS3Keys, readS3 } from './support/artifacts';
+import { closeDatabase, query } from './support/database';
+import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
+import { waitFor } from './support/wait-for';
+
+const VALID_OPERATIONS = ['validate', 'transform', 'enrich', 'analyze', 'export', 'thumbnail'];
+const ERROR_SHAPE_KEYS = ['code', 'details', 'error', 'message', 'statusCode'];
+
+/** Every key in the run's bucket, all pages of it. */
+async function allS3Keys(): Promise<string[]> {
+  const s3 = new AppConfig(process.env).s3;
+  const client = createS3Client(s3);
+  const keys: string[] = [];
+  try {
+    let token: string | undefined;
+    do {
+      const page = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket, ContinuationToken: token }));
+      keys.push(...(page.Contents ?? []).map((entry) => entry.Key!));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  } finally {
+    client.destroy();
+  }
+  return keys.sort();
+}
+
+async function rowsWithIdentifier(identifier: string): Promise<Record<string, unknown>[]> {
+  return query('select * from processing_objects where identifier = $1', [identifier]);
+}
+
+async function totalRows(): Promise<number> {
+  return Number((await query<{ count: string }>('select count(*) as count from processing_objects'))[0].count);
+}
+
+/** Asserts the one error shape: the four fields always, details only as an extra, and nothing of the server's insides. */
+function expectErrorShape(body: Record<string, unknown>, statusCode: number, code?: string): void {
+  expect(body).toMatchObject({ statusCode, error: expect.any(String), message: expect.any(String), code: code ?? expect.stringMatching(/^[a-z_]+$/) });
+  expect((body.message as string).length).toBeGreaterThan(0);
+  expect(Object.keys(body).filter((key) => !ERROR_SHAPE_KEYS.includes(key))).toEqual([]);
+  expect(JSON.stringify(body)).not.toMatch(/\bat .+:\d+:\d+|\.ts:\d+|node_modules|stack/i);
+}
+
+describe('submitting objects', () => {
+  let service: TestApp;
+  let smallLimitService: TestApp;
+  let queue: Queue;
+
+  const api = () => request(service.baseUrl);
+
+  /** Every job the app's queue has ever held and still remembers, whatever its state. */
+  const totalJobs = async () => {
+    const counts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed', 'waiting-children');
+    return Object.values(counts).reduce((sum, count) => sum + count, 0);
+  };
+
+  const jobsFor = async (objectId: string) =>
+    (await queue.getJobs(['waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed'])).filter((job) => job?.data?.objectId === objectId);
+
+  const settled = (id: string) =>
+    waitFor(
+      async () => {
+        const progress = (await api().get(`/api/v1/progress/${id}`).expect(200)).body as ProgressResponse;
+        return ['completed', 'failed', 'cancelled'].includes(progress.state) && progress;
+      },
+      { what: `object ${id} to settle` },
+    );
+
+  /** What the service holds, so a refused request can be shown to have written nothing. */
+  const footprint = async () => ({ rows: await totalRows(), keys: await allS3Keys(), jobs: await totalJobs() });
+
+  beforeAll(async () => {
+    service = await startTestApp();
+    smallLimitService = await startTestApp({ PAYLOAD_LIMIT_BYTES: '2048', APP_ROLE: 'api' });
+    queue = new Queue(OBJECTS_QUEUE, { connection: { url: service.config.redis.url }, prefix: service.config.redis.prefix });
+  });
+
+  afterAll(async () => {
+    await queue?.close();
+    await smallLimitService?.close();
+    await service?.close();
+    await closeDatabase();
+  });
+
+  describe('an identifier that is taken', () => {
+    it('is 409 identifier_taken naming the existing object', async () => {
+      const identifier = uniqueIdentifier('taken');
+      const first = await api().post('/api/v1/process').send({ identifier, operations: ['validate'] }).expect(202);
+      const existingId = first.body.id as string;
+
+      const second = await api().post('/api/v1/process').send({ identifier, operations: ['transform'] }).expect(409);
+      expectErrorShape(second.body, 409, 'identifier_taken');
+      expect(second.body.error).toBe('Conflict');
+      expect(second.body.message).toContain(existingId);
+      expect(second.body.details).toMatchObject({ id: existingId, identifier });
+
+      const withOtherKey = await api().post('/api/v1/process').set('Idempotency-Key', randomUUID()).send({ identifier, operations: ['validate'] }).expect(409);
+      expect(withOtherKey.body).toMatchObject({ code: 'identifier_taken', details: { id: existingId } });
+
+      const rows = await rowsWithIdentifier(identifier);
+      expect(rows.map((row) => row.id)).toEqual([existingId]);
+      expect(rows[0].operations).toEqual(['validate']);
+      await settled(existingId);
+    });
+  });
+
+  describe('Idempotency-Key', () => {
+    it('returns exactly the first response for the same key and body, and 409 for the same key with another body', async () => {
+      const identifier = uniqueIdentifier('idem');
+      const key = randomUUID();
+      const body = { identifier, operations: ['validate', 'transform'], metadata: { team: 'crm', nested: { a: 1, b: [1, 2] } }, priority: 7 };
+      const first = await api().post('/api/v1/process').set('Idempotency-Key', key).send(body).expect(202);
+      expect(first.body).toEqual({ id: expect.any(String), identifier, state: 'queued', task_id: expect.any(String), message: 'Object queued for processing' });
+
+      const reordered = { priority: 7, metadata: { nested: { b: [1, 2], a: 1 }, team: 'crm' }, operations: ['validate', 'transform'], identifier };
+      const repeated = await api().post('/api/v1/process').set('Idempotency-Key', key).send(reordered).expect(202);
+      expect(repeated.body).toEqual(first.body);
+
+      const changed = await api()
+        .post('/api/v1/process')
+        .set('Idempotency-Key', key)
+        .send({ ...body, metadata: { team: 'billing' } })
+        .expect(409);
+      expectErrorShape(changed.body, 409, 'idempotency_key_reused');
+
+      const withoutKey = await api().post('/api/v1/process').send(body).expect(409);
+      expect(withoutKey.body).toMatchObject({ code: 'identifier_taken', details: { id: first.body.id } });
+
+      const rows = await rowsWithIdentifier(identifier);
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatchObject({ id: first.body.id, task_id: first.body.task_id, metadata: body.metadata, priority: 7 });
+      expect(await jobsFor(first.body.id)).toHaveLength(1);
+      await settled(first.body.id);
+    });
+  });
+
+  describe('concurrent identical submissions', () => {
+    const CONCURRENT = 50;
+
+    it('with one Idempotency-Key: all 202 with the same answer, one row, one job, each operation run once', async () => {
+      const identifier = uniqueIdentifier('burst-key');
+      const key = randomUUID();
+      const payload = [{ name: 'a', value: 1 }, { name: 'b', value: 2 }];
+      const body = { identifier, operations: ['transform'], payload };
+
+      const responses = await Promise.all(
+        Array.from({ length: CONCURRENT }, () => api().post('/api/v1/process').set('Idempotency-Key', key).send(body)),
+      );
+
+      expect(responses.map((response) => response.status)).toEqual(Array(CONCURRENT).fill(202));
+      const first = responses[0].body;
+      for (const response of responses) {
+        expect(response.body).toEqual(first);
+      }
+      const rows = await rowsWithIdentifier(identifier);
+      expect(rows.map((row) => row.id)).toEqual([first.id]);
+
+      const final = await settled(first.id);
+      expect(final.state).toBe('completed');
+      expect(Object.keys(final.operations_status)).toEqual(['validate', 'transform']);
+      for (const status of Object.values(final.operations_status)) {
+        expect(status).toMatchObject({ completed: true, attempts: 1, error: null });
+      }
+      const jobs = await jobsFor(first.id);
+      expect(jobs.map((job) => job.id)).toEqual([first.task_id]);
+      expect((await query('select attempts from processing_objects where id = $1', [first.id]))[0].attempts).toBe(1);
+
+      const source = rows[0].source as { s3_url: string };
+      expect(JSON.parse((await readS3(source.s3_url)).toString())).toEqual(payload);
+      expect(await listS3Keys(`${identifier}/source/`)).toEqual([`${identifier}/source/payload.json`]);
+    });
+
+    it('without a key: exactly one 202, every other request 409 identifier_taken naming the winner, one row', async () => {
+      const identifier = uniqueIdentifier('burst-nokey');
+      const body = { identifier, operations: ['validate'], payload: { hello: 'world' } };
+
+      const responses = await Promise.all(Array.from({ length: CONCURRENT }, () => api().post('/api/v1/process').send(body)));
+
+      const accepted = responses.filter((response) => response.status === 202);
+      const conflicts = responses.filter((response) => response.status === 409);
+      expect(accepted).toHaveLength(1);
+      expect(conflicts).toHaveLength(CONCURRENT - 1);
+      const winner = accepted[0].body.id as string;
+      for (const conflict of conflicts) {
+        expectErrorShape(conflict.body, 409, 'identifier_taken');
+        expect(conflict.body.details).toMatchObject({ id: winner });
+      }
+      expect((await rowsWithIdentifier(identifier)).map((row) => row.id)).toEqual([winner]);
+
+      const final = await settled(winner);
+      expect(final.state).toBe('completed');
+      expect(final.operations_status.validate).toMatchObject({ completed: true, attempts: 1 });
+      expect(await jobsFor(winner)).toHaveLength(1);
+      expect(await listS3Keys(`${identifier}/source/`)).toEqual([`${identifier}/source/payload.json`]);
+    });
+  });
+
+  describe('bad input writes nothing', () => {
+    interface BadSubmission {
+      identifier: string;
+      /** An object is sent as JSON; a string is sent as the raw body with content-type application/json. */
+      body: unknown;
+      headers?: Record<string, string>;
+      code?: string;
+      /** The field the details must name, when the error is about one field. */
+      field?: string;
+    }
+
+    const valid = (identifier: string) => ({ identifier, operations: ['validate'] });
+    const withValid = (label: string, change: Record<string, unknown>) => {
+      const identifier = uniqueIdentifier(label);
+      return { identifier, body: { ...valid(identifier), ...change } };
+    };
+    const withIdentifier = (identifier: unknown, label: string): BadSubmission => ({
+      identifier: typeof identifier === 'string' ? identifier : label,
+      body: { identifier, operations: ['validate'] },
+      field: 'identifier',
+    });
+    const malformed = uniqueIdentifier('malformed');
+    const asArray = uniqueIdentifier('array');
+
+    const cases: [string, BadSubmission][] = [
+      ['malformed JSON', { identifier: malformed, body: `{"identifier":"${malformed}","operations":["validate"]`, code: 'malformed_json' }],
+      ['an empty JSON body', { identifier: 'empty-body', body: '', code: 'malformed_json' }],
+      ['a JSON array', { identifier: asArray, body: JSON.stringify([valid(asArray)]) }],
+      ['a JSON string', { identifier: 'string-body', body: JSON.stringify('string-body') }],
+      ['JSON null', { identifier: 'null-body', body: 'null' }],
+      ['no identifier', { identifier: 'missing', body: { operations: ['validate'] }, field: 'identifier' }],
+      ['a numeric identifier', withIdentifier(12345, '12345')],
+      ['identifier ../x', withIdentifier('../x', '')],
+      ['identifier a/b', withIdentifier('a/b', '')],
+      ['identifier .hidden', withIdentifier('.hidden', '')],
+      ['identifier a..b', withIdentifier('a..b', '')],
+      ['a 300-character identifier', withIdentifier('x'.repeat(300), '')],
+      ['an empty identifier', withIdentifier('', '')],
+      ['an identifier with a tab', withIdentifier('tab\there', '')],
+      ['an identifier with NUL', withIdentifier('nul\u0000', '')],
+      ['a Cyrillic identifier', withIdentifier('ключ', '')],
+      ['no operations', (() => { const identifier = uniqueIdentifier('no-ops'); return { identifier, body: { identifier }, field: 'operations' }; })()],
+      ['empty operations', { ...withValid('empty-ops', { operations: [] }), field: 'operations' }],
+      ['non-string operations', { ...withValid('numeric-ops', { operations: [1] }), field: 'operations' }],
+      ['operations not an array', { ...withValid('string-ops', { operations: 'validate' }), field: 'operations' }],
+      ['metadata a string', { ...withValid('meta-string', { metadata: 'crm' }), field: 'metadata' }],
+      ['metadata an array', { ...withValid('meta-array', { metadata: [1, 2] }), field: 'metadata' }],
+      ['priority 0', { ...withValid('priority-0', { priority: 0 }), field: 'priority' }],
+      ['priority 11', { ...withValid('priority-11', { priority: 11 }), field: 'priority' }],
+      ["priority 'high'", { ...withValid('priority-high', { priority: 'high' }), field: 'priority' }],
+      ['priority 2.5', { ...withValid('priority-frac', { priority: 2.5 }), field: 'priority' }],
+      ['an unknown top-level field', { ...withValid('extra-field', { colour: 'red' }), field: 'colour' }],
+      ['an unknown options key', withValid('opt-unknown', { options: { resize: { width: 10 } } })],
+      ['an unknown key inside export options', withValid('opt-export-key', { options: { export: { format: 'csv', delimiter: ';' } } })],
+      ["export.format 'xml'", withValid('opt-xml', { options: { export: { format: 'xml' } } })],
+      ['options not an object', { ...withValid('opt-string', { options: 'fast' }), field: 'options' }],
+      ['an invalid json_schema', withValid('opt-schema', { options: { validate: { json_schema: { type: 'no-such-type' } } } })],
+      ['a json_schema that is not an object', withValid('opt-schema-str', { options: { validate: { json_schema: 'object' } } })],
+      ['a 300-character Idempotency-Key', { ...withValid('long-key', {}), headers: { 'Idempotency-Key': 'k'.repeat(300) } }],
+    ];
+
+    it.each(cases)('%s is 400 in the one error shape', async (_name, bad) => {
+      const before = await footprint();
+
+      let call = api().post('/api/v1/process');
+      for (const [name, value] of Object.entries(bad.headers ?? {})) {
+        call = call.set(name, value);
+      }
+      const response = typeof bad.body === 'string' ? await call.set('content-type', 'application/json').send(bad.body) : await call.send(bad.body as object);
+
+      expect(response.status).toBe(400);
+      expect(response.headers['content-type']).toMatch(/^application\/json/);
+      expectErrorShape(response.body, 400, bad.code);
+      expect(response.body.error).toBe('Bad Request');
+      if (bad.field) {
+        expect(response.body.details).toEqual(expect.arrayContaining([expect.objectContaining({ field: bad.field })]));
+      }
+
+      expect(await footprint()).toEqual(before);
+      if (bad.identifier !== '' && !/[\u0000-\u001f]/.test(bad.identifier)) {
+        expect(await rowsWithIdentifier(bad.identifier)).toEqual([]);
+        expect(await listS3Keys(`${bad.identifier}/`)).toEqual([]);
+      }
+    });
+
+    it('an unknown operation is 400 unknown_operation listing the valid names, and writes nothing', async () => {
+      const before = await footprint();
+      const identifier = uniqueIdentifier('unknown-op');
+
+      const response = await api().post('/api/v1/process').send({ identifier, operations: ['validate', 'resize'] }).expect(400);
+
+      expectErrorShape(response.body, 400, 'unknown_operation');
+      expect(response.body.message).toContain('resize');
+      for (const name of VALID_OPERATIONS) {
+        expect(response.body.message).toContain(name);
+      }
+      expect(await footprint()).toEqual(before);
+      expect(await rowsWithIdentifier(identifier)).toEqual([]);
+    });
+
+    it('a body over PAYLOAD_LIMIT_BYTES is 413 payload_too_large and writes nothing', async () => {
+      const before = await footprint();
+      const identifier = uniqueIdentifier('too-large');
+      const body = { identifier, operations: ['validate'], payload: { text: 'x'.repeat(10 * 1024) } };
+
+      const response = await request(smallLimitService.baseUrl).post('/api/v1/process').send(body);
+
+      expect(response.status).toBe(413);
+      expectErrorShape(response.body, 413, 'payload_too_large');
+      expect(await footprint()).toEqual(before);
+      expect(await rowsWithIdentifier(identifier)).toEqual([]);
+      expect(await listS3Keys(`${identifier}/`)).toEqual([]);
+
+      const small = uniqueIdentifier('small-enough');
+      await request(smallLimitService.baseUrl).post('/api/v1/process').send({ identifier: small, operations: ['validate'], payload: { text: 'x' } }).expect(202);
+      expect(await rowsWithIdentifier(small)).toHaveLength(1);
+    });
+
+    it.each(['text/plain', 'application/xml'])('a %s body is 415 unsupported_media_type and writes nothing', async (contentType) => {
+      const before = await footprint();
+      const identifier = uniqueIdentifier('wrong-type');
+
+      const response = await api().post('/api/v1/process').set('content-type', contentType).send(JSON.stringify(valid(identifier)));
+
+      expect(response.status).toBe(415);
+      expectErrorShape(response.body, 415, 'unsupported_media_type');
+      expect(await footprint()).toEqual(before);
+      expect(await rowsWithIdentifier(identifier)).toEqual([]);
+    });
+  });
+
+  describe('object ids and routes', () => {
+    const notUuid: [string, string][] = [
+      ['GET', '/api/v1/progress/not-a-uuid'],
+      ['GET', '/api/v1/progress/not-a-uuid/stream'],
+      ['GET', '/api/v1/objects/123/artifacts'],
+      ['POST', '/api/v1/objects/123/cancel'],
+      ['POST', '/api/v1/objects/123/retry'],
+      ['DELETE', '/api/v1/objects/123'],
+    ];
+
+    it.each(notUuid)('%s %s is 400 for an id that is not a UUID', async (method, path) => {
+      const response = await api()[method.toLowerCase() as 'get' | 'post' | 'delete'](path);
+      expect(response.status).toBe(400);
+      expectErrorShape(response.body, 400);
+      expect(response.body.message).toMatch(/uuid/i);
+    });
+
+    const unknownId = randomUUID();
+    const unknown: [string, string][] = [
+      ['GET', `/api/v1/progress/${unknownId}`],
+      ['GET', `/api/v1/progress/${unknownId}/stream`],
+      ['GET', `/api/v1/objects/${unknownId}/artifacts`],
+      ['POST', `/api/v1/objects/${unknownId}/cancel`],
+      ['POST', `/api/v1/objects/${unknownId}/retry`],
+      ['DELETE', `/api/v1/objects/${unknownId}`],
+      ['GET', '/api/v1/objects/no-such-identifier-anywhere'],
+    ];
+
+    it.each(unknown)('%s %s is 404 object_not_found for an object that does not exist', async (method, path) => {
+      const response = await api()[method.toLowerCase() as 'get' | 'post' | 'delete'](path);
+      expect(response.status).toBe(404);
+      expectErrorShape(response.body, 404, 'object_not_found');
+      expect(response.body.error).toBe('Not Found');
+    });
+
+    it.each([
+      ['GET', '/api/v1/nothing-here'],
+      ['POST', '/api/v2/process'],
+    ])('%s %s is 404 route_not_found', async (method, path) => {
+      const response = await api()[method.toLowerCase() as 'get' | 'post'](path);
+      expect(response.status).toBe(404);
+      expectErrorShape(response.body, 404, 'route_not_found');
+    });
+  });
+
+  describe('duplicate operation names', () => {
+    it('are ignored: the object asks for and plans each operation once', async () => {
+      const identifier = uniqueIdentifier('dup-ops');
+      const submitted = await api().post('/api/v1/process').send({ identifier, operations: ['validate', 'validate'] }).expect(202);
+
+      const object = (await api().get(`/api/v1/objects/${identifier}`).expect(200)).body as ObjectResponse;
+      expect(object).toMatchObject({ id: submitted.body.id, identifier, operations: ['validate'], plan: ['validate'] });
+      expect(object.progress.total).toBe(1);
+
+      const final = await settled(submitted.body.id);
+      expect(final.state).toBe('completed');
+      expect(Object.keys(final.operations_status)).toEqual(['validate']);
+      expect(final.operations_status.validate).toMatchObject({ completed: true, attempts: 1 });
+      expect(await listS3Keys(`${identifier}/`)).toEqual([`${identifier}/validate_result.json`]);
+    });
+  });
+});
