@@ -22,7 +22,7 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
     // Identifiers are path parameters of up to 200 characters; Fastify answers 414 beyond 100 by default.
     maxParamLength: 512,
   });
-  // Fastify parses text/plain by default; no endpoint takes it, so it is refused with 415 like any other unsupported type.
+  // Only JSON bodies are accepted: Fastify's text/plain parser goes, and Nest's form parser is never added (bodyParser: false).
   adapter.getInstance().removeContentTypeParser('text/plain');
   adapter.getInstance().addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -30,6 +30,7 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: logLevels(config),
     abortOnError: false,
+    bodyParser: false,
   });
   app.enableShutdownHooks();
   serveOpenApi(app);

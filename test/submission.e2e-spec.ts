@@ -320,11 +320,12 @@ describe('submitting objects', () => {
       expect(await rowsWithIdentifier(small)).toHaveLength(1);
     });
 
-    it.each(['text/plain', 'application/xml'])('a %s body is 415 unsupported_media_type and writes nothing', async (contentType) => {
+    it.each(['text/plain', 'application/xml', 'application/x-www-form-urlencoded'])('a %s body is 415 unsupported_media_type and writes nothing', async (contentType) => {
       const before = await footprint();
       const identifier = uniqueIdentifier('wrong-type');
 
-      const response = await api().post('/api/v1/process').set('content-type', contentType).send(JSON.stringify(valid(identifier)));
+      const body = contentType === 'application/x-www-form-urlencoded' ? `identifier=${identifier}&operations=validate` : JSON.stringify(valid(identifier));
+      const response = await api().post('/api/v1/process').set('content-type', contentType).send(body);
 
       expect(response.status).toBe(415);
       expectErrorShape(response.body, 415, 'unsupported_media_type');
