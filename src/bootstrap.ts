@@ -20,7 +20,7 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
     genReqId: () => randomUUID(),
     forceCloseConnections: true,
     // Identifiers are path parameters of up to 200 characters; Fastify answers 414 beyond 100 by default.
-    maxParamLength: 512,
+    routerOptions: { maxParamLength: 512 },
   });
   // Only JSON bodies are accepted: Fastify's text/plain parser goes, and Nest's form parser is never added (bodyParser: false).
   adapter.getInstance().removeContentTypeParser('text/plain');

@@ -1,5 +1,5 @@
 import { InvalidTransitionError } from '../common/domain-errors';
-import { OBJECT_STATES, ObjectState, assertTransition, canTransition, isTerminal, statesLeadingTo } from './object-state';
+import { OBJECT_STATES, ObjectState, assertTransition, canTransition, isSettled, isTerminal, statesLeadingTo } from './object-state';
 
 const ALLOWED: [ObjectState, ObjectState][] = [
   ['pending', 'queued'],
@@ -40,6 +40,10 @@ describe('object state transition table', () => {
 
   it('treats exactly completed and cancelled as terminal', () => {
     expect(OBJECT_STATES.filter(isTerminal)).toEqual(['completed', 'cancelled']);
+  });
+
+  it('treats terminal states and failed as settled', () => {
+    expect(OBJECT_STATES.filter(isSettled)).toEqual(['completed', 'failed', 'cancelled']);
   });
 
   it('lists the states leading to each state', () => {

@@ -32,6 +32,7 @@ export function isTerminal(state: ObjectState): boolean {
   return TRANSITIONS[state].length === 0;
 }
 
-export function isObjectState(value: unknown): value is ObjectState {
-  return typeof value === 'string' && (OBJECT_STATES as readonly string[]).includes(value);
+/** No worker acts on a settled object: it is terminal, or failed and waiting for a retry. */
+export function isSettled(state: ObjectState): boolean {
+  return isTerminal(state) || state === 'failed';
 }

@@ -10,7 +10,7 @@ import { StorageService } from '../storage/storage.service';
 import { ArtifactsService } from './artifacts.service';
 import { decodeCursor, encodeCursor } from './list-cursor';
 import { ObjectView, toObjectView } from './object.presenter';
-import { ObjectState, isTerminal } from './object-state';
+import { ObjectState, isSettled } from './object-state';
 import { ObjectListFilter, ObjectsRepository } from './objects.repository';
 import type { ProcessingObject } from './processing-object.entity';
 
@@ -125,7 +125,7 @@ export class ObjectsService {
         current_state: object.state,
       });
     }
-    if (!isTerminal(object.state) && object.state !== 'failed') {
+    if (!isSettled(object.state)) {
       await this.cancel(id);
     }
     if (object.taskId) {

@@ -2,14 +2,14 @@ import { Injectable, MessageEvent, BeforeApplicationShutdown } from '@nestjs/com
 import { Observable, Subject, concatMap, endWith, filter, from, ignoreElements, interval, map, merge, share, takeUntil, takeWhile } from 'rxjs';
 import { ObjectEvents } from '../events/object-events';
 import { toProgressView } from '../objects/object.presenter';
-import { isTerminal } from '../objects/object-state';
+import { isSettled } from '../objects/object-state';
 import { ObjectsRepository } from '../objects/objects.repository';
 
 const HEARTBEAT_MS = 15_000;
 
 /**
  * Server-sent progress of one object: the current snapshot, then one event per change, until
- * the object settles. Listens before it reads, so no change between the two is missed.
+ * the object settles (completed, failed or cancelled). Listens before it reads, so no change between the two is missed.
  */
 @Injectable()
 export class ProgressStream implements BeforeApplicationShutdown {
@@ -27,12 +27,13 @@ export class ProgressStream implements BeforeApplicationShutdown {
     const progress = refreshes.pipe(
       concatMap(() => from(this.objects.findById(id))),
       takeWhile((object) => object !== null),
+      // Settling ends the stream even when the client has already seen the final event (a reconnect after it).
+      takeWhile((object) => !isSettled(object!.state), true),
       filter((object) => object!.version > lastSent),
       map((object) => {
         lastSent = object!.version;
         return object!;
       }),
-      takeWhile((object) => !isTerminal(object.state), true),
       map((object): MessageEvent => ({ type: 'progress', id: String(object.version), data: toProgressView(object) })),
       share(),
     );
