@@ -1,5 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiResponse } from '@nestjs/swagger';
+import { ApiExtraModels, ApiResponse, getSchemaPath } from '@nestjs/swagger';
 import { ErrorResponse } from './error-response.dto';
 
 const DESCRIPTIONS: Record<number, string> = {
@@ -8,10 +8,18 @@ const DESCRIPTIONS: Record<number, string> = {
   409: 'Conflict: refused state transition, identifier taken, or Idempotency-Key reused with another body',
   413: 'Request body over the configured limit',
   415: 'Unsupported content type',
-  503: 'PostgreSQL, Redis or S3 unavailable',
+  503: 'PostgreSQL, Redis or S3 unavailable; the message and details name which',
 };
 
-/** Documents the error responses of an endpoint, all in the one error shape. */
+/**
+ * Documents the error responses of an endpoint, all in the one error shape. Errors are always
+ * JSON, also on endpoints that produce another media type (the SSE stream), so the content is explicit.
+ */
 export function ApiErrors(...statuses: (keyof typeof DESCRIPTIONS)[]) {
-  return applyDecorators(...statuses.map((status) => ApiResponse({ status, description: DESCRIPTIONS[status], type: ErrorResponse })));
+  return applyDecorators(
+    ApiExtraModels(ErrorResponse),
+    ...statuses.map((status) =>
+      ApiResponse({ status, description: DESCRIPTIONS[status], content: { 'application/json': { schema: { $ref: getSchemaPath(ErrorResponse) } } } }),
+    ),
+  );
 }

@@ -1,7 +1,8 @@
 import { Controller, Get, HttpStatus, ServiceUnavailableException } from '@nestjs/common';
 import { DomainError } from '../common/domain-errors';
 import { ErrorCode } from '../common/error-codes';
-import { ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiErrors } from '../common/api-errors.decorator';
 import { HealthCheck, HealthCheckResult, HealthCheckService } from '@nestjs/terminus';
 import { DependencyProbes } from './dependency-probes';
 
@@ -16,7 +17,7 @@ export class HealthController {
   @Get()
   @HealthCheck()
   @ApiOperation({ summary: 'Same as /health/ready' })
-  @ApiServiceUnavailableResponse({ description: 'A dependency is down; the body names it' })
+  @ApiErrors(503)
   check(): Promise<HealthCheckResult> {
     return this.ready();
   }
@@ -31,7 +32,7 @@ export class HealthController {
   @Get('ready')
   @HealthCheck()
   @ApiOperation({ summary: 'Readiness: PostgreSQL, Redis and S3 all reachable' })
-  @ApiServiceUnavailableResponse({ description: 'A dependency is down; the body names it' })
+  @ApiErrors(503)
   async ready(): Promise<HealthCheckResult> {
     try {
       return await this.health.check([() => this.probes.database(), () => this.probes.redisServer(), () => this.probes.objectStorage()]);

@@ -62,6 +62,7 @@ export class ProcessingQueue implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.queue.close();
+    // A graceful close sends QUIT, which fails while Redis is unreachable; then the socket is just dropped.
+    await this.queue.close().catch(() => this.queue.disconnect());
   }
 }

@@ -35,9 +35,10 @@ export class Cancellations implements OnApplicationBootstrap, OnApplicationShutd
   }
 }
 
+/** The object stopped being processing (cancelled or deleted) under a running operation. */
 export class ObjectCancelledError extends Error {
   constructor(objectId: string) {
-    super(`Object ${objectId} was cancelled`);
+    super(`Object ${objectId} is no longer processing`);
     this.name = 'AbortError';
   }
 }

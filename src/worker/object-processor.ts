@@ -10,7 +10,7 @@ import type { ProcessingObject } from '../objects/processing-object.entity';
 import { OperationRegistry } from '../operations/operation-registry';
 import { artifactKeys } from '../storage/artifact-keys';
 import { StorageService } from '../storage/storage.service';
-import { Cancellations } from './cancellations';
+import { Cancellations, ObjectCancelledError } from './cancellations';
 import { OperationRun } from './operation-run';
 
 export type ProcessOutcome = 'completed' | 'failed' | 'cancelled' | 'skipped';
@@ -22,8 +22,6 @@ export interface ProcessAttempt {
   isFinalAttempt: boolean;
   attempts: number;
 }
-
-class StopProcessing extends Error {}
 
 /**
  * Runs an object's plan. Completed operations are skipped, so a job delivered again after a
@@ -61,7 +59,7 @@ export class ObjectProcessor {
       }
       return await this.settle(object.id, 'completed', { progressMessage: 'Completed' });
     } catch (error) {
-      if (error instanceof StopProcessing || controller.signal.aborted) {
+      if (error instanceof ObjectCancelledError || controller.signal.aborted) {
         return 'cancelled';
       }
       throw error;
@@ -111,7 +109,7 @@ export class ObjectProcessor {
     try {
       outcome = await this.registry.get(operation).run(run);
     } catch (error) {
-      if (!signal.aborted) {
+      if (!signal.aborted && !(error instanceof ObjectCancelledError)) {
         await this.recordTransientFailure(object.id, operation, error as Error, attempt);
       }
       throw error;
@@ -154,7 +152,7 @@ export class ObjectProcessor {
         await this.updateOrStop(objectId, { operationStatus: status, progressMessage: `Retrying ${operation} after: ${error.message}` });
       }
     } catch (recordingError) {
-      if (!(recordingError instanceof StopProcessing)) {
+      if (!(recordingError instanceof ObjectCancelledError)) {
         this.logger.error(`Object ${objectId}: could not record the failure of ${operation}: ${(recordingError as Error).message}`);
       }
     }
@@ -184,7 +182,7 @@ export class ObjectProcessor {
   private async updateOrStop(objectId: string, patch: ObjectPatch): Promise<void> {
     const version = await this.objects.updateWhileProcessing(objectId, patch);
     if (version === null) {
-      throw new StopProcessing();
+      throw new ObjectCancelledError(objectId);
     }
     await this.publish(objectId, version);
   }
