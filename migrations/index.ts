@@ -1,6 +1,8 @@
 import { Migration20261122000000CreateProcessingObjects } from './Migration20261122000000CreateProcessingObjects';
+import { Migration20261122010000CreateObjectEvents } from './Migration20261122010000CreateObjectEvents';
 
 /** Every migration, in order. Listing them here keeps migrations working from compiled and uncompiled code alike. */
-export const migrationsList = [
-  { name: Migration20261122000000CreateProcessingObjects.name, class: Migration20261122000000CreateProcessingObjects },
-];
+export const migrationsList = [Migration20261122000000CreateProcessingObjects, Migration20261122010000CreateObjectEvents].map((migration) => ({
+  name: migration.name,
+  class: migration,
+}));

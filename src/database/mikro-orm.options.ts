@@ -2,12 +2,13 @@ import { defineConfig } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { AppConfig } from '../config/app-config';
 import { ProcessingObjectSchema } from '../objects/processing-object.entity';
+import { ObjectEventSchema } from '../objects/object-event.entity';
 import { migrationsList } from '../../migrations';
 
 export function mikroOrmOptions(config: AppConfig) {
   return defineConfig({
     clientUrl: config.databaseUrl,
-    entities: [ProcessingObjectSchema],
+    entities: [ProcessingObjectSchema, ObjectEventSchema],
     extensions: [Migrator],
     migrations: { migrationsList, transactional: true, snapshot: false },
     ensureDatabase: false,

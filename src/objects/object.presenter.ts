@@ -14,7 +14,13 @@ const NOT_STARTED: OperationStatus = {
   error: null,
 };
 
-export function toProgressView(object: ProcessingObject): ProgressView {
+/** The fields the progress view is made of, from an object row or from an event's snapshot. */
+export type ProgressFields = Pick<
+  ProcessingObject,
+  'id' | 'identifier' | 'plan' | 'state' | 'currentOperation' | 'progress' | 'operationsStatus' | 's3Artifacts' | 'errorMessage'
+>;
+
+export function toProgressView(object: ProgressFields): ProgressView {
   return {
     id: object.id,
     identifier: object.identifier,

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import { InvalidTransitionError, ObjectNotFoundError } from '../common/domain-errors';
 import { ObjectState, assertTransition, statesLeadingTo } from './object-state';
+import type { ObjectEventKind, ObjectSnapshot } from './object-event.entity';
 import { ObjectProgress, ObjectSource, OperationStatus, ProcessingObject, ProcessingObjectSchema } from './processing-object.entity';
 
 /** Column changes that may accompany a state change or a progress update. */
@@ -35,6 +36,18 @@ export interface NewObject {
 }
 
 export { UniqueConstraintViolationException };
+
+export interface RecordedEvent {
+  kind: ObjectEventKind;
+  operation: string | null;
+}
+
+export interface ObjectEventRecord {
+  seq: number;
+  kind: ObjectEventKind;
+  operation: string | null;
+  snapshot: ObjectSnapshot;
+}
 
 const TABLE = 'processing_objects';
 
@@ -76,14 +89,22 @@ export class ObjectsRepository {
   }
 
   /** Applies `patch` only while the object is processing; null means it no longer is (cancelled or deleted). */
-  async updateWhileProcessing(id: string, patch: ObjectPatch): Promise<number | null> {
-    const { assignments, params } = toAssignments(patch);
-    const rows = await this.em.getConnection().execute<{ version: number }[]>(
-      `update ${TABLE} set ${assignments.join(', ')} where id = ? and state = 'processing' returning version`,
-      [...params, id],
-      'all',
-    );
+  async updateWhileProcessing(id: string, patch: ObjectPatch, event: RecordedEvent): Promise<number | null> {
+    const rows = await updateRecordingEvent(this.em, { id, states: ['processing'], patch, event });
     return rows[0]?.version ?? null;
+  }
+
+  /** The recorded events of an object after `afterSeq`, oldest first. */
+  async eventsAfter(objectId: string, afterSeq: number, limit = 1000): Promise<ObjectEventRecord[]> {
+    return this.em.getConnection().execute<ObjectEventRecord[]>(
+      `select seq, kind, operation, snapshot from object_events where object_id = ? and seq > ? order by seq limit ?`,
+      [objectId, afterSeq, limit],
+    );
+  }
+
+  async latestEventSeq(objectId: string): Promise<number> {
+    const rows = await this.em.getConnection().execute<{ seq: number | null }[]>(`select max(seq) as seq from object_events where object_id = ?`, [objectId]);
+    return rows[0]?.seq ?? 0;
   }
 
   async deleteById(id: string, states: readonly ObjectState[]): Promise<boolean> {
@@ -187,13 +208,8 @@ export class ObjectsTransaction {
 async function transition(em: EntityManager, id: string, to: ObjectState, patch: ObjectPatch, from?: ObjectState[]): Promise<number> {
   const allowedFrom = from ?? statesLeadingTo(to);
   allowedFrom.forEach((state) => assertTransition(state, to));
-  const { assignments, params } = toAssignments(patch);
-  const rows = await em.getConnection().execute<{ version: number }[]>(
-    `update ${TABLE} set state = ?, ${assignments.join(', ')} where id = ? and state in (?) returning version`,
-    [to, ...params, id, allowedFrom],
-    'all',
-    em.getTransactionContext(),
-  );
+  const operation = patch.operationStatus?.operation ?? patch.currentOperation ?? null;
+  const rows = await updateRecordingEvent(em, { id, states: allowedFrom, newState: to, patch, event: { kind: 'state_changed', operation } });
   if (rows[0]) {
     return rows[0].version;
   }
@@ -207,6 +223,32 @@ async function transition(em: EntityManager, id: string, to: ObjectState, patch:
     throw new ObjectNotFoundError(id);
   }
   throw new InvalidTransitionError(current[0].state, to);
+}
+
+const SNAPSHOT = `jsonb_build_object('state', state, 'currentOperation', current_operation, 'progress', progress,
+  'operationsStatus', operations_status, 's3Artifacts', s3_artifacts, 'errorMessage', error_message)`;
+
+/**
+ * Updates the object when it is in one of `states`, and records the change as an event with
+ * the new version as its sequence number, in one statement: no change goes unrecorded.
+ */
+async function updateRecordingEvent(
+  em: EntityManager,
+  update: { id: string; states: readonly ObjectState[]; newState?: ObjectState; patch: ObjectPatch; event: RecordedEvent },
+): Promise<{ version: number }[]> {
+  const { assignments, params } = toAssignments(update.patch);
+  const stateAssignment = update.newState ? ['state = ?'] : [];
+  return em.getConnection().execute<{ version: number }[]>(
+    `with changed as (
+       update ${TABLE} set ${[...stateAssignment, ...assignments].join(', ')} where id = ? and state in (?) returning *
+     ), recorded as (
+       insert into object_events (object_id, seq, kind, operation, snapshot) select id, version, ?, ?, ${SNAPSHOT} from changed
+     )
+     select version from changed`,
+    [...(update.newState ? [update.newState] : []), ...params, update.id, update.states, update.event.kind, update.event.operation],
+    'all',
+    em.getTransactionContext(),
+  );
 }
 
 /** A column's new value as SQL, built up by wrapping, with its parameters in textual order. */

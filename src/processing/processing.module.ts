@@ -2,12 +2,13 @@ import { Module } from '@nestjs/common';
 import { ObjectsModule } from '../objects/objects.module';
 import { OperationsModule } from '../operations/operations.module';
 import { ProcessingController } from './processing.controller';
+import { ObjectEventFeeds } from './object-event-feeds';
 import { ProgressStream } from './progress-stream';
 import { SubmissionService } from './submission.service';
 
 @Module({
   imports: [ObjectsModule, OperationsModule],
   controllers: [ProcessingController],
-  providers: [SubmissionService, ProgressStream],
+  providers: [SubmissionService, ProgressStream, ObjectEventFeeds],
 })
 export class ProcessingModule {}

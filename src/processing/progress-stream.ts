@@ -1,15 +1,16 @@
-import { Injectable, MessageEvent, BeforeApplicationShutdown } from '@nestjs/common';
-import { Observable, Subject, concatMap, endWith, filter, from, ignoreElements, interval, map, merge, share, takeUntil, takeWhile } from 'rxjs';
-import { ObjectEvents } from '../events/object-events';
+import { BeforeApplicationShutdown, Injectable, MessageEvent } from '@nestjs/common';
+import { EMPTY, Observable, Subject, concat, endWith, ignoreElements, interval, map, merge, of, share, takeUntil, takeWhile } from 'rxjs';
 import { toProgressView } from '../objects/object.presenter';
 import { isSettled } from '../objects/object-state';
-import { ObjectsRepository } from '../objects/objects.repository';
+import { ObjectEventRecord, ObjectsRepository } from '../objects/objects.repository';
+import { ObjectEventFeeds } from './object-event-feeds';
 
 const HEARTBEAT_MS = 15_000;
 
 /**
- * Server-sent progress of one object: the current snapshot, then one event per change, until
- * the object settles (completed, failed or cancelled). Listens before it reads, so no change between the two is missed.
+ * Server-sent progress of one object: the current snapshot (or, for a client resuming with
+ * Last-Event-ID, every event it missed), then every recorded event, until the object settles.
+ * Event ids are the object's versions, so a client never misses or repeats one.
  */
 @Injectable()
 export class ProgressStream implements BeforeApplicationShutdown {
@@ -17,24 +18,18 @@ export class ProgressStream implements BeforeApplicationShutdown {
 
   constructor(
     private readonly objects: ObjectsRepository,
-    private readonly events: ObjectEvents,
+    private readonly feeds: ObjectEventFeeds,
   ) {}
 
   async open(id: string, lastEventId: number | undefined): Promise<Observable<MessageEvent>> {
-    await this.objects.getById(id);
-    let lastSent = lastEventId ?? 0;
-    const refreshes = merge(this.events.changesOf(id), this.events.changesListening());
-    const progress = refreshes.pipe(
-      concatMap(() => from(this.objects.findById(id))),
-      takeWhile((object) => object !== null),
-      // Settling ends the stream even when the client has already seen the final event (a reconnect after it).
-      takeWhile((object) => !isSettled(object!.state), true),
-      filter((object) => object!.version > lastSent),
-      map((object) => {
-        lastSent = object!.version;
-        return object!;
-      }),
-      map((object): MessageEvent => ({ type: 'progress', id: String(object.version), data: toProgressView(object) })),
+    const object = await this.objects.getById(id);
+    if (lastEventId !== undefined && lastEventId >= object.version && isSettled(object.state)) {
+      return EMPTY;
+    }
+    const snapshot: ObjectEventRecord = { seq: object.version, kind: 'state_changed', operation: object.currentOperation ?? null, snapshot: object };
+    const progress = concat(lastEventId === undefined ? of(snapshot) : EMPTY, this.feeds.eventsAfter(id, lastEventId ?? object.version)).pipe(
+      takeWhile((event) => !isSettled(event.snapshot.state), true),
+      map((event): MessageEvent => ({ type: 'progress', id: String(event.seq), data: toProgressView({ ...object, ...event.snapshot }) })),
       share(),
     );
     const heartbeat = interval(HEARTBEAT_MS).pipe(map((): MessageEvent => ({ comment: 'heartbeat' })));

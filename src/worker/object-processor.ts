@@ -4,7 +4,7 @@ import { AppConfig } from '../config/app-config';
 import { InvalidTransitionError, ObjectNotFoundError } from '../common/domain-errors';
 import { ObjectEvents } from '../events/object-events';
 import { ArtifactsService } from '../objects/artifacts.service';
-import { ObjectPatch, ObjectsRepository } from '../objects/objects.repository';
+import { ObjectPatch, ObjectsRepository, RecordedEvent } from '../objects/objects.repository';
 import type { ObjectState } from '../objects/object-state';
 import type { ProcessingObject } from '../objects/processing-object.entity';
 import { OperationRegistry } from '../operations/operation-registry';
@@ -91,7 +91,7 @@ export class ObjectProcessor {
   private async runOperation(object: ProcessingObject, operation: string, signal: AbortSignal, attempt: ProcessAttempt): Promise<ProcessOutcome> {
     const previousAttempts = object.operationsStatus[operation]?.attempts ?? 0;
     const startedAt = new Date();
-    await this.updateOrStop(object.id, {
+    await this.updateOrStop(object.id, { kind: 'operation_started', operation }, {
       currentOperation: operation,
       progressMessage: `Executing ${operation}`,
       operationStatus: { operation, status: { completed: false, started_at: startedAt.toISOString(), attempts: previousAttempts + 1, error: null } },
@@ -126,7 +126,7 @@ export class ObjectProcessor {
       return 'failed';
     }
     const result = await this.storage.putJson(artifactKeys.result(object.identifier, operation), outcome.result, signal);
-    await this.updateOrStop(object.id, {
+    await this.updateOrStop(object.id, { kind: 'operation_finished', operation }, {
       operationStatus: {
         operation,
         status: { ...timing, completed: true, s3_url: result.s3Url, error: null, files: run.writtenFiles.map((file) => file.s3Url) },
@@ -149,7 +149,11 @@ export class ObjectProcessor {
           progressMessage: `Failed at ${operation}`,
         });
       } else {
-        await this.updateOrStop(objectId, { operationStatus: status, progressMessage: `Retrying ${operation} after: ${error.message}` });
+        await this.updateOrStop(
+          objectId,
+          { kind: 'operation_failed', operation },
+          { operationStatus: status, progressMessage: `Retrying ${operation} after: ${error.message}` },
+        );
       }
     } catch (recordingError) {
       if (!(recordingError instanceof ObjectCancelledError)) {
@@ -179,8 +183,8 @@ export class ObjectProcessor {
     }
   }
 
-  private async updateOrStop(objectId: string, patch: ObjectPatch): Promise<void> {
-    const version = await this.objects.updateWhileProcessing(objectId, patch);
+  private async updateOrStop(objectId: string, event: RecordedEvent, patch: ObjectPatch): Promise<void> {
+    const version = await this.objects.updateWhileProcessing(objectId, patch, event);
     if (version === null) {
       throw new ObjectCancelledError(objectId);
     }

@@ -72,7 +72,11 @@ export class OperationRun implements OperationContext {
   }
 
   async reportProgress(message: string): Promise<void> {
-    const version = await this.dependencies.objects.updateWhileProcessing(this.object.id, { progressMessage: `${this.operation}: ${message}` });
+    const version = await this.dependencies.objects.updateWhileProcessing(
+      this.object.id,
+      { progressMessage: `${this.operation}: ${message}` },
+      { kind: 'operation_progress', operation: this.operation },
+    );
     if (version === null) {
       throw new ObjectCancelledError(this.object.id);
     }

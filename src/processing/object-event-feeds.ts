@@ -1,0 +1,101 @@
+import { Injectable } from '@nestjs/common';
+import { Observable, concatMap, map, merge, share } from 'rxjs';
+import { ObjectEvents } from '../events/object-events';
+import { ObjectEventRecord, ObjectsRepository } from '../objects/objects.repository';
+
+interface Feed {
+  events$: Observable<ObjectEventRecord>;
+  /** Resolves once the feed listens for changes and knows where the object's events stand. */
+  ready: Promise<void>;
+}
+
+const LISTENING = Symbol('listening');
+
+/**
+ * The recorded events of objects as they happen. A process reads each object's new events
+ * once per change, however many clients follow that object, and stops when the last one leaves.
+ */
+@Injectable()
+export class ObjectEventFeeds {
+  private readonly feeds = new Map<string, Feed>();
+
+  constructor(
+    private readonly objects: ObjectsRepository,
+    private readonly changes: ObjectEvents,
+  ) {}
+
+  /** Every event of the object after `afterSeq`, in order and once each: past ones first, then live ones. */
+  eventsAfter(id: string, afterSeq: number): Observable<ObjectEventRecord> {
+    return new Observable<ObjectEventRecord>((subscriber) => {
+      const feed = this.feedOf(id);
+      let last = afterSeq;
+      let pending: ObjectEventRecord[] | null = [];
+      const deliver = (event: ObjectEventRecord) => {
+        if (event.seq > last) {
+          last = event.seq;
+          subscriber.next(event);
+        }
+      };
+      const live = feed.events$.subscribe({
+        next: (event) => (pending ? pending.push(event) : deliver(event)),
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      });
+      feed.ready
+        .then(() => this.objects.eventsAfter(id, afterSeq))
+        .then((past) => {
+          past.forEach(deliver);
+          pending?.forEach(deliver);
+          pending = null;
+        })
+        .catch((error: unknown) => subscriber.error(error));
+      return () => live.unsubscribe();
+    });
+  }
+
+  /** How many objects this process follows now. */
+  get size(): number {
+    return this.feeds.size;
+  }
+
+  private feedOf(id: string): Feed {
+    const existing = this.feeds.get(id);
+    if (existing) {
+      return existing;
+    }
+    let markReady!: () => void;
+    const ready = new Promise<void>((resolve) => (markReady = resolve));
+    let last: number | undefined;
+    const readNew = async (signal: typeof LISTENING | unknown): Promise<ObjectEventRecord[] | null> => {
+      if (signal === LISTENING) {
+        last = await this.objects.latestEventSeq(id);
+        markReady();
+        return [];
+      }
+      if (last === undefined) {
+        return [];
+      }
+      const events = await this.objects.eventsAfter(id, last);
+      if (events.length > 0) {
+        last = events[events.length - 1].seq;
+        return events;
+      }
+      return (await this.objects.findById(id)) ? [] : null;
+    };
+    const events$ = new Observable<ObjectEventRecord>((subscriber) => {
+      const subscription = merge(this.changes.changesOf(id), this.changes.changesListening().pipe(map(() => LISTENING)))
+        .pipe(concatMap(readNew))
+        .subscribe({
+          next: (events) => (events === null ? subscriber.complete() : events.forEach((event) => subscriber.next(event))),
+          error: (error: unknown) => subscriber.error(error),
+        });
+      return () => {
+        subscription.unsubscribe();
+        this.feeds.delete(id);
+      };
+    }).pipe(share());
+    const feed = { events$, ready };
+    this.feeds.set(id, feed);
+    return feed;
+  }
+}
