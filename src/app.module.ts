@@ -8,20 +8,26 @@ import { HttpExceptionFilter } from './common/http-exception.filter';
 import { validationPipe } from './common/validation.pipe';
 import { HealthModule } from './health/health.module';
 import { ObjectsModule } from './objects/objects.module';
+import { ObjectsApiModule } from './objects/objects-api.module';
+import { LifecycleModule } from './common/lifecycle.module';
 import { OperationsModule } from './operations/operations.module';
 import { ProcessingModule } from './processing/processing.module';
 import { QueueModule } from './queue/queue.module';
 import { RedisModule } from './redis/redis.module';
 import { RootController } from './root.controller';
 import { StorageModule } from './storage/storage.module';
+import { UiModule } from './ui/ui.module';
 import { WorkerModule } from './worker/worker.module';
 
-/** One code base, three roles: the API, the worker, or both in one process. */
+/**
+ * One code base, three roles: the API, the worker, or both in one process. Every role serves
+ * the health probes; a worker-only process serves nothing else over HTTP.
+ */
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     const roleModules: Type[] = [
-      ...(config.runsApi ? [ProcessingModule, HealthModule] : []),
+      ...(config.runsApi ? [ProcessingModule, ObjectsApiModule, UiModule] : []),
       ...(config.runsWorker ? [WorkerModule] : []),
     ];
     return {
@@ -35,6 +41,8 @@ export class AppModule {
         QueueModule,
         OperationsModule,
         ObjectsModule,
+        LifecycleModule,
+        HealthModule,
         ...roleModules,
       ],
       controllers: config.runsApi ? [RootController] : [],

@@ -1,10 +1,11 @@
-import { INestApplicationContext, LogLevel } from '@nestjs/common';
+import { Logger, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomUUID } from 'node:crypto';
 import { AppModule } from './app.module';
 import { AppConfig } from './config/app-config';
 import { serveOpenApi } from './openapi';
+import { ShutdownSignal } from './common/shutdown-signal';
 
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -12,13 +13,17 @@ function logLevels(config: AppConfig): LogLevel[] {
   return LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(config.logLevel) + 1);
 }
 
-/** The HTTP application (role api or all), ready to listen. */
+/**
+ * The application, ready to listen: the API with its docs for roles api and all, only the
+ * health probes for a worker-only process.
+ */
 export async function createHttpApp(config: AppConfig): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: config.limits.payloadBytes,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
-    forceCloseConnections: true,
+    // On close, idle keep-alive connections go at once; requests in flight are answered first.
+    forceCloseConnections: 'idle',
     // Identifiers are path parameters of up to 200 characters; Fastify answers 414 beyond 100 by default.
     routerOptions: { maxParamLength: 512 },
   });
@@ -32,16 +37,24 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
     abortOnError: false,
     bodyParser: false,
   });
-  app.enableShutdownHooks();
-  serveOpenApi(app);
+  if (config.runsApi) {
+    serveOpenApi(app);
+  }
   await app.init();
   return app;
 }
 
-/** A process without HTTP: the worker role. */
-export async function createWorkerContext(config: AppConfig): Promise<INestApplicationContext> {
-  const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { logger: logLevels(config), abortOnError: false });
-  app.enableShutdownHooks();
-  await app.init();
-  return app;
+/** Stops the application in order: not ready first, then streams and jobs, then connections; bounded by the shutdown timeout. */
+export async function shutDown(app: NestFastifyApplication, config: AppConfig, signal: string): Promise<void> {
+  const logger = new Logger('Shutdown');
+  logger.log(`${signal} received: stopping within ${config.shutdownTimeoutMs} ms`);
+  app.get(ShutdownSignal).begin();
+  const deadline = setTimeout(() => {
+    logger.error(`Shutdown did not finish within ${config.shutdownTimeoutMs} ms; exiting`);
+    process.exit(1);
+  }, config.shutdownTimeoutMs);
+  deadline.unref();
+  await app.close();
+  clearTimeout(deadline);
+  logger.log('Stopped');
 }

@@ -1,17 +1,28 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { AppConfig, ConfigError } from './config/app-config';
-import { createHttpApp, createWorkerContext } from './bootstrap';
+import { createHttpApp, shutDown } from './bootstrap';
 
 async function main(): Promise<void> {
   const config = new AppConfig(process.env);
+  const app = await createHttpApp(config);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      shutDown(app, config, signal).then(
+        () => process.exit(0),
+        (error: unknown) => {
+          console.error(error);
+          process.exit(1);
+        },
+      );
+    });
+  }
   if (config.runsApi) {
-    const app = await createHttpApp(config);
     await app.listen(config.http.port, config.http.host);
     Logger.log(`Listening on ${await app.getUrl()} as role '${config.role}'`, 'Bootstrap');
   } else {
-    await createWorkerContext(config);
-    Logger.log("Running as role 'worker' (no HTTP API)", 'Bootstrap');
+    await app.listen(config.probePort, config.http.host);
+    Logger.log(`Running as role 'worker' (no HTTP API); health probes on ${await app.getUrl()}`, 'Bootstrap');
   }
 }
 

@@ -9,10 +9,10 @@ export class RootController {
   @ApiOperation({ summary: 'Service name, version and links' })
   @ApiOkResponse({
     schema: {
-      example: { service: SERVICE_NAME, version: SERVICE_VERSION, docs: '/docs', openapi: '/docs/json', health: '/health', api: '/api/v1' },
+      example: { service: SERVICE_NAME, version: SERVICE_VERSION, docs: '/docs', openapi: '/docs/json', health: '/health', api: '/api/v1', ui: '/ui' },
     },
   })
   info() {
-    return { service: SERVICE_NAME, version: SERVICE_VERSION, docs: '/docs', openapi: '/docs/json', health: '/health', api: '/api/v1' };
+    return { service: SERVICE_NAME, version: SERVICE_VERSION, docs: '/docs', openapi: '/docs/json', health: '/health', api: '/api/v1', ui: '/ui' };
   }
 }

@@ -22,6 +22,7 @@ export default async function globalSetup(): Promise<void> {
     S3_BUCKET: 'test-artifacts',
     LOG_LEVEL: 'warn',
     JOB_BACKOFF_MS: '200',
+    PROBE_PORT: '0',
   });
   await migrateDatabase(new AppConfig(process.env));
   (globalThis as { __LOCAL_S3__?: { stop(): Promise<void> } }).__LOCAL_S3__ = s3;

@@ -210,7 +210,7 @@ describe('service info and API documentation', () => {
     await service.close();
   });
 
-  it('GET / names the service and its version and links to the docs, health and API', async () => {
+  it('GET / names the service and its version and links to the docs, health, API and web page', async () => {
     const response = await request(service.baseUrl).get('/').expect(200);
     expect(response.body).toEqual({
       service: 'object-processing-service',
@@ -219,8 +219,10 @@ describe('service info and API documentation', () => {
       openapi: '/docs/json',
       health: '/health',
       api: '/api/v1',
+      ui: '/ui',
     });
     await request(service.baseUrl).get(response.body.docs).expect(200);
+    await request(service.baseUrl).get(response.body.ui).expect(200);
     await request(service.baseUrl).get(response.body.openapi).expect(200);
     await request(service.baseUrl).get(response.body.health).expect(200);
   });

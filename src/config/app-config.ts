@@ -22,6 +22,8 @@ const envSchema = z.object({
   MAX_PARALLEL_WORKERS: positiveInt.max(1000).default(3),
   PORT: z.coerce.number().int().min(0).max(65535).default(8000),
   HOST: z.string().min(1).default('0.0.0.0'),
+  PROBE_PORT: z.coerce.number().int().min(0).max(65535).default(8001),
+  SHUTDOWN_TIMEOUT_MS: positiveInt.min(1000).default(25000),
   APP_ROLE: z.enum(['api', 'worker', 'all']).default('all'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'log', 'debug', 'verbose']).default('log'),
   PAYLOAD_LIMIT_BYTES: positiveInt.default(MIB),
@@ -52,6 +54,9 @@ export class AppConfig {
   };
   readonly maxParallelWorkers: number;
   readonly http: { port: number; host: string };
+  /** Where a worker-only process serves its health probes (it has no API). */
+  readonly probePort: number;
+  readonly shutdownTimeoutMs: number;
   readonly role: AppRole;
   readonly logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   readonly limits: { payloadBytes: number; uploadBytes: number };
@@ -89,6 +94,8 @@ export class AppConfig {
     };
     this.maxParallelWorkers = e.MAX_PARALLEL_WORKERS;
     this.http = { port: e.PORT, host: e.HOST };
+    this.probePort = e.PROBE_PORT;
+    this.shutdownTimeoutMs = e.SHUTDOWN_TIMEOUT_MS;
     this.role = e.APP_ROLE;
     this.logLevel = e.LOG_LEVEL;
     this.limits = { payloadBytes: e.PAYLOAD_LIMIT_BYTES, uploadBytes: e.UPLOAD_LIMIT_BYTES };

@@ -1,5 +1,6 @@
 import { Controller, Get, HttpStatus, ServiceUnavailableException } from '@nestjs/common';
 import { DomainError } from '../common/domain-errors';
+import { ShutdownSignal } from '../common/shutdown-signal';
 import { ErrorCode } from '../common/error-codes';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../common/api-errors.decorator';
@@ -12,6 +13,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly probes: DependencyProbes,
+    private readonly shutdown: ShutdownSignal,
   ) {}
 
   @Get()
@@ -34,6 +36,9 @@ export class HealthController {
   @ApiOperation({ summary: 'Readiness: PostgreSQL, Redis and S3 all reachable' })
   @ApiErrors(503)
   async ready(): Promise<HealthCheckResult> {
+    if (this.shutdown.active) {
+      throw new DomainError(HttpStatus.SERVICE_UNAVAILABLE, ErrorCode.NotReady, 'Not ready: shutting down');
+    }
     try {
       return await this.health.check([() => this.probes.database(), () => this.probes.redisServer(), () => this.probes.objectStorage()]);
     } catch (error) {

@@ -30,6 +30,11 @@ export class Cancellations implements OnApplicationBootstrap, OnApplicationShutd
     this.running.get(objectId)?.abort(new ObjectCancelledError(objectId));
   }
 
+  /** Aborts every running operation: the worker is stopping and hands its jobs back. */
+  abortAll(): void {
+    this.running.forEach((controller) => controller.abort(new WorkerStoppingError()));
+  }
+
   onApplicationShutdown(): void {
     this.subscription?.unsubscribe();
   }
@@ -39,6 +44,14 @@ export class Cancellations implements OnApplicationBootstrap, OnApplicationShutd
 export class ObjectCancelledError extends Error {
   constructor(objectId: string) {
     super(`Object ${objectId} is no longer processing`);
+    this.name = 'AbortError';
+  }
+}
+
+/** The worker is shutting down: the job goes back to the queue, for another worker to resume. */
+export class WorkerStoppingError extends Error {
+  constructor() {
+    super('The worker is stopping; the job is handed back to the queue');
     this.name = 'AbortError';
   }
 }

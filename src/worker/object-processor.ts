@@ -10,7 +10,7 @@ import type { ProcessingObject } from '../objects/processing-object.entity';
 import { OperationRegistry } from '../operations/operation-registry';
 import { artifactKeys } from '../storage/artifact-keys';
 import { StorageService } from '../storage/storage.service';
-import { Cancellations, ObjectCancelledError } from './cancellations';
+import { Cancellations, ObjectCancelledError, WorkerStoppingError } from './cancellations';
 import { OperationRun } from './operation-run';
 
 export type ProcessOutcome = 'completed' | 'failed' | 'cancelled' | 'skipped';
@@ -31,6 +31,7 @@ export interface ProcessAttempt {
 @Injectable()
 export class ObjectProcessor {
   private readonly logger = new Logger(ObjectProcessor.name);
+  private draining = false;
 
   constructor(
     private readonly config: AppConfig,
@@ -50,6 +51,9 @@ export class ObjectProcessor {
     const controller = this.cancellations.register(object.id);
     try {
       for (const operation of object.plan) {
+        if (this.draining) {
+          throw new WorkerStoppingError();
+        }
         if (!object.operationsStatus[operation]?.completed) {
           const outcome = await this.runOperation(object, operation, controller.signal, attempt);
           if (outcome !== 'completed') {
@@ -59,6 +63,9 @@ export class ObjectProcessor {
       }
       return await this.settle(object.id, 'completed', { progressMessage: 'Completed' });
     } catch (error) {
+      if (controller.signal.reason instanceof WorkerStoppingError) {
+        throw controller.signal.reason;
+      }
       if (error instanceof ObjectCancelledError || controller.signal.aborted) {
         return 'cancelled';
       }
@@ -66,6 +73,11 @@ export class ObjectProcessor {
     } finally {
       this.cancellations.release(object.id, controller);
     }
+  }
+
+  /** Lets running operations finish, then hands each job back instead of starting its next operation. */
+  drain(): void {
+    this.draining = true;
   }
 
   /** The object to work on, moved to processing; null when this job has nothing to do. */

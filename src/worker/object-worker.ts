@@ -1,8 +1,9 @@
 import { Injectable, Logger, OnApplicationBootstrap, BeforeApplicationShutdown } from '@nestjs/common';
-import { Job, UnrecoverableError, Worker } from 'bullmq';
+import { Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import { AppConfig } from '../config/app-config';
 import { ProcessingQueue } from '../queue/processing-queue';
 import { JobItem, JobName, OBJECTS_QUEUE } from '../queue/jobs';
+import { Cancellations, WorkerStoppingError } from './cancellations';
 import { ObjectProcessor, ProcessOutcome } from './object-processor';
 
 type ObjectJob = Job<JobItem['data'], ProcessOutcome, JobItem['name']>;
@@ -17,11 +18,12 @@ export class ObjectWorker implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly config: AppConfig,
     private readonly queue: ProcessingQueue,
     private readonly processor: ObjectProcessor,
+    private readonly cancellations: Cancellations,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     await this.queue.queue.setGlobalConcurrency(this.config.maxParallelWorkers);
-    this.worker = new Worker(OBJECTS_QUEUE, (job: ObjectJob) => this.handle(job), {
+    this.worker = new Worker(OBJECTS_QUEUE, (job: ObjectJob, token?: string) => this.handBackWhenStopping(job, token), {
       connection: { url: this.config.redis.url, maxRetriesPerRequest: null },
       prefix: this.config.redis.prefix,
       concurrency: this.config.maxParallelWorkers,
@@ -36,6 +38,19 @@ export class ObjectWorker implements OnApplicationBootstrap, BeforeApplicationSh
     });
     this.worker.on('error', (error) => this.logger.error(`Worker error: ${error.message}`));
     this.logger.log(`Worker started (global limit ${this.config.maxParallelWorkers})`);
+  }
+
+  private async handBackWhenStopping(job: ObjectJob, token: string | undefined): Promise<ProcessOutcome> {
+    try {
+      return await this.handle(job);
+    } catch (error) {
+      if (error instanceof WorkerStoppingError) {
+        await job.moveToWait(token);
+        this.logger.log(`Object ${job.data.objectId} (job ${job.id}): handed back to the queue`);
+        throw new WaitingError();
+      }
+      throw error;
+    }
   }
 
   private async handle(job: ObjectJob): Promise<ProcessOutcome> {
@@ -56,7 +71,14 @@ export class ObjectWorker implements OnApplicationBootstrap, BeforeApplicationSh
     }
   }
 
+  /**
+   * Takes no new job, lets the running operations finish and hands their jobs back; operations
+   * still running shortly before the shutdown deadline are aborted and handed back too.
+   */
   async beforeApplicationShutdown(): Promise<void> {
+    this.processor.drain();
+    const abortBeforeDeadline = setTimeout(() => this.cancellations.abortAll(), Math.max(this.config.shutdownTimeoutMs - 5000, this.config.shutdownTimeoutMs / 2));
     await this.worker?.close();
+    clearTimeout(abortBeforeDeadline);
   }
 }

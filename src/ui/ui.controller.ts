@@ -1,0 +1,68 @@
+import { Controller, Get, Headers, Query, Res } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { UiAsset, UiAssets, UiStaticFile } from './ui-assets';
+
+/** Same-origin only: the page loads nothing from elsewhere and talks to this service's API alone. */
+const PAGE_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** The page revalidates on every load (cheap: an ETag); assets fetched by their versioned URL never change. */
+const PAGE_CACHE = 'no-cache';
+const VERSIONED_ASSET_CACHE = 'public, max-age=31536000, immutable';
+const UNVERSIONED_ASSET_CACHE = 'public, max-age=300, must-revalidate';
+
+/** The browser page: /ui, /ui/app.js and /ui/app.css, all read from src/ui/assets at start-up. */
+@ApiExcludeController()
+@Controller('ui')
+export class UiController {
+  constructor(private readonly assets: UiAssets) {}
+
+  @Get()
+  page(@Headers('if-none-match') ifNoneMatch: string | undefined, @Res() reply: FastifyReply): void {
+    reply.header('content-security-policy', PAGE_SECURITY_POLICY).header('referrer-policy', 'no-referrer').header('x-frame-options', 'DENY');
+    send(reply, this.assets.html, PAGE_CACHE, ifNoneMatch);
+  }
+
+  @Get('app.js')
+  script(@Query('v') version: string | undefined, @Headers('if-none-match') ifNoneMatch: string | undefined, @Res() reply: FastifyReply): void {
+    this.sendFile('app.js', version, ifNoneMatch, reply);
+  }
+
+  @Get('app.css')
+  styles(@Query('v') version: string | undefined, @Headers('if-none-match') ifNoneMatch: string | undefined, @Res() reply: FastifyReply): void {
+    this.sendFile('app.css', version, ifNoneMatch, reply);
+  }
+
+  private sendFile(name: UiStaticFile, version: string | undefined, ifNoneMatch: string | undefined, reply: FastifyReply): void {
+    const file = this.assets.file(name);
+    send(reply, file, version === file.version ? VERSIONED_ASSET_CACHE : UNVERSIONED_ASSET_CACHE, ifNoneMatch);
+  }
+}
+
+function send(reply: FastifyReply, asset: UiAsset, cacheControl: string, ifNoneMatch: string | undefined): void {
+  reply.header('cache-control', cacheControl).header('etag', asset.etag).header('x-content-type-options', 'nosniff');
+  if (matches(ifNoneMatch, asset.etag)) {
+    void reply.status(304).send();
+    return;
+  }
+  void reply.status(200).header('content-type', asset.contentType).send(asset.body);
+}
+
+/** If-None-Match: a list of entity tags, compared weakly (RFC 9110 §13.1.2), or `*`. */
+function matches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  return ifNoneMatch.split(',').some((candidate) => {
+    const tag = candidate.trim();
+    return tag === '*' || tag.replace(/^W\//, '') === etag;
+  });
+}
