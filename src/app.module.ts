@@ -10,6 +10,8 @@ import { HealthModule } from './health/health.module';
 import { ObjectsModule } from './objects/objects.module';
 import { ObjectsApiModule } from './objects/objects-api.module';
 import { LifecycleModule } from './common/lifecycle.module';
+import { LoggingModule } from './logging/logging.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { OperationsModule } from './operations/operations.module';
 import { ProcessingModule } from './processing/processing.module';
 import { QueueModule } from './queue/queue.module';
@@ -21,7 +23,7 @@ import { WorkerModule } from './worker/worker.module';
 
 /**
  * One code base, three roles: the API, the worker, or both in one process. Every role serves
- * the health probes; a worker-only process serves nothing else over HTTP.
+ * the health probes and /metrics; a worker-only process serves nothing else over HTTP.
  */
 @Module({})
 export class AppModule {
@@ -34,6 +36,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        LoggingModule,
         DatabaseModule,
         RedisModule,
         EventsModule,
@@ -43,6 +46,7 @@ export class AppModule {
         ObjectsModule,
         LifecycleModule,
         HealthModule,
+        MetricsModule,
         ...roleModules,
       ],
       controllers: config.runsApi ? [RootController] : [],

@@ -1,11 +1,15 @@
 import { Logger, LogLevel } from '@nestjs/common';
+import fastifyMultipart from '@fastify/multipart';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomUUID } from 'node:crypto';
+import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { AppConfig } from './config/app-config';
 import { serveOpenApi } from './openapi';
 import { ShutdownSignal } from './common/shutdown-signal';
+import { MetricsService } from './metrics/metrics.service';
+import { mountBullBoard } from './queue/bull-board';
 
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -34,11 +38,25 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: logLevels(config),
+    bufferLogs: true,
     abortOnError: false,
     bodyParser: false,
   });
+  // multipart/form-data uploads of POST /api/v1/process; the controller reads the parts as a stream (nothing is attached to the body).
+  await app.register(fastifyMultipart, {
+    limits: { fileSize: config.limits.uploadBytes, files: 1, fields: 10, fieldSize: config.limits.payloadBytes },
+  });
+  // Start-up logs were held until the JSON logger exists; Nest would hold them until listen(), and lose them if init() failed.
+  app.useLogger(app.get(PinoNestLogger));
+  app.flushLogs();
+  const metrics = app.get(MetricsService);
+  adapter.getInstance().addHook('onResponse', (request, reply, done) => {
+    metrics.observeHttpRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
   if (config.runsApi) {
     serveOpenApi(app);
+    await mountBullBoard(app, config);
   }
   await app.init();
   return app;

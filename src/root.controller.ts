@@ -9,6 +9,9 @@ export class RootController {
   @ApiOperation({ summary: 'Service name, version and links' })
   @ApiOkResponse({
     schema: {
+      type: 'object',
+      properties: Object.fromEntries(['service', 'version', 'docs', 'openapi', 'health', 'api', 'ui'].map((name) => [name, { type: 'string' }])),
+      required: ['service', 'version', 'docs', 'openapi', 'health', 'api', 'ui'],
       example: { service: SERVICE_NAME, version: SERVICE_VERSION, docs: '/docs', openapi: '/docs/json', health: '/health', api: '/api/v1', ui: '/ui' },
     },
   })

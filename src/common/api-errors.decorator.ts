@@ -1,25 +1,131 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiExtraModels, ApiResponse, getSchemaPath } from '@nestjs/swagger';
+import { ErrorCode } from './error-codes';
 import { ErrorResponse } from './error-response.dto';
 
-const DESCRIPTIONS: Record<number, string> = {
-  400: 'Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id)',
-  404: 'No such object',
-  409: 'Conflict: refused state transition, identifier taken, or Idempotency-Key reused with another body',
-  413: 'Request body over the configured limit',
-  415: 'Unsupported content type',
-  503: 'PostgreSQL, Redis or S3 unavailable; the message and details name which',
-};
+const OBJECT_ID = '550e8400-e29b-41d4-a716-446655440000';
+
+type ErrorExample = { summary: string; value: ErrorResponse };
+
+function example(summary: string, statusCode: number, error: string, code: ErrorCode, message: string, details?: unknown): ErrorExample {
+  return { summary, value: { statusCode, error, message, code, ...(details === undefined ? {} : { details }) } };
+}
+
+const ERRORS = {
+  400: {
+    description: 'Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id)',
+    examples: {
+      validation_failed: example('A field is missing or has the wrong type', 400, 'Bad Request', ErrorCode.ValidationFailed, 'object_id must be a UUID', [
+        { field: 'object_id', message: 'must be a UUID' },
+      ]),
+      unknown_operation: example(
+        'An operation that does not exist',
+        400,
+        'Bad Request',
+        ErrorCode.UnknownOperation,
+        'Unknown operation: resize. Valid operations: validate, transform, enrich, analyze, export, thumbnail',
+        { unknown: ['resize'], valid: ['validate', 'transform', 'enrich', 'analyze', 'export', 'thumbnail'] },
+      ),
+      malformed_json: example('The body is not JSON', 400, 'Bad Request', ErrorCode.MalformedJson, "Body is not valid JSON but content-type is set to 'application/json'"),
+    },
+  },
+  404: {
+    description: 'No such object',
+    examples: {
+      object_not_found: example('No object has this id or identifier', 404, 'Not Found', ErrorCode.ObjectNotFound, `Object ${OBJECT_ID} not found`),
+    },
+  },
+  409: {
+    description: 'Conflict: refused state transition, identifier taken, or Idempotency-Key reused with another body',
+    examples: {
+      invalid_transition: example('The state machine refuses the change', 409, 'Conflict', ErrorCode.InvalidTransition, "Cannot change state from 'completed' to 'cancelled'", {
+        current_state: 'completed',
+        attempted_state: 'cancelled',
+      }),
+      identifier_taken: example(
+        'Another object has this identifier',
+        409,
+        'Conflict',
+        ErrorCode.IdentifierTaken,
+        `An object with identifier 'object-123' already exists (id ${OBJECT_ID})`,
+        { id: OBJECT_ID, identifier: 'object-123', state: 'processing' },
+      ),
+      idempotency_key_reused: example('The Idempotency-Key came with another body', 409, 'Conflict', ErrorCode.IdempotencyKeyReused, 'This Idempotency-Key was used with a different request body', {
+        id: OBJECT_ID,
+      }),
+      object_busy: example('The object is processing', 409, 'Conflict', ErrorCode.ObjectBusy, `Object ${OBJECT_ID} is processing; cancel it before deleting it`),
+    },
+  },
+  413: {
+    description: 'Request body over the configured limit: a JSON body over PAYLOAD_LIMIT_BYTES, an uploaded file over UPLOAD_LIMIT_BYTES (nothing is kept)',
+    examples: {
+      payload_too_large: example('The body is over the limit', 413, 'Payload Too Large', ErrorCode.PayloadTooLarge, 'Request body is too large'),
+      file_too_large: example('An uploaded file is over the limit', 413, 'Payload Too Large', ErrorCode.PayloadTooLarge, 'The file is larger than the upload limit of 104857600 bytes', {
+        limit_bytes: 104857600,
+      }),
+    },
+  },
+  415: {
+    description: 'Unsupported content type: a request body that is neither JSON nor multipart/form-data, or an uploaded file of a type the service cannot process',
+    examples: {
+      unsupported_media_type: example('The body is neither application/json nor multipart/form-data', 415, 'Unsupported Media Type', ErrorCode.UnsupportedMediaType, 'Unsupported Media Type'),
+      unsupported_upload: example(
+        'An uploaded file of a type the service cannot process',
+        415,
+        'Unsupported Media Type',
+        ErrorCode.UnsupportedMediaType,
+        'Unsupported content type: application/pdf (detected from the content). Supported: image/jpeg, image/png, image/webp, image/gif, image/avif, image/tiff, application/json, application/x-ndjson, text/csv, text/plain',
+        { supported: ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif', 'image/tiff', 'application/json', 'application/x-ndjson', 'text/csv', 'text/plain'] },
+      ),
+    },
+  },
+  503: {
+    description: 'PostgreSQL, Redis or S3 unavailable; the message and details name which',
+    examples: {
+      dependency_unavailable: example('A backing service is down', 503, 'Service Unavailable', ErrorCode.DependencyUnavailable, 'A backing service is unavailable; try again shortly'),
+    },
+  },
+} satisfies Record<number, { description: string; examples: Record<string, ErrorExample> }>;
 
 /**
- * Documents the error responses of an endpoint, all in the one error shape. Errors are always
- * JSON, also on endpoints that produce another media type (the SSE stream), so the content is explicit.
+ * Documents the error responses of an endpoint, all in the one error shape, with an example of
+ * every error code a status can carry. Errors are always JSON, also on endpoints that produce
+ * another media type (the SSE stream), so the content is explicit.
  */
-export function ApiErrors(...statuses: (keyof typeof DESCRIPTIONS)[]) {
+export function ApiErrors(...statuses: (keyof typeof ERRORS)[]) {
   return applyDecorators(
     ApiExtraModels(ErrorResponse),
     ...statuses.map((status) =>
-      ApiResponse({ status, description: DESCRIPTIONS[status], content: { 'application/json': { schema: { $ref: getSchemaPath(ErrorResponse) } } } }),
+      ApiResponse({
+        status,
+        description: ERRORS[status].description,
+        content: { 'application/json': { schema: { $ref: getSchemaPath(ErrorResponse) }, examples: ERRORS[status].examples } },
+      }),
     ),
+  );
+}
+
+/** The 503 of the readiness probes (/health, /health/ready): the error shape, with the Terminus result in details. */
+export function ApiNotReadyError() {
+  return applyDecorators(
+    ApiExtraModels(ErrorResponse),
+    ApiResponse({
+      status: 503,
+      description: 'Not ready: a dependency is unreachable, or the process is shutting down',
+      content: {
+        'application/json': {
+          schema: { $ref: getSchemaPath(ErrorResponse) },
+          examples: {
+            not_ready: example('Redis does not answer', 503, 'Service Unavailable', ErrorCode.NotReady, 'Not ready: redis unavailable', {
+              status: 'error',
+              info: { database: { status: 'up' }, s3: { status: 'up' } },
+              error: { redis: { status: 'down', message: 'no answer within 2000 ms' } },
+              details: { database: { status: 'up' }, redis: { status: 'down', message: 'no answer within 2000 ms' }, s3: { status: 'up' } },
+            }),
+            shutting_down: example('The process received SIGTERM', 503, 'Service Unavailable', ErrorCode.NotReady, 'Not ready: shutting down'),
+          },
+        },
+      },
+    }),
   );
 }

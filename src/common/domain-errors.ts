@@ -53,3 +53,15 @@ export class DependencyUnavailableError extends DomainError {
     this.cause = cause;
   }
 }
+
+export class PayloadTooLargeError extends DomainError {
+  constructor(message: string, details?: unknown) {
+    super(HttpStatus.PAYLOAD_TOO_LARGE, ErrorCode.PayloadTooLarge, message, details);
+  }
+}
+
+export class UnsupportedMediaTypeError extends DomainError {
+  constructor(message: string, details?: unknown) {
+    super(HttpStatus.UNSUPPORTED_MEDIA_TYPE, ErrorCode.UnsupportedMediaType, message, details);
+  }
+}

@@ -14,6 +14,10 @@ export class ErrorResponse {
   @ApiProperty({ enum: Object.values(ErrorCode), example: ErrorCode.InvalidTransition })
   code!: string;
 
-  @ApiPropertyOptional({ description: 'Structured detail: offending fields, current state, existing id', example: { current_state: 'completed', attempted_state: 'cancelled' } })
+  @ApiPropertyOptional({
+    description: 'Structured detail: offending fields, current state, existing id',
+    example: { current_state: 'completed', attempted_state: 'cancelled' },
+    oneOf: [{ type: 'object', additionalProperties: true }, { type: 'array', items: {} }],
+  })
   details?: unknown;
 }

@@ -18,11 +18,19 @@ const FASTIFY_ERROR_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: ErrorCode.PayloadTooLarge,
   FST_ERR_CTP_INVALID_MEDIA_TYPE: ErrorCode.UnsupportedMediaType,
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: ErrorCode.ValidationFailed,
+  // @fastify/multipart (its errors keep their code; uploads convert them to domain errors first, this is the fallback)
+  FST_REQ_FILE_TOO_LARGE: ErrorCode.PayloadTooLarge,
+  FST_PARTS_LIMIT: ErrorCode.PayloadTooLarge,
+  FST_FILES_LIMIT: ErrorCode.PayloadTooLarge,
+  FST_FIELDS_LIMIT: ErrorCode.PayloadTooLarge,
+  FST_INVALID_MULTIPART_CONTENT_TYPE: ErrorCode.UnsupportedMediaType,
 };
 
 // Nest rethrows Fastify's own errors as HttpException(message, status) without their code, so they are recognised by message.
 const FASTIFY_ERROR_CODES_BY_MESSAGE = new Map(
-  Object.entries(FASTIFY_ERROR_CODES).map(([fastifyCode, code]) => [new errorCodes[fastifyCode as keyof typeof errorCodes]().message, code]),
+  Object.entries(FASTIFY_ERROR_CODES)
+    .filter(([fastifyCode]) => fastifyCode in errorCodes)
+    .map(([fastifyCode, code]) => [new errorCodes[fastifyCode as keyof typeof errorCodes]().message, code]),
 );
 
 const CODE_BY_STATUS: Partial<Record<number, ErrorCode>> = {
@@ -35,6 +43,7 @@ const CODE_BY_STATUS: Partial<Record<number, ErrorCode>> = {
 
 const REASON_PHRASES: Record<number, string> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
   404: 'Not Found',
   405: 'Method Not Allowed',
   409: 'Conflict',

@@ -34,6 +34,14 @@ const envSchema = z.object({
   WORKER_STALLED_INTERVAL_MS: positiveInt.min(500).default(30000),
   RECONCILE_INTERVAL_MS: positiveInt.min(100).default(30000),
   SIMULATED_OPERATION_DELAY_MS: z.coerce.number().int().min(0).max(600000).default(0),
+  BULL_BOARD_PATH: z
+    .string()
+    .regex(/^(\/[A-Za-z0-9._-]+)+$/, 'a path like /admin/queues (no trailing slash)')
+    .refine((path) => !/^\/(api|health|metrics|docs|ui)(\/|$)/.test(path), 'must not be under /api, /health, /metrics, /docs or /ui')
+    .optional(),
+  BULL_BOARD_USERNAME: z.string().min(1).optional(),
+  BULL_BOARD_PASSWORD: z.string().min(1).optional(),
+  BULL_BOARD_INSECURE: booleanFromString.default(false),
 });
 
 export type AppRole = z.infer<typeof envSchema>['APP_ROLE'];
@@ -68,6 +76,8 @@ export class AppConfig {
     reconcileIntervalMs: number;
     simulatedOperationDelayMs: number;
   };
+  /** The queue dashboard: off unless a path is set; basic auth unless explicitly insecure. */
+  readonly bullBoard?: { path: string; credentials?: { username: string; password: string } };
 
   constructor(env: Record<string, string | undefined>) {
     const parsed = envSchema.safeParse(withoutEmptyValues(env));
@@ -78,6 +88,14 @@ export class AppConfig {
     const e = parsed.data;
     if ((e.AWS_ACCESS_KEY_ID === undefined) !== (e.AWS_SECRET_ACCESS_KEY === undefined)) {
       throw new ConfigError('Invalid configuration: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together');
+    }
+    if ((e.BULL_BOARD_USERNAME === undefined) !== (e.BULL_BOARD_PASSWORD === undefined)) {
+      throw new ConfigError('Invalid configuration: BULL_BOARD_USERNAME and BULL_BOARD_PASSWORD must be set together');
+    }
+    if (e.BULL_BOARD_PATH && !e.BULL_BOARD_USERNAME && !e.BULL_BOARD_INSECURE) {
+      throw new ConfigError(
+        'Invalid configuration: BULL_BOARD_PATH needs BULL_BOARD_USERNAME and BULL_BOARD_PASSWORD (or BULL_BOARD_INSECURE=true to serve the queue dashboard without authentication)',
+      );
     }
     this.databaseUrl = e.DATABASE_URL;
     this.redis = { url: e.REDIS_URL, prefix: e.REDIS_PREFIX };
@@ -107,6 +125,13 @@ export class AppConfig {
       reconcileIntervalMs: e.RECONCILE_INTERVAL_MS,
       simulatedOperationDelayMs: e.SIMULATED_OPERATION_DELAY_MS,
     };
+    this.bullBoard = e.BULL_BOARD_PATH
+      ? {
+          path: e.BULL_BOARD_PATH,
+          credentials:
+            e.BULL_BOARD_USERNAME && e.BULL_BOARD_PASSWORD ? { username: e.BULL_BOARD_USERNAME, password: e.BULL_BOARD_PASSWORD } : undefined,
+        }
+      : undefined;
   }
 
   get runsApi(): boolean {

@@ -2,10 +2,26 @@ import { Controller, Get, HttpStatus, ServiceUnavailableException } from '@nestj
 import { DomainError } from '../common/domain-errors';
 import { ShutdownSignal } from '../common/shutdown-signal';
 import { ErrorCode } from '../common/error-codes';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiErrors } from '../common/api-errors.decorator';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiNotReadyError } from '../common/api-errors.decorator';
 import { HealthCheck, HealthCheckResult, HealthCheckService } from '@nestjs/terminus';
 import { DependencyProbes } from './dependency-probes';
+
+/** Terminus's result; documented here because a failed check leaves in the one error shape, not as Terminus documents it. */
+function healthResult(example: Record<string, unknown>) {
+  const indicators = {
+    type: 'object',
+    additionalProperties: { type: 'object', required: ['status'], properties: { status: { type: 'string', enum: ['up', 'down'] } }, additionalProperties: true },
+  };
+  return {
+    type: 'object',
+    required: ['status', 'info', 'error', 'details'],
+    properties: { status: { type: 'string', enum: ['ok'] }, info: indicators, error: indicators, details: indicators },
+    example: { status: 'ok', info: example, error: {}, details: example },
+  };
+}
+
+const ALL_UP = { database: { status: 'up' }, redis: { status: 'up' }, s3: { status: 'up' } };
 
 @ApiTags('health')
 @Controller('health')
@@ -17,24 +33,27 @@ export class HealthController {
   ) {}
 
   @Get()
-  @HealthCheck()
+  @HealthCheck({ noCache: true, swaggerDocumentation: false })
   @ApiOperation({ summary: 'Same as /health/ready' })
-  @ApiErrors(503)
+  @ApiOkResponse({ description: 'PostgreSQL, Redis and S3 all reachable', schema: healthResult(ALL_UP) })
+  @ApiNotReadyError()
   check(): Promise<HealthCheckResult> {
     return this.ready();
   }
 
   @Get('live')
-  @HealthCheck()
+  @HealthCheck({ noCache: true, swaggerDocumentation: false })
   @ApiOperation({ summary: 'Liveness: the process answers. Never depends on PostgreSQL, Redis or S3.' })
+  @ApiOkResponse({ description: 'The process answers', schema: healthResult({}) })
   live(): Promise<HealthCheckResult> {
     return this.health.check([]);
   }
 
   @Get('ready')
-  @HealthCheck()
+  @HealthCheck({ noCache: true, swaggerDocumentation: false })
   @ApiOperation({ summary: 'Readiness: PostgreSQL, Redis and S3 all reachable' })
-  @ApiErrors(503)
+  @ApiOkResponse({ description: 'PostgreSQL, Redis and S3 all reachable', schema: healthResult(ALL_UP) })
+  @ApiNotReadyError()
   async ready(): Promise<HealthCheckResult> {
     if (this.shutdown.active) {
       throw new DomainError(HttpStatus.SERVICE_UNAVAILABLE, ErrorCode.NotReady, 'Not ready: shutting down');

@@ -1,15 +1,16 @@
 import { Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiExtraModels, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../common/api-errors.decorator';
 import { ValidationError } from '../common/domain-errors';
 import { ErrorCode } from '../common/error-codes';
 import { ObjectIdPipe } from '../common/object-id.pipe';
-import { ArtifactsResponse, ObjectListResponse, ObjectResponse } from './dto/object.responses';
+import { ArtifactsResponse, ObjectListResponse, ObjectResponse, OperationStatusResponse } from './dto/object.responses';
 import { ListObjectsQuery, RetryQuery } from './dto/list-objects.query';
 import { IDENTIFIER_RULE, isValidIdentifier } from './identifier';
 import { ObjectsService } from './objects.service';
 
 @ApiTags('objects')
+@ApiExtraModels(OperationStatusResponse)
 @Controller('api/v1/objects')
 export class ObjectsController {
   constructor(private readonly objects: ObjectsService) {}
@@ -32,7 +33,7 @@ export class ObjectsController {
 
   @Get(':identifier')
   @ApiOperation({ summary: 'One object by its identifier' })
-  @ApiParam({ name: 'identifier', example: 'object-123' })
+  @ApiParam({ name: 'identifier', example: 'object-123', description: 'The identifier the object was submitted with' })
   @ApiOkResponse({ type: ObjectResponse })
   @ApiErrors(400, 404, 503)
   getByIdentifier(@Param('identifier') identifier: string): Promise<ObjectResponse> {
@@ -45,6 +46,7 @@ export class ObjectsController {
   @Get(':object_id/artifacts')
   @ApiOperation({ summary: 'Artifacts of an object with presigned download URLs' })
   @ApiOkResponse({ type: ArtifactsResponse })
+  @ApiParam({ name: 'object_id', format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000', description: 'The id returned by POST /api/v1/process' })
   @ApiErrors(400, 404, 503)
   artifacts(@Param('object_id', ObjectIdPipe) id: string): Promise<ArtifactsResponse> {
     return this.objects.artifactsOf(id);
@@ -54,6 +56,7 @@ export class ObjectsController {
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Cancel: at once when pending or queued, cooperatively when processing' })
   @ApiOkResponse({ type: ObjectResponse })
+  @ApiParam({ name: 'object_id', format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000', description: 'The id returned by POST /api/v1/process' })
   @ApiErrors(400, 404, 409, 503)
   cancel(@Param('object_id', ObjectIdPipe) id: string): Promise<ObjectResponse> {
     return this.objects.cancel(id);
@@ -63,6 +66,7 @@ export class ObjectsController {
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({ summary: 'Re-queue a failed object; completed operations are skipped unless from_scratch=true' })
   @ApiAcceptedResponse({ type: ObjectResponse })
+  @ApiParam({ name: 'object_id', format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000', description: 'The id returned by POST /api/v1/process' })
   @ApiErrors(400, 404, 409, 503)
   retry(@Param('object_id', ObjectIdPipe) id: string, @Query() query: RetryQuery): Promise<ObjectResponse> {
     return this.objects.retry(id, query.from_scratch === 'true');
@@ -72,6 +76,7 @@ export class ObjectsController {
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'Delete an object, its queued job and all its artifacts (cancel a processing object first)' })
   @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiParam({ name: 'object_id', format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000', description: 'The id returned by POST /api/v1/process' })
   @ApiErrors(400, 404, 409, 503)
   async delete(@Param('object_id', ObjectIdPipe) id: string): Promise<void> {
     await this.objects.delete(id);

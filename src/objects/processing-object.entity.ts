@@ -23,6 +23,8 @@ export interface ObjectSource {
   size: number;
   sha256: string;
   s3_url: string;
+  /** The client's file name, for uploads (display only; the key never uses it). */
+  filename?: string;
 }
 
 export const ProcessingObjectSchema = defineEntity({

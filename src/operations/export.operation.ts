@@ -2,10 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { Readable } from 'node:stream';
 import { stringify } from 'csv-stringify';
 import { JsonRecord, ndjsonStream, readNdjson } from './content/records';
-import { Operation, OperationContext, OperationOutcome, ProcessingOperation, WrittenFile, completed } from './operation';
+import { Operation, OperationContext, OperationOutcome, ProcessingOperation, WrittenFile, completed, failed } from './operation';
 import { ExportFormat, readOptions } from './operation-options';
-import { RECORDS_FILE } from './transform.operation';
+import { IMAGE_FILE, RECORDS_FILE, TEXT_FILE, TransformResult } from './transform.operation';
 import type { EnrichResult } from './enrich.operation';
+import { isRecordKind } from './content/content-kind';
 
 const CONTENT_TYPES: Record<ExportFormat, string> = {
   ndjson: 'application/x-ndjson',
@@ -13,7 +14,11 @@ const CONTENT_TYPES: Record<ExportFormat, string> = {
   csv: 'text/csv; charset=utf-8',
 };
 
-/** The records in the requested format, and a manifest of every artifact with download URLs. */
+/**
+ * The records in the requested format, and a manifest of every artifact with download URLs.
+ * Text and images have no records: their export is the canonical file (NFC text, WebP image)
+ * and the manifest; asking for a records format for them fails.
+ */
 @Operation()
 @Injectable()
 export class ExportOperation implements ProcessingOperation {
@@ -21,7 +26,24 @@ export class ExportOperation implements ProcessingOperation {
   readonly dependsOn = ['analyze'];
 
   async run(context: OperationContext): Promise<OperationOutcome> {
-    const format = readOptions(context.object.options).export?.format ?? 'ndjson';
+    const requested = readOptions(context.object.options).export?.format;
+    const transform = await context.readResult<TransformResult>('transform');
+    const kind = transform.kind ?? 'json';
+    if (!isRecordKind(kind)) {
+      if (requested) {
+        return failed(`export format ${requested} needs records (JSON, NDJSON or CSV content); content is ${kind}`);
+      }
+      const name = kind === 'text' ? TEXT_FILE : IMAGE_FILE;
+      const contentType = kind === 'text' ? 'text/plain; charset=utf-8' : 'image/webp';
+      const file = await context.writeFile(name, await context.openFile('transform', name), contentType);
+      return completed({
+        format: kind === 'text' ? 'text' : 'webp',
+        file: file.s3Url,
+        bytes: file.size,
+        manifest: { generated_at: new Date().toISOString(), artifacts: await context.listArtifacts() },
+      });
+    }
+    const format = requested ?? 'ndjson';
     const records = readNdjson(await context.openFile('transform', RECORDS_FILE));
     const body = await this.render(format, records, context);
     const file: WrittenFile = await context.writeFile(`records.${format}`, body, CONTENT_TYPES[format]);

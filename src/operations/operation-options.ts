@@ -5,10 +5,29 @@ import type { ValidateFunction } from 'ajv';
 export const EXPORT_FORMATS = ['ndjson', 'json', 'csv'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
+/** The thumbnails made unless `options.thumbnail.sizes` says otherwise (seed 003). */
+export const DEFAULT_THUMBNAIL_SIZES: readonly [number, number][] = [
+  [100, 100],
+  [300, 300],
+  [1200, 1200],
+];
+export const MAX_THUMBNAIL_SIDE = 4096;
+export const MAX_THUMBNAIL_SIZES = 10;
+
 const optionsSchema = z
   .object({
     validate: z.object({ json_schema: z.record(z.string(), z.unknown()).optional() }).strict().optional(),
     export: z.object({ format: z.enum(EXPORT_FORMATS).optional() }).strict().optional(),
+    thumbnail: z
+      .object({
+        sizes: z
+          .array(z.tuple([z.number().int().min(1).max(MAX_THUMBNAIL_SIDE), z.number().int().min(1).max(MAX_THUMBNAIL_SIDE)]))
+          .min(1)
+          .max(MAX_THUMBNAIL_SIZES)
+          .optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

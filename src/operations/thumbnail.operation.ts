@@ -1,7 +1,27 @@
 import { Injectable } from '@nestjs/common';
-import { Operation, OperationContext, OperationOutcome, ProcessingOperation, failed } from './operation';
+import { Readable } from 'node:stream';
+import { openImage, withLocalCopy } from './content/images';
+import { Operation, OperationContext, OperationOutcome, ProcessingOperation, completed, failed } from './operation';
+import { DEFAULT_THUMBNAIL_SIZES, readOptions } from './operation-options';
+import type { ValidateResult } from './validate.operation';
 
-/** Image thumbnails. Only images qualify, and the service accepts no image content yet. */
+export interface Thumbnail {
+  /** The box asked for, `<width>x<height>`. */
+  size: string;
+  /** The thumbnail's own size: the image fitted inside the box, never enlarged. */
+  width: number;
+  height: number;
+  bytes: number;
+  s3_url: string;
+  url: string;
+  expires_at: string;
+}
+
+/**
+ * Thumbnails of an image (seed 003): fitted inside each box (100x100, 300x300, 1200x1200 unless
+ * `options.thumbnail.sizes` lists others), never enlarged, auto-oriented, as WebP at
+ * `<identifier>/thumbnail/<w>x<h>.webp`.
+ */
 @Operation()
 @Injectable()
 export class ThumbnailOperation implements ProcessingOperation {
@@ -9,7 +29,40 @@ export class ThumbnailOperation implements ProcessingOperation {
   readonly dependsOn = ['validate'];
 
   async run(context: OperationContext): Promise<OperationOutcome> {
-    const validation = await context.readResult<{ content_type: string }>('validate');
-    return failed(`thumbnail requires an image; content is ${validation.content_type}`);
+    const validation = await context.readResult<ValidateResult>('validate');
+    if (validation.kind !== 'image') {
+      return failed(`thumbnail requires an image; content is ${validation.content_type}`);
+    }
+    const sizes = readOptions(context.object.options).thumbnail?.sizes ?? DEFAULT_THUMBNAIL_SIZES;
+    const written = await withLocalCopy(
+      await context.openContent(),
+      async (path) => {
+        const made: { size: string; width: number; height: number; bytes: number; key: string; s3_url: string }[] = [];
+        for (const [width, height] of sizes) {
+          context.signal.throwIfAborted();
+          const { data, info } = await openImage(path)
+            .autoOrient()
+            .resize(width, height, { fit: 'inside', withoutEnlargement: true })
+            .webp()
+            .toBuffer({ resolveWithObject: true });
+          const file = await context.writeFile(`${width}x${height}.webp`, Readable.from([data]), 'image/webp');
+          made.push({ size: `${width}x${height}`, width: info.width, height: info.height, bytes: file.size, key: file.key, s3_url: file.s3Url });
+          await context.reportProgress(`Made ${made.length} of ${sizes.length} thumbnails`);
+        }
+        return made;
+      },
+      context.signal,
+    );
+    const links = new Map((await context.listArtifacts()).map((artifact) => [artifact.key, artifact]));
+    const thumbnails: Thumbnail[] = written.map(({ key, ...thumbnail }) => ({
+      ...thumbnail,
+      url: links.get(key)?.url ?? '',
+      expires_at: links.get(key)?.expires_at ?? '',
+    }));
+    return completed({
+      source: { content_type: validation.content_type, width: validation.image?.oriented_width, height: validation.image?.oriented_height },
+      thumbnails,
+      by_size: Object.fromEntries(thumbnails.map((thumbnail) => [thumbnail.size, thumbnail.s3_url])),
+    });
   }
 }

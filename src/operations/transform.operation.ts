@@ -1,42 +1,102 @@
 import { Injectable } from '@nestjs/common';
-import { AppConfig } from '../config/app-config';
-import { parseJson, readText } from './content/json-text';
-import { ndjsonStream, recordsOf } from './content/records';
-import { Operation, OperationContext, OperationOutcome, ProcessingOperation, completed, failed } from './operation';
+import { Readable } from 'node:stream';
+import { ContentError } from './content/content-error';
+import { isRecordKind, type ContentKind } from './content/content-kind';
+import { openImage, withLocalCopy } from './content/images';
+import { JsonRecord, ndjsonStream, sourceItems } from './content/records';
+import { canonicalText, strictUtf8 } from './content/text';
+import { Operation, OperationContext, OperationOutcome, ProcessingOperation, WrittenFile, completed, failed } from './operation';
+import { ProgressThrottle } from './progress-throttle';
+import type { ValidateResult } from './validate.operation';
 
 export const RECORDS_FILE = 'records.ndjson';
+export const TEXT_FILE = 'text.txt';
+export const IMAGE_FILE = 'image.webp';
 
 export interface TransformResult {
-  format: 'ndjson';
-  record_count: number;
-  records_file: string;
+  kind: ContentKind;
+  format: 'ndjson' | 'text' | 'webp';
+  /** The canonical file's name under `<identifier>/transform/`. */
+  file_name: string;
+  file: string;
   bytes: number;
+  /** Records kinds. */
+  record_count?: number;
+  records_file?: string;
+  /** Text. */
+  text_file?: string;
+  /** Images: the size of the canonical (auto-oriented) image. */
+  image_file?: string;
+  width?: number;
+  height?: number;
 }
 
-/** Canonical form: the content as NDJSON records, one JSON object per line. */
+/**
+ * Canonical form. Records (CSV rows with inferred scalar types, JSON array elements, a JSON
+ * object, NDJSON lines) become NDJSON; text becomes NFC UTF-8 with \n line endings; images
+ * become auto-oriented WebP without metadata.
+ */
 @Operation()
 @Injectable()
 export class TransformOperation implements ProcessingOperation {
   readonly name = 'transform';
   readonly dependsOn = ['validate'];
 
-  constructor(private readonly config: AppConfig) {}
-
   async run(context: OperationContext): Promise<OperationOutcome> {
-    const content = await readText(await context.openContent(), this.config.limits.uploadBytes);
-    const parsed = parseJson(content.text);
-    if (!parsed.ok) {
-      return failed(parsed.message);
+    const validation = await context.readResult<ValidateResult>('validate');
+    const kind = validation.kind ?? 'json';
+    try {
+      if (isRecordKind(kind)) {
+        return completed({ ...(await this.records(kind, validation, context)) });
+      }
+      if (kind === 'text') {
+        const file = await context.writeFile(TEXT_FILE, textStream(canonicalText(strictUtf8(await context.openContent()))), 'text/plain; charset=utf-8');
+        return completed({ ...result(kind, 'text', TEXT_FILE, file), text_file: file.s3Url });
+      }
+      return completed({ ...(await this.image(context)) });
+    } catch (error) {
+      if (error instanceof ContentError) return failed(error.message);
+      throw error;
     }
+  }
+
+  private async records(kind: ContentKind, validation: ValidateResult, context: OperationContext): Promise<TransformResult> {
+    const progress = new ProgressThrottle(context);
     let recordCount = 0;
-    const counted = (function* () {
-      for (const record of recordsOf(parsed.value)) {
+    const total = validation.record_count;
+    const records = (async function* (): AsyncGenerator<JsonRecord> {
+      for await (const item of sourceItems(kind, await context.openContent(), validation.csv)) {
         recordCount++;
-        yield record;
+        yield item.record;
+        await progress.report(`Transformed ${recordCount}${total === undefined ? '' : ` of ${total}`} records`);
       }
     })();
-    const file = await context.writeFile(RECORDS_FILE, ndjsonStream(counted), 'application/x-ndjson');
-    const result: TransformResult = { format: 'ndjson', record_count: recordCount, records_file: file.s3Url, bytes: file.size };
-    return completed({ ...result });
+    const file = await context.writeFile(RECORDS_FILE, ndjsonStream(records), 'application/x-ndjson');
+    return { ...result(kind, 'ndjson', RECORDS_FILE, file), record_count: recordCount, records_file: file.s3Url };
   }
+
+  private async image(context: OperationContext): Promise<TransformResult> {
+    return withLocalCopy(
+      await context.openContent(),
+      async (path) => {
+        // sharp writes no metadata unless asked to: the WebP carries no EXIF, ICC or XMP.
+        const { data, info } = await openImage(path).autoOrient().webp().toBuffer({ resolveWithObject: true });
+        const file = await context.writeFile(IMAGE_FILE, Readable.from([data]), 'image/webp');
+        return { ...result('image', 'webp', IMAGE_FILE, file), image_file: file.s3Url, width: info.width, height: info.height };
+      },
+      context.signal,
+    );
+  }
+}
+
+function result(kind: ContentKind, format: TransformResult['format'], name: string, file: WrittenFile): TransformResult {
+  return { kind, format, file_name: name, file: file.s3Url, bytes: file.size };
+}
+
+function textStream(chunks: AsyncIterable<string>): Readable {
+  return Readable.from(
+    (async function* () {
+      for await (const chunk of chunks) yield Buffer.from(chunk, 'utf8');
+    })(),
+  );
 }

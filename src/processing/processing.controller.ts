@@ -1,20 +1,25 @@
-import { Body, Controller, Get, Headers, HttpCode, HttpStatus, MessageEvent, Param, Post, Sse } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Headers, HttpCode, HttpStatus, MessageEvent, Param, Post, Req, Res, Sse } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiConsumes, ApiExtraModels, ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Observable } from 'rxjs';
 import { ApiErrors } from '../common/api-errors.decorator';
 import { ValidationError } from '../common/domain-errors';
 import { ObjectIdPipe } from '../common/object-id.pipe';
-import { ProgressResponse } from '../objects/dto/object.responses';
+import { validateBody } from '../common/validation.pipe';
+import { OperationStatusResponse, ProgressResponse } from '../objects/dto/object.responses';
 import { toProgressView } from '../objects/object.presenter';
 import { ObjectsRepository } from '../objects/objects.repository';
 import { ProcessingQueue } from '../queue/processing-queue';
 import { AppConfig } from '../config/app-config';
 import { StatusResponse, SubmissionResponseDto } from './dto/processing.responses';
 import { SubmitObjectDto } from './dto/submit-object.dto';
+import { SubmitUploadFormDto } from './dto/submit-upload-form.dto';
+import { MultipartRefusal, readMultipartSubmission } from './multipart-submission';
 import { ProgressStream } from './progress-stream';
 import { SubmissionService } from './submission.service';
 
 @ApiTags('processing')
+@ApiExtraModels(OperationStatusResponse, SubmitObjectDto, SubmitUploadFormDto)
 @Controller('api/v1')
 export class ProcessingController {
   constructor(
@@ -27,20 +32,68 @@ export class ProcessingController {
 
   @Post('process')
   @HttpCode(HttpStatus.ACCEPTED)
-  @ApiOperation({ summary: 'Create an object and queue it for processing' })
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Repeat a submission safely: the same key and body return the first response' })
+  @ApiOperation({
+    summary: 'Create an object and queue it for processing',
+    description:
+      'JSON (application/json): inline `payload` content, or none (the operations run on {identifier, metadata}). ' +
+      'Multipart (multipart/form-data): the fields identifier, operations and optionally metadata, options, priority, then one `file` part, ' +
+      'streamed to S3 as the object\'s source; over the upload limit it is 413 and nothing is kept, a type the service cannot process is 415.',
+    requestBody: {
+      required: true,
+      content: {
+        'application/json': { schema: { $ref: getSchemaPath(SubmitObjectDto) } },
+        'multipart/form-data': { schema: { $ref: getSchemaPath(SubmitUploadFormDto) } },
+      },
+    },
+  })
+  @ApiConsumes('application/json', 'multipart/form-data')
+  @ApiHeader({
+    name: 'idempotency-key',
+    required: false,
+    description: 'Idempotency-Key: repeat a submission safely; the same key and body return the first response (1-200 characters)',
+    example: '7f9c2ba4-e88f-4a2b-9c1e-3d5f7a9b1c2d',
+  })
   @ApiAcceptedResponse({ type: SubmissionResponseDto })
   @ApiErrors(400, 409, 413, 415, 503)
-  submit(@Body() body: SubmitObjectDto, @Headers('idempotency-key') idempotencyKey?: string): Promise<SubmissionResponseDto> {
-    if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 200)) {
-      throw new ValidationError('Idempotency-Key must be 1-200 characters', [{ field: 'Idempotency-Key', message: 'invalid length' }]);
+  async submit(
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<SubmissionResponseDto> {
+    if (!request.isMultipart()) {
+      // The JSON body, validated exactly as @Body() would be (the route takes multipart too, so it reads the body itself).
+      const body = await validateBody(SubmitObjectDto, request.body);
+      checkIdempotencyKey(idempotencyKey);
+      return this.submissions.submit(body, idempotencyKey);
     }
-    return this.submissions.submit(body, idempotencyKey);
+    try {
+      checkIdempotencyKey(idempotencyKey);
+    } catch (error) {
+      // Refused before reading the form: its body stays unread, so the connection closes after the answer.
+      reply.header('connection', 'close');
+      throw error;
+    }
+    let submission;
+    try {
+      submission = await readMultipartSubmission(request, this.config.limits);
+    } catch (error) {
+      throw refusal(reply, error);
+    }
+    try {
+      return await this.submissions.submitUpload(submission.request, idempotencyKey, submission.upload, submission.rest);
+    } catch (error) {
+      // The client may still be sending: read it to the end (bounded) so the answer does not race the upload.
+      if (!(await submission.discard())) {
+        reply.header('connection', 'close');
+      }
+      throw error;
+    }
   }
 
   @Get('progress/:object_id')
   @ApiOperation({ summary: 'Progress of an object' })
   @ApiOkResponse({ type: ProgressResponse })
+  @ApiParam({ name: 'object_id', format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000', description: 'The id returned by POST /api/v1/process' })
   @ApiErrors(400, 404, 503)
   async progress(@Param('object_id', ObjectIdPipe) id: string): Promise<ProgressResponse> {
     return toProgressView(await this.objects.getById(id));
@@ -53,8 +106,9 @@ export class ProcessingController {
       'Sends the current snapshot, then an event for every change, and closes after a terminal state. Each event is `event: progress`, an increasing `id:`, and `data:` the progress JSON. Reconnect with Last-Event-ID to skip what you have seen. Comment lines are heartbeats.',
   })
   @ApiProduces('text/event-stream')
-  @ApiHeader({ name: 'Last-Event-ID', required: false })
+  @ApiHeader({ name: 'last-event-id', required: false, description: 'Last-Event-ID: the id of the last event received; the stream resumes after it', example: '7' })
   @ApiOkResponse({ description: 'An event stream of ProgressResponse objects', type: ProgressResponse })
+  @ApiParam({ name: 'object_id', format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000', description: 'The id returned by POST /api/v1/process' })
   @ApiErrors(400, 404, 503)
   stream(@Param('object_id', ObjectIdPipe) id: string, @Headers('last-event-id') lastEventId?: string): Promise<Observable<MessageEvent>> {
     const resumeAfter = lastEventId !== undefined && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined;
@@ -76,4 +130,21 @@ export class ProcessingController {
       objects_by_state: byState,
     };
   }
+}
+
+function checkIdempotencyKey(idempotencyKey: string | undefined): void {
+  if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 200)) {
+    throw new ValidationError('Idempotency-Key must be 1-200 characters', [{ field: 'Idempotency-Key', message: 'invalid length' }]);
+  }
+}
+
+/** The error to answer with for a refused multipart request; the connection closes if the request could not be read to its end. */
+function refusal(reply: FastifyReply, error: unknown): unknown {
+  if (!(error instanceof MultipartRefusal)) {
+    return error;
+  }
+  if (!error.drained) {
+    reply.header('connection', 'close');
+  }
+  return error.error;
 }

@@ -1,11 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
-import { ConflictError, DependencyUnavailableError, ValidationError } from '../common/domain-errors';
+import { ConflictError, DependencyUnavailableError, DomainError, ValidationError } from '../common/domain-errors';
 import { ErrorCode } from '../common/error-codes';
 import { ObjectEvents } from '../events/object-events';
-import { ObjectsRepository, UniqueConstraintViolationException } from '../objects/objects.repository';
+import { NewObject, ObjectsRepository, UniqueConstraintViolationException } from '../objects/objects.repository';
 import { jobPriority } from '../objects/objects.service';
-import type { ProcessingObject } from '../objects/processing-object.entity';
+import type { ObjectSource, ProcessingObject } from '../objects/processing-object.entity';
 import { checkOperationOptions } from '../operations/operation-options';
 import { UnknownOperationError } from '../operations/operation-planner';
 import { OperationRegistry } from '../operations/operation-registry';
@@ -14,6 +14,8 @@ import { ProcessingQueue } from '../queue/processing-queue';
 import { artifactKeys } from '../storage/artifact-keys';
 import { StorageService } from '../storage/storage.service';
 import type { SubmitObjectDto } from './dto/submit-object.dto';
+import { toMultipartError } from './multipart-submission';
+import type { ClassifiedUpload } from './upload-content';
 
 export interface SubmissionResponse {
   id: string;
@@ -25,9 +27,16 @@ export interface SubmissionResponse {
 
 const MAX_INSERT_ATTEMPTS = 3;
 
+interface Prepared {
+  operations: string[];
+  plan: string[];
+}
+
 /** Creates objects: one row, its source in S3 and its job, or nothing at all. */
 @Injectable()
 export class SubmissionService {
+  private readonly logger = new Logger(SubmissionService.name);
+
   constructor(
     private readonly objects: ObjectsRepository,
     private readonly operations: OperationRegistry,
@@ -36,28 +45,78 @@ export class SubmissionService {
     private readonly events: ObjectEvents,
   ) {}
 
+  /** A JSON submission: inline `payload` content, or none (the operations run on the metadata document). */
   async submit(request: SubmitObjectDto, idempotencyKey: string | undefined): Promise<SubmissionResponse> {
+    const prepared = this.prepare(request);
+    const requestHash = hashRequest(request);
+    return this.createUnlessTaken(request.identifier, idempotencyKey, requestHash, async () => undefined, () =>
+      this.createWithPayload(request, prepared, idempotencyKey, requestHash),
+    );
+  }
+
+  /**
+   * A multipart submission: the file streams to S3 as the object's source. The row is committed
+   * as `pending` first, so a concurrent duplicate is refused at once; if anything fails after
+   * that (size limit, client gone, S3, `afterStored`), the stored object and the row go again.
+   * `afterStored` runs once the file is stored, before the object is queued.
+   */
+  async submitUpload(
+    request: SubmitObjectDto,
+    idempotencyKey: string | undefined,
+    upload: ClassifiedUpload,
+    afterStored: () => Promise<void> = async () => undefined,
+  ): Promise<SubmissionResponse> {
+    if (request.payload !== undefined) {
+      throw new ValidationError('Send either a payload (JSON) or a file (multipart), not both', [{ field: 'payload', message: 'not allowed with a file' }]);
+    }
+    const prepared = this.prepare(request);
+    // The file's own hash is known only once it has been read: the replay check compares it then.
+    const requestHash = hashRequest({ ...request, upload: { content_type: upload.type.contentType, filename: upload.filename ?? null } });
+    const verifyReplay = async (existing: ProcessingObject) => {
+      const { sha256 } = await upload.consume();
+      if (existing.source && existing.source.sha256 !== sha256) {
+        throw new ConflictError(ErrorCode.IdempotencyKeyReused, 'This Idempotency-Key was used with a different file', { id: existing.id });
+      }
+    };
+    return this.createUnlessTaken(request.identifier, idempotencyKey, requestHash, verifyReplay, () =>
+      this.createWithUpload(request, prepared, idempotencyKey, requestHash, upload, afterStored),
+    );
+  }
+
+  private prepare(request: SubmitObjectDto): Prepared {
     const operations = [...new Set(request.operations)];
     const plan = this.planFor(operations);
     const options = checkOperationOptions(request.options);
     if (!options.ok) {
       throw new ValidationError(options.problems.join('; '), options.problems);
     }
-    const requestHash = hashRequest(request);
+    return { operations, plan };
+  }
+
+  /** Creates the object unless its identifier is taken: then 409, or the first response for an Idempotency-Key replay. */
+  private async createUnlessTaken(
+    identifier: string,
+    idempotencyKey: string | undefined,
+    requestHash: string,
+    verifyReplay: (existing: ProcessingObject) => Promise<void>,
+    create: () => Promise<SubmissionResponse>,
+  ): Promise<SubmissionResponse> {
     for (let attempt = 1; attempt <= MAX_INSERT_ATTEMPTS; attempt++) {
-      const existing = await this.objects.findByIdentifier(request.identifier);
+      const existing = await this.objects.findByIdentifier(identifier);
       if (existing) {
-        return this.answerForExisting(existing, idempotencyKey, requestHash);
+        const answer = this.answerForExisting(existing, idempotencyKey, requestHash);
+        await verifyReplay(existing);
+        return answer;
       }
       try {
-        return await this.create(request, operations, plan, idempotencyKey, requestHash);
+        return await create();
       } catch (error) {
         if (!(error instanceof UniqueConstraintViolationException)) {
           throw error;
         }
       }
     }
-    throw new ConflictError(ErrorCode.IdentifierTaken, `Identifier '${request.identifier}' is being submitted concurrently; try again`);
+    throw new ConflictError(ErrorCode.IdentifierTaken, `Identifier '${identifier}' is being submitted concurrently; try again`);
   }
 
   private planFor(operations: string[]): string[] {
@@ -71,10 +130,23 @@ export class SubmissionService {
     }
   }
 
-  private async create(
+  private newObject(request: SubmitObjectDto, { operations, plan }: Prepared, id: string, idempotencyKey: string | undefined, requestHash: string): NewObject {
+    return {
+      id,
+      identifier: request.identifier,
+      operations,
+      plan,
+      metadata: request.metadata ?? {},
+      options: request.options ?? {},
+      priority: request.priority ?? 5,
+      idempotencyKey: idempotencyKey ?? null,
+      requestHash,
+    };
+  }
+
+  private async createWithPayload(
     request: SubmitObjectDto,
-    operations: string[],
-    plan: string[],
+    prepared: Prepared,
     idempotencyKey: string | undefined,
     requestHash: string,
   ): Promise<SubmissionResponse> {
@@ -84,17 +156,7 @@ export class SubmissionService {
     let version: number;
     try {
       version = await this.objects.inTransaction(async (transaction) => {
-        await transaction.insertPending({
-          id,
-          identifier: request.identifier,
-          operations,
-          plan,
-          metadata: request.metadata ?? {},
-          options: request.options ?? {},
-          priority: request.priority ?? 5,
-          idempotencyKey: idempotencyKey ?? null,
-          requestHash,
-        });
+        await transaction.insertPending(this.newObject(request, prepared, id, idempotencyKey, requestHash));
         const source = sourceKey ? await this.storePayload(sourceKey, request.payload) : undefined;
         return transaction.transition(id, 'queued', { taskId, incrementAttempts: true, source, progressMessage: 'Queued for processing' });
       });
@@ -104,8 +166,44 @@ export class SubmissionService {
       }
       throw error;
     }
+    return this.enqueue(request, id, version, sourceKey);
+  }
+
+  private async createWithUpload(
+    request: SubmitObjectDto,
+    prepared: Prepared,
+    idempotencyKey: string | undefined,
+    requestHash: string,
+    upload: ClassifiedUpload,
+    afterStored: () => Promise<void>,
+  ): Promise<SubmissionResponse> {
+    const id = randomUUID();
+    const taskId = taskIdFor(id, 1);
+    const sourceKey = artifactKeys.source(request.identifier, `upload.${upload.type.extension}`);
+    await this.objects.inTransaction((transaction) => transaction.insertPending(this.newObject(request, prepared, id, idempotencyKey, requestHash)));
+    let version: number;
     try {
-      await this.queue.enqueue({ name: JobName.ProcessObject, data: { objectId: id } }, { jobId: taskId, priority: jobPriority(request.priority ?? 5) });
+      const stored = await this.storeUpload(sourceKey, upload);
+      await afterStored();
+      const { size, sha256 } = upload.digest();
+      const source: ObjectSource = { content_type: upload.type.contentType, size, sha256, s3_url: stored.s3Url };
+      if (upload.filename) {
+        source.filename = upload.filename;
+      }
+      version = await this.objects.transition(id, 'queued', { taskId, incrementAttempts: true, source, progressMessage: 'Queued for processing' }, ['pending']);
+    } catch (error) {
+      // A failed streaming upload has aborted its multipart upload; a completed one is removed here.
+      await this.storage.deleteKeys([sourceKey]).catch(() => undefined);
+      await this.objects.deleteById(id, ['pending']).catch(() => undefined);
+      throw error;
+    }
+    return this.enqueue(request, id, version, sourceKey);
+  }
+
+  /** Queues the job of a just-queued object; if the queue is down, the object and its source go again. */
+  private async enqueue(request: SubmitObjectDto, id: string, version: number, sourceKey: string | undefined): Promise<SubmissionResponse> {
+    try {
+      await this.queue.enqueue({ name: JobName.ProcessObject, data: { objectId: id } }, { jobId: taskIdFor(id, 1), priority: jobPriority(request.priority ?? 5) });
     } catch (error) {
       await this.objects.deleteById(id, ['queued']);
       if (sourceKey) {
@@ -115,6 +213,30 @@ export class SubmissionService {
     }
     await this.events.publishChange({ id, version });
     return firstResponse({ id, identifier: request.identifier });
+  }
+
+  private async storeUpload(key: string, upload: ClassifiedUpload) {
+    const body = upload.body();
+    let bodyError: unknown;
+    body.once('error', (error) => (bodyError = error));
+    try {
+      return await this.storage.putStream(key, body, upload.type.contentType);
+    } catch (error) {
+      // The body's own refusal (over the limit) is the answer, even when aborting the S3 multipart upload failed too;
+      // the multipart parser's errors (client gone, malformed form) are the client's; anything else is S3.
+      const cause = bodyError ?? error;
+      if (bodyError !== undefined && error !== bodyError) {
+        this.logger.warn(`Cleaning up the refused upload ${key} failed too (an unfinished S3 multipart upload may remain): ${String(error)}`);
+      }
+      if (cause instanceof DomainError) {
+        throw cause;
+      }
+      const converted = toMultipartError(cause);
+      if (converted !== cause) {
+        throw converted;
+      }
+      throw new DependencyUnavailableError('Object storage', error);
+    }
   }
 
   private async storePayload(key: string, payload: unknown) {
@@ -151,7 +273,7 @@ function firstResponse(object: { id: string; identifier: string }): SubmissionRe
   return { id: object.id, identifier: object.identifier, state: 'queued', task_id: taskIdFor(object.id, 1), message: 'Object queued for processing' };
 }
 
-function hashRequest(request: SubmitObjectDto): string {
+function hashRequest(request: SubmitObjectDto | Record<string, unknown>): string {
   return createHash('sha256').update(canonicalJson(request)).digest('hex');
 }
 

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config';
 import { InvalidTransitionError, ObjectNotFoundError } from '../common/domain-errors';
 import { ObjectEvents } from '../events/object-events';
+import { MetricsService, OperationOutcome } from '../metrics/metrics.service';
 import { ArtifactsService } from '../objects/artifacts.service';
 import { ObjectPatch, ObjectsRepository, RecordedEvent } from '../objects/objects.repository';
 import type { ObjectState } from '../objects/object-state';
@@ -41,6 +42,7 @@ export class ObjectProcessor {
     private readonly registry: OperationRegistry,
     private readonly events: ObjectEvents,
     private readonly cancellations: Cancellations,
+    private readonly metrics: MetricsService,
   ) {}
 
   async process(attempt: ProcessAttempt): Promise<ProcessOutcome> {
@@ -101,6 +103,23 @@ export class ObjectProcessor {
   }
 
   private async runOperation(object: ProcessingObject, operation: string, signal: AbortSignal, attempt: ProcessAttempt): Promise<ProcessOutcome> {
+    this.logger.debug(`${operation}: started (attempt ${attempt.attempts})`);
+    const recordDuration = this.metrics.timeOperation(operation);
+    const finished = (outcome: OperationOutcome) => {
+      const seconds = recordDuration(outcome);
+      this.logger.debug(`${operation}: ${outcome} in ${Math.round(seconds * 1000)} ms`);
+    };
+    try {
+      const outcome = await this.executeOperation(object, operation, signal, attempt);
+      finished(outcome === 'completed' || outcome === 'failed' ? outcome : 'cancelled');
+      return outcome;
+    } catch (error) {
+      finished(thrownOutcome(error, signal, attempt));
+      throw error;
+    }
+  }
+
+  private async executeOperation(object: ProcessingObject, operation: string, signal: AbortSignal, attempt: ProcessAttempt): Promise<ProcessOutcome> {
     const previousAttempts = object.operationsStatus[operation]?.attempts ?? 0;
     const startedAt = new Date();
     await this.updateOrStop(object.id, { kind: 'operation_started', operation }, {
@@ -166,6 +185,7 @@ export class ObjectProcessor {
           { kind: 'operation_failed', operation },
           { operationStatus: status, progressMessage: `Retrying ${operation} after: ${error.message}` },
         );
+        this.metrics.countRetry(operation);
       }
     } catch (recordingError) {
       if (!(recordingError instanceof ObjectCancelledError)) {
@@ -185,6 +205,9 @@ export class ObjectProcessor {
   private async settle(objectId: string, state: Extract<ObjectState, 'completed' | 'failed'>, patch: ObjectPatch): Promise<ProcessOutcome> {
     try {
       const version = await this.objects.transition(objectId, state, { ...patch, currentOperation: null, markFinished: true }, ['processing']);
+      if (state === 'failed') {
+        this.metrics.countFailure(patch.errorCode ?? 'unknown');
+      }
       await this.publish(objectId, version);
       return state;
     } catch (error) {
@@ -206,4 +229,15 @@ export class ObjectProcessor {
   private async publish(id: string, version: number): Promise<void> {
     await this.events.publishChange({ id, version });
   }
+}
+
+/** How a run that threw ended, for the metrics: the queue runs it again unless this was the last attempt or it was cancelled. */
+function thrownOutcome(error: unknown, signal: AbortSignal, attempt: ProcessAttempt): OperationOutcome {
+  if (signal.reason instanceof WorkerStoppingError) {
+    return 'retrying';
+  }
+  if (error instanceof ObjectCancelledError || signal.aborted) {
+    return 'cancelled';
+  }
+  return attempt.isFinalAttempt ? 'failed' : 'retrying';
 }

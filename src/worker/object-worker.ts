@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnApplicationBootstrap, BeforeApplicationShutdown } from '@nestjs/common';
 import { Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
+import { PinoLogger } from 'nestjs-pino';
 import { AppConfig } from '../config/app-config';
 import { ProcessingQueue } from '../queue/processing-queue';
 import { JobItem, JobName, OBJECTS_QUEUE } from '../queue/jobs';
@@ -19,11 +20,12 @@ export class ObjectWorker implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly queue: ProcessingQueue,
     private readonly processor: ObjectProcessor,
     private readonly cancellations: Cancellations,
+    private readonly pino: PinoLogger,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     await this.queue.queue.setGlobalConcurrency(this.config.maxParallelWorkers);
-    this.worker = new Worker(OBJECTS_QUEUE, (job: ObjectJob, token?: string) => this.handBackWhenStopping(job, token), {
+    this.worker = new Worker(OBJECTS_QUEUE, (job: ObjectJob, token?: string) => this.inJobContext(job, () => this.handBackWhenStopping(job, token)), {
       connection: { url: this.config.redis.url, maxRetriesPerRequest: null },
       prefix: this.config.redis.prefix,
       concurrency: this.config.maxParallelWorkers,
@@ -33,11 +35,16 @@ export class ObjectWorker implements OnApplicationBootstrap, BeforeApplicationSh
     });
     this.worker.on('failed', (job, error) => {
       if (job && (job.attemptsMade >= (job.opts.attempts ?? 1) || /stalled/i.test(error.message))) {
-        void this.processor.abandon(job.data.objectId, job.id ?? '', `Processing was given up: ${error.message}`);
+        void this.inJobContext(job, () => this.processor.abandon(job.data.objectId, job.id ?? '', `Processing was given up: ${error.message}`));
       }
     });
     this.worker.on('error', (error) => this.logger.error(`Worker error: ${error.message}`));
     this.logger.log(`Worker started (global limit ${this.config.maxParallelWorkers})`);
+  }
+
+  /** Every line logged while `work` runs, by any class, carries the job's objectId and jobId. */
+  private inJobContext<T>(job: ObjectJob, work: () => T): T {
+    return this.pino.runInContext(work, { bindings: { objectId: job.data.objectId, jobId: job.id } });
   }
 
   private async handBackWhenStopping(job: ObjectJob, token: string | undefined): Promise<ProcessOutcome> {

@@ -1,4 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap, BeforeApplicationShutdown } from '@nestjs/common';
+import { PinoLogger } from 'nestjs-pino';
 import { AppConfig } from '../config/app-config';
 import { ObjectsRepository } from '../objects/objects.repository';
 import { jobPriority } from '../objects/objects.service';
@@ -22,6 +23,7 @@ export class QueueReconciler implements OnApplicationBootstrap, BeforeApplicatio
     private readonly config: AppConfig,
     private readonly objects: ObjectsRepository,
     private readonly queue: ProcessingQueue,
+    private readonly pino: PinoLogger,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -38,7 +40,10 @@ export class QueueReconciler implements OnApplicationBootstrap, BeforeApplicatio
     for (const object of candidates) {
       if (object.taskId && !(await this.queue.hasJob(object.taskId))) {
         await this.queue.enqueue({ name: JobName.ProcessObject, data: { objectId: object.id } }, { jobId: object.taskId, priority: jobPriority(object.priority) });
-        this.logger.warn(`Object ${object.id} had no job in the queue; re-added job ${object.taskId}`);
+        const taskId = object.taskId;
+        this.pino.runInContext(() => this.logger.warn(`Object ${object.id} had no job in the queue; re-added job ${taskId}`), {
+          bindings: { objectId: object.id, jobId: taskId },
+        });
       }
     }
   }

@@ -4,7 +4,7 @@ import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, 
 import { OBJECT_STATES, type ObjectState } from '../object-state';
 
 export class ListObjectsQuery {
-  @ApiPropertyOptional({ enum: OBJECT_STATES })
+  @ApiPropertyOptional({ enum: OBJECT_STATES, example: 'completed' })
   @IsOptional()
   @IsIn(OBJECT_STATES)
   state?: ObjectState;
@@ -26,18 +26,18 @@ export class ListObjectsQuery {
   @IsISO8601({ strict: true })
   created_after?: string;
 
-  @ApiPropertyOptional({ description: 'Created before (ISO 8601)' })
+  @ApiPropertyOptional({ description: 'Created before (ISO 8601)', example: '2026-02-01T00:00:00Z' })
   @IsOptional()
   @IsISO8601({ strict: true })
   created_before?: string;
 
-  @ApiPropertyOptional({ description: 'next_cursor of the previous page' })
+  @ApiPropertyOptional({ description: 'next_cursor of the previous page', example: 'WyIyMDI2LTAxLTAxVDEyOjAwOjAwLjAwMFoiLCI1NTBlODQwMC1lMjliLTQxZDQtYTcxNi00NDY2NTU0NDAwMDAiXQ' })
   @IsOptional()
   @IsString()
   @MaxLength(200)
   cursor?: string;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 100, default: 20, example: 20 })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -47,7 +47,7 @@ export class ListObjectsQuery {
 }
 
 export class RetryQuery {
-  @ApiPropertyOptional({ description: 'Rerun every operation, not only those that did not complete', default: false })
+  @ApiPropertyOptional({ description: 'Rerun every operation, not only those that did not complete', enum: ['true', 'false'], default: 'false', example: 'true' })
   @IsOptional()
   @IsIn(['true', 'false'])
   from_scratch?: 'true' | 'false';

@@ -1,15 +1,18 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { OBJECT_STATES, type ObjectState } from '../object-state';
 
+const OBJECT_ID = '550e8400-e29b-41d4-a716-446655440000';
+
 export class OperationStatusResponse {
-  @ApiProperty() completed!: boolean;
+  @ApiProperty({ example: true }) completed!: boolean;
   @ApiProperty({ type: String, nullable: true, example: 's3://object-artifacts/object-123/validate_result.json' }) s3_url!: string | null;
-  @ApiProperty({ type: String, nullable: true, format: 'date-time' }) started_at!: string | null;
-  @ApiProperty({ type: String, nullable: true, format: 'date-time' }) finished_at!: string | null;
-  @ApiProperty({ type: Number, nullable: true }) duration_ms!: number | null;
-  @ApiProperty() attempts!: number;
-  @ApiProperty({ type: String, nullable: true }) error!: string | null;
-  @ApiPropertyOptional({ type: [String], description: 'Further files the operation wrote' }) files?: string[];
+  @ApiProperty({ type: String, nullable: true, format: 'date-time', example: '2026-01-01T12:00:00.120Z' }) started_at!: string | null;
+  @ApiProperty({ type: String, nullable: true, format: 'date-time', example: '2026-01-01T12:00:00.345Z' }) finished_at!: string | null;
+  @ApiProperty({ type: Number, nullable: true, example: 225 }) duration_ms!: number | null;
+  @ApiProperty({ example: 1 }) attempts!: number;
+  @ApiProperty({ type: String, nullable: true, example: null, description: 'Why the operation failed; null unless it did' }) error!: string | null;
+  @ApiPropertyOptional({ type: [String], description: 'Further files the operation wrote', example: ['s3://object-artifacts/object-123/thumbnail/100x100.webp'] })
+  files?: string[];
 }
 
 export class ProgressCounts {
@@ -20,55 +23,82 @@ export class ProgressCounts {
 
 export class ObjectSourceResponse {
   @ApiProperty({ example: 'application/json' }) content_type!: string;
-  @ApiProperty() size!: number;
-  @ApiProperty() sha256!: string;
+  @ApiProperty({ example: 27 }) size!: number;
+  @ApiProperty({ example: '0a3f5c1e9b7d2f4a6c8e0b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7d9f1a' }) sha256!: string;
   @ApiProperty({ example: 's3://object-artifacts/object-123/source/payload.json' }) s3_url!: string;
+  @ApiPropertyOptional({ description: 'The uploaded file name, for multipart uploads', example: 'customers.csv' }) filename?: string;
 }
 
 export class ProgressResponse {
-  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty({ format: 'uuid', example: OBJECT_ID }) id!: string;
   @ApiProperty({ example: 'object-123' }) identifier!: string;
-  @ApiProperty({ enum: OBJECT_STATES }) state!: ObjectState;
+  @ApiProperty({ enum: OBJECT_STATES, example: 'processing' }) state!: ObjectState;
   @ApiProperty({ type: String, nullable: true, example: 'transform' }) current_operation!: string | null;
   @ApiProperty({ type: ProgressCounts }) progress!: ProgressCounts;
-  @ApiProperty({ type: 'object', additionalProperties: { $ref: '#/components/schemas/OperationStatusResponse' } })
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { $ref: '#/components/schemas/OperationStatusResponse' },
+    example: {
+      validate: {
+        completed: true,
+        s3_url: 's3://object-artifacts/object-123/validate_result.json',
+        started_at: '2026-01-01T12:00:00.120Z',
+        finished_at: '2026-01-01T12:00:00.345Z',
+        duration_ms: 225,
+        attempts: 1,
+        error: null,
+      },
+      transform: { completed: false, s3_url: null, started_at: '2026-01-01T12:00:00.350Z', finished_at: null, duration_ms: null, attempts: 1, error: null },
+    },
+  })
   operations_status!: Record<string, OperationStatusResponse>;
   @ApiProperty({ type: 'object', additionalProperties: { type: 'string' }, example: { validate: 's3://object-artifacts/object-123/validate_result.json' } })
   s3_artifacts!: Record<string, string>;
-  @ApiProperty({ type: String, nullable: true }) error_message!: string | null;
+  @ApiProperty({ type: String, nullable: true, example: null, description: 'Why the object failed, in words a user can act on; null unless it did' })
+  error_message!: string | null;
 }
 
 export class ObjectResponse extends ProgressResponse {
   @ApiProperty({ type: [String], example: ['validate', 'transform', 'analyze'] }) operations!: string[];
   @ApiProperty({ type: [String], example: ['validate', 'transform', 'enrich', 'analyze'] }) plan!: string[];
-  @ApiProperty({ type: String, nullable: true }) task_id!: string | null;
+  @ApiProperty({ type: String, nullable: true, example: `${OBJECT_ID}.1`, description: 'Queue job id' }) task_id!: string | null;
   @ApiProperty({ type: ObjectSourceResponse, nullable: true }) source!: ObjectSourceResponse | null;
-  @ApiProperty({ type: 'object', additionalProperties: true }) metadata!: Record<string, unknown>;
-  @ApiProperty({ type: 'object', additionalProperties: true }) options!: Record<string, unknown>;
+  @ApiProperty({ type: 'object', additionalProperties: true, example: { source: 'crm' } }) metadata!: Record<string, unknown>;
+  @ApiProperty({ type: 'object', additionalProperties: true, example: { export: { format: 'csv' } } }) options!: Record<string, unknown>;
   @ApiProperty({ example: 5 }) priority!: number;
   @ApiProperty({ description: 'Times the object was queued', example: 1 }) attempts!: number;
-  @ApiProperty({ format: 'date-time' }) created_at!: string;
-  @ApiProperty({ format: 'date-time' }) updated_at!: string;
-  @ApiProperty({ type: String, nullable: true, format: 'date-time' }) started_at!: string | null;
-  @ApiProperty({ type: String, nullable: true, format: 'date-time' }) finished_at!: string | null;
+  @ApiProperty({ format: 'date-time', example: '2026-01-01T12:00:00.000Z' }) created_at!: string;
+  @ApiProperty({ format: 'date-time', example: '2026-01-01T12:00:00.350Z' }) updated_at!: string;
+  @ApiProperty({ type: String, nullable: true, format: 'date-time', example: '2026-01-01T12:00:00.100Z' }) started_at!: string | null;
+  @ApiProperty({ type: String, nullable: true, format: 'date-time', example: null }) finished_at!: string | null;
 }
 
 export class ObjectListResponse {
   @ApiProperty({ type: [ObjectResponse] }) items!: ObjectResponse[];
-  @ApiProperty({ type: String, nullable: true, description: 'Pass as cursor for the next page; null on the last page' }) next_cursor!: string | null;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'Pass as cursor for the next page; null on the last page',
+    example: 'WyIyMDI2LTAxLTAxVDEyOjAwOjAwLjAwMFoiLCI1NTBlODQwMC1lMjliLTQxZDQtYTcxNi00NDY2NTU0NDAwMDAiXQ',
+  })
+  next_cursor!: string | null;
 }
 
 export class ArtifactResponse {
   @ApiProperty({ example: 'validate', description: "Operation that wrote it, or 'source'" }) operation!: string;
   @ApiProperty({ example: 'object-123/validate_result.json' }) key!: string;
-  @ApiProperty() s3_url!: string;
-  @ApiProperty({ description: 'Presigned GET URL' }) url!: string;
-  @ApiProperty({ format: 'date-time' }) expires_at!: string;
+  @ApiProperty({ example: 's3://object-artifacts/object-123/validate_result.json' }) s3_url!: string;
+  @ApiProperty({
+    description: 'Presigned GET URL',
+    example: 'https://object-artifacts.s3.us-east-1.amazonaws.com/object-123/validate_result.json?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=3600&X-Amz-Signature=…',
+  })
+  url!: string;
+  @ApiProperty({ format: 'date-time', example: '2026-01-01T13:00:00.000Z' }) expires_at!: string;
 }
 
 export class ArtifactsResponse {
-  @ApiProperty({ format: 'uuid' }) id!: string;
-  @ApiProperty() identifier!: string;
-  @ApiProperty({ enum: OBJECT_STATES }) state!: ObjectState;
+  @ApiProperty({ format: 'uuid', example: OBJECT_ID }) id!: string;
+  @ApiProperty({ example: 'object-123' }) identifier!: string;
+  @ApiProperty({ enum: OBJECT_STATES, example: 'completed' }) state!: ObjectState;
   @ApiProperty({ type: [ArtifactResponse] }) artifacts!: ArtifactResponse[];
 }

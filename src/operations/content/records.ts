@@ -1,13 +1,23 @@
 import { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
+import { ContentError } from './content-error';
+import type { ContentKind } from './content-kind';
+import { CsvDialect, csvRecords } from './csv';
+import { jsonItems, JsonKind } from './json-stream';
+import { parseJson } from './json-text';
 
 export type JsonRecord = Record<string, unknown>;
+
+/** A record as stored in the canonical form: objects as they are, anything else as `{value}`. */
+export function asRecord(item: unknown): JsonRecord {
+  return isPlainObject(item) ? item : { value: item };
+}
 
 /** Canonical records of a JSON document: an array's elements, or the document itself. */
 export function* recordsOf(document: unknown): Generator<JsonRecord> {
   const items = Array.isArray(document) ? document : [document];
   for (const item of items) {
-    yield isPlainObject(item) ? item : { value: item };
+    yield asRecord(item);
   }
 }
 
@@ -17,11 +27,61 @@ export function isPlainObject(value: unknown): value is JsonRecord {
 
 /** Reads NDJSON one line at a time, so memory does not grow with the file. */
 export async function* readNdjson(stream: Readable): AsyncGenerator<JsonRecord> {
+  for await (const { value } of ndjsonValues(stream)) {
+    yield value as JsonRecord;
+  }
+}
+
+/** The values of NDJSON, one per non-blank line; a line that is not JSON is a ContentError naming it. */
+export async function* ndjsonValues(stream: Readable): AsyncGenerator<{ value: unknown; line: number }> {
   const lines = createInterface({ input: stream, crlfDelay: Infinity });
-  for await (const line of lines) {
-    if (line.length > 0) {
-      yield JSON.parse(line) as JsonRecord;
+  let line = 0;
+  try {
+    for await (const text of lines) {
+      line++;
+      const trimmed = line === 1 ? text.replace(/^\uFEFF/, '') : text;
+      if (trimmed.trim().length === 0) continue;
+      const parsed = parseJson(trimmed);
+      if (!parsed.ok) {
+        throw new ContentError(`Invalid NDJSON at line ${line}, column ${parsed.column}: ${parsed.reason}`);
+      }
+      yield { value: parsed.value, line };
     }
+  } finally {
+    lines.close();
+    stream.destroy();
+  }
+}
+
+/** One item of record content: the parsed value (what a JSON Schema sees), its record, and where it is. */
+export interface SourceItem {
+  value: unknown;
+  record: JsonRecord;
+  /** Human words for where the item is: "line 3", "element 2". */
+  where: string;
+  documentKind?: JsonKind;
+}
+
+/** The records of JSON, NDJSON or CSV content, streamed. */
+export async function* sourceItems(kind: ContentKind, stream: Readable, dialect?: CsvDialect): AsyncGenerator<SourceItem> {
+  if (kind === 'json') {
+    let index = 0;
+    for await (const { documentKind, value } of jsonItems(stream)) {
+      yield { value, record: asRecord(value), where: documentKind === 'array' ? `element ${index}` : 'the document', documentKind };
+      index++;
+    }
+  } else if (kind === 'ndjson') {
+    for await (const { value, line } of ndjsonValues(stream)) {
+      yield { value, record: asRecord(value), where: `line ${line}` };
+    }
+  } else if (kind === 'csv') {
+    if (!dialect) throw new Error('CSV records need a dialect');
+    for await (const { record, line } of csvRecords(stream, dialect)) {
+      yield { value: record, record, where: `line ${line}` };
+    }
+  } else {
+    stream.destroy();
+    throw new Error(`${kind} content has no records`);
   }
 }
 

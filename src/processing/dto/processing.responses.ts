@@ -15,6 +15,10 @@ export class StatusResponse {
   @ApiProperty({ description: 'MAX_PARALLEL_WORKERS: the limit across all worker processes', example: 3 }) max_workers!: number;
   @ApiProperty({ description: 'Worker processes connected to the queue', example: 2 }) worker_processes!: number;
   @ApiProperty({ description: 'Jobs that exhausted their attempts (dead letters); retry their objects', example: 0 }) dead_letters!: number;
-  @ApiProperty({ type: 'object', properties: Object.fromEntries(OBJECT_STATES.map((state) => [state, { type: 'integer' }])) })
+  @ApiProperty({
+    type: 'object',
+    properties: Object.fromEntries(OBJECT_STATES.map((state) => [state, { type: 'integer' }])),
+    example: { pending: 0, queued: 5, processing: 3, completed: 120, failed: 2, cancelled: 1 },
+  })
   objects_by_state!: Record<string, number>;
 }

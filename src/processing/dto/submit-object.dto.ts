@@ -22,6 +22,7 @@ export class SubmitObjectDto {
   @ApiPropertyOptional({
     description: 'Inline JSON content to process. Without it, operations run on the metadata document {identifier, metadata}.',
     example: [{ name: 'a', value: 1 }, { name: 'b', value: 2.5 }],
+    oneOf: [{ type: 'object', additionalProperties: true }, { type: 'array', items: {} }, { type: 'string' }, { type: 'number' }, { type: 'boolean' }],
   })
   @IsOptional()
   payload?: unknown;
@@ -41,7 +42,7 @@ export class SubmitObjectDto {
   @IsObject()
   options?: Record<string, unknown>;
 
-  @ApiPropertyOptional({ description: '1 (lowest) to 10 (highest)', minimum: 1, maximum: 10, default: 5 })
+  @ApiPropertyOptional({ description: '1 (lowest) to 10 (highest)', type: 'integer', minimum: 1, maximum: 10, default: 5, example: 5 })
   @IsOptional()
   @IsInt()
   @Min(1)

@@ -1,0 +1,89 @@
+import { Readable } from 'node:stream';
+import { ContentError } from './content-error';
+import { columnNames, csvRecords, inferScalar, sniffCsvDialect } from './csv';
+
+describe('inferScalar', () => {
+  it.each([
+    ['', null],
+    ['true', true],
+    ['FALSE', false],
+    ['42', 42],
+    ['-3.5', -3.5],
+    ['1e3', 1000],
+    ['007', '007'],
+    ['12345678901234567890', '12345678901234567890'],
+    ['1,5', '1,5'],
+    [' 42', ' 42'],
+    ['NaN', 'NaN'],
+    ['hello', 'hello'],
+  ])('reads %j as %j', (cell, expected) => {
+    expect(inferScalar(cell)).toBe(expected);
+  });
+});
+
+describe('sniffCsvDialect', () => {
+  it.each([
+    [',', 'name,age\nann,31\nbob,42\n'],
+    [';', 'name;note\nann;"a, b, c"\nbob;"x,y"\n'],
+    ['\t', 'name\tage\nann\t31\n'],
+    ['|', 'a|b|c\n1|2|3\n'],
+  ])('finds the delimiter %j', (delimiter, sample) => {
+    expect(sniffCsvDialect(sample).delimiter).toBe(delimiter);
+  });
+
+  it('prefers the delimiter that splits quoted rows consistently, ignoring a BOM', () => {
+    const dialect = sniffCsvDialect('\uFEFFcity;"note, with comma";value\n"Oslo";"a;b";1\nRome;x;2\n');
+    expect(dialect).toEqual({ delimiter: ';', header: true, columns: ['city', 'note, with comma', 'value'] });
+  });
+
+  it('takes a first row of distinct non-numeric names as a header', () => {
+    expect(sniffCsvDialect('x,y\n1,2\n')).toMatchObject({ header: true, columns: ['x', 'y'] });
+  });
+
+  it('takes a numeric first row as data and names the columns by position', () => {
+    expect(sniffCsvDialect('1,2,3\n4,5,6\n')).toEqual({ delimiter: ',', header: false, columns: ['column_1', 'column_2', 'column_3'] });
+  });
+
+  it('takes a first row with duplicates or blanks as data', () => {
+    expect(sniffCsvDialect('a,a\nb,c\n').header).toBe(false);
+    expect(sniffCsvDialect('a,\nb,c\n').header).toBe(false);
+  });
+});
+
+describe('columnNames', () => {
+  it('names blanks by position and numbers duplicates', () => {
+    expect(columnNames(['id', ' ', 'id', 'name '])).toEqual(['id', 'column_2', 'id_2', 'name']);
+  });
+});
+
+describe('csvRecords', () => {
+  const records = async (text: string | Buffer, chunkSize = 3) => {
+    const bytes = Buffer.from(text);
+    const chunks = [];
+    for (let start = 0; start < bytes.length; start += chunkSize) chunks.push(bytes.subarray(start, start + chunkSize));
+    const dialect = sniffCsvDialect(bytes.toString());
+    const out = [];
+    for await (const record of csvRecords(Readable.from(chunks), dialect)) out.push(record);
+    return out;
+  };
+
+  it('streams typed records with quoted delimiters, quotes and newlines, through a BOM', async () => {
+    const rows = await records('\uFEFFname;note;n\n"Ann";"a;b ""c""\nnext";1\nBob;;2.5\n');
+    expect(rows).toEqual([
+      { record: { name: 'Ann', note: 'a;b "c"\nnext', n: 1 }, line: 3 },
+      { record: { name: 'Bob', note: null, n: 2.5 }, line: 4 },
+    ]);
+  });
+
+  it('names the line of a ragged row', async () => {
+    await expect(records('a,b\n1,2\n3\n')).rejects.toThrow(new ContentError('Invalid CSV at line 3: the row has 1 field(s), expected 2 like the first row'));
+  });
+
+  it('names the line of a bad quote', async () => {
+    await expect(records('a,b\n1,2\n3,"x"y\n')).rejects.toThrow(/^Invalid CSV at line 3, field 2: unexpected "y" after a closing quote$/);
+  });
+
+  it('names an unclosed quote', async () => {
+    await expect(records('a,b\n1,"open\n2,3\n')).rejects.toThrow(/^Invalid CSV at line 3: a quoted field is never closed$/);
+  });
+});

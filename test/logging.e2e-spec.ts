@@ -1,0 +1,114 @@
+import request from 'supertest';
+import type { ProgressResponse } from '../src/objects/dto/object.responses';
+import { closeDatabase } from './support/database';
+import { ServiceProcess, freePort, spawnService } from './support/service-process';
+import { uniqueIdentifier, uniquePrefix } from './support/test-app';
+import { waitFor } from './support/wait-for';
+
+type LogLine = Record<string, unknown> & { level: string; msg?: string };
+
+/** A service process (API and worker in one) with its stdout kept apart, one JSON document expected per line. */
+async function startService(logLevel: string): Promise<{ service: ServiceProcess; baseUrl: string; lines(): LogLine[]; stdout(): string }> {
+  const port = await freePort();
+  const service = spawnService({ ...(process.env as Record<string, string>), REDIS_PREFIX: uniquePrefix(), APP_ROLE: 'all', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: logLevel });
+  let stdout = '';
+  service.child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  await service.waitForOutput(/Listening on/, 60_000);
+  return {
+    service,
+    baseUrl: `http://127.0.0.1:${port}`,
+    stdout: () => stdout,
+    lines: () =>
+      stdout
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map((line) => JSON.parse(line) as LogLine),
+  };
+}
+
+async function processObject(baseUrl: string, label: string): Promise<{ id: string; task_id: string }> {
+  const submitted = (await request(baseUrl).post('/api/v1/process').send({ identifier: uniqueIdentifier(label), operations: ['transform'] }).expect(202)).body;
+  await waitFor(async () => ((await request(baseUrl).get(`/api/v1/progress/${submitted.id}`).expect(200)).body as ProgressResponse).state === 'completed', {
+    timeoutMs: 60_000,
+    what: 'the object to complete',
+  });
+  return submitted;
+}
+
+describe('structured logs', () => {
+  const processes: ServiceProcess[] = [];
+
+  afterAll(async () => {
+    await Promise.all(processes.map((service) => service.stop('SIGKILL')));
+    await closeDatabase();
+  });
+
+  it('writes JSON lines: requests carry their request id, worker lines the object and job ids', async () => {
+    const { service, baseUrl, lines, stdout } = await startService('log');
+    processes.push(service);
+
+    const submitted = await request(baseUrl)
+      .post('/api/v1/process')
+      .set('x-request-id', 'abc123')
+      .set('authorization', 'Bearer do-not-log-this-token')
+      .send({ identifier: uniqueIdentifier('logged'), operations: ['validate'] })
+      .expect(202);
+    expect(submitted.headers['x-request-id']).toBe('abc123');
+    const { id, task_id: taskId } = submitted.body as { id: string; task_id: string };
+    await waitFor(async () => ((await request(baseUrl).get(`/api/v1/progress/${id}`).expect(200)).body as ProgressResponse).state === 'completed', {
+      timeoutMs: 60_000,
+      what: 'the object to complete',
+    });
+    await request(baseUrl).get('/health/live').expect(200);
+    await request(baseUrl).get('/metrics').expect(200);
+    await service.waitForOutput(new RegExp(`Object ${id} \\(job ${taskId.replace('.', '\\.')}\\): completed`));
+
+    const logged = lines();
+    expect(logged.find((line) => line.msg?.startsWith('Listening on'))).toMatchObject({ level: 'info', context: 'Bootstrap', role: 'all' });
+    expect(logged.filter((line) => line.reqId === 'abc123')).toContainEqual(
+      expect.objectContaining({
+        level: 'info',
+        msg: 'request completed',
+        req: { id: 'abc123', method: 'POST', url: '/api/v1/process' },
+        res: { statusCode: 202 },
+        responseTime: expect.any(Number),
+      }),
+    );
+    expect(stdout()).not.toContain('do-not-log-this-token');
+    // Probes and scrapes are not logged line by line.
+    const requestUrls = logged.map((line) => (line.req as { url?: string } | undefined)?.url).filter(Boolean);
+    expect(requestUrls).toContain('/api/v1/process');
+    expect(requestUrls.filter((url) => /^\/(health|metrics)/.test(url!))).toEqual([]);
+
+    const outcome = logged.find((line) => line.msg === `Object ${id} (job ${taskId}): completed`);
+    expect(outcome).toMatchObject({ level: 'info', context: 'ObjectWorker', objectId: id, jobId: taskId });
+    expect(logged.filter((line) => line.level === 'debug')).toEqual([]);
+  }, 120_000);
+
+  it('puts the object and job ids on every line logged while handling a job, from every class', async () => {
+    const { service, baseUrl, lines } = await startService('debug');
+    processes.push(service);
+
+    const first = await processObject(baseUrl, 'logged-debug-1');
+    const second = await processObject(baseUrl, 'logged-debug-2');
+    await service.waitForOutput(new RegExp(`Object ${second.id} \\(job [^)]+\\): completed`));
+
+    const logged = lines();
+    for (const { id, task_id: taskId } of [first, second]) {
+      const mentioning = logged.filter((line) => line.msg?.includes(id) || line.objectId === id);
+      const fromProcessor = logged.filter((line) => line.context === 'ObjectProcessor' && line.objectId === id);
+      expect(fromProcessor.map((line) => line.msg)).toEqual([
+        'validate: started (attempt 1)',
+        expect.stringMatching(/^validate: completed in \d+ ms$/),
+        'transform: started (attempt 1)',
+        expect.stringMatching(/^transform: completed in \d+ ms$/),
+      ]);
+      expect(mentioning.length).toBeGreaterThan(fromProcessor.length);
+      for (const line of mentioning.filter((candidate) => candidate.context !== undefined && candidate.reqId === undefined)) {
+        expect({ msg: line.msg, objectId: line.objectId, jobId: line.jobId, level: line.level }).toEqual({ msg: line.msg, objectId: id, jobId: taskId, level: line.level });
+      }
+    }
+    // Lines of one job never carry another's ids.
+    expect(logged.filter((line) => line.objectId === first.id && line.jobId !== first.task_id)).toEqual([]);
+  }, 120_000);
+});

@@ -1,0 +1,185 @@
+import { mkdtempSync } from 'node:fs';
+import { Server, Socket, createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import type { ProgressResponse } from '../src/objects/dto/object.responses';
+import { closeDatabase, objectRow } from './support/database';
+import { sampleValue, samplesOf } from './support/prometheus';
+import { ServiceProcess, freePort, spawnService } from './support/service-process';
+import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
+import { waitFor } from './support/wait-for';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { startLocalS3 } = require('../scripts/local-s3') as {
+  startLocalS3(options: { directory: string; port?: number }): Promise<{ env: Record<string, string>; stop(): Promise<void> }>;
+};
+
+const SETTLED = ['completed', 'failed', 'cancelled'];
+
+async function submit(service: TestApp, body: Record<string, unknown>): Promise<{ id: string; task_id: string }> {
+  return (await request(service.baseUrl).post('/api/v1/process').send(body).expect(202)).body;
+}
+
+async function settled(service: TestApp, id: string): Promise<ProgressResponse> {
+  return waitFor(
+    async () => {
+      const progress = (await request(service.baseUrl).get(`/api/v1/progress/${id}`).expect(200)).body as ProgressResponse;
+      return SETTLED.includes(progress.state) && progress;
+    },
+    { timeoutMs: 60_000, what: `object ${id} to settle` },
+  );
+}
+
+/** A TCP proxy to `target` that can be cut: new connections are refused and open ones dropped, as when a server goes away. */
+async function cuttableProxy(target: URL): Promise<{ url: URL; cut(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(Number(target.port || 5432), target.hostname);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => undefined).on('close', () => sockets.delete(socket));
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = new URL(target);
+  url.hostname = '127.0.0.1';
+  url.port = String((server.address() as { port: number }).port);
+  return {
+    url,
+    cut: async () => {
+      const closed = new Promise((resolve) => server.close(resolve));
+      sockets.forEach((socket) => socket.destroy());
+      await closed;
+    },
+  };
+}
+
+async function scrape(baseUrl: string): Promise<string> {
+  const response = await request(baseUrl).get('/metrics').expect(200);
+  expect(response.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+  return response.text;
+}
+
+describe('Prometheus metrics at /metrics', () => {
+  let service: TestApp;
+  const processes: ServiceProcess[] = [];
+
+  beforeAll(async () => {
+    service = await startTestApp();
+  });
+
+  afterAll(async () => {
+    await Promise.all(processes.map((child) => child.stop('SIGKILL')));
+    await service.close();
+    await closeDatabase();
+  });
+
+  it('counts requests by route pattern, objects by state, operations by outcome, failures by code, and the queue', async () => {
+    const completed = await submit(service, { identifier: uniqueIdentifier('metrics-ok'), operations: ['validate'], payload: [{ name: 'a' }] });
+    const failed = await submit(service, {
+      identifier: uniqueIdentifier('metrics-invalid'),
+      operations: ['validate'],
+      payload: { name: 1 },
+      options: { validate: { json_schema: { type: 'object', properties: { name: { type: 'string' } } } } },
+    });
+    expect((await settled(service, completed.id)).state).toBe('completed');
+    expect((await settled(service, failed.id)).state).toBe('failed');
+    expect(await objectRow(failed.id)).toMatchObject({ state: 'failed', error_code: 'invalid_content' });
+    await request(service.baseUrl).get('/no-such-route').expect(404);
+
+    const metrics = await scrape(service.baseUrl);
+
+    expect(sampleValue(metrics, 'http_request_duration_seconds_count', { method: 'POST', route: '/api/v1/process', status_code: '202' })).toBeGreaterThanOrEqual(2);
+    expect(sampleValue(metrics, 'http_request_duration_seconds_count', { method: 'GET', route: '/api/v1/progress/:object_id', status_code: '200' })).toBeGreaterThanOrEqual(2);
+    expect(sampleValue(metrics, 'http_request_duration_seconds_count', { method: 'GET', route: 'unmatched', status_code: '404' })).toBe(1);
+    // Route labels are patterns, never raw URLs: no object id makes a series of its own.
+    const routes = samplesOf(metrics, 'http_request_duration_seconds_count').map((sample) => sample.labels.route);
+    expect(routes.filter((route) => route.includes(completed.id) || route.includes(failed.id))).toEqual([]);
+
+    expect(sampleValue(metrics, 'objects_total', { state: 'completed' })).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(metrics, 'objects_total', { state: 'failed' })).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(metrics, 'objects_total', { state: 'cancelled' })).toEqual(expect.any(Number));
+    expect(sampleValue(metrics, 'operation_duration_seconds_count', { operation: 'validate', outcome: 'completed' })).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(metrics, 'operation_duration_seconds_count', { operation: 'validate', outcome: 'failed' })).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(metrics, 'object_failures_total', { code: 'invalid_content' })).toBeGreaterThanOrEqual(1);
+    for (const state of ['waiting', 'active', 'delayed', 'failed']) {
+      expect(sampleValue(metrics, 'queue_jobs', { state })).toEqual(expect.any(Number));
+    }
+    expect(sampleValue(metrics, 'process_cpu_user_seconds_total')).toEqual(expect.any(Number));
+  });
+
+  it('is not part of the OpenAPI document', async () => {
+    const document = (await request(service.baseUrl).get('/docs/json').expect(200)).body as { paths: Record<string, unknown> };
+    expect(Object.keys(document.paths).filter((path) => path.startsWith('/metrics'))).toEqual([]);
+  });
+
+  it('counts retries and failures after transient errors (S3 down) by operation and code', async () => {
+    const s3 = await startLocalS3({ directory: mkdtempSync(join(tmpdir(), 'ops-s3-metrics-')) });
+    let stopped = false;
+    const flaky = await startTestApp({ ...s3.env, JOB_ATTEMPTS: '2', JOB_BACKOFF_MS: '200', SIMULATED_OPERATION_DELAY_MS: '500', MAX_PARALLEL_WORKERS: '1' });
+    try {
+      const { id } = await submit(flaky, { identifier: uniqueIdentifier('metrics-transient'), operations: ['transform'], payload: [{ n: 1 }] });
+      await waitFor(async () => {
+        const progress = (await request(flaky.baseUrl).get(`/api/v1/progress/${id}`).expect(200)).body as ProgressResponse;
+        return progress.current_operation === 'transform';
+      }, { intervalMs: 20, what: 'transform to start' });
+      await s3.stop();
+      stopped = true;
+      expect(await objectRow((await settled(flaky, id)).id)).toMatchObject({ state: 'failed', error_code: 'operation_failed' });
+
+      const metrics = await scrape(flaky.baseUrl);
+      expect(sampleValue(metrics, 'job_retries_total', { operation: 'transform' })).toBe(1);
+      expect(sampleValue(metrics, 'operation_duration_seconds_count', { operation: 'transform', outcome: 'retrying' })).toBe(1);
+      expect(sampleValue(metrics, 'operation_duration_seconds_count', { operation: 'transform', outcome: 'failed' })).toBe(1);
+      expect(sampleValue(metrics, 'operation_duration_seconds_count', { operation: 'validate', outcome: 'completed' })).toBe(1);
+      expect(sampleValue(metrics, 'object_failures_total', { code: 'operation_failed' })).toBe(1);
+    } finally {
+      await flaky.close();
+      if (!stopped) await s3.stop();
+    }
+  });
+
+  it('still answers when PostgreSQL is unreachable, leaving out only the gauge read from it', async () => {
+    const proxy = await cuttableProxy(new URL(process.env.DATABASE_URL!));
+    const broken = await startTestApp({ APP_ROLE: 'api', DATABASE_URL: proxy.url.toString() });
+    try {
+      expect(sampleValue(await scrape(broken.baseUrl), 'objects_total', { state: 'completed' })).toEqual(expect.any(Number));
+      await proxy.cut();
+      const metrics = await scrape(broken.baseUrl);
+      expect(samplesOf(metrics, 'objects_total')).toEqual([]);
+      expect(sampleValue(metrics, 'queue_jobs', { state: 'waiting' })).toEqual(expect.any(Number));
+      expect(sampleValue(metrics, 'http_request_duration_seconds_count', { method: 'GET', route: '/metrics', status_code: '200' })).toBe(1);
+    } finally {
+      await broken.close();
+    }
+  });
+
+  it('is served by a worker-only process on its probe port, next to the health probes', async () => {
+    const api = await startTestApp({ APP_ROLE: 'api' });
+    try {
+      const port = await freePort();
+      const worker = spawnService({ ...api.env, APP_ROLE: 'worker', PROBE_PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'log' });
+      processes.push(worker);
+      await worker.waitForOutput(/Running as role 'worker'/, 60_000);
+      const probeUrl = `http://127.0.0.1:${port}`;
+      await request(probeUrl).get('/health/live').expect(200);
+
+      const { id } = await submit(api, { identifier: uniqueIdentifier('metrics-worker'), operations: ['validate'] });
+      expect((await settled(api, id)).state).toBe('completed');
+      // The worker logs the outcome right after recording it.
+      await worker.waitForOutput(new RegExp(`Object ${id} \\(job [^)]+\\): completed`));
+
+      const metrics = await scrape(probeUrl);
+      expect(sampleValue(metrics, 'operation_duration_seconds_count', { operation: 'validate', outcome: 'completed' })).toBe(1);
+      expect(sampleValue(metrics, 'objects_total', { state: 'completed' })).toBeGreaterThanOrEqual(1);
+      expect(sampleValue(metrics, 'queue_jobs', { state: 'active' })).toEqual(expect.any(Number));
+      expect(sampleValue(metrics, 'http_request_duration_seconds_count', { method: 'GET', route: '/health/live', status_code: '200' })).toBe(1);
+      // The API process did not run the operation: its own metrics have no run of it.
+      expect(sampleValue(await scrape(api.baseUrl), 'operation_duration_seconds_count', { operation: 'validate', outcome: 'completed' })).toBeUndefined();
+      await request(probeUrl).get('/api/v1/status').expect(404);
+    } finally {
+      await api.close();
+    }
+  }, 120_000);
+});
