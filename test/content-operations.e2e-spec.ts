@@ -1,13 +1,9 @@
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import request from 'supertest';
 import { IMAGE_MAX_PIXELS } from '../src/operations/content/images';
-import { OperationRegistry } from '../src/operations/operation-registry';
-import { taskIdFor } from '../src/queue/jobs';
-import { createS3Client } from '../src/storage/s3-client.factory';
 import type { ProgressResponse } from '../src/objects/dto/object.responses';
 import { readS3, readS3Json } from './support/artifacts';
 import { closeDatabase, query } from './support/database';
@@ -16,54 +12,33 @@ import { waitFor } from './support/wait-for';
 
 /*
  * validate, transform, enrich, analyze, export and thumbnail on real content (CSV, NDJSON, JSON,
- * text, images), run by the real worker against real S3. Until multipart uploads exist, an
- * object with content is made as an upload would leave it: the bytes under
- * `<identifier>/source/upload.<ext>` and a queued row whose `source` points at them; the
- * reconciler (every 300 ms here) finds the row without a job and enqueues it.
+ * text, images), uploaded through the API as multipart/form-data and run by the real worker
+ * against real S3.
  */
 
 let service: TestApp;
 
-/** Creates an object whose source is `bytes` (stored in S3 as an upload would be) and lets the worker pick it up. */
+/** Past the prefix an upload is sniffed on, so the upload is accepted and validate finds the bad bytes. */
+const VALID_TEXT_BEFORE_BAD_BYTES = `${'a fine line of text\n'.repeat(300)}second `;
+
+/** Uploads `bytes` as the object's file through POST /api/v1/process and returns the new object. */
 async function submitWithSource(
   label: string,
   file: { bytes: Buffer; contentType: string; ext: string },
   operations: string[],
   options: Record<string, unknown> = {},
 ): Promise<{ id: string; identifier: string }> {
-  const id = randomUUID();
   const identifier = uniqueIdentifier(label);
-  const key = `${identifier}/source/upload.${file.ext}`;
-  const client = createS3Client(service.config.s3);
-  try {
-    await client.send(
-      new PutObjectCommand({ Bucket: service.config.s3.bucket, Key: key, Body: file.bytes, ContentType: file.contentType, ContentLength: file.bytes.length }),
-    );
-  } finally {
-    client.destroy();
-  }
-  const source = {
-    content_type: file.contentType,
-    size: file.bytes.length,
-    sha256: sha256(file.bytes),
-    s3_url: `s3://${service.config.s3.bucket}/${key}`,
-  };
-  const plan = service.app.get(OperationRegistry).plan(operations);
-  await query(
-    `insert into processing_objects (id, identifier, state, operations, plan, progress, task_id, attempts, source, options, created_at, updated_at)
-     values ($1, $2, 'queued', $3, $4, $5, $6, 1, $7, $8, now() - interval '1 minute', now() - interval '1 minute')`,
-    [
-      id,
-      identifier,
-      JSON.stringify(operations),
-      JSON.stringify(plan),
-      JSON.stringify({ current: 0, total: plan.length, message: 'Queued' }),
-      taskIdFor(id, 1),
-      JSON.stringify(source),
-      JSON.stringify(options),
-    ],
-  );
-  return { id, identifier };
+  const response = await request(service.baseUrl)
+    .post('/api/v1/process')
+    .field('identifier', identifier)
+    .field('operations', JSON.stringify(operations))
+    .field('options', JSON.stringify(options))
+    .attach('file', file.bytes, { filename: `${label}.${file.ext}`, contentType: file.contentType })
+    .expect(202);
+  const row = await query<{ source: { sha256: string; size: number } }>('select source from processing_objects where id = $1', [response.body.id]);
+  expect(row[0].source).toMatchObject({ sha256: sha256(file.bytes), size: file.bytes.length });
+  return { id: response.body.id, identifier };
 }
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
@@ -132,7 +107,7 @@ const cases: Record<string, Promise<{ id: string; identifier: string }>> = {};
 const submitted = (name: string) => cases[name];
 
 beforeAll(async () => {
-  service = await startTestApp({ RECONCILE_INTERVAL_MS: '300', MAX_PARALLEL_WORKERS: '6', LOG_LEVEL: 'error' });
+  service = await startTestApp({ MAX_PARALLEL_WORKERS: '6', LOG_LEVEL: 'error' });
 
   const jpegOriented = await canvas(2000, 1000).jpeg().withMetadata({ orientation: 6 }).toBuffer();
   const png = await canvas(2000, 1000).png().toBuffer();
@@ -171,7 +146,7 @@ beforeAll(async () => {
     invalidUtf8: () =>
       submitWithSource(
         'bad-utf8',
-        { bytes: Buffer.concat([Buffer.from('fine line\nsecond '), Buffer.from([0xff, 0xfe]), Buffer.from(' line\n')]), contentType: 'text/plain', ext: 'txt' },
+        { bytes: Buffer.concat([Buffer.from(VALID_TEXT_BEFORE_BAD_BYTES), Buffer.from([0xff, 0xfe]), Buffer.from(' line\n')]), contentType: 'text/plain', ext: 'txt' },
         ['transform'],
       ),
     corruptPng: () => submitWithSource('corrupt-png', { bytes: noisy.subarray(0, Math.floor(noisy.length * 0.6)), contentType: 'image/png', ext: 'png' }, ['thumbnail']),
@@ -445,7 +420,9 @@ describe('invalid content fails at once, saying what and where, and is not retri
   });
 
   it('invalid UTF-8 text: byte offset and line', async () => {
-    expect(await failedCase('invalidUtf8')).toBe(`validate: Invalid UTF-8 at byte ${Buffer.byteLength('fine line\nsecond ')} (line 2)`);
+    expect(await failedCase('invalidUtf8')).toBe(
+      `validate: Invalid UTF-8 at byte ${Buffer.byteLength(VALID_TEXT_BEFORE_BAD_BYTES)} (line ${VALID_TEXT_BEFORE_BAD_BYTES.split('\n').length})`,
+    );
   });
 
   it('a truncated PNG is corrupt', async () => {
