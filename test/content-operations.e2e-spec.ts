@@ -7,8 +7,8 @@ import { IMAGE_MAX_PIXELS } from '../src/operations/content/images';
 import type { ProgressResponse } from '../src/objects/dto/object.responses';
 import { readS3, readS3Json } from './support/artifacts';
 import { closeDatabase, query } from './support/database';
+import { waitUntilSettled } from './support/objects';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
-import { waitFor } from './support/wait-for';
 
 /*
  * validate, transform, enrich, analyze, export and thumbnail on real content (CSV, NDJSON, JSON,
@@ -43,15 +43,7 @@ async function submitWithSource(
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
-async function settled(id: string): Promise<ProgressResponse> {
-  return waitFor(
-    async () => {
-      const progress = (await request(service.baseUrl).get(`/api/v1/progress/${id}`).expect(200)).body as ProgressResponse;
-      return ['completed', 'failed', 'cancelled'].includes(progress.state) && progress;
-    },
-    { timeoutMs: 45_000, intervalMs: 100, what: `object ${id} to settle` },
-  );
-}
+const settled = (id: string) => waitUntilSettled(service.baseUrl, id, 45_000);
 
 /** A PNG whose header declares width x height but carries almost no pixel data: tiny on disk, huge decoded. */
 function pngDeclaring(width: number, height: number): Buffer {

@@ -9,26 +9,18 @@ import { sampleValue, samplesOf } from './support/prometheus';
 import { ServiceProcess, freePort, spawnService } from './support/service-process';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
 import { waitFor } from './support/wait-for';
+import { waitUntilSettled } from './support/objects';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { startLocalS3 } = require('../scripts/local-s3') as {
   startLocalS3(options: { directory: string; port?: number }): Promise<{ env: Record<string, string>; stop(): Promise<void> }>;
 };
 
-const SETTLED = ['completed', 'failed', 'cancelled'];
 
 async function submit(service: TestApp, body: Record<string, unknown>): Promise<{ id: string; task_id: string }> {
   return (await request(service.baseUrl).post('/api/v1/process').send(body).expect(202)).body;
 }
 
-async function settled(service: TestApp, id: string): Promise<ProgressResponse> {
-  return waitFor(
-    async () => {
-      const progress = (await request(service.baseUrl).get(`/api/v1/progress/${id}`).expect(200)).body as ProgressResponse;
-      return SETTLED.includes(progress.state) && progress;
-    },
-    { timeoutMs: 60_000, what: `object ${id} to settle` },
-  );
-}
+const settled = (service: TestApp, id: string) => waitUntilSettled(service.baseUrl, id);
 
 /** A TCP proxy to `target` that can be cut: new connections are refused and open ones dropped, as when a server goes away. */
 async function cuttableProxy(target: URL): Promise<{ url: URL; cut(): Promise<void> }> {

@@ -1,36 +1,15 @@
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Queue } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { AppConfig } from '../src/config/app-config';
-import { ObjectResponse, ProgressResponse } from '../src/objects/dto/object.responses';
+import { ObjectResponse } from '../src/objects/dto/object.responses';
 import { OBJECTS_QUEUE } from '../src/queue/jobs';
-import { createS3Client } from '../src/storage/s3-client.factory';
 import { listS3Keys, readS3 } from './support/artifacts';
 import { closeDatabase, query } from './support/database';
+import { expectErrorShape } from './support/error-shape';
+import { countJobs, waitUntilSettled } from './support/objects';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
-import { waitFor } from './support/wait-for';
 
 const VALID_OPERATIONS = ['validate', 'transform', 'enrich', 'analyze', 'export', 'thumbnail'];
-const ERROR_SHAPE_KEYS = ['code', 'details', 'error', 'message', 'statusCode'];
-
-/** Every key in the run's bucket, all pages of it. */
-async function allS3Keys(): Promise<string[]> {
-  const s3 = new AppConfig(process.env).s3;
-  const client = createS3Client(s3);
-  const keys: string[] = [];
-  try {
-    let token: string | undefined;
-    do {
-      const page = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket, ContinuationToken: token }));
-      keys.push(...(page.Contents ?? []).map((entry) => entry.Key!));
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-  } finally {
-    client.destroy();
-  }
-  return keys.sort();
-}
 
 async function rowsWithIdentifier(identifier: string): Promise<Record<string, unknown>[]> {
   return query('select * from processing_objects where identifier = $1', [identifier]);
@@ -40,14 +19,6 @@ async function totalRows(): Promise<number> {
   return Number((await query<{ count: string }>('select count(*) as count from processing_objects'))[0].count);
 }
 
-/** Asserts the one error shape: the four fields always, details only as an extra, and nothing of the server's insides. */
-function expectErrorShape(body: Record<string, unknown>, statusCode: number, code?: string): void {
-  expect(body).toMatchObject({ statusCode, error: expect.any(String), message: expect.any(String), code: code ?? expect.stringMatching(/^[a-z_]+$/) });
-  expect((body.message as string).length).toBeGreaterThan(0);
-  expect(Object.keys(body).filter((key) => !ERROR_SHAPE_KEYS.includes(key))).toEqual([]);
-  expect(JSON.stringify(body)).not.toMatch(/\bat .+:\d+:\d+|\.ts:\d+|node_modules|stack/i);
-}
-
 describe('submitting objects', () => {
   let service: TestApp;
   let smallLimitService: TestApp;
@@ -55,26 +26,15 @@ describe('submitting objects', () => {
 
   const api = () => request(service.baseUrl);
 
-  /** Every job the app's queue has ever held and still remembers, whatever its state. */
-  const totalJobs = async () => {
-    const counts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed', 'waiting-children');
-    return Object.values(counts).reduce((sum, count) => sum + count, 0);
-  };
+  const totalJobs = () => countJobs(queue);
 
   const jobsFor = async (objectId: string) =>
     (await queue.getJobs(['waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed'])).filter((job) => job?.data?.objectId === objectId);
 
-  const settled = (id: string) =>
-    waitFor(
-      async () => {
-        const progress = (await api().get(`/api/v1/progress/${id}`).expect(200)).body as ProgressResponse;
-        return ['completed', 'failed', 'cancelled'].includes(progress.state) && progress;
-      },
-      { what: `object ${id} to settle` },
-    );
+  const settled = (id: string) => waitUntilSettled(service.baseUrl, id);
 
   /** What the service holds, so a refused request can be shown to have written nothing. */
-  const footprint = async () => ({ rows: await totalRows(), keys: await allS3Keys(), jobs: await totalJobs() });
+  const footprint = async () => ({ rows: await totalRows(), keys: await listS3Keys(), jobs: await totalJobs() });
 
   beforeAll(async () => {
     service = await startTestApp();

@@ -1,4 +1,4 @@
-import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { Queue } from 'bullmq';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -8,16 +8,16 @@ import { pipeline } from 'node:stream/promises';
 import sharp from 'sharp';
 import request from 'supertest';
 import { AppConfig } from '../src/config/app-config';
-import { ProgressResponse } from '../src/objects/dto/object.responses';
 import { OBJECTS_QUEUE } from '../src/queue/jobs';
 import { createS3Client } from '../src/storage/s3-client.factory';
-import { readS3 } from './support/artifacts';
+import { listS3Keys, readS3 } from './support/artifacts';
+import { expectErrorShape } from './support/error-shape';
+import { countJobs, waitUntilSettled } from './support/objects';
 import { closeDatabase, query } from './support/database';
 import { freePort, spawnService } from './support/service-process';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
 import { waitFor } from './support/wait-for';
 
-const ERROR_SHAPE_KEYS = ['code', 'details', 'error', 'message', 'statusCode'];
 const UPLOAD_LIMIT = 65536;
 /** Over lib-storage's 5 MiB part size: a file beyond it is refused after the S3 multipart upload began. */
 const PARTS_LIMIT = 7 * 1024 * 1024;
@@ -50,23 +50,6 @@ function zipLike(size: number): Buffer {
 
 const PDF = Buffer.from('%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n');
 
-function expectErrorShape(body: Record<string, unknown>, statusCode: number, code?: string): void {
-  expect(body).toMatchObject({ statusCode, error: expect.any(String), message: expect.any(String), code: code ?? expect.stringMatching(/^[a-z_]+$/) });
-  expect(Object.keys(body).filter((key) => !ERROR_SHAPE_KEYS.includes(key))).toEqual([]);
-  expect(JSON.stringify(body)).not.toMatch(/\bat .+:\d+:\d+|\.ts:\d+|node_modules|stack/i);
-}
-
-async function s3KeysUnder(prefix: string): Promise<string[]> {
-  const s3 = new AppConfig(process.env).s3;
-  const client = createS3Client(s3);
-  try {
-    const page = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix }));
-    return (page.Contents ?? []).map((entry) => entry.Key!).sort();
-  } finally {
-    client.destroy();
-  }
-}
-
 /** Unfinished multipart uploads under a prefix, or 'unsupported' where the S3 server has no ListMultipartUploads (s3rver). */
 async function unfinishedUploads(prefix: string): Promise<string[] | 'unsupported'> {
   const s3 = new AppConfig(process.env).s3;
@@ -96,24 +79,14 @@ describe('uploading a file (multipart/form-data)', () => {
 
   const api = () => request(service.baseUrl);
 
-  const jobCount = async (q: Queue) => {
-    const counts = await q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed', 'waiting-children');
-    return Object.values(counts).reduce((sum, count) => sum + count, 0);
-  };
+  const jobCount = countJobs;
 
-  const settled = (id: string) =>
-    waitFor(
-      async () => {
-        const progress = (await api().get(`/api/v1/progress/${id}`).expect(200)).body as ProgressResponse;
-        return ['completed', 'failed', 'cancelled'].includes(progress.state) && progress;
-      },
-      { what: `object ${id} to settle` },
-    );
+  const settled = (id: string) => waitUntilSettled(service.baseUrl, id);
 
   /** Asserts a refused upload left nothing: no row, no S3 key, no unfinished multipart upload, no job. */
   const expectNothingLeft = async (identifier: string, q: Queue, jobsBefore: number) => {
     expect(await rowsWithIdentifier(identifier)).toEqual([]);
-    expect(await s3KeysUnder(`${identifier}/`)).toEqual([]);
+    expect(await listS3Keys(`${identifier}/`)).toEqual([]);
     const uploads = await unfinishedUploads(`${identifier}/`);
     if (uploads !== 'unsupported') expect(uploads).toEqual([]);
     expect(await jobCount(q)).toBe(jobsBefore);
@@ -448,7 +421,7 @@ describe('uploading a file (multipart/form-data)', () => {
 
     const rows = await rowsWithIdentifier(identifier);
     expect(rows.map((row) => row.id)).toEqual([first.body.id]);
-    expect(await s3KeysUnder(`${identifier}/source/`)).toEqual([`${identifier}/source/upload.csv`]);
+    expect(await listS3Keys(`${identifier}/source/`)).toEqual([`${identifier}/source/upload.csv`]);
     expect((await readS3((rows[0].source as SourceRow).s3_url)).equals(csv)).toBe(true);
     await settled(first.body.id);
   });

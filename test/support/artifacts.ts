@@ -21,13 +21,20 @@ export async function readS3Json<T = Record<string, unknown>>(s3Url: string): Pr
   return JSON.parse((await readS3(s3Url)).toString('utf8')) as T;
 }
 
-export async function listS3Keys(prefix: string): Promise<string[]> {
+/** Every key under `prefix` (the whole bucket by default), all pages of it, sorted. */
+export async function listS3Keys(prefix = ''): Promise<string[]> {
   const config = s3Config();
   const client = createS3Client(config);
+  const keys: string[] = [];
   try {
-    const response = await client.send(new ListObjectsV2Command({ Bucket: config.bucket, Prefix: prefix }));
-    return (response.Contents ?? []).map((entry) => entry.Key!).sort();
+    let token: string | undefined;
+    do {
+      const page = await client.send(new ListObjectsV2Command({ Bucket: config.bucket, Prefix: prefix, ContinuationToken: token }));
+      keys.push(...(page.Contents ?? []).map((entry) => entry.Key!));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
   } finally {
     client.destroy();
   }
+  return keys.sort();
 }
