@@ -3,7 +3,6 @@ import { createHash } from 'node:crypto';
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import request from 'supertest';
-import { IMAGE_MAX_PIXELS } from '../src/operations/content/images';
 import type { ProgressResponse } from '../src/objects/dto/object.responses';
 import { readS3, readS3Json } from './support/artifacts';
 import { closeDatabase, query } from './support/database';
@@ -424,8 +423,25 @@ describe('invalid content fails at once, saying what and where, and is not retri
   it('a decompression bomb exceeds the pixel limit without being decoded', async () => {
     const bomb = pngDeclaring(30_000, 30_000);
     expect(bomb.length).toBeLessThan(100_000);
-    expect(30_000 * 30_000).toBeGreaterThan(IMAGE_MAX_PIXELS);
-    expect(await failedCase('bomb')).toBe(`validate: image exceeds ${IMAGE_MAX_PIXELS} pixels: it is 30000x30000`);
+    expect(30_000 * 30_000).toBeGreaterThan(service.config.limits.imagePixels);
+    expect(await failedCase('bomb')).toBe(`validate: image exceeds ${service.config.limits.imagePixels} pixels: it is 30000x30000`);
+  });
+
+  it('the pixel limit is IMAGE_MAX_PIXELS', async () => {
+    const strict = await startTestApp({ IMAGE_MAX_PIXELS: '1000' });
+    try {
+      const image = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } }).png().toBuffer();
+      const response = await request(strict.baseUrl)
+        .post('/api/v1/process')
+        .field('identifier', uniqueIdentifier('strict-pixels'))
+        .field('operations', 'validate')
+        .attach('file', image, { filename: 'small.png', contentType: 'image/png' })
+        .expect(202);
+      const progress = await waitUntilSettled(strict.baseUrl, response.body.id);
+      expect(progress.error_message).toBe('validate: image exceeds 1000 pixels: it is 64x64');
+    } finally {
+      await strict.close();
+    }
   });
 
   it('thumbnail of a CSV: it requires an image', async () => {

@@ -28,6 +28,7 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'log', 'debug', 'verbose']).default('log'),
   PAYLOAD_LIMIT_BYTES: positiveInt.default(MIB),
   UPLOAD_LIMIT_BYTES: positiveInt.default(100 * MIB),
+  IMAGE_MAX_PIXELS: positiveInt.default(100_000_000),
   JOB_ATTEMPTS: positiveInt.max(100).default(5),
   JOB_BACKOFF_MS: positiveInt.default(1000),
   WORKER_LOCK_DURATION_MS: positiveInt.min(1000).default(30000),
@@ -67,7 +68,7 @@ export class AppConfig {
   readonly shutdownTimeoutMs: number;
   readonly role: AppRole;
   readonly logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
-  readonly limits: { payloadBytes: number; uploadBytes: number };
+  readonly limits: { payloadBytes: number; uploadBytes: number; imagePixels: number };
   readonly jobs: {
     attempts: number;
     backoffMs: number;
@@ -116,7 +117,7 @@ export class AppConfig {
     this.shutdownTimeoutMs = e.SHUTDOWN_TIMEOUT_MS;
     this.role = e.APP_ROLE;
     this.logLevel = e.LOG_LEVEL;
-    this.limits = { payloadBytes: e.PAYLOAD_LIMIT_BYTES, uploadBytes: e.UPLOAD_LIMIT_BYTES };
+    this.limits = { payloadBytes: e.PAYLOAD_LIMIT_BYTES, uploadBytes: e.UPLOAD_LIMIT_BYTES, imagePixels: e.IMAGE_MAX_PIXELS };
     this.jobs = {
       attempts: e.JOB_ATTEMPTS,
       backoffMs: e.JOB_BACKOFF_MS,

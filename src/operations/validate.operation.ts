@@ -139,7 +139,7 @@ export class ValidateOperation implements ProcessingOperation {
         return withLocalCopy(
           await context.openContent(),
           async (path, content) => {
-            const metadata = await checkImage(path);
+            const metadata = await checkImage(path, this.config.limits.imagePixels);
             const oriented = orientedSize(metadata);
             return {
               size: content.size,

@@ -8,12 +8,6 @@ import sharp, { type Metadata } from 'sharp';
 import { ContentError } from './content-error';
 import { MeasuringStream } from './measure';
 
-/**
- * The most pixels an image may have (width x height of one frame): 100 megapixels. It bounds
- * the memory and time a decode needs, and refuses decompression bombs before decoding them.
- */
-export const IMAGE_MAX_PIXELS = 100_000_000;
-
 /** Images are decoded from a local temporary copy, so libvips reads them from disk rather than from memory. */
 export async function withLocalCopy<T>(
   stream: Readable,
@@ -32,8 +26,9 @@ export async function withLocalCopy<T>(
   }
 }
 
+/** An image that validate has already admitted within the pixel limit (IMAGE_MAX_PIXELS). */
 export function openImage(path: string): sharp.Sharp {
-  return sharp(path, { limitInputPixels: IMAGE_MAX_PIXELS, failOn: 'warning' });
+  return sharp(path, { limitInputPixels: false, failOn: 'warning' });
 }
 
 /** The header of an image; not an image or an unreadable header is a ContentError. */
@@ -46,21 +41,22 @@ export async function imageMetadata(path: string): Promise<Metadata> {
 }
 
 /**
- * Proves an image is decodable within the pixel limit: reads its header, refuses one that
- * declares more than IMAGE_MAX_PIXELS, then decodes every pixel once.
+ * Proves an image is decodable within `maxPixels` (width x height of one frame): reads its
+ * header, refuses one that declares more (a decompression bomb is never decoded), then decodes
+ * every pixel once. The limit bounds the memory and time every later decode needs.
  */
-export async function checkImage(path: string): Promise<Metadata> {
+export async function checkImage(path: string, maxPixels: number): Promise<Metadata> {
   const metadata = await imageMetadata(path);
   const pixels = (metadata.width ?? 0) * (metadata.height ?? 0);
-  if (pixels > IMAGE_MAX_PIXELS) {
-    throw new ContentError(`image exceeds ${IMAGE_MAX_PIXELS} pixels: it is ${metadata.width}x${metadata.height}`);
+  if (pixels > maxPixels) {
+    throw new ContentError(`image exceeds ${maxPixels} pixels: it is ${metadata.width}x${metadata.height}`);
   }
   try {
-    await openImage(path).stats();
+    await sharp(path, { limitInputPixels: maxPixels, failOn: 'warning' }).stats();
   } catch (error) {
     const message = (error as Error).message;
     if (/pixel limit/i.test(message)) {
-      throw new ContentError(`image exceeds ${IMAGE_MAX_PIXELS} pixels`);
+      throw new ContentError(`image exceeds ${maxPixels} pixels`);
     }
     throw new ContentError(`image is corrupt: ${message}`);
   }
