@@ -11,7 +11,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { AppConfig } from '../config/app-config';
 import { createS3Client } from './s3-client.factory';
 
@@ -52,8 +53,15 @@ export class StorageService implements OnApplicationShutdown {
       if (!(error instanceof S3ServiceException) || error.$metadata.httpStatusCode !== 404) {
         throw error;
       }
-      await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }));
-      this.logger.log(`Created bucket ${this.bucket}`);
+      try {
+        await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }));
+        this.logger.log(`Created bucket ${this.bucket}`);
+      } catch (creationError) {
+        // Processes starting together race to create it; the bucket existing is all that matters.
+        if (!['BucketAlreadyOwnedByYou', 'BucketAlreadyExists'].includes((creationError as Error).name)) {
+          throw creationError;
+        }
+      }
     }
   }
 
@@ -76,14 +84,24 @@ export class StorageService implements OnApplicationShutdown {
 
   /** Streams `body` to S3 in parts, so memory stays flat whatever the size. */
   async putStream(key: string, body: Readable, contentType: string, signal?: AbortSignal): Promise<StoredObject> {
+    // Counted in the pipeline rather than by a 'data' listener, which would switch the body to flowing mode and defeat backpressure.
     let size = 0;
-    body.on('data', (chunk: Buffer) => (size += chunk.length));
+    const counted = new PassThrough({
+      transform(chunk: Buffer, _encoding, done) {
+        size += chunk.length;
+        done(null, chunk);
+      },
+    });
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key: key, Body: body, ContentType: contentType },
+      params: { Bucket: this.bucket, Key: key, Body: counted, ContentType: contentType },
       abortController: signal ? abortControllerFollowing(signal) : undefined,
     });
-    await upload.done();
+    const uploaded = upload.done().catch((error: unknown) => {
+      counted.destroy();
+      throw error;
+    });
+    await Promise.all([pipeline(body, counted), uploaded]);
     return { key, s3Url: this.s3Url(key), size };
   }
 
