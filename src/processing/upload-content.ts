@@ -114,20 +114,25 @@ export class ClassifiedUpload {
   private readonly hash = createHash('sha256');
   private bytes = 0;
   private finished = false;
+  private limitHit = false;
+  private wakeOnLimit?: () => void;
 
   private constructor(
     readonly type: UploadType,
     readonly filename: string | undefined,
     private readonly prefix: Buffer[],
     private readonly source: AsyncIterator<Buffer>,
-    private readonly limitReached: Promise<void>,
     private readonly file: IncomingFile,
-  ) {}
+  ) {
+    file.stream.once('limit', () => {
+      this.limitHit = true;
+      this.wakeOnLimit?.();
+    });
+  }
 
   /** Reads the first bytes (at most SNIFF_BYTES held) and classifies them; 413 or 415 before any byte is stored. */
   static async open(file: IncomingFile): Promise<ClassifiedUpload> {
     const source = file.stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-    const limitReached = new Promise<void>((resolve) => file.stream.once('limit', () => resolve()));
     const prefix: Buffer[] = [];
     let length = 0;
     while (length < SNIFF_BYTES) {
@@ -141,7 +146,7 @@ export class ClassifiedUpload {
     }
     const head = Buffer.concat(prefix);
     const type = await classifyUpload(head.subarray(0, SNIFF_BYTES), file.mimetype, file.filename);
-    return new ClassifiedUpload(type, file.filename, prefix, source, limitReached, file);
+    return new ClassifiedUpload(type, file.filename, prefix, source, file);
   }
 
   /** The content: the sniffed prefix, then the rest of the part. Read it once. */
@@ -150,9 +155,8 @@ export class ClassifiedUpload {
       for (const chunk of this.prefix.splice(0)) {
         yield this.count(chunk);
       }
-      const limit = this.limitReached.then(() => 'limit' as const);
       for (;;) {
-        const next = await Promise.race([this.source.next(), limit]);
+        const next = await this.nextChunkOrLimit();
         if (next === 'limit' || this.file.stream.truncated) {
           throw tooLarge(this.file.limitBytes);
         }
@@ -162,6 +166,22 @@ export class ClassifiedUpload {
       this.finished = true;
     };
     return Readable.from(generate.call(this), { objectMode: false });
+  }
+
+  /**
+   * The next chunk, or 'limit' as soon as the parser reports the size limit (it would otherwise
+   * wait for the end of the part). A fresh promise per chunk: racing one long-lived promise would
+   * keep every chunk reachable from it, the whole file in memory.
+   */
+  private nextChunkOrLimit(): Promise<IteratorResult<Buffer> | 'limit'> {
+    return new Promise((resolve, reject) => {
+      if (this.limitHit) {
+        resolve('limit');
+        return;
+      }
+      this.wakeOnLimit = () => resolve('limit');
+      this.source.next().then(resolve, reject);
+    }).finally(() => (this.wakeOnLimit = undefined)) as Promise<IteratorResult<Buffer> | 'limit'>;
   }
 
   /** Size and SHA-256 of everything the body produced; only once it has been read to the end. */
