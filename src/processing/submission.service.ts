@@ -101,19 +101,20 @@ export class SubmissionService {
     verifyReplay: (existing: ProcessingObject) => Promise<void>,
     create: () => Promise<SubmissionResponse>,
   ): Promise<SubmissionResponse> {
+    // Insert first and look the holder up only on a clash: the common case costs no extra query.
     for (let attempt = 1; attempt <= MAX_INSERT_ATTEMPTS; attempt++) {
-      const existing = await this.objects.findByIdentifier(identifier);
-      if (existing) {
-        const answer = this.answerForExisting(existing, idempotencyKey, requestHash);
-        await verifyReplay(existing);
-        return answer;
-      }
       try {
         return await create();
       } catch (error) {
         if (!(error instanceof UniqueConstraintViolationException)) {
           throw error;
         }
+      }
+      const existing = await this.objects.findByIdentifier(identifier);
+      if (existing) {
+        const answer = this.answerForExisting(existing, idempotencyKey, requestHash);
+        await verifyReplay(existing);
+        return answer;
       }
     }
     throw new ConflictError(ErrorCode.IdentifierTaken, `Identifier '${identifier}' is being submitted concurrently; try again`);
