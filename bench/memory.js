@@ -43,7 +43,7 @@ const { migrateDatabase } = require(path.join(DIST, 'database', 'migrate.js'));
 const { createS3Client } = require(path.join(DIST, 'storage', 's3-client.factory.js'));
 const { startLocalS3 } = require(path.join(ROOT, 'scripts', 'local-s3.js'));
 const { GetObjectCommand } = require('@aws-sdk/client-s3');
-const { Client } = require('pg');
+const { dropDatabase } = require('./support');
 const { Redis } = require('ioredis');
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -182,19 +182,6 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
     console.error(`\n${signal}: cleaning up…`);
     cleanUp().finally(() => process.exit(130));
   });
-}
-
-async function dropDatabase(databaseUrl) {
-  const url = new URL(databaseUrl);
-  const name = url.pathname.slice(1);
-  url.pathname = '/postgres';
-  const client = new Client({ connectionString: url.toString() });
-  await client.connect();
-  try {
-    await client.query(`drop database if exists "${name}" with (force)`);
-  } finally {
-    await client.end();
-  }
 }
 
 async function deleteRedisKeys(redisUrl, prefix) {

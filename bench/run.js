@@ -67,6 +67,7 @@ if (!fs.existsSync(MAIN)) {
 
 const autocannon = require('autocannon');
 const { Client } = require('pg');
+const { dropDatabase } = require('./support');
 const { Redis } = require('ioredis');
 const { Queue } = require('bullmq');
 const { AppConfig } = require(path.join(DIST, 'config', 'app-config.js'));
@@ -290,19 +291,6 @@ async function resetData(db, queue, rows) {
   await db.query('insert into processing_objects select * from json_populate_recordset(null::processing_objects, $1::json)', [JSON.stringify(rows)]);
   await db.query('analyze processing_objects');
   await db.query('checkpoint');
-}
-
-async function dropDatabase(databaseUrl) {
-  const url = new URL(databaseUrl);
-  const name = url.pathname.slice(1);
-  url.pathname = '/postgres';
-  const client = new Client({ connectionString: url.toString() });
-  await client.connect();
-  try {
-    await client.query(`drop database if exists "${name}" with (force)`);
-  } finally {
-    await client.end();
-  }
 }
 
 async function deleteKeys(redis, prefix) {
