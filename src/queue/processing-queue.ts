@@ -1,7 +1,9 @@
 import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { AppConfig } from '../config/app-config';
 import { JobItem, OBJECTS_QUEUE } from './jobs';
+import { closeGracefully } from '../common/close-gracefully';
 
 export interface QueueCounts {
   waiting: number;
@@ -15,10 +17,14 @@ export interface QueueCounts {
 @Injectable()
 export class ProcessingQueue implements OnApplicationShutdown {
   readonly queue: Queue;
+  /** Owned here rather than by BullMQ, whose own disconnect can wait forever on a Redis that went away and came back. */
+  private readonly connection: Redis;
 
   constructor(config: AppConfig) {
+    this.connection = new Redis(config.redis.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    this.connection.on('error', () => undefined);
     this.queue = new Queue(OBJECTS_QUEUE, {
-      connection: { url: config.redis.url, enableOfflineQueue: false },
+      connection: this.connection,
       prefix: config.redis.prefix,
       defaultJobOptions: {
         attempts: config.jobs.attempts,
@@ -62,7 +68,7 @@ export class ProcessingQueue implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    // A graceful close sends QUIT, which fails while Redis is unreachable; then the socket is just dropped.
-    await this.queue.close().catch(() => this.queue.disconnect());
+    await closeGracefully(() => this.queue.close(), () => undefined);
+    await closeGracefully(() => this.connection.quit(), () => this.connection.disconnect());
   }
 }

@@ -1,6 +1,7 @@
 import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { AppConfig } from '../config/app-config';
+import { closeGracefully } from '../common/close-gracefully';
 
 /** The process's Redis connections outside BullMQ: one for commands and publishing, one for subscriptions. */
 @Injectable()
@@ -26,6 +27,7 @@ export class RedisService implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all([this.client.quit().catch(() => this.client.disconnect()), this.subscriberConnection?.quit().catch(() => undefined)]);
+    const connections = [this.client, ...(this.subscriberConnection ? [this.subscriberConnection] : [])];
+    await Promise.all(connections.map((connection) => closeGracefully(() => connection.quit(), () => connection.disconnect())));
   }
 }
