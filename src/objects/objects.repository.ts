@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
+import { EntityManager, UniqueConstraintViolationException, raw } from '@mikro-orm/postgresql';
 import { InvalidTransitionError, ObjectNotFoundError } from '../common/domain-errors';
 import { ObjectState, assertTransition, statesLeadingTo } from './object-state';
 import type { ObjectEventKind, ObjectSnapshot } from './object-event.entity';
+import type { ProgressFields } from './object.presenter';
 import { ObjectProgress, ObjectSource, OperationStatus, ProcessingObject, ProcessingObjectSchema } from './processing-object.entity';
 
 /** Column changes that may accompany a state change or a progress update. */
@@ -65,6 +66,33 @@ export class ObjectsRepository {
 
   async findByIdentifier(identifier: string): Promise<ProcessingObject | null> {
     return this.em.fork().findOne(ProcessingObjectSchema, { identifier }, { disableIdentityMap: true });
+  }
+
+  /** The progress of an object, read with one plain query: the hottest read of the API. */
+  async findProgressById(id: string): Promise<ProgressFields | null> {
+    const rows = await this.em.getConnection().execute<ProgressRow[]>(
+      `select id, identifier, plan, state, current_operation, progress, operations_status, s3_artifacts, error_message from ${TABLE} where id = ?`,
+      [id],
+    );
+    const row = rows[0];
+    return row
+      ? {
+          id: row.id,
+          identifier: row.identifier,
+          plan: row.plan,
+          state: row.state,
+          currentOperation: row.current_operation,
+          progress: row.progress,
+          operationsStatus: row.operations_status,
+          s3Artifacts: row.s3_artifacts,
+          errorMessage: row.error_message,
+        }
+      : null;
+  }
+
+  /** Creates the object directly as queued, with its first event, in one statement. */
+  async insertQueued(object: NewObject, queued: QueuedFields): Promise<number> {
+    return insertQueued(this.em, object, queued);
   }
 
   async getById(id: string): Promise<ProcessingObject> {
@@ -150,12 +178,9 @@ export class ObjectsRepository {
       where.push({ createdAt: { $lt: filter.createdBefore } });
     }
     if (filter.after) {
-      where.push({
-        $or: [
-          { createdAt: { $lt: filter.after.createdAt } },
-          { createdAt: filter.after.createdAt, id: { $lt: filter.after.id } },
-        ],
-      });
+      // A row comparison, not `created_at < ? or (created_at = ? and id < ?)`: only this form bounds
+      // the (created_at desc, id desc) index scans, so a deep page costs no more than the first one.
+      where.push({ [raw('(created_at, id) < (?, ?)', [filter.after.createdAt, filter.after.id])]: [] });
     }
     return this.em.fork().find(
       ProcessingObjectSchema,
@@ -163,6 +188,24 @@ export class ObjectsRepository {
       { orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], limit: filter.limit, disableIdentityMap: true },
     );
   }
+}
+
+interface ProgressRow {
+  id: string;
+  identifier: string;
+  plan: string[];
+  state: ObjectState;
+  current_operation: string | null;
+  progress: ObjectProgress;
+  operations_status: Record<string, OperationStatus>;
+  s3_artifacts: Record<string, string>;
+  error_message: string | null;
+}
+
+/** What a submission knows of its object once it is queued. */
+export interface QueuedFields {
+  taskId: string;
+  source: ObjectSource | null;
 }
 
 export interface ObjectListFilter {
@@ -178,6 +221,10 @@ export interface ObjectListFilter {
 /** The writes available inside a submission's transaction. */
 export class ObjectsTransaction {
   constructor(private readonly em: EntityManager) {}
+
+  async insertQueued(object: NewObject, queued: QueuedFields): Promise<number> {
+    return insertQueued(this.em, object, queued);
+  }
 
   async insertPending(object: NewObject): Promise<void> {
     await this.em.insert(ProcessingObjectSchema, {
@@ -227,6 +274,46 @@ async function transition(em: EntityManager, id: string, to: ObjectState, patch:
 
 const SNAPSHOT = `jsonb_build_object('state', state, 'currentOperation', current_operation, 'progress', progress,
   'operationsStatus', operations_status, 's3Artifacts', s3_artifacts, 'errorMessage', error_message)`;
+
+/**
+ * Inserts the object as queued (the pending → queued step of the state table, taken at creation) and
+ * records that as its first event, in one statement. An identifier clash raises UniqueConstraintViolationException.
+ */
+async function insertQueued(em: EntityManager, object: NewObject, queued: QueuedFields): Promise<number> {
+  assertTransition('pending', 'queued');
+  const progress = { current: 0, total: object.plan.length, message: 'Queued for processing' };
+  try {
+    const rows = await em.getConnection().execute<{ version: number }[]>(
+      `with changed as (
+         insert into ${TABLE} (id, identifier, state, operations, plan, progress, task_id, source, metadata, options, priority, attempts, idempotency_key, request_hash)
+         values (?, ?, 'queued', ?::jsonb, ?::jsonb, ?::jsonb, ?, ?::jsonb, ?::jsonb, ?::jsonb, ?, 1, ?, ?)
+         returning *
+       ), recorded as (
+         insert into object_events (object_id, seq, kind, operation, snapshot) select id, version, 'state_changed', null, ${SNAPSHOT} from changed
+       )
+       select version from changed`,
+      [
+        object.id,
+        object.identifier,
+        JSON.stringify(object.operations),
+        JSON.stringify(object.plan),
+        JSON.stringify(progress),
+        queued.taskId,
+        queued.source === null ? null : JSON.stringify(queued.source),
+        JSON.stringify(object.metadata),
+        JSON.stringify(object.options),
+        object.priority,
+        object.idempotencyKey,
+        object.requestHash,
+      ],
+      'all',
+      em.getTransactionContext(),
+    );
+    return rows[0].version;
+  } catch (error) {
+    throw em.getPlatform().getExceptionConverter().convertException(error as Error);
+  }
+}
 
 /**
  * Updates the object when it is in one of `states`, and records the change as an event with

@@ -3,7 +3,7 @@ import { ApiAcceptedResponse, ApiConsumes, ApiExtraModels, ApiHeader, ApiOkRespo
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Observable } from 'rxjs';
 import { ApiErrors } from '../common/api-errors.decorator';
-import { ValidationError } from '../common/domain-errors';
+import { ObjectNotFoundError, ValidationError } from '../common/domain-errors';
 import { ObjectIdPipe } from '../common/object-id.pipe';
 import { validateBody } from '../common/validation.pipe';
 import { OperationStatusResponse, ProgressResponse } from '../objects/dto/object.responses';
@@ -96,7 +96,11 @@ export class ProcessingController {
   @ApiParam({ name: 'object_id', format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000', description: 'The id returned by POST /api/v1/process' })
   @ApiErrors(400, 404, 503)
   async progress(@Param('object_id', ObjectIdPipe) id: string): Promise<ProgressResponse> {
-    return toProgressView(await this.objects.getById(id));
+    const progress = await this.objects.findProgressById(id);
+    if (!progress) {
+      throw new ObjectNotFoundError(id);
+    }
+    return toProgressView(progress);
   }
 
   @Sse('progress/:object_id/stream')

@@ -2,7 +2,6 @@ import { Injectable, Logger } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
 import { ConflictError, DependencyUnavailableError, DomainError, ValidationError } from '../common/domain-errors';
 import { ErrorCode } from '../common/error-codes';
-import { ObjectEvents } from '../events/object-events';
 import { NewObject, ObjectsRepository, UniqueConstraintViolationException } from '../objects/objects.repository';
 import { jobPriority } from '../objects/objects.service';
 import type { ObjectSource, ProcessingObject } from '../objects/processing-object.entity';
@@ -42,7 +41,6 @@ export class SubmissionService {
     private readonly operations: OperationRegistry,
     private readonly storage: StorageService,
     private readonly queue: ProcessingQueue,
-    private readonly events: ObjectEvents,
   ) {}
 
   /** A JSON submission: inline `payload` content, or none (the operations run on the metadata document). */
@@ -153,21 +151,33 @@ export class SubmissionService {
   ): Promise<SubmissionResponse> {
     const id = randomUUID();
     const taskId = taskIdFor(id, 1);
-    const sourceKey = request.payload !== undefined ? artifactKeys.source(request.identifier, 'payload.json') : undefined;
-    let version: number;
+    const newObject = this.newObject(request, prepared, id, idempotencyKey, requestHash);
+    if (request.payload === undefined) {
+      await this.objects.insertQueued(newObject, { taskId, source: null });
+      return this.enqueue(request, id, undefined);
+    }
+    // The row is inserted first and committed only once the payload is stored: the identifier is
+    // checked before anything is written to S3, and no worker sees the object before its source.
+    const sourceKey = artifactKeys.source(request.identifier, 'payload.json');
+    const body = Buffer.from(JSON.stringify(request.payload));
+    const source: ObjectSource = {
+      content_type: 'application/json',
+      size: body.length,
+      sha256: createHash('sha256').update(body).digest('hex'),
+      s3_url: this.storage.s3Url(sourceKey),
+    };
     try {
-      version = await this.objects.inTransaction(async (transaction) => {
-        await transaction.insertPending(this.newObject(request, prepared, id, idempotencyKey, requestHash));
-        const source = sourceKey ? await this.storePayload(sourceKey, request.payload) : undefined;
-        return transaction.transition(id, 'queued', { taskId, incrementAttempts: true, source, progressMessage: 'Queued for processing' });
+      await this.objects.inTransaction(async (transaction) => {
+        await transaction.insertQueued(newObject, { taskId, source });
+        await this.storePayload(sourceKey, body);
       });
     } catch (error) {
-      if (sourceKey && !(error instanceof UniqueConstraintViolationException)) {
+      if (!(error instanceof UniqueConstraintViolationException)) {
         await this.storage.deleteKeys([sourceKey]).catch(() => undefined);
       }
       throw error;
     }
-    return this.enqueue(request, id, version, sourceKey);
+    return this.enqueue(request, id, sourceKey);
   }
 
   private async createWithUpload(
@@ -182,7 +192,6 @@ export class SubmissionService {
     const taskId = taskIdFor(id, 1);
     const sourceKey = artifactKeys.source(request.identifier, `upload.${upload.type.extension}`);
     await this.objects.inTransaction((transaction) => transaction.insertPending(this.newObject(request, prepared, id, idempotencyKey, requestHash)));
-    let version: number;
     try {
       const stored = await this.storeUpload(sourceKey, upload);
       await afterStored();
@@ -191,18 +200,18 @@ export class SubmissionService {
       if (upload.filename) {
         source.filename = upload.filename;
       }
-      version = await this.objects.transition(id, 'queued', { taskId, incrementAttempts: true, source, progressMessage: 'Queued for processing' }, ['pending']);
+      await this.objects.transition(id, 'queued', { taskId, incrementAttempts: true, source, progressMessage: 'Queued for processing' }, ['pending']);
     } catch (error) {
       // A failed streaming upload has aborted its multipart upload; a completed one is removed here.
       await this.storage.deleteKeys([sourceKey]).catch(() => undefined);
       await this.objects.deleteById(id, ['pending']).catch(() => undefined);
       throw error;
     }
-    return this.enqueue(request, id, version, sourceKey);
+    return this.enqueue(request, id, sourceKey);
   }
 
   /** Queues the job of a just-queued object; if the queue is down, the object and its source go again. */
-  private async enqueue(request: SubmitObjectDto, id: string, version: number, sourceKey: string | undefined): Promise<SubmissionResponse> {
+  private async enqueue(request: SubmitObjectDto, id: string, sourceKey: string | undefined): Promise<SubmissionResponse> {
     try {
       await this.queue.enqueue({ name: JobName.ProcessObject, data: { objectId: id } }, { jobId: taskIdFor(id, 1), priority: jobPriority(request.priority ?? 5) });
     } catch (error) {
@@ -212,7 +221,6 @@ export class SubmissionService {
       }
       throw new DependencyUnavailableError('The job queue', error);
     }
-    await this.events.publishChange({ id, version });
     return firstResponse({ id, identifier: request.identifier });
   }
 
@@ -240,16 +248,9 @@ export class SubmissionService {
     }
   }
 
-  private async storePayload(key: string, payload: unknown) {
-    const body = Buffer.from(JSON.stringify(payload));
+  private async storePayload(key: string, body: Buffer): Promise<void> {
     try {
-      const stored = await this.storage.putBuffer(key, body, 'application/json');
-      return {
-        content_type: 'application/json',
-        size: stored.size,
-        sha256: createHash('sha256').update(body).digest('hex'),
-        s3_url: stored.s3Url,
-      };
+      await this.storage.putBuffer(key, body, 'application/json');
     } catch (error) {
       throw new DependencyUnavailableError('Object storage', error);
     }

@@ -1,0 +1,118 @@
+'use strict';
+// Servers and workers as OS processes of their own, and what /proc tells about them.
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const path = require('node:path');
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A Node script as its own process; its output goes to `<logDir>/<name>.log` (the harness spends no CPU on it). */
+function spawnProcess(name, script, env, logDir, args = []) {
+  const logFile = path.join(logDir, `${name}.log`);
+  const fd = fs.openSync(logFile, 'w');
+  const child = spawn(process.execPath, [script, ...args], { env: { ...env, NO_COLOR: '1' }, stdio: ['ignore', fd, fd] });
+  fs.closeSync(fd);
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  const running = () => child.exitCode === null && child.signalCode === null;
+  return {
+    name,
+    pid: child.pid,
+    logFile,
+    exited,
+    running,
+    tail: () => {
+      try {
+        return fs.readFileSync(logFile, 'utf8').slice(-4000);
+      } catch {
+        return '';
+      }
+    },
+    async stop() {
+      if (!running()) return exited;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      const result = await exited;
+      clearTimeout(timer);
+      return result;
+    },
+  };
+}
+
+/** Waits until `url` answers 2xx (any answer when `anyStatus`), failing early if the process exits. */
+async function waitForHttp(url, proc, { timeoutMs = 60_000, anyStatus = false } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!proc.running()) throw new Error(`${proc.name} exited before answering ${url}:\n${proc.tail()}`);
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      if (anyStatus || response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(200);
+  }
+  throw new Error(`${proc.name} did not answer ${url} within ${timeoutMs} ms:\n${proc.tail()}`);
+}
+
+function procStatFields(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), fields: stat.slice(stat.lastIndexOf(')') + 2).split(' ') };
+}
+
+/** User + system CPU time of a process so far, in ms (Linux /proc; null elsewhere). USER_HZ is 100. */
+function cpuMs(pid) {
+  try {
+    const { fields } = procStatFields(pid);
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU time so far of the PostgreSQL and Redis server processes on this machine (exited backends included), in ms. */
+function backendCpuMs() {
+  const totals = { postgres: 0, redis: 0 };
+  let entries;
+  try {
+    entries = fs.readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
+  } catch {
+    return null;
+  }
+  for (const pid of entries) {
+    try {
+      const { comm, fields } = procStatFields(pid);
+      const kind = comm === 'postgres' || comm.startsWith('postgres:') ? 'postgres' : comm.startsWith('redis-server') ? 'redis' : null;
+      if (!kind) continue;
+      // utime + stime, plus cutime + cstime: the postmaster collects the time of backends that have exited.
+      totals[kind] += ((Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * 1000) / 100;
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return totals;
+}
+
+/** VmRSS and VmHWM (peak RSS) of a process, in bytes; null once it is gone. */
+function memoryOf(pid) {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+    return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+  } catch {
+    return null;
+  }
+}
+
+module.exports = { sleep, freePort, spawnProcess, waitForHttp, cpuMs, backendCpuMs, memoryOf };
