@@ -33,8 +33,9 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
   });
   // Only JSON bodies are accepted: Fastify's text/plain parser goes, and Nest's form parser is never added (bodyParser: false).
   adapter.getInstance().removeContentTypeParser('text/plain');
-  adapter.getInstance().addHook('onSend', async (request, reply) => {
+  adapter.getInstance().addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    done();
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: logLevels(config),
