@@ -9,7 +9,7 @@ import type { ArtifactsResponse, ObjectListResponse, ObjectResponse, ProgressRes
 import { OBJECTS_QUEUE } from '../src/queue/jobs';
 import { createS3Client } from '../src/storage/s3-client.factory';
 import { listS3Keys, readS3, readS3Json } from './support/artifacts';
-import { closeDatabase, objectRow } from './support/database';
+import { closeDatabase, objectRow, query } from './support/database';
 import { freePort } from './support/service-process';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
 import { waitFor } from './support/wait-for';
@@ -485,6 +485,27 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
       const next = await list({ operation: 'export', limit: 1, cursor: exports.next_cursor! });
       expect(next.items.map((item) => item.id)).toEqual([created[0].id]);
       expect(next.next_cursor).toBeNull();
+    });
+
+    it('pages through objects created in the same millisecond by id, without duplicates or gaps', async () => {
+      const tie = uniqueIdentifier('tie');
+      const ids: string[] = [];
+      for (const index of [0, 1, 2, 3]) {
+        ids.push((await submit(fast, { identifier: `${tie}-${index}`, operations: ['validate'], payload: [{ n: index }] })).id);
+      }
+      for (const id of ids) {
+        await waitForState(fast, id, ['completed']);
+      }
+      await query(`update processing_objects set created_at = '2026-01-01T00:00:00.000Z' where id = any($1::uuid[])`, [ids]);
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const params = { identifier_prefix: tie, limit: 1, ...(cursor ? { cursor } : {}) };
+        const page: ObjectListResponse = (await api(fast).get('/api/v1/objects').query(params).expect(200)).body;
+        seen.push(...page.items.map((item) => item.id));
+        cursor = page.next_cursor;
+      } while (cursor && seen.length < 10);
+      expect(seen).toEqual([...ids].sort().reverse());
     });
 
     it('rejects bad parameters with 400', async () => {

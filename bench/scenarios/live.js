@@ -183,7 +183,7 @@ async function main() {
     `MAX_PARALLEL_WORKERS=${WORKERS}, SIMULATED_OPERATION_DELAY_MS=${DELAY_MS}, ${ROUNDS} rounds, ulimit -n ${fdLimit()}`);
 
   const apiNodeOptions = process.env.BENCH_LIVE_API_NODE_OPTIONS;
-  const api = await environment.startService('live-api', 'api', { LOG_LEVEL: 'warn', ...(apiNodeOptions ? { NODE_OPTIONS: apiNodeOptions } : {}) });
+  const api = await environment.startService('live-api', 'api', { ...(apiNodeOptions ? { NODE_OPTIONS: apiNodeOptions } : {}) });
   const relayChannel = `${prefix}:relay`;
   const relayPort = await freePort();
   const relay = spawnProcess('sse-relay', path.join(ROOT, 'bench', 'baselines', 'sse-relay.js'), { ...env, PORT: String(relayPort), RELAY_CHANNEL: relayChannel }, work);

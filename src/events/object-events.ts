@@ -1,10 +1,18 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Observable, Subject, defer, filter, from, map, share } from 'rxjs';
+import type { ObjectEventRecord } from '../objects/objects.repository';
 import { RedisService } from '../redis/redis.service';
 
 export interface ObjectChange {
   id: string;
   version: number;
+  /**
+   * The event recorded for this version, when the publisher has it: a listener that has every earlier event
+   * can pass it on without reading it back from the database.
+   */
+  event?: ObjectEventRecord;
+  /** When the change was published (ms since the epoch), set by publishChange: lets a listener measure its delay (bench/scenarios/live.js). */
+  at?: number;
 }
 
 const CHANGES = 'object-changes';
@@ -38,7 +46,7 @@ export class ObjectEvents implements OnApplicationShutdown {
   }
 
   async publishChange(change: ObjectChange): Promise<void> {
-    await this.publish(CHANGES, JSON.stringify(change));
+    await this.publish(CHANGES, JSON.stringify({ ...change, at: Date.now() }));
   }
 
   async requestCancellation(objectId: string): Promise<void> {

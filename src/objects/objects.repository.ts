@@ -50,6 +50,12 @@ export interface ObjectEventRecord {
   snapshot: ObjectSnapshot;
 }
 
+/** A change made by a write: the object's new version and the event recorded for it (its seq is that version). */
+export interface RecordedChange {
+  version: number;
+  event: ObjectEventRecord;
+}
+
 const TABLE = 'processing_objects';
 
 /**
@@ -110,16 +116,41 @@ export class ObjectsRepository {
 
   /**
    * Moves the object to `to` when its current state allows it (per the transition table) and is
-   * one of `from` if given. Returns the new version; throws when the object is gone or the change is refused.
+   * one of `from` if given. Returns the new version and its event; throws when the object is gone or the change is refused.
    */
-  async transition(id: string, to: ObjectState, patch: ObjectPatch = {}, from?: ObjectState[]): Promise<number> {
+  async transition(id: string, to: ObjectState, patch: ObjectPatch = {}, from?: ObjectState[]): Promise<RecordedChange> {
     return transition(this.em, id, to, patch, from);
   }
 
+  /**
+   * Moves a queued object whose job is `taskId` to processing, records the event, and returns the
+   * object as it now is, in one statement; null when it is not queued under that job.
+   */
+  async startProcessing(id: string, taskId: string, patch: ObjectPatch): Promise<{ object: ProcessingObject; change: RecordedChange } | null> {
+    assertTransition('queued', 'processing');
+    const { assignments, params } = toAssignments(patch);
+    const rows = await this.em.getConnection().execute<StartedRow[]>(
+      `with changed as (
+         update ${TABLE} set state = 'processing', ${assignments.join(', ')} where id = ? and task_id = ? and state = 'queued' returning *
+       ), recorded as (
+         insert into object_events (object_id, seq, kind, operation, snapshot) select id, version, 'state_changed', null, ${SNAPSHOT} from changed
+         returning seq, kind, operation, snapshot
+       )
+       select changed.*, recorded.seq as event_seq, recorded.kind as event_kind, recorded.operation as event_operation, recorded.snapshot as event_snapshot
+         from changed cross join recorded`,
+      [...params, id, taskId],
+    );
+    if (!rows[0]) {
+      return null;
+    }
+    const { event_seq: seq, event_kind: kind, event_operation: operation, event_snapshot: snapshot, ...columns } = rows[0];
+    return { object: this.em.fork().map(ProcessingObjectSchema, columns), change: { version: seq, event: { seq, kind, operation, snapshot } } };
+  }
+
   /** Applies `patch` only while the object is processing; null means it no longer is (cancelled or deleted). */
-  async updateWhileProcessing(id: string, patch: ObjectPatch, event: RecordedEvent): Promise<number | null> {
+  async updateWhileProcessing(id: string, patch: ObjectPatch, event: RecordedEvent): Promise<RecordedChange | null> {
     const rows = await updateRecordingEvent(this.em, { id, states: ['processing'], patch, event });
-    return rows[0]?.version ?? null;
+    return rows[0] ? { version: rows[0].seq, event: rows[0] } : null;
   }
 
   /** The recorded events of an object after `afterSeq`, oldest first. */
@@ -208,6 +239,13 @@ export interface QueuedFields {
   source: ObjectSource | null;
 }
 
+interface StartedRow extends Record<string, unknown> {
+  event_seq: number;
+  event_kind: ObjectEventKind;
+  event_operation: string | null;
+  event_snapshot: ObjectSnapshot;
+}
+
 export interface ObjectListFilter {
   state?: ObjectState;
   identifierPrefix?: string;
@@ -248,17 +286,17 @@ export class ObjectsTransaction {
   }
 
   async transition(id: string, to: ObjectState, patch: ObjectPatch = {}): Promise<number> {
-    return transition(this.em, id, to, patch);
+    return (await transition(this.em, id, to, patch)).version;
   }
 }
 
-async function transition(em: EntityManager, id: string, to: ObjectState, patch: ObjectPatch, from?: ObjectState[]): Promise<number> {
+async function transition(em: EntityManager, id: string, to: ObjectState, patch: ObjectPatch, from?: ObjectState[]): Promise<RecordedChange> {
   const allowedFrom = from ?? statesLeadingTo(to);
   allowedFrom.forEach((state) => assertTransition(state, to));
   const operation = patch.operationStatus?.operation ?? patch.currentOperation ?? null;
   const rows = await updateRecordingEvent(em, { id, states: allowedFrom, newState: to, patch, event: { kind: 'state_changed', operation } });
   if (rows[0]) {
-    return rows[0].version;
+    return { version: rows[0].seq, event: rows[0] };
   }
   const current = await em.getConnection().execute<{ state: ObjectState }[]>(
     `select state from ${TABLE} where id = ?`,
@@ -318,20 +356,22 @@ async function insertQueued(em: EntityManager, object: NewObject, queued: Queued
 /**
  * Updates the object when it is in one of `states`, and records the change as an event with
  * the new version as its sequence number, in one statement: no change goes unrecorded.
+ * Returns the recorded event (none when the object was not in one of `states`).
  */
 async function updateRecordingEvent(
   em: EntityManager,
   update: { id: string; states: readonly ObjectState[]; newState?: ObjectState; patch: ObjectPatch; event: RecordedEvent },
-): Promise<{ version: number }[]> {
+): Promise<ObjectEventRecord[]> {
   const { assignments, params } = toAssignments(update.patch);
   const stateAssignment = update.newState ? ['state = ?'] : [];
-  return em.getConnection().execute<{ version: number }[]>(
+  return em.getConnection().execute<ObjectEventRecord[]>(
     `with changed as (
        update ${TABLE} set ${[...stateAssignment, ...assignments].join(', ')} where id = ? and state in (?) returning *
      ), recorded as (
        insert into object_events (object_id, seq, kind, operation, snapshot) select id, version, ?, ?, ${SNAPSHOT} from changed
+       returning seq, kind, operation, snapshot
      )
-     select version from changed`,
+     select seq, kind, operation, snapshot from recorded`,
     [...(update.newState ? [update.newState] : []), ...params, update.id, update.states, update.event.kind, update.event.operation],
     'all',
     em.getTransactionContext(),

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Observable, concatMap, map, merge, share } from 'rxjs';
-import { ObjectEvents } from '../events/object-events';
+import { ObjectChange, ObjectEvents } from '../events/object-events';
 import { ObjectEventRecord, ObjectsRepository } from '../objects/objects.repository';
 
 interface Feed {
@@ -14,6 +14,8 @@ const LISTENING = Symbol('listening');
 /**
  * The recorded events of objects as they happen. A process reads each object's new events
  * once per change, however many clients follow that object, and stops when the last one leaves.
+ * A change that carries its event and follows the last one seen is passed on without reading;
+ * any gap (a missed or reordered notification, a change without its event) is read from the database.
  */
 @Injectable()
 export class ObjectEventFeeds {
@@ -66,14 +68,20 @@ export class ObjectEventFeeds {
     let markReady!: () => void;
     const ready = new Promise<void>((resolve) => (markReady = resolve));
     let last: number | undefined;
-    const readNew = async (signal: typeof LISTENING | unknown): Promise<ObjectEventRecord[] | null> => {
+    const readNew = async (signal: typeof LISTENING | ObjectChange): Promise<ObjectEventRecord[] | null> => {
       if (signal === LISTENING) {
         last = await this.objects.latestEventSeq(id);
         markReady();
         return [];
       }
-      if (last === undefined) {
+      if (last === undefined || signal.version <= last) {
+        // Not listening yet (the clients read what came before themselves), or already read with an earlier change.
         return [];
+      }
+      if (signal.event?.seq === last + 1) {
+        // The very next event, carried by the notification: nothing was missed, so there is nothing to read.
+        last = signal.event.seq;
+        return [signal.event];
       }
       const events = await this.objects.eventsAfter(id, last);
       if (events.length > 0) {
@@ -83,7 +91,7 @@ export class ObjectEventFeeds {
       return (await this.objects.findById(id)) ? [] : null;
     };
     const events$ = new Observable<ObjectEventRecord>((subscriber) => {
-      const subscription = merge(this.changes.changesOf(id), this.changes.changesListening().pipe(map(() => LISTENING)))
+      const subscription = merge(this.changes.changesOf(id), this.changes.changesListening().pipe(map((): typeof LISTENING => LISTENING)))
         .pipe(concatMap(readNew))
         .subscribe({
           next: (events) => (events === null ? subscriber.complete() : events.forEach((event) => subscriber.next(event))),

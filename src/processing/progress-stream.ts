@@ -8,6 +8,13 @@ import { ObjectEventFeeds } from './object-event-feeds';
 const HEARTBEAT_MS = 15_000;
 
 /**
+ * The data of each live event, serialized once for all the clients that follow its object: a feed hands the
+ * same record to every one of them, and the view depends only on the record and on the object's id, identifier
+ * and plan, which never change.
+ */
+const serialized = new WeakMap<ObjectEventRecord, string>();
+
+/**
  * Server-sent progress of one object: the current snapshot (or, for a client resuming with
  * Last-Event-ID, every event it missed), then every recorded event, until the object settles.
  * Event ids are the object's versions, so a client never misses or repeats one.
@@ -29,7 +36,14 @@ export class ProgressStream implements BeforeApplicationShutdown {
     const snapshot: ObjectEventRecord = { seq: object.version, kind: 'state_changed', operation: object.currentOperation ?? null, snapshot: object };
     const progress = concat(lastEventId === undefined ? of(snapshot) : EMPTY, this.feeds.eventsAfter(id, lastEventId ?? object.version)).pipe(
       takeWhile((event) => !isSettled(event.snapshot.state), true),
-      map((event): MessageEvent => ({ type: 'progress', id: String(event.seq), data: toProgressView({ ...object, ...event.snapshot }) })),
+      map((event): MessageEvent => {
+        let data = serialized.get(event);
+        if (data === undefined) {
+          data = JSON.stringify(toProgressView({ ...object, ...event.snapshot }));
+          serialized.set(event, data);
+        }
+        return { type: 'progress', id: String(event.seq), data };
+      }),
       share(),
     );
     const heartbeat = interval(HEARTBEAT_MS).pipe(map((): MessageEvent => ({ comment: 'heartbeat' })));
