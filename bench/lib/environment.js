@@ -26,6 +26,15 @@ function requireBuild() {
   }
 }
 
+/**
+ * The NODE_OPTIONS the container image sets (Dockerfile): the service runs with them in every
+ * benchmark, so what is measured is what production runs.
+ */
+function imageNodeOptions() {
+  const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+  return /^ENV NODE_OPTIONS=(.*)$/m.exec(dockerfile)?.[1].replace(/^"|"$/g, '') ?? '';
+}
+
 /** A module of the built service, e.g. distModule('config/app-config'). */
 function distModule(name) {
   return require(path.join(DIST, `${name}.js`));
@@ -109,11 +118,13 @@ async function prepareEnvironment(name) {
   /**
    * Starts the built service in `role` ('api', 'worker' or 'all') with `extraEnv`, waits until it is
    * ready and stops it at clean-up. Returns the process and the base URL of its HTTP port (API or probe).
+   * NODE_OPTIONS in `extraEnv` come after the image's own.
    */
   async function startService(processName, role, extraEnv = {}) {
     const port = await freePort();
     const portEnv = role === 'worker' ? { PROBE_PORT: String(port) } : { PORT: String(port) };
-    const proc = spawnProcess(processName, MAIN, { ...env, APP_ROLE: role, ...portEnv, ...extraEnv }, work);
+    const nodeOptions = [imageNodeOptions(), extraEnv.NODE_OPTIONS ?? ''].filter(Boolean).join(' ');
+    const proc = spawnProcess(processName, MAIN, { ...env, APP_ROLE: role, ...portEnv, ...extraEnv, NODE_OPTIONS: nodeOptions }, work);
     onCleanup(processName, () => proc.stop());
     const url = `http://127.0.0.1:${port}`;
     await waitForHttp(`${url}/health/ready`, proc);
@@ -123,4 +134,4 @@ async function prepareEnvironment(name) {
   return { runId, work, env, config, databaseUrl: databaseUrl.toString(), redisUrl, prefix, s3, db, redis, startService };
 }
 
-module.exports = { ROOT, DIST, prepareEnvironment, distModule, requireBuild, dropDatabase, deleteKeys, log };
+module.exports = { ROOT, DIST, prepareEnvironment, imageNodeOptions, distModule, requireBuild, dropDatabase, deleteKeys, log };

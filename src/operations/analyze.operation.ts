@@ -1,12 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { FieldStatistics } from './content/field-statistics';
+import { RecordStatistics } from './content/field-statistics';
 import { analyzeImage } from './content/image-analysis';
-import { withLocalCopy } from './content/images';
-import { readNdjson } from './content/records';
+import { readNdjsonBatches } from './content/records';
 import { TermCounter } from './content/text';
 import { Operation, OperationContext, OperationOutcome, ProcessingOperation, completed } from './operation';
 import { ProgressThrottle } from './progress-throttle';
-import { RECORDS_FILE, TEXT_FILE } from './transform.operation';
+import { RECORDS_FILE, TEXT_FILE, TransformResult } from './transform.operation';
 import type { EnrichResult } from './enrich.operation';
 
 /** Statistics: per field of records, top terms of text, histogram and colours of an image. */
@@ -23,26 +22,24 @@ export class AnalyzeOperation implements ProcessingOperation {
       return completed({ kind, ...(await this.text(context, enrichment)) });
     }
     if (kind === 'image') {
-      return completed({ kind, ...(await withLocalCopy(await context.openContent(), (path) => analyzeImage(path), context.signal)) });
+      return completed({ kind, ...(await analyzeImage((await context.contentFile()).path)) });
     }
     return completed({ kind, ...(await this.records(context, enrichment)) });
   }
 
   private async records(context: OperationContext, enrichment: EnrichResult): Promise<Record<string, unknown>> {
-    const statistics = new Map(enrichment.schema.fields.map((field) => [field.name, new FieldStatistics()]));
-    const progress = new ProgressThrottle(context);
-    let recordCount = 0;
-    for await (const record of readNdjson(await context.openFile('transform', RECORDS_FILE))) {
-      recordCount++;
-      for (const [name, fieldStatistics] of statistics) {
-        fieldStatistics.add(record[name]);
-      }
-      await progress.report(`Analyzed ${recordCount} of ${enrichment.record_count} records`);
+    // Transform gathers the statistics as it writes the records when the plan has analyze; else (an object transformed earlier) they are read again.
+    const transform = await context.readResult<TransformResult>('transform');
+    if (transform.statistics && transform.statistics.record_count === enrichment.record_count) {
+      return { ...transform.statistics };
     }
-    return {
-      record_count: recordCount,
-      fields: Object.fromEntries([...statistics].map(([name, fieldStatistics]) => [name, fieldStatistics.summary()])),
-    };
+    const statistics = new RecordStatistics(enrichment.schema.fields.map((field) => field.name));
+    const progress = new ProgressThrottle(context);
+    for await (const batch of readNdjsonBatches(await context.openFile('transform', RECORDS_FILE))) {
+      for (const record of batch) statistics.add(record);
+      await progress.report(`Analyzed ${statistics.records} of ${enrichment.record_count} records`);
+    }
+    return { ...statistics.summary() };
   }
 
   private async text(context: OperationContext, enrichment: EnrichResult): Promise<Record<string, unknown>> {

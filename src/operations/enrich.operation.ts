@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { isRecordKind, type ContentKind } from './content/content-kind';
-import { imageMetadata, orientedSize, withLocalCopy } from './content/images';
-import { FieldType, readNdjson, typeOf } from './content/records';
+import { imageMetadata, orientedSize } from './content/images';
+import { readNdjsonBatches } from './content/records';
+import { InferredField, SchemaInference } from './content/schema-inference';
 import { TextCounter } from './content/text';
 import { Operation, OperationContext, OperationOutcome, ProcessingOperation, completed } from './operation';
 import { RECORDS_FILE, TEXT_FILE, TransformResult } from './transform.operation';
@@ -9,12 +10,7 @@ import { ProgressThrottle } from './progress-throttle';
 import { SERVICE_NAME, SERVICE_VERSION } from '../common/service-info';
 import type { ValidateResult } from './validate.operation';
 
-export interface FieldSchema {
-  name: string;
-  types: FieldType[];
-  nullable: boolean;
-  present_in: number;
-}
+export type FieldSchema = InferredField;
 
 export interface TextCounts {
   bytes: number;
@@ -78,26 +74,17 @@ export class EnrichOperation implements ProcessingOperation {
   }
 
   private async records(context: OperationContext, transform: TransformResult): Promise<Pick<EnrichResult, 'record_count' | 'schema'>> {
-    const fields = new Map<string, { types: Set<FieldType>; presentIn: number }>();
-    const progress = new ProgressThrottle(context);
-    let recordCount = 0;
-    for await (const record of readNdjson(await context.openFile('transform', RECORDS_FILE))) {
-      recordCount++;
-      for (const [name, value] of Object.entries(record)) {
-        const field = fields.get(name) ?? { types: new Set<FieldType>(), presentIn: 0 };
-        field.types.add(typeOf(value));
-        field.presentIn++;
-        fields.set(name, field);
-      }
-      await progress.report(`Inferred schema of ${recordCount} of ${transform.record_count} records`);
+    // Transform infers the schema as it writes the records; a result without it (an older version's) is read again.
+    if (transform.schema && transform.record_count !== undefined) {
+      return { record_count: transform.record_count, schema: transform.schema };
     }
-    const schema: FieldSchema[] = [...fields].map(([name, field]) => ({
-      name,
-      types: [...field.types].filter((type) => type !== 'null').sort(),
-      nullable: field.types.has('null') || field.presentIn < recordCount,
-      present_in: field.presentIn,
-    }));
-    return { record_count: recordCount, schema: { fields: schema } };
+    const inference = new SchemaInference();
+    const progress = new ProgressThrottle(context);
+    for await (const batch of readNdjsonBatches(await context.openFile('transform', RECORDS_FILE))) {
+      for (const record of batch) inference.add(record);
+      await progress.report(`Inferred schema of ${inference.records} of ${transform.record_count} records`);
+    }
+    return { record_count: inference.records, schema: { fields: inference.fields() } };
   }
 
   private async text(context: OperationContext): Promise<TextCounts> {
@@ -113,30 +100,24 @@ export class EnrichOperation implements ProcessingOperation {
   }
 
   private async image(context: OperationContext, transform: TransformResult): Promise<Record<string, unknown>> {
-    return withLocalCopy(
-      await context.openContent(),
-      async (path) => {
-        const metadata = await imageMetadata(path);
-        const oriented = orientedSize(metadata);
-        return {
-          format: metadata.format === 'heif' && metadata.compression === 'av1' ? 'avif' : metadata.format,
-          width: metadata.width,
-          height: metadata.height,
-          oriented_width: oriented.width,
-          oriented_height: oriented.height,
-          colour_space: metadata.space,
-          channels: metadata.channels,
-          bit_depth: metadata.depth,
-          has_alpha: metadata.hasAlpha,
-          has_icc_profile: metadata.hasProfile,
-          progressive: metadata.isProgressive,
-          pages: metadata.pages ?? 1,
-          density: metadata.density ?? null,
-          exif: { present: Boolean(metadata.exif), orientation: metadata.orientation ?? null },
-          canonical: { format: 'webp', width: transform.width, height: transform.height, bytes: transform.bytes },
-        };
-      },
-      context.signal,
-    );
+    const metadata = await imageMetadata((await context.contentFile()).path);
+    const oriented = orientedSize(metadata);
+    return {
+      format: metadata.format === 'heif' && metadata.compression === 'av1' ? 'avif' : metadata.format,
+      width: metadata.width,
+      height: metadata.height,
+      oriented_width: oriented.width,
+      oriented_height: oriented.height,
+      colour_space: metadata.space,
+      channels: metadata.channels,
+      bit_depth: metadata.depth,
+      has_alpha: metadata.hasAlpha,
+      has_icc_profile: metadata.hasProfile,
+      progressive: metadata.isProgressive,
+      pages: metadata.pages ?? 1,
+      density: metadata.density ?? null,
+      exif: { present: Boolean(metadata.exif), orientation: metadata.orientation ?? null },
+      canonical: { format: 'webp', width: transform.width, height: transform.height, bytes: transform.bytes },
+    };
   }
 }

@@ -44,9 +44,15 @@ export class ExportOperation implements ProcessingOperation {
       });
     }
     const format = requested ?? 'ndjson';
-    const records = readNdjson(await context.openFile('transform', RECORDS_FILE));
-    const body = await this.render(format, records, context);
-    const file: WrittenFile = await context.writeFile(`records.${format}`, body, CONTENT_TYPES[format]);
+    // Transform's records file already is the NDJSON export (one JSON.stringify per record, \n-terminated): it is copied, not parsed and written again.
+    const file: WrittenFile =
+      format === 'ndjson'
+        ? await context.copyFile('transform', RECORDS_FILE, 'records.ndjson')
+        : await context.writeFile(
+            `records.${format}`,
+            await this.render(format, readNdjson(await context.openFile('transform', RECORDS_FILE)), context),
+            CONTENT_TYPES[format],
+          );
     const artifacts = await context.listArtifacts();
     return completed({
       format,

@@ -12,12 +12,20 @@ export interface ObjectUnderProcessing {
   options: Record<string, unknown>;
   source: ObjectSource | null;
   createdAt: Date;
+  /** The operations the object runs, in order. */
+  plan: readonly string[];
 }
 
 export interface WrittenFile {
   key: string;
   s3Url: string;
   size: number;
+}
+
+export interface LocalContent {
+  path: string;
+  size: number;
+  sha256: string;
 }
 
 export interface ArtifactLink {
@@ -35,10 +43,24 @@ export interface OperationContext {
   readonly signal: AbortSignal;
   /** The object's content as bytes: the stored source, or its metadata document when it has none. */
   openContent(): Promise<Readable>;
+  /**
+   * The object's content as a local temporary file, downloaded once per job and shared by its
+   * operations (for libraries that read files, such as sharp); removed when the job ends. `size`
+   * and `sha256` are measured as it was written.
+   */
+  contentFile(): Promise<LocalContent>;
+  /**
+   * Hands a value this operation computed to the later operations of the same job (sharedInJob);
+   * a job delivered again starts without it, so they must be able to do without.
+   */
+  shareInJob(key: string, value: unknown): void;
+  sharedInJob<T>(key: string): T | undefined;
   /** The parsed `<operation>_result.json` of an operation that ran before this one. */
   readResult<T>(operation: string): Promise<T>;
   /** A file written by an earlier operation under `<identifier>/<operation>/<name>`. */
   openFile(operation: string, name: string): Promise<Readable>;
+  /** Copies the file `name` of an earlier operation to `<identifier>/<operation>/<as>` of this one, without reading it. */
+  copyFile(operation: string, name: string, as: string): Promise<WrittenFile>;
   /** Streams a file of this operation's own to `<identifier>/<operation>/<name>`. */
   writeFile(name: string, body: Readable, contentType: string): Promise<WrittenFile>;
   /** Every artifact of the object so far, with presigned download URLs. */

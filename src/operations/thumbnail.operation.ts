@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { Readable } from 'node:stream';
-import { openImage, withLocalCopy } from './content/images';
+import sharp from 'sharp';
+import { FITTED_IMAGE, FittedImage, largestBox, openImage } from './content/images';
 import { Operation, OperationContext, OperationOutcome, ProcessingOperation, completed, failed } from './operation';
 import { DEFAULT_THUMBNAIL_SIZES, readOptions } from './operation-options';
+import { ProgressThrottle } from './progress-throttle';
 import type { ValidateResult } from './validate.operation';
 
 export interface Thumbnail {
@@ -34,25 +36,25 @@ export class ThumbnailOperation implements ProcessingOperation {
       return failed(`thumbnail requires an image; content is ${validation.content_type}`);
     }
     const sizes = readOptions(context.object.options).thumbnail?.sizes ?? DEFAULT_THUMBNAIL_SIZES;
-    const written = await withLocalCopy(
-      await context.openContent(),
-      async (path) => {
-        const made: { size: string; width: number; height: number; bytes: number; key: string; s3_url: string }[] = [];
-        for (const [width, height] of sizes) {
-          context.signal.throwIfAborted();
-          const { data, info } = await openImage(path)
-            .autoOrient()
-            .resize(width, height, { fit: 'inside', withoutEnlargement: true })
-            .webp()
-            .toBuffer({ resolveWithObject: true });
-          const file = await context.writeFile(`${width}x${height}.webp`, Readable.from([data]), 'image/webp');
-          made.push({ size: `${width}x${height}`, width: info.width, height: info.height, bytes: file.size, key: file.key, s3_url: file.s3Url });
-          await context.reportProgress(`Made ${made.length} of ${sizes.length} thumbnails`);
-        }
-        return made;
-      },
-      context.signal,
-    );
+    // Each thumbnail takes a fraction of a second: a row update per thumbnail would cost more than it tells.
+    const progress = new ProgressThrottle(context);
+    const written: { size: string; width: number; height: number; bytes: number; key: string; s3_url: string }[] = [];
+    // The image is decoded once, into the largest thumbnail; the smaller ones are resized from that
+    // rather than decoding the source again for each. In the job that validated the image, validate's
+    // decode already made those pixels; otherwise (a later delivery) it is decoded here.
+    const box = largestBox(sizes, validation.image?.oriented_width, validation.image?.oriented_height);
+    const handed = context.sharedInJob<FittedImage>(FITTED_IMAGE);
+    const largest = handed && handed.box[0] === box[0] && handed.box[1] === box[1] ? handed : await largestThumbnail((await context.contentFile()).path, box);
+    for (const [width, height] of sizes) {
+      context.signal.throwIfAborted();
+      const { data, info } = await sharp(largest.data, { raw: largest.info })
+        .resize(width, height, { fit: 'inside', withoutEnlargement: true })
+        .webp()
+        .toBuffer({ resolveWithObject: true });
+      const file = await context.writeFile(`${width}x${height}.webp`, Readable.from([data]), 'image/webp');
+      written.push({ size: `${width}x${height}`, width: info.width, height: info.height, bytes: file.size, key: file.key, s3_url: file.s3Url });
+      await progress.report(`Made ${written.length} of ${sizes.length} thumbnails`);
+    }
     const links = new Map((await context.listArtifacts()).map((artifact) => [artifact.key, artifact]));
     const thumbnails: Thumbnail[] = written.map(({ key, ...thumbnail }) => ({
       ...thumbnail,
@@ -65,4 +67,19 @@ export class ThumbnailOperation implements ProcessingOperation {
       by_size: Object.fromEntries(thumbnails.map((thumbnail) => [thumbnail.size, thumbnail.s3_url])),
     });
   }
+}
+
+/**
+ * The image auto-oriented and fitted inside `box` (never enlarged), as 8-bit sRGB pixels; sharp
+ * shrinks JPEG and WebP on load.
+ */
+async function largestThumbnail(path: string, box: readonly [number, number]): Promise<FittedImage> {
+  const [width, height] = box;
+  const { data, info } = await openImage(path)
+    .autoOrient()
+    .resize(width, height, { fit: 'inside', withoutEnlargement: true })
+    .toColourspace('srgb')
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  return { box, data, info: { width: info.width, height: info.height, channels: info.channels } };
 }

@@ -5,15 +5,15 @@ import { Assembler } from 'stream-json/assembler.js';
 import { AppConfig } from '../config/app-config';
 import { ContentError } from './content/content-error';
 import { ContentKind, IMAGE_CONTENT_TYPES, baseContentType, contentKindOf, isRecordKind, supportedContentTypes } from './content/content-kind';
-import { CsvDialect, sniffCsvDialect } from './content/csv';
-import { checkImage, imageContentType, orientedSize, withLocalCopy } from './content/images';
+import { CsvDialect, checkCsvRecords, sniffCsvDialect } from './content/csv';
+import { FITTED_IMAGE, checkImage, checkImageFitted, fileHead, imageContentType, orientedSize } from './content/images';
 import { JsonKind, JsonSyntaxError, jsonTokens, kindOfToken, locateJsonError } from './content/json-stream';
 import { readHead } from './content/measure';
 import { sourceItems } from './content/records';
 import { measured } from './content/source';
 import { strictUtf8 } from './content/text';
 import { Operation, OperationContext, OperationOutcome, ProcessingOperation, completed, failed } from './operation';
-import { compileJsonSchema, readOptions } from './operation-options';
+import { DEFAULT_THUMBNAIL_SIZES, compileJsonSchema, readOptions } from './operation-options';
 import { ProgressThrottle } from './progress-throttle';
 
 /** How much of the start of the content is read to detect its type and CSV dialect. */
@@ -64,9 +64,12 @@ export class ValidateOperation implements ProcessingOperation {
 
   async run(context: OperationContext): Promise<OperationOutcome> {
     const declared = baseContentType(context.object.source?.content_type ?? 'application/json');
-    const head = await readHead(await context.openContent(), HEAD_BYTES);
-    const detected = (await fileTypeFromBuffer(head))?.mime;
     const declaredKind = contentKindOf(declared);
+    // An image is decoded from a local copy of the job's anyway: its signature is read from that
+    // copy rather than by a request of its own.
+    const head =
+      declaredKind === 'image' ? await fileHead((await context.contentFile()).path, HEAD_BYTES) : await readHead(await context.openContent(), HEAD_BYTES);
+    const detected = (await fileTypeFromBuffer(head))?.mime;
     let contentType = declared;
     if (detected && (IMAGE_CONTENT_TYPES as readonly string[]).includes(detected)) {
       contentType = detected;
@@ -117,6 +120,13 @@ export class ValidateOperation implements ProcessingOperation {
       case 'csv': {
         const csv = kind === 'csv' ? sniffCsvDialect(sampleOf(head)) : undefined;
         const content = measured(await context.openContent(), limit);
+        if (csv && !schema) {
+          // Nothing looks at the records: parsing them strictly and counting them is the proof.
+          const count = await checkCsvRecords(content, csv, () => context.openContent(), (records) =>
+            progress.report(records > 0 ? `Validated ${records} records` : `Validated ${content.size} bytes`),
+          );
+          return { size: content.size, sha256: content.sha256, record_count: count, csv };
+        }
         let count = 0;
         for await (const item of sourceItems(kind, content, csv)) {
           count++;
@@ -135,31 +145,47 @@ export class ValidateOperation implements ProcessingOperation {
         }
         return { size: content.size, sha256: content.sha256 };
       }
-      case 'image':
-        return withLocalCopy(
-          await context.openContent(),
-          async (path, content) => {
-            const metadata = await checkImage(path, this.config.limits.imagePixels);
-            const oriented = orientedSize(metadata);
-            return {
-              size: content.size,
-              sha256: content.sha256,
-              content_type: imageContentType(metadata.format, metadata.compression),
-              image: {
-                format: metadata.format === 'heif' && metadata.compression === 'av1' ? 'avif' : String(metadata.format),
-                width: metadata.width ?? 0,
-                height: metadata.height ?? 0,
-                oriented_width: oriented.width,
-                oriented_height: oriented.height,
-                pages: metadata.pages ?? 1,
-                orientation: metadata.orientation ?? null,
-              },
-            };
+      case 'image': {
+        // The job's local copy, which thumbnail reads too.
+        const content = await context.contentFile();
+        if (content.size > limit) {
+          throw new ContentError(`Content is too large: it exceeds ${limit} bytes`);
+        }
+        const metadata = await this.checkImage(context, content.path);
+        const oriented = orientedSize(metadata);
+        return {
+          size: content.size,
+          sha256: content.sha256,
+          content_type: imageContentType(metadata.format, metadata.compression),
+          image: {
+            format: metadata.format === 'heif' && metadata.compression === 'av1' ? 'avif' : String(metadata.format),
+            width: metadata.width ?? 0,
+            height: metadata.height ?? 0,
+            oriented_width: oriented.width,
+            oriented_height: oriented.height,
+            pages: metadata.pages ?? 1,
+            orientation: metadata.orientation ?? null,
           },
-          context.signal,
-          limit,
-        );
+        };
+      }
     }
+  }
+
+  /**
+   * When this job makes thumbnails next, the decode that proves the image also fits it inside the
+   * largest thumbnail box, and thumbnail starts from those pixels rather than decoding it again.
+   */
+  private async checkImage(context: OperationContext, path: string) {
+    const maxPixels = this.config.limits.imagePixels;
+    if (!context.object.plan.includes('thumbnail')) {
+      return checkImage(path, maxPixels);
+    }
+    const sizes = readOptions(context.object.options).thumbnail?.sizes ?? DEFAULT_THUMBNAIL_SIZES;
+    const { metadata, fitted } = await checkImageFitted(path, maxPixels, sizes);
+    if (fitted) {
+      context.shareInJob(FITTED_IMAGE, fitted);
+    }
+    return metadata;
   }
 
   /** One pass over the tokens: counts the top-level elements, and assembles the document only when a schema must see it. */

@@ -1,9 +1,11 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import {
+  CopyObjectCommand,
   CreateBucketCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
+  HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
@@ -15,6 +17,13 @@ import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppConfig } from '../config/app-config';
 import { createS3Client } from './s3-client.factory';
+
+/** Parts of streamed uploads: S3's smallest part size, and two in flight, which keep up with what an operation produces; each part is held in memory until sent. */
+export const UPLOAD_PART_SIZE = 5 * 1024 * 1024;
+export const UPLOAD_QUEUE_SIZE = 2;
+
+/** The largest object one CopyObject request copies. */
+const COPY_OBJECT_MAX_BYTES = 5 * 1024 ** 3;
 
 export interface StoredObject {
   key: string;
@@ -82,19 +91,29 @@ export class StorageService implements OnApplicationShutdown {
     return { key, s3Url: this.s3Url(key), size: body.length };
   }
 
-  /** Streams `body` to S3 in parts, so memory stays flat whatever the size. */
-  async putStream(key: string, body: Readable, contentType: string, signal?: AbortSignal): Promise<StoredObject> {
+  /**
+   * Streams `body` to S3 in parts, so memory stays flat whatever the size. A body of at most
+   * `keepUpTo` bytes is also returned as `body`, for callers that read it again soon.
+   */
+  async putStream(key: string, body: Readable, contentType: string, signal?: AbortSignal, keepUpTo = 0): Promise<StoredObject & { body?: Buffer }> {
     // Counted in the pipeline rather than by a 'data' listener, which would switch the body to flowing mode and defeat backpressure.
     let size = 0;
+    let kept: Buffer[] | undefined = keepUpTo > 0 ? [] : undefined;
     const counted = new PassThrough({
       transform(chunk: Buffer, _encoding, done) {
         size += chunk.length;
+        if (kept) {
+          if (size <= keepUpTo) kept.push(chunk);
+          else kept = undefined;
+        }
         done(null, chunk);
       },
     });
     const upload = new Upload({
       client: this.client,
       params: { Bucket: this.bucket, Key: key, Body: counted, ContentType: contentType },
+      partSize: UPLOAD_PART_SIZE,
+      queueSize: UPLOAD_QUEUE_SIZE,
       abortController: signal ? abortControllerFollowing(signal) : undefined,
     });
     const uploaded = upload.done().catch((error: unknown) => {
@@ -102,7 +121,20 @@ export class StorageService implements OnApplicationShutdown {
       throw error;
     });
     await Promise.all([pipeline(body, counted), uploaded]);
-    return { key, s3Url: this.s3Url(key), size };
+    return { key, s3Url: this.s3Url(key), size, ...(kept ? { body: Buffer.concat(kept) } : {}) };
+  }
+
+  /** Copies `from` to `to` inside the bucket: server-side up to S3's 5 GiB limit of one CopyObject, streamed beyond it. */
+  async copy(from: string, to: string, signal?: AbortSignal): Promise<StoredObject> {
+    const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: from }), { abortSignal: signal });
+    const size = head.ContentLength ?? 0;
+    if (size > COPY_OBJECT_MAX_BYTES) {
+      return this.putStream(to, await this.getStream(from, signal), head.ContentType ?? 'application/octet-stream', signal);
+    }
+    await this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: to, CopySource: `${this.bucket}/${from.split('/').map(encodeURIComponent).join('/')}` }), {
+      abortSignal: signal,
+    });
+    return { key: to, s3Url: this.s3Url(to), size };
   }
 
   async getStream(key: string, signal?: AbortSignal): Promise<Readable> {

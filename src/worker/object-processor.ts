@@ -5,14 +5,14 @@ import { InvalidTransitionError, ObjectNotFoundError } from '../common/domain-er
 import { ObjectEvents } from '../events/object-events';
 import { MetricsService, OperationOutcome } from '../metrics/metrics.service';
 import { ArtifactsService } from '../objects/artifacts.service';
-import { ObjectPatch, ObjectsRepository, RecordedEvent } from '../objects/objects.repository';
+import { ObjectPatch, ObjectsRepository, RecordedChange, RecordedEvent } from '../objects/objects.repository';
 import type { ObjectState } from '../objects/object-state';
-import type { ProcessingObject } from '../objects/processing-object.entity';
+import type { OperationStatus, ProcessingObject } from '../objects/processing-object.entity';
 import { OperationRegistry } from '../operations/operation-registry';
 import { artifactKeys } from '../storage/artifact-keys';
 import { StorageService } from '../storage/storage.service';
 import { Cancellations, ObjectCancelledError, WorkerStoppingError } from './cancellations';
-import { OperationRun } from './operation-run';
+import { JobMemory, OperationRun } from './operation-run';
 
 export type ProcessOutcome = 'completed' | 'failed' | 'cancelled' | 'skipped';
 
@@ -51,13 +51,14 @@ export class ObjectProcessor {
       return 'skipped';
     }
     const controller = this.cancellations.register(object.id);
+    const memory = new JobMemory();
     try {
       for (const operation of object.plan) {
         if (this.draining) {
           throw new WorkerStoppingError();
         }
         if (!object.operationsStatus[operation]?.completed) {
-          const outcome = await this.runOperation(object, operation, controller.signal, attempt);
+          const outcome = await this.runOperation(object, operation, controller.signal, attempt, memory);
           if (outcome !== 'completed') {
             return outcome;
           }
@@ -74,6 +75,7 @@ export class ObjectProcessor {
       throw error;
     } finally {
       this.cancellations.release(object.id, controller);
+      await memory.release();
     }
   }
 
@@ -82,27 +84,24 @@ export class ObjectProcessor {
     this.draining = true;
   }
 
-  /** The object to work on, moved to processing; null when this job has nothing to do. */
+  /**
+   * The object to work on, moved to processing; null when this job has nothing to do. A queued object
+   * is moved and read in one statement; only otherwise is it read (a processing one is resumed).
+   */
   private async start(attempt: ProcessAttempt): Promise<ProcessingObject | null> {
+    const started = await this.objects.startProcessing(attempt.objectId, attempt.taskId, { markStarted: true, progressMessage: 'Processing' });
+    if (started) {
+      await this.publish(started.object.id, started.change);
+      return started.object;
+    }
     const object = await this.objects.findById(attempt.objectId);
     if (!object || object.taskId !== attempt.taskId) {
       return null;
     }
-    if (object.state === 'queued') {
-      try {
-        await this.publish(object.id, await this.objects.transition(object.id, 'processing', { markStarted: true, progressMessage: 'Processing' }, ['queued']));
-      } catch (error) {
-        if (error instanceof InvalidTransitionError || error instanceof ObjectNotFoundError) {
-          return null;
-        }
-        throw error;
-      }
-      return object;
-    }
     return object.state === 'processing' ? object : null;
   }
 
-  private async runOperation(object: ProcessingObject, operation: string, signal: AbortSignal, attempt: ProcessAttempt): Promise<ProcessOutcome> {
+  private async runOperation(object: ProcessingObject, operation: string, signal: AbortSignal, attempt: ProcessAttempt, memory: JobMemory): Promise<ProcessOutcome> {
     this.logger.debug(`${operation}: started (attempt ${attempt.attempts})`);
     const recordDuration = this.metrics.timeOperation(operation);
     const finished = (outcome: OperationOutcome) => {
@@ -110,7 +109,7 @@ export class ObjectProcessor {
       this.logger.debug(`${operation}: ${outcome} in ${Math.round(seconds * 1000)} ms`);
     };
     try {
-      const outcome = await this.executeOperation(object, operation, signal, attempt);
+      const outcome = await this.executeOperation(object, operation, signal, attempt, memory);
       finished(outcome === 'completed' || outcome === 'failed' ? outcome : 'cancelled');
       return outcome;
     } catch (error) {
@@ -119,14 +118,22 @@ export class ObjectProcessor {
     }
   }
 
-  private async executeOperation(object: ProcessingObject, operation: string, signal: AbortSignal, attempt: ProcessAttempt): Promise<ProcessOutcome> {
+  private async executeOperation(
+    object: ProcessingObject,
+    operation: string,
+    signal: AbortSignal,
+    attempt: ProcessAttempt,
+    memory: JobMemory,
+  ): Promise<ProcessOutcome> {
     const previousAttempts = object.operationsStatus[operation]?.attempts ?? 0;
     const startedAt = new Date();
+    const started = { completed: false, started_at: startedAt.toISOString(), attempts: previousAttempts + 1, error: null };
     await this.updateOrStop(object.id, { kind: 'operation_started', operation }, {
       currentOperation: operation,
       progressMessage: `Executing ${operation}`,
-      operationStatus: { operation, status: { completed: false, started_at: startedAt.toISOString(), attempts: previousAttempts + 1, error: null } },
+      operationStatus: { operation, status: started },
     });
+    recordStatus(object, operation, started);
     if (this.config.jobs.simulatedOperationDelayMs > 0) {
       await sleep(this.config.jobs.simulatedOperationDelayMs, undefined, { signal });
     }
@@ -134,7 +141,8 @@ export class ObjectProcessor {
       storage: this.storage,
       objects: this.objects,
       artifacts: this.artifacts,
-      publishChange: (version) => this.publish(object.id, version),
+      memory,
+      publishChange: (change) => this.publish(object.id, change),
     });
     let outcome;
     try {
@@ -156,15 +164,18 @@ export class ObjectProcessor {
       });
       return 'failed';
     }
-    const result = await this.storage.putJson(artifactKeys.result(object.identifier, operation), outcome.result, signal);
+    // As StorageService.putJson writes it, and kept for the operations after this one.
+    const resultKey = artifactKeys.result(object.identifier, operation);
+    const resultBody = Buffer.from(JSON.stringify(outcome.result, null, 2));
+    const result = await this.storage.putBuffer(resultKey, resultBody, 'application/json', signal);
+    memory.keep(resultKey, resultBody, 'application/json');
+    const finished = { ...timing, completed: true, s3_url: result.s3Url, error: null, files: run.writtenFiles.map((file) => file.s3Url) };
     await this.updateOrStop(object.id, { kind: 'operation_finished', operation }, {
-      operationStatus: {
-        operation,
-        status: { ...timing, completed: true, s3_url: result.s3Url, error: null, files: run.writtenFiles.map((file) => file.s3Url) },
-      },
+      operationStatus: { operation, status: finished },
       completedOperation: { operation, s3Url: result.s3Url },
       progressMessage: `Finished ${operation}`,
     });
+    recordStatus(object, operation, finished);
     return 'completed';
   }
 
@@ -204,11 +215,11 @@ export class ObjectProcessor {
 
   private async settle(objectId: string, state: Extract<ObjectState, 'completed' | 'failed'>, patch: ObjectPatch): Promise<ProcessOutcome> {
     try {
-      const version = await this.objects.transition(objectId, state, { ...patch, currentOperation: null, markFinished: true }, ['processing']);
+      const change = await this.objects.transition(objectId, state, { ...patch, currentOperation: null, markFinished: true }, ['processing']);
       if (state === 'failed') {
         this.metrics.countFailure(patch.errorCode ?? 'unknown');
       }
-      await this.publish(objectId, version);
+      await this.publish(objectId, change);
       return state;
     } catch (error) {
       if (error instanceof InvalidTransitionError || error instanceof ObjectNotFoundError) {
@@ -219,16 +230,21 @@ export class ObjectProcessor {
   }
 
   private async updateOrStop(objectId: string, event: RecordedEvent, patch: ObjectPatch): Promise<void> {
-    const version = await this.objects.updateWhileProcessing(objectId, patch, event);
-    if (version === null) {
+    const change = await this.objects.updateWhileProcessing(objectId, patch, event);
+    if (change === null) {
       throw new ObjectCancelledError(objectId);
     }
-    await this.publish(objectId, version);
+    await this.publish(objectId, change);
   }
 
-  private async publish(id: string, version: number): Promise<void> {
-    await this.events.publishChange({ id, version });
+  private async publish(id: string, { version, event }: RecordedChange): Promise<void> {
+    await this.events.publishChange({ id, version, event });
   }
+}
+
+/** Applies a status this job wrote to its record of the row, merged as the UPDATE merges it. */
+function recordStatus(object: ProcessingObject, operation: string, status: Partial<OperationStatus>): void {
+  object.operationsStatus = { ...object.operationsStatus, [operation]: { ...object.operationsStatus[operation], ...status } as OperationStatus };
 }
 
 /** How a run that threw ended, for the metrics: the queue runs it again unless this was the last attempt or it was cancelled. */

@@ -1,8 +1,14 @@
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { ArtifactsService } from '../objects/artifacts.service';
-import type { ObjectsRepository } from '../objects/objects.repository';
+import type { ObjectsRepository, RecordedChange } from '../objects/objects.repository';
 import type { ProcessingObject } from '../objects/processing-object.entity';
-import type { ArtifactLink, ObjectUnderProcessing, OperationContext, WrittenFile } from '../operations/operation';
+import { MeasuringStream } from '../operations/content/measure';
+import type { ArtifactLink, LocalContent, ObjectUnderProcessing, OperationContext, WrittenFile } from '../operations/operation';
 import { artifactKeys } from '../storage/artifact-keys';
 import type { StorageService } from '../storage/storage.service';
 import { ObjectCancelledError } from './cancellations';
@@ -11,7 +17,65 @@ export interface OperationRunDependencies {
   storage: StorageService;
   objects: ObjectsRepository;
   artifacts: ArtifactsService;
-  publishChange(version: number): Promise<void>;
+  memory: JobMemory;
+  publishChange(change: RecordedChange): Promise<void>;
+}
+
+/** Content up to this size is kept in memory for the rest of its job once read or written. */
+export const SMALL_CONTENT_BYTES = 64 * 1024;
+
+/**
+ * The small content (source, results, files) one job read or wrote, by S3 key: the later operations
+ * of the same job read it from here instead of S3. Also the job's local copy of its content and the
+ * values its operations hand on (shareInJob). A job delivered again starts empty and reads S3.
+ */
+export class JobMemory {
+  private readonly contents = new Map<string, { body: Buffer; contentType: string }>();
+  private local?: Promise<LocalContent>;
+  private readonly directories: string[] = [];
+  readonly shared = new Map<string, unknown>();
+
+  /**
+   * The job's content as a local temporary file, downloaded by the first operation that asks and
+   * shared by the later ones (validate and thumbnail both decode the same image); removed by release().
+   */
+  localContent(open: () => Promise<Readable>, signal: AbortSignal): Promise<LocalContent> {
+    if (!this.local) {
+      const local = this.download(open, signal);
+      this.local = local;
+      // A download that failed is not kept: the next operation that asks tries again.
+      local.catch(() => {
+        if (this.local === local) this.local = undefined;
+      });
+    }
+    return this.local;
+  }
+
+  /** Removes the job's local files: called when the job ends, however it ends. */
+  async release(): Promise<void> {
+    this.local = undefined;
+    this.shared.clear();
+    await Promise.all(this.directories.splice(0).map((directory) => rm(directory, { recursive: true, force: true })));
+  }
+
+  private async download(open: () => Promise<Readable>, signal: AbortSignal): Promise<LocalContent> {
+    const directory = await mkdtemp(join(tmpdir(), 'ops-job-'));
+    this.directories.push(directory);
+    const path = join(directory, 'content');
+    const measured = new MeasuringStream();
+    await pipeline(await open(), measured, createWriteStream(path), { signal });
+    return { path, size: measured.size, sha256: measured.sha256 };
+  }
+
+  get(key: string): { body: Buffer; contentType: string } | undefined {
+    return this.contents.get(key);
+  }
+
+  keep(key: string, body: Buffer, contentType: string): void {
+    if (body.length <= SMALL_CONTENT_BYTES) {
+      this.contents.set(key, { body, contentType });
+    }
+  }
 }
 
 /** One run of one operation on one object: the OperationContext the operation sees. */
@@ -19,49 +83,96 @@ export class OperationRun implements OperationContext {
   readonly object: ObjectUnderProcessing;
   readonly writtenFiles: WrittenFile[] = [];
 
+  /**
+   * `object` is the processor's record of the row, which it keeps up to date with its own writes
+   * (the only writes while the object is processing): listArtifacts reads it rather than the row.
+   */
   constructor(
-    object: ProcessingObject,
+    private readonly record: ProcessingObject,
     private readonly operation: string,
     readonly signal: AbortSignal,
     private readonly dependencies: OperationRunDependencies,
   ) {
     this.object = {
-      id: object.id,
-      identifier: object.identifier,
-      metadata: object.metadata,
-      options: object.options,
-      source: object.source ?? null,
-      createdAt: object.createdAt,
+      id: record.id,
+      identifier: record.identifier,
+      metadata: record.metadata,
+      options: record.options,
+      source: record.source ?? null,
+      createdAt: record.createdAt,
+      plan: record.plan,
     };
   }
 
   async openContent(): Promise<Readable> {
     const { source, identifier, metadata } = this.object;
     if (source) {
-      return this.dependencies.storage.getStream(this.dependencies.storage.keyOf(source.s3_url), this.signal);
+      const key = this.dependencies.storage.keyOf(source.s3_url);
+      const kept = this.dependencies.memory.get(key);
+      if (kept) {
+        return fromBuffer(kept.body);
+      }
+      if (source.size <= SMALL_CONTENT_BYTES) {
+        const body = await this.dependencies.storage.getBuffer(key, this.signal);
+        this.dependencies.memory.keep(key, body, source.content_type);
+        return fromBuffer(body);
+      }
+      return this.dependencies.storage.getStream(key, this.signal);
     }
     return Readable.from([Buffer.from(JSON.stringify({ identifier, metadata }))]);
   }
 
+  contentFile(): Promise<LocalContent> {
+    return this.dependencies.memory.localContent(() => this.openContent(), this.signal);
+  }
+
+  shareInJob(key: string, value: unknown): void {
+    this.dependencies.memory.shared.set(key, value);
+  }
+
+  sharedInJob<T>(key: string): T | undefined {
+    return this.dependencies.memory.shared.get(key) as T | undefined;
+  }
+
   async readResult<T>(operation: string): Promise<T> {
-    const body = await this.dependencies.storage.getBuffer(artifactKeys.result(this.object.identifier, operation), this.signal);
+    const key = artifactKeys.result(this.object.identifier, operation);
+    const body = this.dependencies.memory.get(key)?.body ?? (await this.dependencies.storage.getBuffer(key, this.signal));
     return JSON.parse(body.toString('utf8')) as T;
   }
 
   async openFile(operation: string, name: string): Promise<Readable> {
-    return this.dependencies.storage.getStream(artifactKeys.file(this.object.identifier, operation, name), this.signal);
+    const key = artifactKeys.file(this.object.identifier, operation, name);
+    const kept = this.dependencies.memory.get(key);
+    return kept ? fromBuffer(kept.body) : this.dependencies.storage.getStream(key, this.signal);
+  }
+
+  async copyFile(operation: string, name: string, as: string): Promise<WrittenFile> {
+    const from = artifactKeys.file(this.object.identifier, operation, name);
+    const to = artifactKeys.file(this.object.identifier, this.operation, as);
+    const kept = this.dependencies.memory.get(from);
+    // A small file this job wrote is put again from memory: one request rather than a HEAD and a copy.
+    const stored = kept
+      ? await this.dependencies.storage.putBuffer(to, kept.body, kept.contentType, this.signal)
+      : await this.dependencies.storage.copy(from, to, this.signal);
+    if (kept) {
+      this.dependencies.memory.keep(to, kept.body, kept.contentType);
+    }
+    this.writtenFiles.push(stored);
+    return stored;
   }
 
   async writeFile(name: string, body: Readable, contentType: string): Promise<WrittenFile> {
     const key = artifactKeys.file(this.object.identifier, this.operation, name);
-    const stored = await this.dependencies.storage.putStream(key, body, contentType, this.signal);
+    const { body: kept, ...stored } = await this.dependencies.storage.putStream(key, body, contentType, this.signal, SMALL_CONTENT_BYTES);
+    if (kept) {
+      this.dependencies.memory.keep(key, kept, contentType);
+    }
     this.writtenFiles.push(stored);
     return stored;
   }
 
   async listArtifacts(): Promise<ArtifactLink[]> {
-    const current = await this.dependencies.objects.getById(this.object.id);
-    const recorded = await this.dependencies.artifacts.links(current);
+    const recorded = await this.dependencies.artifacts.links(this.record);
     const ownFiles = await Promise.all(
       this.writtenFiles.map(async (file) => {
         const { url, expiresAt } = await this.dependencies.storage.presignGet(file.key);
@@ -72,14 +183,18 @@ export class OperationRun implements OperationContext {
   }
 
   async reportProgress(message: string): Promise<void> {
-    const version = await this.dependencies.objects.updateWhileProcessing(
+    const change = await this.dependencies.objects.updateWhileProcessing(
       this.object.id,
       { progressMessage: `${this.operation}: ${message}` },
       { kind: 'operation_progress', operation: this.operation },
     );
-    if (version === null) {
+    if (change === null) {
       throw new ObjectCancelledError(this.object.id);
     }
-    await this.dependencies.publishChange(version);
+    await this.dependencies.publishChange(change);
   }
+}
+
+function fromBuffer(body: Buffer): Readable {
+  return Readable.from([body], { objectMode: false });
 }

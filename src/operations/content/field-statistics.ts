@@ -33,6 +33,8 @@ export class FieldStatistics {
   private nulls = 0;
   private readonly types: Partial<Record<FieldType, number>> = {};
   private readonly frequencies = new Map<string, number>();
+  // Numbers are counted by value and turned into text only for the summary: a String() per number cost more than the rest of the statistics.
+  private readonly numberFrequencies = new Map<number, number>();
   private distinctOverflow = false;
   private numericCount = 0;
   private mean = 0;
@@ -51,20 +53,34 @@ export class FieldStatistics {
       this.nulls++;
       return;
     }
-    this.countValue(typeof value === 'string' ? value : JSON.stringify(value));
-    if (typeof value === 'number' && Number.isFinite(value)) {
-      this.addNumber(value);
+    if (typeof value === 'number') {
+      this.countNumber(value);
+      if (Number.isFinite(value)) this.addNumber(value);
+    } else {
+      this.countValue(typeof value === 'string' ? value : typeof value === 'boolean' ? String(value) : JSON.stringify(value));
     }
   }
 
+  /** `count` records without the field (null for the statistics). */
+  addNulls(count: number): void {
+    this.count += count;
+    this.nulls += count;
+    if (count > 0) this.types.null = (this.types.null ?? 0) + count;
+  }
+
   summary(): FieldSummary {
+    const frequencies = new Map(this.frequencies);
+    for (const [value, count] of this.numberFrequencies) {
+      const key = JSON.stringify(value);
+      frequencies.set(key, (frequencies.get(key) ?? 0) + count);
+    }
     const summary: FieldSummary = {
       count: this.count,
       nulls: this.nulls,
-      distinct: this.frequencies.size,
+      distinct: frequencies.size,
       distinct_exact: !this.distinctOverflow,
       types: this.types,
-      top_values: [...this.frequencies]
+      top_values: [...frequencies]
         .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
         .slice(0, TOP_VALUES)
         .map(([value, count]) => ({ value, count })),
@@ -83,11 +99,22 @@ export class FieldStatistics {
     return summary;
   }
 
+  private countNumber(value: number): void {
+    const seen = this.numberFrequencies.get(value);
+    if (seen !== undefined) {
+      this.numberFrequencies.set(value, seen + 1);
+    } else if (this.frequencies.size + this.numberFrequencies.size < DISTINCT_LIMIT) {
+      this.numberFrequencies.set(value, 1);
+    } else {
+      this.distinctOverflow = true;
+    }
+  }
+
   private countValue(key: string): void {
     const seen = this.frequencies.get(key);
     if (seen !== undefined) {
       this.frequencies.set(key, seen + 1);
-    } else if (this.frequencies.size < DISTINCT_LIMIT) {
+    } else if (this.frequencies.size + this.numberFrequencies.size < DISTINCT_LIMIT) {
       this.frequencies.set(key, 1);
     } else {
       this.distinctOverflow = true;
@@ -109,6 +136,40 @@ export class FieldStatistics {
         this.sample[slot] = value;
       }
     }
+  }
+}
+
+export interface RecordsSummary {
+  record_count: number;
+  fields: Record<string, FieldSummary>;
+}
+
+/** FieldStatistics of every field of records seen one by one, in the order fields first appear; a record without a field counts as null for it. */
+export class RecordStatistics {
+  private readonly byName = new Map<string, FieldStatistics>();
+  private fields: [string, FieldStatistics][] = [];
+  records = 0;
+
+  constructor(names: readonly string[] = []) {
+    for (const name of names) this.byName.set(name, new FieldStatistics());
+    this.fields = [...this.byName];
+  }
+
+  add(record: Record<string, unknown>): void {
+    for (const name in record) {
+      if (!this.byName.has(name)) {
+        const statistics = new FieldStatistics();
+        statistics.addNulls(this.records);
+        this.byName.set(name, statistics);
+        this.fields = [...this.byName];
+      }
+    }
+    this.records++;
+    for (const [name, statistics] of this.fields) statistics.add(record[name]);
+  }
+
+  summary(): RecordsSummary {
+    return { record_count: this.records, fields: Object.fromEntries(this.fields.map(([name, statistics]) => [name, statistics.summary()])) };
   }
 }
 
