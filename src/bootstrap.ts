@@ -3,9 +3,10 @@ import fastifyMultipart from '@fastify/multipart';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomUUID } from 'node:crypto';
-import { Logger as PinoNestLogger } from 'nestjs-pino';
+import { Logger as PinoNestLogger, PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { AppConfig } from './config/app-config';
+import { logRequests } from './logging/request-logging';
 import { serveOpenApi } from './openapi';
 import { ShutdownSignal } from './common/shutdown-signal';
 import { MetricsService } from './metrics/metrics.service';
@@ -50,6 +51,7 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
   // Start-up logs were held until the JSON logger exists; Nest would hold them until listen(), and lose them if init() failed.
   app.useLogger(app.get(PinoNestLogger));
   app.flushLogs();
+  logRequests(adapter.getInstance(), await app.resolve(PinoLogger));
   const metrics = app.get(MetricsService);
   adapter.getInstance().addHook('onResponse', (request, reply, done) => {
     metrics.observeHttpRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);

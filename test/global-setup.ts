@@ -13,7 +13,8 @@ const { startLocalS3 } = require('../scripts/local-s3');
  */
 export default async function globalSetup(): Promise<void> {
   const runId = `${Date.now().toString(36)}${process.pid}`;
-  const s3 = await startLocalS3({ directory: mkdtempSync(join(tmpdir(), 'ops-s3-')) });
+  const directory = mkdtempSync(join(tmpdir(), 'ops-s3-'));
+  const s3 = await startLocalS3({ directory });
   Object.assign(process.env, s3.env, {
     TEST_RUN_ID: runId,
     DATABASE_URL: testDatabaseUrl(runId),
@@ -25,5 +26,5 @@ export default async function globalSetup(): Promise<void> {
     PROBE_PORT: '0',
   });
   await migrateDatabase(new AppConfig(process.env));
-  (globalThis as { __LOCAL_S3__?: { stop(): Promise<void> } }).__LOCAL_S3__ = s3;
+  (globalThis as { __LOCAL_S3__?: { stop(): Promise<void>; directory: string } }).__LOCAL_S3__ = { stop: () => s3.stop(), directory };
 }

@@ -1,8 +1,11 @@
+import { rmSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { dropDatabase } from './test-environment';
 
 export default async function globalTeardown(): Promise<void> {
-  await (globalThis as { __LOCAL_S3__?: { stop(): Promise<void> } }).__LOCAL_S3__?.stop();
+  const s3 = (globalThis as { __LOCAL_S3__?: { stop(): Promise<void>; directory: string } }).__LOCAL_S3__;
+  await s3?.stop();
+  if (s3) rmSync(s3.directory, { recursive: true, force: true });
   await dropDatabase(process.env.DATABASE_URL!);
   const redis = new Redis(process.env.REDIS_URL!);
   try {

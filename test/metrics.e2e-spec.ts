@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { Server, Socket, createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,7 +107,8 @@ describe('Prometheus metrics at /metrics', () => {
   });
 
   it('counts retries and failures after transient errors (S3 down) by operation and code', async () => {
-    const s3 = await startLocalS3({ directory: mkdtempSync(join(tmpdir(), 'ops-s3-metrics-')) });
+    const directory = mkdtempSync(join(tmpdir(), 'ops-s3-metrics-'));
+    const s3 = await startLocalS3({ directory });
     let stopped = false;
     const flaky = await startTestApp({ ...s3.env, JOB_ATTEMPTS: '2', JOB_BACKOFF_MS: '200', SIMULATED_OPERATION_DELAY_MS: '500', MAX_PARALLEL_WORKERS: '1' });
     try {
@@ -129,6 +130,7 @@ describe('Prometheus metrics at /metrics', () => {
     } finally {
       await flaky.close();
       if (!stopped) await s3.stop();
+      rmSync(directory, { recursive: true, force: true });
     }
   });
 

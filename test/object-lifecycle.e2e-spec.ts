@@ -1,6 +1,6 @@
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Queue } from 'bullmq';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -267,6 +267,7 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
         await thrice?.close();
         await once?.close();
         await stopS3();
+        rmSync(directory, { recursive: true, force: true });
       });
 
       /** Submits a payload object and takes S3 away once validate has completed; S3 stays down. */
