@@ -2,7 +2,8 @@
 /*
  * `npm run bench`: every scenario of issue 6, one after the other, each in a process of its own
  * (bench/scenarios/<name>.js, with its own database, Redis prefix and s3rver), then the summary
- * table of docs/BENCHMARKS.md from the headlines they saved. Never part of `npm test`.
+ * table of docs/BENCHMARKS.md from the headlines they saved (a scenario not chosen this time keeps the
+ * figures of its latest run in bench/results/, dated). Never part of `npm test`.
  *
  *   npm run bench                                   # builds first, then every scenario
  *   BENCH_SCENARIOS=throughput,growth node bench/run.js   # after `npm run build`
@@ -79,11 +80,17 @@ async function main() {
     outcomes.push({ name, code, result });
     log(`scenario ${name} ended with ${code}${result ? `, results in ${result.file}` : ', no results'}`);
   }
-  const headline = outcomes.flatMap(({ name, code, result }) =>
-    result
-      ? result.headline.map((row) => ({ ...row, name: code === 0 ? row.name : `${row.name} (run exited ${code})` }))
-      : [{ name, measure: 'did not finish (see its output)', service: null, baseline: null, ratio: null, target: '—', met: false }],
-  );
+  // Scenarios not run this time keep the figures of their latest run (its date is shown).
+  const skipped = ALL.filter((name) => !chosen.includes(name)).map((name) => ({ name, code: 0, result: latestResult(name, 0), earlier: true }));
+  const byName = new Map([...outcomes, ...skipped].map((outcome) => [outcome.name, outcome]));
+  const headline = ALL.filter((name) => byName.has(name)).flatMap((name) => {
+    const { code, result, earlier } = byName.get(name);
+    if (!result) {
+      return [{ name, measure: earlier ? 'not run yet' : 'did not finish (see its output)', service: null, baseline: null, ratio: null, target: '—', met: false }];
+    }
+    const note = code !== 0 ? ` (run exited ${code})` : earlier ? ` (run of ${result.date})` : '';
+    return result.headline.map((row) => ({ ...row, name: `${row.name}${note}` }));
+  });
   const finished = new Date();
   const minutes = Math.round((finished - startedAt) / 60_000);
   writeDocSection(
