@@ -97,6 +97,28 @@ describe('live progress over server-sent events', () => {
     });
   });
 
+  it('opens with the event-stream headers and the request id, then sends the snapshot frame', async () => {
+    const { id } = await submit('sse-headers');
+    const controller = new AbortController();
+    const response = await fetch(streamUrl(id), { headers: { accept: 'text/event-stream', 'x-request-id': 'sse-headers-1' }, signal: controller.signal });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/event-stream');
+    expect(response.headers.get('cache-control')).toBe('private, no-cache, no-store, must-revalidate, max-age=0, no-transform');
+    expect(response.headers.get('x-accel-buffering')).toBe('no');
+    expect(response.headers.get('x-request-id')).toBe('sse-headers-1');
+    const decoder = new TextDecoder();
+    let text = '';
+    try {
+      for await (const chunk of response.body!) {
+        text += decoder.decode(chunk as Uint8Array, { stream: true });
+        if (/\ndata: .*\n\n/.test(text)) break;
+      }
+    } finally {
+      controller.abort();
+    }
+    expect(text).toMatch(/^\nevent: progress\nid: \d+\ndata: \{"id":".*\}\n\n/);
+  });
+
   describe('a whole run', () => {
     let object: { id: string; identifier: string };
     let run: SseStream;

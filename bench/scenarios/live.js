@@ -436,7 +436,24 @@ const CHANGES = [
     "object's immutable id, identifier and plan), and `ObjectEventFeeds` skips the read for a change it has already read: API CPU 3.5 s.",
   '2. The worker (and cancel / retry) publish the recorded event with the change (the write statement returns it), and a feed passes it on ' +
     'without reading PostgreSQL when it is the next one after the last it saw; any gap (lost or reordered notification, a change without ' +
-    'its event) is still read from `object_events`, so nothing is lost: API CPU 2.3–2.7 s, no query per change.',
+    'its event) is still read from `object_events`, so nothing is lost: API CPU 2.3–2.7 s, no query per change. On a quiet machine ' +
+    '(3 rounds): p99 41 ms vs 17 ms, ratio 2.41.',
+  "3. The stream route writes its SSE frames straight to the raw response instead of Nest's `@Sse()` path (rxjs operators, a Transform " +
+    'stream re-encoding every event per client, a promise per write): each event becomes one preformatted frame string shared by all ' +
+    'clients of its object, one heartbeat timer serves every stream, and a client leaving more than 4 MiB unread is dropped (it reconnects ' +
+    'with Last-Event-ID). Same wire format, headers, OpenAPI document and tests. After, 3 rounds each: service p99 23 / 34 / 31 ms vs relay ' +
+    '15 / 11 / 38 ms (ratio 2.07), then 27 / 33 / 34 vs 19 / 15 / 43 ms (1.74); API CPU 2.0–2.3 s per round (relay 1.0–1.2 s).',
+  '4. `ObjectEvents.changesOf` hands each change to the listeners of its object through a map, instead of one rxjs filter per followed ' +
+    'object per message (200 here): the API time spent receiving and routing changes fell from 14 % to about 7 % of its busy time in a ' +
+    '--cpu-prof of the streaming phase. 3 rounds: 20 / 34 / 30 ms vs 18 / 16 / 24 ms (ratio 1.67); the rounds table of this section is a later run.',
+  'Where the rest goes (BENCH_KEEP=1 files): publish → a plain Redis subscriber takes the same on both sides (p99 6–10 vs 7–8 ms); the ' +
+    'first of the 10 clients of an object gets an event at p99 21–24 ms vs 8–13 ms, and the spread across those 10 clients is small ' +
+    '(p99 5–6 vs 4 ms). So the remaining delay is in the API before the fan-out, in the half-seconds where many workers publish at once ' +
+    'and many streams end: per event the API parses the change with its event, builds and serializes the progress view and routes it ' +
+    "through the feeds, and per ended stream it runs Fastify's onResponse hooks (metrics, request log), about 2× the relay's CPU in all, " +
+    'queued on a 2-core machine shared with the pipeline. The profile of the streaming phase: socket writes (writev) about 30 %, GC 7 %, ' +
+    'frame building 5 %. Runs of 3 rounds swing widely on this shared machine: with these changes the ratio came out 2.07, 1.74, 1.67 ' +
+    'and, in the run of the rounds table (relay p99 34 / 29 / 17 ms), 0.93; typically about 1.7, so the target is not reliably met.',
 ].join('\n');
 
 const fromRow = (object) => ({ id: object.id, identifier: object.identifier, plan: object.plan });

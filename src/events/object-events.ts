@@ -1,5 +1,5 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { Observable, Subject, defer, filter, from, map, share } from 'rxjs';
+import { Observable, Subject, Subscriber, defer, filter, from, ignoreElements, map, share, tap } from 'rxjs';
 import type { ObjectEventRecord } from '../objects/objects.repository';
 import { RedisService } from '../redis/redis.service';
 
@@ -30,14 +30,37 @@ export class ObjectEvents implements OnApplicationShutdown {
   private readonly subscriptions = new Map<string, Promise<unknown>>();
   readonly changes$: Observable<ObjectChange>;
   readonly cancellations$: Observable<string>;
+  /** The listeners of each object's changes: a change costs one lookup, however many objects the process follows. */
+  private readonly listeners = new Map<string, Set<Subscriber<ObjectChange>>>();
+  /** Hands each change to the listeners of its object; subscribed while anyone listens. */
+  private readonly routing$: Observable<never>;
 
   constructor(private readonly redis: RedisService) {
     this.changes$ = this.channel(CHANGES).pipe(map((message) => JSON.parse(message) as ObjectChange), share());
     this.cancellations$ = this.channel(CANCELLATIONS).pipe(share());
+    this.routing$ = this.changes$.pipe(
+      tap((change) => this.listeners.get(change.id)?.forEach((listener) => listener.next(change))),
+      ignoreElements(),
+      share(),
+    );
   }
 
   changesOf(id: string): Observable<ObjectChange> {
-    return this.changes$.pipe(filter((change) => change.id === id));
+    return new Observable<ObjectChange>((subscriber) => {
+      let listeners = this.listeners.get(id);
+      if (!listeners) {
+        this.listeners.set(id, (listeners = new Set()));
+      }
+      listeners.add(subscriber);
+      const routing = this.routing$.subscribe({ error: (error: unknown) => subscriber.error(error), complete: () => subscriber.complete() });
+      return () => {
+        routing.unsubscribe();
+        listeners.delete(subscriber);
+        if (listeners.size === 0 && this.listeners.get(id) === listeners) {
+          this.listeners.delete(id);
+        }
+      };
+    });
   }
 
   /** Emits once the change channel is subscribed in Redis; subscribe to changes first. */

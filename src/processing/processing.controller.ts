@@ -1,7 +1,6 @@
-import { Controller, Get, Headers, HttpCode, HttpStatus, MessageEvent, Param, Post, Req, Res, Sse } from '@nestjs/common';
+import { Controller, Get, Headers, HttpCode, HttpStatus, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiConsumes, ApiExtraModels, ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Observable } from 'rxjs';
 import { ApiErrors } from '../common/api-errors.decorator';
 import { ObjectNotFoundError, ValidationError } from '../common/domain-errors';
 import { ObjectIdPipe } from '../common/object-id.pipe';
@@ -103,7 +102,7 @@ export class ProcessingController {
     return toProgressView(progress);
   }
 
-  @Sse('progress/:object_id/stream')
+  @Get('progress/:object_id/stream')
   @ApiOperation({
     summary: 'Live progress over Server-Sent Events',
     description:
@@ -114,9 +113,14 @@ export class ProcessingController {
   @ApiOkResponse({ description: 'An event stream of ProgressResponse objects', type: ProgressResponse })
   @ApiParam({ name: 'object_id', format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000', description: 'The id returned by POST /api/v1/process' })
   @ApiErrors(400, 404, 503)
-  stream(@Param('object_id', ObjectIdPipe) id: string, @Headers('last-event-id') lastEventId?: string): Promise<Observable<MessageEvent>> {
+  async stream(
+    @Param('object_id', ObjectIdPipe) id: string,
+    @Headers('last-event-id') lastEventId: string | undefined,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
     const resumeAfter = lastEventId !== undefined && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined;
-    return this.progressStream.open(id, resumeAfter);
+    // Written to the response by ProgressStream, not by @Sse(): one shared frame per event for all its clients.
+    await this.progressStream.stream(id, resumeAfter, reply);
   }
 
   @Get('status')

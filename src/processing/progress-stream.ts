@@ -1,58 +1,164 @@
-import { BeforeApplicationShutdown, Injectable, MessageEvent } from '@nestjs/common';
-import { EMPTY, Observable, Subject, concat, endWith, ignoreElements, interval, map, merge, of, share, takeUntil, takeWhile } from 'rxjs';
+import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { Subscription } from 'rxjs';
 import { toProgressView } from '../objects/object.presenter';
 import { isSettled } from '../objects/object-state';
 import { ObjectEventRecord, ObjectsRepository } from '../objects/objects.repository';
+import { ProcessingObject } from '../objects/processing-object.entity';
 import { ObjectEventFeeds } from './object-event-feeds';
 
 const HEARTBEAT_MS = 15_000;
+const HEARTBEAT = ': heartbeat\n\n';
+/** What a failed stream says before it ends (its cause is logged, not sent). */
+const FAILURE = 'event: error\ndata: Internal server error\n\n';
+/**
+ * How much a client may leave unread before it is dropped: Node buffers what the socket does not take, and a
+ * client that stops reading must not make the process hold its events without bound. Dropped, an EventSource
+ * reconnects with the id of the last event it received, and misses nothing.
+ */
+const MAX_UNREAD_BYTES = 4 * 1024 * 1024;
+/** The headers Nest's @Sse() sent, which this route replaces (one writer per response instead of a stream and operators per client). */
+const SSE_HEADERS = {
+  'Content-Type': 'text/event-stream',
+  Connection: 'keep-alive',
+  'Cache-Control': 'private, no-cache, no-store, must-revalidate, max-age=0, no-transform',
+  Pragma: 'no-cache',
+  Expire: '0',
+  'X-Accel-Buffering': 'no',
+};
 
 /**
- * The data of each live event, serialized once for all the clients that follow its object: a feed hands the
+ * The SSE frame of each live event, built once for all the clients that follow its object: a feed hands the
  * same record to every one of them, and the view depends only on the record and on the object's id, identifier
  * and plan, which never change.
  */
-const serialized = new WeakMap<ObjectEventRecord, string>();
+const frames = new WeakMap<ObjectEventRecord, string>();
+
+function frameOf(object: ProcessingObject, event: ObjectEventRecord): string {
+  let frame = frames.get(event);
+  if (frame === undefined) {
+    // JSON.stringify escapes line breaks, so the data is always one line.
+    frame = `event: progress\nid: ${event.seq}\ndata: ${JSON.stringify(toProgressView({ ...object, ...event.snapshot }))}\n\n`;
+    frames.set(event, frame);
+  }
+  return frame;
+}
 
 /**
- * Server-sent progress of one object: the current snapshot (or, for a client resuming with
- * Last-Event-ID, every event it missed), then every recorded event, until the object settles.
+ * Server-sent progress of one object, written straight to the response: the current snapshot (or, for a client
+ * resuming with Last-Event-ID, every event it missed), then every recorded event, until the object settles.
  * Event ids are the object's versions, so a client never misses or repeats one.
  */
 @Injectable()
 export class ProgressStream implements BeforeApplicationShutdown {
-  private readonly shutdown$ = new Subject<void>();
+  private readonly logger = new Logger(ProgressStream.name);
+  /** Every open stream, with what ends it: for the heartbeat and the shutdown. */
+  private readonly streams = new Map<ServerResponse, () => void>();
+  private heartbeat?: NodeJS.Timeout;
+  private stopping = false;
 
   constructor(
     private readonly objects: ObjectsRepository,
     private readonly feeds: ObjectEventFeeds,
   ) {}
 
-  async open(id: string, lastEventId: number | undefined): Promise<Observable<MessageEvent>> {
+  /** Streams the object's progress to `reply`; an unknown object throws before anything is sent, so it gets the usual error answer. */
+  async stream(id: string, lastEventId: number | undefined, reply: FastifyReply): Promise<void> {
     const object = await this.objects.getById(id);
     if (lastEventId !== undefined && lastEventId >= object.version && isSettled(object.state)) {
-      return EMPTY;
+      // Nothing left to send, and no event stream: an EventSource gives up rather than reconnecting.
+      void reply.send();
+      return;
     }
-    const snapshot: ObjectEventRecord = { seq: object.version, kind: 'state_changed', operation: object.currentOperation ?? null, snapshot: object };
-    const progress = concat(lastEventId === undefined ? of(snapshot) : EMPTY, this.feeds.eventsAfter(id, lastEventId ?? object.version)).pipe(
-      takeWhile((event) => !isSettled(event.snapshot.state), true),
-      map((event): MessageEvent => {
-        let data = serialized.get(event);
-        if (data === undefined) {
-          data = JSON.stringify(toProgressView({ ...object, ...event.snapshot }));
-          serialized.set(event, data);
-        }
-        return { type: 'progress', id: String(event.seq), data };
-      }),
-      share(),
-    );
-    const heartbeat = interval(HEARTBEAT_MS).pipe(map((): MessageEvent => ({ comment: 'heartbeat' })));
-    const settled = progress.pipe(ignoreElements(), endWith(null));
-    return merge(progress, heartbeat.pipe(takeUntil(settled))).pipe(takeUntil(this.shutdown$));
+    if (reply.raw.destroyed || reply.request.raw.socket.destroyed) {
+      // The client left while the object was read.
+      return;
+    }
+    // The response is this stream's from here on: Fastify sends nothing more (its onResponse hooks still run at the end).
+    reply.hijack();
+    const response = reply.raw;
+    response.socket?.setKeepAlive(true);
+    response.socket?.setNoDelay(true);
+    response.socket?.setTimeout(0);
+    response.writeHead(200, { ...(reply.getHeaders() as OutgoingHttpHeaders), ...SSE_HEADERS });
+    // A blank line first, as Nest's SseStream wrote, then the snapshot unless the client resumes.
+    let opening = '\n';
+    if (lastEventId === undefined) {
+      const snapshot: ObjectEventRecord = { seq: object.version, kind: 'state_changed', operation: object.currentOperation ?? null, snapshot: object };
+      opening += frameOf(object, snapshot);
+    }
+    response.write(opening);
+    if ((lastEventId === undefined && isSettled(object.state)) || this.stopping || reply.request.method === 'HEAD') {
+      response.end();
+      return;
+    }
+    this.follow(id, object, lastEventId ?? object.version, response);
   }
 
   beforeApplicationShutdown(): void {
-    this.shutdown$.next();
-    this.shutdown$.complete();
+    this.stopping = true;
+    for (const end of this.streams.values()) {
+      end();
+    }
+  }
+
+  /** Writes every event of the object after `afterSeq` to `response` until the object settles or the client leaves. */
+  private follow(id: string, object: ProcessingObject, afterSeq: number, response: ServerResponse): void {
+    // Closed by end(); a feed subscription added once it is closed (the stream ended while subscribing) is dropped at once.
+    const subscription = new Subscription();
+    const end = () => {
+      subscription.unsubscribe();
+      if (!response.writableEnded && !response.destroyed) {
+        response.end();
+      }
+    };
+    this.streams.set(response, end);
+    this.startHeartbeat();
+    // Both after the end and when the client leaves first: the feed is released either way.
+    response.once('close', () => {
+      end();
+      this.streams.delete(response);
+      if (this.streams.size === 0) {
+        clearInterval(this.heartbeat);
+        this.heartbeat = undefined;
+      }
+    });
+    subscription.add(
+      this.feeds.eventsAfter(id, afterSeq).subscribe({
+      next: (event) => {
+        this.write(response, frameOf(object, event));
+        if (isSettled(event.snapshot.state)) {
+          end();
+        }
+      },
+      error: (error: unknown) => {
+        this.logger.error(error);
+        this.write(response, FAILURE);
+        end();
+      },
+      complete: end,
+      }),
+    );
+  }
+
+  private write(response: ServerResponse, chunk: string): void {
+    if (response.writableEnded || response.destroyed) {
+      return;
+    }
+    response.write(chunk);
+    if (response.writableLength > MAX_UNREAD_BYTES) {
+      this.logger.warn(`Dropping an event stream whose client is not reading: ${response.writableLength} bytes unread`);
+      response.destroy();
+    }
+  }
+
+  private startHeartbeat(): void {
+    // One timer for all the streams of the process, rather than one per client.
+    this.heartbeat ??= setInterval(() => {
+      for (const response of this.streams.keys()) {
+        this.write(response, HEARTBEAT);
+      }
+    }, HEARTBEAT_MS).unref();
   }
 }
