@@ -68,6 +68,11 @@ export class ObjectEvents implements OnApplicationShutdown {
     return defer(() => from(this.subscriptions.get(this.redis.key(CHANGES)) ?? Promise.resolve()));
   }
 
+  /** Publishes the change an event records, with the event, so listeners need not read it back. */
+  async publishRecorded(id: string, event: ObjectEventRecord): Promise<void> {
+    await this.publishChange({ id, version: event.seq, event });
+  }
+
   async publishChange(change: ObjectChange): Promise<void> {
     await this.publish(CHANGES, JSON.stringify({ ...change, at: Date.now() }));
   }

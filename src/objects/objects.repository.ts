@@ -50,12 +50,6 @@ export interface ObjectEventRecord {
   snapshot: ObjectSnapshot;
 }
 
-/** A change made by a write: the object's new version and the event recorded for it (its seq is that version). */
-export interface RecordedChange {
-  version: number;
-  event: ObjectEventRecord;
-}
-
 const TABLE = 'processing_objects';
 
 /**
@@ -116,9 +110,9 @@ export class ObjectsRepository {
 
   /**
    * Moves the object to `to` when its current state allows it (per the transition table) and is
-   * one of `from` if given. Returns the new version and its event; throws when the object is gone or the change is refused.
+   * one of `from` if given. Returns the recorded event (its seq is the new version); throws when the object is gone or the change is refused.
    */
-  async transition(id: string, to: ObjectState, patch: ObjectPatch = {}, from?: ObjectState[]): Promise<RecordedChange> {
+  async transition(id: string, to: ObjectState, patch: ObjectPatch = {}, from?: ObjectState[]): Promise<ObjectEventRecord> {
     return transition(this.em, id, to, patch, from);
   }
 
@@ -126,7 +120,7 @@ export class ObjectsRepository {
    * Moves a queued object whose job is `taskId` to processing, records the event, and returns the
    * object as it now is, in one statement; null when it is not queued under that job.
    */
-  async startProcessing(id: string, taskId: string, patch: ObjectPatch): Promise<{ object: ProcessingObject; change: RecordedChange } | null> {
+  async startProcessing(id: string, taskId: string, patch: ObjectPatch): Promise<{ object: ProcessingObject; event: ObjectEventRecord } | null> {
     assertTransition('queued', 'processing');
     const { assignments, params } = toAssignments(patch);
     const rows = await this.em.getConnection().execute<StartedRow[]>(
@@ -144,13 +138,13 @@ export class ObjectsRepository {
       return null;
     }
     const { event_seq: seq, event_kind: kind, event_operation: operation, event_snapshot: snapshot, ...columns } = rows[0];
-    return { object: this.em.fork().map(ProcessingObjectSchema, columns), change: { version: seq, event: { seq, kind, operation, snapshot } } };
+    return { object: this.em.fork().map(ProcessingObjectSchema, columns), event: { seq, kind, operation, snapshot } };
   }
 
   /** Applies `patch` only while the object is processing; null means it no longer is (cancelled or deleted). */
-  async updateWhileProcessing(id: string, patch: ObjectPatch, event: RecordedEvent): Promise<RecordedChange | null> {
+  async updateWhileProcessing(id: string, patch: ObjectPatch, event: RecordedEvent): Promise<ObjectEventRecord | null> {
     const rows = await updateRecordingEvent(this.em, { id, states: ['processing'], patch, event });
-    return rows[0] ? { version: rows[0].seq, event: rows[0] } : null;
+    return rows[0] ?? null;
   }
 
   /** The recorded events of an object after `afterSeq`, oldest first. */
@@ -286,17 +280,17 @@ export class ObjectsTransaction {
   }
 
   async transition(id: string, to: ObjectState, patch: ObjectPatch = {}): Promise<number> {
-    return (await transition(this.em, id, to, patch)).version;
+    return (await transition(this.em, id, to, patch)).seq;
   }
 }
 
-async function transition(em: EntityManager, id: string, to: ObjectState, patch: ObjectPatch, from?: ObjectState[]): Promise<RecordedChange> {
+async function transition(em: EntityManager, id: string, to: ObjectState, patch: ObjectPatch, from?: ObjectState[]): Promise<ObjectEventRecord> {
   const allowedFrom = from ?? statesLeadingTo(to);
   allowedFrom.forEach((state) => assertTransition(state, to));
   const operation = patch.operationStatus?.operation ?? patch.currentOperation ?? null;
   const rows = await updateRecordingEvent(em, { id, states: allowedFrom, newState: to, patch, event: { kind: 'state_changed', operation } });
   if (rows[0]) {
-    return { version: rows[0].seq, event: rows[0] };
+    return rows[0];
   }
   const current = await em.getConnection().execute<{ state: ObjectState }[]>(
     `select state from ${TABLE} where id = ?`,

@@ -76,7 +76,7 @@ export class ObjectsService {
   /** Queued objects are cancelled at once; a processing one is stopped cooperatively by its worker. */
   async cancel(id: string): Promise<ObjectView> {
     const object = await this.objects.getById(id);
-    const { version, event } = await this.objects.transition(id, 'cancelled', {
+    const event = await this.objects.transition(id, 'cancelled', {
       currentOperation: null,
       markFinished: true,
       progressMessage: 'Cancelled',
@@ -85,7 +85,7 @@ export class ObjectsService {
     if (object.taskId) {
       await this.queue.removeJob(object.taskId);
     }
-    await this.events.publishChange({ id, version, event });
+    await this.events.publishRecorded(id, event);
     return toObjectView(await this.objects.getById(id));
   }
 
@@ -93,7 +93,7 @@ export class ObjectsService {
   async retry(id: string, fromScratch: boolean): Promise<ObjectView> {
     const object = await this.objects.getById(id);
     const taskId = taskIdFor(id, object.attempts + 1);
-    const { version, event } = await this.objects.transition(
+    const event = await this.objects.transition(
       id,
       'queued',
       {
@@ -108,7 +108,7 @@ export class ObjectsService {
       },
       ['failed'],
     );
-    await this.events.publishChange({ id, version, event });
+    await this.events.publishRecorded(id, event);
     try {
       await this.queue.enqueue({ name: JobName.ProcessObject, data: { objectId: id } }, { jobId: taskId, priority: jobPriority(object.priority) });
     } catch (error) {

@@ -78,9 +78,10 @@ export class StorageService implements OnApplicationShutdown {
     await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal: signal });
   }
 
-  async putJson(key: string, value: unknown, signal?: AbortSignal): Promise<StoredObject> {
+  /** Stores `value` as indented JSON; returns the bytes written too. */
+  async putJson(key: string, value: unknown, signal?: AbortSignal): Promise<StoredObject & { body: Buffer }> {
     const body = Buffer.from(JSON.stringify(value, null, 2));
-    return this.putBuffer(key, body, 'application/json', signal);
+    return { ...(await this.putBuffer(key, body, 'application/json', signal)), body };
   }
 
   async putBuffer(key: string, body: Buffer, contentType: string, signal?: AbortSignal): Promise<StoredObject> {

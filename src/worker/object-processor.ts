@@ -5,7 +5,7 @@ import { InvalidTransitionError, ObjectNotFoundError } from '../common/domain-er
 import { ObjectEvents } from '../events/object-events';
 import { MetricsService, OperationOutcome } from '../metrics/metrics.service';
 import { ArtifactsService } from '../objects/artifacts.service';
-import { ObjectPatch, ObjectsRepository, RecordedChange, RecordedEvent } from '../objects/objects.repository';
+import { ObjectEventRecord, ObjectPatch, ObjectsRepository, RecordedEvent } from '../objects/objects.repository';
 import type { ObjectState } from '../objects/object-state';
 import type { OperationStatus, ProcessingObject } from '../objects/processing-object.entity';
 import { OperationRegistry } from '../operations/operation-registry';
@@ -91,7 +91,7 @@ export class ObjectProcessor {
   private async start(attempt: ProcessAttempt): Promise<ProcessingObject | null> {
     const started = await this.objects.startProcessing(attempt.objectId, attempt.taskId, { markStarted: true, progressMessage: 'Processing' });
     if (started) {
-      await this.publish(started.object.id, started.change);
+      await this.publish(started.object.id, started.event);
       return started.object;
     }
     const object = await this.objects.findById(attempt.objectId);
@@ -142,7 +142,7 @@ export class ObjectProcessor {
       objects: this.objects,
       artifacts: this.artifacts,
       memory,
-      publishChange: (change) => this.publish(object.id, change),
+      publishChange: (event) => this.publish(object.id, event),
     });
     let outcome;
     try {
@@ -164,11 +164,9 @@ export class ObjectProcessor {
       });
       return 'failed';
     }
-    // As StorageService.putJson writes it, and kept for the operations after this one.
-    const resultKey = artifactKeys.result(object.identifier, operation);
-    const resultBody = Buffer.from(JSON.stringify(outcome.result, null, 2));
-    const result = await this.storage.putBuffer(resultKey, resultBody, 'application/json', signal);
-    memory.keep(resultKey, resultBody, 'application/json');
+    // Kept for the operations after this one.
+    const result = await this.storage.putJson(artifactKeys.result(object.identifier, operation), outcome.result, signal);
+    memory.keep(result.key, result.body, 'application/json');
     const finished = { ...timing, completed: true, s3_url: result.s3Url, error: null, files: run.writtenFiles.map((file) => file.s3Url) };
     await this.updateOrStop(object.id, { kind: 'operation_finished', operation }, {
       operationStatus: { operation, status: finished },
@@ -215,11 +213,11 @@ export class ObjectProcessor {
 
   private async settle(objectId: string, state: Extract<ObjectState, 'completed' | 'failed'>, patch: ObjectPatch): Promise<ProcessOutcome> {
     try {
-      const change = await this.objects.transition(objectId, state, { ...patch, currentOperation: null, markFinished: true }, ['processing']);
+      const recorded = await this.objects.transition(objectId, state, { ...patch, currentOperation: null, markFinished: true }, ['processing']);
       if (state === 'failed') {
         this.metrics.countFailure(patch.errorCode ?? 'unknown');
       }
-      await this.publish(objectId, change);
+      await this.publish(objectId, recorded);
       return state;
     } catch (error) {
       if (error instanceof InvalidTransitionError || error instanceof ObjectNotFoundError) {
@@ -230,15 +228,15 @@ export class ObjectProcessor {
   }
 
   private async updateOrStop(objectId: string, event: RecordedEvent, patch: ObjectPatch): Promise<void> {
-    const change = await this.objects.updateWhileProcessing(objectId, patch, event);
-    if (change === null) {
+    const recorded = await this.objects.updateWhileProcessing(objectId, patch, event);
+    if (recorded === null) {
       throw new ObjectCancelledError(objectId);
     }
-    await this.publish(objectId, change);
+    await this.publish(objectId, recorded);
   }
 
-  private async publish(id: string, { version, event }: RecordedChange): Promise<void> {
-    await this.events.publishChange({ id, version, event });
+  private async publish(id: string, event: ObjectEventRecord): Promise<void> {
+    await this.events.publishRecorded(id, event);
   }
 }
 

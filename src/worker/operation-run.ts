@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ArtifactsService } from '../objects/artifacts.service';
-import type { ObjectsRepository, RecordedChange } from '../objects/objects.repository';
+import type { ObjectEventRecord, ObjectsRepository } from '../objects/objects.repository';
 import type { ProcessingObject } from '../objects/processing-object.entity';
 import { MeasuringStream } from '../operations/content/measure';
 import type { ArtifactLink, LocalContent, ObjectUnderProcessing, OperationContext, WrittenFile } from '../operations/operation';
@@ -18,7 +18,7 @@ export interface OperationRunDependencies {
   objects: ObjectsRepository;
   artifacts: ArtifactsService;
   memory: JobMemory;
-  publishChange(change: RecordedChange): Promise<void>;
+  publishChange(event: ObjectEventRecord): Promise<void>;
 }
 
 /** Content up to this size is kept in memory for the rest of its job once read or written. */
@@ -183,15 +183,15 @@ export class OperationRun implements OperationContext {
   }
 
   async reportProgress(message: string): Promise<void> {
-    const change = await this.dependencies.objects.updateWhileProcessing(
+    const recorded = await this.dependencies.objects.updateWhileProcessing(
       this.object.id,
       { progressMessage: `${this.operation}: ${message}` },
       { kind: 'operation_progress', operation: this.operation },
     );
-    if (change === null) {
+    if (recorded === null) {
       throw new ObjectCancelledError(this.object.id);
     }
-    await this.dependencies.publishChange(change);
+    await this.dependencies.publishChange(recorded);
   }
 }
 
