@@ -126,18 +126,18 @@ export class ProgressStream implements BeforeApplicationShutdown {
     });
     subscription.add(
       this.feeds.eventsAfter(id, afterSeq).subscribe({
-      next: (event) => {
-        this.write(response, frameOf(object, event));
-        if (isSettled(event.snapshot.state)) {
+        next: (event) => {
+          this.write(response, frameOf(object, event));
+          if (isSettled(event.snapshot.state)) {
+            end();
+          }
+        },
+        error: (error: unknown) => {
+          this.logger.error(error);
+          this.write(response, FAILURE);
           end();
-        }
-      },
-      error: (error: unknown) => {
-        this.logger.error(error);
-        this.write(response, FAILURE);
-        end();
-      },
-      complete: end,
+        },
+        complete: end,
       }),
     );
   }
