@@ -8,7 +8,8 @@ import { mikroOrmOptions } from './mikro-orm.options';
   imports: [
     MikroOrmModule.forRootAsync({
       inject: [AppConfig],
-      useFactory: (config: AppConfig) => mikroOrmOptions(config),
+      // Every query runs on its own fork (ObjectsRepository), so no request needs the per-request context middleware.
+      useFactory: (config: AppConfig) => ({ ...mikroOrmOptions(config), registerRequestContext: false }),
       driver: PostgreSqlDriver,
     }),
   ],

@@ -1,6 +1,6 @@
 import { DynamicModule } from '@nestjs/common';
 import { LoggerModule, Params } from 'nestjs-pino';
-import { stdTimeFunctions, type LevelWithSilent } from 'pino';
+import { destination, stdTimeFunctions, type LevelWithSilent } from 'pino';
 import { AppConfig } from '../config/app-config';
 
 const PINO_LEVELS: Record<AppConfig['logLevel'], LevelWithSilent> = {
@@ -17,19 +17,26 @@ const PINO_LEVELS: Record<AppConfig['logLevel'], LevelWithSilent> = {
  * Fastify request id, taken from x-request-id when the client sends one; see request-logging.ts);
  * every line logged while a worker handles a job carries `objectId` and `jobId` (see ObjectWorker).
  * nestjs-pino's own request middleware is mounted on no route: the Fastify hooks do that job.
+ *
+ * stdout is written asynchronously: lines logged while a write is under way go out together in the
+ * next one, rather than one blocking write per line. pino flushes what is left when the process
+ * exits; only a SIGKILL can lose the lines of a write in progress.
  */
 export function loggerParams(config: AppConfig): Params {
   return {
-    pinoHttp: {
-      level: PINO_LEVELS[config.logLevel],
-      timestamp: stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
-      base: { pid: process.pid, role: config.role },
-      serializers: {
-        req: (req: { id?: unknown; method?: string; url?: string }) => ({ id: req.id, method: req.method, url: req.url }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    pinoHttp: [
+      {
+        level: PINO_LEVELS[config.logLevel],
+        timestamp: stdTimeFunctions.isoTime,
+        formatters: { level: (label) => ({ level: label }) },
+        base: { pid: process.pid, role: config.role },
+        serializers: {
+          req: (req: { id?: unknown; method?: string; url?: string }) => ({ id: req.id, method: req.method, url: req.url }),
+          res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+        },
       },
-    },
+      destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 250 }),
+    ],
     forRoutes: [],
   };
 }

@@ -68,10 +68,14 @@ export class ObjectsRepository {
     return this.em.fork().findOne(ProcessingObjectSchema, { identifier }, { disableIdentityMap: true });
   }
 
-  /** The progress of an object, read with one plain query: the hottest read of the API. */
+  /**
+   * The progress of an object: the hottest read of the API, so one parameterized query straight on
+   * the ORM's own pg pool, without the ORM's query path (which costs more CPU than the query itself).
+   */
   async findProgressById(id: string): Promise<ProgressFields | null> {
-    const rows = await this.em.getConnection().execute<ProgressRow[]>(
-      `select id, identifier, plan, state, current_operation, progress, operations_status, s3_artifacts, error_message from ${TABLE} where id = ?`,
+    const pool = await this.em.getConnection().getNativeClient();
+    const { rows } = await pool.query<ProgressRow>(
+      `select id, identifier, plan, state, current_operation, progress, operations_status, s3_artifacts, error_message from ${TABLE} where id = $1`,
       [id],
     );
     const row = rows[0];
