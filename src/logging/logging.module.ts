@@ -35,7 +35,7 @@ export function loggerParams(config: AppConfig): Params {
           res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
         },
       },
-      destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 250 }),
+      destination({ dest: 1, sync: false }),
     ],
     forRoutes: [],
   };

@@ -167,10 +167,7 @@ export class SubmissionService {
       s3_url: this.storage.s3Url(sourceKey),
     };
     try {
-      await this.objects.inTransaction(async (transaction) => {
-        await transaction.insertQueued(newObject, { taskId, source });
-        await this.storePayload(sourceKey, body);
-      });
+      await this.objects.insertQueuedCommittingAfter(newObject, { taskId, source }, () => this.storePayload(sourceKey, body));
     } catch (error) {
       if (!(error instanceof UniqueConstraintViolationException)) {
         await this.storage.deleteKeys([sourceKey]).catch(() => undefined);
@@ -191,7 +188,7 @@ export class SubmissionService {
     const id = randomUUID();
     const taskId = taskIdFor(id, 1);
     const sourceKey = artifactKeys.source(request.identifier, `upload.${upload.type.extension}`);
-    await this.objects.inTransaction((transaction) => transaction.insertPending(this.newObject(request, prepared, id, idempotencyKey, requestHash)));
+    await this.objects.insertPending(this.newObject(request, prepared, id, idempotencyKey, requestHash));
     try {
       const stored = await this.storeUpload(sourceKey, upload);
       await afterStored();
