@@ -19,10 +19,6 @@ RUN npm install --omit=dev --no-audit --no-fund
 # The image: one for every role (APP_ROLE=api|worker|all), run as the unprivileged node user.
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production PORT=8000 APP_ROLE=all
-# V8 sizes the young generation from the host's memory, up to 128 MiB of new space: a worker streaming a
-# large file then peaks ~130 MiB higher than with 8 MiB semi-spaces, which cost a few per cent more CPU in
-# scavenges. bench/scenarios/large.js runs the service with this line.
-ENV NODE_OPTIONS=--max-semi-space-size=8
 WORKDIR /app
 COPY --from=runtime-deps --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist

@@ -97,12 +97,15 @@ function documentedVariables(): Set<string> {
   return new Set(names);
 }
 
-/** The variables AppConfig's schema reads: the keys of the zod object in src/config/app-config.ts. */
+/** Variables Node.js itself reads, which a manifest may set per role. */
+const NODE_VARIABLES = ['NODE_OPTIONS'];
+
+/** The variables the process reads: the keys of the zod object in src/config/app-config.ts, and Node's own. */
 function variablesTheAppReads(): Set<string> {
   const source = readFileSync(join(ROOT, 'src', 'config', 'app-config.ts'), 'utf8');
   const schema = /const envSchema = z\.object\(\{([\s\S]*?)\n\}\);/.exec(source);
   expect(schema).not.toBeNull();
-  return new Set([...schema![1].matchAll(/^ {2}([A-Z][A-Z0-9_]*):/gm)].map((match) => match[1]));
+  return new Set([...[...schema![1].matchAll(/^ {2}([A-Z][A-Z0-9_]*):/gm)].map((match) => match[1]), ...NODE_VARIABLES]);
 }
 
 function portNumber(container: Container, port: string | number): number {

@@ -53,7 +53,7 @@ describe('graceful shutdown on SIGTERM', () => {
       expect(done.operations_status[operation]).toMatchObject({ completed: true, attempts: 1 });
     }
     expect(done.operations_status.validate.finished_at).toBe(handedBack.operations_status.validate.finished_at);
-    expect(second.output()).toContain('completed');
+    await second.waitForOutput(/completed/);
   }, 120_000);
 
   it('a stopping API ends its event streams and exits cleanly', async () => {

@@ -156,7 +156,7 @@ describe('live progress across processes', () => {
       expect(ids).toEqual(range(ids[0], (await recordedSeqs(id)).at(-1)!));
       const operations = dataEvents(stream).map((event) => payloadOf(event).current_operation).filter(Boolean);
       expect([...new Set(operations)]).toEqual(['validate', 'transform', 'enrich', 'analyze']);
-      expect(worker.output()).toContain(`Object ${id}`);
+      await worker.waitForOutput(new RegExp(`Object ${id}`));
     } finally {
       stream.close();
     }

@@ -1,8 +1,9 @@
 'use strict';
 /*
  * Baseline of the "read" scenario: the floor under GET /api/v1/progress/{id}. Bare Fastify + pg
- * with the service's pool size (10): validate the id, fetch the row by primary key, answer the
- * progress JSON of the same shape (every planned operation's status filled with the defaults).
+ * with the service's pool size (10): validate the id, fetch the row by primary key with a prepared
+ * statement (as the service), answer the progress JSON of the same shape (every planned operation's
+ * status filled with the defaults).
  * Reads PORT and DATABASE_URL; prints "listening" when ready.
  */
 const Fastify = require('fastify');
@@ -21,7 +22,7 @@ app.get('/api/v1/progress/:object_id', async (request, reply) => {
   if (!UUID.test(id)) {
     return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: 'object_id must be a UUID', code: 'validation_failed' });
   }
-  const { rows } = await pool.query(SELECT, [id]);
+  const { rows } = await pool.query({ name: 'select-progress', text: SELECT, values: [id] });
   const row = rows[0];
   if (!row) {
     return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `Object ${id} not found`, code: 'object_not_found' });

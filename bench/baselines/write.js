@@ -3,7 +3,8 @@
  * Baseline of the "write" scenario: the floor under POST /api/v1/process (JSON, no payload).
  * Bare Fastify + pg (pool of 10, as the service) + BullMQ: validate the body with a JSON schema,
  * expand the plan, INSERT the row with the same columns as the service's insert (directly as
- * queued), add the job to the same queue with the same options, answer 202 with the same JSON.
+ * queued, a prepared statement as the service's), add the job to the same queue with the same
+ * options, answer 202 with the same JSON.
  * Reads PORT, DATABASE_URL, REDIS_URL, REDIS_PREFIX (JOB_ATTEMPTS, JOB_BACKOFF_MS as the service);
  * prints "listening" when ready.
  */
@@ -66,19 +67,23 @@ app.post('/api/v1/process', { schema: { body: bodySchema } }, async (request, re
   const priority = body.priority ?? 5;
   const requestHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
   try {
-    await pool.query(INSERT, [
-      id,
-      body.identifier,
-      JSON.stringify(operations),
-      JSON.stringify(plan),
-      JSON.stringify(body.metadata ?? {}),
-      JSON.stringify(body.options ?? {}),
-      priority,
-      request.headers['idempotency-key'] ?? null,
-      requestHash,
-      JSON.stringify({ current: 0, total: plan.length, message: 'Queued for processing' }),
-      taskId,
-    ]);
+    await pool.query({
+      name: 'insert-object',
+      text: INSERT,
+      values: [
+        id,
+        body.identifier,
+        JSON.stringify(operations),
+        JSON.stringify(plan),
+        JSON.stringify(body.metadata ?? {}),
+        JSON.stringify(body.options ?? {}),
+        priority,
+        request.headers['idempotency-key'] ?? null,
+        requestHash,
+        JSON.stringify({ current: 0, total: plan.length, message: 'Queued for processing' }),
+        taskId,
+      ],
+    });
   } catch (error) {
     if (error.code === '23505') {
       return reply.code(409).send({ statusCode: 409, error: 'Conflict', message: `Identifier '${body.identifier}' is taken`, code: 'identifier_taken' });

@@ -10,6 +10,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { Client } = require('pg');
 const { Redis } = require('ioredis');
+const YAML = require('yaml');
 const { onCleanup } = require('./cleanup');
 const { freePort, spawnProcess, waitForHttp } = require('./processes');
 
@@ -27,12 +28,18 @@ function requireBuild() {
 }
 
 /**
- * The NODE_OPTIONS the container image sets (Dockerfile): the service runs with them in every
- * benchmark, so what is measured is what production runs.
+ * The NODE_OPTIONS production runs a role with: those its Kubernetes Deployment sets (deploy/), or
+ * none (V8's defaults). Every benchmark runs the service with them, so what is measured is what runs.
  */
-function imageNodeOptions() {
-  const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
-  return /^ENV NODE_OPTIONS=(.*)$/m.exec(dockerfile)?.[1].replace(/^"|"$/g, '') ?? '';
+function productionNodeOptions(role) {
+  for (const file of fs.readdirSync(path.join(ROOT, 'deploy')).filter((name) => name.endsWith('-deployment.yaml'))) {
+    const deployment = YAML.parse(fs.readFileSync(path.join(ROOT, 'deploy', file), 'utf8'));
+    for (const container of deployment.spec.template.spec.containers) {
+      const env = Object.fromEntries((container.env ?? []).map((variable) => [variable.name, variable.value]));
+      if (env.APP_ROLE === role) return env.NODE_OPTIONS ?? '';
+    }
+  }
+  return '';
 }
 
 /** A module of the built service, e.g. distModule('config/app-config'). */
@@ -118,12 +125,12 @@ async function prepareEnvironment(name) {
   /**
    * Starts the built service in `role` ('api', 'worker' or 'all') with `extraEnv`, waits until it is
    * ready and stops it at clean-up. Returns the process and the base URL of its HTTP port (API or probe).
-   * NODE_OPTIONS in `extraEnv` come after the image's own.
+   * NODE_OPTIONS in `extraEnv` come after the role's production ones.
    */
   async function startService(processName, role, extraEnv = {}) {
     const port = await freePort();
     const portEnv = role === 'worker' ? { PROBE_PORT: String(port) } : { PORT: String(port) };
-    const nodeOptions = [imageNodeOptions(), extraEnv.NODE_OPTIONS ?? ''].filter(Boolean).join(' ');
+    const nodeOptions = [productionNodeOptions(role), extraEnv.NODE_OPTIONS ?? ''].filter(Boolean).join(' ');
     const proc = spawnProcess(processName, MAIN, { ...env, APP_ROLE: role, ...portEnv, ...extraEnv, NODE_OPTIONS: nodeOptions }, work);
     onCleanup(processName, () => proc.stop());
     const url = `http://127.0.0.1:${port}`;
@@ -134,4 +141,4 @@ async function prepareEnvironment(name) {
   return { runId, work, env, config, databaseUrl: databaseUrl.toString(), redisUrl, prefix, s3, db, redis, startService };
 }
 
-module.exports = { ROOT, DIST, prepareEnvironment, imageNodeOptions, distModule, requireBuild, dropDatabase, deleteKeys, log };
+module.exports = { ROOT, DIST, prepareEnvironment, productionNodeOptions, distModule, requireBuild, dropDatabase, deleteKeys, log };

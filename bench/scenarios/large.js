@@ -61,7 +61,7 @@ when the plan has analyze, gathers the field statistics too: enrich and analyze 
 them for an object transformed without them); export of the default NDJSON format is a server-side copy (CopyObject) of transform's records
 file, which already is that NDJSON, instead of parsing and writing it again; field statistics count numbers by value, not by String().
 Memory: V8 sized the young generation from the host's 24 GB (up to 128 MiB of new space), most of the idle and peak RSS; the image now sets
-\`NODE_OPTIONS=--max-semi-space-size=8\` (Dockerfile; this script runs the service with it; a few per cent more CPU in scavenges), and streamed
+\`NODE_OPTIONS=--max-semi-space-size=8\` (the worker Deployment in deploy/; this script runs the worker with it; a few per cent more CPU in scavenges), and streamed
 uploads keep 2 parts of 5 MiB in flight instead of lib-storage's 4 (the baseline uses the same). MALLOC_ARENA_MAX=2 made no difference.`;
 
 // ---------------------------------------------------------------------------------------------
@@ -157,7 +157,7 @@ async function main() {
   const inputMib = input.bytes / MIB;
   log(`${fixed(inputMib, 1)} MiB, ${input.rows} rows`);
 
-  // startService adds the NODE_OPTIONS of the image (Dockerfile) in front of these.
+  // startService adds the NODE_OPTIONS of the role's Deployment (deploy/) in front of these.
   const serviceEnv = { LOG_LEVEL: 'warn', MAX_PARALLEL_WORKERS: '1', UPLOAD_LIMIT_BYTES: String(input.bytes + 64 * MIB) };
   const api = await startService('large-api', 'api', serviceEnv);
   // The baseline's source: the same bytes, in the same s3rver.

@@ -69,15 +69,13 @@ export class ObjectsRepository {
     return this.em.fork().findOne(ProcessingObjectSchema, { identifier }, { disableIdentityMap: true });
   }
 
-  /**
-   * The progress of an object: the hottest read of the API, so one parameterized query straight on
-   * the ORM's own pg pool, without the ORM's query path (which costs more CPU than the query itself).
-   */
+  /** The progress of an object: the hottest read of the API, one prepared statement on the ORM's pg pool. */
   async findProgressById(id: string): Promise<ProgressFields | null> {
-    const { rows } = await (await this.pool()).query<ProgressRow>(
-      `select id, identifier, plan, state, current_operation, progress, operations_status, s3_artifacts, error_message from ${TABLE} where id = $1`,
-      [id],
-    );
+    const { rows } = await (await this.pool()).query<ProgressRow>({
+      name: 'select-progress',
+      text: `select id, identifier, plan, state, current_operation, progress, operations_status, s3_artifacts, error_message from ${TABLE} where id = $1`,
+      values: [id],
+    });
     const row = rows[0];
     return row
       ? {
@@ -94,7 +92,7 @@ export class ObjectsRepository {
       : null;
   }
 
-  /** Creates the object directly as queued, with its first event, in one statement. */
+  /** Creates the object directly as queued, in one statement. */
   async insertQueued(object: NewObject, queued: QueuedFields): Promise<void> {
     await this.convertingErrors(async () => insertQueued(await this.pool(), object, queued));
   }
@@ -332,21 +330,19 @@ const SNAPSHOT = `jsonb_build_object('state', state, 'currentOperation', current
   'operationsStatus', operations_status, 's3Artifacts', s3_artifacts, 'errorMessage', error_message)`;
 
 /**
- * Inserts the object as queued (the pending → queued step of the state table, taken at creation) and
- * records that as its first event, in one statement. An identifier clash raises UniqueConstraintViolationException.
+ * Inserts the object as queued: the pending → queued step of the state table, taken at creation.
+ * No event is recorded for it: events let a stream replay the changes a client missed, and nobody
+ * can follow an object before it exists (a stream starts from the object's current snapshot).
+ * An identifier clash raises pg's unique violation.
  */
 async function insertQueued(db: Pool | PoolClient, object: NewObject, queued: QueuedFields): Promise<void> {
   assertTransition('pending', 'queued');
   const progress = { current: 0, total: object.plan.length, message: 'Queued for processing' };
   await db.query({
-    // Named: each connection parses and plans it once, which is most of PostgreSQL's work for it.
+    // Named: each connection parses and plans it once, a good share of PostgreSQL's work for it.
     name: 'insert-queued-object',
-    text: `with changed as (
-         insert into ${TABLE} (id, identifier, state, operations, plan, progress, task_id, source, metadata, options, priority, attempts, idempotency_key, request_hash)
-         values ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $12)
-         returning *
-       )
-       insert into object_events (object_id, seq, kind, operation, snapshot) select id, version, 'state_changed', null, ${SNAPSHOT} from changed`,
+    text: `insert into ${TABLE} (id, identifier, state, operations, plan, progress, task_id, source, metadata, options, priority, attempts, idempotency_key, request_hash)
+       values ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $12)`,
     values: [
       object.id,
       object.identifier,
