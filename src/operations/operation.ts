@@ -61,8 +61,8 @@ export interface OperationContext {
   openFile(operation: string, name: string): Promise<Readable>;
   /** Copies the file `name` of an earlier operation to `<identifier>/<operation>/<as>` of this one, without reading it. */
   copyFile(operation: string, name: string, as: string): Promise<WrittenFile>;
-  /** Streams a file of this operation's own to `<identifier>/<operation>/<name>`. */
-  writeFile(name: string, body: Readable, contentType: string): Promise<WrittenFile>;
+  /** Stores a file of this operation's own at `<identifier>/<operation>/<name>`: a stream in parts, a buffer in one request. */
+  writeFile(name: string, body: Readable | Buffer, contentType: string): Promise<WrittenFile>;
   /** Every artifact of the object so far, with presigned download URLs. */
   listArtifacts(): Promise<ArtifactLink[]>;
   /** Reports progress within the operation to everyone following the object. */

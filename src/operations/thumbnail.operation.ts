@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { Readable } from 'node:stream';
 import sharp from 'sharp';
 import { FITTED_IMAGE, FittedImage, largestBox, openImage } from './content/images';
 import { Operation, OperationContext, OperationOutcome, ProcessingOperation, completed, failed } from './operation';
@@ -45,16 +44,23 @@ export class ThumbnailOperation implements ProcessingOperation {
     const box = largestBox(sizes, validation.image?.oriented_width, validation.image?.oriented_height);
     const handed = context.sharedInJob<FittedImage>(FITTED_IMAGE);
     const largest = handed && handed.box[0] === box[0] && handed.box[1] === box[1] ? handed : await largestThumbnail((await context.contentFile()).path, box);
+    // Each thumbnail is stored while the next one is encoded; the stores still finish in size order.
+    let storing: Promise<void> = Promise.resolve();
     for (const [width, height] of sizes) {
       context.signal.throwIfAborted();
       const { data, info } = await sharp(largest.data, { raw: largest.info })
         .resize(width, height, { fit: 'inside', withoutEnlargement: true })
         .webp()
         .toBuffer({ resolveWithObject: true });
-      const file = await context.writeFile(`${width}x${height}.webp`, Readable.from([data]), 'image/webp');
-      written.push({ size: `${width}x${height}`, width: info.width, height: info.height, bytes: file.size, key: file.key, s3_url: file.s3Url });
-      await progress.report(`Made ${written.length} of ${sizes.length} thumbnails`);
+      await storing;
+      storing = context.writeFile(`${width}x${height}.webp`, data, 'image/webp').then((file) => {
+        written.push({ size: `${width}x${height}`, width: info.width, height: info.height, bytes: file.size, key: file.key, s3_url: file.s3Url });
+      });
+      // Awaited at the next size or after the loop; until then a failure must not count as unhandled.
+      storing.catch(() => undefined);
+      await progress.report(`Made ${written.length + 1} of ${sizes.length} thumbnails`);
     }
+    await storing;
     const links = new Map((await context.listArtifacts()).map((artifact) => [artifact.key, artifact]));
     const thumbnails: Thumbnail[] = written.map(({ key, ...thumbnail }) => ({
       ...thumbnail,

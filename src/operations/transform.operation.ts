@@ -101,7 +101,7 @@ export class TransformOperation implements ProcessingOperation {
     const { path } = await context.contentFile();
     // sharp writes no metadata unless asked to: the WebP carries no EXIF, ICC or XMP.
     const { data, info } = await openImage(path).autoOrient().webp().toBuffer({ resolveWithObject: true });
-    const file = await context.writeFile(IMAGE_FILE, Readable.from([data]), 'image/webp');
+    const file = await context.writeFile(IMAGE_FILE, data, 'image/webp');
     return { ...result('image', 'webp', IMAGE_FILE, file), image_file: file.s3Url, width: info.width, height: info.height };
   }
 }

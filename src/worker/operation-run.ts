@@ -161,9 +161,11 @@ export class OperationRun implements OperationContext {
     return stored;
   }
 
-  async writeFile(name: string, body: Readable, contentType: string): Promise<WrittenFile> {
+  async writeFile(name: string, body: Readable | Buffer, contentType: string): Promise<WrittenFile> {
     const key = artifactKeys.file(this.object.identifier, this.operation, name);
-    const { body: kept, ...stored } = await this.dependencies.storage.putStream(key, body, contentType, this.signal, SMALL_CONTENT_BYTES);
+    const { body: kept, ...stored } = Buffer.isBuffer(body)
+      ? { ...(await this.dependencies.storage.putBuffer(key, body, contentType, this.signal)), body: body.length <= SMALL_CONTENT_BYTES ? body : undefined }
+      : await this.dependencies.storage.putStream(key, body, contentType, this.signal, SMALL_CONTENT_BYTES);
     if (kept) {
       this.dependencies.memory.keep(key, kept, contentType);
     }
