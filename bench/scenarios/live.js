@@ -230,6 +230,11 @@ async function main() {
     await monitor.request({ type: 'start', channel: `${prefix}:object-changes`, format: 'service' }, 'listening');
     const subscribers = await openSubscribers(`service-${round}`, subscriberStreams(api.url, objectIds), env, work);
     log(`round ${round} service: ${SUBSCRIBERS} subscribers have their snapshots (${subscribers.connectMs} ms)`);
+    // The snapshots the subscribers got, for the baseline's trace: nothing changes before the worker starts.
+    const snapshotData = new Map();
+    for (const id of objectIds) {
+      snapshotData.set(id, await (await fetch(`${api.url}/api/v1/progress/${id}`)).text());
+    }
     const apiCpuBefore = cpuMs(api.proc.pid);
     subscribers.markStart();
     const started = Date.now();
@@ -262,11 +267,9 @@ async function main() {
     for (const state of states) snapshotSeq.set(state.object, Math.min(snapshotSeq.get(state.object) ?? Infinity, state.ids[0]));
     const data = (event) => JSON.stringify(toProgressView({ ...fromRow(byId.get(event.object_id)), ...event.snapshot }));
     const t0 = Math.min(...[...stamps.values()].filter((at) => at !== null));
-    const trace = { snapshots: [], events: [] };
+    const trace = { snapshots: objectIds.map((id) => ({ object: id, seq: snapshotSeq.get(id), last: false, data: snapshotData.get(id) })), events: [] };
     for (const event of events) {
-      const snapshot = snapshotSeq.get(event.object_id);
-      if (event.seq === snapshot) trace.snapshots.push({ object: event.object_id, seq: event.seq, last: false, data: data(event) });
-      if (event.seq > snapshot) {
+      if (event.seq > snapshotSeq.get(event.object_id)) {
         trace.events.push({
           object: event.object_id,
           seq: event.seq,

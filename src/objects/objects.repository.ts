@@ -194,9 +194,13 @@ export class ObjectsRepository {
     );
   }
 
-  async latestEventSeq(objectId: string): Promise<number> {
-    const rows = await this.em.getConnection().execute<{ seq: number | null }[]>(`select max(seq) as seq from object_events where object_id = ?`, [objectId]);
-    return rows[0]?.seq ?? 0;
+  /**
+   * The object's version: every change after its creation is recorded as the event of that sequence
+   * number, so this is the latest event, or its creation (version 1, which records none); 0 once it is gone.
+   */
+  async currentVersion(objectId: string): Promise<number> {
+    const rows = await this.em.getConnection().execute<{ version: number }[]>(`select version from ${TABLE} where id = ?`, [objectId]);
+    return rows[0]?.version ?? 0;
   }
 
   async deleteById(id: string, states: readonly ObjectState[]): Promise<boolean> {

@@ -17,7 +17,7 @@ function setUp(recorded: number[]) {
   const reads: number[] = [];
   const changes = new Subject<ObjectChange>();
   const objects = {
-    latestEventSeq: async () => log.at(-1)?.seq ?? 0,
+    currentVersion: async () => log.at(-1)?.seq ?? 1,
     eventsAfter: async (_id: string, after: number) => {
       reads.push(after);
       return log.filter((recordedEvent) => recordedEvent.seq > after);

@@ -70,7 +70,7 @@ export class ObjectEventFeeds {
     let last: number | undefined;
     const readNew = async (signal: typeof LISTENING | ObjectChange): Promise<ObjectEventRecord[] | null> => {
       if (signal === LISTENING) {
-        last = await this.objects.latestEventSeq(id);
+        last = await this.objects.currentVersion(id);
         markReady();
         return [];
       }
