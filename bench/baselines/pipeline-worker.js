@@ -12,6 +12,7 @@
  *     recording it finished (operations_status, s3_artifacts, progress.current). Every UPDATE is
  *     conditional on state = 'processing', so a cancel wins;
  *   - one UPDATE to completed.
+ * Every statement is a prepared (named) one, as the service's are.
  *
  * It writes the same artifacts as the service (same keys, same JSON shapes, about the same sizes):
  * validate/enrich/analyze/export results, transform/records.ndjson, export/records.ndjson and a manifest
@@ -95,8 +96,17 @@ const COMPLETED = `update processing_objects
 
 class Cancelled extends Error {}
 
+/** Every statement is prepared (named), as the service's are: each connection plans it once. */
+const STATEMENT_NAMES = new Map([
+  [START, 'start'],
+  [OPERATION_STARTED, 'operation-started'],
+  [OPERATION_FINISHED, 'operation-finished'],
+  [COMPLETED, 'completed'],
+]);
+const prepared = (sql, params) => pool.query({ name: STATEMENT_NAMES.get(sql), text: sql, values: params });
+
 async function update(sql, params) {
-  const result = await pool.query(sql, params);
+  const result = await prepared(sql, params);
   if (result.rowCount !== 1) throw new Cancelled();
 }
 
@@ -218,7 +228,7 @@ async function loadEarlier(state, operation) {
 }
 
 async function processJob(job) {
-  const { rows } = await pool.query(START, [job.data.objectId, job.id]);
+  const { rows } = await prepared(START, [job.data.objectId, job.id]);
   if (!rows[0]) return 'skipped';
   const row = rows[0];
   const sourceBytes = await getBuffer(keyOf(row.source.s3_url));

@@ -244,20 +244,27 @@ const DESCRIPTIONS = {
     '+ BullMQ Queue.add with the same queue options, job id and priority; same 202 JSON. Tables and queue are reset before every measured run.',
 };
 
-const CHANGES = `**Changes made** (issue 6; every figure a median of 3 rounds on a quiet machine):
+const CHANGES = `**Changes made** (issue 6; every figure a median of 3 rounds):
 
-- read: \`GET /api/v1/progress/{id}\` reads its columns with one plain SQL statement instead of MikroORM's \`findOne\`
-  (≈ 200 µs CPU per call → ≈ 35 µs in a profile); request logging runs in two Fastify hooks (request context, one completion line)
-  instead of Nest middleware through @fastify/middie and pino-http; \`x-request-id\` is set in a synchronous hook instead of an async one.
-- write: a JSON submission without payload inserts its row directly as queued with its first event, one statement, instead of
-  BEGIN, INSERT pending, UPDATE to queued (+ event), COMMIT; with a payload the same statement and the S3 PUT share one transaction.
-  No Redis PUBLISH at creation (nobody can follow an id before it is returned).
-- Before, on the previous session's machine (quiet; its baseline ran about twice as fast): read 0.33, write 0.26. On this machine:
-  read 0.56, write 0.55 after the SQL changes (full run 2026-11-22T07:05Z); the figures above include the logging change.
-- What remains, by profile (per request, service vs baseline): Nest's router, pipes and exception zone (≈ 12 %), class-validator
-  on the body (write, ≈ 7 %), MikroORM's connection path through kysely, the access log line (≈ 5 %), the metrics histogram, and for
-  write the event row and the GIN index on \`plan\` in PostgreSQL (PostgreSQL CPU per request ≈ 1.5× the baseline's).
-  Next candidates: a compiled JSON-schema validator for the submit body, the progress route outside Nest's pipeline.`;
+- Session 2: \`GET /api/v1/progress/{id}\` read by one plain SQL statement instead of MikroORM's \`findOne\`; request logging in two
+  Fastify hooks instead of Nest middleware through @fastify/middie and pino-http; a JSON submission inserted straight as queued in
+  one statement (was BEGIN, INSERT pending, UPDATE to queued, COMMIT), no Redis PUBLISH at creation. Read 0.33 → 0.64, write 0.26 → 0.59.
+- Session 3, read: the progress row is read by a prepared (named) statement straight on MikroORM's own pg pool
+  (\`getNativeClient()\`), not through the ORM's query path (which formats the parameters into the SQL text and runs it through kysely);
+  no per-request MikroORM context middleware (every query already ran on a fork of its own); log lines go to stdout asynchronously, in
+  4 KiB batches or every 50 ms, instead of one blocking write each; the API no longer caps V8's young generation (the 8 MiB
+  semi-space cap moved from the image to the worker Deployment, where large files stream: on the API it cost about 10 % more CPU
+  per request in scavenges). Read 0.74 at the start of the session → 1.01 against the baseline as it was (unnamed statement).
+- Session 3, write: the insert is a prepared statement on the same pool (PostgreSQL CPU per request 0.20 → 0.12 ms: planning the
+  insert-with-event CTE was most of its work), a payload's row commits after its S3 PUT in a transaction on a pool client, and a
+  JSON submission records no creation event (an \`object_events\` row and its foreign-key check per submission; nobody can follow an
+  object before it exists, and a stream starts from the object's snapshot). Write 0.57 → 0.80 against the baseline as it was.
+- Both baselines now use a prepared statement too, as the service does, so they stay the floor: read 1.01 → 0.73–0.84 and write
+  0.80 → 0.62 against them; then no creation event (0.68) and the API's default young generation (0.76) for write.
+- What remains for read, by \`/proc\` CPU: about 63–67 µs per request in the service against 42–46 in the baseline. With
+  LOG_LEVEL=warn (no access log line) the service takes 54 µs and the ratio is 0.84: the access log line and its per-request log
+  context are about half the gap; Nest's router and pipes, the metrics histogram and the Fastify hooks are 1–3 µs each (profiles).
+  The same build measured twice varies by ±10 % between rounds on this machine.`;
 
 function details(scenarios, machine) {
   const s = settings;

@@ -152,7 +152,7 @@ export class ObjectsRepository {
    * one of `from` if given. Returns the recorded event (its seq is the new version); throws when the object is gone or the change is refused.
    */
   async transition(id: string, to: ObjectState, patch: ObjectPatch = {}, from?: ObjectState[]): Promise<ObjectEventRecord> {
-    return transition(this.em, id, to, patch, from);
+    return transition(await this.pool(), id, to, patch, from);
   }
 
   /**
@@ -162,7 +162,8 @@ export class ObjectsRepository {
   async startProcessing(id: string, taskId: string, patch: ObjectPatch): Promise<{ object: ProcessingObject; event: ObjectEventRecord } | null> {
     assertTransition('queued', 'processing');
     const { assignments, params } = toAssignments(patch);
-    const rows = await this.em.getConnection().execute<StartedRow[]>(
+    const rows = await runPrepared<StartedRow>(
+      await this.pool(),
       `with changed as (
          update ${TABLE} set state = 'processing', ${assignments.join(', ')} where id = ? and task_id = ? and state = 'queued' returning *
        ), recorded as (
@@ -182,7 +183,7 @@ export class ObjectsRepository {
 
   /** Applies `patch` only while the object is processing; null means it no longer is (cancelled or deleted). */
   async updateWhileProcessing(id: string, patch: ObjectPatch, event: RecordedEvent): Promise<ObjectEventRecord | null> {
-    const rows = await updateRecordingEvent(this.em, { id, states: ['processing'], patch, event });
+    const rows = await updateRecordingEvent(await this.pool(), { id, states: ['processing'], patch, event });
     return rows[0] ?? null;
   }
 
@@ -310,20 +311,15 @@ export interface ObjectListFilter {
   limit: number;
 }
 
-async function transition(em: EntityManager, id: string, to: ObjectState, patch: ObjectPatch, from?: ObjectState[]): Promise<ObjectEventRecord> {
+async function transition(pool: Pool, id: string, to: ObjectState, patch: ObjectPatch, from?: ObjectState[]): Promise<ObjectEventRecord> {
   const allowedFrom = from ?? statesLeadingTo(to);
   allowedFrom.forEach((state) => assertTransition(state, to));
   const operation = patch.operationStatus?.operation ?? patch.currentOperation ?? null;
-  const rows = await updateRecordingEvent(em, { id, states: allowedFrom, newState: to, patch, event: { kind: 'state_changed', operation } });
+  const rows = await updateRecordingEvent(pool, { id, states: allowedFrom, newState: to, patch, event: { kind: 'state_changed', operation } });
   if (rows[0]) {
     return rows[0];
   }
-  const current = await em.getConnection().execute<{ state: ObjectState }[]>(
-    `select state from ${TABLE} where id = ?`,
-    [id],
-    'all',
-    em.getTransactionContext(),
-  );
+  const { rows: current } = await pool.query<{ state: ObjectState }>(`select state from ${TABLE} where id = $1`, [id]);
   if (!current[0]) {
     throw new ObjectNotFoundError(id);
   }
@@ -370,23 +366,41 @@ async function insertQueued(db: Pool | PoolClient, object: NewObject, queued: Qu
  * Returns the recorded event (none when the object was not in one of `states`).
  */
 async function updateRecordingEvent(
-  em: EntityManager,
+  pool: Pool,
   update: { id: string; states: readonly ObjectState[]; newState?: ObjectState; patch: ObjectPatch; event: RecordedEvent },
 ): Promise<ObjectEventRecord[]> {
   const { assignments, params } = toAssignments(update.patch);
   const stateAssignment = update.newState ? ['state = ?'] : [];
-  return em.getConnection().execute<ObjectEventRecord[]>(
+  return runPrepared<ObjectEventRecord>(
+    pool,
     `with changed as (
-       update ${TABLE} set ${[...stateAssignment, ...assignments].join(', ')} where id = ? and state in (?) returning *
+       update ${TABLE} set ${[...stateAssignment, ...assignments].join(', ')} where id = ? and state = any(?::text[]) returning *
      ), recorded as (
-       insert into object_events (object_id, seq, kind, operation, snapshot) select id, version, ?, ?, ${SNAPSHOT} from changed
+       insert into object_events (object_id, seq, kind, operation, snapshot) select id, version, ?::text, ?::text, ${SNAPSHOT} from changed
        returning seq, kind, operation, snapshot
      )
      select seq, kind, operation, snapshot from recorded`,
     [...(update.newState ? [update.newState] : []), ...params, update.id, update.states, update.event.kind, update.event.operation],
-    'all',
-    em.getTransactionContext(),
   );
+}
+
+const statementNames = new Map<string, string>();
+
+/**
+ * Runs `sql`, written with a `?` for each of `params` in order (these statements use no `?` operator),
+ * as a prepared statement named after its text: each pool connection parses and plans each shape of
+ * update once, which is most of PostgreSQL's work for these statements.
+ */
+async function runPrepared<R extends object>(pool: Pool, sql: string, params: unknown[]): Promise<R[]> {
+  let position = 0;
+  const text = sql.replace(/\?/g, () => `$${++position}`);
+  let name = statementNames.get(text);
+  if (!name) {
+    name = `objects-${statementNames.size + 1}`;
+    statementNames.set(text, name);
+  }
+  const { rows } = await pool.query<R>({ name, text, values: params });
+  return rows;
 }
 
 /** A column's new value as SQL, built up by wrapping, with its parameters in textual order. */
