@@ -71,11 +71,11 @@ export class ObjectsRepository {
 
   /** The progress of an object: the hottest read of the API, one prepared statement on the ORM's pg pool. */
   async findProgressById(id: string): Promise<ProgressFields | null> {
-    const { rows } = await (await this.pool()).query<ProgressRow>({
-      name: 'select-progress',
-      text: `select id, identifier, plan, state, current_operation, progress, operations_status, s3_artifacts, error_message from ${TABLE} where id = $1`,
-      values: [id],
-    });
+    const rows = await runPrepared<ProgressRow>(
+      await this.pool(),
+      `select id, identifier, plan, state, current_operation, progress, operations_status, s3_artifacts, error_message from ${TABLE} where id = ?`,
+      [id],
+    );
     const row = rows[0];
     return row
       ? {
@@ -338,12 +338,11 @@ const SNAPSHOT = `jsonb_build_object('state', state, 'currentOperation', current
 async function insertQueued(db: Pool | PoolClient, object: NewObject, queued: QueuedFields): Promise<void> {
   assertTransition('pending', 'queued');
   const progress = { current: 0, total: object.plan.length, message: 'Queued for processing' };
-  await db.query({
-    // Named: each connection parses and plans it once, a good share of PostgreSQL's work for it.
-    name: 'insert-queued-object',
-    text: `insert into ${TABLE} (id, identifier, state, operations, plan, progress, task_id, source, metadata, options, priority, attempts, idempotency_key, request_hash)
-       values ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $12)`,
-    values: [
+  await runPrepared(
+    db,
+    `insert into ${TABLE} (id, identifier, state, operations, plan, progress, task_id, source, metadata, options, priority, attempts, idempotency_key, request_hash)
+       values (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
+    [
       object.id,
       object.identifier,
       JSON.stringify(object.operations),
@@ -357,7 +356,7 @@ async function insertQueued(db: Pool | PoolClient, object: NewObject, queued: Qu
       object.idempotencyKey,
       object.requestHash,
     ],
-  });
+  );
 }
 
 /**
@@ -388,10 +387,10 @@ const statementNames = new Map<string, string>();
 
 /**
  * Runs `sql`, written with a `?` for each of `params` in order (these statements use no `?` operator),
- * as a prepared statement named after its text: each pool connection parses and plans each shape of
- * update once, which is most of PostgreSQL's work for these statements.
+ * as a prepared statement named after its text: each pool connection parses and plans each statement
+ * once, which for the inserts and updates with their events is most of PostgreSQL's work.
  */
-async function runPrepared<R extends object>(pool: Pool, sql: string, params: unknown[]): Promise<R[]> {
+async function runPrepared<R extends object>(db: Pool | PoolClient, sql: string, params: unknown[]): Promise<R[]> {
   let position = 0;
   const text = sql.replace(/\?/g, () => `$${++position}`);
   let name = statementNames.get(text);
@@ -399,7 +398,7 @@ async function runPrepared<R extends object>(pool: Pool, sql: string, params: un
     name = `objects-${statementNames.size + 1}`;
     statementNames.set(text, name);
   }
-  const { rows } = await pool.query<R>({ name, text, values: params });
+  const { rows } = await db.query<R>({ name, text, values: params });
   return rows;
 }
 
