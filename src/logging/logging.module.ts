@@ -18,9 +18,9 @@ const PINO_LEVELS: Record<AppConfig['logLevel'], LevelWithSilent> = {
  * every line logged while a worker handles a job carries `objectId` and `jobId` (see ObjectWorker).
  * nestjs-pino's own request middleware is mounted on no route: the Fastify hooks do that job.
  *
- * stdout is written asynchronously, in batches of 4 KiB or every 50 ms, whichever comes first: one
- * blocking write per line cost a sixth of a small request's CPU. pino flushes what is left when the
- * process exits; a SIGKILL loses at most the last 50 ms of lines.
+ * stdout is written asynchronously, in batches of 4 KiB or every 50 ms, whichever comes first, rather
+ * than with one blocking write (a system call on the request's path) per line. pino flushes what is
+ * left when the process exits; a SIGKILL loses at most the last 50 ms of lines.
  */
 export function loggerParams(config: AppConfig): Params {
   return {
