@@ -71,25 +71,12 @@ export class ObjectsRepository {
 
   /** The progress of an object: the hottest read of the API, one prepared statement on the ORM's pg pool. */
   async findProgressById(id: string): Promise<ProgressFields | null> {
-    const rows = await runPrepared<ProgressRow>(
-      await this.pool(),
-      `select id, identifier, plan, state, current_operation, progress, operations_status, s3_artifacts, error_message from ${TABLE} where id = ?`,
-      [id],
-    );
-    const row = rows[0];
-    return row
-      ? {
-          id: row.id,
-          identifier: row.identifier,
-          plan: row.plan,
-          state: row.state,
-          currentOperation: row.current_operation,
-          progress: row.progress,
-          operationsStatus: row.operations_status,
-          s3Artifacts: row.s3_artifacts,
-          errorMessage: row.error_message,
-        }
-      : null;
+    const [row] = await runPrepared<ProgressRow>(await this.pool(), SELECT_PROGRESS, [id], 'array');
+    if (!row) {
+      return null;
+    }
+    const [, identifier, plan, state, currentOperation, progress, operationsStatus, s3Artifacts, errorMessage] = row;
+    return { id, identifier, plan, state, currentOperation, progress, operationsStatus, s3Artifacts, errorMessage };
   }
 
   /** Creates the object directly as queued, in one statement. */
@@ -276,17 +263,24 @@ export class ObjectsRepository {
   }
 }
 
-interface ProgressRow {
-  id: string;
-  identifier: string;
-  plan: string[];
-  state: ObjectState;
-  current_operation: string | null;
-  progress: ObjectProgress;
-  operations_status: Record<string, OperationStatus>;
-  s3_artifacts: Record<string, string>;
-  error_message: string | null;
-}
+/**
+ * The progress columns, read as arrays of values: one row shape and no property names to set
+ * for every row of the API's hottest read.
+ */
+const SELECT_PROGRESS = `select id, identifier, plan, state, current_operation, progress, operations_status, s3_artifacts, error_message
+  from ${TABLE} where id = ?`;
+
+type ProgressRow = [
+  id: string,
+  identifier: string,
+  plan: string[],
+  state: ObjectState,
+  currentOperation: string | null,
+  progress: ObjectProgress,
+  operationsStatus: Record<string, OperationStatus>,
+  s3Artifacts: Record<string, string>,
+  errorMessage: string | null,
+];
 
 /** What a submission knows of its object once it is queued. */
 export interface QueuedFields {
@@ -383,23 +377,24 @@ async function updateRecordingEvent(
   );
 }
 
-const statementNames = new Map<string, string>();
+const preparedStatements = new Map<string, { name: string; text: string }>();
 
 /**
  * Runs `sql`, written with a `?` for each of `params` in order (these statements use no `?` operator),
  * as a prepared statement named after its text: each pool connection parses and plans each statement
  * once, which for the inserts and updates with their events is most of PostgreSQL's work.
+ * With `rowMode: 'array'` each row is an array of its columns in select order.
  */
-async function runPrepared<R extends object>(db: Pool | PoolClient, sql: string, params: unknown[]): Promise<R[]> {
-  let position = 0;
-  const text = sql.replace(/\?/g, () => `$${++position}`);
-  let name = statementNames.get(text);
-  if (!name) {
-    name = `objects-${statementNames.size + 1}`;
-    statementNames.set(text, name);
+async function runPrepared<R>(db: Pool | PoolClient, sql: string, params: unknown[], rowMode?: 'array'): Promise<R[]> {
+  let statement = preparedStatements.get(sql);
+  if (!statement) {
+    let position = 0;
+    statement = { name: `objects-${preparedStatements.size + 1}`, text: sql.replace(/\?/g, () => `$${++position}`) };
+    preparedStatements.set(sql, statement);
   }
-  const { rows } = await db.query<R>({ name, text, values: params });
-  return rows;
+  const query = { ...statement, values: params };
+  const { rows } = rowMode ? await db.query({ ...query, rowMode }) : await db.query(query);
+  return rows as R[];
 }
 
 /** A column's new value as SQL, built up by wrapping, with its parameters in textual order. */
