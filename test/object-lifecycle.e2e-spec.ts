@@ -569,6 +569,12 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
       expect(typeof status.active_workers).toBe('number');
       expect((await statusOf(slow)).max_workers).toBe(1);
     });
+
+    it('answers the progress of an id written in capitals with the id as stored', async () => {
+      const { id, identifier } = await submit(fast, { identifier: uniqueIdentifier('capital-id'), operations: ['validate'] });
+      const progress = await progressOf(fast, id.toUpperCase());
+      expect(progress).toMatchObject({ id, identifier });
+    });
   });
 
   describe('artifacts', () => {

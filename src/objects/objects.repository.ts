@@ -75,8 +75,8 @@ export class ObjectsRepository {
     if (!row) {
       return null;
     }
-    const [, identifier, plan, state, currentOperation, progress, operationsStatus, s3Artifacts, errorMessage] = row;
-    return { id, identifier, plan, state, currentOperation, progress, operationsStatus, s3Artifacts, errorMessage };
+    const [storedId, identifier, plan, state, currentOperation, progress, operationsStatus, s3Artifacts, errorMessage] = row;
+    return { id: storedId, identifier, plan, state, currentOperation, progress, operationsStatus, s3Artifacts, errorMessage };
   }
 
   /** Creates the object directly as queued, in one statement. */
