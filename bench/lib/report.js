@@ -73,9 +73,17 @@ function machineTable(machine) {
   ].join('\n');
 }
 
+/** A ratio to two decimals, or three where two would round it onto its target and hide which side of it it is. */
+function ratioText(ratio, target) {
+  if (ratio === null || ratio === undefined) return '—';
+  const limit = Number(/\d+(?:\.\d+)?/.exec(String(target))?.[0]);
+  const short = fixed(ratio, 2);
+  return Number(short) === limit && ratio !== limit ? fixed(ratio, 3) : short;
+}
+
 function headlineRow(row) {
   const value = (v) => (typeof v === 'number' ? `${fixed(v, Math.abs(v) < 10 ? 2 : 0)}${row.unit ? ` ${row.unit}` : ''}` : (v ?? '—'));
-  return `| ${row.name} | ${row.measure} | ${value(row.service)} | ${value(row.baseline)} | ${row.ratio === null || row.ratio === undefined ? '—' : fixed(row.ratio, 2)} | ${row.target} | ${row.met ? 'met' : '**missed**'} |`;
+  return `| ${row.name} | ${row.measure} | ${value(row.service)} | ${value(row.baseline)} | ${ratioText(row.ratio, row.target)} | ${row.target} | ${row.met ? 'met' : '**missed**'} |`;
 }
 
 function headlineTable(rows) {
@@ -110,9 +118,9 @@ function saveResult(result) {
   writeDocSection(result.scenario, result.title, body);
   console.log(`[bench] wrote ${full.file} and the ${result.scenario} section of ${path.relative(ROOT, DOC)}`);
   for (const row of result.headline) {
-    console.log(`[bench] ${row.name}: service ${fixed(row.service, 2)}, baseline ${fixed(row.baseline, 2)}, ratio ${fixed(row.ratio, 2)} (target ${row.target}) ${row.met ? 'met' : 'MISSED'}`);
+    console.log(`[bench] ${row.name}: service ${fixed(row.service, 2)}, baseline ${fixed(row.baseline, 2)}, ratio ${ratioText(row.ratio, row.target)} (target ${row.target}) ${row.met ? 'met' : 'MISSED'}`);
   }
   return file;
 }
 
-module.exports = { RESULTS, DOC, median, percentile, fixed, describeMachine, machineTable, headlineTable, writeDocSection, saveResult };
+module.exports = { RESULTS, DOC, median, percentile, fixed, ratioText, describeMachine, machineTable, headlineTable, writeDocSection, saveResult };
