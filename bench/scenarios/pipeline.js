@@ -30,6 +30,7 @@ const OBJECTS = Number(process.env.BENCH_PIPELINE_OBJECTS ?? 600);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const LIMITS = (process.env.BENCH_PIPELINE_LIMITS ?? '16,3').split(',').map(Number);
 const RECORDS = Number(process.env.BENCH_PIPELINE_RECORDS ?? 9);
+const TARGET = 0.7;
 const SIDES = (process.env.BENCH_PIPELINE_SIDES ?? 'service,baseline').split(',');
 const TIMEOUT_MS = Number(process.env.BENCH_PIPELINE_TIMEOUT_S ?? 900) * 1000;
 const COUNT = process.env.BENCH_PIPELINE_COUNT === '1';
@@ -309,8 +310,8 @@ async function main() {
       service,
       baseline,
       ratio,
-      target: '≥ 0.70',
-      met: ratio !== null && ratio >= 0.7,
+      target: `≥ ${TARGET.toFixed(2)}`,
+      met: ratio !== null && ratio >= TARGET,
     });
     const rows = results
       .filter((result) => result.limit === limit)
@@ -329,7 +330,7 @@ async function main() {
         `| median | service | ${fixed(service, 1)} | | ${medianOf('service', 'workerCpuMsPerObject')} | ${medianOf('service', 'postgresCpuMsPerObject')} | ${medianOf('service', 'redisCpuMsPerObject')} | |`,
         `| median | baseline | ${fixed(baseline, 1)} | | ${medianOf('baseline', 'workerCpuMsPerObject')} | ${medianOf('baseline', 'postgresCpuMsPerObject')} | ${medianOf('baseline', 'redisCpuMsPerObject')} | |`,
         '',
-        `Ratio service / baseline: **${ratioText(ratio, 0.7)}** (target ≥ 0.70).`,
+        `Ratio service / baseline: **${ratioText(ratio, TARGET)}** (target ≥ ${TARGET.toFixed(2)}).`,
       ].join('\n'),
     );
   }
