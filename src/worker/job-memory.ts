@@ -18,7 +18,7 @@ export interface KeptContent {
 /**
  * What the operations of one job hand on to the later ones: small content they read or wrote (by
  * S3 key), values they share, and the job's local copy of its content. It crosses from the job to
- * each operation's thread and back as plain data; a job delivered again starts without it.
+ * each operation's process and back as plain data; a job delivered again starts without it.
  */
 export interface JobCarry {
   /** The job's own temporary directory: its local copy of the content lives here, and goes with it. */
@@ -37,7 +37,7 @@ export class JobMemory {
   private downloaded?: LocalContent;
 
   constructor(private readonly carry: JobCarry) {
-    // Buffers arrive from another thread as plain Uint8Arrays.
+    // Buffers arrive from another process as plain Uint8Arrays.
     this.contents = new Map(carry.contents.map(([key, kept]) => [key, { body: asBuffer(kept.body), contentType: kept.contentType }]));
     this.shared = new Map(carry.shared);
     if (carry.local) {

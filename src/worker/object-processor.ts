@@ -12,7 +12,7 @@ import { budgetFor, OperationBudget } from '../operations/operation-budget';
 import { readOptions } from '../operations/operation-options';
 import { JobCarryHolder } from './job-memory';
 import type { ObjectForRun } from './operation-run';
-import { OperationThreads } from './operation-threads';
+import { OperationProcesses } from './operation-processes';
 
 export type ProcessOutcome = 'completed' | 'failed' | 'cancelled' | 'skipped';
 
@@ -44,7 +44,7 @@ export class ObjectProcessor {
   constructor(
     private readonly config: AppConfig,
     private readonly objects: ObjectsRepository,
-    private readonly threads: OperationThreads,
+    private readonly operationProcesses: OperationProcesses,
     private readonly events: ObjectEvents,
     private readonly cancellations: Cancellations,
     private readonly metrics: MetricsService,
@@ -139,7 +139,7 @@ export class ObjectProcessor {
     }
     let ran;
     try {
-      ran = await this.threads.run({ operation, object: objectForRun(object), carry: carry.carry }, budget, signal, (message) => this.recordProgress(object.id, operation, message));
+      ran = await this.operationProcesses.run({ operation, object: objectForRun(object), carry: carry.carry }, budget, signal, (message) => this.recordProgress(object.id, operation, message));
     } catch (error) {
       if (!signal.aborted) {
         await this.recordTransientFailure(object.id, operation, error as Error, attempt);

@@ -59,7 +59,7 @@ function objectWithSource(size: number): ObjectForRun {
 }
 
 /**
- * One job as its processor runs it: each operation run gets a copy of the job's carry, as a thread
+ * One job as its processor runs it: each operation run gets a copy of the job's carry, as an operation process
  * would, and what it adds is merged back (copied again) before the next one starts.
  */
 class Job {

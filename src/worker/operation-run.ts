@@ -16,7 +16,7 @@ export interface OperationRunDependencies {
 /** The object as one operation run sees it: what the operation may read, and what its artifacts list is built from. */
 export type ObjectForRun = ObjectUnderProcessing & ArtifactSources;
 
-/** One run of one operation on one object, inside an operation thread: the OperationContext the operation sees. */
+/** One run of one operation on one object, inside an operation process: the OperationContext the operation sees. */
 export class OperationRun implements OperationContext {
   readonly object: ObjectUnderProcessing;
   readonly writtenFiles: WrittenFile[] = [];

@@ -1,16 +1,13 @@
-import type { MessagePort } from 'node:worker_threads';
 import type { WrittenFile } from '../operations/operation';
 import type { StoredObject } from '../storage/storage.service';
 import type { JobCarry } from './job-memory';
 import type { ObjectForRun } from './operation-run';
 
-/** What the job hands an operation thread: one operation to run on one object. */
+/** What the job hands an operation process: one operation to run on one object. Progress messages travel back as pool events. */
 export interface OperationTask {
   operation: string;
   object: ObjectForRun;
   carry: JobCarry;
-  /** Progress messages of the operation travel to the job on this port. */
-  progress: MessagePort;
 }
 
 /**

@@ -6,12 +6,12 @@ import { Cancellations } from './cancellations';
 import { DependencyGate } from './dependency-gate';
 import { ObjectProcessor } from './object-processor';
 import { ObjectWorker } from './object-worker';
-import { OperationThreads } from './operation-threads';
+import { OperationProcesses } from './operation-processes';
 import { QueueReconciler } from './queue-reconciler';
 
 /** Imported only by processes that run the worker role: every provider here consumes jobs. */
 @Module({
   imports: [ObjectsModule, OperationsModule, HealthModule],
-  providers: [Cancellations, DependencyGate, ObjectProcessor, ObjectWorker, OperationThreads, QueueReconciler],
+  providers: [Cancellations, DependencyGate, ObjectProcessor, ObjectWorker, OperationProcesses, QueueReconciler],
 })
 export class WorkerModule {}

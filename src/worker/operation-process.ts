@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { DynamicModule, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { workerData } from 'piscina';
+import workerpool from 'workerpool';
 import { isDependencyFailure } from '../common/dependency-failure';
 import { AppConfig } from '../config/app-config';
 import { ConfigModule } from '../config/config.module';
@@ -15,33 +15,36 @@ import { OperationRun } from './operation-run';
 import type { OperationTask, OperationTaskOutcome, OperationTaskResult } from './operation-task';
 
 /**
- * The body of an operation thread (see OperationThreads): the operations with what they use (S3),
+ * The body of an operation process (see OperationProcesses): the operations with what they use (S3),
  * and nothing that serves HTTP, holds job locks or writes to PostgreSQL.
  */
 @Module({})
-class OperationThreadModule {
+class OperationProcessModule {
   static forRoot(config: AppConfig): DynamicModule {
-    return { module: OperationThreadModule, imports: [ConfigModule.forRoot(config), OperationsModule], providers: [StorageService, ArtifactsService] };
+    return { module: OperationProcessModule, imports: [ConfigModule.forRoot(config), OperationsModule], providers: [StorageService, ArtifactsService] };
   }
 }
 
-// Built when the thread starts, so that a warm thread runs its first task at once.
-const services = NestFactory.createApplicationContext(OperationThreadModule.forRoot(new AppConfig((workerData as { env: Record<string, string> }).env)), {
-  logger: false,
-}).then((app) => ({ storage: app.get(StorageService), artifacts: app.get(ArtifactsService), registry: app.get(OperationRegistry) }));
-services.catch((error: unknown) => console.error(`Operation thread could not start: ${(error as Error).stack ?? String(error)}`));
+// Built when the process starts, so that a warm process runs its first task at once. The
+// environment is the job process's own (a forked process inherits it).
+const services = NestFactory.createApplicationContext(OperationProcessModule.forRoot(new AppConfig(process.env)), { logger: false }).then((app) => ({
+  storage: app.get(StorageService),
+  artifacts: app.get(ArtifactsService),
+  registry: app.get(OperationRegistry),
+}));
+services.catch((error: unknown) => console.error(`Operation process could not start: ${(error as Error).stack ?? String(error)}`));
 
-/** Cancellation and budgets terminate the whole thread, so nothing inside it is ever aborted. */
+/** Cancellation and budgets end the whole process, so nothing inside it is ever aborted. */
 const NEVER_ABORTED = new AbortController().signal;
 
-export async function runOperationTask(task: OperationTask): Promise<OperationTaskResult> {
+async function runOperationTask(task: OperationTask): Promise<OperationTaskResult> {
   const { storage, artifacts, registry } = await services;
   const memory = new JobMemory(task.carry);
   const run = new OperationRun(task.object, task.operation, NEVER_ABORTED, {
     storage,
     artifacts,
     memory,
-    reportProgress: (message) => task.progress.postMessage(message),
+    reportProgress: (message) => workerpool.workerEmit(message),
   });
   let outcome: OperationTaskOutcome;
   try {
@@ -67,3 +70,5 @@ function thrownOutcome(error: unknown): OperationTaskOutcome {
   }
   return { status: 'error', cause: isDependencyFailure(error) ? 'dependency' : 'unexpected', message };
 }
+
+workerpool.worker({ runOperationTask });
