@@ -356,7 +356,13 @@ async function* csvRowBatches(stream: Readable, dialect: CsvDialect): AsyncGener
 
 function typedRecord(columns: string[], row: string[]): JsonRecord {
   const typed: JsonRecord = {};
-  for (let index = 0; index < columns.length; index++) typed[columns[index]] = inferScalar(row[index] ?? '');
+  for (let index = 0; index < columns.length; index++) {
+    const column = columns[index];
+    const value = inferScalar(row[index] ?? '');
+    // An assignment to __proto__ would set the prototype and lose the field: it is defined as an own property, as JSON.parse does.
+    if (column === '__proto__') Object.defineProperty(typed, column, { value, enumerable: true, writable: true, configurable: true });
+    else typed[column] = value;
+  }
   return typed;
 }
 

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { ContentError } from './content-error';
+import { MAX_VALUE_CHARACTERS } from './content-limits';
 
 /**
  * Decodes a byte stream as strict UTF-8, one chunk at a time. Invalid UTF-8 is a ContentError
@@ -106,6 +107,9 @@ function cutPoint(text: string): number {
     for (let index = text.length - 1; index > 0; index--) {
       if (!/[\p{M}\u1160-\u11ff\udc00-\udfff]/u.test(text[index])) return index;
     }
+    // Nothing but combining marks: they are cut anyway (between two whole characters), or held text would grow without end.
+    const last = text.charCodeAt(text.length - 1);
+    return last >= 0xd800 && last <= 0xdbff ? text.length - 1 : text.length;
   }
   return 0;
 }
@@ -163,8 +167,7 @@ export class TermCounter {
 
   add(text: string): void {
     const joined = this.carry + text;
-    const match = /[\p{L}\p{N}'’_-]*$/u.exec(joined);
-    const cut = match ? match.index : joined.length;
+    const cut = trailingWordStart(joined, joined.length - MAX_VALUE_CHARACTERS);
     this.carry = joined.slice(cut);
     this.count(joined.slice(0, cut));
   }
@@ -185,7 +188,7 @@ export class TermCounter {
 
   private count(text: string): void {
     for (const [word] of text.matchAll(/[\p{L}\p{N}]+(?:['’_-][\p{L}\p{N}]+)*/gu)) {
-      const term = word.toLowerCase();
+      const term = (word.length > MAX_VALUE_CHARACTERS ? word.slice(0, MAX_VALUE_CHARACTERS) : word).toLowerCase();
       this.total++;
       this.counts.set(term, (this.counts.get(term) ?? 0) + 1);
       if (this.counts.size > this.capacity) this.prune();
@@ -200,4 +203,22 @@ export class TermCounter {
     }
     this.pruned = true;
   }
+}
+
+const WORD_CHARACTER = /^[\p{L}\p{N}'’_-]$/u;
+
+/**
+ * Where the run of word characters at the end of `text` starts (text.length when there is none), looking
+ * back no further than `floor`: a word still running there is cut, so the carry over a chunk stays short.
+ */
+function trailingWordStart(text: string, floor: number): number {
+  let start = text.length;
+  const lowest = Math.max(floor, 0);
+  while (start > lowest) {
+    const low = text.charCodeAt(start - 1);
+    const width = low >= 0xdc00 && low <= 0xdfff && start - 2 >= lowest ? 2 : 1;
+    if (!WORD_CHARACTER.test(text.slice(start - width, start))) break;
+    start -= width;
+  }
+  return start;
 }
