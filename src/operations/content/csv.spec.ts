@@ -76,6 +76,13 @@ describe('csvRecords', () => {
     ]);
   });
 
+  it('keeps a column named __proto__ as a field of its own', async () => {
+    const [{ record }] = await records('id,__proto__,name\n1,x,Ann\n');
+    expect(Object.getPrototypeOf(record)).toBe(Object.prototype);
+    expect(Object.keys(record)).toEqual(['id', '__proto__', 'name']);
+    expect(JSON.stringify(record)).toBe('{"id":1,"__proto__":"x","name":"Ann"}');
+  });
+
   it('names the line of a ragged row', async () => {
     await expect(records('a,b\n1,2\n3\n')).rejects.toThrow(new ContentError('Invalid CSV at line 3: the row has 1 field(s), expected 2 like the first row'));
   });

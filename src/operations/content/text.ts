@@ -161,15 +161,34 @@ export class TermCounter {
   private readonly counts = new Map<string, number>();
   private total = 0;
   private pruned = false;
+  /** The word characters at the end of the text so far, which the next text may continue. */
   private carry = '';
+  /** Within a run of word characters longer than MAX_VALUE_CHARACTERS: its first ones are counted, the rest skipped. */
+  private overlong = false;
 
   constructor(private readonly capacity = 50_000) {}
 
   add(text: string): void {
-    const joined = this.carry + text;
-    const cut = trailingWordStart(joined, joined.length - MAX_VALUE_CHARACTERS);
-    this.carry = joined.slice(cut);
-    this.count(joined.slice(0, cut));
+    let rest = text;
+    if (this.overlong) {
+      const end = leadingWordEnd(rest);
+      if (end === rest.length) return;
+      this.overlong = false;
+      rest = rest.slice(end);
+    }
+    // Only the new text is searched for where its last word starts: the carry is all word characters already.
+    const start = trailingWordStart(rest);
+    if (start === 0) {
+      this.carry += rest;
+    } else {
+      this.count(this.carry + rest.slice(0, start));
+      this.carry = rest.slice(start);
+    }
+    if (this.carry.length > MAX_VALUE_CHARACTERS) {
+      this.count(this.carry.slice(0, MAX_VALUE_CHARACTERS));
+      this.carry = '';
+      this.overlong = true;
+    }
   }
 
   summary(top = 20): TermSummary {
@@ -207,18 +226,28 @@ export class TermCounter {
 
 const WORD_CHARACTER = /^[\p{L}\p{N}'’_-]$/u;
 
-/**
- * Where the run of word characters at the end of `text` starts (text.length when there is none), looking
- * back no further than `floor`: a word still running there is cut, so the carry over a chunk stays short.
- */
-function trailingWordStart(text: string, floor: number): number {
+const isWordCharacter = (character: string) => WORD_CHARACTER.test(character);
+
+/** Where the run of word characters at the end of `text` starts (text.length when there is none). */
+function trailingWordStart(text: string): number {
   let start = text.length;
-  const lowest = Math.max(floor, 0);
-  while (start > lowest) {
-    const low = text.charCodeAt(start - 1);
-    const width = low >= 0xdc00 && low <= 0xdfff && start - 2 >= lowest ? 2 : 1;
-    if (!WORD_CHARACTER.test(text.slice(start - width, start))) break;
+  while (start > 0) {
+    const code = text.charCodeAt(start - 1);
+    const width = code >= 0xdc00 && code <= 0xdfff && start >= 2 ? 2 : 1;
+    if (!isWordCharacter(text.slice(start - width, start))) break;
     start -= width;
   }
   return start;
+}
+
+/** Where the run of word characters at the start of `text` ends (0 when there is none). */
+function leadingWordEnd(text: string): number {
+  let end = 0;
+  while (end < text.length) {
+    const code = text.charCodeAt(end);
+    const width = code >= 0xd800 && code <= 0xdbff && end + 1 < text.length ? 2 : 1;
+    if (!isWordCharacter(text.slice(end, end + width))) break;
+    end += width;
+  }
+  return end;
 }
