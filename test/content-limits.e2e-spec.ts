@@ -198,4 +198,14 @@ describe(`records on each side of ${SMALL_CONTENT_BYTES} bytes (kept in memory, 
     expectCompleted(progress);
     expect(parseCsv((await readS3(artifact(identifier, 'export/records.csv'))).toString(), { columns: true, cast: true })).toEqual(records);
   });
+
+  it('CSV whose first row is longer than the head validate sniffs: no cell is lost', async () => {
+    const long = 'x'.repeat(70 * 1024);
+    const { identifier, progress } = await run('csv-long-first-row', csv(`"${long}",1\ny,2\n`), ['export']);
+    expectCompleted(progress);
+    expect(await ndjsonLines(artifact(identifier, 'export/records.ndjson'))).toEqual([
+      { column_1: long, column_2: 1 },
+      { column_1: 'y', column_2: 2 },
+    ]);
+  });
 });
