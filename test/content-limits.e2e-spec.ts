@@ -1,7 +1,7 @@
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { ProgressResponse } from '../src/objects/dto/object.responses';
 import { MAX_FIELDS, MAX_NESTING_DEPTH, MAX_VALUE_CHARACTERS } from '../src/operations/content/content-limits';
-import { SMALL_CONTENT_BYTES } from '../src/worker/operation-run';
+import { SMALL_CONTENT_BYTES } from '../src/worker/job-memory';
 import { readS3, readS3Json } from './support/artifacts';
 import { closeDatabase, query } from './support/database';
 import { UploadedFile, submitUpload, waitUntilSettled } from './support/objects';
