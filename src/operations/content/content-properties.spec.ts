@@ -11,7 +11,7 @@ import { ndjsonValues } from './records';
 /*
  * Property-based: on random valid content cut into random chunks, the streaming parsers agree with a
  * reference that parses the whole text at once (JSON.parse, csv-parse/sync); random invalid content fails
- * validate with a line and column (or line, for CSV), and never with an exception.
+ * validate with a line and column (a line for CSV, a byte offset and line for text), never with an exception.
  */
 
 const RUNS = { numRuns: 200, seed: 13 };
@@ -88,8 +88,8 @@ describe('parsers agree with a reference on random valid content in random chunk
 describe('random invalid content fails validate with a position, never with an exception', () => {
   const config = { limits: { uploadBytes: 64 * 1024 * 1024, payloadBytes: 1024 * 1024, imagePixels: 1e8 } } as AppConfig;
 
-  function validate(contentType: string, text: string, at: number[]): Promise<OperationOutcome> {
-    const bytes = Buffer.from(text);
+  function validate(contentType: string, content: string | Buffer, at: number[]): Promise<OperationOutcome> {
+    const bytes = Buffer.from(content);
     const unused = () => Promise.reject(new Error('validate of records does not use this'));
     const context: OperationContext = {
       object: {
@@ -161,6 +161,20 @@ describe('random invalid content fails validate with a position, never with an e
         fc.pre(!isValid(() => parseCsvSync(text, { delimiter: ',', bom: true, skip_empty_lines: true })));
         const outcome = await validate('text/csv', text, at);
         expect(outcome).toEqual({ status: 'failed', reason: expect.stringMatching(/^Invalid CSV at line \d+(, field \d+)?: .+/) });
+      }),
+      RUNS,
+    );
+  });
+
+  it('text with a byte sequence that is not UTF-8: its byte offset and line', async () => {
+    const valid = fc.string({ unit: fc.constantFrom('a', ' ', '\n', 'é', '€', '😀'), maxLength: 200 });
+    const bad = fc.constantFrom([0xff], [0xc3], [0xe2, 0x82], [0xed, 0xa0, 0x80], [0xc0, 0xaf], [0xf4, 0x90, 0x80, 0x80]);
+    await fc.assert(
+      fc.asyncProperty(valid, bad, valid, cuts, async (before, badBytes, after, at) => {
+        const bytes = Buffer.concat([Buffer.from(before), Buffer.from(badBytes), Buffer.from(`x${after}`)]);
+        const outcome = await validate('text/plain', bytes, at);
+        const line = before.split('\n').length;
+        expect(outcome).toEqual({ status: 'failed', reason: `Invalid UTF-8 at byte ${Buffer.byteLength(before)} (line ${line})` });
       }),
       RUNS,
     );
