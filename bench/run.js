@@ -18,7 +18,7 @@ const { Redis } = require('ioredis');
 const { requireBuild, log } = require('./lib/environment');
 const { describeMachine, machineTable, headlineTable, writeDocSection } = require('./lib/report');
 
-const ALL = ['throughput', 'pipeline', 'live', 'large', 'thumbnails', 'growth'];
+const ALL = ['throughput', 'pipeline', 'live', 'large', 'thumbnails', 'growth', 'isolation'];
 const chosen = (process.env.BENCH_SCENARIOS ?? ALL.join(',')).split(',').map((name) => name.trim()).filter(Boolean);
 for (const name of chosen) {
   if (!ALL.includes(name)) {

@@ -1,7 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { Server, Socket, createServer, connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import request from 'supertest';
 import type { ProgressResponse } from '../src/objects/dto/object.responses';
 import { closeDatabase, objectRow } from './support/database';
@@ -10,10 +7,7 @@ import { ServiceProcess, freePort, spawnService } from './support/service-proces
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
 import { waitFor } from './support/wait-for';
 import { waitUntilSettled } from './support/objects';
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { startLocalS3 } = require('../scripts/local-s3') as {
-  startLocalS3(options: { directory: string; port?: number }): Promise<{ env: Record<string, string>; stop(): Promise<void> }>;
-};
+import { S3RefusingProxy } from './support/s3-refusing-proxy';
 
 
 async function submit(service: TestApp, body: Record<string, unknown>): Promise<{ id: string; task_id: string }> {
@@ -106,19 +100,16 @@ describe('Prometheus metrics at /metrics', () => {
     expect(Object.keys(document.paths).filter((path) => path.startsWith('/metrics'))).toEqual([]);
   });
 
-  it('counts retries and failures after transient errors (S3 down) by operation and code', async () => {
-    const directory = mkdtempSync(join(tmpdir(), 'ops-s3-metrics-'));
-    const s3 = await startLocalS3({ directory });
-    let stopped = false;
-    const flaky = await startTestApp({ ...s3.env, JOB_ATTEMPTS: '2', JOB_BACKOFF_MS: '200', SIMULATED_OPERATION_DELAY_MS: '500', MAX_PARALLEL_WORKERS: '1' });
+  it('counts retries and failures after unexpected errors (S3 refusing) by operation and code', async () => {
+    const proxy = await S3RefusingProxy.start(process.env.S3_ENDPOINT!);
+    const flaky = await startTestApp({ S3_ENDPOINT: proxy.endpoint, JOB_ATTEMPTS: '2', JOB_BACKOFF_MS: '200', SIMULATED_OPERATION_DELAY_MS: '500', MAX_PARALLEL_WORKERS: '1' });
     try {
       const { id } = await submit(flaky, { identifier: uniqueIdentifier('metrics-transient'), operations: ['transform'], payload: [{ n: 1 }] });
       await waitFor(async () => {
         const progress = (await request(flaky.baseUrl).get(`/api/v1/progress/${id}`).expect(200)).body as ProgressResponse;
         return progress.current_operation === 'transform';
       }, { intervalMs: 20, what: 'transform to start' });
-      await s3.stop();
-      stopped = true;
+      proxy.refusing = true;
       expect(await objectRow((await settled(flaky, id)).id)).toMatchObject({ state: 'failed', error_code: 'operation_failed' });
 
       const metrics = await scrape(flaky.baseUrl);
@@ -129,8 +120,7 @@ describe('Prometheus metrics at /metrics', () => {
       expect(sampleValue(metrics, 'object_failures_total', { code: 'operation_failed' })).toBe(1);
     } finally {
       await flaky.close();
-      if (!stopped) await s3.stop();
-      rmSync(directory, { recursive: true, force: true });
+      await proxy.close();
     }
   });
 

@@ -71,11 +71,39 @@ function procStatFields(pid) {
   return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), fields: stat.slice(stat.lastIndexOf(')') + 2).split(' ') };
 }
 
-/** User + system CPU time of a process so far, in ms (Linux /proc; null elsewhere). USER_HZ is 100. */
+/** The process and its descendants alive now (a worker's operation processes), by pid. */
+function processTree(pid) {
+  const children = new Map();
+  for (const entry of fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const parent = procStatFields(entry).fields[1];
+      children.set(parent, [...(children.get(parent) ?? []), entry]);
+    } catch {
+      // exited while listed
+    }
+  }
+  const tree = [String(pid)];
+  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]) ?? []));
+  return tree;
+}
+
+/**
+ * User + system CPU time so far of a process with its descendants, in ms (Linux /proc; null elsewhere):
+ * the live ones' own time, and the time of those it has reaped (cutime + cstime). USER_HZ is 100.
+ */
 function cpuMs(pid) {
   try {
-    const { fields } = procStatFields(pid);
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    const own = procStatFields(pid).fields;
+    let ticks = Number(own[13]) + Number(own[14]);
+    for (const member of processTree(pid)) {
+      try {
+        const { fields } = procStatFields(member);
+        ticks += Number(fields[11]) + Number(fields[12]);
+      } catch {
+        // exited while summed: its time moves to its parent's cutime at the next reading
+      }
+    }
+    return (ticks * 1000) / 100;
   } catch {
     return null;
   }
@@ -104,15 +132,32 @@ function backendCpuMs() {
   return totals;
 }
 
-/** VmRSS and VmHWM (peak RSS) of a process, in bytes; null once it is gone. */
+/**
+ * VmRSS and VmHWM (peak RSS) of a process with its live descendants (a worker's operation processes),
+ * summed, in bytes; null once the process is gone. The summed peaks bound the tree's peak from above.
+ */
 function memoryOf(pid) {
-  try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  const read = (member) => {
+    const status = fs.readFileSync(`/proc/${member}/status`, 'utf8');
+    const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
     return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+  };
+  let total;
+  try {
+    total = read(pid);
   } catch {
     return null;
   }
+  for (const member of processTree(pid).slice(1)) {
+    try {
+      const { rss, hwm } = read(member);
+      total.rss += rss;
+      total.hwm += hwm;
+    } catch {
+      // exited while summed
+    }
+  }
+  return total;
 }
 
 module.exports = { sleep, freePort, spawnProcess, waitForHttp, cpuMs, backendCpuMs, memoryOf };
