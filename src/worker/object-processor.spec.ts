@@ -1,0 +1,282 @@
+import { DependencyUnavailableError, InvalidTransitionError } from '../common/domain-errors';
+import { AppConfig } from '../config/app-config';
+import type { ObjectEvents } from '../events/object-events';
+import type { MetricsService } from '../metrics/metrics.service';
+import type { ObjectEventRecord, ObjectPatch, ObjectsRepository, RecordedEvent } from '../objects/objects.repository';
+import type { ObjectState } from '../objects/object-state';
+import type { OperationStatus, ProcessingObject } from '../objects/processing-object.entity';
+import { Cancellations, WorkerStoppingError } from './cancellations';
+import { ObjectProcessor, ProcessAttempt } from './object-processor';
+import type { OperationProcesses } from './operation-processes';
+import type { OperationTask, OperationTaskOutcome, OperationTaskResult } from './operation-task';
+
+const PLAN = ['validate', 'transform', 'enrich'];
+const TASK_ID = 'object-1.1';
+
+/** One object row, changed only as the repository's conditional statements change it. */
+class FakeObjects {
+  state: ObjectState = 'queued';
+  taskId = TASK_ID;
+  operationsStatus: Record<string, Partial<OperationStatus>> = {};
+  errorCode: string | null = null;
+  errorMessage: string | null = null;
+  readonly events: string[] = [];
+  /** Thrown by the next call, as PostgreSQL being unreachable would be. */
+  unreachable?: Error;
+
+  private seq = 0;
+
+  row(): ProcessingObject {
+    return {
+      id: 'object-1',
+      identifier: 'doc',
+      state: this.state,
+      taskId: this.taskId,
+      plan: PLAN,
+      operationsStatus: structuredClone(this.operationsStatus),
+      metadata: {},
+      options: {},
+      source: null,
+      createdAt: new Date(0),
+    } as unknown as ProcessingObject;
+  }
+
+  async startProcessing(_id: string, taskId: string): Promise<{ object: ProcessingObject; event: ObjectEventRecord } | null> {
+    this.failIfUnreachable();
+    if (this.state !== 'queued' || this.taskId !== taskId) {
+      return null;
+    }
+    this.state = 'processing';
+    return { object: this.row(), event: this.record('state_changed:processing') };
+  }
+
+  async findById(): Promise<ProcessingObject | null> {
+    this.failIfUnreachable();
+    return this.row();
+  }
+
+  async updateWhileProcessing(_id: string, patch: ObjectPatch, event: RecordedEvent): Promise<ObjectEventRecord | null> {
+    this.failIfUnreachable();
+    if (this.state !== 'processing') {
+      return null;
+    }
+    this.apply(patch);
+    return this.record(`${event.kind}:${event.operation}`);
+  }
+
+  async transition(_id: string, to: ObjectState, patch: ObjectPatch, from: ObjectState[]): Promise<ObjectEventRecord> {
+    this.failIfUnreachable();
+    if (!from.includes(this.state)) {
+      throw new InvalidTransitionError(this.state, to);
+    }
+    this.state = to;
+    this.apply(patch);
+    return this.record(`state_changed:${to}`);
+  }
+
+  private apply(patch: ObjectPatch): void {
+    if (patch.operationStatus) {
+      const { operation, status } = patch.operationStatus;
+      this.operationsStatus[operation] = { ...this.operationsStatus[operation], ...status };
+    }
+    this.errorCode = patch.errorCode ?? this.errorCode;
+    this.errorMessage = patch.errorMessage ?? this.errorMessage;
+  }
+
+  private record(kind: string): ObjectEventRecord {
+    this.events.push(kind);
+    return { seq: ++this.seq, kind, operation: null, snapshot: {} } as unknown as ObjectEventRecord;
+  }
+
+  private failIfUnreachable(): void {
+    const error = this.unreachable;
+    if (error) {
+      this.unreachable = undefined;
+      throw error;
+    }
+  }
+}
+
+type Script = (task: OperationTask, signal: AbortSignal) => Promise<OperationTaskOutcome>;
+
+/** Runs each operation as its script says; by default each completes and keeps a file for the next. */
+class FakeOperationProcesses {
+  readonly ran: OperationTask[] = [];
+  readonly scripts = new Map<string, Script>();
+
+  async run(task: OperationTask, _budget: unknown, signal: AbortSignal, onProgress: (message: string) => Promise<void>): Promise<OperationTaskResult> {
+    this.ran.push(structuredClone(task));
+    const script = this.scripts.get(task.operation);
+    await onProgress(`${task.operation}: halfway`);
+    const outcome = script
+      ? await script(task, signal)
+      : { status: 'completed' as const, result: { key: `doc/${task.operation}_result.json`, s3Url: `s3://b/doc/${task.operation}_result.json`, size: 2 }, files: [] };
+    return { outcome, carry: { contents: [[`doc/${task.operation}/kept`, { body: Buffer.from(task.operation), contentType: 'text/plain' }]], shared: [] } };
+  }
+}
+
+/** Settles when `signal` aborts, with its reason, as a run whose process is killed does. */
+function untilAborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason as Error);
+    }
+    signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+  });
+}
+
+function setUp() {
+  const objects = new FakeObjects();
+  const processes = new FakeOperationProcesses();
+  const failures: string[] = [];
+  const metrics = { timeOperation: () => () => 0, countRetry: () => undefined, countFailure: (code: string) => failures.push(code) };
+  const cancellations = new Cancellations({} as ObjectEvents);
+  const events = { publishRecorded: async () => undefined };
+  const processor = new ObjectProcessor(
+    new AppConfig({}),
+    objects as unknown as ObjectsRepository,
+    processes as unknown as OperationProcesses,
+    events as unknown as ObjectEvents,
+    cancellations,
+    metrics as unknown as MetricsService,
+  );
+  return { objects, processes, processor, cancellations, failures };
+}
+
+function attempt(attempts = 1, isFinalAttempt = false): ProcessAttempt {
+  return { objectId: 'object-1', taskId: TASK_ID, attempts, isFinalAttempt };
+}
+
+const contentFailure: Script = async () => ({ status: 'failed', code: 'invalid_content', reason: 'Invalid JSON at line 1, column 2' });
+
+describe('ObjectProcessor', () => {
+  it('runs the plan in order, hands each operation what the earlier ones kept, records every step and completes', async () => {
+    const { objects, processes, processor } = setUp();
+    expect(await processor.process(attempt())).toBe('completed');
+    expect(processes.ran.map((task) => task.operation)).toEqual(PLAN);
+    expect(processes.ran[2]!.carry.contents.map(([key]) => key)).toEqual(['doc/validate/kept', 'doc/transform/kept']);
+    expect(objects.state).toBe('completed');
+    expect(objects.events).toEqual([
+      'state_changed:processing',
+      ...PLAN.flatMap((operation) => [`operation_started:${operation}`, `operation_progress:${operation}`, `operation_finished:${operation}`]),
+      'state_changed:completed',
+    ]);
+    expect(objects.operationsStatus.transform).toMatchObject({ completed: true, attempts: 1, s3_url: 's3://b/doc/transform_result.json' });
+  });
+
+  it('resumes a job delivered again: operations already completed are not run again', async () => {
+    const { objects, processes, processor } = setUp();
+    objects.state = 'processing';
+    objects.operationsStatus = { validate: { completed: true, attempts: 1 }, transform: { completed: false, attempts: 1 } };
+    expect(await processor.process(attempt(1))).toBe('completed');
+    expect(processes.ran.map((task) => task.operation)).toEqual(['transform', 'enrich']);
+    expect(objects.operationsStatus.transform).toMatchObject({ completed: true, attempts: 2 });
+  });
+
+  it('does nothing for a job that is not the object’s current one', async () => {
+    const { objects, processes, processor } = setUp();
+    objects.state = 'processing';
+    objects.taskId = 'object-1.2';
+    expect(await processor.process(attempt())).toBe('skipped');
+    expect(processes.ran).toEqual([]);
+    expect(objects.events).toEqual([]);
+  });
+
+  it.each([
+    ['invalid_content', contentFailure, 'validate: Invalid JSON at line 1, column 2'],
+    ['budget_exceeded', (async () => ({ status: 'failed', code: 'budget_exceeded', reason: 'validate exceeded its time budget of 100 ms and was stopped' })) as Script, 'validate: validate exceeded its time budget of 100 ms and was stopped'],
+  ])('fails the object for good on a %s failure, on the first attempt, and runs nothing after it', async (code, script, message) => {
+    const { objects, processes, processor, failures } = setUp();
+    processes.scripts.set('validate', script);
+    expect(await processor.process(attempt(1, false))).toBe('failed');
+    expect(processes.ran.map((task) => task.operation)).toEqual(['validate']);
+    expect(objects).toMatchObject({ state: 'failed', errorCode: code, errorMessage: message });
+    expect(failures).toEqual([code]);
+  });
+
+  it('records an unexpected error and rethrows it for the queue to retry while attempts remain', async () => {
+    const { objects, processes, processor } = setUp();
+    processes.scripts.set('transform', async () => ({ status: 'error', cause: 'unexpected', message: 'Access Denied' }));
+    await expect(processor.process(attempt(1, false))).rejects.toThrow('transform: Access Denied');
+    expect(objects.state).toBe('processing');
+    expect(objects.events).toContain('operation_failed:transform');
+    expect(objects.operationsStatus.transform).toMatchObject({ completed: false, error: 'Access Denied' });
+  });
+
+  it('fails the object when an unexpected error happens on its last attempt', async () => {
+    const { objects, processes, processor, failures } = setUp();
+    processes.scripts.set('transform', async () => ({ status: 'error', cause: 'unexpected', message: 'Access Denied' }));
+    await expect(processor.process(attempt(5, true))).rejects.toThrow('transform: Access Denied');
+    expect(objects).toMatchObject({ state: 'failed', errorCode: 'operation_failed', errorMessage: 'transform failed after 5 attempt(s): Access Denied' });
+    expect(failures).toEqual(['operation_failed']);
+  });
+
+  it('leaves the object processing, with nothing recorded against it, when a dependency is unreachable', async () => {
+    const { objects, processes, processor } = setUp();
+    processes.scripts.set('transform', async () => ({ status: 'error', cause: 'dependency', message: 'connect ECONNREFUSED 127.0.0.1:9000' }));
+    await expect(processor.process(attempt(1, true))).rejects.toBeInstanceOf(DependencyUnavailableError);
+    expect(objects.state).toBe('processing');
+    expect(objects.events).not.toContain('operation_failed:transform');
+    expect(objects.operationsStatus.transform).toMatchObject({ completed: false, error: null });
+  });
+
+  it('lets PostgreSQL being unreachable at the start of a job reach the worker as it is', async () => {
+    const { objects, processor } = setUp();
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    objects.unreachable = refused;
+    await expect(processor.process(attempt())).rejects.toBe(refused);
+    expect(objects.state).toBe('queued');
+  });
+
+  it('ends as cancelled, without settling, when the object is cancelled while an operation runs', async () => {
+    const { objects, processes, processor, cancellations } = setUp();
+    processes.scripts.set('transform', async (_task, signal) => {
+      objects.state = 'cancelled';
+      cancellations.abort('object-1');
+      return untilAborted(signal);
+    });
+    expect(await processor.process(attempt())).toBe('cancelled');
+    expect(processes.ran.map((task) => task.operation)).toEqual(['validate', 'transform']);
+    expect(objects.state).toBe('cancelled');
+    expect(objects.events.filter((event) => event.startsWith('state_changed'))).toEqual(['state_changed:processing']);
+  });
+
+  it('loses to a cancel that lands between the last operation and completion: the cancel stays', async () => {
+    const { objects, processes, processor } = setUp();
+    processes.scripts.set('enrich', async (task) => {
+      objects.state = 'cancelled';
+      return { status: 'completed', result: { key: `doc/${task.operation}_result.json`, s3Url: 's3://b/doc/enrich_result.json', size: 2 }, files: [] };
+    });
+    expect(await processor.process(attempt())).toBe('cancelled');
+    expect(objects.state).toBe('cancelled');
+  });
+
+  it('hands the job back instead of starting its next operation once draining', async () => {
+    const { processes, processor } = setUp();
+    processes.scripts.set('validate', async (task) => {
+      processor.drain();
+      return { status: 'completed', result: { key: `doc/${task.operation}_result.json`, s3Url: 's3://b/doc/validate_result.json', size: 2 }, files: [] };
+    });
+    await expect(processor.process(attempt())).rejects.toBeInstanceOf(WorkerStoppingError);
+    expect(processes.ran.map((task) => task.operation)).toEqual(['validate']);
+  });
+
+  it('hands the job back when a stopping worker aborts the running operation', async () => {
+    const { processes, processor, cancellations } = setUp();
+    processes.scripts.set('validate', async (_task, signal) => {
+      cancellations.abortAll();
+      return untilAborted(signal);
+    });
+    await expect(processor.process(attempt())).rejects.toBeInstanceOf(WorkerStoppingError);
+  });
+
+  it('marks a processing object failed when its job is given up, and never rejects, even with PostgreSQL unreachable', async () => {
+    const { objects, processor } = setUp();
+    objects.state = 'processing';
+    objects.unreachable = new Error('connect ECONNREFUSED 127.0.0.1:5432');
+    await expect(processor.abandon('object-1', TASK_ID, 'stalled')).resolves.toBeUndefined();
+    expect(objects.state).toBe('processing');
+    await processor.abandon('object-1', TASK_ID, 'Processing was given up: job stalled more than allowable limit');
+    expect(objects).toMatchObject({ state: 'failed', errorCode: 'operation_failed', errorMessage: 'Processing was given up: job stalled more than allowable limit' });
+  });
+});
