@@ -1,8 +1,10 @@
 import { HttpStatus } from '@nestjs/common';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { ErrorCode } from './error-codes';
-import { errorBody } from './http-exception.filter';
+import { ErrorBody, errorBody } from './http-exception.filter';
 import { JsonTooDeepError, MAX_JSON_BODY_DEPTH, jsonTextTooDeep } from './json-limits';
 
 const REQUEST_HEADER_FIELDS_TOO_LARGE = 431;
@@ -34,6 +36,23 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Socket):
       : error.code === 'HPE_HEADER_OVERFLOW'
         ? errorBody(REQUEST_HEADER_FIELDS_TOO_LARGE, ErrorCode.HeadersTooLarge, 'The request headers are larger than 16 KiB')
         : errorBody(HttpStatus.BAD_REQUEST, ErrorCode.MalformedRequest, 'The request is not valid HTTP (unknown method, or a malformed request line or header)');
+  writeToSocket(socket, body);
+}
+
+/**
+ * CONNECT and protocol upgrades (WebSocket): Node hands them to the server's 'connect' and
+ * 'upgrade' events, and drops the connection when nothing listens. Refused in the one shape.
+ */
+export function refuseTunnels(server: Server): void {
+  server.on('connect', (_request: IncomingMessage, socket: Duplex) =>
+    writeToSocket(socket, errorBody(HttpStatus.BAD_REQUEST, ErrorCode.MalformedRequest, 'CONNECT is not supported')),
+  );
+  server.on('upgrade', (_request: IncomingMessage, socket: Duplex) =>
+    writeToSocket(socket, errorBody(HttpStatus.BAD_REQUEST, ErrorCode.MalformedRequest, 'Protocol upgrades are not supported')),
+  );
+}
+
+function writeToSocket(socket: Duplex, body: ErrorBody): void {
   const json = JSON.stringify(body);
   if (socket.writable) {
     socket.write(
