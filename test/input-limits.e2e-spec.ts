@@ -53,6 +53,19 @@ describe('input the service refuses with a clear 4xx', () => {
     return response.body;
   }
 
+  /** A multipart submission of a small JSON file, refused with a 400 and leaving nothing behind. */
+  async function expectRefusedUpload(identifier: string, filename: string, fields: Record<string, string>, code: string): Promise<Record<string, unknown>> {
+    let form = api().post('/api/v1/process').field('identifier', identifier).field('operations', 'validate');
+    for (const [name, value] of Object.entries(fields)) {
+      form = form.field(name, value);
+    }
+    const response = await form.attach('file', Buffer.from('[1]'), { filename, contentType: 'application/json' });
+    expect(response.status).toBe(400);
+    expectErrorShape(response.body, 400, code);
+    await expectNothingKept(identifier);
+    return response.body;
+  }
+
   describe('client JSON Schemas', () => {
     const withSchema = (identifier: string, json_schema: unknown) => ({ identifier, operations: ['validate'], payload: { s: 'x' }, options: { validate: { json_schema } } });
 
@@ -147,16 +160,8 @@ describe('input the service refuses with a clear 4xx', () => {
 
     it('refuses a multipart metadata field nested beyond the limit', async () => {
       const identifier = uniqueIdentifier('deep-form');
-      const response = await api()
-        .post('/api/v1/process')
-        .field('identifier', identifier)
-        .field('operations', 'validate')
-        .field('metadata', JSON.stringify(nested(MAX_JSON_DEPTH + 1)))
-        .attach('file', Buffer.from('[1]'), { filename: 'a.json', contentType: 'application/json' });
-      expect(response.status).toBe(400);
-      expectErrorShape(response.body, 400, 'json_too_deep');
-      expect(response.body.details).toEqual([expect.objectContaining({ field: 'metadata' })]);
-      await expectNothingKept(identifier);
+      const body = await expectRefusedUpload(identifier, 'a.json', { metadata: JSON.stringify(nested(MAX_JSON_DEPTH + 1)) }, 'json_too_deep');
+      expect(body.details).toEqual([expect.objectContaining({ field: 'metadata' })]);
     });
   });
 
@@ -180,15 +185,7 @@ describe('input the service refuses with a clear 4xx', () => {
     });
 
     it('refuses U+0000 in an uploaded file name', async () => {
-      const identifier = uniqueIdentifier('nul-file');
-      const response = await api()
-        .post('/api/v1/process')
-        .field('identifier', identifier)
-        .field('operations', 'validate')
-        .attach('file', Buffer.from('[1]'), { filename: 'a\u0000.json', contentType: 'application/json' });
-      expect(response.status).toBe(400);
-      expectErrorShape(response.body, 400, 'unstorable_character');
-      await expectNothingKept(identifier);
+      await expectRefusedUpload(uniqueIdentifier('nul-file'), 'a\u0000.json', {}, 'unstorable_character');
       await expectOrdinaryObjectCompletes();
     });
   });
