@@ -6,7 +6,7 @@ import request from 'supertest';
 import type { ProgressResponse } from '../src/objects/dto/object.responses';
 import { readS3, readS3Json } from './support/artifacts';
 import { closeDatabase, query } from './support/database';
-import { waitUntilSettled } from './support/objects';
+import { UploadedFile, submitUpload, waitUntilSettled } from './support/objects';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
 
 /*
@@ -23,21 +23,14 @@ const VALID_TEXT_BEFORE_BAD_BYTES = `${'a fine line of text\n'.repeat(300)}secon
 /** Uploads `bytes` as the object's file through POST /api/v1/process and returns the new object. */
 async function submitWithSource(
   label: string,
-  file: { bytes: Buffer; contentType: string; ext: string },
+  file: UploadedFile,
   operations: string[],
   options: Record<string, unknown> = {},
 ): Promise<{ id: string; identifier: string }> {
-  const identifier = uniqueIdentifier(label);
-  const response = await request(service.baseUrl)
-    .post('/api/v1/process')
-    .field('identifier', identifier)
-    .field('operations', JSON.stringify(operations))
-    .field('options', JSON.stringify(options))
-    .attach('file', file.bytes, { filename: `${label}.${file.ext}`, contentType: file.contentType })
-    .expect(202);
-  const row = await query<{ source: { sha256: string; size: number } }>('select source from processing_objects where id = $1', [response.body.id]);
+  const submitted = await submitUpload(service.baseUrl, uniqueIdentifier(label), file, operations, options);
+  const row = await query<{ source: { sha256: string; size: number } }>('select source from processing_objects where id = $1', [submitted.id]);
   expect(row[0].source).toMatchObject({ sha256: sha256(file.bytes), size: file.bytes.length });
-  return { id: response.body.id, identifier };
+  return submitted;
 }
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { isRecordKind, type ContentKind } from './content/content-kind';
 import { imageMetadata, orientedSize } from './content/images';
 import { readNdjsonBatches } from './content/records';
-import { InferredField, SchemaInference } from './content/schema-inference';
+import { InferredField, InferredSchema, SchemaInference } from './content/schema-inference';
 import { TextCounter } from './content/text';
 import { Operation, OperationContext, OperationOutcome, ProcessingOperation, completed } from './operation';
 import { RECORDS_FILE, TEXT_FILE, TransformResult } from './transform.operation';
@@ -23,7 +23,7 @@ export interface EnrichResult {
   kind: ContentKind;
   /** Records kinds. */
   record_count: number;
-  schema: { fields: FieldSchema[] };
+  schema: InferredSchema;
   text?: TextCounts;
   image?: Record<string, unknown>;
   provenance: Record<string, unknown>;
@@ -84,7 +84,7 @@ export class EnrichOperation implements ProcessingOperation {
       for (const record of batch) inference.add(record);
       await progress.report(`Inferred schema of ${inference.records} of ${transform.record_count} records`);
     }
-    return { record_count: inference.records, schema: { fields: inference.fields() } };
+    return { record_count: inference.records, schema: inference.schema() };
   }
 
   private async text(context: OperationContext): Promise<TextCounts> {

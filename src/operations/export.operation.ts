@@ -44,6 +44,12 @@ export class ExportOperation implements ProcessingOperation {
       });
     }
     const format = requested ?? 'ndjson';
+    if (format === 'csv') {
+      const { truncated } = (await context.readResult<EnrichResult>('enrich')).schema;
+      if (truncated) {
+        return failed(`export format csv has a column per field, and the records have more than ${truncated.field_limit} distinct fields: export them as ndjson or json`);
+      }
+    }
     // Transform's records file already is the NDJSON export (one JSON.stringify per record, \n-terminated): it is copied, not parsed and written again.
     const file: WrittenFile =
       format === 'ndjson'
@@ -70,16 +76,24 @@ export class ExportOperation implements ProcessingOperation {
         return jsonArrayStream(records);
       case 'csv': {
         const enrichment = await context.readResult<EnrichResult>('enrich');
-        const columns = enrichment.schema.fields.map((field) => field.name);
-        return Readable.from(records).pipe(
+        const names = enrichment.schema.fields.map((field) => field.name);
+        // Rows go to csv-stringify as arrays: it reads a column name as a property path ("a.b", "x[0]") and
+        // finds inherited properties ("__proto__"), where a record's own field of that exact name is meant.
+        return Readable.from(rowsOf(records, names)).pipe(
           stringify({
             header: true,
-            columns,
+            columns: names.map((name, index) => ({ key: String(index), header: name })),
             cast: { object: (value) => JSON.stringify(value), boolean: (value) => String(value) },
           }),
         );
       }
     }
+  }
+}
+
+async function* rowsOf(records: AsyncIterable<JsonRecord>, names: string[]): AsyncGenerator<unknown[]> {
+  for await (const record of records) {
+    yield names.map((name) => (Object.hasOwn(record, name) ? record[name] : undefined));
   }
 }
 

@@ -5,7 +5,7 @@ import { isRecordKind, type ContentKind } from './content/content-kind';
 import { openImage } from './content/images';
 import { csvRecordBatches } from './content/csv';
 import { RecordStatistics, RecordsSummary } from './content/field-statistics';
-import { InferredField, SchemaInference } from './content/schema-inference';
+import { InferredSchema, SchemaInference } from './content/schema-inference';
 import { JsonRecord, SourceItem, ndjsonBatchStream, sourceItems } from './content/records';
 import { canonicalText, strictUtf8 } from './content/text';
 import { Operation, OperationContext, OperationOutcome, ProcessingOperation, WrittenFile, completed, failed } from './operation';
@@ -27,7 +27,7 @@ export interface TransformResult {
   record_count?: number;
   records_file?: string;
   /** Records kinds: the fields of the records, inferred as they were written (enrich's schema). */
-  schema?: { fields: InferredField[] };
+  schema?: InferredSchema;
   /** Records kinds, when the plan has analyze: its statistics of the records, gathered as they were written. */
   statistics?: RecordsSummary;
   /** Text. */
@@ -92,7 +92,7 @@ export class TransformOperation implements ProcessingOperation {
       ...result(kind, 'ndjson', RECORDS_FILE, file),
       record_count: recordCount,
       records_file: file.s3Url,
-      schema: { fields: inference.fields() },
+      schema: inference.schema(),
       ...(statistics ? { statistics: statistics.summary() } : {}),
     };
   }

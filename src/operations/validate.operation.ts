@@ -9,6 +9,7 @@ import { CsvDialect, checkCsvRecords, sniffCsvDialect } from './content/csv';
 import { FITTED_IMAGE, checkImage, checkImageFitted, fileHead, imageContentType, orientedSize } from './content/images';
 import { JsonKind, JsonSyntaxError, jsonTokens, kindOfToken, locateJsonError } from './content/json-stream';
 import { readHead } from './content/measure';
+import { JsonNestingError, describeDeepNesting, locateDeepNesting } from './content/nesting';
 import { sourceItems } from './content/records';
 import { measured } from './content/source';
 import { strictUtf8 } from './content/text';
@@ -102,6 +103,10 @@ export class ValidateOperation implements ProcessingOperation {
       if (error instanceof JsonSyntaxError) {
         const where = await locateJsonError(await context.openContent());
         return failed(where ? `Invalid JSON at line ${where.line}, column ${where.column}: ${where.reason}` : `Invalid JSON: ${error.message}`);
+      }
+      if (error instanceof JsonNestingError) {
+        const where = await locateDeepNesting(await context.openContent());
+        return failed(where ? describeDeepNesting('JSON', where) : error.message);
       }
       if (error instanceof ContentError) {
         return failed(error.message);

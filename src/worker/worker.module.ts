@@ -1,14 +1,17 @@
 import { Module } from '@nestjs/common';
+import { HealthModule } from '../health/health.module';
 import { ObjectsModule } from '../objects/objects.module';
 import { OperationsModule } from '../operations/operations.module';
 import { Cancellations } from './cancellations';
+import { DependencyGate } from './dependency-gate';
 import { ObjectProcessor } from './object-processor';
 import { ObjectWorker } from './object-worker';
+import { OperationProcesses } from './operation-processes';
 import { QueueReconciler } from './queue-reconciler';
 
 /** Imported only by processes that run the worker role: every provider here consumes jobs. */
 @Module({
-  imports: [ObjectsModule, OperationsModule],
-  providers: [Cancellations, ObjectProcessor, ObjectWorker, QueueReconciler],
+  imports: [ObjectsModule, OperationsModule, HealthModule],
+  providers: [Cancellations, DependencyGate, ObjectProcessor, ObjectWorker, OperationProcesses, QueueReconciler],
 })
 export class WorkerModule {}

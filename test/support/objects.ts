@@ -21,3 +21,27 @@ export async function countJobs(queue: Queue): Promise<number> {
   const counts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed', 'waiting-children');
   return Object.values(counts).reduce((sum, count) => sum + count, 0);
 }
+
+export interface UploadedFile {
+  bytes: Buffer;
+  contentType: string;
+  ext: string;
+}
+
+/** Uploads `file` as a new object's content through POST /api/v1/process (202) and returns the object. */
+export async function submitUpload(
+  baseUrl: string,
+  identifier: string,
+  file: UploadedFile,
+  operations: string[],
+  options: Record<string, unknown> = {},
+): Promise<{ id: string; identifier: string }> {
+  const response = await request(baseUrl)
+    .post('/api/v1/process')
+    .field('identifier', identifier)
+    .field('operations', JSON.stringify(operations))
+    .field('options', JSON.stringify(options))
+    .attach('file', file.bytes, { filename: `${identifier}.${file.ext}`, contentType: file.contentType })
+    .expect(202);
+  return { id: response.body.id as string, identifier };
+}

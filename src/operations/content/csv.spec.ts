@@ -76,6 +76,25 @@ describe('csvRecords', () => {
     ]);
   });
 
+  it('keeps a column named __proto__ as a field of its own', async () => {
+    const [{ record }] = await records('id,__proto__,name\n1,x,Ann\n');
+    expect(Object.getPrototypeOf(record)).toBe(Object.prototype);
+    expect(Object.keys(record)).toEqual(['id', '__proto__', 'name']);
+    expect(JSON.stringify(record)).toBe('{"id":1,"__proto__":"x","name":"Ann"}');
+  });
+
+  it('names cells by position when the dialect has no columns (a first row longer than the sniffed head)', async () => {
+    const long = 'x'.repeat(70_000);
+    const dialect = sniffCsvDialect(`"${long.slice(0, 65_000)}`);
+    expect(dialect.columns).toEqual([]);
+    const out = [];
+    for await (const { record } of csvRecords(Readable.from([Buffer.from(`"${long}",1\ny,2\n`)]), dialect)) out.push(record);
+    expect(out).toEqual([
+      { column_1: long, column_2: 1 },
+      { column_1: 'y', column_2: 2 },
+    ]);
+  });
+
   it('names the line of a ragged row', async () => {
     await expect(records('a,b\n1,2\n3\n')).rejects.toThrow(new ContentError('Invalid CSV at line 3: the row has 1 field(s), expected 2 like the first row'));
   });

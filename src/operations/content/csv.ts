@@ -354,9 +354,20 @@ async function* csvRowBatches(stream: Readable, dialect: CsvDialect): AsyncGener
   }
 }
 
+/**
+ * A row as a record keyed by the dialect's columns. Cells past them are named by position: when the first
+ * row is longer than the head that was sniffed, the dialect has no columns, and the cells must not be lost.
+ */
 function typedRecord(columns: string[], row: string[]): JsonRecord {
   const typed: JsonRecord = {};
-  for (let index = 0; index < columns.length; index++) typed[columns[index]] = inferScalar(row[index] ?? '');
+  const width = Math.max(columns.length, row.length);
+  for (let index = 0; index < width; index++) {
+    const column = columns[index] ?? `column_${index + 1}`;
+    const value = inferScalar(row[index] ?? '');
+    // An assignment to __proto__ would set the prototype and lose the field: it is defined as an own property, as JSON.parse does.
+    if (column === '__proto__') Object.defineProperty(typed, column, { value, enumerable: true, writable: true, configurable: true });
+    else typed[column] = value;
+  }
   return typed;
 }
 

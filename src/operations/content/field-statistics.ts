@@ -1,3 +1,4 @@
+import { FieldsTruncated, MAX_FIELDS, MAX_TRACKED_VALUES, MAX_VALUE_CHARACTERS } from './content-limits';
 import { FieldType, typeOf } from './records';
 
 const DISTINCT_LIMIT = 10_000;
@@ -24,9 +25,15 @@ export interface FieldSummary {
   numeric?: NumericSummary;
 }
 
+/** How many more distinct values may be counted, shared by the fields of one RecordStatistics. */
+export class DistinctBudget {
+  constructor(public remaining = MAX_TRACKED_VALUES) {}
+}
+
 /**
  * Statistics of one field in bounded memory: exact distinct counts and top values up to
- * 10,000 distinct values, Welford mean/variance, quantiles from a reservoir sample.
+ * 10,000 distinct values (and within the budget shared with other fields), values counted by
+ * their first 256 characters, Welford mean/variance, quantiles from a reservoir sample.
  */
 export class FieldStatistics {
   private count = 0;
@@ -43,7 +50,10 @@ export class FieldStatistics {
   private max = -Infinity;
   private readonly sample: number[] = [];
 
-  constructor(private readonly random: () => number = Math.random) {}
+  constructor(
+    private readonly random: () => number = Math.random,
+    private readonly budget = new DistinctBudget(),
+  ) {}
 
   add(value: unknown): void {
     this.count++;
@@ -59,6 +69,11 @@ export class FieldStatistics {
     } else {
       this.countValue(typeof value === 'string' ? value : typeof value === 'boolean' ? String(value) : JSON.stringify(value));
     }
+  }
+
+  /** Brings the count up to `records`: the records that did not have the field count as nulls. */
+  addAbsent(records: number): void {
+    this.addNulls(records - this.count);
   }
 
   /** `count` records without the field (null for the statistics). */
@@ -103,22 +118,33 @@ export class FieldStatistics {
     const seen = this.numberFrequencies.get(value);
     if (seen !== undefined) {
       this.numberFrequencies.set(value, seen + 1);
-    } else if (this.frequencies.size + this.numberFrequencies.size < DISTINCT_LIMIT) {
+    } else if (this.mayCountAnother()) {
       this.numberFrequencies.set(value, 1);
-    } else {
-      this.distinctOverflow = true;
     }
   }
 
-  private countValue(key: string): void {
+  private countValue(value: string): void {
+    let key = value;
+    if (value.length > MAX_VALUE_CHARACTERS) {
+      // Long values that share their start count as one: the distinct count is no longer exact.
+      key = `${value.slice(0, MAX_VALUE_CHARACTERS)}…`;
+      this.distinctOverflow = true;
+    }
     const seen = this.frequencies.get(key);
     if (seen !== undefined) {
       this.frequencies.set(key, seen + 1);
-    } else if (this.frequencies.size + this.numberFrequencies.size < DISTINCT_LIMIT) {
+    } else if (this.mayCountAnother()) {
       this.frequencies.set(key, 1);
-    } else {
-      this.distinctOverflow = true;
     }
+  }
+
+  private mayCountAnother(): boolean {
+    if (this.frequencies.size + this.numberFrequencies.size < DISTINCT_LIMIT && this.budget.remaining > 0) {
+      this.budget.remaining--;
+      return true;
+    }
+    this.distinctOverflow = true;
+    return false;
   }
 
   private addNumber(value: number): void {
@@ -142,34 +168,52 @@ export class FieldStatistics {
 export interface RecordsSummary {
   record_count: number;
   fields: Record<string, FieldSummary>;
+  /** Present when the records had more distinct fields than the limit: only the first ones are summarised. */
+  truncated?: FieldsTruncated;
 }
 
-/** FieldStatistics of every field of records seen one by one, in the order fields first appear; a record without a field counts as null for it. */
+/**
+ * FieldStatistics of the fields of records seen one by one, in the order fields first appear, up to
+ * MAX_FIELDS of them; a record without a field counts as null for it. Each record costs only its own
+ * fields: the nulls of absent fields are made up from the counts at the end.
+ */
 export class RecordStatistics {
   private readonly byName = new Map<string, FieldStatistics>();
-  private fields: [string, FieldStatistics][] = [];
+  private readonly budget = new DistinctBudget();
+  private untracked = false;
   records = 0;
 
   constructor(names: readonly string[] = []) {
-    for (const name of names) this.byName.set(name, new FieldStatistics());
-    this.fields = [...this.byName];
+    for (const name of names) this.track(name);
   }
 
   add(record: Record<string, unknown>): void {
     for (const name in record) {
-      if (!this.byName.has(name)) {
-        const statistics = new FieldStatistics();
-        statistics.addNulls(this.records);
-        this.byName.set(name, statistics);
-        this.fields = [...this.byName];
-      }
+      const statistics = this.byName.get(name) ?? this.track(name);
+      statistics?.add(record[name]);
     }
     this.records++;
-    for (const [name, statistics] of this.fields) statistics.add(record[name]);
   }
 
   summary(): RecordsSummary {
-    return { record_count: this.records, fields: Object.fromEntries(this.fields.map(([name, statistics]) => [name, statistics.summary()])) };
+    const fields = Object.fromEntries(
+      [...this.byName].map(([name, statistics]) => {
+        statistics.addAbsent(this.records);
+        return [name, statistics.summary()];
+      }),
+    );
+    return { record_count: this.records, fields, ...(this.untracked ? { truncated: { field_limit: MAX_FIELDS } } : {}) };
+  }
+
+  private track(name: string): FieldStatistics | undefined {
+    if (this.byName.size >= MAX_FIELDS) {
+      this.untracked = true;
+      return undefined;
+    }
+    const statistics = new FieldStatistics(Math.random, this.budget);
+    statistics.addNulls(this.records);
+    this.byName.set(name, statistics);
+    return statistics;
   }
 }
 

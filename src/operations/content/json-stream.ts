@@ -4,18 +4,29 @@ import { Assembler } from 'stream-json/assembler.js';
 import type { Token } from 'stream-json/parser.js';
 import { verifier } from 'stream-json/utils/verifier.js';
 import { ContentError } from './content-error';
+import { MAX_NESTING_DEPTH } from './content-limits';
+import { JsonNestingError } from './nesting';
 
 /** A JSON syntax error found by the streaming parser; `locateJsonError` says where. */
 export class JsonSyntaxError extends ContentError {}
 
 export type JsonKind = 'array' | 'object' | 'string' | 'number' | 'boolean' | 'null';
 
-/** JSON tokens of a byte stream, with packed keys/strings/numbers only (memory per token is bounded by the value). */
+/**
+ * JSON tokens of a byte stream, with packed keys/strings/numbers only (memory per token is bounded by the value).
+ * Content nested deeper than MAX_NESTING_DEPTH is a JsonNestingError at the token that opens one level too many.
+ */
 export async function* jsonTokens(stream: Readable): AsyncGenerator<Token> {
   const tokens = stream.pipe(parser.asStream({ streamValues: false }));
   stream.on('error', (error) => tokens.destroy(error));
+  let depth = 0;
   try {
     for await (const token of tokens as AsyncIterable<Token>) {
+      if (token.name === 'startArray' || token.name === 'startObject') {
+        if (++depth > MAX_NESTING_DEPTH) throw new JsonNestingError();
+      } else if (token.name === 'endArray' || token.name === 'endObject') {
+        depth--;
+      }
       yield token;
     }
   } catch (error) {

@@ -1,11 +1,11 @@
 import { Readable } from 'node:stream';
-import { createInterface } from 'node:readline';
 import { StringDecoder } from 'node:string_decoder';
 import { ContentError } from './content-error';
 import type { ContentKind } from './content-kind';
 import { CsvDialect, csvRecords } from './csv';
 import { jsonItems, JsonKind } from './json-stream';
 import { parseJson } from './json-text';
+import { deepNestingIn, describeDeepNesting } from './nesting';
 
 export type JsonRecord = Record<string, unknown>;
 
@@ -34,62 +34,86 @@ export async function* readNdjson(stream: Readable): AsyncGenerator<JsonRecord> 
 }
 
 /**
- * The records of NDJSON a chunk at a time, split on \n (a \r before it is dropped): for the canonical
- * records files, which JSON.stringify wrote, where readline and a promise per record cost more than JSON.parse.
+ * The records of NDJSON a chunk at a time: for the canonical records files, which JSON.stringify wrote
+ * from validated content, where a promise per record costs more than JSON.parse.
  */
 export async function* readNdjsonBatches(stream: Readable): AsyncGenerator<JsonRecord[]> {
-  const decoder = new StringDecoder('utf8');
-  let rest = '';
   let line = 0;
-  const parseLine = (text: string, batch: JsonRecord[]) => {
-    line++;
-    const trimmed = text.endsWith('\r') ? text.slice(0, -1) : text;
-    const json = line === 1 ? trimmed.replace(/^\uFEFF/, '') : trimmed;
-    if (json.trim().length === 0) return;
-    const parsed = parseJson(json);
-    if (!parsed.ok) {
-      throw new ContentError(`Invalid NDJSON at line ${line}, column ${parsed.column}: ${parsed.reason}`);
+  for await (const lines of lineBatches(stream)) {
+    const batch: JsonRecord[] = [];
+    for (const text of lines) {
+      const json = ndjsonText(text, ++line);
+      if (json !== undefined) batch.push(parseNdjsonLine(json, line) as JsonRecord);
     }
-    batch.push(parsed.value as JsonRecord);
-  };
-  try {
-    for await (const chunk of stream) {
-      const text = rest + decoder.write(chunk as Buffer);
-      const batch: JsonRecord[] = [];
-      let start = 0;
-      let end: number;
-      while ((end = text.indexOf('\n', start)) !== -1) {
-        parseLine(text.slice(start, end), batch);
-        start = end + 1;
-      }
-      rest = text.slice(start);
-      if (batch.length > 0) yield batch;
-    }
-    const last: JsonRecord[] = [];
-    parseLine(rest + decoder.end(), last);
-    if (last.length > 0) yield last;
-  } finally {
-    stream.destroy();
+    if (batch.length > 0) yield batch;
   }
 }
 
-/** The values of NDJSON, one per non-blank line; a line that is not JSON is a ContentError naming it. */
+/**
+ * The values of NDJSON, one per non-blank line. A line that is not JSON, or nests deeper than
+ * MAX_NESTING_DEPTH, is a ContentError naming its line and column.
+ */
 export async function* ndjsonValues(stream: Readable): AsyncGenerator<{ value: unknown; line: number }> {
-  const lines = createInterface({ input: stream, crlfDelay: Infinity });
   let line = 0;
-  try {
-    for await (const text of lines) {
-      line++;
-      const trimmed = line === 1 ? text.replace(/^\uFEFF/, '') : text;
-      if (trimmed.trim().length === 0) continue;
-      const parsed = parseJson(trimmed);
-      if (!parsed.ok) {
-        throw new ContentError(`Invalid NDJSON at line ${line}, column ${parsed.column}: ${parsed.reason}`);
-      }
-      yield { value: parsed.value, line };
+  for await (const lines of lineBatches(stream)) {
+    for (const text of lines) {
+      const json = ndjsonText(text, ++line);
+      if (json === undefined) continue;
+      const tooDeep = deepNestingIn(json);
+      if (tooDeep) throw new ContentError(describeDeepNesting('NDJSON', { line, column: tooDeep.column }));
+      yield { value: parseNdjsonLine(json, line), line };
     }
+  }
+}
+
+/** The JSON text of an NDJSON line (without a \r before its \n, nor a BOM on the first line), or undefined for a blank line. */
+function ndjsonText(text: string, line: number): string | undefined {
+  const trimmed = text.endsWith('\r') ? text.slice(0, -1) : text;
+  const json = line === 1 && trimmed.startsWith('\uFEFF') ? trimmed.slice(1) : trimmed;
+  return BLANK.test(json) ? undefined : json;
+}
+
+const BLANK = /^\s*$/;
+
+function parseNdjsonLine(json: string, line: number): unknown {
+  const parsed = parseJson(json);
+  if (!parsed.ok) {
+    throw new ContentError(`Invalid NDJSON at line ${line}, column ${parsed.column}: ${parsed.reason}`);
+  }
+  return parsed.value;
+}
+
+/**
+ * The lines of a UTF-8 stream split on \n, a batch per chunk (the lines it completes; the text after the
+ * last \n is the last line). Each character is searched once however long a line is: an unfinished
+ * line is kept in parts and joined when it ends.
+ */
+export async function* lineBatches(stream: Readable): AsyncGenerator<string[]> {
+  const decoder = new StringDecoder('utf8');
+  let parts: string[] = [];
+  try {
+    for await (const chunk of stream) {
+      const text = decoder.write(chunk as Buffer);
+      const lines: string[] = [];
+      let start = 0;
+      let end: number;
+      while ((end = text.indexOf('\n', start)) !== -1) {
+        const piece = text.slice(start, end);
+        if (parts.length > 0) {
+          parts.push(piece);
+          lines.push(parts.join(''));
+          parts = [];
+        } else {
+          lines.push(piece);
+        }
+        start = end + 1;
+      }
+      if (start < text.length) parts.push(text.slice(start));
+      if (lines.length > 0) yield lines;
+    }
+    parts.push(decoder.end());
+    yield [parts.join('')];
   } finally {
-    lines.close();
     stream.destroy();
   }
 }

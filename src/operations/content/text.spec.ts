@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { MAX_VALUE_CHARACTERS } from './content-limits';
 import { TermCounter, TextCounter, canonicalText, incompleteTail, longestValidPrefix, strictUtf8 } from './text';
 
 const chunked = (bytes: Buffer, size: number) => {
@@ -53,6 +54,18 @@ describe('canonicalText', () => {
   });
 });
 
+describe('canonicalText on text with no place to cut', () => {
+  it('cuts a run of combining marks past the held-back limit, so what it holds does not grow with the text', async () => {
+    const marks = '\u0301'.repeat(200_000);
+    const chunks = [];
+    for (let start = 0; start < marks.length; start += 10_000) chunks.push(marks.slice(start, start + 10_000));
+    const yielded: string[] = [];
+    for await (const chunk of canonicalText(Readable.from(chunks))) yielded.push(chunk);
+    expect(yielded.join('')).toBe(marks);
+    expect(Math.max(...yielded.map((chunk) => chunk.length))).toBeLessThanOrEqual(64 * 1024 + 10_000);
+  });
+});
+
 describe('TextCounter', () => {
   it('counts bytes, characters, words and lines', () => {
     const counter = new TextCounter();
@@ -86,5 +99,36 @@ describe('TermCounter', () => {
     expect(summary.distinct_terms).toBeLessThanOrEqual(101);
     expect(summary.exact).toBe(false);
     expect(summary.top_terms).toEqual([{ term: 'common', count: 1000 }]);
+  });
+
+  it(`counts a word longer than ${MAX_VALUE_CHARACTERS} characters once, by its first ones, whatever the chunks`, () => {
+    const word = 'a'.repeat(80_000);
+    for (const size of [80_001, 64 * 1024, 1000, 7]) {
+      const terms = new TermCounter();
+      const text = `${word}! Done`;
+      for (let start = 0; start < text.length; start += size) terms.add(text.slice(start, start + size));
+      const summary = terms.summary(5);
+      expect(summary).toEqual({
+        total_terms: 2,
+        distinct_terms: 2,
+        exact: true,
+        top_terms: [
+          { term: 'a'.repeat(MAX_VALUE_CHARACTERS), count: 1 },
+          { term: 'done', count: 1 },
+        ],
+      });
+    }
+  });
+
+  it('keeps words split between chunks whole, astral letters included', () => {
+    const terms = new TermCounter();
+    for (const chunk of ['x', '𝒜y an', 'd x𝒜', 'y', '', ' x', '𝒜', 'y']) terms.add(chunk);
+    expect(terms.summary(2)).toMatchObject({
+      total_terms: 4,
+      top_terms: [
+        { term: 'x𝒜y', count: 3 },
+        { term: 'and', count: 1 },
+      ],
+    });
   });
 });

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { ContentError } from './content-error';
+import { MAX_VALUE_CHARACTERS } from './content-limits';
 
 /**
  * Decodes a byte stream as strict UTF-8, one chunk at a time. Invalid UTF-8 is a ContentError
@@ -106,6 +107,9 @@ function cutPoint(text: string): number {
     for (let index = text.length - 1; index > 0; index--) {
       if (!/[\p{M}\u1160-\u11ff\udc00-\udfff]/u.test(text[index])) return index;
     }
+    // Nothing but combining marks: they are cut anyway (between two whole characters), or held text would grow without end.
+    const last = text.charCodeAt(text.length - 1);
+    return last >= 0xd800 && last <= 0xdbff ? text.length - 1 : text.length;
   }
   return 0;
 }
@@ -157,16 +161,34 @@ export class TermCounter {
   private readonly counts = new Map<string, number>();
   private total = 0;
   private pruned = false;
+  /** The word characters at the end of the text so far, which the next text may continue. */
   private carry = '';
+  /** Within a run of word characters longer than MAX_VALUE_CHARACTERS: its first ones are counted, the rest skipped. */
+  private overlong = false;
 
   constructor(private readonly capacity = 50_000) {}
 
   add(text: string): void {
-    const joined = this.carry + text;
-    const match = /[\p{L}\p{N}'’_-]*$/u.exec(joined);
-    const cut = match ? match.index : joined.length;
-    this.carry = joined.slice(cut);
-    this.count(joined.slice(0, cut));
+    let rest = text;
+    if (this.overlong) {
+      const end = leadingWordEnd(rest);
+      if (end === rest.length) return;
+      this.overlong = false;
+      rest = rest.slice(end);
+    }
+    // Only the new text is searched for where its last word starts: the carry is all word characters already.
+    const start = trailingWordStart(rest);
+    if (start === 0) {
+      this.carry += rest;
+    } else {
+      this.count(this.carry + rest.slice(0, start));
+      this.carry = rest.slice(start);
+    }
+    if (this.carry.length > MAX_VALUE_CHARACTERS) {
+      this.count(this.carry.slice(0, MAX_VALUE_CHARACTERS));
+      this.carry = '';
+      this.overlong = true;
+    }
   }
 
   summary(top = 20): TermSummary {
@@ -185,7 +207,7 @@ export class TermCounter {
 
   private count(text: string): void {
     for (const [word] of text.matchAll(/[\p{L}\p{N}]+(?:['’_-][\p{L}\p{N}]+)*/gu)) {
-      const term = word.toLowerCase();
+      const term = (word.length > MAX_VALUE_CHARACTERS ? word.slice(0, MAX_VALUE_CHARACTERS) : word).toLowerCase();
       this.total++;
       this.counts.set(term, (this.counts.get(term) ?? 0) + 1);
       if (this.counts.size > this.capacity) this.prune();
@@ -200,4 +222,32 @@ export class TermCounter {
     }
     this.pruned = true;
   }
+}
+
+const WORD_CHARACTER = /^[\p{L}\p{N}'’_-]$/u;
+
+const isWordCharacter = (character: string) => WORD_CHARACTER.test(character);
+
+/** Where the run of word characters at the end of `text` starts (text.length when there is none). */
+function trailingWordStart(text: string): number {
+  let start = text.length;
+  while (start > 0) {
+    const code = text.charCodeAt(start - 1);
+    const width = code >= 0xdc00 && code <= 0xdfff && start >= 2 ? 2 : 1;
+    if (!isWordCharacter(text.slice(start - width, start))) break;
+    start -= width;
+  }
+  return start;
+}
+
+/** Where the run of word characters at the start of `text` ends (0 when there is none). */
+function leadingWordEnd(text: string): number {
+  let end = 0;
+  while (end < text.length) {
+    const code = text.charCodeAt(end);
+    const width = code >= 0xd800 && code <= 0xdbff && end + 1 < text.length ? 2 : 1;
+    if (!isWordCharacter(text.slice(end, end + width))) break;
+    end += width;
+  }
+  return end;
 }
