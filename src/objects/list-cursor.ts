@@ -53,6 +53,19 @@ function isStorableTimestamp(text: string): boolean {
   );
 }
 
+// PostgreSQL's timestamptz and the driver's ISO text both hold years 1 to 9999 only.
+const EARLIEST = Date.parse('0001-01-01T00:00:00.000Z');
+const LATEST = Date.parse('9999-12-31T23:59:59.999Z');
+
+/** A created_after / created_before value (already ISO 8601) as an instant PostgreSQL can compare with; a 400 naming the field otherwise. */
+export function listInstant(field: string, text: string): Date {
+  const instant = new Date(text);
+  if (!(instant.getTime() >= EARLIEST && instant.getTime() <= LATEST)) {
+    throw new ValidationError(`${field} must be between 0001-01-01 and 9999-12-31 (UTC)`, [{ field, message: 'out of range' }]);
+  }
+  return instant;
+}
+
 function invalidCursor(): ValidationError {
   return new ValidationError('cursor is not a cursor returned by this endpoint', [{ field: 'cursor', message: 'invalid cursor' }]);
 }
