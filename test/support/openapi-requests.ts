@@ -43,6 +43,13 @@ export type FuzzRequest =
     }
   | { kind: 'raw'; operation: string; bytes: string };
 
+/**
+ * Placeholders for objects the run has created, replaced when the request is sent (requests are
+ * drawn before any exists): cancel, retry, delete and reads then meet real objects too.
+ */
+export const KNOWN_OBJECT = 'KNOWNOBJECT';
+export const KNOWN_IDENTIFIER = 'KNOWNIDENTIFIER';
+
 const VALID_OPERATIONS = ['validate', 'transform', 'enrich', 'analyze', 'export', 'thumbnail'];
 const UUID_LIKE = ['00000000-0000-0000-0000-000000000000', '550e8400-e29b-41d4-a716-446655440000'];
 
@@ -85,9 +92,9 @@ function parameterValue(parameter: Parameter, identifiers: fc.Arbitrary<string>)
   const plausible: fc.Arbitrary<string>[] = [];
   if (schema.enum) plausible.push(fc.constantFrom(...schema.enum.map(String)));
   if (schema.example !== undefined) plausible.push(fc.constant(String(schema.example)));
-  if (schema.format === 'uuid') plausible.push(fc.uuid(), fc.constantFrom(...UUID_LIKE));
+  if (schema.format === 'uuid') plausible.push(fc.uuid(), fc.constantFrom(...UUID_LIKE), fc.nat().map((index) => `${KNOWN_OBJECT}${index}`));
   if (schema.type === 'integer') plausible.push(fc.integer({ min: (schema.minimum ?? 0) - 2, max: (schema.maximum ?? 100) + 2 }).map(String));
-  if (parameter.name === 'identifier') plausible.push(identifiers);
+  if (parameter.name === 'identifier') plausible.push(identifiers, fc.nat().map((index) => `${KNOWN_IDENTIFIER}${index}`));
   if (parameter.name === 'cursor') plausible.push(cursorValue);
   if (/^created_/.test(parameter.name)) plausible.push(dateValue);
   plausible.push(fc.string({ maxLength: 20 }));
