@@ -39,7 +39,7 @@ const ERRORS = {
         [{ field: 'metadata.note', message: 'contains U+0000 or an unpaired surrogate' }],
       ),
       json_schema_too_complex: example(
-        'options.validate.json_schema over a limit (bytes 16384, depth 24, nodes 200, refs 50) or recursive',
+        'options.validate.json_schema over a limit (bytes 16384, depth 24, nodes 200, refs 50, patterns 20) or recursive',
         400,
         'Bad Request',
         ErrorCode.JsonSchemaTooComplex,

@@ -34,6 +34,9 @@ describe('checkJsonSchemaLimits', () => {
     const refs = Object.fromEntries(Array.from({ length: JSON_SCHEMA_LIMITS.refs + 1 }, (_, index) => [`p${index}`, { $ref: '#/$defs/a' }]));
     expect(refusal({ $defs: { a: {} }, properties: refs })).toMatchObject({ limit: 'refs' });
     expect(refusal({ enum: Array.from({ length: JSON_SCHEMA_LIMITS.nodes + 1 }, (_, index) => index) })).toMatchObject({ limit: 'nodes' });
+    const patterns = Object.fromEntries(Array.from({ length: JSON_SCHEMA_LIMITS.patterns }, (_, index) => [`p${index}`, { pattern: `^${index}$` }]));
+    expect(refusal({ properties: patterns })).toBeUndefined();
+    expect(refusal({ properties: patterns, patternProperties: { '^x': {} } })).toMatchObject({ limit: 'patterns' });
   });
 });
 

@@ -15,6 +15,8 @@ export const JSON_SCHEMA_LIMITS = {
   nodes: 200,
   /** `$ref` keywords. */
   refs: 50,
+  /** Regular expressions (`pattern` values and `patternProperties` keys): each costs a compile on RE2. */
+  patterns: 20,
 } as const;
 
 /** Keywords whose values are data, not subschemas: a `$ref` inside them is not a reference. */
@@ -51,6 +53,7 @@ export function checkJsonSchemaLimits(schema: Record<string, unknown>): void {
   }
   const references: Reference[] = [];
   let nodes = 0;
+  let patterns = 0;
   const pending: { value: unknown; path: string[]; isData: boolean }[] = [{ value: schema, path: [], isData: false }];
   for (let visit = pending.pop(); visit; visit = pending.pop()) {
     const { value, path, isData } = visit;
@@ -67,6 +70,10 @@ export function checkJsonSchemaLimits(schema: Record<string, unknown>): void {
     }
     if (!isData && !Array.isArray(value)) {
       collectReference(value as Record<string, unknown>, path, references);
+      patterns += countPatterns(value as Record<string, unknown>);
+      if (patterns > JSON_SCHEMA_LIMITS.patterns) {
+        throw overLimit('patterns', 'Its number of regular expressions (pattern, patternProperties)');
+      }
     }
     for (const [key, child] of entries) {
       pending.push({ value: child, path: [...path, key], isData: isData || DATA_KEYWORDS.has(key) });
@@ -90,6 +97,12 @@ function collectReference(node: Record<string, unknown>, path: string[], referen
   if (typeof ref === 'string') {
     references.push({ at: path, target: parseLocalPointer(ref, path) });
   }
+}
+
+function countPatterns(node: Record<string, unknown>): number {
+  const patternProperties = node.patternProperties;
+  const keys = patternProperties !== null && typeof patternProperties === 'object' ? Object.keys(patternProperties).length : 0;
+  return keys + (typeof node.pattern === 'string' ? 1 : 0);
 }
 
 function parseLocalPointer(ref: string, at: string[]): string[] {
