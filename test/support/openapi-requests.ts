@@ -160,6 +160,18 @@ function submission(document: OpenApiDocument, operation: Operation, name: strin
           (body): FuzzRequest => ({ kind: 'http', operation: name, method: 'post', url: '/api/v1/process', headers: chosenHeaders, body: { type: 'json', text: JSON.stringify(body) }, identifier }),
         ),
       ),
+      // Submissions that should be accepted: the objects that later requests name.
+      fc.tuple(identifiers, fc.subarray(VALID_OPERATIONS, { minLength: 1 }), fc.jsonValue({ maxDepth: 3 })).map(
+        ([identifier, operations, payload]): FuzzRequest => ({
+          kind: 'http',
+          operation: name,
+          method: 'post',
+          url: '/api/v1/process',
+          headers: {},
+          body: { type: 'json', text: JSON.stringify({ identifier, operations, payload }) },
+          identifier,
+        }),
+      ),
       fc.tuple(identifiers, fc.constantFrom('{', '{"identifier":', '[]', 'null', '"x"', '', '{"__proto__":{"a":1}}', `{"identifier":"x","operations":["validate"],"payload":${'['.repeat(100_000)}`)).map(
         ([identifier, text]): FuzzRequest => ({ kind: 'http', operation: name, method: 'post', url: '/api/v1/process', headers: {}, body: { type: 'json', text }, identifier }),
       ),
