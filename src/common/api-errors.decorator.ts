@@ -27,8 +27,8 @@ const ERRORS = {
         { unknown: ['resize'], valid: ['validate', 'transform', 'enrich', 'analyze', 'export', 'thumbnail'] },
       ),
       malformed_json: example('The body is not JSON', 400, 'Bad Request', ErrorCode.MalformedJson, "Body is not valid JSON but content-type is set to 'application/json'"),
-      json_too_deep: example('metadata, options or payload nests deeper than 64 levels', 400, 'Bad Request', ErrorCode.JsonTooDeep, 'body nests deeper than 65 levels', [
-        { field: 'body', message: 'nests deeper than 65 levels', limit: 65 },
+      json_too_deep: example('metadata, options or payload nests deeper than 64 levels', 400, 'Bad Request', ErrorCode.JsonTooDeep, 'body nests deeper than 65 levels (at line 1, column 97)', [
+        { field: 'body', message: 'nests deeper than 65 levels (at line 1, column 97)', limit: 65, line: 1, column: 97 },
       ]),
       unstorable_character: example(
         'U+0000 or an unpaired surrogate in a string or key',

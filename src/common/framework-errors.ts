@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ErrorCode } from './error-codes';
 import { ErrorBody, errorBody } from './http-exception.filter';
-import { JsonTooDeepError, MAX_JSON_BODY_DEPTH, jsonTextTooDeep } from './json-limits';
+import { MAX_JSON_BODY_DEPTH, checkJsonTextDepth } from './json-limits';
 
 const REQUEST_HEADER_FIELDS_TOO_LARGE = 431;
 
@@ -71,8 +71,10 @@ export function parseJsonWithDepthLimit(instance: FastifyInstance): void {
   const parseJson = instance.getDefaultJsonParser('error', 'error');
   instance.removeContentTypeParser('application/json');
   instance.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (jsonTextTooDeep(body as string, MAX_JSON_BODY_DEPTH)) {
-      done(new JsonTooDeepError('body', MAX_JSON_BODY_DEPTH), undefined);
+    try {
+      checkJsonTextDepth('body', body as string, MAX_JSON_BODY_DEPTH);
+    } catch (error) {
+      done(error as Error, undefined);
       return;
     }
     void parseJson(request, body as string, done);

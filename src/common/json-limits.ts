@@ -1,3 +1,4 @@
+import { TextPosition, deepNestingIn } from '../operations/content/nesting';
 import { ValidationError } from './domain-errors';
 import { ErrorCode } from './error-codes';
 
@@ -9,45 +10,21 @@ import { ErrorCode } from './error-codes';
 export const MAX_JSON_DEPTH = 64;
 export const MAX_JSON_BODY_DEPTH = MAX_JSON_DEPTH + 1;
 
-const OPEN_BRACE = 0x7b;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACE = 0x7d;
-const CLOSE_BRACKET = 0x5d;
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-
-/**
- * Whether JSON text nests deeper than `limit`, found in one pass over the characters without
- * parsing (nor recursing), so it can run before anything that walks the parsed value.
- * Text that is not JSON gets an answer too; the parser refuses it afterwards.
- */
-export function jsonTextTooDeep(text: string, limit: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let index = 0; index < text.length; index++) {
-    const char = text.charCodeAt(index);
-    if (inString) {
-      if (char === BACKSLASH) {
-        index++;
-      } else if (char === QUOTE) {
-        inString = false;
-      }
-    } else if (char === QUOTE) {
-      inString = true;
-    } else if (char === OPEN_BRACE || char === OPEN_BRACKET) {
-      if (++depth > limit) {
-        return true;
-      }
-    } else if (char === CLOSE_BRACE || char === CLOSE_BRACKET) {
-      depth--;
-    }
+export class JsonTooDeepError extends ValidationError {
+  constructor(field: string, limit: number, where?: TextPosition) {
+    const at = where ? ` (at line ${where.line}, column ${where.column})` : '';
+    super(`${field} nests deeper than ${limit} levels${at}`, [{ field, message: `nests deeper than ${limit} levels${at}`, limit, ...where }], ErrorCode.JsonTooDeep);
   }
-  return false;
 }
 
-export class JsonTooDeepError extends ValidationError {
-  constructor(field: string, limit: number) {
-    super(`${field} nests deeper than ${limit} levels`, [{ field, message: `nests deeper than ${limit} levels`, limit }], ErrorCode.JsonTooDeep);
+/**
+ * Refuses JSON text nesting deeper than `limit`, found in one pass over the characters (no
+ * parse, no recursion), so it runs before anything that walks the parsed value.
+ */
+export function checkJsonTextDepth(field: string, text: string, limit: number): void {
+  const where = deepNestingIn(text, limit);
+  if (where) {
+    throw new JsonTooDeepError(field, limit, where);
   }
 }
 

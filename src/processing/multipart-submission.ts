@@ -2,7 +2,7 @@ import type { Multipart, MultipartFile } from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
 import { DomainError, PayloadTooLargeError, ValidationError } from '../common/domain-errors';
 import { ErrorCode } from '../common/error-codes';
-import { JsonTooDeepError, MAX_JSON_DEPTH, UnstorableCharacterError, checkJsonValue, hasUnstorableCharacter, jsonTextTooDeep } from '../common/json-limits';
+import { MAX_JSON_DEPTH, UnstorableCharacterError, checkJsonTextDepth, checkJsonValue, hasUnstorableCharacter } from '../common/json-limits';
 import { validateBody } from '../common/validation.pipe';
 import { SubmitObjectDto } from './dto/submit-object.dto';
 import { Readable } from 'node:stream';
@@ -180,9 +180,7 @@ function parseJsonField(name: string, value: unknown): unknown {
     checkJsonValue(name, value); // sent with Content-Type application/json: already parsed
     return value;
   }
-  if (jsonTextTooDeep(value, MAX_JSON_DEPTH)) {
-    throw new JsonTooDeepError(name, MAX_JSON_DEPTH);
-  }
+  checkJsonTextDepth(name, value, MAX_JSON_DEPTH);
   try {
     return JSON.parse(value) as unknown;
   } catch (error) {
