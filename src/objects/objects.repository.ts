@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager, UniqueConstraintViolationException, raw } from '@mikro-orm/postgresql';
+import { EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import type { Pool, PoolClient } from 'pg';
 import { InvalidTransitionError, ObjectNotFoundError } from '../common/domain-errors';
+import type { ListPosition } from './list-cursor';
 import { ObjectState, assertTransition, statesLeadingTo } from './object-state';
 import type { ObjectEventKind, ObjectSnapshot } from './object-event.entity';
 import type { ProgressFields } from './object.presenter';
@@ -216,33 +217,47 @@ export class ObjectsRepository {
     return Object.fromEntries(rows.map((row) => [row.state, Number(row.count)])) as Record<ObjectState, number>;
   }
 
-  async list(filter: ObjectListFilter): Promise<ProcessingObject[]> {
-    const where: Record<string, unknown>[] = [];
+  /**
+   * A page of objects, newest first, each with its list position: created_at as PostgreSQL stores
+   * it (to the microsecond, as text) and the id, so a cursor made from it resumes exactly after it.
+   */
+  async list(filter: ObjectListFilter): Promise<ListedObject[]> {
+    const conditions: string[] = [];
+    const params: unknown[] = [];
+    const where = (condition: string, ...values: unknown[]) => {
+      conditions.push(condition);
+      params.push(...values);
+    };
     if (filter.state) {
-      where.push({ state: filter.state });
+      where('state = ?', filter.state);
     }
     if (filter.identifierPrefix) {
-      where.push({ identifier: { $like: `${escapeLike(filter.identifierPrefix)}%` } });
+      where('identifier like ?', `${escapeLike(filter.identifierPrefix)}%`);
     }
     if (filter.operation) {
-      where.push({ plan: { $contains: [filter.operation] } });
+      where('plan @> ?::jsonb', JSON.stringify([filter.operation]));
     }
     if (filter.createdAfter) {
-      where.push({ createdAt: { $gte: filter.createdAfter } });
+      where('created_at >= ?', filter.createdAfter);
     }
     if (filter.createdBefore) {
-      where.push({ createdAt: { $lt: filter.createdBefore } });
+      where('created_at < ?', filter.createdBefore);
     }
     if (filter.after) {
       // A row comparison, not `created_at < ? or (created_at = ? and id < ?)`: only this form bounds
       // the (created_at desc, id desc) index scans, so a deep page costs no more than the first one.
-      where.push({ [raw('(created_at, id) < (?, ?)', [filter.after.createdAt, filter.after.id])]: [] });
+      where('(created_at, id) < (?::timestamptz, ?::uuid)', filter.after.createdAt, filter.after.id);
     }
-    return this.em.fork().find(
-      ProcessingObjectSchema,
-      { $and: where },
-      { orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], limit: filter.limit, disableIdentityMap: true },
+    const rows = await this.em.getConnection().execute<(Record<string, unknown> & { list_created_at: string })[]>(
+      `select *, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as list_created_at from ${TABLE}
+        ${conditions.length > 0 ? `where ${conditions.join(' and ')}` : ''} order by created_at desc, id desc limit ?`,
+      [...params, filter.limit],
     );
+    const em = this.em.fork();
+    return rows.map(({ list_created_at: createdAt, ...columns }) => {
+      const object = em.map(ProcessingObjectSchema, columns);
+      return { object, position: { createdAt, id: object.id } };
+    });
   }
 
   /**
@@ -301,8 +316,13 @@ export interface ObjectListFilter {
   operation?: string;
   createdAfter?: Date;
   createdBefore?: Date;
-  after?: { createdAt: Date; id: string };
+  after?: ListPosition;
   limit: number;
+}
+
+export interface ListedObject {
+  object: ProcessingObject;
+  position: ListPosition;
 }
 
 async function transition(pool: Pool, id: string, to: ObjectState, patch: ObjectPatch, from?: ObjectState[]): Promise<ObjectEventRecord> {

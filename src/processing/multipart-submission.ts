@@ -2,6 +2,7 @@ import type { Multipart, MultipartFile } from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
 import { DomainError, PayloadTooLargeError, ValidationError } from '../common/domain-errors';
 import { ErrorCode } from '../common/error-codes';
+import { MAX_JSON_DEPTH, UnstorableCharacterError, checkJsonTextDepth, checkJsonValue, hasUnstorableCharacter } from '../common/json-limits';
 import { validateBody } from '../common/validation.pipe';
 import { SubmitObjectDto } from './dto/submit-object.dto';
 import { Readable } from 'node:stream';
@@ -74,6 +75,9 @@ export async function readMultipartSubmission(request: FastifyRequest, limits: {
           `The fields ${missing.join(' and ')} must come before the file in the form`,
           missing.map((field) => ({ field, message: 'must come before the file' })),
         );
+      }
+      if (part.filename && hasUnstorableCharacter(part.filename)) {
+        throw new UnstorableCharacterError(`${FILE_FIELD} (its file name)`);
       }
       const submission = await validateBody(SubmitObjectDto, toSubmissionBody(fields));
       const upload = await ClassifiedUpload.open({ filename: part.filename || undefined, mimetype: part.mimetype, stream: part.file, limitBytes: limits.uploadBytes });
@@ -170,10 +174,13 @@ function parseOperations(value: unknown): unknown[] {
     .filter((name) => name.length > 0);
 }
 
+/** A JSON field of the form, within the nesting limit before anything walks it. */
 function parseJsonField(name: string, value: unknown): unknown {
   if (typeof value !== 'string') {
-    return value; // sent with Content-Type application/json: already parsed
+    checkJsonValue(name, value); // sent with Content-Type application/json: already parsed
+    return value;
   }
+  checkJsonTextDepth(name, value, MAX_JSON_DEPTH);
   try {
     return JSON.parse(value) as unknown;
   } catch (error) {
