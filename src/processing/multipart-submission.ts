@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { DomainError, PayloadTooLargeError, ValidationError } from '../common/domain-errors';
 import { ErrorCode } from '../common/error-codes';
 import { MAX_JSON_DEPTH, UnstorableCharacterError, checkJsonTextDepth, checkJsonValue, hasUnstorableCharacter } from '../common/json-limits';
-import { validateBody } from '../common/validation.pipe';
+import { validateSubmission } from './dto/validate-submission';
 import { SubmitObjectDto } from './dto/submit-object.dto';
 import { Readable } from 'node:stream';
 import { ClassifiedUpload, drainFile } from './upload-content';
@@ -79,7 +79,7 @@ export async function readMultipartSubmission(request: FastifyRequest, limits: {
       if (part.filename && hasUnstorableCharacter(part.filename)) {
         throw new UnstorableCharacterError(`${FILE_FIELD} (its file name)`);
       }
-      const submission = await validateBody(SubmitObjectDto, toSubmissionBody(fields));
+      const submission = await validateSubmission(toSubmissionBody(fields));
       const upload = await ClassifiedUpload.open({ filename: part.filename || undefined, mimetype: part.mimetype, stream: part.file, limitBytes: limits.uploadBytes });
       return {
         request: submission,
