@@ -35,7 +35,11 @@ export function recoveryFor(state: UnsettledState, job: JobFate): Recovery {
         ? { action: 'fail', reason: `Processing was given up: its worker stopped while running it too many times (${reason}); retry the object to run it again` }
         : { action: 'requeue', reason: `its job was given up by the queue (${reason})` };
     }
-    default:
+    case 'waiting':
+    case 'prioritized':
+    case 'delayed':
+    case 'active':
+    case 'waiting-children':
       return { action: 'none' };
   }
 }
