@@ -1,0 +1,153 @@
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { AppConfig } from '../../../src/config/app-config';
+import { createS3Client } from '../../../src/storage/s3-client.factory';
+import type { ChaosCluster } from './cluster';
+import { ObjectOutcome, Submitted } from './workload';
+
+/** One property a scenario checks: whether it held, and the figures behind the verdict. */
+export interface Check {
+  name: string;
+  held: boolean;
+  detail: string;
+}
+
+const TERMINAL = ['completed', 'failed', 'cancelled'];
+
+/** Every submitted object exists exactly once and ended completed, failed with a message, or cancelled. */
+export function everyObjectSettledOnce(submitted: Submitted[], rows: ObjectOutcome[], allowed = TERMINAL): Check {
+  const byId = new Map<string, number>();
+  for (const row of rows) byId.set(row.id, (byId.get(row.id) ?? 0) + 1);
+  const missing = submitted.filter((object) => !byId.has(object.id)).length;
+  const unsettled = rows.filter((row) => !allowed.includes(row.state));
+  const silentFailures = rows.filter((row) => row.state === 'failed' && !row.error_message);
+  const duplicatesByIdentifier = rows.length - new Set(rows.map((row) => row.identifier)).size;
+  return {
+    name: `every object ends once, in ${allowed.join(' | ')} (failed ones with a message, so they can be retried)`,
+    held: missing === 0 && unsettled.length === 0 && silentFailures.length === 0 && duplicatesByIdentifier === 0,
+    detail:
+      `${rows.length} objects for ${submitted.length} submissions; missing ${missing}, duplicate identifiers ${duplicatesByIdentifier}, ` +
+      `not in an allowed state ${unsettled.length}${unsettled[0] ? ` (e.g. ${unsettled[0].state})` : ''}, failed without a message ${silentFailures.length}`,
+  };
+}
+
+/** A completed object has exactly one result artifact per planned operation, in S3 and in its row; nothing more. */
+export async function oneArtifactPerOperation(cluster: ChaosCluster, rows: ObjectOutcome[]): Promise<Check> {
+  const keys = await bucketKeys(cluster);
+  let wrong = 0;
+  let example = '';
+  for (const row of rows.filter((candidate) => candidate.state === 'completed')) {
+    const stored = keys.filter((key) => key.startsWith(`${row.identifier}/`) && key.endsWith('_result.json')).sort();
+    const expected = row.plan.map((operation) => `${row.identifier}/${operation}_result.json`).sort();
+    const recorded = Object.keys(row.s3_artifacts).sort();
+    if (stored.join() !== expected.join() || recorded.join() !== [...row.plan].sort().join()) {
+      wrong += 1;
+      example ||= `${row.identifier}: stored [${stored.join(', ')}], recorded [${recorded.join(', ')}]`;
+    }
+  }
+  return {
+    name: 'exactly one result artifact per planned operation of each completed object',
+    held: wrong === 0,
+    detail: `${wrong} completed objects differ${example ? ` (e.g. ${example})` : ''}`,
+  };
+}
+
+/** No operation of a cancelled object started, finished or wrote its result after the cancel. */
+export async function nothingAfterCancel(cluster: ChaosCluster, rows: ObjectOutcome[]): Promise<Check> {
+  const [late] = await cluster.query<{ count: string }>(
+    `select count(*) from object_events e
+       join (select object_id, min(seq) as cancelled_at from object_events where snapshot->>'state' = 'cancelled' group by object_id) c
+         on c.object_id = e.object_id
+      where e.seq > c.cancelled_at`,
+  );
+  const keys = await bucketKeys(cluster);
+  const strayResults = rows
+    .filter((row) => row.state === 'cancelled')
+    .flatMap((row) =>
+      keys.filter((key) => {
+        const match = new RegExp(`^${escapeRegExp(row.identifier)}/(\\w+)_result\\.json$`).exec(key);
+        return match && !row.operations_status[match[1]]?.completed;
+      }),
+    );
+  return {
+    name: 'no operation runs on after a cancel',
+    held: late.count === '0',
+    detail: `${late.count} events recorded after a cancel; ${strayResults.length} result files of cancelled objects whose operation is not recorded as completed (an operation that was running when the cancel landed and finished its write)`,
+  };
+}
+
+/** Pages through GET /api/v1/objects one object at a time: every object appears exactly once. */
+export async function listPagesComplete(cluster: ChaosCluster, submitted: Submitted[]): Promise<Check> {
+  const seen = new Map<string, number>();
+  let cursor: string | null = null;
+  let pages = 0;
+  do {
+    const url = new URL(`${cluster.apiUrl}/api/v1/objects`);
+    url.searchParams.set('limit', '1');
+    if (cursor) url.searchParams.set('cursor', cursor);
+    const page = (await (await fetch(url)).json()) as { items: { id: string }[]; next_cursor: string | null };
+    pages += 1;
+    for (const item of page.items) seen.set(item.id, (seen.get(item.id) ?? 0) + 1);
+    cursor = page.next_cursor;
+  } while (cursor && pages <= submitted.length * 2);
+  const missing = submitted.filter((object) => !seen.has(object.id)).length;
+  const repeated = [...seen.values()].filter((count) => count > 1).length;
+  return {
+    name: 'list pages (limit=1) hold every object exactly once',
+    held: missing === 0 && repeated === 0,
+    detail: `${pages} pages; ${missing} of ${submitted.length} objects missing, ${repeated} repeated`,
+  };
+}
+
+/** Samples the queue's active jobs in Redis every 100 ms; reports the most seen at once. */
+export class ActiveJobSampler {
+  private readonly redis;
+  private readonly timer: NodeJS.Timeout;
+  private samples = 0;
+  private most = 0;
+
+  constructor(private readonly cluster: ChaosCluster) {
+    this.redis = cluster.redisClient();
+    const key = `${cluster.prefix}:objects:active`;
+    this.timer = setInterval(() => {
+      this.redis.llen(key).then(
+        (active) => {
+          this.samples += 1;
+          this.most = Math.max(this.most, active);
+        },
+        () => undefined, // Redis is down in an outage scenario: that moment has no sample.
+      );
+    }, 100);
+  }
+
+  stop(): Check {
+    clearInterval(this.timer);
+    this.redis.disconnect();
+    const limit = this.cluster.options.maxParallelWorkers;
+    return {
+      name: `the global limit (${limit}) is never exceeded`,
+      held: this.most <= limit,
+      detail: `at most ${this.most} active jobs in ${this.samples} samples of the active list (every 100 ms)`,
+    };
+  }
+}
+
+async function bucketKeys(cluster: ChaosCluster): Promise<string[]> {
+  const config = new AppConfig(cluster.env('api'));
+  const client = createS3Client(config.s3);
+  const keys: string[] = [];
+  try {
+    let token: string | undefined;
+    do {
+      const page = await client.send(new ListObjectsV2Command({ Bucket: config.s3.bucket, ContinuationToken: token }));
+      keys.push(...(page.Contents ?? []).map((entry) => entry.Key!));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  } finally {
+    client.destroy();
+  }
+  return keys;
+}
+
+function escapeRegExp(value: string): string {
+  return value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
