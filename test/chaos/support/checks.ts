@@ -22,7 +22,7 @@ export function everyObjectSettledOnce(submitted: Submitted[], rows: ObjectOutco
   const silentFailures = rows.filter((row) => row.state === 'failed' && !row.error_message);
   const duplicatesByIdentifier = rows.length - new Set(rows.map((row) => row.identifier)).size;
   return {
-    name: `every object ends once, in ${allowed.join(' | ')} (failed ones with a message, so they can be retried)`,
+    name: `every object ends once, in ${allowed.join(' or ')}${allowed.includes('failed') ? ' (failed ones with a message, so they can be retried)' : ''}`,
     held: missing === 0 && unsettled.length === 0 && silentFailures.length === 0 && duplicatesByIdentifier === 0,
     detail:
       `${rows.length} objects for ${submitted.length} submissions; missing ${missing}, duplicate identifiers ${duplicatesByIdentifier}, ` +

@@ -15,12 +15,12 @@ export interface SubmissionFigures {
 }
 
 /**
- * Submits `count` objects, `parallel` at a time, each with its own Idempotency-Key; a request that
+ * Submits `count` objects, `parallel` at a time (each sender pausing `pauseMs` between its submissions), each with its own Idempotency-Key; a request that
  * fails on the network or with a 5xx is sent again with the same key and body until it is answered.
  */
 export async function submitObjects(
   cluster: ChaosCluster,
-  { count, operations, label, parallel = 8 }: { count: number; operations: string[]; label: string; parallel?: number },
+  { count, operations, label, parallel = 8, pauseMs = 0 }: { count: number; operations: string[]; label: string; parallel?: number; pauseMs?: number },
 ): Promise<{ objects: Submitted[]; figures: SubmissionFigures }> {
   const figures: SubmissionFigures = { requests: 0, resent: 0, conflictingAnswers: [] };
   const objects: Submitted[] = [];
@@ -50,7 +50,10 @@ export async function submitObjects(
   };
   await Promise.all(
     Array.from({ length: parallel }, async () => {
-      while (next < count) await submitOne(next++);
+      while (next < count) {
+        await submitOne(next++);
+        if (pauseMs) await sleep(pauseMs);
+      }
     }),
   );
   return { objects, figures };
@@ -90,4 +93,18 @@ export function countByState(rows: ObjectOutcome[]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const row of rows) counts[row.state] = (counts[row.state] ?? 0) + 1;
   return counts;
+}
+
+/** Waits until `count` objects have completed, so a fault lands while the rest are in the queue or running. */
+export async function whenCompleted(cluster: ChaosCluster, count: number): Promise<void> {
+  for (;;) {
+    const [row] = await cluster.query<{ count: string }>(`select count(*) from processing_objects where state = 'completed'`);
+    if (Number(row.count) >= count) return;
+    await sleep(100);
+  }
+}
+
+/** Milliseconds from `since` until no object is unsettled, or null at the timeout. */
+export async function settledAfter(cluster: ChaosCluster, since: number, timeoutMs: number): Promise<number | null> {
+  return (await waitUntilSettled(cluster, timeoutMs)) === null ? null : Date.now() - since;
 }
