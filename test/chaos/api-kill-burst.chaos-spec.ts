@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { everyObjectSettledOnce, listPagesComplete, oneArtifactPerOperation } from './support/checks';
+import { outcomeChecks } from './support/checks';
 import { runScenario, scaled, seconds } from './support/scenario';
 import { countByState, outcomes, submitObjects, waitUntilSettled } from './support/workload';
 
@@ -40,9 +40,7 @@ it('API kill during a submission burst: clients resend with their Idempotency-Ke
           held: figures.conflictingAnswers.length === 0,
           detail: `${figures.conflictingAnswers.length} keys with conflicting answers`,
         },
-        everyObjectSettledOnce(objects, rows, ['completed']),
-        await oneArtifactPerOperation(cluster, rows),
-        await listPagesComplete(cluster, objects),
+        ...(await outcomeChecks(cluster, objects, rows, ['completed'])),
       ],
     };
   });

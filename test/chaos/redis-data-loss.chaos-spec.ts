@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '../support/wait-for';
-import { ActiveJobSampler, everyObjectSettledOnce, listPagesComplete, oneArtifactPerOperation } from './support/checks';
+import { ActiveJobSampler, outcomeChecks } from './support/checks';
 import { runScenario, scaled, seconds } from './support/scenario';
 import { countByState, outcomes, settledAfter, submitObjects, whenCompleted } from './support/workload';
 
@@ -35,12 +35,7 @@ it('Redis outage with data loss: Redis killed and started again empty while obje
         'all settled after the restart in': seconds(settledIn),
         'states at the end': JSON.stringify(countByState(rows)),
       },
-      checks: [
-        everyObjectSettledOnce(objects, rows, ['completed']),
-        await oneArtifactPerOperation(cluster, rows),
-        limit,
-        await listPagesComplete(cluster, objects),
-      ],
+      checks: [...(await outcomeChecks(cluster, objects, rows, ['completed'])), limit],
     };
   });
 });

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ActiveJobSampler, everyObjectSettledOnce, listPagesComplete, oneArtifactPerOperation } from './support/checks';
+import { ActiveJobSampler, outcomeChecks } from './support/checks';
 import { runScenario, scaled, seconds } from './support/scenario';
 import { countByState, outcomes, submitObjects, waitUntilSettled } from './support/workload';
 
@@ -35,12 +35,7 @@ it('worker SIGKILL storm: workers killed one after another while they process', 
         'all settled after the last kill in': seconds(settledIn),
         'states at the end': JSON.stringify(countByState(rows)),
       },
-      checks: [
-        everyObjectSettledOnce(objects, rows, ['completed']),
-        await oneArtifactPerOperation(cluster, rows),
-        limit,
-        await listPagesComplete(cluster, objects),
-      ],
+      checks: [...(await outcomeChecks(cluster, objects, rows, ['completed'])), limit],
     };
   });
 });

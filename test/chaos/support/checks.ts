@@ -151,3 +151,8 @@ async function bucketKeys(cluster: ChaosCluster): Promise<string[]> {
 function escapeRegExp(value: string): string {
   return value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+/** The checks every scenario makes on how its objects ended. */
+export async function outcomeChecks(cluster: ChaosCluster, submitted: Submitted[], rows: ObjectOutcome[], allowed = TERMINAL): Promise<Check[]> {
+  return [everyObjectSettledOnce(submitted, rows, allowed), await oneArtifactPerOperation(cluster, rows), await listPagesComplete(cluster, submitted)];
+}

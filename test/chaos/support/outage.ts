@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ActiveJobSampler, Check, everyObjectSettledOnce, listPagesComplete, oneArtifactPerOperation } from './checks';
+import { ActiveJobSampler, Check, outcomeChecks } from './checks';
 import type { ChaosCluster } from './cluster';
 import { seconds } from './scenario';
 import { countByState, outcomes, settledAfter, submitObjects, whenCompleted } from './workload';
@@ -29,15 +29,13 @@ export async function objectsThroughOutage(cluster: ChaosCluster, objectCount: n
   const limit = sampler.stop();
   const rows = await outcomes(cluster);
   const checks: Check[] = [
-    everyObjectSettledOnce(objects, rows, ['completed', 'failed']),
+    ...(await outcomeChecks(cluster, objects, rows, ['completed', 'failed'])),
     {
       name: `no object fails because of the outage (expected once workers pause while ${outage.dependency} is down)`,
       held: rows.every((row) => row.state === 'completed'),
       detail: `${rows.filter((row) => row.state !== 'completed').length} not completed${exampleFailure(rows)}`,
     },
-    await oneArtifactPerOperation(cluster, rows),
     limit,
-    await listPagesComplete(cluster, objects),
   ];
   return {
     injected: `${objectCount} objects (4 operations, 150 ms added each) on 3 workers, MAX_PARALLEL_WORKERS=4; once a quarter of them completed, ${outage.dependency} stopped for ${outage.durationMs / 1000} s, then started again`,
