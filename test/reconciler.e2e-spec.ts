@@ -2,6 +2,7 @@ import { Queue, Worker } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import request from 'supertest';
+import { ObjectsRepository, SweepPosition } from '../src/objects/objects.repository';
 import { JobName, OBJECTS_QUEUE, taskIdFor } from '../src/queue/jobs';
 import { closeDatabase, objectRow, query } from './support/database';
 import { TestApp, startTestApp, uniqueIdentifier, uniquePrefix } from './support/test-app';
@@ -114,6 +115,42 @@ describe('the queue reconciler', () => {
     await request(service.baseUrl).post(`/api/v1/objects/${id}/retry`).expect(202);
 
     expect((await progressOnceSettled(id)).state).toBe('completed');
+  });
+});
+
+describe('the sweep over unsettled objects', () => {
+  let service: TestApp;
+
+  beforeAll(async () => {
+    service = await startTestApp({ APP_ROLE: 'api' });
+  });
+
+  afterAll(async () => {
+    await service.close();
+  });
+
+  it('visits every object once across batches, even objects created within the same millisecond', async () => {
+    const ids = [randomUUID(), randomUUID(), randomUUID()];
+    for (const [index, id] of ids.entries()) {
+      await query(
+        `insert into processing_objects (id, identifier, state, operations, plan, progress, task_id, attempts, created_at, updated_at)
+         values ($1, $2, 'processing', '["validate"]', '["validate"]', '{"current":0,"total":1,"message":"Processing"}', $3, 1,
+                 '2020-01-01 00:00:00.000100+00'::timestamptz + make_interval(secs => $4::int / 1000000.0), now())`,
+        [id, uniqueIdentifier('sweep'), taskIdFor(id, 1), index * 100],
+      );
+    }
+    const repository = service.app.get(ObjectsRepository);
+
+    const visits = new Map<string, number>();
+    let position: SweepPosition | null = null;
+    for (;;) {
+      const batch = await repository.findUnsettledAfter('processing', position, 1);
+      if (batch.length === 0) break;
+      for (const object of batch) visits.set(object.id, (visits.get(object.id) ?? 0) + 1);
+      position = batch[batch.length - 1].position;
+    }
+
+    expect(ids.map((id) => visits.get(id))).toEqual([1, 1, 1]);
   });
 });
 
