@@ -26,7 +26,7 @@ export function everyObjectSettledOnce(submitted: Submitted[], rows: ObjectOutco
     held: missing === 0 && unsettled.length === 0 && silentFailures.length === 0 && duplicatesByIdentifier === 0,
     detail:
       `${rows.length} objects for ${submitted.length} submissions; missing ${missing}, duplicate identifiers ${duplicatesByIdentifier}, ` +
-      `not in an allowed state ${unsettled.length}${unsettled[0] ? ` (e.g. ${unsettled[0].state})` : ''}, failed without a message ${silentFailures.length}`,
+      `not in an allowed state ${unsettled.length}${unsettled[0] ? ` (e.g. ${unsettled[0].state}${unsettled[0].error_message ? `: "${unsettled[0].error_message}"` : ''})` : ''}, failed without a message ${silentFailures.length}`,
   };
 }
 

@@ -33,6 +33,8 @@ export class ChaosCluster {
   api!: ServiceProcess;
   apiUrl!: string;
   readonly figures: ProcessFigures = { unexpectedExits: [] };
+  /** Every service process this cluster started, killed ones included, for what they logged. */
+  private readonly started: ServiceProcess[] = [];
   private readonly deliberate = new WeakSet<ServiceProcess>();
   private stopping = false;
   private db?: Client;
@@ -114,8 +116,15 @@ export class ChaosCluster {
     await service.stop('SIGKILL');
   }
 
+  /** How many lines matching `pattern` all service processes of this cluster logged. */
+  countLogged(pattern: RegExp): number {
+    const global = new RegExp(pattern.source, `${pattern.flags.replace('g', '')}g`);
+    return this.started.reduce((sum, service) => sum + (service.output().match(global)?.length ?? 0), 0);
+  }
+
   private supervise(service: ServiceProcess, role: string, restart: () => void): ServiceProcess {
     own(service.child);
+    this.started.push(service);
     void service.exited.then((code) => {
       if (this.stopping || this.deliberate.has(service)) return;
       const lastLines = service.output().split('\n').slice(-15).join('\n');

@@ -22,6 +22,14 @@ export async function runScenario(
   result.figures['processes that exited on their own (restarted by the harness)'] = exits.length
     ? exits.map((exit) => `${exit.role} (code ${exit.code}${exit.signal ? `, ${exit.signal}` : ''})`).join(', ')
     : 'none';
+  result.figures['objects the reconciler recovered (job re-added / replaced / failed after stalling out)'] = [
+    /had no job in the queue; re-added job/,
+    /queued again as job/,
+    /worker stopped while running it too many times/,
+  ]
+    .map((pattern) => cluster.countLogged(pattern))
+    .join(' / ');
+  result.figures['unhandled rejections logged (the process went on)'] = String(cluster.countLogged(/Unhandled promise rejection/));
   result.checks.push({
     name: 'no service process exits on its own',
     held: exits.length === 0,
