@@ -35,6 +35,11 @@ const envSchema = z.object({
   WORKER_STALLED_INTERVAL_MS: positiveInt.min(500).default(30000),
   RECONCILE_INTERVAL_MS: positiveInt.min(100).max(3_600_000).default(5000),
   GLOBAL_LIMIT_CHECK_INTERVAL_MS: positiveInt.min(100).max(3_600_000).default(5000),
+  OPERATION_TIME_BUDGET_MS: positiveInt.min(100).default(300_000),
+  OPERATION_TIME_BUDGET_MAX_MS: positiveInt.min(100).default(3_600_000),
+  OPERATION_MEMORY_BUDGET_MB: positiveInt.min(64).default(512),
+  OPERATION_MEMORY_BUDGET_MAX_MB: positiveInt.min(64).default(2048),
+  DEPENDENCY_RETRY_MS: positiveInt.min(100).default(2000),
   SIMULATED_OPERATION_DELAY_MS: z.coerce.number().int().min(0).max(600000).default(0),
   BULL_BOARD_PATH: z
     .string()
@@ -79,6 +84,15 @@ export class AppConfig {
     globalLimitCheckIntervalMs: number;
     simulatedOperationDelayMs: number;
   };
+  /**
+   * What one run of one operation may spend: wall time and heap of its thread. An object may ask for
+   * other values in options.budget, up to the maxima.
+   */
+  readonly operationBudget: { timeMs: number; maxTimeMs: number; memoryMb: number; maxMemoryMb: number };
+  /** How often a worker whose job met an unreachable PostgreSQL, Redis or S3 checks whether they are back. */
+  readonly dependencyRetryMs: number;
+  /** The validated variables this configuration was read from: operation threads read theirs from it. */
+  readonly env: Record<string, string>;
   /** The queue dashboard: off unless a path is set; basic auth unless explicitly insecure. */
   readonly bullBoard?: { path: string; credentials?: { username: string; password: string } };
 
@@ -89,6 +103,11 @@ export class AppConfig {
       throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
     }
     const e = parsed.data;
+    if (e.OPERATION_TIME_BUDGET_MS > e.OPERATION_TIME_BUDGET_MAX_MS || e.OPERATION_MEMORY_BUDGET_MB > e.OPERATION_MEMORY_BUDGET_MAX_MB) {
+      throw new ConfigError('Invalid configuration: OPERATION_TIME_BUDGET_MS and OPERATION_MEMORY_BUDGET_MB must not exceed their _MAX_ counterparts');
+    }
+    const known = new Set(Object.keys(envSchema.shape));
+    this.env = Object.fromEntries(Object.entries(withoutEmptyValues(env)).filter(([name]) => known.has(name)));
     if ((e.AWS_ACCESS_KEY_ID === undefined) !== (e.AWS_SECRET_ACCESS_KEY === undefined)) {
       throw new ConfigError('Invalid configuration: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together');
     }
@@ -129,6 +148,13 @@ export class AppConfig {
       globalLimitCheckIntervalMs: e.GLOBAL_LIMIT_CHECK_INTERVAL_MS,
       simulatedOperationDelayMs: e.SIMULATED_OPERATION_DELAY_MS,
     };
+    this.operationBudget = {
+      timeMs: e.OPERATION_TIME_BUDGET_MS,
+      maxTimeMs: e.OPERATION_TIME_BUDGET_MAX_MS,
+      memoryMb: e.OPERATION_MEMORY_BUDGET_MB,
+      maxMemoryMb: e.OPERATION_MEMORY_BUDGET_MAX_MB,
+    };
+    this.dependencyRetryMs = e.DEPENDENCY_RETRY_MS;
     this.bullBoard = e.BULL_BOARD_PATH
       ? {
           path: e.BULL_BOARD_PATH,

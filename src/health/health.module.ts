@@ -7,5 +7,6 @@ import { HealthController } from './health.controller';
   imports: [TerminusModule.forRoot({ logger: false })],
   controllers: [HealthController],
   providers: [DependencyProbes],
+  exports: [DependencyProbes],
 })
 export class HealthModule {}

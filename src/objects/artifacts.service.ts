@@ -3,12 +3,15 @@ import { StorageService } from '../storage/storage.service';
 import type { ArtifactLink } from '../operations/operation';
 import type { ProcessingObject } from './processing-object.entity';
 
+/** What an object's artifacts are read from: its source and the operations its row records as completed. */
+export type ArtifactSources = Pick<ProcessingObject, 'source' | 'plan' | 'operationsStatus'>;
+
 /** The artifacts an object has, as recorded in its row, each with a presigned download URL. */
 @Injectable()
 export class ArtifactsService {
   constructor(private readonly storage: StorageService) {}
 
-  async links(object: ProcessingObject): Promise<ArtifactLink[]> {
+  async links(object: ArtifactSources): Promise<ArtifactLink[]> {
     const entries: { operation: string; s3Url: string }[] = [];
     if (object.source) {
       entries.push({ operation: 'source', s3Url: object.source.s3_url });

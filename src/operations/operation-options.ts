@@ -28,6 +28,10 @@ const optionsSchema = z
       })
       .strict()
       .optional(),
+    budget: z
+      .object({ time_ms: z.number().int().min(100).optional(), memory_mb: z.number().int().min(64).optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 

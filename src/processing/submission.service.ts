@@ -5,6 +5,8 @@ import { ErrorCode } from '../common/error-codes';
 import { NewObject, ObjectsRepository, UniqueConstraintViolationException } from '../objects/objects.repository';
 import { jobPriority } from '../objects/objects.service';
 import type { ObjectSource, ProcessingObject } from '../objects/processing-object.entity';
+import { AppConfig } from '../config/app-config';
+import { budgetProblems } from '../operations/operation-budget';
 import { checkOperationOptions } from '../operations/operation-options';
 import { UnknownOperationError } from '../operations/operation-planner';
 import { OperationRegistry } from '../operations/operation-registry';
@@ -37,6 +39,7 @@ export class SubmissionService {
   private readonly logger = new Logger(SubmissionService.name);
 
   constructor(
+    private readonly config: AppConfig,
     private readonly objects: ObjectsRepository,
     private readonly operations: OperationRegistry,
     private readonly storage: StorageService,
@@ -85,8 +88,9 @@ export class SubmissionService {
     const operations = [...new Set(request.operations)];
     const plan = this.planFor(operations);
     const options = checkOperationOptions(request.options);
-    if (!options.ok) {
-      throw new ValidationError(options.problems.join('; '), options.problems);
+    const problems = options.ok ? budgetProblems(options.options.budget, this.config) : options.problems;
+    if (problems.length > 0) {
+      throw new ValidationError(problems.join('; '), problems);
     }
     return { operations, plan };
   }

@@ -1,20 +1,27 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config';
-import { InvalidTransitionError, ObjectNotFoundError } from '../common/domain-errors';
+import { DependencyUnavailableError, InvalidTransitionError, ObjectNotFoundError } from '../common/domain-errors';
 import { ObjectEvents } from '../events/object-events';
 import { MetricsService, OperationOutcome } from '../metrics/metrics.service';
-import { ArtifactsService } from '../objects/artifacts.service';
 import { ObjectEventRecord, ObjectPatch, ObjectsRepository, RecordedEvent } from '../objects/objects.repository';
 import type { ObjectState } from '../objects/object-state';
 import type { OperationStatus, ProcessingObject } from '../objects/processing-object.entity';
-import { OperationRegistry } from '../operations/operation-registry';
-import { artifactKeys } from '../storage/artifact-keys';
-import { StorageService } from '../storage/storage.service';
 import { Cancellations, ObjectCancelledError, WorkerStoppingError } from './cancellations';
-import { JobMemory, OperationRun } from './operation-run';
+import { budgetFor, OperationBudget } from '../operations/operation-budget';
+import { readOptions } from '../operations/operation-options';
+import { JobCarryHolder } from './job-memory';
+import type { ObjectForRun } from './operation-run';
+import { OperationThreads } from './operation-threads';
 
 export type ProcessOutcome = 'completed' | 'failed' | 'cancelled' | 'skipped';
+
+interface OperationRunSettings {
+  signal: AbortSignal;
+  attempt: ProcessAttempt;
+  carry: JobCarryHolder;
+  budget: OperationBudget;
+}
 
 export interface ProcessAttempt {
   objectId: string;
@@ -37,9 +44,7 @@ export class ObjectProcessor {
   constructor(
     private readonly config: AppConfig,
     private readonly objects: ObjectsRepository,
-    private readonly storage: StorageService,
-    private readonly artifacts: ArtifactsService,
-    private readonly registry: OperationRegistry,
+    private readonly threads: OperationThreads,
     private readonly events: ObjectEvents,
     private readonly cancellations: Cancellations,
     private readonly metrics: MetricsService,
@@ -51,14 +56,15 @@ export class ObjectProcessor {
       return 'skipped';
     }
     const controller = this.cancellations.register(object.id);
-    const memory = new JobMemory();
+    const carry = await JobCarryHolder.create();
+    const budget = budgetFor(readOptions(object.options).budget, this.config);
     try {
       for (const operation of object.plan) {
         if (this.draining) {
           throw new WorkerStoppingError();
         }
         if (!object.operationsStatus[operation]?.completed) {
-          const outcome = await this.runOperation(object, operation, controller.signal, attempt, memory);
+          const outcome = await this.runOperation(object, operation, { signal: controller.signal, attempt, carry, budget });
           if (outcome !== 'completed') {
             return outcome;
           }
@@ -75,7 +81,7 @@ export class ObjectProcessor {
       throw error;
     } finally {
       this.cancellations.release(object.id, controller);
-      await memory.release();
+      await carry.release();
     }
   }
 
@@ -101,30 +107,24 @@ export class ObjectProcessor {
     return object.state === 'processing' ? object : null;
   }
 
-  private async runOperation(object: ProcessingObject, operation: string, signal: AbortSignal, attempt: ProcessAttempt, memory: JobMemory): Promise<ProcessOutcome> {
-    this.logger.debug(`${operation}: started (attempt ${attempt.attempts})`);
+  private async runOperation(object: ProcessingObject, operation: string, run: OperationRunSettings): Promise<ProcessOutcome> {
+    this.logger.debug(`${operation}: started (attempt ${run.attempt.attempts})`);
     const recordDuration = this.metrics.timeOperation(operation);
     const finished = (outcome: OperationOutcome) => {
       const seconds = recordDuration(outcome);
       this.logger.debug(`${operation}: ${outcome} in ${Math.round(seconds * 1000)} ms`);
     };
     try {
-      const outcome = await this.executeOperation(object, operation, signal, attempt, memory);
+      const outcome = await this.executeOperation(object, operation, run);
       finished(outcome === 'completed' || outcome === 'failed' ? outcome : 'cancelled');
       return outcome;
     } catch (error) {
-      finished(thrownOutcome(error, signal, attempt));
+      finished(thrownOutcome(error, run.signal, run.attempt));
       throw error;
     }
   }
 
-  private async executeOperation(
-    object: ProcessingObject,
-    operation: string,
-    signal: AbortSignal,
-    attempt: ProcessAttempt,
-    memory: JobMemory,
-  ): Promise<ProcessOutcome> {
+  private async executeOperation(object: ProcessingObject, operation: string, { signal, attempt, carry, budget }: OperationRunSettings): Promise<ProcessOutcome> {
     const previousAttempts = object.operationsStatus[operation]?.attempts ?? 0;
     const startedAt = new Date();
     const started = { completed: false, started_at: startedAt.toISOString(), attempts: previousAttempts + 1, error: null };
@@ -137,44 +137,56 @@ export class ObjectProcessor {
     if (this.config.jobs.simulatedOperationDelayMs > 0) {
       await sleep(this.config.jobs.simulatedOperationDelayMs, undefined, { signal });
     }
-    const run = new OperationRun(object, operation, signal, {
-      storage: this.storage,
-      objects: this.objects,
-      artifacts: this.artifacts,
-      memory,
-      publishChange: (event) => this.publish(object.id, event),
-    });
-    let outcome;
+    let ran;
     try {
-      outcome = await this.registry.get(operation).run(run);
+      ran = await this.threads.run({ operation, object: objectForRun(object), carry: carry.carry }, budget, signal, (message) => this.recordProgress(object.id, operation, message));
     } catch (error) {
-      if (!signal.aborted && !(error instanceof ObjectCancelledError)) {
+      if (!signal.aborted) {
         await this.recordTransientFailure(object.id, operation, error as Error, attempt);
       }
       throw error;
     }
+    carry.merge(ran.carry);
+    const { outcome } = ran;
     const finishedAt = new Date();
     const timing = { finished_at: finishedAt.toISOString(), duration_ms: finishedAt.getTime() - startedAt.getTime() };
-    if (outcome.status === 'failed') {
-      await this.settle(object.id, 'failed', {
-        errorMessage: `${operation}: ${outcome.reason}`,
-        errorCode: 'invalid_content',
-        operationStatus: { operation, status: { ...timing, error: outcome.reason } },
-        progressMessage: `Failed at ${operation}`,
-      });
-      return 'failed';
+    switch (outcome.status) {
+      case 'failed':
+        await this.settle(object.id, 'failed', {
+          errorMessage: `${operation}: ${outcome.reason}`,
+          errorCode: outcome.code,
+          operationStatus: { operation, status: { ...timing, error: outcome.reason } },
+          progressMessage: `Failed at ${operation}`,
+        });
+        return 'failed';
+      case 'error':
+        if (outcome.cause === 'dependency') {
+          throw new DependencyUnavailableError(`${operation}: ${outcome.message}`);
+        }
+        await this.recordTransientFailure(object.id, operation, new Error(outcome.message), attempt);
+        throw new Error(`${operation}: ${outcome.message}`);
+      case 'completed': {
+        const files = outcome.files.map((file) => file.s3Url);
+        const finishedStatus = { ...timing, completed: true, s3_url: outcome.result.s3Url, error: null, files };
+        await this.updateOrStop(object.id, { kind: 'operation_finished', operation }, {
+          operationStatus: { operation, status: finishedStatus },
+          completedOperation: { operation, s3Url: outcome.result.s3Url },
+          progressMessage: `Finished ${operation}`,
+        });
+        recordStatus(object, operation, finishedStatus);
+        return 'completed';
+      }
     }
-    // Kept for the operations after this one.
-    const result = await this.storage.putJson(artifactKeys.result(object.identifier, operation), outcome.result, signal);
-    memory.keep(result.key, result.body, 'application/json');
-    const finished = { ...timing, completed: true, s3_url: result.s3Url, error: null, files: run.writtenFiles.map((file) => file.s3Url) };
-    await this.updateOrStop(object.id, { kind: 'operation_finished', operation }, {
-      operationStatus: { operation, status: finished },
-      completedOperation: { operation, s3Url: result.s3Url },
-      progressMessage: `Finished ${operation}`,
-    });
-    recordStatus(object, operation, finished);
-    return 'completed';
+  }
+
+  /** Records and publishes a progress message of a running operation; one that finds the object no longer processing stops the run. */
+  private async recordProgress(objectId: string, operation: string, message: string): Promise<void> {
+    const recorded = await this.objects.updateWhileProcessing(objectId, { progressMessage: message }, { kind: 'operation_progress', operation });
+    if (recorded === null) {
+      this.cancellations.abort(objectId);
+      return;
+    }
+    await this.publish(objectId, recorded);
   }
 
   private async recordTransientFailure(objectId: string, operation: string, error: Error, attempt: ProcessAttempt): Promise<void> {
@@ -203,11 +215,19 @@ export class ObjectProcessor {
     }
   }
 
-  /** Marks a processing object failed when its job is given up by the queue (for example after stalling too often). */
+  /**
+   * Marks a processing object failed when its job is given up by the queue (for example after
+   * stalling too often). Never rejects: when PostgreSQL cannot be reached, the reconciler settles
+   * the object later.
+   */
   async abandon(objectId: string, taskId: string, reason: string): Promise<void> {
-    const object = await this.objects.findById(objectId);
-    if (object?.state === 'processing' && object.taskId === taskId) {
-      await this.settle(objectId, 'failed', { errorMessage: reason, errorCode: 'operation_failed' }).catch(() => undefined);
+    try {
+      const object = await this.objects.findById(objectId);
+      if (object?.state === 'processing' && object.taskId === taskId) {
+        await this.settle(objectId, 'failed', { errorMessage: reason, errorCode: 'operation_failed' });
+      }
+    } catch (error) {
+      this.logger.error(`Object ${objectId}: could not mark it failed after its job was given up (${reason}): ${(error as Error).message}`);
     }
   }
 
@@ -238,6 +258,11 @@ export class ObjectProcessor {
   private async publish(id: string, event: ObjectEventRecord): Promise<void> {
     await this.events.publishRecorded(id, event);
   }
+}
+
+function objectForRun(object: ProcessingObject): ObjectForRun {
+  const { id, identifier, metadata, options, createdAt, plan, operationsStatus } = object;
+  return { id, identifier, metadata, options, source: object.source ?? null, createdAt, plan, operationsStatus };
 }
 
 /** Applies a status this job wrote to its record of the row, merged as the UPDATE merges it. */

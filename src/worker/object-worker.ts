@@ -1,10 +1,13 @@
 import { Injectable, Logger, OnApplicationBootstrap, BeforeApplicationShutdown } from '@nestjs/common';
-import { Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
+import { DelayedError, Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
+import { isDependencyFailure } from '../common/dependency-failure';
+import { DependencyUnavailableError } from '../common/domain-errors';
 import { AppConfig } from '../config/app-config';
 import { ProcessingQueue } from '../queue/processing-queue';
 import { JobItem, JobName, OBJECTS_QUEUE } from '../queue/jobs';
 import { Cancellations, WorkerStoppingError } from './cancellations';
+import { DependencyGate } from './dependency-gate';
 import { ObjectProcessor, ProcessOutcome } from './object-processor';
 
 type ObjectJob = Job<JobItem['data'], ProcessOutcome, JobItem['name']>;
@@ -20,6 +23,7 @@ export class ObjectWorker implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly queue: ProcessingQueue,
     private readonly processor: ObjectProcessor,
     private readonly cancellations: Cancellations,
+    private readonly gate: DependencyGate,
     private readonly pino: PinoLogger,
   ) {}
 
@@ -35,6 +39,7 @@ export class ObjectWorker implements OnApplicationBootstrap, BeforeApplicationSh
     });
     this.worker.on('failed', (job, error) => {
       if (job && (job.attemptsMade >= (job.opts.attempts ?? 1) || /stalled/i.test(error.message))) {
+        // abandon() never rejects.
         void this.inJobContext(job, () => this.processor.abandon(job.data.objectId, job.id ?? '', `Processing was given up: ${error.message}`));
       }
     });
@@ -47,6 +52,10 @@ export class ObjectWorker implements OnApplicationBootstrap, BeforeApplicationSh
     return this.pino.runInContext(work, { bindings: { objectId: job.data.objectId, jobId: job.id } });
   }
 
+  /**
+   * Runs the job; a job interrupted by the worker stopping goes back to the queue, and one that met an
+   * unreachable dependency waits for it, neither spending an attempt.
+   */
   private async handBackWhenStopping(job: ObjectJob, token: string | undefined): Promise<ProcessOutcome> {
     try {
       return await this.handle(job);
@@ -55,6 +64,12 @@ export class ObjectWorker implements OnApplicationBootstrap, BeforeApplicationSh
         await job.moveToWait(token);
         this.logger.log(`Object ${job.data.objectId} (job ${job.id}): handed back to the queue`);
         throw new WaitingError();
+      }
+      if (this.worker && (error instanceof DependencyUnavailableError || isDependencyFailure(error))) {
+        this.gate.close(this.worker, (error as Error).message);
+        await job.moveToDelayed(Date.now() + this.config.dependencyRetryMs, token);
+        this.logger.warn(`Object ${job.data.objectId} (job ${job.id}): waits for a dependency: ${(error as Error).message}`);
+        throw new DelayedError();
       }
       throw error;
     }

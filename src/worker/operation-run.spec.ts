@@ -4,10 +4,9 @@ import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import type { ArtifactsService } from '../objects/artifacts.service';
-import type { ObjectsRepository } from '../objects/objects.repository';
-import type { ProcessingObject } from '../objects/processing-object.entity';
 import type { StorageService } from '../storage/storage.service';
-import { JobMemory, OperationRun, SMALL_CONTENT_BYTES } from './operation-run';
+import { JobCarryHolder, JobMemory, SMALL_CONTENT_BYTES } from './job-memory';
+import { ObjectForRun, OperationRun } from './operation-run';
 
 /** An in-memory bucket that counts the requests it gets. */
 function fakeStorage(contents: Record<string, string>) {
@@ -46,7 +45,7 @@ function fakeStorage(contents: Record<string, string>) {
   return { storage: storage as unknown as StorageService, requests };
 }
 
-function objectWithSource(size: number): ProcessingObject {
+function objectWithSource(size: number): ObjectForRun {
   return {
     id: 'id-1',
     identifier: 'doc',
@@ -56,33 +55,62 @@ function objectWithSource(size: number): ProcessingObject {
     operationsStatus: {},
     createdAt: new Date(),
     source: { content_type: 'application/json', size, sha256: 'x', s3_url: 's3://bucket/doc/source/payload.json' },
-  } as unknown as ProcessingObject;
+  };
 }
 
-function runOf(object: ProcessingObject, operation: string, storage: StorageService, memory: JobMemory) {
-  return new OperationRun(object, operation, new AbortController().signal, {
-    storage,
-    memory,
-    objects: {} as ObjectsRepository,
-    artifacts: {} as ArtifactsService,
-    publishChange: async () => undefined,
-  });
+/**
+ * One job as its processor runs it: each operation run gets a copy of the job's carry, as a thread
+ * would, and what it adds is merged back (copied again) before the next one starts.
+ */
+class Job {
+  private running?: JobMemory;
+
+  private constructor(private readonly holder: JobCarryHolder) {}
+
+  static async start(): Promise<Job> {
+    return new Job(await JobCarryHolder.create());
+  }
+
+  run(object: ObjectForRun, operation: string, storage: StorageService): OperationRun {
+    this.finishRunning();
+    const memory = new JobMemory(structuredClone(this.holder.carry));
+    this.running = memory;
+    return new OperationRun(object, operation, new AbortController().signal, {
+      storage,
+      memory,
+      artifacts: {} as ArtifactsService,
+      reportProgress: () => undefined,
+    });
+  }
+
+  async release(): Promise<void> {
+    this.finishRunning();
+    await this.holder.release();
+  }
+
+  private finishRunning(): void {
+    if (this.running) {
+      this.holder.merge(structuredClone(this.running.additions()));
+      this.running = undefined;
+    }
+  }
 }
 
 describe('OperationRun', () => {
   it('reads small content of a job from S3 once: the source, and files written earlier in the job', async () => {
     const { storage, requests } = fakeStorage({ 'doc/source/payload.json': '[1,2]' });
-    const memory = new JobMemory();
+    const job = await Job.start();
     const object = objectWithSource(5);
-    const validate = runOf(object, 'validate', storage, memory);
+    const validate = job.run(object, 'validate', storage);
     expect(await text(await validate.openContent())).toBe('[1,2]');
     expect(await text(await validate.openContent())).toBe('[1,2]');
-    const transform = runOf(object, 'transform', storage, memory);
+    const transform = job.run(object, 'transform', storage);
     expect(await text(await transform.openContent())).toBe('[1,2]');
     await transform.writeFile('records.ndjson', Readable.from(['1\n', '2\n']), 'application/x-ndjson');
-    const exporting = runOf(object, 'export', storage, memory);
+    const exporting = job.run(object, 'export', storage);
     expect(await text(await exporting.openFile('transform', 'records.ndjson'))).toBe('1\n2\n');
     await exporting.copyFile('transform', 'records.ndjson', 'records.ndjson');
+    await job.release();
     expect(requests).toEqual(['GET doc/source/payload.json', 'PUT doc/transform/records.ndjson', 'PUT doc/export/records.ndjson']);
   });
 
@@ -90,14 +118,16 @@ describe('OperationRun', () => {
     const large = 'x'.repeat(SMALL_CONTENT_BYTES + 1);
     const { storage, requests } = fakeStorage({ 'doc/source/payload.json': large, 'doc/transform/records.ndjson': '1\n' });
     const object = objectWithSource(large.length);
-    const memory = new JobMemory();
-    const validate = runOf(object, 'validate', storage, memory);
+    const job = await Job.start();
+    const validate = job.run(object, 'validate', storage);
     expect((await text(await validate.openContent())).length).toBe(large.length);
     await validate.writeFile('big.txt', Readable.from([large]), 'text/plain');
     expect((await text(await validate.openFile('validate', 'big.txt'))).length).toBe(large.length);
     await text(await validate.openContent());
-    const resumed = runOf(object, 'export', storage, new JobMemory());
-    await text(await resumed.openFile('transform', 'records.ndjson'));
+    await job.release();
+    const redelivered = await Job.start();
+    await text(await redelivered.run(object, 'export', storage).openFile('transform', 'records.ndjson'));
+    await redelivered.release();
     expect(requests).toEqual([
       'GET doc/source/payload.json',
       'PUT doc/validate/big.txt',
@@ -111,19 +141,19 @@ describe('OperationRun', () => {
     const large = 'y'.repeat(SMALL_CONTENT_BYTES + 1);
     const { storage, requests } = fakeStorage({ 'doc/source/payload.json': large });
     const object = objectWithSource(large.length);
-    const memory = new JobMemory();
-    const validate = await runOf(object, 'validate', storage, memory).contentFile();
-    const thumbnail = await runOf(object, 'thumbnail', storage, memory).contentFile();
+    const job = await Job.start();
+    const validate = await job.run(object, 'validate', storage).contentFile();
+    const thumbnail = await job.run(object, 'thumbnail', storage).contentFile();
     expect(thumbnail).toEqual(validate);
     expect(validate.size).toBe(large.length);
     expect(validate.sha256).toBe(createHash('sha256').update(large).digest('hex'));
     expect(await readFile(validate.path, 'utf8')).toBe(large);
     expect(requests).toEqual(['GET doc/source/payload.json']);
-    await memory.release();
+    await job.release();
     expect(existsSync(validate.path)).toBe(false);
-    // A job delivered again (here: the same job after release) downloads its own copy.
-    const redelivered = new JobMemory();
-    const again = await runOf(object, 'thumbnail', storage, redelivered).contentFile();
+    // A job delivered again downloads its own copy.
+    const redelivered = await Job.start();
+    const again = await redelivered.run(object, 'thumbnail', storage).contentFile();
     expect(await readFile(again.path, 'utf8')).toBe(large);
     await redelivered.release();
     expect(requests).toEqual(['GET doc/source/payload.json', 'GET doc/source/payload.json']);
@@ -141,13 +171,14 @@ describe('OperationRun', () => {
         return storage.getStream(key);
       },
     });
-    const memory = new JobMemory();
+    const job = await Job.start();
     const object = objectWithSource(SMALL_CONTENT_BYTES + 1);
-    await expect(runOf(object, 'validate', flaky, memory).contentFile()).rejects.toThrow('connection reset');
-    const retried = await runOf(object, 'validate', flaky, memory).contentFile();
+    const validate = job.run(object, 'validate', flaky);
+    await expect(validate.contentFile()).rejects.toThrow('connection reset');
+    const retried = await validate.contentFile();
     expect(retried.size).toBe(SMALL_CONTENT_BYTES + 1);
     expect(requests).toEqual(['GET doc/source/payload.json (broken)', 'GET doc/source/payload.json']);
-    await memory.release();
+    await job.release();
     expect(existsSync(retried.path)).toBe(false);
   });
 });

@@ -1,94 +1,28 @@
-import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { ArtifactsService } from '../objects/artifacts.service';
-import type { ObjectEventRecord, ObjectsRepository } from '../objects/objects.repository';
-import type { ProcessingObject } from '../objects/processing-object.entity';
-import { MeasuringStream } from '../operations/content/measure';
+import type { ArtifactsService, ArtifactSources } from '../objects/artifacts.service';
 import type { ArtifactLink, LocalContent, ObjectUnderProcessing, OperationContext, WrittenFile } from '../operations/operation';
 import { artifactKeys } from '../storage/artifact-keys';
 import type { StorageService } from '../storage/storage.service';
-import { ObjectCancelledError } from './cancellations';
+import { JobMemory, SMALL_CONTENT_BYTES } from './job-memory';
 
 export interface OperationRunDependencies {
   storage: StorageService;
-  objects: ObjectsRepository;
   artifacts: ArtifactsService;
   memory: JobMemory;
-  publishChange(event: ObjectEventRecord): Promise<void>;
+  /** Passes a progress message on to the job, which records and publishes it. */
+  reportProgress(message: string): void;
 }
 
-/** Content up to this size is kept in memory for the rest of its job once read or written. */
-export const SMALL_CONTENT_BYTES = 64 * 1024;
+/** The object as one operation run sees it: what the operation may read, and what its artifacts list is built from. */
+export type ObjectForRun = ObjectUnderProcessing & ArtifactSources;
 
-/**
- * The small content (source, results, files) one job read or wrote, by S3 key: the later operations
- * of the same job read it from here instead of S3. Also the job's local copy of its content and the
- * values its operations hand on (shareInJob). A job delivered again starts empty and reads S3.
- */
-export class JobMemory {
-  private readonly contents = new Map<string, { body: Buffer; contentType: string }>();
-  private local?: Promise<LocalContent>;
-  private readonly directories: string[] = [];
-  readonly shared = new Map<string, unknown>();
-
-  /**
-   * The job's content as a local temporary file, downloaded by the first operation that asks and
-   * shared by the later ones (validate and thumbnail both decode the same image); removed by release().
-   */
-  localContent(open: () => Promise<Readable>, signal: AbortSignal): Promise<LocalContent> {
-    if (!this.local) {
-      const local = this.download(open, signal);
-      this.local = local;
-      // A download that failed is not kept: the next operation that asks tries again.
-      local.catch(() => {
-        if (this.local === local) this.local = undefined;
-      });
-    }
-    return this.local;
-  }
-
-  /** Removes the job's local files: called when the job ends, however it ends. */
-  async release(): Promise<void> {
-    this.local = undefined;
-    this.shared.clear();
-    await Promise.all(this.directories.splice(0).map((directory) => rm(directory, { recursive: true, force: true })));
-  }
-
-  private async download(open: () => Promise<Readable>, signal: AbortSignal): Promise<LocalContent> {
-    const directory = await mkdtemp(join(tmpdir(), 'ops-job-'));
-    this.directories.push(directory);
-    const path = join(directory, 'content');
-    const measured = new MeasuringStream();
-    await pipeline(await open(), measured, createWriteStream(path), { signal });
-    return { path, size: measured.size, sha256: measured.sha256 };
-  }
-
-  get(key: string): { body: Buffer; contentType: string } | undefined {
-    return this.contents.get(key);
-  }
-
-  keep(key: string, body: Buffer, contentType: string): void {
-    if (body.length <= SMALL_CONTENT_BYTES) {
-      this.contents.set(key, { body, contentType });
-    }
-  }
-}
-
-/** One run of one operation on one object: the OperationContext the operation sees. */
+/** One run of one operation on one object, inside an operation thread: the OperationContext the operation sees. */
 export class OperationRun implements OperationContext {
   readonly object: ObjectUnderProcessing;
   readonly writtenFiles: WrittenFile[] = [];
 
-  /**
-   * `object` is the processor's record of the row, which it keeps up to date with its own writes
-   * (the only writes while the object is processing): listArtifacts reads it rather than the row.
-   */
   constructor(
-    private readonly record: ProcessingObject,
+    private readonly record: ObjectForRun,
     private readonly operation: string,
     readonly signal: AbortSignal,
     private readonly dependencies: OperationRunDependencies,
@@ -127,11 +61,11 @@ export class OperationRun implements OperationContext {
   }
 
   shareInJob(key: string, value: unknown): void {
-    this.dependencies.memory.shared.set(key, value);
+    this.dependencies.memory.share(key, value);
   }
 
   sharedInJob<T>(key: string): T | undefined {
-    return this.dependencies.memory.shared.get(key) as T | undefined;
+    return this.dependencies.memory.sharedValue<T>(key);
   }
 
   async readResult<T>(operation: string): Promise<T> {
@@ -185,15 +119,7 @@ export class OperationRun implements OperationContext {
   }
 
   async reportProgress(message: string): Promise<void> {
-    const recorded = await this.dependencies.objects.updateWhileProcessing(
-      this.object.id,
-      { progressMessage: `${this.operation}: ${message}` },
-      { kind: 'operation_progress', operation: this.operation },
-    );
-    if (recorded === null) {
-      throw new ObjectCancelledError(this.object.id);
-    }
-    await this.dependencies.publishChange(recorded);
+    this.dependencies.reportProgress(`${this.operation}: ${message}`);
   }
 }
 

@@ -1,15 +1,18 @@
 import { Module } from '@nestjs/common';
+import { HealthModule } from '../health/health.module';
 import { ObjectsModule } from '../objects/objects.module';
 import { OperationsModule } from '../operations/operations.module';
 import { GlobalLimit } from '../queue/global-limit';
 import { Cancellations } from './cancellations';
+import { DependencyGate } from './dependency-gate';
 import { ObjectProcessor } from './object-processor';
 import { ObjectWorker } from './object-worker';
+import { OperationThreads } from './operation-threads';
 import { QueueReconciler } from './queue-reconciler';
 
 /** Imported only by processes that run the worker role: every provider here consumes jobs. */
 @Module({
-  imports: [ObjectsModule, OperationsModule],
-  providers: [Cancellations, GlobalLimit, ObjectProcessor, ObjectWorker, QueueReconciler],
+  imports: [ObjectsModule, OperationsModule, HealthModule],
+  providers: [Cancellations, DependencyGate, GlobalLimit, ObjectProcessor, ObjectWorker, OperationThreads, QueueReconciler],
 })
 export class WorkerModule {}

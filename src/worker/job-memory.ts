@@ -1,0 +1,125 @@
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { MeasuringStream } from '../operations/content/measure';
+import type { LocalContent } from '../operations/operation';
+
+/** Content up to this size is kept in memory for the rest of its job once read or written. */
+export const SMALL_CONTENT_BYTES = 64 * 1024;
+
+export interface KeptContent {
+  body: Buffer;
+  contentType: string;
+}
+
+/**
+ * What the operations of one job hand on to the later ones: small content they read or wrote (by
+ * S3 key), values they share, and the job's local copy of its content. It crosses from the job to
+ * each operation's thread and back as plain data; a job delivered again starts without it.
+ */
+export interface JobCarry {
+  /** The job's own temporary directory: its local copy of the content lives here, and goes with it. */
+  directory: string;
+  contents: [string, KeptContent][];
+  shared: [string, unknown][];
+  local?: LocalContent;
+}
+
+/** The memory of one operation run: what it was handed, plus what it adds (handed back by additions()). */
+export class JobMemory {
+  private readonly contents: Map<string, KeptContent>;
+  private readonly shared: Map<string, unknown>;
+  private readonly added = { contents: new Map<string, KeptContent>(), shared: new Map<string, unknown>() };
+  private local?: Promise<LocalContent>;
+  private downloaded?: LocalContent;
+
+  constructor(private readonly carry: JobCarry) {
+    // Buffers arrive from another thread as plain Uint8Arrays.
+    this.contents = new Map(carry.contents.map(([key, kept]) => [key, { body: asBuffer(kept.body), contentType: kept.contentType }]));
+    this.shared = new Map(carry.shared);
+    if (carry.local) {
+      this.local = Promise.resolve(carry.local);
+    }
+  }
+
+  get(key: string): KeptContent | undefined {
+    return this.contents.get(key);
+  }
+
+  keep(key: string, body: Buffer, contentType: string): void {
+    if (body.length <= SMALL_CONTENT_BYTES) {
+      this.contents.set(key, { body, contentType });
+      this.added.contents.set(key, { body, contentType });
+    }
+  }
+
+  share(key: string, value: unknown): void {
+    this.shared.set(key, value);
+    this.added.shared.set(key, value);
+  }
+
+  sharedValue<T>(key: string): T | undefined {
+    return this.shared.get(key) as T | undefined;
+  }
+
+  /**
+   * The job's content as a local file, downloaded by the first operation that asks and used by the
+   * later ones (validate and thumbnail both decode the same image).
+   */
+  localContent(open: () => Promise<Readable>, signal: AbortSignal): Promise<LocalContent> {
+    if (!this.local) {
+      const local = this.download(open, signal);
+      this.local = local;
+      // A download that failed is not kept: the next operation that asks tries again.
+      local.then(
+        (content) => (this.downloaded = content),
+        () => {
+          if (this.local === local) this.local = undefined;
+        },
+      );
+    }
+    return this.local;
+  }
+
+  /** What this run added, to be merged into the job's carry. */
+  additions(): Omit<JobCarry, 'directory'> {
+    return { contents: [...this.added.contents], shared: [...this.added.shared], local: this.downloaded };
+  }
+
+  private async download(open: () => Promise<Readable>, signal: AbortSignal): Promise<LocalContent> {
+    const path = join(this.carry.directory, 'content');
+    const measured = new MeasuringStream();
+    await pipeline(await open(), measured, createWriteStream(path), { signal });
+    return { path, size: measured.size, sha256: measured.sha256 };
+  }
+}
+
+/** The carry of one job as its processor holds it between operations; release() removes its directory. */
+export class JobCarryHolder {
+  private constructor(readonly carry: JobCarry) {}
+
+  static async create(): Promise<JobCarryHolder> {
+    return new JobCarryHolder({ directory: await mkdtemp(join(tmpdir(), 'ops-job-')), contents: [], shared: [] });
+  }
+
+  merge(additions: Omit<JobCarry, 'directory'>): void {
+    const contents = new Map(this.carry.contents);
+    additions.contents.forEach(([key, kept]) => contents.set(key, kept));
+    const shared = new Map(this.carry.shared);
+    additions.shared.forEach(([key, value]) => shared.set(key, value));
+    this.carry.contents = [...contents];
+    this.carry.shared = [...shared];
+    this.carry.local = additions.local ?? this.carry.local;
+  }
+
+  async release(): Promise<void> {
+    await rm(this.carry.directory, { recursive: true, force: true });
+  }
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

@@ -1,0 +1,34 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { WrittenFile } from '../operations/operation';
+import type { StoredObject } from '../storage/storage.service';
+import type { JobCarry } from './job-memory';
+import type { ObjectForRun } from './operation-run';
+
+/** What the job hands an operation thread: one operation to run on one object. */
+export interface OperationTask {
+  operation: string;
+  object: ObjectForRun;
+  carry: JobCarry;
+  /** Progress messages of the operation travel to the job on this port. */
+  progress: MessagePort;
+}
+
+/**
+ * Why an object failed for good. Content and budget failures are permanent: running the same
+ * operation on the same content again would end the same way.
+ */
+export type PermanentFailureCode = 'invalid_content' | 'budget_exceeded';
+
+export type OperationTaskOutcome =
+  | { status: 'completed'; result: StoredObject; files: WrittenFile[] }
+  | { status: 'failed'; code: PermanentFailureCode; reason: string }
+  /**
+   * Thrown: `dependency` when PostgreSQL, Redis or S3 could not serve (the job waits for them without
+   * spending an attempt); `unexpected` otherwise (retried while attempts remain).
+   */
+  | { status: 'error'; cause: 'dependency' | 'unexpected'; message: string };
+
+export interface OperationTaskResult {
+  outcome: OperationTaskOutcome;
+  carry: Omit<JobCarry, 'directory'>;
+}

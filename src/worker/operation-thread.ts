@@ -1,0 +1,69 @@
+import 'reflect-metadata';
+import { DynamicModule, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { workerData } from 'piscina';
+import { isDependencyFailure } from '../common/dependency-failure';
+import { AppConfig } from '../config/app-config';
+import { ConfigModule } from '../config/config.module';
+import { ArtifactsService } from '../objects/artifacts.service';
+import { OperationRegistry } from '../operations/operation-registry';
+import { OperationsModule } from '../operations/operations.module';
+import { artifactKeys } from '../storage/artifact-keys';
+import { StorageService } from '../storage/storage.service';
+import { JobMemory } from './job-memory';
+import { OperationRun } from './operation-run';
+import type { OperationTask, OperationTaskOutcome, OperationTaskResult } from './operation-task';
+
+/**
+ * The body of an operation thread (see OperationThreads): the operations with what they use (S3),
+ * and nothing that serves HTTP, holds job locks or writes to PostgreSQL.
+ */
+@Module({})
+class OperationThreadModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return { module: OperationThreadModule, imports: [ConfigModule.forRoot(config), OperationsModule], providers: [StorageService, ArtifactsService] };
+  }
+}
+
+// Built when the thread starts, so that a warm thread runs its first task at once.
+const services = NestFactory.createApplicationContext(OperationThreadModule.forRoot(new AppConfig((workerData as { env: Record<string, string> }).env)), {
+  logger: false,
+}).then((app) => ({ storage: app.get(StorageService), artifacts: app.get(ArtifactsService), registry: app.get(OperationRegistry) }));
+services.catch((error: unknown) => console.error(`Operation thread could not start: ${(error as Error).stack ?? String(error)}`));
+
+/** Cancellation and budgets terminate the whole thread, so nothing inside it is ever aborted. */
+const NEVER_ABORTED = new AbortController().signal;
+
+export async function runOperationTask(task: OperationTask): Promise<OperationTaskResult> {
+  const { storage, artifacts, registry } = await services;
+  const memory = new JobMemory(task.carry);
+  const run = new OperationRun(task.object, task.operation, NEVER_ABORTED, {
+    storage,
+    artifacts,
+    memory,
+    reportProgress: (message) => task.progress.postMessage(message),
+  });
+  let outcome: OperationTaskOutcome;
+  try {
+    const ran = await registry.get(task.operation).run(run);
+    if (ran.status === 'failed') {
+      outcome = { status: 'failed', code: 'invalid_content', reason: ran.reason };
+    } else {
+      const { body, ...result } = await storage.putJson(artifactKeys.result(task.object.identifier, task.operation), ran.result, NEVER_ABORTED);
+      // Kept for the operations after this one.
+      memory.keep(result.key, body, 'application/json');
+      outcome = { status: 'completed', result, files: run.writtenFiles };
+    }
+  } catch (error) {
+    outcome = thrownOutcome(error);
+  }
+  return { outcome, carry: memory.additions() };
+}
+
+function thrownOutcome(error: unknown): OperationTaskOutcome {
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof RangeError && /call stack/i.test(message)) {
+    return { status: 'failed', code: 'invalid_content', reason: 'the content is nested too deeply to process (stack overflow)' };
+  }
+  return { status: 'error', cause: isDependencyFailure(error) ? 'dependency' : 'unexpected', message };
+}
