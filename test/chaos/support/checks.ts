@@ -2,7 +2,7 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { AppConfig } from '../../../src/config/app-config';
 import { createS3Client } from '../../../src/storage/s3-client.factory';
 import type { ChaosCluster } from './cluster';
-import { ObjectOutcome, Submitted } from './workload';
+import { ObjectOutcome, Submitted, outcomes, waitUntilSettled } from './workload';
 
 /** One property a scenario checks: whether it held, and the figures behind the verdict. */
 export interface Check {
@@ -152,7 +152,26 @@ function escapeRegExp(value: string): string {
   return value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** The checks every scenario makes on how its objects ended. */
+/** The checks every scenario makes on how its objects ended; failed objects are then retried, and must complete. */
 export async function outcomeChecks(cluster: ChaosCluster, submitted: Submitted[], rows: ObjectOutcome[], allowed = TERMINAL): Promise<Check[]> {
-  return [everyObjectSettledOnce(submitted, rows, allowed), await oneArtifactPerOperation(cluster, rows), await listPagesComplete(cluster, submitted)];
+  const checks = [everyObjectSettledOnce(submitted, rows, allowed), await oneArtifactPerOperation(cluster, rows), await listPagesComplete(cluster, submitted)];
+  return allowed.includes('failed') ? [...checks, await failedOnesCompleteWhenRetried(cluster, rows)] : checks;
+}
+
+/** What a user would do with a failed object: POST its retry. Each must then complete. */
+async function failedOnesCompleteWhenRetried(cluster: ChaosCluster, rows: ObjectOutcome[]): Promise<Check> {
+  const failed = rows.filter((row) => row.state === 'failed');
+  const refused: number[] = [];
+  for (const row of failed) {
+    const response = await fetch(`${cluster.apiUrl}/api/v1/objects/${row.id}/retry`, { method: 'POST' });
+    if (response.status !== 202) refused.push(response.status);
+  }
+  const settled = failed.length === 0 || (await waitUntilSettled(cluster, 120_000)) !== null;
+  const ids = new Set(failed.map((row) => row.id));
+  const notCompleted = (await outcomes(cluster)).filter((row) => ids.has(row.id) && row.state !== 'completed').length;
+  return {
+    name: 'every failed object can be retried, and then completes',
+    held: refused.length === 0 && settled && notCompleted === 0,
+    detail: `${failed.length} failed objects retried: ${refused.length} retries refused, ${notCompleted} not completed afterwards`,
+  };
 }

@@ -21,6 +21,18 @@ Figures written by \`npm run test:chaos\` (test/chaos/): the built service as on
 worker processes against a private Redis, a temporary PostgreSQL cluster and an s3rver, while
 processes are killed and dependencies go away. Each scenario rewrites its own section when it runs,
 so a section shows the last run of that scenario (its date and commit are given).
+
+Bounds the service states, which these runs measure:
+- **Stuck objects.** A queued or processing object whose job is missing or dead is recovered by the
+  reconciler at its first run after the object has been unchanged for max(\`RECONCILE_INTERVAL_MS\`, 5 s),
+  once its sweep reaches it: each run reads 200 objects per state, so with U such objects per state that is
+  within ceil(U / 200) runs (defaults: 5 s + 5 s × ceil(U / 200)), plus the time to process it.
+- **Global limit.** Set again one Redis round trip after a worker's connection to Redis is back, and checked
+  every \`GLOBAL_LIMIT_CHECK_INTERVAL_MS\` (5 s). Until then each worker process may run up to
+  \`MAX_PARALLEL_WORKERS\` jobs; jobs that were running when Redis lost its data are not counted as active
+  until they finish, so during recovery at most 2 × \`MAX_PARALLEL_WORKERS\` jobs run at once.
+- **Process errors.** An unhandled rejection is logged with its stack and the process goes on; an uncaught
+  exception is logged and exits 1 (src/common/process-guard.ts says why).
 `;
 
 /** Replaces (or adds) the scenario's section of docs/RELIABILITY.md. */

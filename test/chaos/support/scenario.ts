@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { ChaosCluster, ClusterOptions } from './cluster';
+import { CHAOS_SETTINGS, ChaosCluster, ClusterOptions } from './cluster';
 import { recordResult, ScenarioName, ScenarioResult } from './report';
 
 /**
@@ -19,10 +19,13 @@ export async function runScenario(
     await cluster.stop();
   }
   const exits = cluster.figures.unexpectedExits;
+  result.figures['service settings (all else default)'] = Object.entries({ ...CHAOS_SETTINGS, ...options.env })
+    .map(([name, value]) => `${name}=${value}`)
+    .join(', ');
   result.figures['processes that exited on their own (restarted by the harness)'] = exits.length
     ? exits.map((exit) => `${exit.role} (code ${exit.code}${exit.signal ? `, ${exit.signal}` : ''})`).join(', ')
     : 'none';
-  result.figures['objects the reconciler recovered (job re-added / replaced / failed after stalling out)'] = [
+  result.figures['reconciler recoveries logged by all worker processes (job re-added / replaced / object failed after stalling out); several processes may log the same re-add'] = [
     /had no job in the queue; re-added job/,
     /queued again as job/,
     /worker stopped while running it too many times/,
