@@ -32,18 +32,19 @@ export function everyObjectSettledOnce(submitted: Submitted[], rows: ObjectOutco
 
 /** A completed object has exactly one result artifact per planned operation, in S3 and in its row; nothing more. */
 export async function oneArtifactPerOperation(cluster: ChaosCluster, rows: ObjectOutcome[]): Promise<Check> {
-  const keys = await bucketKeys(cluster);
   let wrong = 0;
   let example = '';
-  for (const row of rows.filter((candidate) => candidate.state === 'completed')) {
-    const stored = keys.filter((key) => key.startsWith(`${row.identifier}/`) && key.endsWith('_result.json')).sort();
-    const expected = row.plan.map((operation) => `${row.identifier}/${operation}_result.json`).sort();
-    const recorded = Object.keys(row.s3_artifacts).sort();
-    if (stored.join() !== expected.join() || recorded.join() !== [...row.plan].sort().join()) {
-      wrong += 1;
-      example ||= `${row.identifier}: stored [${stored.join(', ')}], recorded [${recorded.join(', ')}]`;
+  await withKeyLister(cluster, async (keysOf) => {
+    for (const row of rows.filter((candidate) => candidate.state === 'completed')) {
+      const stored = (await keysOf(row.identifier)).filter((key) => key.endsWith('_result.json')).sort();
+      const expected = row.plan.map((operation) => `${row.identifier}/${operation}_result.json`).sort();
+      const recorded = Object.keys(row.s3_artifacts).sort();
+      if (stored.join() !== expected.join() || recorded.join() !== [...row.plan].sort().join()) {
+        wrong += 1;
+        example ||= `${row.identifier}: stored [${stored.join(', ')}], recorded [${recorded.join(', ')}]`;
+      }
     }
-  }
+  });
   return {
     name: 'exactly one result artifact per planned operation of each completed object',
     held: wrong === 0,
@@ -59,19 +60,19 @@ export async function nothingAfterCancel(cluster: ChaosCluster, rows: ObjectOutc
          on c.object_id = e.object_id
       where e.seq > c.cancelled_at`,
   );
-  const keys = await bucketKeys(cluster);
-  const strayResults = rows
-    .filter((row) => row.state === 'cancelled')
-    .flatMap((row) =>
-      keys.filter((key) => {
-        const match = new RegExp(`^${escapeRegExp(row.identifier)}/(\\w+)_result\\.json$`).exec(key);
-        return match && !row.operations_status[match[1]]?.completed;
-      }),
-    );
+  let strayResults = 0;
+  await withKeyLister(cluster, async (keysOf) => {
+    for (const row of rows.filter((candidate) => candidate.state === 'cancelled')) {
+      for (const key of await keysOf(row.identifier)) {
+        const operation = /^[^/]+\/(\w+)_result\.json$/.exec(key)?.[1];
+        if (operation && !row.operations_status[operation]?.completed) strayResults += 1;
+      }
+    }
+  });
   return {
     name: 'no operation runs on after a cancel',
     held: late.count === '0',
-    detail: `${late.count} events recorded after a cancel; ${strayResults.length} result files of cancelled objects whose operation is not recorded as completed (an operation that was running when the cancel landed and finished its write)`,
+    detail: `${late.count} events recorded after a cancel; ${strayResults} result files of cancelled objects whose operation is not recorded as completed (an operation that was running when the cancel landed and finished its write)`,
   };
 }
 
@@ -131,25 +132,21 @@ export class ActiveJobSampler {
   }
 }
 
-async function bucketKeys(cluster: ChaosCluster): Promise<string[]> {
+type KeysOf = (identifier: string) => Promise<string[]>;
+
+/** Runs `use` with a lister of the keys under one object's prefix (s3rver cannot page a listing, so each object is listed on its own). */
+async function withKeyLister<T>(cluster: ChaosCluster, use: (keysOf: KeysOf) => Promise<T>): Promise<T> {
   const config = new AppConfig(cluster.env('api'));
   const client = createS3Client(config.s3);
-  const keys: string[] = [];
+  const keysOf = async (identifier: string) => {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: config.s3.bucket, Prefix: `${identifier}/` }));
+    return (page.Contents ?? []).map((entry) => entry.Key!);
+  };
   try {
-    let token: string | undefined;
-    do {
-      const page = await client.send(new ListObjectsV2Command({ Bucket: config.s3.bucket, ContinuationToken: token }));
-      keys.push(...(page.Contents ?? []).map((entry) => entry.Key!));
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+    return await use(keysOf);
   } finally {
     client.destroy();
   }
-  return keys;
-}
-
-function escapeRegExp(value: string): string {
-  return value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** The checks every scenario makes on how its objects ended; failed objects are then retried, and must complete. */
