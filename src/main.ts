@@ -2,8 +2,10 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { AppConfig, ConfigError } from './config/app-config';
 import { createHttpApp, shutDown } from './bootstrap';
+import { installProcessGuard } from './common/process-guard';
 
 async function main(): Promise<void> {
+  installProcessGuard();
   const config = new AppConfig(process.env);
   const app = await createHttpApp(config);
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
