@@ -23,6 +23,9 @@ export default async function globalSetup(): Promise<void> {
     S3_BUCKET: 'test-artifacts',
     LOG_LEVEL: 'warn',
     JOB_BACKOFF_MS: '200',
+    // Every test app shares this database under a Redis prefix of its own: a reconciler would see the
+    // other apps' objects as having no job and queue them again. Tests of the reconciler set their own.
+    RECONCILE_INTERVAL_MS: '600000',
     PROBE_PORT: '0',
   });
   await migrateDatabase(new AppConfig(process.env));
