@@ -134,7 +134,10 @@ function setUp() {
   const cancellations = new Cancellations({} as ObjectEvents);
   const events = { publishRecorded: async () => undefined };
   const deleted: string[] = [];
-  const storage = { deleteKeys: async (keys: string[]) => void deleted.push(...keys) };
+  const storage = {
+    deleteKeys: async (keys: string[]) => void deleted.push(...keys),
+    deletePrefix: async (prefix: string) => void deleted.push(`${prefix}*`),
+  };
   const processor = new ObjectProcessor(
     new AppConfig({}),
     objects as unknown as ObjectsRepository,
@@ -232,8 +235,8 @@ describe('ObjectProcessor', () => {
     expect(objects.state).toBe('queued');
   });
 
-  it('ends as cancelled, without settling, when the object is cancelled while an operation runs', async () => {
-    const { objects, processes, processor, cancellations } = setUp();
+  it('ends as cancelled, without settling, when the object is cancelled while an operation runs, removing what it stored', async () => {
+    const { objects, processes, processor, cancellations, deleted } = setUp();
     processes.scripts.set('transform', async (_task, signal) => {
       objects.state = 'cancelled';
       cancellations.abort('object-1');
@@ -242,6 +245,7 @@ describe('ObjectProcessor', () => {
     expect(await processor.process(attempt())).toBe('cancelled');
     expect(processes.ran.map((task) => task.operation)).toEqual(['validate', 'transform']);
     expect(objects.state).toBe('cancelled');
+    expect(deleted).toEqual(['doc/transform_result.json', 'doc/transform/*']);
     expect(objects.events.filter((event) => event.startsWith('state_changed'))).toEqual(['state_changed:processing']);
   });
 
@@ -258,7 +262,7 @@ describe('ObjectProcessor', () => {
     expect(await processor.process(attempt())).toBe('cancelled');
     expect(objects.state).toBe('cancelled');
     expect(objects.operationsStatus.enrich).toMatchObject({ completed: false });
-    expect(deleted).toEqual(['doc/enrich_result.json', 'doc/enrich/schema.json']);
+    expect(deleted).toEqual(['doc/enrich_result.json', 'doc/enrich/*']);
   });
 
   it('hands the job back instead of starting its next operation once draining', async () => {

@@ -10,6 +10,7 @@ import type { OperationStatus, ProcessingObject } from '../objects/processing-ob
 import { Cancellations, ObjectCancelledError, WorkerStoppingError } from './cancellations';
 import { budgetFor, OperationBudget } from '../operations/operation-budget';
 import { readOptions } from '../operations/operation-options';
+import { artifactKeys } from '../storage/artifact-keys';
 import { StorageService } from '../storage/storage.service';
 import { JobCarryHolder } from './job-memory';
 import type { ObjectForRun } from './operation-run';
@@ -143,7 +144,9 @@ export class ObjectProcessor {
     try {
       ran = await this.operationProcesses.run({ operation, object: objectForRun(object), carry: carry.carry }, budget, signal, (message) => this.recordProgress(object.id, operation, message));
     } catch (error) {
-      if (!signal.aborted) {
+      if (signal.reason instanceof ObjectCancelledError) {
+        await this.removeUnrecorded(object, operation);
+      } else if (!signal.aborted) {
         await this.recordTransientFailure(object.id, operation, error as Error, attempt);
       }
       throw error;
@@ -178,7 +181,7 @@ export class ObjectProcessor {
           });
         } catch (error) {
           if (error instanceof ObjectCancelledError) {
-            await this.removeUnrecorded(object.id, operation, [outcome.result.key, ...outcome.files.map((file) => file.key)]);
+            await this.removeUnrecorded(object, operation);
           }
           throw error;
         }
@@ -189,14 +192,16 @@ export class ObjectProcessor {
   }
 
   /**
-   * An operation that finished after its object was cancelled is not recorded: what it stored goes
-   * too, so that only recorded artifacts stay. A failure to remove them is logged, not retried.
+   * An operation cancelled while it ran, or that finished after its object was cancelled, is not
+   * recorded: whatever it stored goes too, so that only recorded artifacts stay. A failure to remove
+   * them is logged, not retried.
    */
-  private async removeUnrecorded(objectId: string, operation: string, keys: string[]): Promise<void> {
+  private async removeUnrecorded(object: ProcessingObject, operation: string): Promise<void> {
     try {
-      await this.storage.deleteKeys(keys);
+      await this.storage.deleteKeys([artifactKeys.result(object.identifier, operation)]);
+      await this.storage.deletePrefix(artifactKeys.files(object.identifier, operation));
     } catch (error) {
-      this.logger.warn(`Object ${objectId}: ${operation} finished after a cancel; its ${keys.length} file(s) could not be removed: ${(error as Error).message}`);
+      this.logger.warn(`Object ${object.id}: ${operation} was cancelled; what it stored could not be removed: ${(error as Error).message}`);
     }
   }
 
