@@ -56,7 +56,7 @@ describe('graceful shutdown on SIGTERM', () => {
     await second.waitForOutput(/completed/);
   }, 120_000);
 
-  it('a stopping API ends its event streams and exits cleanly', async () => {
+  it('a stopping API breaks its event streams off (so clients reconnect and resume) and exits cleanly', async () => {
     const port = await freePort();
     const apiProcess = spawn({ APP_ROLE: 'api', PORT: String(port), HOST: '127.0.0.1' });
     await apiProcess.waitForOutput(/Listening on/);
@@ -66,7 +66,8 @@ describe('graceful shutdown on SIGTERM', () => {
     await waitFor(() => stream.events.length > 0, { what: 'the first event' });
 
     apiProcess.child.kill('SIGTERM');
-    await stream.ended;
+    expect(await stream.ended).toBe('interrupted');
+    expect(stream.retry).toBe(1000);
     expect(await apiProcess.exited).toBe(0);
     expect(apiProcess.output()).toMatch(/SIGTERM received/);
     expect(apiProcess.output()).toMatch(/Stopped/);

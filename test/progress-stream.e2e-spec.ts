@@ -116,7 +116,7 @@ describe('live progress over server-sent events', () => {
     } finally {
       controller.abort();
     }
-    expect(text).toMatch(/^\nevent: progress\nid: \d+\ndata: \{"id":".*\}\n\n/);
+    expect(text).toMatch(/^retry: 1000\n\nevent: progress\nid: \d+\ndata: \{"id":".*\}\n\n/);
   });
 
   describe('a whole run', () => {
@@ -127,7 +127,7 @@ describe('live progress over server-sent events', () => {
     beforeAll(async () => {
       object = await submit('sse-run');
       run = await open(object.id);
-      await within(run.ended, 45_000, 'the stream to end after the object settles');
+      expect(await within(run.ended, 45_000, 'the stream to end after the object settles')).toBe('completed');
       events = dataEvents(run);
     });
 
@@ -187,10 +187,13 @@ describe('live progress over server-sent events', () => {
       expect(payloadOf(sent[sent.length - 1]).state).toBe('completed');
     });
 
-    it('closes at once, sending nothing, for a client that already saw the final event', async () => {
+    it('answers 204 No Content, which makes an EventSource stop, to a client that already saw the final event', async () => {
       const final = events[events.length - 1];
+      const response = await request(service.baseUrl).get(`/api/v1/progress/${object.id}/stream`).set('last-event-id', final.id!).expect(204);
+      expect(response.text).toBe('');
       const resumed = await open(object.id, { 'last-event-id': final.id! });
-      await within(resumed.ended, 15_000, 'the stream to close for a client that saw the final event');
+      expect(resumed.status).toBe(204);
+      expect(await within(resumed.ended, 15_000, 'the answer to a client that saw the final event')).toBe('completed');
       expect(dataEvents(resumed)).toEqual([]);
     });
   });

@@ -69,7 +69,7 @@ describe('ProgressStream', () => {
     const { events, open } = setUp();
     const [first, second] = [await open(), await open()];
     expect(first.headers).toMatchObject({ 'x-request-id': 'r1', 'Content-Type': 'text/event-stream', 'X-Accel-Buffering': 'no' });
-    expect(first.chunks[0]).toMatch(/^\nevent: progress\nid: 1\ndata: \{"id":"[^\n]*\}\n\n$/);
+    expect(first.chunks[0]).toMatch(/^retry: 1000\n\nevent: progress\nid: 1\ndata: \{"id":"[^\n]*\}\n\n$/);
 
     events.next(event(2, 'processing'));
     events.next(event(3, 'completed'));
@@ -77,10 +77,18 @@ describe('ProgressStream', () => {
     expect(second.chunks.slice(1)).toEqual(first.chunks.slice(1));
     expect(second.chunks[1]).toBe(first.chunks[1]);
     expect([first.writableEnded, second.writableEnded]).toEqual([true, true]);
+    expect([first.destroyed, second.destroyed]).toEqual([false, false]);
     expect(events.observed).toBe(false);
   });
 
-  it('drops a client that leaves more than 4 MiB unread and releases its feed, and ends every stream on shutdown', async () => {
+  it('breaks the stream off, rather than completing it, when following the object fails', async () => {
+    const { events, open } = setUp();
+    const response = await open();
+    events.error(new Error('connection lost'));
+    expect(response).toMatchObject({ destroyed: true, writableEnded: false });
+  });
+
+  it('drops a client that leaves more than 4 MiB unread and releases its feed, and breaks every stream off on shutdown', async () => {
     const { events, stream, open } = setUp();
     const [slow, fast] = [await open(), await open()];
     slow.writableLength = 5 * 1024 * 1024;
@@ -89,8 +97,9 @@ describe('ProgressStream', () => {
     expect(fast.destroyed).toBe(false);
 
     stream.beforeApplicationShutdown();
-    expect(fast.writableEnded).toBe(true);
+    // Broken off, not completed: clients take it for an interruption and reconnect.
+    expect(fast).toMatchObject({ destroyed: true, writableEnded: false });
     expect(events.observed).toBe(false);
-    expect((await open()).writableEnded).toBe(true);
+    expect(await open()).toMatchObject({ destroyed: true, writableEnded: false });
   });
 });

@@ -10,8 +10,8 @@ import { ObjectEventFeeds } from './object-event-feeds';
 
 const HEARTBEAT_MS = 15_000;
 const HEARTBEAT = ': heartbeat\n\n';
-/** What a failed stream says before it ends (its cause is logged, not sent). */
-const FAILURE = 'event: error\ndata: Internal server error\n\n';
+/** How long a client waits before it reconnects after an interruption (the SSE `retry:` field). */
+export const RECONNECT_AFTER_MS = 1000;
 /**
  * How much a client may leave unread before it is dropped: Node buffers what the socket does not take, and a
  * client that stops reading must not make the process hold its events without bound. Dropped, an EventSource
@@ -49,6 +49,12 @@ function frameOf(object: ProcessingObject, event: ObjectEventRecord): string {
  * Server-sent progress of one object, written straight to the response: the current snapshot (or, for a client
  * resuming with Last-Event-ID, every event it missed), then every recorded event, until the object settles.
  * Event ids are the object's versions, so a client never misses or repeats one.
+ *
+ * How a stream ends says what happened: it completes normally only after the event of a settled state.
+ * Shutting down, or failing to follow the object, breaks the connection off instead, as a network failure
+ * would, so that EventSource and generated clients reconnect (after `retry:`) and resume with
+ * Last-Event-ID. A client that resumes after the last event of a settled object gets 204, the answer that
+ * tells an EventSource to stop.
  */
 @Injectable()
 export class ProgressStream implements BeforeApplicationShutdown {
@@ -67,8 +73,7 @@ export class ProgressStream implements BeforeApplicationShutdown {
   async stream(id: string, lastEventId: number | undefined, reply: FastifyReply): Promise<void> {
     const object = await this.objects.getById(id);
     if (lastEventId !== undefined && lastEventId >= object.version && isSettled(object.state)) {
-      // Nothing left to send, and no event stream: an EventSource gives up rather than reconnecting.
-      void reply.send();
+      void reply.code(204).send();
       return;
     }
     if (reply.raw.destroyed || reply.request.raw.socket.destroyed) {
@@ -82,42 +87,51 @@ export class ProgressStream implements BeforeApplicationShutdown {
     response.socket?.setNoDelay(true);
     response.socket?.setTimeout(0);
     response.writeHead(200, { ...(reply.getHeaders() as OutgoingHttpHeaders), ...SSE_HEADERS });
-    // A blank line first, as Nest's SseStream wrote, then the snapshot unless the client resumes.
-    let opening = '\n';
+    // The reconnection delay, then the snapshot unless the client resumes.
+    let opening = `retry: ${RECONNECT_AFTER_MS}\n\n`;
     if (lastEventId === undefined) {
       const snapshot: ObjectEventRecord = { seq: object.version, kind: 'state_changed', operation: object.currentOperation ?? null, snapshot: object };
       opening += frameOf(object, snapshot);
     }
     response.write(opening);
-    if ((lastEventId === undefined && isSettled(object.state)) || this.stopping || reply.request.method === 'HEAD') {
+    if ((lastEventId === undefined && isSettled(object.state)) || reply.request.method === 'HEAD') {
       response.end();
+      return;
+    }
+    if (this.stopping) {
+      response.destroy();
       return;
     }
     this.follow(id, object, lastEventId ?? object.version, response);
   }
 
+  /** Breaks every stream off: their clients reconnect to another instance, or to this one once it is back. */
   beforeApplicationShutdown(): void {
     this.stopping = true;
-    for (const end of this.streams.values()) {
-      end();
+    for (const interrupt of this.streams.values()) {
+      interrupt();
     }
   }
 
   /** Writes every event of the object after `afterSeq` to `response` until the object settles or the client leaves. */
   private follow(id: string, object: ProcessingObject, afterSeq: number, response: ServerResponse): void {
-    // Closed by end(); a feed subscription added once it is closed (the stream ended while subscribing) is dropped at once.
+    // Closed by finish() or interrupt(); a feed subscription added once it is closed (the stream ended while subscribing) is dropped at once.
     const subscription = new Subscription();
-    const end = () => {
+    const finish = () => {
       subscription.unsubscribe();
       if (!response.writableEnded && !response.destroyed) {
         response.end();
       }
     };
-    this.streams.set(response, end);
+    const interrupt = () => {
+      subscription.unsubscribe();
+      response.destroy();
+    };
+    this.streams.set(response, interrupt);
     this.startHeartbeat();
     // Both after the end and when the client leaves first: the feed is released either way.
     response.once('close', () => {
-      end();
+      subscription.unsubscribe();
       this.streams.delete(response);
       if (this.streams.size === 0) {
         clearInterval(this.heartbeat);
@@ -129,15 +143,15 @@ export class ProgressStream implements BeforeApplicationShutdown {
         next: (event) => {
           this.write(response, frameOf(object, event));
           if (isSettled(event.snapshot.state)) {
-            end();
+            finish();
           }
         },
         error: (error: unknown) => {
-          this.logger.error(error);
-          this.write(response, FAILURE);
-          end();
+          this.logger.error(`Progress stream of object ${id} interrupted: ${(error as Error).message}`);
+          interrupt();
         },
-        complete: end,
+        // A feed completes when its object is deleted: the client's reconnect is answered 404.
+        complete: interrupt,
       }),
     );
   }
