@@ -1,8 +1,27 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import request from 'supertest';
 import { closeDatabase } from './support/database';
-import { TestApp, startTestApp } from './support/test-app';
+import { freePort, spawnService } from './support/service-process';
+import { TestApp, startTestApp, uniquePrefix } from './support/test-app';
+
+/** Long enough for a process that checks its dependencies and exits; the checks themselves give up after 5 s. */
+const EXIT_WAIT_MS = 20_000;
+
+async function exitOf(service: ReturnType<typeof spawnService>): Promise<{ code: number | null; lines: string[] }> {
+  const timer = setTimeout(() => service.child.kill('SIGKILL'), EXIT_WAIT_MS);
+  try {
+    const code = await service.exited;
+    return { code, lines: service.output().split('\n').filter((line) => line.trim() !== '') };
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 describe('start-up', () => {
+  const baseEnv = () => ({ ...(process.env as Record<string, string>), REDIS_PREFIX: uniquePrefix(), APP_ROLE: 'all', PORT: '0', HOST: '127.0.0.1' });
+
   afterAll(async () => {
     await closeDatabase();
   });
@@ -17,5 +36,61 @@ describe('start-up', () => {
     } finally {
       await Promise.all(apps.map((app) => app.close()));
     }
+  });
+
+  describe('with a dependency that does not answer, exits non-zero with one line naming it and its variable', () => {
+    it('PostgreSQL (DATABASE_URL)', async () => {
+      const port = await freePort();
+      const url = `postgresql://postgres@127.0.0.1:${port}/object_processing`;
+      const { code, lines } = await exitOf(spawnService({ ...baseEnv(), DATABASE_URL: url }));
+      expect(code).not.toBe(0);
+      expect(code).not.toBeNull();
+      expect(lines).toEqual([`PostgreSQL is not reachable at ${url} (DATABASE_URL): connect ECONNREFUSED 127.0.0.1:${port}`]);
+    });
+
+    it('Redis (REDIS_URL), with its password hidden', async () => {
+      const port = await freePort();
+      const { code, lines } = await exitOf(spawnService({ ...baseEnv(), REDIS_URL: `redis://:secret@127.0.0.1:${port}` }));
+      expect(code).not.toBe(0);
+      expect(code).not.toBeNull();
+      expect(lines).toEqual([`Redis is not reachable at redis://:***@127.0.0.1:${port} (REDIS_URL): connect ECONNREFUSED 127.0.0.1:${port}`]);
+    });
+
+    it('S3 (S3_ENDPOINT)', async () => {
+      const port = await freePort();
+      const { code, lines } = await exitOf(spawnService({ ...baseEnv(), S3_ENDPOINT: `http://127.0.0.1:${port}` }));
+      expect(code).not.toBe(0);
+      expect(code).not.toBeNull();
+      expect(lines).toEqual([`S3 is not reachable at http://127.0.0.1:${port} (S3_ENDPOINT): fetch failed: connect ECONNREFUSED 127.0.0.1:${port}`]);
+    });
+  });
+
+  describe('.env in the working directory', () => {
+    let directory: string;
+
+    beforeEach(() => {
+      directory = mkdtempSync(join(tmpdir(), 'ops-env-'));
+    });
+
+    afterEach(() => {
+      rmSync(directory, { recursive: true, force: true });
+    });
+
+    it('is read for variables the environment does not set', async () => {
+      const port = await freePort();
+      writeFileSync(join(directory, '.env'), `# a comment\nREDIS_URL=redis://127.0.0.1:${port}\n`);
+      const env: Record<string, string> = baseEnv();
+      delete env.REDIS_URL;
+      const { lines } = await exitOf(spawnService(env, { cwd: directory }));
+      expect(lines).toEqual([`Redis is not reachable at redis://127.0.0.1:${port} (REDIS_URL): connect ECONNREFUSED 127.0.0.1:${port}`]);
+    });
+
+    it('loses to the environment: a variable set in both takes the environment value', async () => {
+      const [filePort, environmentPort] = [await freePort(), await freePort()];
+      expect(filePort).not.toBe(environmentPort);
+      writeFileSync(join(directory, '.env'), `REDIS_URL=redis://127.0.0.1:${filePort}\n`);
+      const { lines } = await exitOf(spawnService({ ...baseEnv(), REDIS_URL: `redis://127.0.0.1:${environmentPort}` }, { cwd: directory }));
+      expect(lines).toEqual([`Redis is not reachable at redis://127.0.0.1:${environmentPort} (REDIS_URL): connect ECONNREFUSED 127.0.0.1:${environmentPort}`]);
+    });
   });
 });
