@@ -25,7 +25,8 @@ describe('npm start prepares only what changed (scripts/prepare.sh)', () => {
   const secondsAgo = (seconds: number) => Date.now() / 1000 - seconds;
 
   function ageEverything(): void {
-    for (const entry of readdirSync(project, { recursive: true, encoding: 'utf8' })) utimesSync(join(project, entry), secondsAgo(100), secondsAgo(100));
+    const past = secondsAgo(100);
+    for (const entry of readdirSync(project, { recursive: true, encoding: 'utf8' })) utimesSync(join(project, entry), past, past);
   }
 
   function change(path: string): void {
