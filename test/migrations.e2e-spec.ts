@@ -7,27 +7,11 @@ import { dropDatabase, testDatabaseUrl } from './test-environment';
 describe('migrating', () => {
   const databaseUrl = testDatabaseUrl(`${process.env.TEST_RUN_ID}_concurrent`);
 
-  async function inMaintenanceDatabase(statement: string): Promise<void> {
-    const url = new URL(databaseUrl);
-    url.pathname = '/postgres';
-    const client = new Client({ connectionString: url.toString() });
-    await client.connect();
-    try {
-      await client.query(statement);
-    } finally {
-      await client.end();
-    }
-  }
-
-  beforeAll(async () => {
-    await inMaintenanceDatabase(`create database "${new URL(databaseUrl).pathname.slice(1)}"`);
-  });
-
   afterAll(async () => {
     await dropDatabase(databaseUrl);
   });
 
-  it('from several processes at once applies each migration exactly once, and every process succeeds', async () => {
+  it('from several processes at once, on a cluster without the database yet, creates it, applies each migration exactly once, and every process succeeds', async () => {
     const config = new AppConfig({ ...process.env, DATABASE_URL: databaseUrl });
     const runs = await Promise.all([1, 2, 3, 4].map(() => migrateDatabase(config)));
     const applied = runs.flat();
