@@ -38,30 +38,38 @@ describe('start-up', () => {
     }
   });
 
-  describe('with a dependency that does not answer, exits non-zero with one line naming it and its variable', () => {
-    it('PostgreSQL (DATABASE_URL)', async () => {
+  describe('with a dependency that does not answer, exits non-zero with one line naming it, where it was looked for, and the variable', () => {
+    it.each([
+      ['PostgreSQL', (port: number) => ({ DATABASE_URL: `postgresql://postgres@127.0.0.1:${port}/object_processing` }),
+        (port: number) => `PostgreSQL is not reachable at postgresql://postgres@127.0.0.1:${port}/object_processing (DATABASE_URL): connect ECONNREFUSED 127.0.0.1:${port}`],
+      ['Redis, its password hidden', (port: number) => ({ REDIS_URL: `redis://:secret@127.0.0.1:${port}` }),
+        (port: number) => `Redis is not reachable at redis://:***@127.0.0.1:${port} (REDIS_URL): connect ECONNREFUSED 127.0.0.1:${port}`],
+      ['S3', (port: number) => ({ S3_ENDPOINT: `http://127.0.0.1:${port}` }),
+        (port: number) => `S3 is not reachable at http://127.0.0.1:${port} (S3_ENDPOINT): fetch failed: connect ECONNREFUSED 127.0.0.1:${port}`],
+    ])('%s', async (_dependency, pointingAt, line) => {
       const port = await freePort();
-      const url = `postgresql://postgres@127.0.0.1:${port}/object_processing`;
+      const { code, lines } = await exitOf(spawnService({ ...baseEnv(), ...pointingAt(port) }));
+      expect(code).toBe(1);
+      expect(lines).toEqual([line(port)]);
+    });
+
+    it('PostgreSQL without the database: says that migrating creates it', async () => {
+      const url = `postgresql://postgres@127.0.0.1:5432/never_created_${Date.now().toString(36)}`;
       const { code, lines } = await exitOf(spawnService({ ...baseEnv(), DATABASE_URL: url }));
-      expect(code).not.toBe(0);
-      expect(code).not.toBeNull();
-      expect(lines).toEqual([`PostgreSQL is not reachable at ${url} (DATABASE_URL): connect ECONNREFUSED 127.0.0.1:${port}`]);
+      expect(code).toBe(1);
+      expect(lines).toEqual([`PostgreSQL is not reachable at ${url} (DATABASE_URL): database "${new URL(url).pathname.slice(1)}" does not exist (npm run migrate creates it)`]);
     });
 
-    it('Redis (REDIS_URL), with its password hidden', async () => {
-      const port = await freePort();
-      const { code, lines } = await exitOf(spawnService({ ...baseEnv(), REDIS_URL: `redis://:secret@127.0.0.1:${port}` }));
-      expect(code).not.toBe(0);
-      expect(code).not.toBeNull();
-      expect(lines).toEqual([`Redis is not reachable at redis://:***@127.0.0.1:${port} (REDIS_URL): connect ECONNREFUSED 127.0.0.1:${port}`]);
-    });
-
-    it('S3 (S3_ENDPOINT)', async () => {
-      const port = await freePort();
-      const { code, lines } = await exitOf(spawnService({ ...baseEnv(), S3_ENDPOINT: `http://127.0.0.1:${port}` }));
-      expect(code).not.toBe(0);
-      expect(code).not.toBeNull();
-      expect(lines).toEqual([`S3 is not reachable at http://127.0.0.1:${port} (S3_ENDPOINT): fetch failed: connect ECONNREFUSED 127.0.0.1:${port}`]);
+    it('PostgreSQL and Redis both: a line for each', async () => {
+      const [databasePort, redisPort] = [await freePort(), await freePort()];
+      const { code, lines } = await exitOf(
+        spawnService({ ...baseEnv(), DATABASE_URL: `postgresql://postgres@127.0.0.1:${databasePort}/object_processing`, REDIS_URL: `redis://127.0.0.1:${redisPort}` }),
+      );
+      expect(code).toBe(1);
+      expect(lines).toEqual([
+        `PostgreSQL is not reachable at postgresql://postgres@127.0.0.1:${databasePort}/object_processing (DATABASE_URL): connect ECONNREFUSED 127.0.0.1:${databasePort}`,
+        `Redis is not reachable at redis://127.0.0.1:${redisPort} (REDIS_URL): connect ECONNREFUSED 127.0.0.1:${redisPort}`,
+      ]);
     });
   });
 

@@ -56,7 +56,8 @@ async function checkPostgres(url: string, databaseMayBeMissing: boolean): Promis
     await client.connect();
     await client.query('select 1');
   } catch (error) {
-    if (!(databaseMayBeMissing && (error as { code?: string }).code === MISSING_DATABASE)) throw error;
+    if ((error as { code?: string }).code !== MISSING_DATABASE) throw error;
+    if (!databaseMayBeMissing) throw new Error(`${(error as Error).message} (npm run migrate creates it)`);
   } finally {
     await client.end();
   }
