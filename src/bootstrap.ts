@@ -9,6 +9,7 @@ import { AppConfig } from './config/app-config';
 import { logRequests } from './logging/request-logging';
 import { serveOpenApi } from './openapi';
 import { ShutdownSignal } from './common/shutdown-signal';
+import { answerClientError, answerFrameworkError, parseJsonWithDepthLimit, refuseTunnels } from './common/framework-errors';
 import { MetricsService } from './metrics/metrics.service';
 import { mountBullBoard } from './queue/bull-board';
 
@@ -31,9 +32,13 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
     forceCloseConnections: 'idle',
     // Identifiers are path parameters of up to 200 characters; Fastify answers 414 beyond 100 by default.
     routerOptions: { maxParamLength: 512 },
+    frameworkErrors: answerFrameworkError,
+    clientErrorHandler: answerClientError,
   });
   // Only JSON bodies are accepted: Fastify's text/plain parser goes, and Nest's form parser is never added (bodyParser: false).
   adapter.getInstance().removeContentTypeParser('text/plain');
+  parseJsonWithDepthLimit(adapter.getInstance());
+  refuseTunnels(adapter.getInstance().server);
   adapter.getInstance().addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     done();

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { AppConfig, ConfigError } from './config/app-config';
 import { createHttpApp, shutDown } from './bootstrap';
+import { installProcessGuard } from './common/process-guard';
 import { loadEnvFile } from './startup/env-file';
 import { DependencyUnreachableError, assertDependenciesReachable } from './startup/dependency-check';
 
@@ -14,6 +15,7 @@ async function readyConfiguration(): Promise<AppConfig> {
 }
 
 async function main(): Promise<void> {
+  installProcessGuard();
   const config = await readyConfiguration();
   const app = await createHttpApp(config);
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {

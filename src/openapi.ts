@@ -10,7 +10,9 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('Object Processing Service')
     .setDescription(
-      `${SERVICE_NAME}: accepts objects, runs chains of operations on them asynchronously, stores every result in S3 and streams progress over Server-Sent Events. Every error has the shape {statusCode, error, message, code, details?}.`,
+      `${SERVICE_NAME}: accepts objects, runs chains of operations on them asynchronously, stores every result in S3 and streams progress over Server-Sent Events. Every error has the shape {statusCode, error, message, code, details?}. ` +
+        'Any request may also be refused before routing: 400 malformed_request (unknown method, malformed request line or header, bad percent-encoding), ' +
+        '414 uri_too_long (a path parameter over 512 characters), 431 headers_too_large (headers over 16 KiB), 408 request_timeout.',
     )
     .setVersion(SERVICE_VERSION)
     .build();

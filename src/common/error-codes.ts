@@ -1,6 +1,19 @@
 export const ErrorCode = {
   ValidationFailed: 'validation_failed',
   MalformedJson: 'malformed_json',
+  /** A JSON body or field nested deeper than MAX_JSON_DEPTH. */
+  JsonTooDeep: 'json_too_deep',
+  /** U+0000 or an unpaired surrogate in a string or key that would be stored in PostgreSQL. */
+  UnstorableCharacter: 'unstorable_character',
+  /** options.validate.json_schema over a size, depth, keyword or recursion limit. */
+  JsonSchemaTooComplex: 'json_schema_too_complex',
+  /** A `pattern` or `patternProperties` the linear-time regular expression engine (RE2) cannot run. */
+  UnsupportedPattern: 'unsupported_pattern',
+  /** A request the HTTP parser refused: unknown method, malformed request line or header, bad URL encoding. */
+  MalformedRequest: 'malformed_request',
+  UriTooLong: 'uri_too_long',
+  HeadersTooLarge: 'headers_too_large',
+  RequestTimeout: 'request_timeout',
   InvalidIdentifier: 'invalid_identifier',
   UnknownOperation: 'unknown_operation',
   ObjectNotFound: 'object_not_found',

@@ -34,7 +34,8 @@ const envSchema = z.object({
   JOB_BACKOFF_MS: positiveInt.default(1000),
   WORKER_LOCK_DURATION_MS: positiveInt.min(1000).default(30000),
   WORKER_STALLED_INTERVAL_MS: positiveInt.min(500).default(30000),
-  RECONCILE_INTERVAL_MS: positiveInt.min(100).default(30000),
+  RECONCILE_INTERVAL_MS: positiveInt.min(100).max(3_600_000).default(5000),
+  GLOBAL_LIMIT_CHECK_INTERVAL_MS: positiveInt.min(100).max(3_600_000).default(5000),
   OPERATION_TIME_BUDGET_MS: positiveInt.min(100).default(300_000),
   OPERATION_TIME_BUDGET_MAX_MS: positiveInt.min(100).default(3_600_000),
   OPERATION_MEMORY_BUDGET_MB: positiveInt.min(64).default(512),
@@ -83,6 +84,7 @@ export class AppConfig {
     lockDurationMs: number;
     stalledIntervalMs: number;
     reconcileIntervalMs: number;
+    globalLimitCheckIntervalMs: number;
     simulatedOperationDelayMs: number;
   };
   /**
@@ -147,6 +149,7 @@ export class AppConfig {
       lockDurationMs: e.WORKER_LOCK_DURATION_MS,
       stalledIntervalMs: e.WORKER_STALLED_INTERVAL_MS,
       reconcileIntervalMs: e.RECONCILE_INTERVAL_MS,
+      globalLimitCheckIntervalMs: e.GLOBAL_LIMIT_CHECK_INTERVAL_MS,
       simulatedOperationDelayMs: e.SIMULATED_OPERATION_DELAY_MS,
     };
     this.operationBudget = {

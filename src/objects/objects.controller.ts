@@ -7,6 +7,7 @@ import { ObjectIdPipe } from '../common/object-id.pipe';
 import { ArtifactsResponse, ObjectListResponse, ObjectResponse, OperationStatusResponse } from './dto/object.responses';
 import { ListObjectsQuery, RetryQuery } from './dto/list-objects.query';
 import { IDENTIFIER_RULE, isValidIdentifier } from './identifier';
+import { listInstant } from './list-cursor';
 import { ObjectsService } from './objects.service';
 
 @ApiTags('objects')
@@ -24,8 +25,8 @@ export class ObjectsController {
       state: query.state,
       identifierPrefix: query.identifier_prefix,
       operation: query.operation,
-      createdAfter: query.created_after ? new Date(query.created_after) : undefined,
-      createdBefore: query.created_before ? new Date(query.created_before) : undefined,
+      createdAfter: query.created_after ? listInstant('created_after', query.created_after) : undefined,
+      createdBefore: query.created_before ? listInstant('created_before', query.created_before) : undefined,
       cursor: query.cursor,
       limit: query.limit ?? 20,
     });

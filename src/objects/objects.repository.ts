@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager, UniqueConstraintViolationException, raw } from '@mikro-orm/postgresql';
+import { EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import type { Pool, PoolClient } from 'pg';
 import { InvalidTransitionError, ObjectNotFoundError } from '../common/domain-errors';
+import type { ListPosition } from './list-cursor';
 import { ObjectState, assertTransition, statesLeadingTo } from './object-state';
 import type { ObjectEventKind, ObjectSnapshot } from './object-event.entity';
 import type { ProgressFields } from './object.presenter';
@@ -38,6 +39,34 @@ export interface NewObject {
 }
 
 export { UniqueConstraintViolationException };
+
+/** The states in which an object is waiting for, or held by, a job. */
+export type UnsettledState = Extract<ObjectState, 'queued' | 'processing'>;
+
+/** Where a keyset sweep stopped: created_at as PostgreSQL prints it (microseconds kept), and the id. */
+export interface SweepPosition {
+  createdAt: string;
+  id: string;
+}
+
+export interface UnsettledObject {
+  id: string;
+  state: UnsettledState;
+  taskId: string | null;
+  priority: number;
+  attempts: number;
+  updatedAt: Date;
+  position: SweepPosition;
+}
+
+interface UnsettledRow {
+  id: string;
+  task_id: string | null;
+  priority: number;
+  attempts: number;
+  updated_at: string | Date;
+  created_at_text: string;
+}
 
 export interface RecordedEvent {
   kind: ObjectEventKind;
@@ -200,13 +229,46 @@ export class ObjectsRepository {
     return result.affectedRows === 1;
   }
 
-  /** Queued or processing objects untouched for a while: candidates for having lost their job. */
-  async findUnsettledSince(before: Date, limit: number): Promise<Pick<ProcessingObject, 'id' | 'taskId' | 'priority'>[]> {
-    const rows = await this.em.getConnection().execute<{ id: string; task_id: string | null; priority: number }[]>(
-      `select id, task_id, priority from ${TABLE} where state in ('queued', 'processing') and updated_at < ? order by updated_at limit ?`,
-      [before, limit],
+  /**
+   * The next `limit` objects in `state` after `after`, oldest first: one step of a keyset sweep
+   * over the index on (state, created_at, id), so each step reads only the rows it returns.
+   */
+  async findUnsettledAfter(state: UnsettledState, after: SweepPosition | null, limit: number): Promise<UnsettledObject[]> {
+    const rows = await this.em.getConnection().execute<UnsettledRow[]>(
+      `select id, task_id, priority, attempts, updated_at, created_at::text as created_at_text from ${TABLE}
+        where state = ? ${after ? 'and (created_at, id) > (?::timestamptz, ?)' : ''}
+        order by created_at, id limit ?`,
+      after ? [state, after.createdAt, after.id, limit] : [state, limit],
     );
-    return rows.map((row) => ({ id: row.id, taskId: row.task_id, priority: row.priority }));
+    return rows.map((row) => ({
+      id: row.id,
+      state,
+      taskId: row.task_id,
+      priority: row.priority,
+      attempts: row.attempts,
+      updatedAt: new Date(row.updated_at),
+      position: { createdAt: row.created_at_text, id: row.id },
+    }));
+  }
+
+  /**
+   * Applies `patch` (and moves the object to `to`, when given) only while the object is still in
+   * one of `states` under the job `taskId`; null when it no longer is.
+   */
+  async updateWhileTask(
+    change: { id: string; taskId: string; states: readonly UnsettledState[]; to?: ObjectState },
+    patch: ObjectPatch,
+  ): Promise<ObjectEventRecord | null> {
+    change.states.forEach((state) => change.to && assertTransition(state, change.to));
+    const rows = await updateRecordingEvent(await this.pool(), {
+      id: change.id,
+      taskId: change.taskId,
+      states: change.states,
+      newState: change.to,
+      patch,
+      event: { kind: 'state_changed', operation: null },
+    });
+    return rows[0] ?? null;
   }
 
   async countByState(): Promise<Record<ObjectState, number>> {
@@ -216,33 +278,47 @@ export class ObjectsRepository {
     return Object.fromEntries(rows.map((row) => [row.state, Number(row.count)])) as Record<ObjectState, number>;
   }
 
-  async list(filter: ObjectListFilter): Promise<ProcessingObject[]> {
-    const where: Record<string, unknown>[] = [];
+  /**
+   * A page of objects, newest first, each with its list position: created_at as PostgreSQL stores
+   * it (to the microsecond, as text) and the id, so a cursor made from it resumes exactly after it.
+   */
+  async list(filter: ObjectListFilter): Promise<ListedObject[]> {
+    const conditions: string[] = [];
+    const params: unknown[] = [];
+    const where = (condition: string, ...values: unknown[]) => {
+      conditions.push(condition);
+      params.push(...values);
+    };
     if (filter.state) {
-      where.push({ state: filter.state });
+      where('state = ?', filter.state);
     }
     if (filter.identifierPrefix) {
-      where.push({ identifier: { $like: `${escapeLike(filter.identifierPrefix)}%` } });
+      where('identifier like ?', `${escapeLike(filter.identifierPrefix)}%`);
     }
     if (filter.operation) {
-      where.push({ plan: { $contains: [filter.operation] } });
+      where('plan @> ?::jsonb', JSON.stringify([filter.operation]));
     }
     if (filter.createdAfter) {
-      where.push({ createdAt: { $gte: filter.createdAfter } });
+      where('created_at >= ?', filter.createdAfter);
     }
     if (filter.createdBefore) {
-      where.push({ createdAt: { $lt: filter.createdBefore } });
+      where('created_at < ?', filter.createdBefore);
     }
     if (filter.after) {
       // A row comparison, not `created_at < ? or (created_at = ? and id < ?)`: only this form bounds
       // the (created_at desc, id desc) index scans, so a deep page costs no more than the first one.
-      where.push({ [raw('(created_at, id) < (?, ?)', [filter.after.createdAt, filter.after.id])]: [] });
+      where('(created_at, id) < (?::timestamptz, ?::uuid)', filter.after.createdAt, filter.after.id);
     }
-    return this.em.fork().find(
-      ProcessingObjectSchema,
-      { $and: where },
-      { orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], limit: filter.limit, disableIdentityMap: true },
+    const rows = await this.em.getConnection().execute<(Record<string, unknown> & { list_created_at: string })[]>(
+      `select *, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as list_created_at from ${TABLE}
+        ${conditions.length > 0 ? `where ${conditions.join(' and ')}` : ''} order by created_at desc, id desc limit ?`,
+      [...params, filter.limit],
     );
+    const em = this.em.fork();
+    return rows.map(({ list_created_at: createdAt, ...columns }) => {
+      const object = em.map(ProcessingObjectSchema, columns);
+      return { object, position: { createdAt, id: object.id } };
+    });
   }
 
   /**
@@ -301,8 +377,13 @@ export interface ObjectListFilter {
   operation?: string;
   createdAfter?: Date;
   createdBefore?: Date;
-  after?: { createdAt: Date; id: string };
+  after?: ListPosition;
   limit: number;
+}
+
+export interface ListedObject {
+  object: ProcessingObject;
+  position: ListPosition;
 }
 
 async function transition(pool: Pool, id: string, to: ObjectState, patch: ObjectPatch, from?: ObjectState[]): Promise<ObjectEventRecord> {
@@ -360,20 +441,29 @@ async function insertQueued(db: Pool | PoolClient, object: NewObject, queued: Qu
  */
 async function updateRecordingEvent(
   pool: Pool,
-  update: { id: string; states: readonly ObjectState[]; newState?: ObjectState; patch: ObjectPatch; event: RecordedEvent },
+  update: { id: string; taskId?: string; states: readonly ObjectState[]; newState?: ObjectState; patch: ObjectPatch; event: RecordedEvent },
 ): Promise<ObjectEventRecord[]> {
   const { assignments, params } = toAssignments(update.patch);
   const stateAssignment = update.newState ? ['state = ?'] : [];
+  const taskCondition = update.taskId === undefined ? '' : ' and task_id = ?';
   return runPrepared<ObjectEventRecord>(
     pool,
     `with changed as (
-       update ${TABLE} set ${[...stateAssignment, ...assignments].join(', ')} where id = ? and state = any(?::text[]) returning *
+       update ${TABLE} set ${[...stateAssignment, ...assignments].join(', ')} where id = ? and state = any(?::text[])${taskCondition} returning *
      ), recorded as (
        insert into object_events (object_id, seq, kind, operation, snapshot) select id, version, ?::text, ?::text, ${SNAPSHOT} from changed
        returning seq, kind, operation, snapshot
      )
      select seq, kind, operation, snapshot from recorded`,
-    [...(update.newState ? [update.newState] : []), ...params, update.id, update.states, update.event.kind, update.event.operation],
+    [
+      ...(update.newState ? [update.newState] : []),
+      ...params,
+      update.id,
+      update.states,
+      ...(update.taskId === undefined ? [] : [update.taskId]),
+      update.event.kind,
+      update.event.operation,
+    ],
   );
 }
 

@@ -63,8 +63,8 @@ export class ObjectsService {
     const items = page.slice(0, query.limit);
     const last = items[items.length - 1];
     return {
-      items: items.map(toObjectView),
-      next_cursor: page.length > query.limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null,
+      items: items.map(({ object }) => toObjectView(object)),
+      next_cursor: page.length > query.limit && last ? encodeCursor(last.position) : null,
     };
   }
 

@@ -87,7 +87,13 @@ export class ValidateOperation implements ProcessingOperation {
     if (schema && !isRecordKind(kind)) {
       return failed(`a JSON Schema applies to JSON, NDJSON or CSV content; content is ${contentType}`);
     }
-    const validateSchema = schema ? compileJsonSchema(schema) : undefined;
+    let validateSchema: ValidateFunction | undefined;
+    try {
+      validateSchema = schema ? compileJsonSchema(schema) : undefined;
+    } catch (error) {
+      // Checked at submission since the limits exist; an object stored before them can still carry such a schema.
+      return failed(`the JSON Schema cannot be used: ${(error as Error).message}`);
+    }
     try {
       const checked = await this.check(kind, context, head, validateSchema);
       const result: ValidateResult = {

@@ -2,7 +2,8 @@ import type { Multipart, MultipartFile } from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
 import { DomainError, PayloadTooLargeError, ValidationError } from '../common/domain-errors';
 import { ErrorCode } from '../common/error-codes';
-import { validateBody } from '../common/validation.pipe';
+import { MAX_JSON_DEPTH, UnstorableCharacterError, checkJsonTextDepth, checkJsonValue, hasUnstorableCharacter } from '../common/json-limits';
+import { validateSubmission } from './dto/validate-submission';
 import { SubmitObjectDto } from './dto/submit-object.dto';
 import { Readable } from 'node:stream';
 import { ClassifiedUpload, drainFile } from './upload-content';
@@ -75,7 +76,10 @@ export async function readMultipartSubmission(request: FastifyRequest, limits: {
           missing.map((field) => ({ field, message: 'must come before the file' })),
         );
       }
-      const submission = await validateBody(SubmitObjectDto, toSubmissionBody(fields));
+      if (part.filename && hasUnstorableCharacter(part.filename)) {
+        throw new UnstorableCharacterError(`${FILE_FIELD} (its file name)`);
+      }
+      const submission = await validateSubmission(toSubmissionBody(fields));
       const upload = await ClassifiedUpload.open({ filename: part.filename || undefined, mimetype: part.mimetype, stream: part.file, limitBytes: limits.uploadBytes });
       return {
         request: submission,
@@ -170,10 +174,13 @@ function parseOperations(value: unknown): unknown[] {
     .filter((name) => name.length > 0);
 }
 
+/** A JSON field of the form, within the nesting limit before anything walks it. */
 function parseJsonField(name: string, value: unknown): unknown {
   if (typeof value !== 'string') {
-    return value; // sent with Content-Type application/json: already parsed
+    checkJsonValue(name, value); // sent with Content-Type application/json: already parsed
+    return value;
   }
+  checkJsonTextDepth(name, value, MAX_JSON_DEPTH);
   try {
     return JSON.parse(value) as unknown;
   } catch (error) {

@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiErrors } from '../common/api-errors.decorator';
 import { ObjectNotFoundError, ValidationError } from '../common/domain-errors';
 import { ObjectIdPipe } from '../common/object-id.pipe';
-import { validateBody } from '../common/validation.pipe';
+import { validateSubmission } from './dto/validate-submission';
 import { OperationStatusResponse, ProgressResponse } from '../objects/dto/object.responses';
 import { toProgressView } from '../objects/object.presenter';
 import { ObjectsRepository } from '../objects/objects.repository';
@@ -61,7 +61,7 @@ export class ProcessingController {
   ): Promise<SubmissionResponseDto> {
     if (!request.isMultipart()) {
       // The JSON body, validated exactly as @Body() would be (the route takes multipart too, so it reads the body itself).
-      const body = await validateBody(SubmitObjectDto, request.body);
+      const body = await validateSubmission(request.body);
       checkIdempotencyKey(idempotencyKey);
       return this.submissions.submit(body, idempotencyKey);
     }

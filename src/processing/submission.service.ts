@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
 import { ConflictError, DependencyUnavailableError, DomainError, ValidationError } from '../common/domain-errors';
 import { ErrorCode } from '../common/error-codes';
+import { checkJsonValue } from '../common/json-limits';
 import { NewObject, ObjectsRepository, UniqueConstraintViolationException } from '../objects/objects.repository';
 import { jobPriority } from '../objects/objects.service';
 import type { ObjectSource, ProcessingObject } from '../objects/processing-object.entity';
@@ -85,6 +86,9 @@ export class SubmissionService {
   }
 
   private prepare(request: SubmitObjectDto): Prepared {
+    for (const field of ['metadata', 'options', 'payload'] as const) {
+      checkJsonValue(field, request[field]);
+    }
     const operations = [...new Set(request.operations)];
     const plan = this.planFor(operations);
     const options = checkOperationOptions(request.options);

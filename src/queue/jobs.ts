@@ -16,3 +16,9 @@ export type JobItem = ProcessObjectJob;
 export function taskIdFor(objectId: string, run: number): string {
   return `${objectId}.${run}`;
 }
+
+/** What the queue holds under a job id; `failedReason` only for a job in the failed set. */
+export interface JobFate {
+  state: 'waiting' | 'prioritized' | 'delayed' | 'active' | 'waiting-children' | 'completed' | 'failed' | 'unknown';
+  failedReason?: string;
+}

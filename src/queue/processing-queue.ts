@@ -2,7 +2,7 @@ import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { AppConfig } from '../config/app-config';
-import { JobItem, OBJECTS_QUEUE } from './jobs';
+import { JobFate, JobItem, OBJECTS_QUEUE } from './jobs';
 import { closeGracefully } from '../common/close-gracefully';
 
 export interface QueueCounts {
@@ -48,8 +48,20 @@ export class ProcessingQueue implements OnApplicationShutdown {
     }
   }
 
-  async hasJob(jobId: string): Promise<boolean> {
-    return (await this.queue.getJobState(jobId)) !== 'unknown';
+  /** The state of a job, with the reason it failed when it is in the failed set. */
+  async jobFate(jobId: string): Promise<JobFate> {
+    const state = await this.queue.getJobState(jobId);
+    if (state !== 'failed') {
+      return { state };
+    }
+    const job = await this.queue.getJob(jobId);
+    return { state, failedReason: job?.failedReason };
+  }
+
+  /** Calls `listener` each time the queue's Redis connection is (re)established; returns the unsubscribe. */
+  onConnectionReady(listener: () => void): () => void {
+    this.connection.on('ready', listener);
+    return () => this.connection.off('ready', listener);
   }
 
   async counts(): Promise<QueueCounts> {

@@ -7,6 +7,7 @@ import type { ObjectState } from '../objects/object-state';
 import type { OperationStatus, ProcessingObject } from '../objects/processing-object.entity';
 import { Cancellations, WorkerStoppingError } from './cancellations';
 import { ObjectProcessor, ProcessAttempt } from './object-processor';
+import type { StorageService } from '../storage/storage.service';
 import type { OperationProcesses } from './operation-processes';
 import type { OperationTask, OperationTaskOutcome, OperationTaskResult } from './operation-task';
 
@@ -132,15 +133,18 @@ function setUp() {
   const metrics = { timeOperation: () => () => 0, countRetry: () => undefined, countFailure: (code: string) => failures.push(code) };
   const cancellations = new Cancellations({} as ObjectEvents);
   const events = { publishRecorded: async () => undefined };
+  const deleted: string[] = [];
+  const storage = { deleteKeys: async (keys: string[]) => void deleted.push(...keys) };
   const processor = new ObjectProcessor(
     new AppConfig({}),
     objects as unknown as ObjectsRepository,
     processes as unknown as OperationProcesses,
+    storage as unknown as StorageService,
     events as unknown as ObjectEvents,
     cancellations,
     metrics as unknown as MetricsService,
   );
-  return { objects, processes, processor, cancellations, failures };
+  return { objects, processes, processor, cancellations, failures, deleted };
 }
 
 function attempt(attempts = 1, isFinalAttempt = false): ProcessAttempt {
@@ -241,14 +245,20 @@ describe('ObjectProcessor', () => {
     expect(objects.events.filter((event) => event.startsWith('state_changed'))).toEqual(['state_changed:processing']);
   });
 
-  it('loses to a cancel that lands between the last operation and completion: the cancel stays', async () => {
-    const { objects, processes, processor } = setUp();
+  it('loses to a cancel that lands while the last operation finishes: the cancel stays, and what the operation stored goes', async () => {
+    const { objects, processes, processor, deleted } = setUp();
     processes.scripts.set('enrich', async (task) => {
       objects.state = 'cancelled';
-      return { status: 'completed', result: { key: `doc/${task.operation}_result.json`, s3Url: 's3://b/doc/enrich_result.json', size: 2 }, files: [] };
+      return {
+        status: 'completed',
+        result: { key: `doc/${task.operation}_result.json`, s3Url: 's3://b/doc/enrich_result.json', size: 2 },
+        files: [{ key: 'doc/enrich/schema.json', s3Url: 's3://b/doc/enrich/schema.json', size: 2 }],
+      };
     });
     expect(await processor.process(attempt())).toBe('cancelled');
     expect(objects.state).toBe('cancelled');
+    expect(objects.operationsStatus.enrich).toMatchObject({ completed: false });
+    expect(deleted).toEqual(['doc/enrich_result.json', 'doc/enrich/schema.json']);
   });
 
   it('hands the job back instead of starting its next operation once draining', async () => {

@@ -10,6 +10,7 @@ import type { OperationStatus, ProcessingObject } from '../objects/processing-ob
 import { Cancellations, ObjectCancelledError, WorkerStoppingError } from './cancellations';
 import { budgetFor, OperationBudget } from '../operations/operation-budget';
 import { readOptions } from '../operations/operation-options';
+import { StorageService } from '../storage/storage.service';
 import { JobCarryHolder } from './job-memory';
 import type { ObjectForRun } from './operation-run';
 import { OperationProcesses } from './operation-processes';
@@ -45,6 +46,7 @@ export class ObjectProcessor {
     private readonly config: AppConfig,
     private readonly objects: ObjectsRepository,
     private readonly operationProcesses: OperationProcesses,
+    private readonly storage: StorageService,
     private readonly events: ObjectEvents,
     private readonly cancellations: Cancellations,
     private readonly metrics: MetricsService,
@@ -168,14 +170,33 @@ export class ObjectProcessor {
       case 'completed': {
         const files = outcome.files.map((file) => file.s3Url);
         const finishedStatus = { ...timing, completed: true, s3_url: outcome.result.s3Url, error: null, files };
-        await this.updateOrStop(object.id, { kind: 'operation_finished', operation }, {
-          operationStatus: { operation, status: finishedStatus },
-          completedOperation: { operation, s3Url: outcome.result.s3Url },
-          progressMessage: `Finished ${operation}`,
-        });
+        try {
+          await this.updateOrStop(object.id, { kind: 'operation_finished', operation }, {
+            operationStatus: { operation, status: finishedStatus },
+            completedOperation: { operation, s3Url: outcome.result.s3Url },
+            progressMessage: `Finished ${operation}`,
+          });
+        } catch (error) {
+          if (error instanceof ObjectCancelledError) {
+            await this.removeUnrecorded(object.id, operation, [outcome.result.key, ...outcome.files.map((file) => file.key)]);
+          }
+          throw error;
+        }
         recordStatus(object, operation, finishedStatus);
         return 'completed';
       }
+    }
+  }
+
+  /**
+   * An operation that finished after its object was cancelled is not recorded: what it stored goes
+   * too, so that only recorded artifacts stay. A failure to remove them is logged, not retried.
+   */
+  private async removeUnrecorded(objectId: string, operation: string, keys: string[]): Promise<void> {
+    try {
+      await this.storage.deleteKeys(keys);
+    } catch (error) {
+      this.logger.warn(`Object ${objectId}: ${operation} finished after a cancel; its ${keys.length} file(s) could not be removed: ${(error as Error).message}`);
     }
   }
 

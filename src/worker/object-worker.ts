@@ -4,7 +4,7 @@ import { PinoLogger } from 'nestjs-pino';
 import { isDependencyFailure } from '../common/dependency-failure';
 import { DependencyUnavailableError } from '../common/domain-errors';
 import { AppConfig } from '../config/app-config';
-import { ProcessingQueue } from '../queue/processing-queue';
+import { GlobalLimit } from '../queue/global-limit';
 import { JobItem, JobName, OBJECTS_QUEUE } from '../queue/jobs';
 import { Cancellations, WorkerStoppingError } from './cancellations';
 import { DependencyGate } from './dependency-gate';
@@ -20,7 +20,7 @@ export class ObjectWorker implements OnApplicationBootstrap, BeforeApplicationSh
 
   constructor(
     private readonly config: AppConfig,
-    private readonly queue: ProcessingQueue,
+    private readonly globalLimit: GlobalLimit,
     private readonly processor: ObjectProcessor,
     private readonly cancellations: Cancellations,
     private readonly gate: DependencyGate,
@@ -28,7 +28,7 @@ export class ObjectWorker implements OnApplicationBootstrap, BeforeApplicationSh
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.queue.queue.setGlobalConcurrency(this.config.maxParallelWorkers);
+    await this.globalLimit.start();
     this.worker = new Worker(OBJECTS_QUEUE, (job: ObjectJob, token?: string) => this.inJobContext(job, () => this.handBackWhenStopping(job, token)), {
       connection: { url: this.config.redis.url, maxRetriesPerRequest: null },
       prefix: this.config.redis.prefix,

@@ -8,8 +8,18 @@ import type { OperationTask, OperationTaskResult } from './operation-task';
 
 type Pool = ReturnType<typeof workerpool.pool>;
 
+/** A pool with the runs under way in it; a pool of a per-object budget closes when idle. */
+interface PoolEntry {
+  pool: Pool;
+  running: number;
+  closeWhenIdle?: NodeJS.Timeout;
+}
+
 /** Memory budgets are rounded up to this step, so that the pools of per-object budgets stay few. */
 const MEMORY_STEP_MB = 32;
+
+/** A pool of a per-object budget that has run nothing for this long is closed with its processes. */
+const IDLE_POOL_MS = 60_000;
 
 /** How V8 ends a process that reached its heap limit: an abort. */
 const OUT_OF_MEMORY_EXIT = /signalCode: `SIGABRT`|exitCode: `134`/;
@@ -28,7 +38,7 @@ const OUT_OF_MEMORY_EXIT = /signalCode: `SIGABRT`|exitCode: `134`/;
 @Injectable()
 export class OperationProcesses implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(OperationProcesses.name);
-  private readonly pools = new Map<number, Pool>();
+  private readonly pools = new Map<number, PoolEntry>();
 
   constructor(private readonly config: AppConfig) {}
 
@@ -38,7 +48,10 @@ export class OperationProcesses implements OnApplicationBootstrap, OnApplication
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all([...this.pools.values()].map((pool) => pool.terminate(true)));
+    await Promise.all([...this.pools.values()].map(({ pool, closeWhenIdle }) => {
+      clearTimeout(closeWhenIdle);
+      return pool.terminate(true);
+    }));
   }
 
   /**
@@ -52,7 +65,10 @@ export class OperationProcesses implements OnApplicationBootstrap, OnApplication
     const relay = (message: string) => {
       progressed = progressed.then(() => onProgress(message)).catch((error: unknown) => this.logger.warn(`Progress of ${task.operation} not recorded: ${(error as Error).message}`));
     };
-    const running = this.pool(memoryMb).exec('runOperationTask', [task], { on: relay }).timeout(budget.timeMs);
+    const entry = this.pool(memoryMb);
+    entry.running++;
+    clearTimeout(entry.closeWhenIdle);
+    const running = entry.pool.exec('runOperationTask', [task], { on: relay }).timeout(budget.timeMs);
     // Returns nothing: EventTarget treats a returned thenable as the listener's promise and rethrows its rejection.
     const cancel = () => {
       running.cancel();
@@ -75,6 +91,18 @@ export class OperationProcesses implements OnApplicationBootstrap, OnApplication
       throw error;
     } finally {
       signal.removeEventListener('abort', cancel);
+      entry.running--;
+      if (entry.running === 0 && memoryMb !== this.defaultMemoryMb()) {
+        entry.closeWhenIdle = setTimeout(() => this.closePool(memoryMb), IDLE_POOL_MS).unref();
+      }
+    }
+  }
+
+  private closePool(memoryMb: number): void {
+    const entry = this.pools.get(memoryMb);
+    if (entry?.running === 0) {
+      this.pools.delete(memoryMb);
+      entry.pool.terminate().catch((error: unknown) => this.logger.warn(`Closing the ${memoryMb} MB operation pool: ${(error as Error).message}`));
     }
   }
 
@@ -82,10 +110,10 @@ export class OperationProcesses implements OnApplicationBootstrap, OnApplication
     return roundedMemory(this.config.operationBudget.memoryMb);
   }
 
-  private pool(memoryMb: number): Pool {
-    let pool = this.pools.get(memoryMb);
-    if (!pool) {
-      pool = workerpool.pool(processScript(), {
+  private pool(memoryMb: number): PoolEntry {
+    let entry = this.pools.get(memoryMb);
+    if (!entry) {
+      const pool = workerpool.pool(processScript(), {
         workerType: 'process',
         // One process per job this process runs at once; the pool of the default budget keeps one warm.
         maxWorkers: this.config.maxParallelWorkers,
@@ -99,9 +127,10 @@ export class OperationProcesses implements OnApplicationBootstrap, OnApplication
           serialization: 'advanced',
         },
       });
-      this.pools.set(memoryMb, pool);
+      entry = { pool, running: 0 };
+      this.pools.set(memoryMb, entry);
     }
-    return pool;
+    return entry;
   }
 }
 

@@ -1,21 +1,29 @@
 import { Injectable, Logger, OnApplicationBootstrap, BeforeApplicationShutdown } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import { AppConfig } from '../config/app-config';
-import { ObjectsRepository } from '../objects/objects.repository';
+import { ObjectEvents } from '../events/object-events';
+import { ObjectsRepository, SweepPosition, UnsettledObject, UnsettledState } from '../objects/objects.repository';
 import { jobPriority } from '../objects/objects.service';
-import { JobName } from '../queue/jobs';
+import { JobName, taskIdFor } from '../queue/jobs';
 import { ProcessingQueue } from '../queue/processing-queue';
+import { Recovery, recoveryFor } from './job-recovery';
 
-const BATCH = 100;
+/** Objects looked at per state and tick: each tick costs two index range reads of this size and one pipelined Redis round trip. */
+export const RECONCILE_BATCH = 200;
+const SWEPT_STATES: readonly UnsettledState[] = ['queued', 'processing'];
+/** An object changed this recently may be between its commit and its enqueue: it is left for a later sweep. */
+const MIN_SETTLE_MS = 5000;
 
 /**
- * Re-adds the job of any queued or processing object whose job is missing from the queue
- * (a crash between the database commit and the enqueue, or a Redis that lost data), so no
- * object waits forever. Job ids are deterministic, so concurrent reconcilers add it once.
+ * Finds queued and processing objects whose job is missing or dead and recovers them (see
+ * job-recovery.ts for the rule), so no object waits forever. Each tick continues a keyset sweep
+ * over each state where the last one stopped, so a stuck object is reached within
+ * ceil(unsettled objects / RECONCILE_BATCH) ticks, and no tick reads more than one batch per state.
  */
 @Injectable()
 export class QueueReconciler implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(QueueReconciler.name);
+  private readonly positions = new Map<UnsettledState, SweepPosition>();
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
 
@@ -23,6 +31,7 @@ export class QueueReconciler implements OnApplicationBootstrap, BeforeApplicatio
     private readonly config: AppConfig,
     private readonly objects: ObjectsRepository,
     private readonly queue: ProcessingQueue,
+    private readonly events: ObjectEvents,
     private readonly pino: PinoLogger,
   ) {}
 
@@ -34,18 +43,76 @@ export class QueueReconciler implements OnApplicationBootstrap, BeforeApplicatio
     }, this.config.jobs.reconcileIntervalMs);
   }
 
+  /** One tick: the next batch of each state's sweep. */
   async reconcile(): Promise<void> {
-    const settleTime = Math.max(this.config.jobs.reconcileIntervalMs, 5000);
-    const candidates = await this.objects.findUnsettledSince(new Date(Date.now() - settleTime), BATCH);
-    for (const object of candidates) {
-      if (object.taskId && !(await this.queue.hasJob(object.taskId))) {
-        await this.queue.enqueue({ name: JobName.ProcessObject, data: { objectId: object.id } }, { jobId: object.taskId, priority: jobPriority(object.priority) });
-        const taskId = object.taskId;
-        this.pino.runInContext(() => this.logger.warn(`Object ${object.id} had no job in the queue; re-added job ${taskId}`), {
-          bindings: { objectId: object.id, jobId: taskId },
-        });
+    const untouchedSince = Date.now() - Math.max(this.config.jobs.reconcileIntervalMs, MIN_SETTLE_MS);
+    for (const state of SWEPT_STATES) {
+      const batch = await this.objects.findUnsettledAfter(state, this.positions.get(state) ?? null, RECONCILE_BATCH);
+      this.advance(state, batch);
+      const idle = batch.filter((object) => object.taskId !== null && object.updatedAt.getTime() < untouchedSince);
+      const fates = await Promise.all(idle.map((object) => this.queue.jobFate(object.taskId!)));
+      for (const [index, object] of idle.entries()) {
+        await this.recover(object, object.taskId!, recoveryFor(state, fates[index]));
       }
     }
+  }
+
+  /** A short batch is the end of the sweep: the next tick starts from the oldest object again. */
+  private advance(state: UnsettledState, batch: UnsettledObject[]): void {
+    const last = batch[batch.length - 1];
+    if (batch.length < RECONCILE_BATCH || !last) {
+      this.positions.delete(state);
+    } else {
+      this.positions.set(state, last.position);
+    }
+  }
+
+  private async recover(object: UnsettledObject, taskId: string, recovery: Recovery): Promise<void> {
+    switch (recovery.action) {
+      case 'none':
+        return;
+      case 'add':
+        await this.enqueue(object, taskId);
+        this.warn(object, taskId, `Object ${object.id} had no job in the queue; re-added job ${taskId}`);
+        return;
+      case 'requeue':
+        return this.requeue(object, taskId, recovery.reason);
+      case 'fail':
+        return this.fail(object, taskId, recovery.reason);
+    }
+  }
+
+  private async requeue(object: UnsettledObject, deadTaskId: string, reason: string): Promise<void> {
+    const taskId = taskIdFor(object.id, object.attempts + 1);
+    const event = await this.objects.updateWhileTask(
+      { id: object.id, taskId: deadTaskId, states: [object.state] },
+      { taskId, incrementAttempts: true, progressMessage: 'Queued again after its job was lost' },
+    );
+    if (!event) {
+      return;
+    }
+    await this.events.publishRecorded(object.id, event);
+    await this.enqueue(object, taskId);
+    this.warn(object, taskId, `Object ${object.id}: ${reason}; queued again as job ${taskId}`);
+  }
+
+  private async fail(object: UnsettledObject, deadTaskId: string, reason: string): Promise<void> {
+    const event = await this.objects.updateWhileTask(
+      { id: object.id, taskId: deadTaskId, states: ['processing'], to: 'failed' },
+      { errorMessage: reason, errorCode: 'operation_failed', currentOperation: null, markFinished: true, progressMessage: 'Failed' },
+    );
+    if (event) {
+      await this.events.publishRecorded(object.id, event);
+      this.warn(object, deadTaskId, `Object ${object.id}: ${reason}`);
+    }
+  }
+
+  private async enqueue(object: UnsettledObject, taskId: string): Promise<void> {
+    await this.queue.enqueue({ name: JobName.ProcessObject, data: { objectId: object.id } }, { jobId: taskId, priority: jobPriority(object.priority) });
+  }
+
+  private warn(object: UnsettledObject, jobId: string, message: string): void {
+    this.pino.runInContext(() => this.logger.warn(message), { bindings: { objectId: object.id, jobId } });
   }
 
   async beforeApplicationShutdown(): Promise<void> {

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { HealthModule } from '../health/health.module';
 import { ObjectsModule } from '../objects/objects.module';
 import { OperationsModule } from '../operations/operations.module';
+import { GlobalLimit } from '../queue/global-limit';
 import { Cancellations } from './cancellations';
 import { DependencyGate } from './dependency-gate';
 import { ObjectProcessor } from './object-processor';
@@ -12,6 +13,6 @@ import { QueueReconciler } from './queue-reconciler';
 /** Imported only by processes that run the worker role: every provider here consumes jobs. */
 @Module({
   imports: [ObjectsModule, OperationsModule, HealthModule],
-  providers: [Cancellations, DependencyGate, ObjectProcessor, ObjectWorker, OperationProcesses, QueueReconciler],
+  providers: [Cancellations, DependencyGate, GlobalLimit, ObjectProcessor, ObjectWorker, OperationProcesses, QueueReconciler],
 })
 export class WorkerModule {}
