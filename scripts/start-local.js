@@ -1,11 +1,15 @@
 'use strict';
 // `npm start`: the service on this machine, API and worker in one process on port 8000.
-// Uses PostgreSQL and Redis on localhost, creates the database and applies migrations,
-// and starts a local S3 (s3rver, data in .s3rver/) unless S3_ENDPOINT points at a real one.
+// Reads .env (variables already in the environment win), uses PostgreSQL and Redis on localhost,
+// creates the database and applies migrations, and starts a local S3 (s3rver, data in .s3rver/)
+// unless S3_ENDPOINT points at a real one.
 const path = require('node:path');
 const { startLocalS3 } = require('./local-s3');
+const { loadEnvFile } = require('../dist/src/startup/env-file');
+const { assertDependenciesReachable } = require('../dist/src/startup/dependency-check');
 
 async function main() {
+  loadEnvFile(path.join(__dirname, '..', '.env'));
   if (!process.env.S3_ENDPOINT) {
     const s3 = await startLocalS3({ directory: path.join(__dirname, '..', '.s3rver'), port: Number(process.env.LOCAL_S3_PORT || 4568) });
     Object.assign(process.env, s3.env);
@@ -13,7 +17,9 @@ async function main() {
   }
   const { AppConfig } = require('../dist/src/config/app-config');
   const { migrateDatabase } = require('../dist/src/database/migrate');
-  const applied = await migrateDatabase(new AppConfig(process.env));
+  const config = new AppConfig(process.env);
+  await assertDependenciesReachable(config, { databaseMayBeMissing: true });
+  const applied = await migrateDatabase(config);
   console.log(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Database schema is up to date');
   require('../dist/src/main');
 }

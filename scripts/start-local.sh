@@ -1,7 +1,6 @@
 #!/bin/sh
-# Installs dependencies (a no-op when up to date), builds, and runs the service locally.
+# Installs dependencies and builds when something changed (scripts/prepare.sh), then runs the service locally.
 set -e
 cd "$(dirname "$0")/.."
-npm install --no-audit --no-fund --loglevel=error
-npm run --silent build
+sh scripts/prepare.sh
 exec node scripts/start-local.js

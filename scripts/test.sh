@@ -1,8 +1,7 @@
 #!/bin/sh
 # `npm test`: unit and e2e tests against PostgreSQL and Redis on localhost and an s3rver it starts.
-# Installs dependencies (a no-op when up to date) and builds first: some tests run the built service as separate processes.
+# Installs dependencies and builds first when something changed (scripts/prepare.sh): some tests run the built service as separate processes.
 set -e
 cd "$(dirname "$0")/.."
-npm install --no-audit --no-fund --loglevel=error
-npm run --silent build
+sh scripts/prepare.sh
 NODE_OPTIONS=--experimental-vm-modules exec jest --runInBand "$@"

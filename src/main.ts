@@ -3,10 +3,20 @@ import { Logger } from '@nestjs/common';
 import { AppConfig, ConfigError } from './config/app-config';
 import { createHttpApp, shutDown } from './bootstrap';
 import { installProcessGuard } from './common/process-guard';
+import { loadEnvFile } from './startup/env-file';
+import { DependencyUnreachableError, assertDependenciesReachable } from './startup/dependency-check';
+
+/** The configuration from the environment and .env, once PostgreSQL, Redis and S3 are known to answer. */
+async function readyConfiguration(): Promise<AppConfig> {
+  loadEnvFile();
+  const config = new AppConfig(process.env);
+  await assertDependenciesReachable(config);
+  return config;
+}
 
 async function main(): Promise<void> {
   installProcessGuard();
-  const config = new AppConfig(process.env);
+  const config = await readyConfiguration();
   const app = await createHttpApp(config);
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
@@ -29,7 +39,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
+  if (error instanceof ConfigError || error instanceof DependencyUnreachableError) {
     console.error(error.message);
   } else {
     console.error(error instanceof Error ? (error.stack ?? error.message) : error);

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { AppConfig } from '../src/config/app-config';
 import { TestApp, startTestApp } from './support/test-app';
 
@@ -37,6 +37,7 @@ interface PodSpec {
   terminationGracePeriodSeconds?: number;
   restartPolicy?: string;
   securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
+  initContainers?: Container[];
   containers: Container[];
   volumes?: { name: string; emptyDir?: object }[];
 }
@@ -191,7 +192,7 @@ describe('Kubernetes manifests (deploy/)', () => {
   });
 
   it('parse, are namespace-less, and are exactly the resources kustomization.yaml lists', () => {
-    expect(manifests.length).toBeGreaterThanOrEqual(8);
+    expect(manifests.length).toBeGreaterThanOrEqual(7);
     for (const { file, manifest } of manifests) {
       expect({ file, kind: typeof manifest.kind, name: typeof manifest.metadata?.name, namespace: manifest.metadata?.namespace }).toEqual({
         file,
@@ -203,9 +204,7 @@ describe('Kubernetes manifests (deploy/)', () => {
     const kustomization = parseAllDocuments(readFileSync(join(DEPLOY, 'kustomization.yaml'), 'utf8'));
     const { resources } = (Array.isArray(kustomization) ? kustomization[0] : kustomization).toJS() as { resources: string[] };
     expect([...resources].sort()).toEqual([...new Set(manifests.map(({ file }) => file))].sort());
-    expect(new Set(manifests.map(({ manifest }) => manifest.kind))).toEqual(
-      new Set(['ConfigMap', 'Secret', 'Job', 'Deployment', 'Service', 'PodDisruptionBudget']),
-    );
+    expect(new Set(manifests.map(({ manifest }) => manifest.kind))).toEqual(new Set(['ConfigMap', 'Secret', 'Deployment', 'Service', 'PodDisruptionBudget']));
   });
 
   it('give the API and the worker a configuration the application accepts, in their roles', () => {
@@ -224,9 +223,11 @@ describe('Kubernetes manifests (deploy/)', () => {
     const referenced = new Set([
       ...[...configMaps.values()].flatMap((data) => Object.keys(data)),
       ...[...secrets.values()].flatMap((data) => Object.keys(data)),
-      ...byKind('Deployment')
-        .concat(byKind('Job'))
-        .flatMap((manifest) => manifest.spec!.template!.spec.containers.flatMap((container) => (container.env ?? []).map((variable) => variable.name))),
+      ...byKind('Deployment').flatMap((manifest) =>
+        [...(manifest.spec!.template!.spec.initContainers ?? []), ...manifest.spec!.template!.spec.containers].flatMap((container) =>
+          (container.env ?? []).map((variable) => variable.name),
+        ),
+      ),
     ]);
     expect(referenced.size).toBeGreaterThan(5);
     expect([...referenced].filter((name) => !read.has(name))).toEqual([]);
@@ -324,23 +325,102 @@ describe('Kubernetes manifests (deploy/)', () => {
     expect(portNumber(api.container, port.targetPort)).toBe(defaults.http.port);
   });
 
-  it('migrate with a Job that runs the built migration entry point with the same configuration', () => {
-    const jobs = byKind('Job');
-    expect(jobs).toHaveLength(1);
-    const job = jobs[0];
-    const [container] = job.spec!.template!.spec.containers;
-    const entry = [...(container.command ?? []), ...(container.args ?? [])];
-    expect(entry).toEqual(['node', 'dist/src/migrate.js']);
-    expect(existsSync(join(ROOT, 'src', 'migrate.ts'))).toBe(true);
-    expect(existsSync(join(ROOT, 'dist', 'src', 'migrate.js'))).toBe(true);
-    expect(readFileSync(join(ROOT, 'package.json'), 'utf8')).toContain('"migrate": "node dist/src/migrate.js"');
-    expect(container.image).toBe(api.container.image);
-    expect(container.image).toBe(worker.container.image);
-    expect(container.envFrom).toEqual(api.container.envFrom);
-    expect(() => new AppConfig(environmentOf(container))).not.toThrow();
-    expect(['Never', 'OnFailure']).toContain(job.spec!.template!.spec.restartPolicy);
-    expect(job.spec!.backoffLimit).toBeGreaterThanOrEqual(1);
-    expect(job.spec!.ttlSecondsAfterFinished).toBeGreaterThan(0);
-    expect(job.spec!.template!.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: NODE_USER_ID });
+  it.each(['api', 'worker'] as const)(
+    'migrate before %s pods start: an init container runs the built migration entry point from the same image and configuration',
+    (role) => {
+      const { pod, container } = role === 'api' ? api : worker;
+      // An init container, not a Job: the pod's containers start only after it succeeded, and no Job template has to change between versions.
+      expect(byKind('Job')).toEqual([]);
+      const initContainers = pod.spec.initContainers ?? [];
+      expect(initContainers).toHaveLength(1);
+      const [migrate] = initContainers;
+      expect([...(migrate.command ?? []), ...(migrate.args ?? [])]).toEqual(['node', 'dist/src/migrate.js']);
+      expect(existsSync(join(ROOT, 'src', 'migrate.ts'))).toBe(true);
+      expect(existsSync(join(ROOT, 'dist', 'src', 'migrate.js'))).toBe(true);
+      expect(readFileSync(join(ROOT, 'package.json'), 'utf8')).toContain('"migrate": "node dist/src/migrate.js"');
+      expect(migrate.image).toBe(container.image);
+      expect(migrate.envFrom).toEqual(container.envFrom);
+      expect(() => new AppConfig(environmentOf(migrate))).not.toThrow();
+      expect(migrate.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+      expect(Object.keys(migrate.resources?.limits ?? {})).toContain('memory');
+    },
+  );
+
+  it.each(['api', 'worker'] as const)('keep %s pods ready through a short blip: readiness fails only after three checks in a row', (role) => {
+    const { container } = role === 'api' ? api : worker;
+    expect(container.readinessProbe!.failureThreshold).toBeGreaterThanOrEqual(3);
+  });
+});
+
+interface ComposeService {
+  image?: string;
+  build?: string | { context: string };
+  command?: string[];
+  environment?: Record<string, string>;
+  ports?: string[];
+  stop_grace_period?: string;
+}
+
+/** A compose duration such as 40s, 1m or 1m30s, in ms. */
+function durationMs(duration: string): number {
+  const parts = [...duration.matchAll(/(\d+)(ms|s|m)/g)];
+  expect(parts.map(([part]) => part).join('')).toBe(duration);
+  return parts.reduce((total, [, amount, unit]) => total + Number(amount) * { ms: 1, s: 1000, m: 60_000 }[unit as 'ms' | 's' | 'm'], 0);
+}
+
+describe('docker compose (docker-compose.yml)', () => {
+  const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, ComposeService> };
+  const services = compose.services;
+  const roles = { migrate: services.migrate, api: services.api, worker: services.worker };
+
+  it('runs the migration, the API and the workers from one image, built from this repository', () => {
+    const images = new Set(Object.values(roles).map((service) => service.image));
+    expect(images.size).toBe(1);
+    expect([...images][0]).toMatch(/^[a-z0-9./-]+:[\w.-]+$/);
+    for (const [name, service] of Object.entries(roles)) {
+      expect({ name, build: service.build }).toEqual({ name, build: '.' });
+    }
+    expect(services.migrate.command).toEqual(['node', 'dist/src/migrate.js']);
+    expect(services.api.environment!.APP_ROLE).toBe('api');
+    expect(services.worker.environment!.APP_ROLE).toBe('worker');
+  });
+
+  it('pins every image it pulls to a release, MinIO to a dated one', () => {
+    const pulled = Object.entries(services).filter(([, service]) => service.build === undefined);
+    expect(pulled.length).toBeGreaterThanOrEqual(3);
+    for (const [name, service] of pulled) {
+      const tag = /:([^:/]+)$/.exec(service.image!)?.[1];
+      expect({ name, tag, latest: tag === 'latest' || tag === undefined }).toEqual({ name, tag, latest: false });
+      expect({ name, tag, hasVersion: /\d+\.\d+|^RELEASE\./.test(tag!) }).toEqual({ name, tag, hasVersion: true });
+    }
+    expect(services.minio.image).toMatch(/^minio\/minio:RELEASE\.\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z$/);
+  });
+
+  it.each(['api', 'worker'] as const)('gives %s containers longer to stop than the shutdown timeout before SIGKILL', (role) => {
+    const service = services[role];
+    const shutdownTimeoutMs = new AppConfig(service.environment!).shutdownTimeoutMs;
+    expect(service.stop_grace_period).toBeDefined();
+    expect(durationMs(service.stop_grace_period!)).toBeGreaterThan(shutdownTimeoutMs);
+  });
+
+  it('signs presigned URLs for MinIO as the host reaches it (a published port on localhost), not as the containers do', () => {
+    const config = new AppConfig(services.api.environment!);
+    const internal = new URL(config.s3.endpoint!);
+    const publicEndpoint = new URL(config.s3.publicEndpoint!);
+    expect(internal.hostname).toBe('minio');
+    expect(publicEndpoint.hostname).toBe('localhost');
+    expect(services.minio.ports).toContain(`${publicEndpoint.port}:${internal.port}`);
+    expect(new AppConfig(services.worker.environment!).s3.publicEndpoint).toBe(config.s3.publicEndpoint);
+  });
+
+  it('sets only variables the application reads and .env.example documents', () => {
+    const read = variablesTheAppReads();
+    const documented = documentedVariables();
+    const set = new Set(Object.values(roles).flatMap((service) => Object.keys(service.environment ?? {})));
+    expect(set.size).toBeGreaterThan(5);
+    expect([...set].filter((name) => !read.has(name) || !documented.has(name))).toEqual([]);
+    for (const service of Object.values(roles)) {
+      expect(() => new AppConfig(service.environment!)).not.toThrow();
+    }
   });
 });

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { Server, Socket, createServer, connect } from 'node:net';
+import { join } from 'node:path';
 import request from 'supertest';
 import type { ProgressResponse } from '../src/objects/dto/object.responses';
 import { closeDatabase, objectRow } from './support/database';
@@ -83,9 +85,9 @@ describe('Prometheus metrics at /metrics', () => {
     const routes = samplesOf(metrics, 'http_request_duration_seconds_count').map((sample) => sample.labels.route);
     expect(routes.filter((route) => route.includes(completed.id) || route.includes(failed.id))).toEqual([]);
 
-    expect(sampleValue(metrics, 'objects_total', { state: 'completed' })).toBeGreaterThanOrEqual(1);
-    expect(sampleValue(metrics, 'objects_total', { state: 'failed' })).toBeGreaterThanOrEqual(1);
-    expect(sampleValue(metrics, 'objects_total', { state: 'cancelled' })).toEqual(expect.any(Number));
+    expect(sampleValue(metrics, 'objects_current', { state: 'completed' })).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(metrics, 'objects_current', { state: 'failed' })).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(metrics, 'objects_current', { state: 'cancelled' })).toEqual(expect.any(Number));
     expect(sampleValue(metrics, 'operation_duration_seconds_count', { operation: 'validate', outcome: 'completed' })).toBeGreaterThanOrEqual(1);
     expect(sampleValue(metrics, 'operation_duration_seconds_count', { operation: 'validate', outcome: 'failed' })).toBeGreaterThanOrEqual(1);
     expect(sampleValue(metrics, 'object_failures_total', { code: 'invalid_content' })).toBeGreaterThanOrEqual(1);
@@ -93,6 +95,20 @@ describe('Prometheus metrics at /metrics', () => {
       expect(sampleValue(metrics, 'queue_jobs', { state })).toEqual(expect.any(Number));
     }
     expect(sampleValue(metrics, 'process_cpu_user_seconds_total')).toEqual(expect.any(Number));
+  });
+
+  it('names its own metrics by their type (only counters end in _total), and the README lists each with the name the service exposes', async () => {
+    const metrics = await scrape(service.baseUrl);
+    const types = new Map([...metrics.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map(([, name, type]) => [name, type]));
+    expect(types.get('objects_current')).toBe('gauge');
+    // prom-client's default process metrics (nodejs_*, process_*) are not ours to name.
+    const own = [...types].filter(([name]) => !/^(nodejs|process)_/.test(name));
+    expect(own.length).toBeGreaterThanOrEqual(6);
+    expect(own.filter(([name, type]) => name.endsWith('_total') && type !== 'counter')).toEqual([]);
+    const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+    const documented = [...readme.matchAll(/^ {2}\| `([a-z_]+)` \|/gm)].map(([, name]) => name);
+    expect(documented.length).toBeGreaterThanOrEqual(6);
+    expect(documented.filter((name) => !types.has(name))).toEqual([]);
   });
 
   it('is not part of the OpenAPI document', async () => {
@@ -128,10 +144,10 @@ describe('Prometheus metrics at /metrics', () => {
     const proxy = await cuttableProxy(new URL(process.env.DATABASE_URL!));
     const broken = await startTestApp({ APP_ROLE: 'api', DATABASE_URL: proxy.url.toString() });
     try {
-      expect(sampleValue(await scrape(broken.baseUrl), 'objects_total', { state: 'completed' })).toEqual(expect.any(Number));
+      expect(sampleValue(await scrape(broken.baseUrl), 'objects_current', { state: 'completed' })).toEqual(expect.any(Number));
       await proxy.cut();
       const metrics = await scrape(broken.baseUrl);
-      expect(samplesOf(metrics, 'objects_total')).toEqual([]);
+      expect(samplesOf(metrics, 'objects_current')).toEqual([]);
       expect(sampleValue(metrics, 'queue_jobs', { state: 'waiting' })).toEqual(expect.any(Number));
       expect(sampleValue(metrics, 'http_request_duration_seconds_count', { method: 'GET', route: '/metrics', status_code: '200' })).toBe(1);
     } finally {
@@ -156,7 +172,7 @@ describe('Prometheus metrics at /metrics', () => {
 
       const metrics = await scrape(probeUrl);
       expect(sampleValue(metrics, 'operation_duration_seconds_count', { operation: 'validate', outcome: 'completed' })).toBe(1);
-      expect(sampleValue(metrics, 'objects_total', { state: 'completed' })).toBeGreaterThanOrEqual(1);
+      expect(sampleValue(metrics, 'objects_current', { state: 'completed' })).toBeGreaterThanOrEqual(1);
       expect(sampleValue(metrics, 'queue_jobs', { state: 'active' })).toEqual(expect.any(Number));
       expect(sampleValue(metrics, 'http_request_duration_seconds_count', { method: 'GET', route: '/health/live', status_code: '200' })).toBe(1);
       // The API process did not run the operation: its own metrics have no run of it.

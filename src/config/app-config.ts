@@ -13,6 +13,7 @@ const envSchema = z.object({
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('ops'),
   S3_ENDPOINT: z.url().optional(),
+  S3_PUBLIC_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
   S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/).default('object-artifacts'),
   S3_REGION: z.string().min(1).default('us-east-1'),
   S3_FORCE_PATH_STYLE: booleanFromString.default(false),
@@ -61,6 +62,8 @@ export class AppConfig {
   readonly redis: { url: string; prefix: string };
   readonly s3: {
     endpoint?: string;
+    /** Where clients reach the same S3 server, when that differs from where this process reaches it: presigned URLs use it. */
+    publicEndpoint?: string;
     bucket: string;
     region: string;
     forcePathStyle: boolean;
@@ -123,6 +126,7 @@ export class AppConfig {
     this.redis = { url: e.REDIS_URL, prefix: e.REDIS_PREFIX };
     this.s3 = {
       endpoint: e.S3_ENDPOINT,
+      publicEndpoint: e.S3_PUBLIC_ENDPOINT,
       bucket: e.S3_BUCKET,
       region: e.S3_REGION,
       forcePathStyle: e.S3_FORCE_PATH_STYLE,

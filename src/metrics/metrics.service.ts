@@ -55,7 +55,7 @@ export class MetricsService implements OnModuleDestroy {
     collectDefaultMetrics({ register: this.registry });
     const logger = this.logger;
     new Gauge({
-      name: 'objects_total',
+      name: 'objects_current',
       help: 'Objects by state (from PostgreSQL, at scrape time)',
       labelNames: ['state'] as const,
       registers: [this.registry],
@@ -65,7 +65,7 @@ export class MetricsService implements OnModuleDestroy {
           const counts = await withTimeout(objects.countByState());
           OBJECT_STATES.forEach((state) => this.set({ state }, counts[state] ?? 0));
         } catch (error) {
-          logger.warn(`objects_total not collected: ${(error as Error).message}`);
+          logger.warn(`objects_current not collected: ${(error as Error).message}`);
         }
       },
     });

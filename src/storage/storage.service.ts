@@ -36,10 +36,13 @@ export interface StoredObject {
 export class StorageService implements OnApplicationShutdown {
   private readonly logger = new Logger(StorageService.name);
   private readonly client: S3Client;
+  /** Signs download URLs for the S3 server's public address; presigning makes no request, it only computes the URL. */
+  private readonly presigner: S3Client;
   readonly bucket: string;
 
   constructor(private readonly config: AppConfig) {
     this.client = createS3Client(config.s3);
+    this.presigner = config.s3.publicEndpoint ? createS3Client({ ...config.s3, endpoint: config.s3.publicEndpoint }) : this.client;
     this.bucket = config.s3.bucket;
   }
 
@@ -154,7 +157,7 @@ export class StorageService implements OnApplicationShutdown {
 
   async presignGet(key: string): Promise<{ url: string; expiresAt: Date }> {
     const expiresIn = this.config.s3.presignExpiresSeconds;
-    const url = await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn });
+    const url = await getSignedUrl(this.presigner, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn });
     return { url, expiresAt: new Date(Date.now() + expiresIn * 1000) };
   }
 
@@ -188,6 +191,7 @@ export class StorageService implements OnApplicationShutdown {
 
   onApplicationShutdown(): void {
     this.client.destroy();
+    this.presigner.destroy();
   }
 }
 

@@ -13,9 +13,13 @@ export interface ServiceProcess {
 
 const MAIN = join(__dirname, '..', '..', 'dist', 'src', 'main.js');
 
-/** The built service (`npm run build` output) as a separate OS process with the given environment. */
-export function spawnService(env: Record<string, string>): ServiceProcess {
-  const child = spawn(process.execPath, [MAIN], { env: { ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * The built service (`npm run build` output) as a separate OS process with the given environment. It runs in
+ * `cwd`, where it reads a `.env` if there is one: by default this directory, which has none, so a developer's
+ * own .env never reaches a test.
+ */
+export function spawnService(env: Record<string, string>, { cwd = __dirname }: { cwd?: string } = {}): ServiceProcess {
+  const child = spawn(process.execPath, [MAIN], { cwd, env: { ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
