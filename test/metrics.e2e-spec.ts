@@ -9,7 +9,7 @@ import { ServiceProcess, freePort, spawnService } from './support/service-proces
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
 import { waitFor } from './support/wait-for';
 import { waitUntilSettled } from './support/objects';
-import { S3RefusingProxy } from './support/s3-refusing-proxy';
+import { ACCESS_DENIED, S3FaultProxy } from './support/s3-fault-proxy';
 
 
 async function submit(service: TestApp, body: Record<string, unknown>): Promise<{ id: string; task_id: string }> {
@@ -117,7 +117,7 @@ describe('Prometheus metrics at /metrics', () => {
   });
 
   it('counts retries and failures after unexpected errors (S3 refusing) by operation and code', async () => {
-    const proxy = await S3RefusingProxy.start(process.env.S3_ENDPOINT!);
+    const proxy = await S3FaultProxy.start(process.env.S3_ENDPOINT!);
     const flaky = await startTestApp({ S3_ENDPOINT: proxy.endpoint, JOB_ATTEMPTS: '2', JOB_BACKOFF_MS: '200', SIMULATED_OPERATION_DELAY_MS: '500', MAX_PARALLEL_WORKERS: '1' });
     try {
       const { id } = await submit(flaky, { identifier: uniqueIdentifier('metrics-transient'), operations: ['transform'], payload: [{ n: 1 }] });
@@ -125,7 +125,7 @@ describe('Prometheus metrics at /metrics', () => {
         const progress = (await request(flaky.baseUrl).get(`/api/v1/progress/${id}`).expect(200)).body as ProgressResponse;
         return progress.current_operation === 'transform';
       }, { intervalMs: 20, what: 'transform to start' });
-      proxy.refusing = true;
+      proxy.fault = ACCESS_DENIED;
       expect(await objectRow((await settled(flaky, id)).id)).toMatchObject({ state: 'failed', error_code: 'operation_failed' });
 
       const metrics = await scrape(flaky.baseUrl);

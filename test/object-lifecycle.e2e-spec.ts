@@ -12,7 +12,7 @@ import { listS3Keys, readS3, readS3Json } from './support/artifacts';
 import { closeDatabase, objectRow, query } from './support/database';
 import { freePort } from './support/service-process';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
-import { S3RefusingProxy } from './support/s3-refusing-proxy';
+import { ACCESS_DENIED, S3FaultProxy } from './support/s3-fault-proxy';
 import { waitFor } from './support/wait-for';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { startLocalS3 } = require('../scripts/local-s3') as {
@@ -241,12 +241,12 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
 
     describe('after S3 refused an operation (not an outage: attempts are spent)', () => {
       const DELAY_MS = 1000;
-      let proxy: S3RefusingProxy;
+      let proxy: S3FaultProxy;
       let once: TestApp;
       let thrice: TestApp;
 
       beforeAll(async () => {
-        proxy = await S3RefusingProxy.start(process.env.S3_ENDPOINT!);
+        proxy = await S3FaultProxy.start(process.env.S3_ENDPOINT!);
         const common = { S3_ENDPOINT: proxy.endpoint, SIMULATED_OPERATION_DELAY_MS: String(DELAY_MS), MAX_PARALLEL_WORKERS: '1' };
         once = await startTestApp({ ...common, JOB_ATTEMPTS: '1' });
         thrice = await startTestApp({ ...common, JOB_ATTEMPTS: '3', JOB_BACKOFF_MS: '1000' });
@@ -259,7 +259,7 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
       });
 
       afterEach(() => {
-        proxy.refusing = false;
+        proxy.fault = undefined;
       });
 
       /** Submits a payload object and makes S3 refuse every request once validate has completed. */
@@ -267,7 +267,7 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
         const payload = [{ sku: 'a-1', qty: 3 }, { sku: 'b-2', qty: 5 }];
         const submitted = await submit(service, { identifier: uniqueIdentifier(label), operations: ['analyze'], payload });
         const running = await waitForOperation(service, submitted.id, 'transform');
-        proxy.refusing = true;
+        proxy.fault = ACCESS_DENIED;
         return { ...submitted, payload, validateBefore: running.operations_status.validate };
       }
 
@@ -279,7 +279,7 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
         expect(failed.operations_status.validate).toEqual(validateBefore);
         expect(failed.operations_status.transform).toMatchObject({ completed: false, attempts: 1, error: expect.any(String) });
 
-        proxy.refusing = false;
+        proxy.fault = undefined;
         const retried = await api(once).post(`/api/v1/objects/${id}/retry`).expect(202);
         // The idle worker may have taken it by the time the answer is read back.
         expect(retried.body).toMatchObject({ id, state: expect.stringMatching(/^(queued|processing)$/), error_message: null, attempts: 2, task_id: `${id}.2` });
@@ -309,7 +309,7 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
       it('reruns every operation on ?from_scratch=true', async () => {
         const { id, validateBefore } = await submitAndRefuseS3(once, 'refused-scratch');
         expect((await waitForState(once, id, ['failed', 'completed'])).state).toBe('failed');
-        proxy.refusing = false;
+        proxy.fault = undefined;
 
         await api(once).post(`/api/v1/objects/${id}/retry?from_scratch=maybe`).expect(400);
         const retried = await api(once).post(`/api/v1/objects/${id}/retry?from_scratch=true`).expect(202);
@@ -337,7 +337,7 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
           },
           { timeoutMs: 30_000, what: 'the first transform attempt to fail' },
         );
-        proxy.refusing = false;
+        proxy.fault = undefined;
 
         const done = await waitForState(thrice, id, ['completed', 'failed'], 60_000);
         expect(done.state).toBe('completed');

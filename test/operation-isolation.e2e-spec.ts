@@ -60,8 +60,8 @@ describe('operations run in threads, off the event loop, within a time and memor
     const { id } = await upload('over-time', csv, 'text/csv', ['analyze'], { budget: { time_ms: 100 } });
     const settled = await waitUntilSettled(service.baseUrl, id);
     expect(settled.state).toBe('failed');
-    expect(settled.error_message).toBe('validate: validate exceeded its time budget of 100 ms and was stopped');
-    expect(settled.operations_status.validate).toMatchObject({ completed: false, attempts: 1, error: 'validate exceeded its time budget of 100 ms and was stopped' });
+    expect(settled.error_message).toBe('validate: exceeded its time budget of 100 ms and was stopped');
+    expect(settled.operations_status.validate).toMatchObject({ completed: false, attempts: 1, error: 'exceeded its time budget of 100 ms and was stopped' });
     expect(await objectRow(id)).toMatchObject({ error_code: 'budget_exceeded', attempts: 1 });
     await expectNormalObjectCompletes();
   });
@@ -74,7 +74,7 @@ describe('operations run in threads, off the event loop, within a time and memor
     });
     const settled = await waitUntilSettled(service.baseUrl, id);
     expect(settled.state).toBe('failed');
-    expect(settled.error_message).toBe('validate: validate exceeded its memory budget of 64 MB and was stopped');
+    expect(settled.error_message).toBe('validate: exceeded its memory budget of 64 MB and was stopped (its process was aborted)');
     expect(await objectRow(id)).toMatchObject({ error_code: 'budget_exceeded', attempts: 1 });
     await expectNormalObjectCompletes();
   });
@@ -128,8 +128,8 @@ describe('operations run in threads, off the event loop, within a time and memor
     const maxDelayMs = delay.max / 1e6;
     const slowestLiveMs = Math.max(...liveLatencies);
     // A wide margin for a busy 2-core machine; an operation on this loop blocks it for seconds. Precise figures: bench/.
-    expect(maxDelayMs).toBeLessThan(500);
-    expect(slowestLiveMs).toBeLessThan(500);
+    expect(maxDelayMs).toBeLessThan(1000);
+    expect(slowestLiveMs).toBeLessThan(1000);
     process.stdout.write(`event loop while processing: max delay ${maxDelayMs.toFixed(1)} ms, p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms; /health/live slowest ${slowestLiveMs.toFixed(1)} ms of ${liveLatencies.length}\n`);
   }, 150_000);
 });

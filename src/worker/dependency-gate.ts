@@ -1,5 +1,4 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config';
 import { DependencyProbes } from '../health/dependency-probes';
 
@@ -25,19 +24,26 @@ export class DependencyGate implements OnApplicationShutdown {
     private readonly probes: DependencyProbes,
   ) {}
 
-  get isClosed(): boolean {
-    return this.closed !== undefined;
-  }
-
-  /** Pauses `taker` until every dependency answers; calls while it is already paused change nothing. */
-  close(taker: JobTaker, reason: string): void {
+  /**
+   * When PostgreSQL, Redis or S3 does not answer (or the gate is closed already), pauses `taker` until
+   * every one answers and returns true. Returns false when all three answer: then the error was not an
+   * outage but the job's own (an S3 5xx for one key, say), and it spends an attempt like any other.
+   */
+  async closeIfUnreachable(taker: JobTaker, reason: string): Promise<boolean> {
     if (this.closed) {
-      return;
+      return true;
     }
-    this.logger.warn(`Not taking jobs until PostgreSQL, Redis and S3 answer again: ${reason}`);
-    this.closed = this.reopenWhenReachable(taker)
-      .catch((error: unknown) => this.logger.error(`Could not resume taking jobs: ${(error as Error).message}`))
-      .finally(() => (this.closed = undefined));
+    const down = await this.probes.unreachable();
+    if (down.length === 0) {
+      return false;
+    }
+    if (!this.closed) {
+      this.logger.warn(`Not taking jobs until ${down.join(', ')} answer again: ${reason}`);
+      this.closed = this.reopenWhenReachable(taker)
+        .catch((error: unknown) => this.logger.error(`Could not resume taking jobs: ${(error as Error).message}`))
+        .finally(() => (this.closed = undefined));
+    }
+    return true;
   }
 
   onApplicationShutdown(): void {
@@ -47,19 +53,28 @@ export class DependencyGate implements OnApplicationShutdown {
   private async reopenWhenReachable(taker: JobTaker): Promise<void> {
     await taker.pause(true);
     const since = Date.now();
-    try {
-      let down = await this.probes.unreachable();
-      while (down.length > 0) {
-        await sleep(this.config.dependencyRetryMs, undefined, { signal: this.stopping.signal });
-        down = await this.probes.unreachable();
-      }
-    } catch (error) {
-      if (this.stopping.signal.aborted) {
+    while (!this.stopping.signal.aborted) {
+      if ((await this.probes.unreachable()).length === 0) {
+        this.logger.log(`PostgreSQL, Redis and S3 answer again after ${Date.now() - since} ms: taking jobs`);
+        await taker.resume();
         return;
       }
-      throw error;
+      await waitOrStop(this.config.dependencyRetryMs, this.stopping.signal);
     }
-    this.logger.log(`PostgreSQL, Redis and S3 answer again after ${Date.now() - since} ms: taking jobs`);
-    await taker.resume();
   }
+}
+
+/** Waits `ms`, or less when `signal` aborts (the process stops). */
+function waitOrStop(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
 }

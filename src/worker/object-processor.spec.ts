@@ -191,7 +191,7 @@ describe('ObjectProcessor', () => {
 
   it.each([
     ['invalid_content', contentFailure, 'validate: Invalid JSON at line 1, column 2'],
-    ['budget_exceeded', (async () => ({ status: 'failed', code: 'budget_exceeded', reason: 'validate exceeded its time budget of 100 ms and was stopped' })) as Script, 'validate: validate exceeded its time budget of 100 ms and was stopped'],
+    ['budget_exceeded', (async () => ({ status: 'failed', code: 'budget_exceeded', reason: 'exceeded its time budget of 100 ms and was stopped' })) as Script, 'validate: exceeded its time budget of 100 ms and was stopped'],
   ])('fails the object for good on a %s failure, on the first attempt, and runs nothing after it', async (code, script, message) => {
     const { objects, processes, processor, failures } = setUp();
     processes.scripts.set('validate', script);

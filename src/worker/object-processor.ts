@@ -16,6 +16,9 @@ import { JobCarryHolder } from './job-memory';
 import type { ObjectForRun } from './operation-run';
 import { OperationProcesses } from './operation-processes';
 
+/** How long requests that a killed operation process had already sent may take to land. */
+const IN_FLIGHT_GRACE_MS = 1000;
+
 export type ProcessOutcome = 'completed' | 'failed' | 'cancelled' | 'skipped';
 
 interface OperationRunSettings {
@@ -145,6 +148,8 @@ export class ObjectProcessor {
       ran = await this.operationProcesses.run({ operation, object: objectForRun(object), carry: carry.carry }, budget, signal, (message) => this.recordProgress(object.id, operation, message));
     } catch (error) {
       if (signal.reason instanceof ObjectCancelledError) {
+        // Requests the killed process had already sent may still land: what they store goes once they have.
+        await sleep(IN_FLIGHT_GRACE_MS);
         await this.removeUnrecorded(object, operation);
       } else if (!signal.aborted) {
         await this.recordTransientFailure(object.id, operation, error as Error, attempt);

@@ -65,10 +65,16 @@ export class ObjectWorker implements OnApplicationBootstrap, BeforeApplicationSh
         this.logger.log(`Object ${job.data.objectId} (job ${job.id}): handed back to the queue`);
         throw new WaitingError();
       }
-      if (this.worker && (error instanceof DependencyUnavailableError || isDependencyFailure(error))) {
-        this.gate.close(this.worker, (error as Error).message);
-        await job.moveToDelayed(Date.now() + this.config.dependencyRetryMs, token);
-        this.logger.warn(`Object ${job.data.objectId} (job ${job.id}): waits for a dependency: ${(error as Error).message}`);
+      const reason = (error as Error).message;
+      if (this.worker && (error instanceof DependencyUnavailableError || isDependencyFailure(error)) && (await this.gate.closeIfUnreachable(this.worker, reason))) {
+        try {
+          await job.moveToDelayed(Date.now() + this.config.dependencyRetryMs, token);
+        } catch (moveError) {
+          // Redis is down too: the job's lock lapses, and the stalled-job check hands it back once Redis is up.
+          this.logger.warn(`Object ${job.data.objectId} (job ${job.id}): could not be put back to wait (${(moveError as Error).message}) after: ${reason}`);
+          throw moveError;
+        }
+        this.logger.warn(`Object ${job.data.objectId} (job ${job.id}): waits for a dependency: ${reason}`);
         throw new DelayedError();
       }
       throw error;

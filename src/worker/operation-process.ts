@@ -12,7 +12,7 @@ import { artifactKeys } from '../storage/artifact-keys';
 import { StorageService } from '../storage/storage.service';
 import { JobMemory } from './job-memory';
 import { OperationRun } from './operation-run';
-import type { OperationTask, OperationTaskOutcome, OperationTaskResult } from './operation-task';
+import type { OperationProcessMessage, OperationTask, OperationTaskOutcome, OperationTaskResult } from './operation-task';
 
 /**
  * The body of an operation process (see OperationProcesses): the operations with what they use (S3),
@@ -37,14 +37,19 @@ services.catch((error: unknown) => console.error(`Operation process could not st
 /** Cancellation and budgets end the whole process, so nothing inside it is ever aborted. */
 const NEVER_ABORTED = new AbortController().signal;
 
+function tellJob(message: OperationProcessMessage): void {
+  workerpool.workerEmit(message);
+}
+
 async function runOperationTask(task: OperationTask): Promise<OperationTaskResult> {
   const { storage, artifacts, registry } = await services;
+  tellJob({ started: true });
   const memory = new JobMemory(task.carry);
   const run = new OperationRun(task.object, task.operation, NEVER_ABORTED, {
     storage,
     artifacts,
     memory,
-    reportProgress: (message) => workerpool.workerEmit(message),
+    reportProgress: (message) => tellJob({ progress: message }),
   });
   let outcome: OperationTaskOutcome;
   try {

@@ -4,32 +4,37 @@ import { join, resolve } from 'node:path';
 import workerpool from 'workerpool';
 import { AppConfig } from '../config/app-config';
 import type { OperationBudget } from '../operations/operation-budget';
-import type { OperationTask, OperationTaskResult } from './operation-task';
+import type { OperationProcessMessage, OperationTask, OperationTaskResult } from './operation-task';
 
 type Pool = ReturnType<typeof workerpool.pool>;
 
-/** A pool with the runs under way in it; a pool of a per-object budget closes when idle. */
+/** A pool with the runs under way in it. */
 interface PoolEntry {
   pool: Pool;
   running: number;
-  closeWhenIdle?: NodeJS.Timeout;
 }
 
-/** Memory budgets are rounded up to this step, so that the pools of per-object budgets stay few. */
+/** Memory budgets are rounded up to this step, so that objects asking for nearly the same share a pool. */
 const MEMORY_STEP_MB = 32;
 
-/** A pool of a per-object budget that has run nothing for this long is closed with its processes. */
-const IDLE_POOL_MS = 60_000;
+/** How V8 ends a process that reached its heap limit: an abort (a native assertion would too, far more rarely). */
+const ABORTED = /signalCode: `SIGABRT`|exitCode: `134`/;
 
-/** How V8 ends a process that reached its heap limit: an abort. */
-const OUT_OF_MEMORY_EXIT = /signalCode: `SIGABRT`|exitCode: `134`/;
+/** The operation process of a run ended or broke before the run finished, for a reason other than its budget or a cancel. */
+export class OperationProcessError extends Error {}
+
+/** The process given a run was already gone before the run started (it died idle): the run is given to another. */
+class ProcessLostBeforeStart extends Error {}
 
 /**
- * Runs operations in processes of their own (workerpool, one pool per memory budget), so that content
- * work never runs on the event loop that serves HTTP and renews job locks. A run is ended with its
- * process when its object is cancelled, its worker stops, or it outruns its time budget; a process
- * over its heap budget (--max-old-space-size) is ended by V8. Either budget ends in a failed outcome
- * that names it, and the job and every other run carry on.
+ * Runs operations in processes of their own (workerpool), so that content work never runs on the event
+ * loop that serves HTTP and renews job locks. A run is ended with its process when its object is
+ * cancelled, its worker stops, or it outruns its time budget (counted from when the operation starts,
+ * not from the process's boot); a process over its heap budget (--max-old-space-size) is ended by V8.
+ * Either budget ends in a failed outcome that names it, and the job and every other run carry on.
+ *
+ * The default budget's pool keeps its processes (at most MAX_PARALLEL_WORKERS); a pool of a per-object
+ * budget is closed as soon as it has no run, so at most 2 × MAX_PARALLEL_WORKERS processes live at once.
  *
  * Processes rather than worker threads: a worker thread that reaches its resourceLimits can abort the
  * whole process instead of only itself (nodejs/node#47224, seen here with a large JSON document), and
@@ -47,28 +52,51 @@ export class OperationProcesses implements OnApplicationBootstrap, OnApplication
     this.pool(this.defaultMemoryMb());
   }
 
+  /** Kills every operation process; bounded, because workerpool waits for an exit that a process already dead never sends again. */
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all([...this.pools.values()].map(({ pool, closeWhenIdle }) => {
-      clearTimeout(closeWhenIdle);
-      return pool.terminate(true);
-    }));
+    await Promise.all([...this.pools.values()].map(({ pool }) => pool.terminate(true, 1000)));
   }
 
   /**
    * Runs `task` in a process. `onProgress` receives the operation's progress messages in order, and
-   * all of them before this resolves. Rejects with `signal.reason` when `signal` aborts.
+   * all of them before this resolves. Rejects with `signal.reason` when `signal` aborts, and with an
+   * OperationProcessError when the process ends for another reason than its budget.
    */
   async run(task: OperationTask, budget: OperationBudget, signal: AbortSignal, onProgress: (message: string) => Promise<void>): Promise<OperationTaskResult> {
+    try {
+      return await this.runOnce(task, budget, signal, onProgress);
+    } catch (error) {
+      if (!(error instanceof ProcessLostBeforeStart)) {
+        throw error;
+      }
+      this.logger.warn(`The operation process given ${task.operation} was gone before it started; running it in another`);
+      return this.runOnce(task, budget, signal, onProgress);
+    }
+  }
+
+  private async runOnce(task: OperationTask, budget: OperationBudget, signal: AbortSignal, onProgress: (message: string) => Promise<void>): Promise<OperationTaskResult> {
     signal.throwIfAborted();
     const memoryMb = roundedMemory(budget.memoryMb);
-    let progressed = Promise.resolve();
-    const relay = (message: string) => {
-      progressed = progressed.then(() => onProgress(message)).catch((error: unknown) => this.logger.warn(`Progress of ${task.operation} not recorded: ${(error as Error).message}`));
-    };
     const entry = this.pool(memoryMb);
     entry.running++;
-    clearTimeout(entry.closeWhenIdle);
-    const running = entry.pool.exec('runOperationTask', [task], { on: relay }).timeout(budget.timeMs);
+    let started = false;
+    let overTime = false;
+    let budgetTimer: NodeJS.Timeout | undefined;
+    let progressed = Promise.resolve();
+    const fromProcess = (message: OperationProcessMessage) => {
+      if ('started' in message) {
+        started = true;
+        budgetTimer = setTimeout(() => {
+          overTime = true;
+          running.cancel();
+        }, budget.timeMs);
+      } else {
+        progressed = progressed
+          .then(() => onProgress(message.progress))
+          .catch((error: unknown) => this.logger.warn(`Progress of ${task.operation} not recorded: ${(error as Error).message}`));
+      }
+    };
+    const running = entry.pool.exec('runOperationTask', [task], { on: fromProcess });
     // Returns nothing: EventTarget treats a returned thenable as the listener's promise and rethrows its rejection.
     const cancel = () => {
       running.cancel();
@@ -82,28 +110,32 @@ export class OperationProcesses implements OnApplicationBootstrap, OnApplication
       if (signal.aborted) {
         throw signal.reason;
       }
-      if (error instanceof workerpool.Promise.TimeoutError) {
-        return overBudget(`${task.operation} exceeded its time budget of ${budget.timeMs} ms and was stopped`);
+      if (overTime) {
+        return overBudget(`exceeded its time budget of ${budget.timeMs} ms and was stopped`);
       }
-      if (error instanceof Error && OUT_OF_MEMORY_EXIT.test(error.message)) {
-        return overBudget(`${task.operation} exceeded its memory budget of ${memoryMb} MB and was stopped`);
+      const message = error instanceof Error ? error.message : String(error);
+      if (ABORTED.test(message)) {
+        return overBudget(`exceeded its memory budget of ${budget.memoryMb} MB and was stopped (its process was aborted)`);
       }
-      throw error;
+      if (!started && error instanceof workerpool.TerminateError) {
+        throw new ProcessLostBeforeStart(message);
+      }
+      // workerpool's own text names script paths and command lines: logged, not shown to the object's owner.
+      this.logger.error(`Operation process of ${task.operation} ended unexpectedly: ${message}`);
+      throw new OperationProcessError('its operation process ended unexpectedly');
     } finally {
+      clearTimeout(budgetTimer);
       signal.removeEventListener('abort', cancel);
       entry.running--;
       if (entry.running === 0 && memoryMb !== this.defaultMemoryMb()) {
-        entry.closeWhenIdle = setTimeout(() => this.closePool(memoryMb), IDLE_POOL_MS).unref();
+        this.closePool(memoryMb, entry);
       }
     }
   }
 
-  private closePool(memoryMb: number): void {
-    const entry = this.pools.get(memoryMb);
-    if (entry?.running === 0) {
-      this.pools.delete(memoryMb);
-      entry.pool.terminate().catch((error: unknown) => this.logger.warn(`Closing the ${memoryMb} MB operation pool: ${(error as Error).message}`));
-    }
+  private closePool(memoryMb: number, entry: PoolEntry): void {
+    this.pools.delete(memoryMb);
+    entry.pool.terminate(true, 1000).catch((error: unknown) => this.logger.warn(`Closing the ${memoryMb} MB operation pool: ${(error as Error).message}`));
   }
 
   private defaultMemoryMb(): number {
@@ -122,6 +154,7 @@ export class OperationProcesses implements OnApplicationBootstrap, OnApplication
         workerTerminateTimeout: 1,
         forkOpts: {
           env: { ...process.env, ...this.config.env },
+          // workerpool appends this process's own --max-old-space-size after these: start workers with NODE_OPTIONS instead.
           execArgv: [...process.execArgv.filter((option) => !option.startsWith('--max-old-space-size')), `--max-old-space-size=${memoryMb}`],
           // Buffers cross as bytes, not as JSON arrays of numbers.
           serialization: 'advanced',

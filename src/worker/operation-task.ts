@@ -29,3 +29,6 @@ export interface OperationTaskResult {
   outcome: OperationTaskOutcome;
   carry: Omit<JobCarry, 'directory'>;
 }
+
+/** What an operation process tells the job while a run goes on: that it started (its budget runs from here), or a progress message. */
+export type OperationProcessMessage = { started: true } | { progress: string };

@@ -1,0 +1,126 @@
+import { spawnSync } from 'node:child_process';
+import request from 'supertest';
+import type { ProgressResponse } from '../src/objects/dto/object.responses';
+import { closeDatabase, objectRow } from './support/database';
+import { waitUntilSettled } from './support/objects';
+import { S3FaultProxy } from './support/s3-fault-proxy';
+import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
+import { waitFor } from './support/wait-for';
+
+/** The operation processes of the test app, which runs in this jest process: its children running the operation script. */
+function operationProcesses(): number[] {
+  const { stdout } = spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+  return stdout
+    .split('\n')
+    .filter((line) => line.includes('operation-process.js'))
+    .map((line) => Number(line.trim().split(/\s+/)[0]));
+}
+
+function largeCsv(rows: number): Buffer {
+  const lines = ['id,name,score'];
+  for (let i = 0; i < rows; i++) lines.push(`${i},customer-${i % 9973},${(i * 7919) % 1000}.${i % 10}`);
+  return Buffer.from(`${lines.join('\n')}\n`);
+}
+
+async function submitPayload(service: TestApp, label: string, options: Record<string, unknown> = {}): Promise<string> {
+  const submitted = await request(service.baseUrl)
+    .post('/api/v1/process')
+    .send({ identifier: uniqueIdentifier(label), operations: ['validate'], payload: [{ a: 1 }], options })
+    .expect(202);
+  return submitted.body.id as string;
+}
+
+/** Until an operation reports progress from its process (it runs there, not only about to be sent); returns its name. */
+async function untilReporting(service: TestApp, id: string): Promise<string> {
+  return waitFor(
+    async () => {
+      const { progress } = (await request(service.baseUrl).get(`/api/v1/progress/${id}`).expect(200)).body as ProgressResponse;
+      return /^(\w+): /.exec(progress.message)?.[1] ?? false;
+    },
+    { timeoutMs: 60_000, intervalMs: 20, what: 'an operation to report progress' },
+  );
+}
+
+describe('operation processes', () => {
+  let service: TestApp | undefined;
+
+  afterEach(async () => {
+    await service?.close();
+    service = undefined;
+  });
+
+  afterAll(() => closeDatabase());
+
+  it('runs a small object within the smallest memory budget an object may ask for (64 MB)', async () => {
+    service = await startTestApp({ MAX_PARALLEL_WORKERS: '1' });
+    const settled = await waitUntilSettled(service.baseUrl, await submitPayload(service, 'tiny-64', { budget: { memory_mb: 64 } }));
+    expect({ state: settled.state, error: settled.error_message }).toEqual({ state: 'completed', error: null });
+  });
+
+  it('keeps no process for a per-object budget once its run is over: their number stays bounded', async () => {
+    service = await startTestApp({ MAX_PARALLEL_WORKERS: '1' });
+    for (const memoryMb of [96, 160, 224, 288]) {
+      expect((await waitUntilSettled(service.baseUrl, await submitPayload(service, `budget-${memoryMb}`, { budget: { memory_mb: memoryMb } }))).state).toBe('completed');
+    }
+    await waitFor(() => operationProcesses().length <= 1, { timeoutMs: 10_000, what: 'only the default pool’s process to remain' });
+  });
+
+  it('counts a time budget from the start of the operation, not from the boot of its process', async () => {
+    service = await startTestApp({ MAX_PARALLEL_WORKERS: '1' });
+    // A pool of its own (another memory budget) boots a process for this run; the operation itself takes milliseconds.
+    const settled = await waitUntilSettled(service.baseUrl, await submitPayload(service, 'cold-pool', { budget: { time_ms: 400, memory_mb: 96 } }));
+    expect({ state: settled.state, error: settled.error_message }).toEqual({ state: 'completed', error: null });
+  });
+
+  it('gives a run to another process when the idle one it was given had died', async () => {
+    service = await startTestApp({ MAX_PARALLEL_WORKERS: '1', JOB_ATTEMPTS: '1' });
+    await waitFor(() => operationProcesses().length === 1, { what: 'the warm operation process' });
+    operationProcesses().forEach((pid) => process.kill(pid, 'SIGKILL'));
+    await waitFor(() => operationProcesses().length === 0, { what: 'the warm process to be gone' });
+    const settled = await waitUntilSettled(service.baseUrl, await submitPayload(service, 'after-idle-death'));
+    expect({ state: settled.state, error: settled.error_message }).toEqual({ state: 'completed', error: null });
+  });
+
+  it('says in plain words that an operation process crashed, and retries it as an unexpected failure', async () => {
+    service = await startTestApp({ MAX_PARALLEL_WORKERS: '1', JOB_ATTEMPTS: '1' });
+    const submitted = await request(service.baseUrl)
+      .post('/api/v1/process')
+      .field('identifier', uniqueIdentifier('segv'))
+      .field('operations', JSON.stringify(['analyze']))
+      .attach('file', largeCsv(1_000_000), { filename: 'content', contentType: 'text/csv' })
+      .expect(202);
+    const id = submitted.body.id as string;
+    const operation = await untilReporting(service, id);
+    operationProcesses().forEach((pid) => process.kill(pid, 'SIGSEGV'));
+    const settled = await waitUntilSettled(service.baseUrl, id, 60_000);
+    expect(settled).toMatchObject({ state: 'failed', error_message: `${operation} failed after 1 attempt(s): its operation process ended unexpectedly` });
+    expect(await objectRow(id)).toMatchObject({ error_code: 'operation_failed' });
+    expect((await waitUntilSettled(service.baseUrl, await submitPayload(service, 'after-crash'))).state).toBe('completed');
+  });
+});
+
+describe('an S3 error for one object while S3 serves everything else', () => {
+  let proxy: S3FaultProxy;
+  let service: TestApp;
+
+  beforeAll(async () => {
+    proxy = await S3FaultProxy.start(process.env.S3_ENDPOINT!);
+    service = await startTestApp({ S3_ENDPOINT: proxy.endpoint, MAX_PARALLEL_WORKERS: '1', JOB_ATTEMPTS: '2', JOB_BACKOFF_MS: '100', DEPENDENCY_RETRY_MS: '100' });
+  });
+
+  afterAll(async () => {
+    await service?.close();
+    await proxy?.close();
+    await closeDatabase();
+  });
+
+  it('is not an outage: it spends the object’s attempts, then fails it', async () => {
+    const identifier = uniqueIdentifier('s3-500');
+    proxy.fault = { status: 500, code: 'InternalError', message: 'We encountered an internal error', when: (path) => path.includes(`${identifier}/validate_result`) };
+    const submitted = await request(service.baseUrl).post('/api/v1/process').send({ identifier, operations: ['validate'], payload: [{ a: 1 }] }).expect(202);
+    const settled = await waitUntilSettled(service.baseUrl, submitted.body.id as string, 60_000);
+    expect(settled.state).toBe('failed');
+    expect(settled.error_message).toMatch(/^Processing was given up: validate: We encountered an internal error/);
+    expect(proxy.faulted).toBeGreaterThanOrEqual(2);
+  }, 90_000);
+});
