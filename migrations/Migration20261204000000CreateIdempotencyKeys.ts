@@ -5,12 +5,13 @@ export class Migration20261204000000CreateIdempotencyKeys extends Migration {
 
   override up(): void {
     // object_id, request_hash and response are null only inside the transaction that claims the key.
+    // response is json, not jsonb: a replay answers with the very bytes of the first response, keys in their order.
     this.addSql(`
       create table idempotency_keys (
         key varchar(200) collate "C" primary key,
         request_hash text null,
         object_id uuid null,
-        response jsonb null,
+        response json null,
         created_at timestamptz not null default now(),
         expires_at timestamptz not null,
         constraint idempotency_keys_object_id_foreign foreign key (object_id) references processing_objects (id) on delete cascade

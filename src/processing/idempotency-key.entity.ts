@@ -14,7 +14,7 @@ export const IdempotencyKeySchema = defineEntity({
     key: p.string().length(200).collation('C').primary(),
     requestHash: p.text().nullable(),
     object: () => p.manyToOne(ProcessingObjectSchema).nullable().deleteRule('cascade').fieldName('object_id').index('idempotency_keys_object_id_index'),
-    response: p.json<SubmissionResponse>().nullable(),
+    response: p.json<SubmissionResponse>().columnType('json').nullable(),
     createdAt: p.datetime().defaultRaw('now()'),
     expiresAt: p.datetime(),
   },
