@@ -4,7 +4,8 @@ export class Migration20261204000000CreateIdempotencyKeys extends Migration {
   override name = 'Migration20261204000000CreateIdempotencyKeys';
 
   override up(): void {
-    // object_id, request_hash and response are null only inside the transaction that claims the key.
+    // While the submission that claimed the key runs, response, request_hash and object_id are null and
+    // expires_at is the claim's lease; claim_token tells that submission's own claim from a later one.
     // response is json, not jsonb: a replay answers with the very bytes of the first response, keys in their order.
     this.addSql(`
       create table idempotency_keys (
@@ -12,6 +13,7 @@ export class Migration20261204000000CreateIdempotencyKeys extends Migration {
         request_hash text null,
         object_id uuid null,
         response json null,
+        claim_token uuid not null,
         created_at timestamptz not null default now(),
         expires_at timestamptz not null,
         constraint idempotency_keys_object_id_foreign foreign key (object_id) references processing_objects (id) on delete cascade

@@ -143,6 +143,17 @@ describe('Idempotency-Key: a key of its own', () => {
       expect(await keyRows(key)).toMatchObject([{ object_id: again.body.id }]);
       await waitUntilSettled(service.baseUrl, again.body.id);
     });
+
+    it('a key claimed by a submission whose process died is free once its claim lapses', async () => {
+      const key = randomUUID();
+      await query(`insert into idempotency_keys (key, claim_token, expires_at) values ($1, $2, now() + interval '1 second')`, [key, randomUUID()]);
+      const body = { identifier: uniqueIdentifier('idem-orphan'), operations: ['validate'] };
+
+      const submitted = await api().post('/api/v1/process').set('Idempotency-Key', key).send(body).expect(202);
+
+      expect(await keyRows(key)).toEqual([{ key, object_id: submitted.body.id, response: submitted.body, expired: false }]);
+      await waitUntilSettled(service.baseUrl, submitted.body.id);
+    });
   });
 
   describe('multipart submissions', () => {

@@ -4,7 +4,8 @@ import type { SubmissionResponse } from './submission-response';
 
 /**
  * An Idempotency-Key and the submission it answered: the request's hash, the object it created and
- * the response it got. Kept until `expiresAt`; deleting the object deletes its key too.
+ * the response it got. Kept until `expiresAt`; deleting the object deletes its key too. While the
+ * submission runs, `response` is null and `expiresAt` is the lease of its claim.
  */
 export const IdempotencyKeySchema = defineEntity({
   name: 'IdempotencyKey',
@@ -15,6 +16,7 @@ export const IdempotencyKeySchema = defineEntity({
     requestHash: p.text().nullable(),
     object: () => p.manyToOne(ProcessingObjectSchema).nullable().deleteRule('cascade').fieldName('object_id').index('idempotency_keys_object_id_index'),
     response: p.json<SubmissionResponse>().columnType('json').nullable(),
+    claimToken: p.uuid(),
     createdAt: p.datetime().defaultRaw('now()'),
     expiresAt: p.datetime(),
   },

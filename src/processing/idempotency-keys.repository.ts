@@ -1,14 +1,19 @@
-import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
-import { Pool, type PoolClient } from 'pg';
+import { Injectable, Logger } from '@nestjs/common';
+import { EntityManager, ForeignKeyConstraintViolationException } from '@mikro-orm/postgresql';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config';
 import type { SubmissionResponse } from './submission-response';
 
 /**
- * Connections for claimed keys: a claim holds one for as long as its submission runs (an upload
- * included), so at most this many keyed submissions run at once per API process; more wait for one.
- * A pool of their own, so a claim never waits for a connection that the submissions it blocks hold.
+ * How long a claim lasts unless its submission renews it: a claim left by a process that died
+ * frees its key after this long. Renewed every third of it while the submission runs.
  */
-const CLAIM_CONNECTIONS = 10;
+const CLAIM_LEASE_SECONDS = 30;
+const CLAIM_RENEW_MS = (CLAIM_LEASE_SECONDS * 1000) / 3;
+
+/** How often a request whose key is claimed by a running submission looks for that submission's outcome. */
+const OUTCOME_POLL_MS = 50;
 
 /** Expired keys removed per claim, so the table stays small without a sweep of its own. */
 const PURGE_BATCH = 100;
@@ -20,118 +25,110 @@ export interface KeptSubmission {
   response: SubmissionResponse;
 }
 
-/**
- * A key this request holds. Its row is inserted in a transaction kept open until the submission
- * ends, so a concurrent request with the same key waits in PostgreSQL for the outcome; a crashed
- * process's claim ends with its connection.
- */
-export class ClaimedKey {
-  private ended = false;
-
-  constructor(
-    private readonly key: string,
-    private readonly client: PoolClient,
-    private readonly ttlSeconds: number,
-    private readonly logger: Logger,
-  ) {}
-
-  /** Keeps the submission's response under the key for the configured time. */
-  async keep(submission: KeptSubmission): Promise<void> {
-    try {
-      await this.client.query(
-        `update idempotency_keys set request_hash = $2, object_id = $3, response = $4, expires_at = now() + make_interval(secs => $5) where key = $1`,
-        [this.key, submission.requestHash, submission.objectId, JSON.stringify(submission.response), this.ttlSeconds],
-      );
-      await this.end('commit');
-    } catch (error) {
-      if ((error as { code?: string }).code !== FOREIGN_KEY_VIOLATION) {
-        await this.release();
-        throw error;
-      }
-      // The object was deleted before its key was kept: the key is free, as after any deletion.
-      this.logger.warn(`Object ${submission.objectId} was deleted before its Idempotency-Key was kept; the key is free again`);
-      await this.release();
-    }
-  }
-
-  /** Frees the key: the submission failed, and a retry with the same key is processed anew. */
-  async release(): Promise<void> {
-    await this.end('rollback');
-  }
-
-  private async end(statement: 'commit' | 'rollback'): Promise<void> {
-    if (this.ended) {
-      return;
-    }
-    this.ended = true;
-    let broken: Error | undefined;
-    try {
-      await this.client.query(statement);
-    } catch (error) {
-      broken = error as Error;
-      if (statement === 'commit') {
-        throw error;
-      }
-      this.logger.warn(`Rolling back the claim of an Idempotency-Key failed (its connection is dropped, which ends the claim): ${String(error)}`);
-    } finally {
-      this.client.release(broken);
-    }
-  }
+/** A key this request holds: it ends either kept (with the response) or released (free again). */
+export interface ClaimedKey {
+  keep(submission: KeptSubmission): Promise<void>;
+  release(): Promise<void>;
 }
 
-const FOREIGN_KEY_VIOLATION = '23503';
+interface KeyRow {
+  request_hash: string | null;
+  object_id: string | null;
+  response: SubmissionResponse | null;
+}
 
-/** Idempotency-Keys, each a row of its own: who holds it, for which request, with which answer. */
+/**
+ * Idempotency-Keys, each a row of its own. A claim is committed at once, with a lease and a token
+ * of its own (response null: the submission is running); no connection or transaction is held
+ * while the submission stores its content.
+ */
 @Injectable()
-export class IdempotencyKeysRepository implements OnModuleDestroy {
+export class IdempotencyKeysRepository {
   private readonly logger = new Logger(IdempotencyKeysRepository.name);
-  private readonly pool: Pool;
 
-  constructor(private readonly config: AppConfig) {
-    this.pool = new Pool({ connectionString: config.databaseUrl, max: CLAIM_CONNECTIONS });
-    this.pool.on('error', (error) => this.logger.warn(`An idle Idempotency-Key connection failed: ${error.message}`));
-  }
+  constructor(
+    private readonly em: EntityManager,
+    private readonly config: AppConfig,
+  ) {}
 
   /**
-   * Claims `key`: free or expired, it is this request's until the claim is kept or released; taken,
-   * the first submission made with it is returned (after waiting for one still running).
+   * Claims `key` if it is free or expired; otherwise returns the first submission made with it,
+   * once the one still running (if any) has ended. A released claim lets a waiting request claim it.
    */
   async claim(key: string): Promise<ClaimedKey | KeptSubmission> {
-    const client = await this.pool.connect();
-    try {
-      await client.query(
-        `delete from idempotency_keys where key in (
-           select key from idempotency_keys where expires_at <= now() order by expires_at limit ${PURGE_BATCH} for update skip locked)`,
+    await this.purgeExpired();
+    const token = randomUUID();
+    for (;;) {
+      const claimed = await this.execute<{ key: string }[]>(
+        `insert into idempotency_keys (key, claim_token, expires_at) values (?, ?, now() + make_interval(secs => ?))
+           on conflict (key) do update set request_hash = null, object_id = null, response = null, claim_token = excluded.claim_token,
+             created_at = now(), expires_at = excluded.expires_at
+           where idempotency_keys.expires_at <= now()
+           returning key`,
+        [key, token, CLAIM_LEASE_SECONDS],
       );
-      await client.query('begin');
-      for (;;) {
-        const claimed = await client.query(
-          `insert into idempotency_keys (key, expires_at) values ($1, now() + make_interval(secs => $2))
-             on conflict (key) do update set request_hash = null, object_id = null, response = null, created_at = now(), expires_at = excluded.expires_at
-             where idempotency_keys.expires_at <= now()`,
-          [key, this.config.idempotencyKeyTtlSeconds],
-        );
-        if (claimed.rowCount === 1) {
-          return new ClaimedKey(key, client, this.config.idempotencyKeyTtlSeconds, this.logger);
-        }
-        // Another statement sees what committed meanwhile: the holder's kept submission.
-        const { rows } = await client.query<{ request_hash: string; object_id: string; response: SubmissionResponse }>(
-          `select request_hash, object_id, response from idempotency_keys where key = $1`,
-          [key],
-        );
-        if (rows[0]) {
-          await client.query('rollback');
-          client.release();
-          return { requestHash: rows[0].request_hash, objectId: rows[0].object_id, response: rows[0].response };
-        }
+      if (claimed.length === 1) {
+        return this.held(key, token);
       }
-    } catch (error) {
-      client.release(error as Error);
-      throw error;
+      const [row] = await this.execute<KeyRow[]>(`select request_hash, object_id, response from idempotency_keys where key = ?`, [key]);
+      if (row?.response && row.request_hash && row.object_id) {
+        return { requestHash: row.request_hash, objectId: row.object_id, response: row.response };
+      }
+      await sleep(OUTCOME_POLL_MS);
     }
   }
 
-  async onModuleDestroy(): Promise<void> {
-    await this.pool.end();
+  private held(key: string, token: string): ClaimedKey {
+    const renewal = setInterval(() => {
+      this.execute(`update idempotency_keys set expires_at = now() + make_interval(secs => ?) where key = ? and claim_token = ? and response is null`, [
+        CLAIM_LEASE_SECONDS,
+        key,
+        token,
+      ]).catch((error: unknown) => this.logger.warn(`Renewing the claim of an Idempotency-Key failed (retried in ${CLAIM_RENEW_MS} ms): ${String(error)}`));
+    }, CLAIM_RENEW_MS);
+    renewal.unref();
+    return {
+      keep: async (submission) => {
+        clearInterval(renewal);
+        await this.keep(key, token, submission);
+      },
+      release: async () => {
+        clearInterval(renewal);
+        await this.execute(`delete from idempotency_keys where key = ? and claim_token = ? and response is null`, [key, token]);
+      },
+    };
+  }
+
+  private async keep(key: string, token: string, submission: KeptSubmission): Promise<void> {
+    try {
+      const kept = await this.execute<{ key: string }[]>(
+        `update idempotency_keys set request_hash = ?, object_id = ?, response = ?::json, expires_at = now() + make_interval(secs => ?)
+           where key = ? and claim_token = ? and response is null returning key`,
+        [submission.requestHash, submission.objectId, JSON.stringify(submission.response), this.config.idempotencyKeyTtlSeconds, key, token],
+      );
+      if (kept.length === 0) {
+        this.logger.warn(`The claim of an Idempotency-Key for object ${submission.objectId} had lapsed; the key was not kept`);
+      }
+    } catch (error) {
+      if (!(error instanceof ForeignKeyConstraintViolationException)) {
+        throw error;
+      }
+      // Deleted before its key was kept: the key is free, as after any deletion.
+      this.logger.warn(`Object ${submission.objectId} was deleted before its Idempotency-Key was kept; the key is free again`);
+      await this.execute(`delete from idempotency_keys where key = ? and claim_token = ?`, [key, token]);
+    }
+  }
+
+  private async purgeExpired(): Promise<void> {
+    await this.execute(
+      `delete from idempotency_keys where key in (
+         select key from idempotency_keys where expires_at <= now() order by expires_at limit ? for update skip locked)`,
+      [PURGE_BATCH],
+      'run',
+    );
+  }
+
+  private execute<T>(sql: string, params: unknown[], method: 'all' | 'run' = 'all'): Promise<T> {
+    return this.em.getConnection().execute(sql, params, method) as Promise<T>;
   }
 }

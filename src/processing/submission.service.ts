@@ -16,7 +16,7 @@ import { ProcessingQueue } from '../queue/processing-queue';
 import { artifactKeys } from '../storage/artifact-keys';
 import { StorageService } from '../storage/storage.service';
 import type { SubmitObjectDto } from './dto/submit-object.dto';
-import { ClaimedKey, IdempotencyKeysRepository } from './idempotency-keys.repository';
+import { IdempotencyKeysRepository } from './idempotency-keys.repository';
 import { toMultipartError } from './multipart-submission';
 import type { ClassifiedUpload } from './upload-content';
 import { SubmissionResponse, firstResponse } from './submission-response';
@@ -101,7 +101,7 @@ export class SubmissionService {
       return submission.create();
     }
     const claim = await this.idempotencyKeys.claim(idempotencyKey);
-    if (!(claim instanceof ClaimedKey)) {
+    if ('response' in claim) {
       if (claim.requestHash !== (await submission.requestHash())) {
         throw new ConflictError(ErrorCode.IdempotencyKeyReused, 'This Idempotency-Key was used with a different request', { id: claim.objectId });
       }
