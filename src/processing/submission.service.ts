@@ -21,8 +21,6 @@ import { toMultipartError } from './multipart-submission';
 import type { ClassifiedUpload } from './upload-content';
 import { SubmissionResponse, firstResponse } from './submission-response';
 
-export type { SubmissionResponse };
-
 const MAX_INSERT_ATTEMPTS = 3;
 
 interface Prepared {
@@ -111,14 +109,16 @@ export class SubmissionService {
     try {
       response = await submission.create();
     } catch (error) {
-      await claim.release();
+      await claim.release().catch((releaseError: unknown) =>
+        this.logger.warn(`Freeing the Idempotency-Key of a failed submission failed; it frees when its claim lapses: ${String(releaseError)}`),
+      );
       throw error;
     }
     try {
       await claim.keep({ requestHash: await submission.requestHash(), objectId: response.id, response });
     } catch (error) {
-      // The object exists and is queued: that is the answer. A retry with the key finds it by its identifier.
-      this.logger.warn(`Keeping the Idempotency-Key of object ${response.id} failed, so the key is free again: ${String(error)}`);
+      // The object exists and is queued: that is the answer. A retry with the key finds it by its identifier (answerForExisting).
+      this.logger.warn(`Keeping the Idempotency-Key of object ${response.id} failed; the key frees when its claim lapses: ${String(error)}`);
     }
     return response;
   }
@@ -299,6 +299,10 @@ export class SubmissionService {
     }
   }
 
+  /**
+   * The key's own row answers replays; the key and request hash on the object row still answer a
+   * retry whose key was not kept (the process died, or keeping it failed, after the object was created).
+   */
   private answerForExisting(existing: ProcessingObject, idempotencyKey: string | undefined, requestHash: string): SubmissionResponse {
     if (idempotencyKey !== undefined && existing.idempotencyKey === idempotencyKey) {
       if (existing.requestHash !== requestHash) {
