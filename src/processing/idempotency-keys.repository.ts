@@ -9,7 +9,7 @@ import type { SubmissionResponse } from './submission-response';
  * How long a claim lasts unless its submission renews it: a claim left by a process that died
  * frees its key after this long. Renewed every third of it while the submission runs.
  */
-const CLAIM_LEASE_SECONDS = 30;
+const CLAIM_LEASE_SECONDS = 10;
 const CLAIM_RENEW_MS = (CLAIM_LEASE_SECONDS * 1000) / 3;
 
 /** How often a request whose key is claimed by a running submission looks for that submission's outcome. */
