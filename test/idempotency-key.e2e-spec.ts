@@ -180,6 +180,20 @@ describe('Idempotency-Key: a key of its own', () => {
       expect(await listS3Keys(`${identifier}/source/`)).toEqual([`${identifier}/source/upload.csv`]);
       await waitUntilSettled(service.baseUrl, first.body.id);
     });
+
+    it('identical uploads sent at once: one object, one stored file, every answer the same 202', async () => {
+      const key = randomUUID();
+      const identifier = uniqueIdentifier('idem-upload-burst');
+
+      const responses = await Promise.all(Array.from({ length: 10 }, () => upload(key, identifier, csv(40))));
+
+      expect(responses.map((response) => response.status)).toEqual(Array(10).fill(202));
+      expect(new Set(responses.map((response) => response.text)).size).toBe(1);
+      const first = responses[0].body;
+      expect(await objectIdsWithIdentifier(identifier)).toEqual([first.id]);
+      expect(await listS3Keys(`${identifier}/source/`)).toEqual([`${identifier}/source/upload.csv`]);
+      await waitUntilSettled(service.baseUrl, first.id);
+    });
   });
 
   describe('a key is kept for IDEMPOTENCY_KEY_TTL_SECONDS', () => {
