@@ -1,6 +1,8 @@
 import { Queue } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
+import { IdempotencyKeysRepository } from '../src/processing/idempotency-keys.repository';
+import { firstResponse } from '../src/processing/submission-response';
 import { OBJECTS_QUEUE } from '../src/queue/jobs';
 import { listS3Keys } from './support/artifacts';
 import { closeDatabase, query } from './support/database';
@@ -142,6 +144,17 @@ describe('Idempotency-Key: a key of its own', () => {
       expect(again.body.id).not.toBe(first.body.id);
       expect(await keyRows(key)).toMatchObject([{ object_id: again.body.id }]);
       await waitUntilSettled(service.baseUrl, again.body.id);
+    });
+
+    it('a key whose object was deleted before the key was kept is free', async () => {
+      const key = randomUUID();
+      const claim = await service.app.get(IdempotencyKeysRepository).claim(key);
+      if ('response' in claim) {
+        throw new Error('a fresh key must be claimed');
+      }
+      const deletedId = randomUUID();
+      await claim.keep({ requestHash: 'a-hash', objectId: deletedId, response: firstResponse({ id: deletedId, identifier: 'deleted' }) });
+      expect(await keyRows(key)).toEqual([]);
     });
 
     it('a key claimed by a submission whose process died is free once its claim lapses', async () => {

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { EntityManager, ForeignKeyConstraintViolationException } from '@mikro-orm/postgresql';
+import { EntityManager } from '@mikro-orm/postgresql';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config';
@@ -14,6 +14,9 @@ const CLAIM_RENEW_MS = (CLAIM_LEASE_SECONDS * 1000) / 3;
 
 /** How often a request whose key is claimed by a running submission looks for that submission's outcome. */
 const OUTCOME_POLL_MS = 50;
+
+/** PostgreSQL's SQLSTATE for a foreign key violation (raw queries' errors are pg's own). */
+const FOREIGN_KEY_VIOLATION = '23503';
 
 /** Expired keys removed per claim, so the table stays small without a sweep of its own. */
 const PURGE_BATCH = 100;
@@ -110,7 +113,7 @@ export class IdempotencyKeysRepository {
         this.logger.warn(`The claim of an Idempotency-Key for object ${submission.objectId} had lapsed; the key was not kept`);
       }
     } catch (error) {
-      if (!(error instanceof ForeignKeyConstraintViolationException)) {
+      if ((error as { code?: unknown }).code !== FOREIGN_KEY_VIOLATION) {
         throw error;
       }
       // Deleted before its key was kept: the key is free, as after any deletion.
