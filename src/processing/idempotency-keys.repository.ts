@@ -12,8 +12,12 @@ import type { SubmissionResponse } from './submission-response';
 const CLAIM_LEASE_SECONDS = 10;
 const CLAIM_RENEW_MS = (CLAIM_LEASE_SECONDS * 1000) / 3;
 
-/** How often a request whose key is claimed by a running submission looks for that submission's outcome. */
-const OUTCOME_POLL_MS = 50;
+/**
+ * How often a request whose key is claimed by a running submission looks for that submission's
+ * outcome: soon at first (most submissions take milliseconds), then less often (an upload may take minutes).
+ */
+const OUTCOME_POLL_FIRST_MS = 20;
+const OUTCOME_POLL_MAX_MS = 1000;
 
 /** PostgreSQL's SQLSTATE for a foreign key violation (raw queries' errors are pg's own). */
 const FOREIGN_KEY_VIOLATION = '23503';
@@ -61,7 +65,7 @@ export class IdempotencyKeysRepository {
   async claim(key: string): Promise<ClaimedKey | KeptSubmission> {
     await this.purgeExpired();
     const token = randomUUID();
-    for (;;) {
+    for (let pause = OUTCOME_POLL_FIRST_MS; ; pause = Math.min(pause * 2, OUTCOME_POLL_MAX_MS)) {
       const claimed = await this.execute<{ key: string }[]>(
         `insert into idempotency_keys (key, claim_token, expires_at) values (?, ?, now() + make_interval(secs => ?))
            on conflict (key) do update set request_hash = null, object_id = null, response = null, claim_token = excluded.claim_token,
@@ -77,7 +81,7 @@ export class IdempotencyKeysRepository {
       if (row?.response && row.request_hash && row.object_id) {
         return { requestHash: row.request_hash, objectId: row.object_id, response: row.response };
       }
-      await sleep(OUTCOME_POLL_MS);
+      await sleep(pause);
     }
   }
 
