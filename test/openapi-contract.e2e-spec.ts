@@ -178,9 +178,10 @@ describe('OpenAPI contract', () => {
     }
   });
 
-  it('every parameter and every request body property has an example', () => {
+  it('every parameter (but the Idempotency-Key) and every request body property has an example', () => {
     for (const { where, operation } of operationsOf(served)) {
-      for (const parameter of operation.parameters ?? []) {
+      // Swagger UI fills a parameter's example into "Try it out": an example key would make every try a replay of the first.
+      for (const parameter of (operation.parameters ?? []).filter((candidate) => candidate.name.toLowerCase() !== 'idempotency-key')) {
         const exemplified = parameter.example !== undefined || parameter.examples !== undefined || parameter.schema?.example !== undefined;
         expect({ where, parameter: `${parameter.in} ${parameter.name}`, exemplified }).toEqual({ where, parameter: `${parameter.in} ${parameter.name}`, exemplified: true });
       }

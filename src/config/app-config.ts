@@ -41,6 +41,7 @@ const envSchema = z.object({
   OPERATION_MEMORY_BUDGET_MB: positiveInt.min(64).default(512),
   OPERATION_MEMORY_BUDGET_MAX_MB: positiveInt.min(64).default(2048),
   DEPENDENCY_RETRY_MS: positiveInt.min(100).default(2000),
+  IDEMPOTENCY_KEY_TTL_SECONDS: positiveInt.max(30 * 86400).default(86400),
   SIMULATED_OPERATION_DELAY_MS: z.coerce.number().int().min(0).max(600000).default(0),
   BULL_BOARD_PATH: z
     .string()
@@ -94,6 +95,8 @@ export class AppConfig {
   readonly operationBudget: { timeMs: number; maxTimeMs: number; memoryMb: number; maxMemoryMb: number };
   /** How often a worker whose job met an unreachable PostgreSQL, Redis or S3 checks whether they are back. */
   readonly dependencyRetryMs: number;
+  /** How long an Idempotency-Key answers with its first submission's response; then it is free again. */
+  readonly idempotencyKeyTtlSeconds: number;
   /** The validated variables this configuration was read from: operation threads read theirs from it. */
   readonly env: Record<string, string>;
   /** The queue dashboard: off unless a path is set; basic auth unless explicitly insecure. */
@@ -159,6 +162,7 @@ export class AppConfig {
       maxMemoryMb: e.OPERATION_MEMORY_BUDGET_MAX_MB,
     };
     this.dependencyRetryMs = e.DEPENDENCY_RETRY_MS;
+    this.idempotencyKeyTtlSeconds = e.IDEMPOTENCY_KEY_TTL_SECONDS;
     this.bullBoard = e.BULL_BOARD_PATH
       ? {
           path: e.BULL_BOARD_PATH,

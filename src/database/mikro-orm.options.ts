@@ -3,12 +3,13 @@ import { Migrator } from '@mikro-orm/migrations';
 import { AppConfig } from '../config/app-config';
 import { ProcessingObjectSchema } from '../objects/processing-object.entity';
 import { ObjectEventSchema } from '../objects/object-event.entity';
+import { IdempotencyKeySchema } from '../processing/idempotency-key.entity';
 import { migrationsList } from '../../migrations';
 
 export function mikroOrmOptions(config: AppConfig) {
   return defineConfig({
     clientUrl: config.databaseUrl,
-    entities: [ProcessingObjectSchema, ObjectEventSchema],
+    entities: [ProcessingObjectSchema, ObjectEventSchema, IdempotencyKeySchema],
     extensions: [Migrator],
     migrations: { migrationsList, transactional: true, snapshot: false },
     ensureDatabase: false,

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { ObjectsModule } from '../objects/objects.module';
 import { OperationsModule } from '../operations/operations.module';
 import { ProcessingController } from './processing.controller';
+import { IdempotencyKeysRepository } from './idempotency-keys.repository';
 import { ObjectEventFeeds } from './object-event-feeds';
 import { ProgressStream } from './progress-stream';
 import { SubmissionService } from './submission.service';
@@ -9,6 +10,6 @@ import { SubmissionService } from './submission.service';
 @Module({
   imports: [ObjectsModule, OperationsModule],
   controllers: [ProcessingController],
-  providers: [SubmissionService, ProgressStream, ObjectEventFeeds],
+  providers: [SubmissionService, IdempotencyKeysRepository, ProgressStream, ObjectEventFeeds],
 })
 export class ProcessingModule {}

@@ -16,16 +16,10 @@ import { ProcessingQueue } from '../queue/processing-queue';
 import { artifactKeys } from '../storage/artifact-keys';
 import { StorageService } from '../storage/storage.service';
 import type { SubmitObjectDto } from './dto/submit-object.dto';
+import { IdempotencyKeysRepository } from './idempotency-keys.repository';
 import { toMultipartError } from './multipart-submission';
 import type { ClassifiedUpload } from './upload-content';
-
-export interface SubmissionResponse {
-  id: string;
-  identifier: string;
-  state: 'queued';
-  task_id: string;
-  message: string;
-}
+import { SubmissionResponse, firstResponse } from './submission-response';
 
 const MAX_INSERT_ATTEMPTS = 3;
 
@@ -45,15 +39,18 @@ export class SubmissionService {
     private readonly operations: OperationRegistry,
     private readonly storage: StorageService,
     private readonly queue: ProcessingQueue,
+    private readonly idempotencyKeys: IdempotencyKeysRepository,
   ) {}
 
   /** A JSON submission: inline `payload` content, or none (the operations run on the metadata document). */
   async submit(request: SubmitObjectDto, idempotencyKey: string | undefined): Promise<SubmissionResponse> {
     const prepared = this.prepare(request);
     const requestHash = hashRequest(request);
-    return this.createUnlessTaken(request.identifier, idempotencyKey, requestHash, async () => undefined, () =>
-      this.createWithPayload(request, prepared, idempotencyKey, requestHash),
-    );
+    const create = () =>
+      this.createUnlessTaken(request.identifier, idempotencyKey, requestHash, async () => undefined, () =>
+        this.createWithPayload(request, prepared, idempotencyKey, requestHash),
+      );
+    return this.underIdempotencyKey(idempotencyKey, { requestHash: async () => requestHash, create });
   }
 
   /**
@@ -80,9 +77,50 @@ export class SubmissionService {
         throw new ConflictError(ErrorCode.IdempotencyKeyReused, 'This Idempotency-Key was used with a different file', { id: existing.id });
       }
     };
-    return this.createUnlessTaken(request.identifier, idempotencyKey, requestHash, verifyReplay, () =>
-      this.createWithUpload(request, prepared, idempotencyKey, requestHash, upload, afterStored),
-    );
+    const create = () =>
+      this.createUnlessTaken(request.identifier, idempotencyKey, requestHash, verifyReplay, () =>
+        this.createWithUpload(request, prepared, idempotencyKey, requestHash, upload, afterStored),
+      );
+    // The key compares the whole request: the fields and the file's bytes.
+    const wholeRequestHash = async () => hashRequest({ fields: requestHash, sha256: (await upload.contentDigest()).sha256 });
+    return this.underIdempotencyKey(idempotencyKey, { requestHash: wholeRequestHash, create });
+  }
+
+  /**
+   * Runs the submission under its Idempotency-Key, if it has one: a free key is claimed for it and
+   * keeps its response; a kept key answers with the first response when the request is the same,
+   * and with 409 otherwise, having written nothing. A failed submission frees the key again.
+   */
+  private async underIdempotencyKey(
+    idempotencyKey: string | undefined,
+    submission: { requestHash: () => Promise<string>; create: () => Promise<SubmissionResponse> },
+  ): Promise<SubmissionResponse> {
+    if (idempotencyKey === undefined) {
+      return submission.create();
+    }
+    const claim = await this.idempotencyKeys.claim(idempotencyKey);
+    if ('response' in claim) {
+      if (claim.requestHash !== (await submission.requestHash())) {
+        throw new ConflictError(ErrorCode.IdempotencyKeyReused, 'This Idempotency-Key was used with a different request', { id: claim.objectId });
+      }
+      return claim.response;
+    }
+    let response: SubmissionResponse;
+    try {
+      response = await submission.create();
+    } catch (error) {
+      await claim.release().catch((releaseError: unknown) =>
+        this.logger.warn(`Freeing the Idempotency-Key of a failed submission failed; it frees when its claim lapses: ${String(releaseError)}`),
+      );
+      throw error;
+    }
+    try {
+      await claim.keep({ requestHash: await submission.requestHash(), objectId: response.id, response });
+    } catch (error) {
+      // The object exists and is queued: that is the answer. A retry with the key finds it by its identifier (answerForExisting).
+      this.logger.warn(`Keeping the Idempotency-Key of object ${response.id} failed; the key frees when its claim lapses: ${String(error)}`);
+    }
+    return response;
   }
 
   private prepare(request: SubmitObjectDto): Prepared {
@@ -261,6 +299,10 @@ export class SubmissionService {
     }
   }
 
+  /**
+   * The key's own row answers replays; the key and request hash on the object row still answer a
+   * retry whose key was not kept (the process died, or keeping it failed, after the object was created).
+   */
   private answerForExisting(existing: ProcessingObject, idempotencyKey: string | undefined, requestHash: string): SubmissionResponse {
     if (idempotencyKey !== undefined && existing.idempotencyKey === idempotencyKey) {
       if (existing.requestHash !== requestHash) {
@@ -274,10 +316,6 @@ export class SubmissionService {
       state: existing.state,
     });
   }
-}
-
-function firstResponse(object: { id: string; identifier: string }): SubmissionResponse {
-  return { id: object.id, identifier: object.identifier, state: 'queued', task_id: taskIdFor(object.id, 1), message: 'Object queued for processing' };
 }
 
 function hashRequest(request: SubmitObjectDto | Record<string, unknown>): string {

@@ -114,6 +114,7 @@ export class ClassifiedUpload {
   private readonly hash = createHash('sha256');
   private bytes = 0;
   private finished = false;
+  private digested?: { size: number; sha256: string };
   private limitHit = false;
   private wakeOnLimit?: () => void;
 
@@ -189,7 +190,13 @@ export class ClassifiedUpload {
     if (!this.finished) {
       throw new Error('The upload has not been read to the end');
     }
-    return { size: this.bytes, sha256: this.hash.digest('hex') };
+    this.digested ??= { size: this.bytes, sha256: this.hash.digest('hex') };
+    return this.digested;
+  }
+
+  /** Size and SHA-256 of the whole file: read to its end here (without storing) unless it already has been. */
+  async contentDigest(): Promise<{ size: number; sha256: string }> {
+    return this.finished ? this.digest() : this.consume();
   }
 
   /** Reads the whole body without storing it, for its size and SHA-256 (an Idempotency-Key replay). */

@@ -915,7 +915,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Idempotency-Key: repeat a submission safely; the same key and body return the first response (1-200 characters) */
+                /** @description Idempotency-Key (1-200 characters, e.g. a fresh UUID per submission): repeat a submission safely. The same key with the same body (JSON: the same values, in any key order; multipart: the same fields and file bytes) returns the first response; with any other body it is 409 idempotency_key_reused. A key is kept for IDEMPOTENCY_KEY_TTL_SECONDS (24 h by default) after its submission was accepted, then free; a refused or failed submission, or deleting its object, frees it at once. */
                 "idempotency-key"?: string;
             };
             path?: never;

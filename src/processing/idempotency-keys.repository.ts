@@ -1,0 +1,141 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { EntityManager } from '@mikro-orm/postgresql';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AppConfig } from '../config/app-config';
+import type { SubmissionResponse } from './submission-response';
+
+/**
+ * How long a claim lasts unless its submission renews it: a claim left by a process that died
+ * frees its key after this long. Renewed every third of it while the submission runs.
+ */
+const CLAIM_LEASE_SECONDS = 10;
+const CLAIM_RENEW_MS = (CLAIM_LEASE_SECONDS * 1000) / 3;
+
+/**
+ * How often a request whose key is claimed by a running submission looks for that submission's
+ * outcome: soon at first (most submissions take milliseconds), then less often (an upload may take minutes).
+ */
+const OUTCOME_POLL_FIRST_MS = 20;
+const OUTCOME_POLL_MAX_MS = 1000;
+
+/** PostgreSQL's SQLSTATE for a foreign key violation (raw queries' errors are pg's own). */
+const FOREIGN_KEY_VIOLATION = '23503';
+
+/** Expired keys removed per claim, so the table stays small without a sweep of its own. */
+const PURGE_BATCH = 100;
+
+/** The first submission made with a key, as a later request with that key is answered. */
+export interface KeptSubmission {
+  requestHash: string;
+  objectId: string;
+  response: SubmissionResponse;
+}
+
+/** A key this request holds: it ends either kept (with the response) or released (free again). */
+export interface ClaimedKey {
+  keep(submission: KeptSubmission): Promise<void>;
+  release(): Promise<void>;
+}
+
+interface KeyRow {
+  request_hash: string | null;
+  object_id: string | null;
+  response: SubmissionResponse | null;
+}
+
+/**
+ * Idempotency-Keys, each a row of its own. A claim is committed at once, with a lease and a token
+ * of its own (response null: the submission is running); no connection or transaction is held
+ * while the submission stores its content.
+ */
+@Injectable()
+export class IdempotencyKeysRepository {
+  private readonly logger = new Logger(IdempotencyKeysRepository.name);
+
+  constructor(
+    private readonly em: EntityManager,
+    private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * Claims `key` if it is free or expired; otherwise returns the first submission made with it,
+   * once the one still running (if any) has ended. A released claim lets a waiting request claim it.
+   */
+  async claim(key: string): Promise<ClaimedKey | KeptSubmission> {
+    await this.purgeExpired();
+    const token = randomUUID();
+    for (let pause = OUTCOME_POLL_FIRST_MS; ; pause = Math.min(pause * 2, OUTCOME_POLL_MAX_MS)) {
+      const claimed = await this.execute<{ key: string }[]>(
+        `insert into idempotency_keys (key, claim_token, expires_at) values (?, ?, now() + make_interval(secs => ?))
+           on conflict (key) do update set request_hash = null, object_id = null, response = null, claim_token = excluded.claim_token,
+             created_at = now(), expires_at = excluded.expires_at
+           where idempotency_keys.expires_at <= now()
+           returning key`,
+        [key, token, CLAIM_LEASE_SECONDS],
+      );
+      if (claimed.length === 1) {
+        return this.held(key, token);
+      }
+      const [row] = await this.execute<KeyRow[]>(`select request_hash, object_id, response from idempotency_keys where key = ?`, [key]);
+      if (row?.response && row.request_hash && row.object_id) {
+        return { requestHash: row.request_hash, objectId: row.object_id, response: row.response };
+      }
+      await sleep(pause);
+    }
+  }
+
+  private held(key: string, token: string): ClaimedKey {
+    const renewal = setInterval(() => {
+      this.execute(`update idempotency_keys set expires_at = now() + make_interval(secs => ?) where key = ? and claim_token = ? and response is null`, [
+        CLAIM_LEASE_SECONDS,
+        key,
+        token,
+      ]).catch((error: unknown) => this.logger.warn(`Renewing the claim of an Idempotency-Key failed (retried in ${CLAIM_RENEW_MS} ms): ${String(error)}`));
+    }, CLAIM_RENEW_MS);
+    renewal.unref();
+    return {
+      keep: async (submission) => {
+        clearInterval(renewal);
+        await this.keep(key, token, submission);
+      },
+      release: async () => {
+        clearInterval(renewal);
+        await this.execute(`delete from idempotency_keys where key = ? and claim_token = ? and response is null`, [key, token]);
+      },
+    };
+  }
+
+  private async keep(key: string, token: string, submission: KeptSubmission): Promise<void> {
+    try {
+      const kept = await this.execute<{ key: string }[]>(
+        `update idempotency_keys set request_hash = ?, object_id = ?, response = ?::json, expires_at = now() + make_interval(secs => ?)
+           where key = ? and claim_token = ? and response is null returning key`,
+        [submission.requestHash, submission.objectId, JSON.stringify(submission.response), this.config.idempotencyKeyTtlSeconds, key, token],
+      );
+      if (kept.length === 0) {
+        this.logger.warn(`The claim of an Idempotency-Key for object ${submission.objectId} had lapsed; the key was not kept`);
+      }
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== FOREIGN_KEY_VIOLATION) {
+        throw error;
+      }
+      // Deleted before its key was kept: the key is free, as after any deletion.
+      this.logger.warn(`Object ${submission.objectId} was deleted before its Idempotency-Key was kept; the key is free again`);
+      await this.execute(`delete from idempotency_keys where key = ? and claim_token = ?`, [key, token]);
+    }
+  }
+
+  private async purgeExpired(): Promise<void> {
+    await this.execute(
+      `delete from idempotency_keys where key in (
+         select key from idempotency_keys where expires_at <= now() order by expires_at limit ? for update skip locked)`,
+      [PURGE_BATCH],
+      'run',
+    );
+  }
+
+  private execute<T>(sql: string, params: unknown[], method: 'all' | 'run' = 'all'): Promise<T> {
+    return this.em.getConnection().execute(sql, params, method) as Promise<T>;
+  }
+}
