@@ -182,15 +182,16 @@ interface OpenApiDocument {
 
 const EXPECTED_OPERATIONS: [string, string][] = [
   ['post', '/api/v1/process'],
+  ['post', '/api/v1/process/upload'],
   ['get', '/api/v1/progress/{object_id}'],
   ['get', '/api/v1/progress/{object_id}/stream'],
   ['get', '/api/v1/status'],
   ['get', '/api/v1/objects'],
-  ['get', '/api/v1/objects/{identifier}'],
+  ['get', '/api/v1/objects/{object}'],
   ['get', '/api/v1/objects/{object_id}/artifacts'],
   ['post', '/api/v1/objects/{object_id}/cancel'],
   ['post', '/api/v1/objects/{object_id}/retry'],
-  ['delete', '/api/v1/objects/{object_id}'],
+  ['delete', '/api/v1/objects/{object}'],
   ['get', '/health'],
   ['get', '/health/live'],
   ['get', '/health/ready'],

@@ -2,7 +2,7 @@ import { Controller, Get, Headers, HttpCode, HttpStatus, Param, Post, Req, Res }
 import { ApiAcceptedResponse, ApiConsumes, ApiExtraModels, ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiErrors } from '../common/api-errors.decorator';
-import { ObjectNotFoundError, ValidationError } from '../common/domain-errors';
+import { ObjectNotFoundError, UnsupportedMediaTypeError, ValidationError } from '../common/domain-errors';
 import { ObjectIdPipe } from '../common/object-id.pipe';
 import { validateSubmission } from './dto/validate-submission';
 import { OperationStatusResponse, ProgressResponse } from '../objects/dto/object.responses';
@@ -16,6 +16,13 @@ import { SubmitUploadFormDto } from './dto/submit-upload-form.dto';
 import { MultipartRefusal, readMultipartSubmission } from './multipart-submission';
 import { ProgressStream } from './progress-stream';
 import { SubmissionService } from './submission.service';
+
+const IDEMPOTENCY_KEY_HEADER = {
+  name: 'idempotency-key',
+  required: false,
+  description: 'Idempotency-Key: repeat a submission safely; the same key and body return the first response (1-200 characters)',
+  example: '7f9c2ba4-e88f-4a2b-9c1e-3d5f7a9b1c2d',
+};
 
 /**
  * The stream's 200. Convention: the media type is `text/event-stream` with `schema: {type: string}`
@@ -65,12 +72,7 @@ export class ProcessingController {
     },
   })
   @ApiConsumes('application/json', 'multipart/form-data')
-  @ApiHeader({
-    name: 'idempotency-key',
-    required: false,
-    description: 'Idempotency-Key: repeat a submission safely; the same key and body return the first response (1-200 characters)',
-    example: '7f9c2ba4-e88f-4a2b-9c1e-3d5f7a9b1c2d',
-  })
+  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
   @ApiAcceptedResponse({ type: SubmissionResponseDto })
   @ApiErrors(400, 409, 413, 415, 503)
   async submit(
@@ -106,6 +108,31 @@ export class ProcessingController {
       }
       throw error;
     }
+  }
+
+  /**
+   * The multipart form of POST /api/v1/process as an operation of its own: generators that take one
+   * media type per operation (@hey-api/openapi-ts picks JSON) would otherwise have no upload call.
+   */
+  @Post('process/upload')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({
+    summary: 'Upload a file as a new object and queue it for processing',
+    description: 'The multipart/form-data form of POST /api/v1/process, alone: the fields, then one `file` part. Anything but multipart/form-data is 415.',
+    requestBody: { required: true, content: { 'multipart/form-data': { schema: { $ref: getSchemaPath(SubmitUploadFormDto) } } } },
+  })
+  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
+  @ApiAcceptedResponse({ type: SubmissionResponseDto })
+  @ApiErrors(400, 409, 413, 415, 503)
+  async upload(
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<SubmissionResponseDto> {
+    if (!request.isMultipart()) {
+      throw new UnsupportedMediaTypeError('POST /api/v1/process/upload takes multipart/form-data; send JSON to POST /api/v1/process');
+    }
+    return this.submit(request, reply, idempotencyKey);
   }
 
   @Get('progress/:object_id')

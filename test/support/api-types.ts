@@ -92,6 +92,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/process/upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload a file as a new object and queue it for processing
+         * @description The multipart/form-data form of POST /api/v1/process, alone: the fields, then one `file` part. Anything but multipart/form-data is 415.
+         */
+        post: operations["ProcessingController_upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/progress/{object_id}": {
         parameters: {
             query?: never;
@@ -914,6 +934,77 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["SubmitObjectDto"];
+                "multipart/form-data": components["schemas"]["SubmitUploadFormDto"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubmissionResponseDto"];
+                };
+            };
+            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict: refused state transition, identifier taken, or Idempotency-Key reused with another body */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body over the configured limit: a JSON body over PAYLOAD_LIMIT_BYTES, an uploaded file over UPLOAD_LIMIT_BYTES (nothing is kept) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported content type: a request body that is neither JSON nor multipart/form-data, or an uploaded file of a type the service cannot process */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description PostgreSQL, Redis or S3 unavailable; the message and details name which */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    ProcessingController_upload: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Idempotency-Key: repeat a submission safely; the same key and body return the first response (1-200 characters) */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
                 "multipart/form-data": components["schemas"]["SubmitUploadFormDto"];
             };
         };
