@@ -12,6 +12,8 @@ const { CONTRACT_PATH, TYPES_PATH, renderTypes } = require('../scripts/export-op
 };
 
 const REGENERATE = 'Run `npm run openapi:export` and commit openapi/openapi.json and test/support/api-types.ts';
+// Swagger UI pre-fills a parameter's example: a shared Idempotency-Key would make every "Try it out" submission a repeat.
+const WITHOUT_EXAMPLE = new Set(['header idempotency-key']);
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 
 interface Schema {
@@ -210,7 +212,7 @@ describe('OpenAPI contract', () => {
 
   it('every parameter and every request body property has an example', () => {
     for (const { where, operation } of operationsOf(served)) {
-      for (const parameter of operation.parameters ?? []) {
+      for (const parameter of (operation.parameters ?? []).filter((parameter) => !WITHOUT_EXAMPLE.has(`${parameter.in} ${parameter.name}`))) {
         const exemplified = parameter.example !== undefined || parameter.examples !== undefined || parameter.schema?.example !== undefined;
         expect({ where, parameter: `${parameter.in} ${parameter.name}`, exemplified }).toEqual({ where, parameter: `${parameter.in} ${parameter.name}`, exemplified: true });
       }

@@ -17,11 +17,11 @@ import { MultipartRefusal, readMultipartSubmission } from './multipart-submissio
 import { ProgressStream } from './progress-stream';
 import { SubmissionService } from './submission.service';
 
+// No example: Swagger UI would pre-fill it, and every "Try it out" submission would carry the same key.
 const IDEMPOTENCY_KEY_HEADER = {
   name: 'idempotency-key',
   required: false,
-  description: 'Idempotency-Key: repeat a submission safely; the same key and body return the first response (1-200 characters)',
-  example: '7f9c2ba4-e88f-4a2b-9c1e-3d5f7a9b1c2d',
+  description: 'Idempotency-Key: repeat a submission safely; the same key and body return the first response (1-200 characters, e.g. a fresh UUID per submission)',
 };
 
 /**

@@ -925,7 +925,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Idempotency-Key: repeat a submission safely; the same key and body return the first response (1-200 characters) */
+                /** @description Idempotency-Key: repeat a submission safely; the same key and body return the first response (1-200 characters, e.g. a fresh UUID per submission) */
                 "idempotency-key"?: string;
             };
             path?: never;
@@ -997,7 +997,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Idempotency-Key: repeat a submission safely; the same key and body return the first response (1-200 characters) */
+                /** @description Idempotency-Key: repeat a submission safely; the same key and body return the first response (1-200 characters, e.g. a fresh UUID per submission) */
                 "idempotency-key"?: string;
             };
             path?: never;
