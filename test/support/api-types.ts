@@ -267,7 +267,7 @@ export interface components {
              * @example invalid_transition
              * @enum {string}
              */
-            code: "validation_failed" | "malformed_json" | "json_too_deep" | "unstorable_character" | "json_schema_too_complex" | "unsupported_pattern" | "malformed_request" | "uri_too_long" | "headers_too_large" | "request_timeout" | "invalid_identifier" | "unknown_operation" | "object_not_found" | "identifier_taken" | "idempotency_key_reused" | "invalid_transition" | "object_busy" | "payload_too_large" | "unsupported_media_type" | "route_not_found" | "dependency_unavailable" | "not_ready" | "internal_error";
+            code: "validation_failed" | "malformed_json" | "json_too_deep" | "unstorable_character" | "json_schema_too_complex" | "unsupported_pattern" | "malformed_request" | "uri_too_long" | "headers_too_large" | "request_timeout" | "invalid_identifier" | "unknown_operation" | "object_not_found" | "identifier_taken" | "idempotency_key_reused" | "invalid_transition" | "object_busy" | "payload_too_large" | "unsupported_media_type" | "route_not_found" | "dependency_unavailable" | "not_ready" | "unauthorized" | "internal_error";
             /**
              * @description Structured detail: offending fields, current state, existing id
              * @example {
