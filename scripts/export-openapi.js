@@ -11,8 +11,6 @@ const { dirname, join, relative } = require('node:path');
 const ROOT = join(__dirname, '..');
 const CONTRACT_PATH = join(ROOT, 'openapi', 'openapi.json');
 const TYPES_PATH = join(ROOT, 'test', 'support', 'api-types.ts');
-// Defaults describe what the server assumes when a field is left out; they must not make request fields required.
-const OPENAPI_TYPESCRIPT_ARGS = ['--default-non-nullable', 'false'];
 
 /** The document, as the running service would serve it, with a trailing newline. */
 async function renderContract() {
@@ -22,10 +20,10 @@ async function renderContract() {
   return `${JSON.stringify(document, null, 2)}\n`;
 }
 
-/** The TypeScript types openapi-typescript generates from the contract at `contractPath`. */
+/** The TypeScript types openapi-typescript generates, with its default options, from the contract at `contractPath`. */
 function renderTypes(contractPath = CONTRACT_PATH) {
   const cli = join(ROOT, 'node_modules', 'openapi-typescript', 'bin', 'cli.js');
-  const result = spawnSync(process.execPath, [cli, contractPath, ...OPENAPI_TYPESCRIPT_ARGS], { cwd: ROOT, encoding: 'utf8' });
+  const result = spawnSync(process.execPath, [cli, contractPath], { cwd: ROOT, encoding: 'utf8' });
   if (result.status !== 0) {
     throw new Error(`openapi-typescript failed (exit ${result.status}): ${result.stderr}`);
   }

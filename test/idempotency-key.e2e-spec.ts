@@ -8,7 +8,7 @@ import { listS3Keys } from './support/artifacts';
 import { closeDatabase, query } from './support/database';
 import { expectErrorShape } from './support/error-shape';
 import { countJobs, waitUntilSettled } from './support/objects';
-import { S3RefusingProxy } from './support/s3-refusing-proxy';
+import { S3FaultProxy } from './support/s3-fault-proxy';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
 
 interface KeyRow extends Record<string, unknown> {
@@ -248,11 +248,11 @@ describe('Idempotency-Key: a key of its own', () => {
   });
 
   describe('a submission that failed', () => {
-    let stoppedS3: S3RefusingProxy;
+    let stoppedS3: S3FaultProxy;
     let withoutS3: TestApp;
 
     beforeAll(async () => {
-      stoppedS3 = await S3RefusingProxy.start(process.env.S3_ENDPOINT!);
+      stoppedS3 = await S3FaultProxy.start(process.env.S3_ENDPOINT!);
       withoutS3 = await startTestApp({ S3_ENDPOINT: stoppedS3.endpoint });
       await stoppedS3.close();
     });

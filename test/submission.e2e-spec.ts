@@ -301,7 +301,6 @@ describe('submitting objects', () => {
       ['GET', '/api/v1/objects/123/artifacts'],
       ['POST', '/api/v1/objects/123/cancel'],
       ['POST', '/api/v1/objects/123/retry'],
-      ['DELETE', '/api/v1/objects/123'],
     ];
 
     it.each(notUuid)('%s %s is 400 for an id that is not a UUID', async (method, path) => {
@@ -320,7 +319,33 @@ describe('submitting objects', () => {
       ['POST', `/api/v1/objects/${unknownId}/retry`],
       ['DELETE', `/api/v1/objects/${unknownId}`],
       ['GET', '/api/v1/objects/no-such-identifier-anywhere'],
+      ['DELETE', '/api/v1/objects/no-such-identifier-anywhere'],
     ];
+
+    it('GET and DELETE /api/v1/objects/{object} take the id or the identifier, a UUID as an id first', async () => {
+      const identifier = uniqueIdentifier('by-reference');
+      const named = (await api().post('/api/v1/process').send({ identifier, operations: ['validate'] }).expect(202)).body as { id: string };
+      const uuidIdentifier = randomUUID();
+      const uuidNamed = (await api().post('/api/v1/process').send({ identifier: uuidIdentifier, operations: ['validate'] }).expect(202)).body as { id: string };
+      await Promise.all([settled(named.id), settled(uuidNamed.id)]);
+
+      expect((await api().get(`/api/v1/objects/${named.id}`).expect(200)).body).toMatchObject({ id: named.id, identifier });
+      expect((await api().get(`/api/v1/objects/${identifier}`).expect(200)).body).toMatchObject({ id: named.id, identifier });
+      // No object has this UUID as its id, so it is the other object's identifier.
+      expect((await api().get(`/api/v1/objects/${uuidIdentifier}`).expect(200)).body).toMatchObject({ id: uuidNamed.id, identifier: uuidIdentifier });
+      // Another object's identifier never shadows an id.
+      await api().post('/api/v1/process').send({ identifier: named.id, operations: ['validate'] }).expect(202);
+      expect((await api().get(`/api/v1/objects/${named.id}`).expect(200)).body).toMatchObject({ id: named.id, identifier });
+
+      await api().delete(`/api/v1/objects/${identifier}`).expect(204);
+      expectErrorShape((await api().get(`/api/v1/objects/${identifier}`).expect(404)).body, 404, 'object_not_found');
+      await api().delete(`/api/v1/objects/${uuidNamed.id}`).expect(204);
+      expectErrorShape((await api().get(`/api/v1/objects/${uuidIdentifier}`).expect(404)).body, 404, 'object_not_found');
+
+      for (const method of ['get', 'delete'] as const) {
+        expectErrorShape((await api()[method]('/api/v1/objects/..dots').expect(400)).body, 400, 'invalid_identifier');
+      }
+    });
 
     it.each(unknown)('%s %s is 404 object_not_found for an object that does not exist', async (method, path) => {
       const response = await api()[method.toLowerCase() as 'get' | 'post' | 'delete'](path);

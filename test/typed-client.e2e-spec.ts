@@ -53,7 +53,7 @@ describe('a typed client generated from the OpenAPI contract', () => {
     const statuses: Schemas['OperationStatusResponse'][] = Object.values(finished.operations_status);
     expect(statuses.map((status) => status.completed)).toEqual([true, true, true, true]);
 
-    const byIdentifier = await client.GET('/api/v1/objects/{identifier}', { params: { path: { identifier } } });
+    const byIdentifier = await client.GET('/api/v1/objects/{object}', { params: { path: { object: identifier } } });
     expect(byIdentifier.response.status).toBe(200);
     const object: Schemas['ObjectResponse'] = byIdentifier.data!;
     expect(object).toMatchObject({ id: accepted.id, identifier, state: 'completed', operations: ['analyze'], priority: 7, metadata: { source: 'typed-client' } });
@@ -98,7 +98,8 @@ describe('a typed client generated from the OpenAPI contract', () => {
     expect(missing.response.status).toBe(404);
     expect(missing.error).toEqual({ statusCode: 404, error: 'Not Found', code: 'object_not_found', message: `Object ${unknownId} not found` });
 
-    const invalid = await client.POST('/api/v1/process', { body: { identifier: uniqueIdentifier('typed-bad'), operations: ['resize'] } });
+    // The contract lists the operations, so a typed client cannot name an unknown one: this one is smuggled past the types.
+    const invalid = await client.POST('/api/v1/process', { body: { identifier: uniqueIdentifier('typed-bad'), operations: ['resize' as Schemas['SubmitObjectDto']['operations'][number]] } });
     expect(invalid.response.status).toBe(400);
     expect(invalid.error?.code).toBe('unknown_operation');
     expect(invalid.error?.message).toContain('resize');

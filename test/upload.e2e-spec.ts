@@ -172,6 +172,23 @@ describe('uploading a file (multipart/form-data)', () => {
     await settled(second.id as string);
   });
 
+  it('POST /api/v1/process/upload takes the same form (for clients generated one media type per operation), and refuses JSON with 415', async () => {
+    const identifier = uniqueIdentifier('upload-route');
+    const accepted = await api()
+      .post('/api/v1/process/upload')
+      .field('identifier', identifier)
+      .field('operations', 'validate')
+      .attach('file', Buffer.from('id,name\n1,Ada\n'), { filename: 'people.csv', contentType: 'text/csv' })
+      .expect(202);
+    expect(accepted.body).toMatchObject({ identifier, state: 'queued' });
+    const [row] = await rowsWithIdentifier(identifier);
+    expect((row.source as SourceRow).content_type).toBe('text/csv');
+    await settled(accepted.body.id as string);
+
+    const json = await api().post('/api/v1/process/upload').send({ identifier: uniqueIdentifier('upload-json'), operations: ['validate'] }).expect(415);
+    expectErrorShape(json.body, 415, 'unsupported_media_type');
+  });
+
   it('recognises images by their bytes: a PNG is image/png, a JPEG sent as customers.csv (text/csv) is image/jpeg', async () => {
     const png = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#336699' } }).png().toBuffer();
     const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#996633' } }).jpeg().toBuffer();

@@ -26,6 +26,8 @@ export const ErrorCode = {
   RouteNotFound: 'route_not_found',
   DependencyUnavailable: 'dependency_unavailable',
   NotReady: 'not_ready',
+  /** The queue dashboard (/admin/queues) without valid credentials. */
+  Unauthorized: 'unauthorized',
   InternalError: 'internal_error',
 } as const;
 

@@ -1,12 +1,9 @@
 import { Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiExtraModels, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../common/api-errors.decorator';
-import { ValidationError } from '../common/domain-errors';
-import { ErrorCode } from '../common/error-codes';
 import { ObjectIdPipe } from '../common/object-id.pipe';
 import { ArtifactsResponse, ObjectListResponse, ObjectResponse, OperationStatusResponse } from './dto/object.responses';
 import { ListObjectsQuery, RetryQuery } from './dto/list-objects.query';
-import { IDENTIFIER_RULE, isValidIdentifier } from './identifier';
 import { listInstant } from './list-cursor';
 import { ObjectsService } from './objects.service';
 
@@ -32,16 +29,13 @@ export class ObjectsController {
     });
   }
 
-  @Get(':identifier')
-  @ApiOperation({ summary: 'One object by its identifier' })
-  @ApiParam({ name: 'identifier', example: 'object-123', description: 'The identifier the object was submitted with' })
+  @Get(':object')
+  @ApiOperation({ summary: 'One object by its id or its identifier' })
+  @ObjectReferenceParam()
   @ApiOkResponse({ type: ObjectResponse })
   @ApiErrors(400, 404, 503)
-  getByIdentifier(@Param('identifier') identifier: string): Promise<ObjectResponse> {
-    if (!isValidIdentifier(identifier)) {
-      throw new ValidationError(`identifier must be ${IDENTIFIER_RULE}`, [{ field: 'identifier', message: 'invalid identifier' }], ErrorCode.InvalidIdentifier);
-    }
-    return this.objects.getByIdentifier(identifier);
+  get(@Param('object') reference: string): Promise<ObjectResponse> {
+    return this.objects.getByReference(reference);
   }
 
   @Get(':object_id/artifacts')
@@ -73,13 +67,24 @@ export class ObjectsController {
     return this.objects.retry(id, query.from_scratch === 'true');
   }
 
-  @Delete(':object_id')
+  @Delete(':object')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'Delete an object, its queued job and all its artifacts (cancel a processing object first)' })
   @ApiNoContentResponse({ description: 'Deleted' })
-  @ApiParam({ name: 'object_id', format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000', description: 'The id returned by POST /api/v1/process' })
+  @ObjectReferenceParam()
   @ApiErrors(400, 404, 409, 503)
-  async delete(@Param('object_id', ObjectIdPipe) id: string): Promise<void> {
-    await this.objects.delete(id);
+  async delete(@Param('object') reference: string): Promise<void> {
+    const object = await this.objects.findByReference(reference);
+    await this.objects.delete(object.id);
   }
+}
+
+/** The `{object}` of /api/v1/objects/{object}: every method resolves it with ObjectsService.findByReference. */
+function ObjectReferenceParam() {
+  return ApiParam({
+    name: 'object',
+    description:
+      'The object\'s id (the UUID returned by POST /api/v1/process) or its identifier. A UUID is looked up as an id first, then as an identifier; anything else is an identifier.',
+    schema: { type: 'string', maxLength: 200, example: 'object-123' },
+  });
 }

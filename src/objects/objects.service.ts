@@ -8,11 +8,13 @@ import { ProcessingQueue } from '../queue/processing-queue';
 import { artifactKeys } from '../storage/artifact-keys';
 import { StorageService } from '../storage/storage.service';
 import { ArtifactsService } from './artifacts.service';
+import { IDENTIFIER_RULE, isValidIdentifier } from './identifier';
 import { decodeCursor, encodeCursor } from './list-cursor';
 import { ObjectView, toObjectView } from './object.presenter';
 import { ObjectState, isSettled } from './object-state';
 import { ObjectListFilter, ObjectsRepository } from './objects.repository';
 import type { ProcessingObject } from './processing-object.entity';
+import { isUuid } from '../common/object-id.pipe';
 
 export interface ListQuery {
   state?: ObjectState;
@@ -38,12 +40,29 @@ export class ObjectsService {
     private readonly operations: OperationRegistry,
   ) {}
 
-  async getByIdentifier(identifier: string): Promise<ObjectView> {
-    const object = await this.objects.findByIdentifier(identifier);
-    if (!object) {
-      throw new ObjectNotFoundError(`with identifier '${identifier}'`);
+  /** GET /api/v1/objects/{object}: the object `reference` names (see findByReference). */
+  async getByReference(reference: string): Promise<ObjectView> {
+    return toObjectView(await this.findByReference(reference));
+  }
+
+  /**
+   * The object a path's `{object}` names, the same for every method: a UUID is looked up as an
+   * id first, then as an identifier (an identifier may look like a UUID); anything else is an
+   * identifier. Neither found is 404.
+   */
+  async findByReference(reference: string): Promise<ProcessingObject> {
+    const byId = isUuid(reference) ? await this.objects.findById(reference) : null;
+    if (byId) {
+      return byId;
     }
-    return toObjectView(object);
+    if (!isValidIdentifier(reference)) {
+      throw new ValidationError(`object must be a UUID or an identifier of ${IDENTIFIER_RULE}`, [{ field: 'object', message: 'invalid identifier' }], ErrorCode.InvalidIdentifier);
+    }
+    const byIdentifier = await this.objects.findByIdentifier(reference);
+    if (!byIdentifier) {
+      throw new ObjectNotFoundError(isUuid(reference) ? reference : `with identifier '${reference}'`);
+    }
+    return byIdentifier;
   }
 
   async list(query: ListQuery): Promise<{ items: ObjectView[]; next_cursor: string | null }> {

@@ -1,8 +1,8 @@
 import { Controller, Get, Headers, HttpCode, HttpStatus, Param, Post, Req, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiConsumes, ApiExtraModels, ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiConsumes, ApiExtraModels, ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiErrors } from '../common/api-errors.decorator';
-import { ObjectNotFoundError, ValidationError } from '../common/domain-errors';
+import { ObjectNotFoundError, UnsupportedMediaTypeError, ValidationError } from '../common/domain-errors';
 import { ObjectIdPipe } from '../common/object-id.pipe';
 import { validateSubmission } from './dto/validate-submission';
 import { OperationStatusResponse, ProgressResponse } from '../objects/dto/object.responses';
@@ -17,8 +17,38 @@ import { MultipartRefusal, readMultipartSubmission } from './multipart-submissio
 import { ProgressStream } from './progress-stream';
 import { SubmissionService } from './submission.service';
 
+// No example: Swagger UI would pre-fill it, and every "Try it out" submission would carry the same key.
+const IDEMPOTENCY_KEY_HEADER = {
+  name: 'idempotency-key',
+  required: false,
+  description:
+    'Idempotency-Key (1-200 characters, e.g. a fresh UUID per submission): repeat a submission safely. The same key with the same body ' +
+    '(JSON: the same values, in any key order; multipart: the same fields and file bytes) returns the first response; with any other body it is ' +
+    '409 idempotency_key_reused. A key is kept for IDEMPOTENCY_KEY_TTL_SECONDS (24 h by default) after its submission was accepted, then free; ' +
+    'a refused or failed submission, or deleting its object, frees it at once.',
+};
+
+/**
+ * The stream's 200. Convention: the media type is `text/event-stream` with `schema: {type: string}`
+ * (the body is the event stream, not one JSON document), and `x-event-data-schema` names the schema
+ * of every event's `data:` line, as OpenAPI 3.2's `itemSchema` would.
+ */
+const PROGRESS_EVENT_STREAM = {
+  description:
+    'A Server-Sent Events stream. Each event is `event: progress`, `id:` an increasing number and `data:` one ProgressResponse as JSON (see x-event-data-schema); comment lines are heartbeats. ' +
+    'The server ends the stream after a settled state (completed, failed, cancelled): that is the end. When it ends without one (a restart, a shutdown; it sends `retry:` first) reconnect with Last-Event-ID.',
+  content: {
+    'text/event-stream': {
+      schema: { type: 'string' as const, description: 'event: progress\nid: <n>\ndata: <ProgressResponse as JSON>\n\n, repeated' },
+      'x-event-data-schema': { $ref: getSchemaPath(ProgressResponse) },
+      example:
+        'event: progress\nid: 3\ndata: {"id":"550e8400-e29b-41d4-a716-446655440000","identifier":"object-123","state":"processing","current_operation":"transform","progress":{"current":1,"total":4,"message":"Executing transform"},"operations_status":{},"s3_artifacts":{},"error_message":null}\n\n',
+    },
+  },
+};
+
 @ApiTags('processing')
-@ApiExtraModels(OperationStatusResponse, SubmitObjectDto, SubmitUploadFormDto)
+@ApiExtraModels(OperationStatusResponse, ProgressResponse, SubmitObjectDto, SubmitUploadFormDto)
 @Controller('api/v1')
 export class ProcessingController {
   constructor(
@@ -46,15 +76,7 @@ export class ProcessingController {
     },
   })
   @ApiConsumes('application/json', 'multipart/form-data')
-  @ApiHeader({
-    name: 'idempotency-key',
-    required: false,
-    description:
-      'Idempotency-Key (1-200 characters, e.g. a fresh UUID per submission): repeat a submission safely. The same key with the same body ' +
-      '(JSON: the same values, in any key order; multipart: the same fields and file bytes) returns the first response; with any other body it is ' +
-      '409 idempotency_key_reused. A key is kept for IDEMPOTENCY_KEY_TTL_SECONDS (24 h by default) after its submission was accepted, then free; ' +
-      'a refused or failed submission, or deleting its object, frees it at once.',
-  })
+  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
   @ApiAcceptedResponse({ type: SubmissionResponseDto })
   @ApiErrors(400, 409, 413, 415, 503)
   async submit(
@@ -92,6 +114,31 @@ export class ProcessingController {
     }
   }
 
+  /**
+   * The multipart form of POST /api/v1/process as an operation of its own: generators that take one
+   * media type per operation (@hey-api/openapi-ts picks JSON) would otherwise have no upload call.
+   */
+  @Post('process/upload')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({
+    summary: 'Upload a file as a new object and queue it for processing',
+    description: 'The multipart/form-data form of POST /api/v1/process, alone: the fields, then one `file` part. Anything but multipart/form-data is 415.',
+    requestBody: { required: true, content: { 'multipart/form-data': { schema: { $ref: getSchemaPath(SubmitUploadFormDto) } } } },
+  })
+  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
+  @ApiAcceptedResponse({ type: SubmissionResponseDto })
+  @ApiErrors(400, 409, 413, 415, 503)
+  async upload(
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<SubmissionResponseDto> {
+    if (!request.isMultipart()) {
+      throw new UnsupportedMediaTypeError('POST /api/v1/process/upload takes multipart/form-data; send JSON to POST /api/v1/process');
+    }
+    return this.submit(request, reply, idempotencyKey);
+  }
+
   @Get('progress/:object_id')
   @ApiOperation({ summary: 'Progress of an object' })
   @ApiOkResponse({ type: ProgressResponse })
@@ -111,9 +158,9 @@ export class ProcessingController {
     description:
       'Sends the current snapshot, then an event for every change, and closes after a terminal state. Each event is `event: progress`, an increasing `id:`, and `data:` the progress JSON. Reconnect with Last-Event-ID to skip what you have seen. Comment lines are heartbeats.',
   })
-  @ApiProduces('text/event-stream')
   @ApiHeader({ name: 'last-event-id', required: false, description: 'Last-Event-ID: the id of the last event received; the stream resumes after it', example: '7' })
-  @ApiOkResponse({ description: 'An event stream of ProgressResponse objects', type: ProgressResponse })
+  @ApiOkResponse(PROGRESS_EVENT_STREAM)
+  @ApiNoContentResponse({ description: 'Nothing left to send: the object is settled and Last-Event-ID is at or past its last event. Do not reconnect.' })
   @ApiParam({ name: 'object_id', format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000', description: 'The id returned by POST /api/v1/process' })
   @ApiErrors(400, 404, 503)
   async stream(

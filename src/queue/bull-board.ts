@@ -4,6 +4,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter as BullBoardAdapter } from '@bull-board/fastify';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ErrorCode } from '../common/error-codes';
 import { errorBody } from '../common/http-exception.filter';
 import { AppConfig } from '../config/app-config';
 import { ProcessingQueue } from './processing-queue';
@@ -46,7 +47,7 @@ function basicAuth(credentials: { username: string; password: string }) {
     return reply
       .code(401)
       .header('www-authenticate', 'Basic realm="Queue dashboard", charset="UTF-8"')
-      .send(errorBody(401, 'unauthorized', 'Authentication required'));
+      .send(errorBody(401, ErrorCode.Unauthorized, 'Authentication required'));
   };
 }
 

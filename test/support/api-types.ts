@@ -92,6 +92,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/process/upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload a file as a new object and queue it for processing
+         * @description The multipart/form-data form of POST /api/v1/process, alone: the fields, then one `file` part. Anything but multipart/form-data is 415.
+         */
+        post: operations["ProcessingController_upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/progress/{object_id}": {
         parameters: {
             query?: never;
@@ -163,18 +183,19 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/objects/{identifier}": {
+    "/api/v1/objects/{object}": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** One object by its identifier */
-        get: operations["ObjectsController_getByIdentifier"];
+        /** One object by its id or its identifier */
+        get: operations["ObjectsController_get"];
         put?: never;
         post?: never;
-        delete?: never;
+        /** Delete an object, its queued job and all its artifacts (cancel a processing object first) */
+        delete: operations["ObjectsController_delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -231,23 +252,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/objects/{object_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
-        /** Delete an object, its queued job and all its artifacts (cancel a processing object first) */
-        delete: operations["ObjectsController_delete"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -263,7 +267,7 @@ export interface components {
              * @example invalid_transition
              * @enum {string}
              */
-            code: "validation_failed" | "malformed_json" | "json_too_deep" | "unstorable_character" | "json_schema_too_complex" | "unsupported_pattern" | "malformed_request" | "uri_too_long" | "headers_too_large" | "request_timeout" | "invalid_identifier" | "unknown_operation" | "object_not_found" | "identifier_taken" | "idempotency_key_reused" | "invalid_transition" | "object_busy" | "payload_too_large" | "unsupported_media_type" | "route_not_found" | "dependency_unavailable" | "not_ready" | "internal_error";
+            code: "validation_failed" | "malformed_json" | "json_too_deep" | "unstorable_character" | "json_schema_too_complex" | "unsupported_pattern" | "malformed_request" | "uri_too_long" | "headers_too_large" | "request_timeout" | "invalid_identifier" | "unknown_operation" | "object_not_found" | "identifier_taken" | "idempotency_key_reused" | "invalid_transition" | "object_busy" | "payload_too_large" | "unsupported_media_type" | "route_not_found" | "dependency_unavailable" | "not_ready" | "unauthorized" | "internal_error";
             /**
              * @description Structured detail: offending fields, current state, existing id
              * @example {
@@ -306,119 +310,6 @@ export interface components {
              *     ]
              */
             files?: string[];
-        };
-        SubmitObjectDto: {
-            /**
-             * @description Client-chosen unique name: 1-200 characters of A-Z, a-z, 0-9, '.', '_' or '-', not starting with '.' and without '..'. Becomes the S3 key prefix.
-             * @example object-123
-             */
-            identifier: string;
-            /**
-             * @description Operations to run; their dependencies are added. Valid: validate, transform, enrich, analyze, export, thumbnail.
-             * @example [
-             *       "validate",
-             *       "transform",
-             *       "analyze"
-             *     ]
-             */
-            operations: string[];
-            /**
-             * @description Inline JSON content to process. Without it, operations run on the metadata document {identifier, metadata}.
-             * @example [
-             *       {
-             *         "name": "a",
-             *         "value": 1
-             *       },
-             *       {
-             *         "name": "b",
-             *         "value": 2.5
-             *       }
-             *     ]
-             */
-            payload?: {
-                [key: string]: unknown;
-            } | unknown[] | string | number | boolean;
-            /**
-             * @description Free JSON attached to the object
-             * @example {
-             *       "source": "crm"
-             *     }
-             */
-            metadata?: {
-                [key: string]: unknown;
-            };
-            /**
-             * @description Per-operation options: validate.json_schema (a JSON Schema the content must match), export.format (ndjson, json or csv)
-             * @example {
-             *       "export": {
-             *         "format": "csv"
-             *       }
-             *     }
-             */
-            options?: {
-                [key: string]: unknown;
-            };
-            /**
-             * @description 1 (lowest) to 10 (highest)
-             * @default 5
-             * @example 5
-             */
-            priority?: number;
-        };
-        SubmitUploadFormDto: {
-            /**
-             * @description Client-chosen unique name: 1-200 characters of A-Z, a-z, 0-9, '.', '_' or '-', not starting with '.' and without '..'. Becomes the S3 key prefix.
-             * @example customers-2024
-             */
-            identifier: string;
-            /**
-             * @description Operations to run: a JSON array, a comma-separated list, or the field repeated once per name. Valid: validate, transform, enrich, analyze, export, thumbnail.
-             * @example ["validate","transform"]
-             */
-            operations: string;
-            /**
-             * @description Free JSON object attached to the object, as a JSON string
-             * @example {"source":"crm"}
-             */
-            metadata?: string;
-            /**
-             * @description Per-operation options, as a JSON string (see the JSON body)
-             * @example {"export":{"format":"csv"}}
-             */
-            options?: string;
-            /**
-             * @description 1 (lowest) to 10 (highest); 5 by default
-             * @example 5
-             */
-            priority?: string;
-            /**
-             * Format: binary
-             * @description The content, last in the form, streamed to S3 (limit UPLOAD_LIMIT_BYTES, 100 MiB by default; 413 beyond). Images (JPEG, PNG, WebP, GIF, AVIF, TIFF) are recognised by their bytes; JSON, NDJSON, CSV and UTF-8 text by the part's media type or the file name's extension. Anything else is 415.
-             * @example id,name
-             *     1,Ada
-             */
-            file: string;
-        };
-        SubmissionResponseDto: {
-            /**
-             * Format: uuid
-             * @example 550e8400-e29b-41d4-a716-446655440000
-             */
-            id: string;
-            /** @example object-123 */
-            identifier: string;
-            /**
-             * @example queued
-             * @enum {string}
-             */
-            state: "queued";
-            /**
-             * @description Queue job id
-             * @example 550e8400-e29b-41d4-a716-446655440000.1
-             */
-            task_id: string;
-            /** @example Object queued for processing */
-            message: string;
         };
         ProgressCounts: {
             /**
@@ -488,6 +379,121 @@ export interface components {
              * @example null
              */
             error_message: string | null;
+        };
+        SubmitObjectDto: {
+            /**
+             * @description Client-chosen unique name: 1-200 characters of A-Z, a-z, 0-9, '.', '_' or '-', not starting with '.' and without '..'. Becomes the S3 key prefix.
+             * @example object-123
+             */
+            identifier: string;
+            /**
+             * @description Operations to run; their dependencies are added.
+             * @example [
+             *       "validate",
+             *       "transform",
+             *       "analyze"
+             *     ]
+             */
+            operations: ("validate" | "transform" | "enrich" | "analyze" | "export" | "thumbnail")[];
+            /**
+             * @description Inline JSON content to process. Without it, operations run on the metadata document {identifier, metadata}.
+             * @example [
+             *       {
+             *         "name": "a",
+             *         "value": 1
+             *       },
+             *       {
+             *         "name": "b",
+             *         "value": 2.5
+             *       }
+             *     ]
+             */
+            payload?: {
+                [key: string]: unknown;
+            } | unknown[] | string | number | boolean;
+            /**
+             * @description Free JSON attached to the object
+             * @example {
+             *       "source": "crm"
+             *     }
+             */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            /**
+             * @description Per-operation options: validate.json_schema (a JSON Schema the content must match), export.format (ndjson, json or csv)
+             * @example {
+             *       "export": {
+             *         "format": "csv"
+             *       }
+             *     }
+             */
+            options?: {
+                [key: string]: unknown;
+            };
+            /**
+             * @description 1 (lowest) to 10 (highest); 5 when left out
+             * @example 5
+             */
+            priority?: number;
+        };
+        SubmitUploadFormDto: {
+            /**
+             * @description Client-chosen unique name: 1-200 characters of A-Z, a-z, 0-9, '.', '_' or '-', not starting with '.' and without '..'. Becomes the S3 key prefix.
+             * @example customers-2024
+             */
+            identifier: string;
+            /**
+             * @description Operations to run: the field repeated once per name (also accepted: one field holding a JSON array or a comma-separated list).
+             * @example [
+             *       "validate",
+             *       "transform"
+             *     ]
+             */
+            operations: ("validate" | "transform" | "enrich" | "analyze" | "export" | "thumbnail")[];
+            /**
+             * @description Free JSON object attached to the object, as a JSON string
+             * @example {"source":"crm"}
+             */
+            metadata?: string;
+            /**
+             * @description Per-operation options, as a JSON string (see the JSON body)
+             * @example {"export":{"format":"csv"}}
+             */
+            options?: string;
+            /**
+             * @description 1 (lowest) to 10 (highest); 5 when left out
+             * @example 5
+             */
+            priority?: number;
+            /**
+             * Format: binary
+             * @description The content, last in the form, streamed to S3 (limit UPLOAD_LIMIT_BYTES, 100 MiB by default; 413 beyond). Images (JPEG, PNG, WebP, GIF, AVIF, TIFF) are recognised by their bytes; JSON, NDJSON, CSV and UTF-8 text by the part's media type or the file name's extension. Anything else is 415.
+             * @example id,name
+             *     1,Ada
+             */
+            file: string;
+        };
+        SubmissionResponseDto: {
+            /**
+             * Format: uuid
+             * @example 550e8400-e29b-41d4-a716-446655440000
+             */
+            id: string;
+            /** @example object-123 */
+            identifier: string;
+            /**
+             * @example queued
+             * @enum {string}
+             */
+            state: "queued";
+            /**
+             * @description Queue job id
+             * @example 550e8400-e29b-41d4-a716-446655440000.1
+             */
+            task_id: string;
+            /** @example Object queued for processing */
+            message: string;
         };
         StatusResponse: {
             /**
@@ -625,7 +631,11 @@ export interface components {
              * @example 550e8400-e29b-41d4-a716-446655440000.1
              */
             task_id: string | null;
-            source: components["schemas"]["ObjectSourceResponse"] | null;
+            /**
+             * @description The stored content; null when the object has none
+             * @example null
+             */
+            source: components["schemas"]["ObjectSourceResponse"] | (never | null);
             /**
              * @example {
              *       "source": "crm"
@@ -983,6 +993,77 @@ export interface operations {
             };
         };
     };
+    ProcessingController_upload: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Idempotency-Key (1-200 characters, e.g. a fresh UUID per submission): repeat a submission safely. The same key with the same body (JSON: the same values, in any key order; multipart: the same fields and file bytes) returns the first response; with any other body it is 409 idempotency_key_reused. A key is kept for IDEMPOTENCY_KEY_TTL_SECONDS (24 h by default) after its submission was accepted, then free; a refused or failed submission, or deleting its object, frees it at once. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["SubmitUploadFormDto"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubmissionResponseDto"];
+                };
+            };
+            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict: refused state transition, identifier taken, or Idempotency-Key reused with another body */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body over the configured limit: a JSON body over PAYLOAD_LIMIT_BYTES, an uploaded file over UPLOAD_LIMIT_BYTES (nothing is kept) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported content type: a request body that is neither JSON nor multipart/form-data, or an uploaded file of a type the service cannot process */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description PostgreSQL, Redis or S3 unavailable; the message and details name which */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     ProcessingController_progress: {
         parameters: {
             query?: never;
@@ -1047,14 +1128,26 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description An event stream of ProgressResponse objects */
+            /** @description A Server-Sent Events stream. Each event is `event: progress`, `id:` an increasing number and `data:` one ProgressResponse as JSON (see x-event-data-schema); comment lines are heartbeats. The server ends the stream after a settled state (completed, failed, cancelled): that is the end. When it ends without one (a restart, a shutdown; it sends `retry:` first) reconnect with Last-Event-ID. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": components["schemas"]["ProgressResponse"];
+                    /**
+                     * @example event: progress
+                     *     id: 3
+                     *     data: {"id":"550e8400-e29b-41d4-a716-446655440000","identifier":"object-123","state":"processing","current_operation":"transform","progress":{"current":1,"total":4,"message":"Executing transform"},"operations_status":{},"s3_artifacts":{},"error_message":null}
+                     */
+                    "text/event-stream": string;
                 };
+            };
+            /** @description Nothing left to send: the object is settled and Last-Event-ID is at or past its last event. Do not reconnect. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id) */
             400: {
@@ -1120,7 +1213,7 @@ export interface operations {
                 /** @description Only identifiers starting with this */
                 identifier_prefix?: string;
                 /** @description Only objects whose plan includes this operation */
-                operation?: string;
+                operation?: "validate" | "transform" | "enrich" | "analyze" | "export" | "thumbnail";
                 /** @description Created at or after (ISO 8601) */
                 created_after?: string;
                 /** @description Created before (ISO 8601) */
@@ -1163,13 +1256,13 @@ export interface operations {
             };
         };
     };
-    ObjectsController_getByIdentifier: {
+    ObjectsController_get: {
         parameters: {
             query?: never;
             header?: never;
             path: {
-                /** @description The identifier the object was submitted with */
-                identifier: string;
+                /** @description The object's id (the UUID returned by POST /api/v1/process) or its identifier. A UUID is looked up as an id first, then as an identifier; anything else is an identifier. */
+                object: string;
             };
             cookie?: never;
         };
@@ -1194,6 +1287,63 @@ export interface operations {
             };
             /** @description No such object */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description PostgreSQL, Redis or S3 unavailable; the message and details name which */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    ObjectsController_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The object's id (the UUID returned by POST /api/v1/process) or its identifier. A UUID is looked up as an id first, then as an identifier; anything else is an identifier. */
+                object: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict: refused state transition, identifier taken, or Idempotency-Key reused with another body */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1323,7 +1473,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Rerun every operation, not only those that did not complete */
-                from_scratch?: "true" | "false";
+                from_scratch?: boolean;
             };
             header?: never;
             path: {
@@ -1341,63 +1491,6 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ObjectResponse"];
                 };
-            };
-            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description No such object */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Conflict: refused state transition, identifier taken, or Idempotency-Key reused with another body */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description PostgreSQL, Redis or S3 unavailable; the message and details name which */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-        };
-    };
-    ObjectsController_delete: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description The id returned by POST /api/v1/process */
-                object_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Deleted */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
             /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id) */
             400: {

@@ -2,6 +2,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../../src/config/app-config';
 import { createHttpApp } from '../../src/bootstrap';
+import { ResponseContract } from './response-contract';
 
 export interface TestApp {
   app: NestFastifyApplication;
@@ -22,9 +23,21 @@ export async function startTestApp(overrides: Record<string, string> = {}): Prom
   const env = { ...(process.env as Record<string, string>), REDIS_PREFIX: uniquePrefix(), ...overrides };
   const config = new AppConfig(env);
   const app = await createHttpApp(config);
+  const contract = new ResponseContract();
+  contract.install(app.getHttpAdapter().getInstance());
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
-  return { app, config, env, baseUrl: `http://127.0.0.1:${address.port}`, close: () => app.close() };
+  return {
+    app,
+    config,
+    env,
+    baseUrl: `http://127.0.0.1:${address.port}`,
+    close: async () => {
+      await app.close();
+      // Fails the test file (its afterAll) when any response broke the committed contract.
+      expect({ responsesOutsideTheContract: contract.violations }).toEqual({ responsesOutsideTheContract: [] });
+    },
+  };
 }
 
 export function uniqueIdentifier(label: string): string {

@@ -1,6 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { DOCUMENTED_OPERATIONS } from '../../processing/dto/operation-names';
 import { OBJECT_STATES, type ObjectState } from '../object-state';
 
 export class ListObjectsQuery {
@@ -16,17 +17,17 @@ export class ListObjectsQuery {
   @Matches(/^[A-Za-z0-9._-]+$/, { message: "identifier_prefix may only contain A-Z, a-z, 0-9, '.', '_' and '-'" })
   identifier_prefix?: string;
 
-  @ApiPropertyOptional({ description: 'Only objects whose plan includes this operation', example: 'analyze' })
+  @ApiPropertyOptional({ description: 'Only objects whose plan includes this operation', enum: DOCUMENTED_OPERATIONS, example: 'analyze' })
   @IsOptional()
   @IsString()
   operation?: string;
 
-  @ApiPropertyOptional({ description: 'Created at or after (ISO 8601)', example: '2026-01-01T00:00:00Z' })
+  @ApiPropertyOptional({ description: 'Created at or after (ISO 8601)', format: 'date-time', example: '2026-01-01T00:00:00Z' })
   @IsOptional()
   @IsISO8601({ strict: true })
   created_after?: string;
 
-  @ApiPropertyOptional({ description: 'Created before (ISO 8601)', example: '2026-02-01T00:00:00Z' })
+  @ApiPropertyOptional({ description: 'Created before (ISO 8601)', format: 'date-time', example: '2026-02-01T00:00:00Z' })
   @IsOptional()
   @IsISO8601({ strict: true })
   created_before?: string;
@@ -47,7 +48,8 @@ export class ListObjectsQuery {
 }
 
 export class RetryQuery {
-  @ApiPropertyOptional({ description: 'Rerun every operation, not only those that did not complete', enum: ['true', 'false'], default: 'false', example: 'true' })
+  // A boolean in the contract (a query string carries it as `true` or `false`); the TypeScript type stays a string so no implicit conversion turns 'false' into true.
+  @ApiPropertyOptional({ description: 'Rerun every operation, not only those that did not complete', type: 'boolean', default: false, example: true })
   @IsOptional()
   @IsIn(['true', 'false'])
   from_scratch?: 'true' | 'false';

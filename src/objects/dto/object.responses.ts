@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import { OBJECT_STATES, type ObjectState } from '../object-state';
 
 const OBJECT_ID = '550e8400-e29b-41d4-a716-446655440000';
@@ -58,11 +58,14 @@ export class ProgressResponse {
   error_message!: string | null;
 }
 
+@ApiExtraModels(ObjectSourceResponse)
 export class ObjectResponse extends ProgressResponse {
   @ApiProperty({ type: [String], example: ['validate', 'transform', 'analyze'] }) operations!: string[];
   @ApiProperty({ type: [String], example: ['validate', 'transform', 'enrich', 'analyze'] }) plan!: string[];
   @ApiProperty({ type: String, nullable: true, example: `${OBJECT_ID}.1`, description: 'Queue job id' }) task_id!: string | null;
-  @ApiProperty({ type: ObjectSourceResponse, nullable: true }) source!: ObjectSourceResponse | null;
+  // OpenAPI 3.0 cannot make a $ref nullable in place (`nullable` beside `allOf` leaves the $ref refusing null): null is a branch of its own.
+  @ApiProperty({ oneOf: [{ $ref: getSchemaPath(ObjectSourceResponse) }, { type: 'object', nullable: true, enum: [null], example: null }], example: null, description: 'The stored content; null when the object has none' })
+  source!: ObjectSourceResponse | null;
   @ApiProperty({ type: 'object', additionalProperties: true, example: { source: 'crm' } }) metadata!: Record<string, unknown>;
   @ApiProperty({ type: 'object', additionalProperties: true, example: { export: { format: 'csv' } } }) options!: Record<string, unknown>;
   @ApiProperty({ example: 5 }) priority!: number;

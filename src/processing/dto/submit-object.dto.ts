@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayNotEmpty, IsArray, IsInt, IsObject, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { IDENTIFIER_PATTERN, IDENTIFIER_RULE } from '../../objects/identifier';
+import { DOCUMENTED_OPERATIONS } from './operation-names';
 
 export class SubmitObjectDto {
   @ApiProperty({ example: 'object-123', description: `Client-chosen unique name: ${IDENTIFIER_RULE}. Becomes the S3 key prefix.`, maxLength: 200 })
@@ -10,8 +11,9 @@ export class SubmitObjectDto {
 
   @ApiProperty({
     example: ['validate', 'transform', 'analyze'],
-    description: 'Operations to run; their dependencies are added. Valid: validate, transform, enrich, analyze, export, thumbnail.',
-    type: [String],
+    description: 'Operations to run; their dependencies are added.',
+    type: 'array',
+    items: { type: 'string', enum: DOCUMENTED_OPERATIONS },
   })
   @IsArray()
   @ArrayNotEmpty()
@@ -42,7 +44,8 @@ export class SubmitObjectDto {
   @IsObject()
   options?: Record<string, unknown>;
 
-  @ApiPropertyOptional({ description: '1 (lowest) to 10 (highest)', type: 'integer', minimum: 1, maximum: 10, default: 5, example: 5 })
+  // No `default`: generators make defaulted properties required (openapi-typescript does), so the default is in words.
+  @ApiPropertyOptional({ description: '1 (lowest) to 10 (highest); 5 when left out', type: 'integer', minimum: 1, maximum: 10, example: 5 })
   @IsOptional()
   @IsInt()
   @Min(1)

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IDENTIFIER_RULE } from '../../objects/identifier';
+import { DOCUMENTED_OPERATIONS } from './operation-names';
 
 /**
  * The multipart/form-data form of POST /api/v1/process, for the OpenAPI document only: the
@@ -11,10 +12,12 @@ export class SubmitUploadFormDto {
   identifier!: string;
 
   @ApiProperty({
-    example: '["validate","transform"]',
-    description: 'Operations to run: a JSON array, a comma-separated list, or the field repeated once per name. Valid: validate, transform, enrich, analyze, export, thumbnail.',
+    example: ['validate', 'transform'],
+    description: 'Operations to run: the field repeated once per name (also accepted: one field holding a JSON array or a comma-separated list).',
+    type: 'array',
+    items: { type: 'string', enum: DOCUMENTED_OPERATIONS },
   })
-  operations!: string;
+  operations!: string[];
 
   @ApiPropertyOptional({ example: '{"source":"crm"}', description: 'Free JSON object attached to the object, as a JSON string' })
   metadata?: string;
@@ -22,8 +25,8 @@ export class SubmitUploadFormDto {
   @ApiPropertyOptional({ example: '{"export":{"format":"csv"}}', description: 'Per-operation options, as a JSON string (see the JSON body)' })
   options?: string;
 
-  @ApiPropertyOptional({ example: '5', description: '1 (lowest) to 10 (highest); 5 by default', pattern: '^([1-9]|10)$' })
-  priority?: string;
+  @ApiPropertyOptional({ example: 5, description: '1 (lowest) to 10 (highest); 5 when left out', type: 'integer', minimum: 1, maximum: 10 })
+  priority?: number;
 
   @ApiProperty({
     type: 'string',
