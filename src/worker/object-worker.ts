@@ -10,6 +10,9 @@ import { Cancellations, WorkerStoppingError } from './cancellations';
 import { DependencyGate } from './dependency-gate';
 import { ObjectProcessor, ProcessOutcome } from './object-processor';
 
+/** How many times a job may stall (its worker died, or its lock lapsed) before the queue gives it up. */
+const MAX_STALLED_COUNT = 10;
+
 type ObjectJob = Job<JobItem['data'], ProcessOutcome, JobItem['name']>;
 
 /** The BullMQ worker of this process. Concurrency is capped across all workers by the queue's global limit. */
@@ -35,7 +38,10 @@ export class ObjectWorker implements OnApplicationBootstrap, BeforeApplicationSh
       concurrency: this.config.maxParallelWorkers,
       lockDuration: this.config.jobs.lockDurationMs,
       stalledInterval: this.config.jobs.stalledIntervalMs,
-      maxStalledCount: 3,
+      // A job stalls when its worker process dies or loses Redis for longer than the lock: never because of
+      // its content, which runs in operation processes of its own. Generous, so that a burst of worker
+      // restarts or a long Redis outage does not fail objects; still bounded, against a crash loop.
+      maxStalledCount: MAX_STALLED_COUNT,
     });
     this.worker.on('failed', (job, error) => {
       if (job && (job.attemptsMade >= (job.opts.attempts ?? 1) || /stalled/i.test(error.message))) {
