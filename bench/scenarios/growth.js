@@ -145,7 +145,13 @@ async function deepCursor(db, filter) {
   const total = Number((await db.query(`select count(*) from processing_objects where ${where}`)).rows[0].count);
   // A full page must follow, so both sizes serialize the same number of objects.
   const offset = Math.min(Math.floor(total * settings.depth), total - settings.limit) - 1;
-  const row = (await db.query(`select id, created_at from processing_objects where ${where} order by created_at desc, id desc offset $1 limit 1`, [offset])).rows[0];
+  // created_at as the list query gives it to the cursor: UTC text to the microsecond.
+  const row = (
+    await db.query(
+      `select id, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_at from processing_objects where ${where} order by created_at desc, id desc offset $1 limit 1`,
+      [offset],
+    )
+  ).rows[0];
   return { total, offset: offset + 1, cursor: encodeCursor({ createdAt: row.created_at, id: row.id }) };
 }
 
