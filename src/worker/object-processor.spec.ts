@@ -1,4 +1,4 @@
-import { DependencyUnavailableError, InvalidTransitionError } from '../common/domain-errors';
+import { InvalidTransitionError } from '../common/domain-errors';
 import { AppConfig } from '../config/app-config';
 import type { ObjectEvents } from '../events/object-events';
 import type { MetricsService } from '../metrics/metrics.service';
@@ -9,7 +9,7 @@ import { Cancellations, WorkerStoppingError } from './cancellations';
 import { ObjectProcessor, ProcessAttempt } from './object-processor';
 import type { StorageService } from '../storage/storage.service';
 import type { OperationProcesses } from './operation-processes';
-import type { OperationTask, OperationTaskOutcome, OperationTaskResult } from './operation-task';
+import { OperationDependencyError, type OperationTask, type OperationTaskOutcome, type OperationTaskResult } from './operation-task';
 
 const PLAN = ['validate', 'transform', 'enrich'];
 const TASK_ID = 'object-1.1';
@@ -221,7 +221,7 @@ describe('ObjectProcessor', () => {
   it('leaves the object processing, with nothing recorded against it, when a dependency is unreachable', async () => {
     const { objects, processes, processor } = setUp();
     processes.scripts.set('transform', async () => ({ status: 'error', cause: 'dependency', message: 'connect ECONNREFUSED 127.0.0.1:9000' }));
-    await expect(processor.process(attempt(1, true))).rejects.toBeInstanceOf(DependencyUnavailableError);
+    await expect(processor.process(attempt(1, true))).rejects.toThrow(new OperationDependencyError('transform: connect ECONNREFUSED 127.0.0.1:9000'));
     expect(objects.state).toBe('processing');
     expect(objects.events).not.toContain('operation_failed:transform');
     expect(objects.operationsStatus.transform).toMatchObject({ completed: false, error: null });

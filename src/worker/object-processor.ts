@@ -1,20 +1,21 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config';
-import { DependencyUnavailableError, InvalidTransitionError, ObjectNotFoundError } from '../common/domain-errors';
+import { InvalidTransitionError, ObjectNotFoundError } from '../common/domain-errors';
 import { ObjectEvents } from '../events/object-events';
 import { MetricsService, OperationOutcome } from '../metrics/metrics.service';
 import { ObjectEventRecord, ObjectPatch, ObjectsRepository, RecordedEvent } from '../objects/objects.repository';
 import type { ObjectState } from '../objects/object-state';
 import type { OperationStatus, ProcessingObject } from '../objects/processing-object.entity';
-import { Cancellations, ObjectCancelledError, WorkerStoppingError } from './cancellations';
 import { budgetFor, OperationBudget } from '../operations/operation-budget';
 import { readOptions } from '../operations/operation-options';
 import { artifactKeys } from '../storage/artifact-keys';
 import { StorageService } from '../storage/storage.service';
+import { Cancellations, ObjectCancelledError, WorkerStoppingError } from './cancellations';
 import { JobCarryHolder } from './job-memory';
 import type { ObjectForRun } from './operation-run';
 import { OperationProcesses } from './operation-processes';
+import { OperationDependencyError } from './operation-task';
 
 /** How long requests that a killed operation process had already sent may take to land. */
 const IN_FLIGHT_GRACE_MS = 1000;
@@ -171,7 +172,7 @@ export class ObjectProcessor {
         return 'failed';
       case 'error':
         if (outcome.cause === 'dependency') {
-          throw new DependencyUnavailableError(`${operation}: ${outcome.message}`);
+          throw new OperationDependencyError(`${operation}: ${outcome.message}`);
         }
         await this.recordTransientFailure(object.id, operation, new Error(outcome.message), attempt);
         throw new Error(`${operation}: ${outcome.message}`);

@@ -2,12 +2,12 @@ import { Injectable, Logger, OnApplicationBootstrap, BeforeApplicationShutdown }
 import { DelayedError, Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import { isDependencyFailure } from '../common/dependency-failure';
-import { DependencyUnavailableError } from '../common/domain-errors';
 import { AppConfig } from '../config/app-config';
 import { GlobalLimit } from '../queue/global-limit';
 import { JobItem, JobName, OBJECTS_QUEUE } from '../queue/jobs';
 import { Cancellations, WorkerStoppingError } from './cancellations';
 import { DependencyGate } from './dependency-gate';
+import { OperationDependencyError } from './operation-task';
 import { ObjectProcessor, ProcessOutcome } from './object-processor';
 
 /** How many times a job may stall (its worker died, or its lock lapsed) before the queue gives it up. */
@@ -72,7 +72,7 @@ export class ObjectWorker implements OnApplicationBootstrap, BeforeApplicationSh
         throw new WaitingError();
       }
       const reason = (error as Error).message;
-      if (this.worker && (error instanceof DependencyUnavailableError || isDependencyFailure(error)) && (await this.gate.closeIfUnreachable(this.worker, reason))) {
+      if (this.worker && (error instanceof OperationDependencyError || isDependencyFailure(error)) && (await this.gate.closeIfUnreachable(this.worker, reason))) {
         try {
           await job.moveToDelayed(Date.now() + this.config.dependencyRetryMs, token);
         } catch (moveError) {

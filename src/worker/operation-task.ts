@@ -32,3 +32,6 @@ export interface OperationTaskResult {
 
 /** What an operation process tells the job while a run goes on: that it started (its budget runs from here), or a progress message. */
 export type OperationProcessMessage = { started: true } | { progress: string };
+
+/** An operation met PostgreSQL, Redis or S3 not serving it: whether that is an outage, the worker's dependency gate decides. */
+export class OperationDependencyError extends Error {}
