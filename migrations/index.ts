@@ -1,12 +1,14 @@
 import { Migration20261122000000CreateProcessingObjects } from './Migration20261122000000CreateProcessingObjects';
 import { Migration20261122010000CreateObjectEvents } from './Migration20261122010000CreateObjectEvents';
 import { Migration20261204000000CreateIdempotencyKeys } from './Migration20261204000000CreateIdempotencyKeys';
+import { Migration20261205000000AddApiKeysAndTeams } from './Migration20261205000000AddApiKeysAndTeams';
 
 /** Every migration, in order. Listing them here keeps migrations working from compiled and uncompiled code alike. */
 export const migrationsList = [
   Migration20261122000000CreateProcessingObjects,
   Migration20261122010000CreateObjectEvents,
   Migration20261204000000CreateIdempotencyKeys,
+  Migration20261205000000AddApiKeysAndTeams,
 ].map((migration) => ({
   name: migration.name,
   class: migration,

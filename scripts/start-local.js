@@ -17,10 +17,19 @@ async function main() {
   }
   const { AppConfig } = require('../dist/src/config/app-config');
   const { migrateDatabase } = require('../dist/src/database/migrate');
+  const { createFirstKeyIfNone } = require('../dist/src/access/key-store');
   const config = new AppConfig(process.env);
   await assertDependenciesReachable(config, { databaseMayBeMissing: true });
   const applied = await migrateDatabase(config);
   console.log(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Database schema is up to date');
+  const firstKey = await createFirstKeyIfNone(config);
+  if (firstKey) {
+    console.log(
+      `\nCreated the first API key (admin, team 'default'); it is shown only now:\n\n  ${firstKey}\n\n` +
+        'Send it as "Authorization: Bearer <key>", paste it into /ui, or set AUTH_REQUIRED=false to turn access control off.\n' +
+        'More keys: npm run keys -- create --name <name> --team <team> --scopes read,write\n',
+    );
+  }
   require('../dist/src/main');
 }
 

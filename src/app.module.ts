@@ -1,5 +1,7 @@
 import { DynamicModule, Module, Type } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { AccessApiModule } from './access/access-api.module';
+import { AccessModule } from './access/access.module';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
@@ -29,7 +31,7 @@ import { WorkerModule } from './worker/worker.module';
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     const roleModules: Type[] = [
-      ...(config.runsApi ? [ProcessingModule, ObjectsApiModule, UiModule] : []),
+      ...(config.runsApi ? [ProcessingModule, ObjectsApiModule, AccessApiModule, UiModule] : []),
       ...(config.runsWorker ? [WorkerModule] : []),
     ];
     return {
@@ -45,6 +47,7 @@ export class AppModule {
         OperationsModule,
         ObjectsModule,
         LifecycleModule,
+        AccessModule,
         HealthModule,
         MetricsModule,
         ...roleModules,

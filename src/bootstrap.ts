@@ -5,6 +5,9 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { randomUUID } from 'node:crypto';
 import { Logger as PinoNestLogger, PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
+import { authenticateRequests } from './access/authentication';
+import { ApiKeysService } from './access/api-keys.service';
+import { StreamTokens } from './access/stream-tokens';
 import { AppConfig } from './config/app-config';
 import { logRequests } from './logging/request-logging';
 import { serveOpenApi } from './openapi';
@@ -56,6 +59,9 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
   // Start-up logs were held until the JSON logger exists; Nest would hold them until listen(), and lose them if init() failed.
   app.useLogger(app.get(PinoNestLogger));
   app.flushLogs();
+  if (config.access.required) {
+    authenticateRequests(adapter.getInstance(), app.get(ApiKeysService), app.get(StreamTokens));
+  }
   logRequests(adapter.getInstance(), await app.resolve(PinoLogger));
   const metrics = app.get(MetricsService);
   adapter.getInstance().addHook('onResponse', (request, reply, done) => {

@@ -5,6 +5,7 @@ import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
 import { SERVICE_NAME, SERVICE_VERSION } from './common/service-info';
 import { AppConfig } from './config/app-config';
+import { API_KEY_SCHEME } from './access/access.decorator';
 
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
@@ -17,9 +18,18 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setVersion(SERVICE_VERSION)
     .setLicense('MIT', 'https://opensource.org/licenses/MIT')
     .addServer('/', 'Where this document is served from; clients set their own base URL')
+    .addBearerAuth(
+      {
+        type: 'http',
+        scheme: 'bearer',
+        description:
+          'An API key (opsk_…) from `npm run keys -- create` or POST /api/v1/keys. Scopes: read, write, admin. A key sees only its team\'s objects; admin keys see every team.',
+      },
+      API_KEY_SCHEME,
+    )
     .build();
   const document = SwaggerModule.createDocument(app, config);
-  // The API has no authentication: stated explicitly, for every operation.
+  // Operations that need a key say so themselves; the rest (probes, the service's links) need none.
   document.security = [];
   return document;
 }

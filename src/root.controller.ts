@@ -1,8 +1,10 @@
 import { Controller, Get } from '@nestjs/common';
+import { PublicAccess } from './access/access.decorator';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { SERVICE_NAME, SERVICE_VERSION } from './common/service-info';
 
 @ApiTags('service')
+@PublicAccess()
 @Controller()
 export class RootController {
   @Get()

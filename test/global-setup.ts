@@ -27,6 +27,8 @@ export default async function globalSetup(): Promise<void> {
     // other apps' objects as having no job and queue them again. Tests of the reconciler set their own.
     RECONCILE_INTERVAL_MS: '600000',
     PROBE_PORT: '0',
+    // Suites about other things call the API without keys; the access suites (test/access-*.e2e-spec.ts) turn it on.
+    AUTH_REQUIRED: 'false',
   });
   await migrateDatabase(new AppConfig(process.env));
   (globalThis as { __LOCAL_S3__?: { stop(): Promise<void>; directory: string } }).__LOCAL_S3__ = { stop: () => s3.stop(), directory };

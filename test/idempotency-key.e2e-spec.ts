@@ -148,7 +148,7 @@ describe('Idempotency-Key: a key of its own', () => {
 
     it('a key whose object was deleted before the key was kept is free', async () => {
       const key = randomUUID();
-      const claim = await service.app.get(IdempotencyKeysRepository).claim(key);
+      const claim = await service.app.get(IdempotencyKeysRepository).claim('default', key);
       if ('response' in claim) {
         throw new Error('a fresh key must be claimed');
       }

@@ -63,10 +63,27 @@ const ERRORS = {
       ),
     },
   },
+  401: {
+    description: 'No API key, or one that is malformed, unknown or revoked; or a stream token that has expired or is for another object',
+    examples: {
+      missing_key: example('No Authorization header', 401, 'Unauthorized', ErrorCode.Unauthorized, 'This route needs an API key: send the header Authorization: Bearer <key>'),
+      revoked_key: example('A revoked key', 401, 'Unauthorized', ErrorCode.Unauthorized, 'This API key has been revoked'),
+    },
+  },
+  403: {
+    description: 'The API key lacks the scope the route needs (read, write or admin)',
+    examples: {
+      insufficient_scope: example('A read-only key submits', 403, 'Forbidden', ErrorCode.InsufficientScope, "This API key lacks the 'write' scope (it has: read)", {
+        needed: 'write',
+        held: ['read'],
+      }),
+    },
+  },
   404: {
-    description: 'No such object',
+    description: 'No such object (or one of another team)',
     examples: {
       object_not_found: example('No object has this id or identifier', 404, 'Not Found', ErrorCode.ObjectNotFound, `Object ${OBJECT_ID} not found`),
+      api_key_not_found: example('No API key has this id', 404, 'Not Found', ErrorCode.ApiKeyNotFound, 'API key 8d0f1c9e-3b7a-4c55-9a0e-2f4b6d8c1a37 not found'),
     },
   },
   409: {
@@ -111,6 +128,15 @@ const ERRORS = {
         'Unsupported content type: application/pdf (detected from the content). Supported: image/jpeg, image/png, image/webp, image/gif, image/avif, image/tiff, application/json, application/x-ndjson, text/csv, text/plain',
         { supported: ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif', 'image/tiff', 'application/json', 'application/x-ndjson', 'text/csv', 'text/plain'] },
       ),
+    },
+  },
+  429: {
+    description: 'Too many: the team has TEAM_MAX_QUEUED_OBJECTS objects waiting; Retry-After says when to try again',
+    examples: {
+      team_queue_full: example('The team\'s queue is full', 429, 'Too Many Requests', ErrorCode.TeamQueueFull, "Team 'billing' has 10000 objects waiting, its cap; submit again once some have started", {
+        team: 'billing',
+        cap: 10000,
+      }),
     },
   },
   503: {

@@ -26,8 +26,13 @@ export const ErrorCode = {
   RouteNotFound: 'route_not_found',
   DependencyUnavailable: 'dependency_unavailable',
   NotReady: 'not_ready',
-  /** The queue dashboard (/admin/queues) without valid credentials. */
+  /** No API key, an unknown or revoked one, or a stream token that is expired or for another object; also the queue dashboard without valid credentials. */
   Unauthorized: 'unauthorized',
+  /** A valid API key without the scope the route needs. */
+  InsufficientScope: 'insufficient_scope',
+  ApiKeyNotFound: 'api_key_not_found',
+  /** The team has TEAM_MAX_QUEUED_OBJECTS objects waiting already. */
+  TeamQueueFull: 'team_queue_full',
   InternalError: 'internal_error',
 } as const;
 

@@ -44,6 +44,7 @@ const CODE_BY_STATUS: Partial<Record<number, ErrorCode>> = {
 const REASON_PHRASES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
   408: 'Request Timeout',
@@ -51,6 +52,7 @@ const REASON_PHRASES: Record<number, string> = {
   413: 'Payload Too Large',
   414: 'URI Too Long',
   415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
@@ -71,6 +73,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
     }
     if (reply.sent || reply.raw.headersSent) {
       return;
+    }
+    if (exception instanceof DomainError) {
+      void reply.headers(exception.headers);
     }
     void reply.status(body.statusCode).header('content-type', 'application/json; charset=utf-8').send(body);
   }

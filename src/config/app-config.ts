@@ -43,6 +43,11 @@ const envSchema = z.object({
   DEPENDENCY_RETRY_MS: positiveInt.min(100).default(2000),
   IDEMPOTENCY_KEY_TTL_SECONDS: positiveInt.max(30 * 86400).default(86400),
   SIMULATED_OPERATION_DELAY_MS: z.coerce.number().int().min(0).max(600000).default(0),
+  AUTH_REQUIRED: booleanFromString.default(true),
+  API_KEY_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
+  STREAM_TOKEN_TTL_SECONDS: positiveInt.min(10).max(86400).default(300),
+  TEAM_MAX_QUEUED_OBJECTS: z.coerce.number().int().min(0).default(10_000),
+  METRICS_REQUIRE_KEY: booleanFromString.default(false),
   BULL_BOARD_PATH: z
     .string()
     .regex(/^(\/[A-Za-z0-9._-]+)+$/, 'a path like /admin/queues (no trailing slash)')
@@ -99,6 +104,18 @@ export class AppConfig {
   readonly idempotencyKeyTtlSeconds: number;
   /** The validated variables this configuration was read from: operation threads read theirs from it. */
   readonly env: Record<string, string>;
+  /**
+   * Who may do what. `required`: every API route but the probes, the docs and /ui wants an API key (off only when
+   * explicitly turned off). A verified key is trusted for `keyCacheMs` (its revocation reaches other processes within
+   * that time); a stream token lives `streamTokenTtlSeconds`; a team may have `teamMaxQueuedObjects` objects waiting (0: no cap).
+   */
+  readonly access: {
+    required: boolean;
+    keyCacheMs: number;
+    streamTokenTtlSeconds: number;
+    teamMaxQueuedObjects: number;
+    metricsRequireKey: boolean;
+  };
   /** The queue dashboard: off unless a path is set; basic auth unless explicitly insecure. */
   readonly bullBoard?: { path: string; credentials?: { username: string; password: string } };
 
@@ -163,6 +180,13 @@ export class AppConfig {
     };
     this.dependencyRetryMs = e.DEPENDENCY_RETRY_MS;
     this.idempotencyKeyTtlSeconds = e.IDEMPOTENCY_KEY_TTL_SECONDS;
+    this.access = {
+      required: e.AUTH_REQUIRED,
+      keyCacheMs: e.API_KEY_CACHE_MS,
+      streamTokenTtlSeconds: e.STREAM_TOKEN_TTL_SECONDS,
+      teamMaxQueuedObjects: e.TEAM_MAX_QUEUED_OBJECTS,
+      metricsRequireKey: e.METRICS_REQUIRE_KEY,
+    };
     this.bullBoard = e.BULL_BOARD_PATH
       ? {
           path: e.BULL_BOARD_PATH,

@@ -4,12 +4,13 @@ import { AppConfig } from '../config/app-config';
 import { ProcessingObjectSchema } from '../objects/processing-object.entity';
 import { ObjectEventSchema } from '../objects/object-event.entity';
 import { IdempotencyKeySchema } from '../processing/idempotency-key.entity';
+import { ApiKeySchema } from '../access/api-key.entity';
 import { migrationsList } from '../../migrations';
 
 export function mikroOrmOptions(config: AppConfig) {
   return defineConfig({
     clientUrl: config.databaseUrl,
-    entities: [ProcessingObjectSchema, ObjectEventSchema, IdempotencyKeySchema],
+    entities: [ProcessingObjectSchema, ObjectEventSchema, IdempotencyKeySchema, ApiKeySchema],
     extensions: [Migrator],
     migrations: { migrationsList, transactional: true, snapshot: false },
     ensureDatabase: false,

@@ -6,6 +6,7 @@ import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiNotReadyError } from '../common/api-errors.decorator';
 import { HealthCheck, HealthCheckResult, HealthCheckService } from '@nestjs/terminus';
 import { DependencyProbes } from './dependency-probes';
+import { PublicAccess } from '../access/access.decorator';
 
 /** Terminus's result; documented here because a failed check leaves in the one error shape, not as Terminus documents it. */
 function healthResult(example: Record<string, unknown>) {
@@ -24,6 +25,7 @@ function healthResult(example: Record<string, unknown>) {
 const ALL_UP = { database: { status: 'up' }, redis: { status: 'up' }, s3: { status: 'up' } };
 
 @ApiTags('health')
+@PublicAccess()
 @Controller('health')
 export class HealthController {
   constructor(

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
+import { principalOf } from '../access/principal';
 
 /** Probes and scrapes come every few seconds: they get no request log line of their own. */
 const QUIET_PATHS = /^\/(health|metrics)(\/|\?|$)/;
@@ -15,8 +16,10 @@ export function logRequests(fastify: FastifyInstance, pino: PinoLogger): void {
   });
   fastify.addHook('onResponse', (request, reply, done) => {
     if (!QUIET_PATHS.test(request.url)) {
+      const principal = principalOf(request);
       const line = {
         reqId: request.id,
+        ...(principal ? { key_id: principal.keyId, team: principal.team } : {}),
         req: request,
         res: reply.raw,
         responseTime: Math.round(reply.elapsedTime),

@@ -1,10 +1,12 @@
 import { Controller, Get, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
+import { MetricsAccess } from '../access/access.decorator';
 import type { FastifyReply } from 'fastify';
 import { MetricsService } from './metrics.service';
 
 /** Prometheus scrape endpoint; served by every role (a worker-only process on its probe port). */
 @ApiExcludeController()
+@MetricsAccess()
 @Controller('metrics')
 export class MetricsController {
   constructor(private readonly metrics: MetricsService) {}

@@ -38,6 +38,7 @@ export function toProgressView(object: ProgressFields): ProgressView {
 export function toObjectView(object: ProcessingObject): ObjectView {
   return {
     ...toProgressView(object),
+    team: object.team,
     operations: object.operations,
     plan: object.plan,
     task_id: object.taskId ?? null,

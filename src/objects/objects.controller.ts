@@ -6,6 +6,8 @@ import { ArtifactsResponse, ObjectListResponse, ObjectResponse, OperationStatusR
 import { ListObjectsQuery, RetryQuery } from './dto/list-objects.query';
 import { listInstant } from './list-cursor';
 import { ObjectsService } from './objects.service';
+import { Access, Caller } from '../access/access.decorator';
+import type { Principal } from '../access/principal';
 
 @ApiTags('objects')
 @ApiExtraModels(OperationStatusResponse)
@@ -16,8 +18,9 @@ export class ObjectsController {
   @Get()
   @ApiOperation({ summary: 'List objects, newest first, with filters and cursor pagination' })
   @ApiOkResponse({ type: ObjectListResponse })
+  @Access('read')
   @ApiErrors(400, 503)
-  list(@Query() query: ListObjectsQuery): Promise<ObjectListResponse> {
+  list(@Query() query: ListObjectsQuery, @Caller() caller: Principal): Promise<ObjectListResponse> {
     return this.objects.list({
       state: query.state,
       identifierPrefix: query.identifier_prefix,
@@ -26,25 +29,27 @@ export class ObjectsController {
       createdBefore: query.created_before ? listInstant('created_before', query.created_before) : undefined,
       cursor: query.cursor,
       limit: query.limit ?? 20,
-    });
+    }, caller);
   }
 
   @Get(':object')
   @ApiOperation({ summary: 'One object by its id or its identifier' })
   @ObjectReferenceParam()
   @ApiOkResponse({ type: ObjectResponse })
+  @Access('read')
   @ApiErrors(400, 404, 503)
-  get(@Param('object') reference: string): Promise<ObjectResponse> {
-    return this.objects.getByReference(reference);
+  get(@Param('object') reference: string, @Caller() caller: Principal): Promise<ObjectResponse> {
+    return this.objects.getByReference(reference, caller);
   }
 
   @Get(':object_id/artifacts')
   @ApiOperation({ summary: 'Artifacts of an object with presigned download URLs' })
   @ApiOkResponse({ type: ArtifactsResponse })
   @ApiParam({ name: 'object_id', format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000', description: 'The id returned by POST /api/v1/process' })
+  @Access('read')
   @ApiErrors(400, 404, 503)
-  artifacts(@Param('object_id', ObjectIdPipe) id: string): Promise<ArtifactsResponse> {
-    return this.objects.artifactsOf(id);
+  artifacts(@Param('object_id', ObjectIdPipe) id: string, @Caller() caller: Principal): Promise<ArtifactsResponse> {
+    return this.objects.artifactsOf(id, caller);
   }
 
   @Post(':object_id/cancel')
@@ -52,9 +57,10 @@ export class ObjectsController {
   @ApiOperation({ summary: 'Cancel: at once when pending or queued, cooperatively when processing' })
   @ApiOkResponse({ type: ObjectResponse })
   @ApiParam({ name: 'object_id', format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000', description: 'The id returned by POST /api/v1/process' })
+  @Access('write')
   @ApiErrors(400, 404, 409, 503)
-  cancel(@Param('object_id', ObjectIdPipe) id: string): Promise<ObjectResponse> {
-    return this.objects.cancel(id);
+  cancel(@Param('object_id', ObjectIdPipe) id: string, @Caller() caller: Principal): Promise<ObjectResponse> {
+    return this.objects.cancel(id, caller);
   }
 
   @Post(':object_id/retry')
@@ -62,9 +68,10 @@ export class ObjectsController {
   @ApiOperation({ summary: 'Re-queue a failed object; completed operations are skipped unless from_scratch=true' })
   @ApiAcceptedResponse({ type: ObjectResponse })
   @ApiParam({ name: 'object_id', format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000', description: 'The id returned by POST /api/v1/process' })
+  @Access('write')
   @ApiErrors(400, 404, 409, 503)
-  retry(@Param('object_id', ObjectIdPipe) id: string, @Query() query: RetryQuery): Promise<ObjectResponse> {
-    return this.objects.retry(id, query.from_scratch === 'true');
+  retry(@Param('object_id', ObjectIdPipe) id: string, @Query() query: RetryQuery, @Caller() caller: Principal): Promise<ObjectResponse> {
+    return this.objects.retry(id, query.from_scratch === 'true', caller);
   }
 
   @Delete(':object')
@@ -72,10 +79,11 @@ export class ObjectsController {
   @ApiOperation({ summary: 'Delete an object, its queued job and all its artifacts (cancel a processing object first)' })
   @ApiNoContentResponse({ description: 'Deleted' })
   @ObjectReferenceParam()
+  @Access('write')
   @ApiErrors(400, 404, 409, 503)
-  async delete(@Param('object') reference: string): Promise<void> {
-    const object = await this.objects.findByReference(reference);
-    await this.objects.delete(object.id);
+  async delete(@Param('object') reference: string, @Caller() caller: Principal): Promise<void> {
+    const object = await this.objects.findByReference(reference, caller);
+    await this.objects.delete(object.id, caller);
   }
 }
 

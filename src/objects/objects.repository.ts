@@ -29,6 +29,7 @@ export interface ObjectPatch {
 export interface NewObject {
   id: string;
   identifier: string;
+  team: string;
   operations: string[];
   plan: string[];
   metadata: Record<string, unknown>;
@@ -98,14 +99,14 @@ export class ObjectsRepository {
     return this.em.fork().findOne(ProcessingObjectSchema, { identifier }, { disableIdentityMap: true });
   }
 
-  /** The progress of an object: the hottest read of the API, one prepared statement on the ORM's pg pool. */
-  async findProgressById(id: string): Promise<ProgressFields | null> {
+  /** The progress of an object, with its team: the hottest read of the API, one prepared statement on the ORM's pg pool. */
+  async findProgressById(id: string): Promise<(ProgressFields & { team: string }) | null> {
     const [row] = await runPrepared<ProgressRow>(await this.pool(), SELECT_PROGRESS, [id], 'array');
     if (!row) {
       return null;
     }
-    const [storedId, identifier, plan, state, currentOperation, progress, operationsStatus, s3Artifacts, errorMessage] = row;
-    return { id: storedId, identifier, plan, state, currentOperation, progress, operationsStatus, s3Artifacts, errorMessage };
+    const [storedId, identifier, plan, state, currentOperation, progress, operationsStatus, s3Artifacts, errorMessage, team] = row;
+    return { id: storedId, identifier, plan, state, currentOperation, progress, operationsStatus, s3Artifacts, errorMessage, team };
   }
 
   /** Creates the object directly as queued, in one statement. */
@@ -271,9 +272,17 @@ export class ObjectsRepository {
     return rows[0] ?? null;
   }
 
-  async countByState(): Promise<Record<ObjectState, number>> {
+  /** How many of the team's objects wait for a worker: uploads still arriving and queued objects. */
+  async countWaiting(team: string): Promise<number> {
+    const [row] = await runPrepared<{ count: string }>(await this.pool(), `select count(*) as count from ${TABLE} where team = ? and state in ('pending', 'queued')`, [team]);
+    return Number(row?.count ?? 0);
+  }
+
+  /** How many objects are in each state: a team's, or every team's when `team` is undefined. */
+  async countByState(team?: string): Promise<Record<ObjectState, number>> {
     const rows = await this.em.getConnection().execute<{ state: ObjectState; count: string }[]>(
-      `select state, count(*) as count from ${TABLE} group by state`,
+      `select state, count(*) as count from ${TABLE} ${team === undefined ? '' : 'where team = ?'} group by state`,
+      team === undefined ? [] : [team],
     );
     return Object.fromEntries(rows.map((row) => [row.state, Number(row.count)])) as Record<ObjectState, number>;
   }
@@ -289,6 +298,9 @@ export class ObjectsRepository {
       conditions.push(condition);
       params.push(...values);
     };
+    if (filter.team !== undefined) {
+      where('team = ?', filter.team);
+    }
     if (filter.state) {
       where('state = ?', filter.state);
     }
@@ -343,7 +355,7 @@ export class ObjectsRepository {
  * The progress columns, read as arrays of values: one row shape and no property names to set
  * for every row of the API's hottest read.
  */
-const SELECT_PROGRESS = `select id, identifier, plan, state, current_operation, progress, operations_status, s3_artifacts, error_message
+const SELECT_PROGRESS = `select id, identifier, plan, state, current_operation, progress, operations_status, s3_artifacts, error_message, team
   from ${TABLE} where id = ?`;
 
 type ProgressRow = [
@@ -356,6 +368,7 @@ type ProgressRow = [
   operationsStatus: Record<string, OperationStatus>,
   s3Artifacts: Record<string, string>,
   errorMessage: string | null,
+  team: string,
 ];
 
 /** What a submission knows of its object once it is queued. */
@@ -372,6 +385,8 @@ interface StartedRow extends Record<string, unknown> {
 }
 
 export interface ObjectListFilter {
+  /** Only this team's objects; every team's when undefined. */
+  team?: string;
   state?: ObjectState;
   identifierPrefix?: string;
   operation?: string;
@@ -415,11 +430,12 @@ async function insertQueued(db: Pool | PoolClient, object: NewObject, queued: Qu
   const progress = { current: 0, total: object.plan.length, message: 'Queued for processing' };
   await runPrepared(
     db,
-    `insert into ${TABLE} (id, identifier, state, operations, plan, progress, task_id, source, metadata, options, priority, attempts, idempotency_key, request_hash)
-       values (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
+    `insert into ${TABLE} (id, identifier, team, state, operations, plan, progress, task_id, source, metadata, options, priority, attempts, idempotency_key, request_hash)
+       values (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
     [
       object.id,
       object.identifier,
+      object.team,
       JSON.stringify(object.operations),
       JSON.stringify(object.plan),
       JSON.stringify(progress),

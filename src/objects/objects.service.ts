@@ -15,6 +15,7 @@ import { ObjectState, isSettled } from './object-state';
 import { ObjectListFilter, ObjectsRepository } from './objects.repository';
 import type { ProcessingObject } from './processing-object.entity';
 import { isUuid } from '../common/object-id.pipe';
+import { Principal, visibleTeam } from '../access/principal';
 
 export interface ListQuery {
   state?: ObjectState;
@@ -41,35 +42,45 @@ export class ObjectsService {
   ) {}
 
   /** GET /api/v1/objects/{object}: the object `reference` names (see findByReference). */
-  async getByReference(reference: string): Promise<ObjectView> {
-    return toObjectView(await this.findByReference(reference));
+  async getByReference(reference: string, caller: Principal): Promise<ObjectView> {
+    return toObjectView(await this.findByReference(reference, caller));
+  }
+
+  /** The object with this id if the caller may see it: another team's object is as absent as a missing one (404, not 403). */
+  async getVisible(id: string, caller: Principal): Promise<ProcessingObject> {
+    const object = await this.objects.findById(id);
+    if (!object || !isVisibleTo(object, caller)) {
+      throw new ObjectNotFoundError(id);
+    }
+    return object;
   }
 
   /**
    * The object a path's `{object}` names, the same for every method: a UUID is looked up as an
    * id first, then as an identifier (an identifier may look like a UUID); anything else is an
-   * identifier. Neither found is 404.
+   * identifier. Neither found (or found in another team) is 404.
    */
-  async findByReference(reference: string): Promise<ProcessingObject> {
+  async findByReference(reference: string, caller: Principal): Promise<ProcessingObject> {
     const byId = isUuid(reference) ? await this.objects.findById(reference) : null;
-    if (byId) {
+    if (byId && isVisibleTo(byId, caller)) {
       return byId;
     }
     if (!isValidIdentifier(reference)) {
       throw new ValidationError(`object must be a UUID or an identifier of ${IDENTIFIER_RULE}`, [{ field: 'object', message: 'invalid identifier' }], ErrorCode.InvalidIdentifier);
     }
     const byIdentifier = await this.objects.findByIdentifier(reference);
-    if (!byIdentifier) {
+    if (!byIdentifier || !isVisibleTo(byIdentifier, caller)) {
       throw new ObjectNotFoundError(isUuid(reference) ? reference : `with identifier '${reference}'`);
     }
     return byIdentifier;
   }
 
-  async list(query: ListQuery): Promise<{ items: ObjectView[]; next_cursor: string | null }> {
+  async list(query: ListQuery, caller: Principal): Promise<{ items: ObjectView[]; next_cursor: string | null }> {
     if (query.operation && !this.operations.names.includes(query.operation)) {
       throw new ValidationError(`Unknown operation '${query.operation}'; valid operations: ${this.operations.names.join(', ')}`, undefined, ErrorCode.UnknownOperation);
     }
     const filter: ObjectListFilter = {
+      team: visibleTeam(caller),
       state: query.state,
       identifierPrefix: query.identifierPrefix,
       operation: query.operation,
@@ -87,14 +98,14 @@ export class ObjectsService {
     };
   }
 
-  async artifactsOf(id: string) {
-    const object = await this.objects.getById(id);
+  async artifactsOf(id: string, caller: Principal) {
+    const object = await this.getVisible(id, caller);
     return { id: object.id, identifier: object.identifier, state: object.state, artifacts: await this.artifacts.links(object) };
   }
 
   /** Queued objects are cancelled at once; a processing one is stopped cooperatively by its worker. */
-  async cancel(id: string): Promise<ObjectView> {
-    const object = await this.objects.getById(id);
+  async cancel(id: string, caller: Principal): Promise<ObjectView> {
+    const object = await this.getVisible(id, caller);
     const event = await this.objects.transition(id, 'cancelled', {
       currentOperation: null,
       markFinished: true,
@@ -109,8 +120,8 @@ export class ObjectsService {
   }
 
   /** Re-queues a failed object; completed operations are kept unless `fromScratch`. */
-  async retry(id: string, fromScratch: boolean): Promise<ObjectView> {
-    const object = await this.objects.getById(id);
+  async retry(id: string, fromScratch: boolean, caller: Principal): Promise<ObjectView> {
+    const object = await this.getVisible(id, caller);
     const taskId = taskIdFor(id, object.attempts + 1);
     const event = await this.objects.transition(
       id,
@@ -137,15 +148,15 @@ export class ObjectsService {
   }
 
   /** Deletes a settled object with its job and every artifact; a processing object must be cancelled first. */
-  async delete(id: string): Promise<void> {
-    const object = await this.objects.getById(id);
+  async delete(id: string, caller: Principal): Promise<void> {
+    const object = await this.getVisible(id, caller);
     if (object.state === 'processing') {
       throw new ConflictError(ErrorCode.ObjectBusy, `Object ${id} is processing; cancel it before deleting it`, {
         current_state: object.state,
       });
     }
     if (!isSettled(object.state)) {
-      await this.cancel(id);
+      await this.cancel(id, caller);
     }
     if (object.taskId) {
       await this.queue.removeJob(object.taskId);
@@ -167,6 +178,11 @@ export class ObjectsService {
       throw new DependencyUnavailableError('Object storage', error);
     }
   }
+}
+
+function isVisibleTo(object: ProcessingObject, caller: Principal): boolean {
+  const team = visibleTeam(caller);
+  return team === undefined || object.team === team;
 }
 
 /** API priority: 1 (lowest) to 10 (highest); BullMQ: 1 is the highest. */

@@ -37,11 +37,18 @@ export const ProcessingObjectSchema = defineEntity({
       name: 'processing_objects_state_created_idx',
       columns: [{ name: 'state' }, { name: 'created_at', sort: 'desc' }, { name: 'id', sort: 'desc' }],
     },
+    {
+      name: 'processing_objects_team_created_idx',
+      columns: [{ name: 'team' }, { name: 'created_at', sort: 'desc' }, { name: 'id', sort: 'desc' }],
+    },
+    { name: 'processing_objects_team_state_idx', properties: ['team', 'state'] },
     { name: 'processing_objects_plan_idx', expression: 'create index processing_objects_plan_idx on processing_objects using gin (plan jsonb_path_ops)' },
   ],
   properties: {
     id: p.uuid().primary(),
     identifier: p.string().length(200).collation('C'),
+    /** The team of the key that submitted it: only that team (and admin keys) can see or change it. */
+    team: p.string().length(100).collation('C').default('default'),
     state: p.enum(OBJECT_STATES),
     operations: p.json<string[]>(),
     plan: p.json<string[]>(),

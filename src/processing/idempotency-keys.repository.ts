@@ -62,22 +62,22 @@ export class IdempotencyKeysRepository {
    * Claims `key` if it is free or expired; otherwise returns the first submission made with it,
    * once the one still running (if any) has ended. A released claim lets a waiting request claim it.
    */
-  async claim(key: string): Promise<ClaimedKey | KeptSubmission> {
+  async claim(team: string, key: string): Promise<ClaimedKey | KeptSubmission> {
     await this.purgeExpired();
     const token = randomUUID();
     for (let pause = OUTCOME_POLL_FIRST_MS; ; pause = Math.min(pause * 2, OUTCOME_POLL_MAX_MS)) {
       const claimed = await this.execute<{ key: string }[]>(
-        `insert into idempotency_keys (key, claim_token, expires_at) values (?, ?, now() + make_interval(secs => ?))
-           on conflict (key) do update set request_hash = null, object_id = null, response = null, claim_token = excluded.claim_token,
+        `insert into idempotency_keys (team, key, claim_token, expires_at) values (?, ?, ?, now() + make_interval(secs => ?))
+           on conflict (team, key) do update set request_hash = null, object_id = null, response = null, claim_token = excluded.claim_token,
              created_at = now(), expires_at = excluded.expires_at
            where idempotency_keys.expires_at <= now()
            returning key`,
-        [key, token, CLAIM_LEASE_SECONDS],
+        [team, key, token, CLAIM_LEASE_SECONDS],
       );
       if (claimed.length === 1) {
-        return this.held(key, token);
+        return this.held(team, key, token);
       }
-      const [row] = await this.execute<KeyRow[]>(`select request_hash, object_id, response from idempotency_keys where key = ?`, [key]);
+      const [row] = await this.execute<KeyRow[]>(`select request_hash, object_id, response from idempotency_keys where team = ? and key = ?`, [team, key]);
       if (row?.response && row.request_hash && row.object_id) {
         return { requestHash: row.request_hash, objectId: row.object_id, response: row.response };
       }
@@ -85,10 +85,11 @@ export class IdempotencyKeysRepository {
     }
   }
 
-  private held(key: string, token: string): ClaimedKey {
+  private held(team: string, key: string, token: string): ClaimedKey {
     const renewal = setInterval(() => {
-      this.execute(`update idempotency_keys set expires_at = now() + make_interval(secs => ?) where key = ? and claim_token = ? and response is null`, [
+      this.execute(`update idempotency_keys set expires_at = now() + make_interval(secs => ?) where team = ? and key = ? and claim_token = ? and response is null`, [
         CLAIM_LEASE_SECONDS,
+        team,
         key,
         token,
       ]).catch((error: unknown) => this.logger.warn(`Renewing the claim of an Idempotency-Key failed (retried in ${CLAIM_RENEW_MS} ms): ${String(error)}`));
@@ -97,21 +98,21 @@ export class IdempotencyKeysRepository {
     return {
       keep: async (submission) => {
         clearInterval(renewal);
-        await this.keep(key, token, submission);
+        await this.keep(team, key, token, submission);
       },
       release: async () => {
         clearInterval(renewal);
-        await this.execute(`delete from idempotency_keys where key = ? and claim_token = ? and response is null`, [key, token]);
+        await this.execute(`delete from idempotency_keys where team = ? and key = ? and claim_token = ? and response is null`, [team, key, token]);
       },
     };
   }
 
-  private async keep(key: string, token: string, submission: KeptSubmission): Promise<void> {
+  private async keep(team: string, key: string, token: string, submission: KeptSubmission): Promise<void> {
     try {
       const kept = await this.execute<{ key: string }[]>(
         `update idempotency_keys set request_hash = ?, object_id = ?, response = ?::json, expires_at = now() + make_interval(secs => ?)
-           where key = ? and claim_token = ? and response is null returning key`,
-        [submission.requestHash, submission.objectId, JSON.stringify(submission.response), this.config.idempotencyKeyTtlSeconds, key, token],
+           where team = ? and key = ? and claim_token = ? and response is null returning key`,
+        [submission.requestHash, submission.objectId, JSON.stringify(submission.response), this.config.idempotencyKeyTtlSeconds, team, key, token],
       );
       if (kept.length === 0) {
         this.logger.warn(`The claim of an Idempotency-Key for object ${submission.objectId} had lapsed; the key was not kept`);
@@ -122,14 +123,14 @@ export class IdempotencyKeysRepository {
       }
       // Deleted before its key was kept: the key is free, as after any deletion.
       this.logger.warn(`Object ${submission.objectId} was deleted before its Idempotency-Key was kept; the key is free again`);
-      await this.execute(`delete from idempotency_keys where key = ? and claim_token = ?`, [key, token]);
+      await this.execute(`delete from idempotency_keys where team = ? and key = ? and claim_token = ?`, [team, key, token]);
     }
   }
 
   private async purgeExpired(): Promise<void> {
     await this.execute(
-      `delete from idempotency_keys where key in (
-         select key from idempotency_keys where expires_at <= now() order by expires_at limit ? for update skip locked)`,
+      `delete from idempotency_keys where (team, key) in (
+         select team, key from idempotency_keys where expires_at <= now() order by expires_at limit ? for update skip locked)`,
       [PURGE_BATCH],
       'run',
     );

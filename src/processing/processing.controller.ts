@@ -1,5 +1,18 @@
 import { Controller, Get, Headers, HttpCode, HttpStatus, Param, Post, Req, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiConsumes, ApiExtraModels, ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import {
+  ApiAcceptedResponse,
+  ApiConsumes,
+  ApiCreatedResponse,
+  ApiExtraModels,
+  ApiHeader,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiQuery,
+  ApiTags,
+  getSchemaPath,
+} from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiErrors } from '../common/api-errors.decorator';
 import { ObjectNotFoundError, UnsupportedMediaTypeError, ValidationError } from '../common/domain-errors';
@@ -16,6 +29,11 @@ import { SubmitUploadFormDto } from './dto/submit-upload-form.dto';
 import { MultipartRefusal, readMultipartSubmission } from './multipart-submission';
 import { ProgressStream } from './progress-stream';
 import { SubmissionService } from './submission.service';
+import { Access, Caller } from '../access/access.decorator';
+import { StreamTokenResponse } from '../access/dto/api-keys.dto';
+import { type Principal, visibleTeam } from '../access/principal';
+import { StreamTokens } from '../access/stream-tokens';
+import { ObjectsService } from '../objects/objects.service';
 
 // No example: Swagger UI would pre-fill it, and every "Try it out" submission would carry the same key.
 const IDEMPOTENCY_KEY_HEADER = {
@@ -54,6 +72,8 @@ export class ProcessingController {
   constructor(
     private readonly submissions: SubmissionService,
     private readonly objects: ObjectsRepository,
+    private readonly objectsService: ObjectsService,
+    private readonly streamTokens: StreamTokens,
     private readonly progressStream: ProgressStream,
     private readonly queue: ProcessingQueue,
     private readonly config: AppConfig,
@@ -78,17 +98,19 @@ export class ProcessingController {
   @ApiConsumes('application/json', 'multipart/form-data')
   @ApiHeader(IDEMPOTENCY_KEY_HEADER)
   @ApiAcceptedResponse({ type: SubmissionResponseDto })
-  @ApiErrors(400, 409, 413, 415, 503)
+  @Access('write')
+  @ApiErrors(400, 409, 413, 415, 429, 503)
   async submit(
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
+    @Caller() caller: Principal,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<SubmissionResponseDto> {
     if (!request.isMultipart()) {
       // The JSON body, validated exactly as @Body() would be (the route takes multipart too, so it reads the body itself).
       const body = await validateSubmission(request.body);
       checkIdempotencyKey(idempotencyKey);
-      return this.submissions.submit(body, idempotencyKey);
+      return this.submissions.submit(body, idempotencyKey, caller.team);
     }
     try {
       checkIdempotencyKey(idempotencyKey);
@@ -104,7 +126,7 @@ export class ProcessingController {
       throw refusal(reply, error);
     }
     try {
-      return await this.submissions.submitUpload(submission.request, idempotencyKey, submission.upload, submission.rest);
+      return await this.submissions.submitUpload(submission.request, idempotencyKey, caller.team, submission.upload, submission.rest);
     } catch (error) {
       // The client may still be sending: read it to the end (bounded) so the answer does not race the upload.
       if (!(await submission.discard())) {
@@ -127,26 +149,30 @@ export class ProcessingController {
   })
   @ApiHeader(IDEMPOTENCY_KEY_HEADER)
   @ApiAcceptedResponse({ type: SubmissionResponseDto })
-  @ApiErrors(400, 409, 413, 415, 503)
+  @Access('write')
+  @ApiErrors(400, 409, 413, 415, 429, 503)
   async upload(
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
+    @Caller() caller: Principal,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<SubmissionResponseDto> {
     if (!request.isMultipart()) {
       throw new UnsupportedMediaTypeError('POST /api/v1/process/upload takes multipart/form-data; send JSON to POST /api/v1/process');
     }
-    return this.submit(request, reply, idempotencyKey);
+    return this.submit(request, reply, caller, idempotencyKey);
   }
 
   @Get('progress/:object_id')
   @ApiOperation({ summary: 'Progress of an object' })
   @ApiOkResponse({ type: ProgressResponse })
   @ApiParam({ name: 'object_id', format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000', description: 'The id returned by POST /api/v1/process' })
+  @Access('read')
   @ApiErrors(400, 404, 503)
-  async progress(@Param('object_id', ObjectIdPipe) id: string): Promise<ProgressResponse> {
+  async progress(@Param('object_id', ObjectIdPipe) id: string, @Caller() caller: Principal): Promise<ProgressResponse> {
     const progress = await this.objects.findProgressById(id);
-    if (!progress) {
+    const team = visibleTeam(caller);
+    if (!progress || (team !== undefined && progress.team !== team)) {
       throw new ObjectNotFoundError(id);
     }
     return toProgressView(progress);
@@ -162,23 +188,48 @@ export class ProcessingController {
   @ApiOkResponse(PROGRESS_EVENT_STREAM)
   @ApiNoContentResponse({ description: 'Nothing left to send: the object is settled and Last-Event-ID is at or past its last event. Do not reconnect.' })
   @ApiParam({ name: 'object_id', format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000', description: 'The id returned by POST /api/v1/process' })
+  @ApiQuery({
+    name: 'access_token',
+    required: false,
+    description: 'A stream token from POST /api/v1/progress/{object_id}/stream-token, for clients that cannot send Authorization (EventSource)',
+  })
+  @Access('read', { streamToken: true })
   @ApiErrors(400, 404, 503)
   async stream(
     @Param('object_id', ObjectIdPipe) id: string,
     @Headers('last-event-id') lastEventId: string | undefined,
+    @Caller() caller: Principal,
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const resumeAfter = lastEventId !== undefined && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined;
     // Written to the response by ProgressStream, not by @Sse(): one shared frame per event for all its clients.
-    await this.progressStream.stream(id, resumeAfter, reply);
+    await this.progressStream.stream(await this.objectsService.getVisible(id, caller), resumeAfter, reply);
+  }
+
+  @Post('progress/:object_id/stream-token')
+  @ApiOperation({
+    summary: 'A short-lived token that opens this object\'s progress stream',
+    description:
+      'For browsers: EventSource cannot send an Authorization header, and an API key must not travel in a URL. The token opens ' +
+      'GET /api/v1/progress/{object_id}/stream?access_token=… (and its reconnections) until it expires, and nothing else.',
+  })
+  @ApiCreatedResponse({ type: StreamTokenResponse })
+  @ApiParam({ name: 'object_id', format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000', description: 'The id returned by POST /api/v1/process' })
+  @Access('read')
+  @ApiErrors(400, 404, 503)
+  async streamToken(@Param('object_id', ObjectIdPipe) id: string, @Caller() caller: Principal): Promise<StreamTokenResponse> {
+    const object = await this.objectsService.getVisible(id, caller);
+    const { token, expiresAt } = await this.streamTokens.issue(caller, object.id);
+    return { token, expires_at: expiresAt.toISOString(), stream_url: `/api/v1/progress/${object.id}/stream?access_token=${token}` };
   }
 
   @Get('status')
   @ApiOperation({ summary: 'Queue and worker status' })
   @ApiOkResponse({ type: StatusResponse })
+  @Access('read')
   @ApiErrors(503)
-  async status(): Promise<StatusResponse> {
-    const [counts, workers, byState] = await Promise.all([this.queue.counts(), this.queue.workerCount(), this.objects.countByState()]);
+  async status(@Caller() caller: Principal): Promise<StatusResponse> {
+    const [counts, workers, byState] = await Promise.all([this.queue.counts(), this.queue.workerCount(), this.objects.countByState(visibleTeam(caller))]);
     return {
       queue_size: counts.waiting + counts.delayed,
       active_workers: counts.active,

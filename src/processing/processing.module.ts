@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AccessModule } from '../access/access.module';
 import { ObjectsModule } from '../objects/objects.module';
 import { OperationsModule } from '../operations/operations.module';
 import { ProcessingController } from './processing.controller';
@@ -8,7 +9,7 @@ import { ProgressStream } from './progress-stream';
 import { SubmissionService } from './submission.service';
 
 @Module({
-  imports: [ObjectsModule, OperationsModule],
+  imports: [ObjectsModule, OperationsModule, AccessModule],
   controllers: [ProcessingController],
   providers: [SubmissionService, IdempotencyKeysRepository, ProgressStream, ObjectEventFeeds],
 })

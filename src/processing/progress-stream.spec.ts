@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { Subject } from 'rxjs';
 import type { FastifyReply } from 'fastify';
-import type { ObjectEventRecord, ObjectsRepository } from '../objects/objects.repository';
+import type { ObjectEventRecord } from '../objects/objects.repository';
+import type { ProcessingObject } from '../objects/processing-object.entity';
 import type { ObjectEventFeeds } from './object-event-feeds';
 import { ProgressStream } from './progress-stream';
 
@@ -47,9 +48,8 @@ class FakeResponse extends EventEmitter {
 
 function setUp() {
   const events = new Subject<ObjectEventRecord>();
-  const objects = { getById: async () => ({ ...object }) } as unknown as ObjectsRepository;
   const feeds = { eventsAfter: () => events.asObservable() } as unknown as ObjectEventFeeds;
-  const stream = new ProgressStream(objects, feeds);
+  const stream = new ProgressStream(feeds);
   const open = async () => {
     const response = new FakeResponse();
     const reply = {
@@ -58,7 +58,7 @@ function setUp() {
       hijack: () => undefined,
       getHeaders: () => ({ 'x-request-id': 'r1' }),
     } as unknown as FastifyReply;
-    await stream.stream(ID, undefined, reply);
+    await stream.stream({ ...object } as unknown as ProcessingObject, undefined, reply);
     return response;
   };
   return { events, stream, open };

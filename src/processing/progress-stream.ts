@@ -4,7 +4,7 @@ import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { Subscription } from 'rxjs';
 import { toProgressView } from '../objects/object.presenter';
 import { isSettled } from '../objects/object-state';
-import { ObjectEventRecord, ObjectsRepository } from '../objects/objects.repository';
+import type { ObjectEventRecord } from '../objects/objects.repository';
 import { ProcessingObject } from '../objects/processing-object.entity';
 import { ObjectEventFeeds } from './object-event-feeds';
 
@@ -64,14 +64,11 @@ export class ProgressStream implements BeforeApplicationShutdown {
   private heartbeat?: NodeJS.Timeout;
   private stopping = false;
 
-  constructor(
-    private readonly objects: ObjectsRepository,
-    private readonly feeds: ObjectEventFeeds,
-  ) {}
+  constructor(private readonly feeds: ObjectEventFeeds) {}
 
-  /** Streams the object's progress to `reply`; an unknown object throws before anything is sent, so it gets the usual error answer. */
-  async stream(id: string, lastEventId: number | undefined, reply: FastifyReply): Promise<void> {
-    const object = await this.objects.getById(id);
+  /** Streams the progress of `object` (as just read) to `reply`. */
+  async stream(object: ProcessingObject, lastEventId: number | undefined, reply: FastifyReply): Promise<void> {
+    const id = object.id;
     if (lastEventId !== undefined && lastEventId >= object.version && isSettled(object.state)) {
       void reply.code(204).send();
       return;

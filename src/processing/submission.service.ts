@@ -20,10 +20,15 @@ import { IdempotencyKeysRepository } from './idempotency-keys.repository';
 import { toMultipartError } from './multipart-submission';
 import type { ClassifiedUpload } from './upload-content';
 import { SubmissionResponse, firstResponse } from './submission-response';
+import { TeamQueueFullError } from '../access/access-errors';
 
 const MAX_INSERT_ATTEMPTS = 3;
+/** When a team whose queue is full may try again: objects start within seconds while workers keep up. */
+const TEAM_QUEUE_FULL_RETRY_AFTER_SECONDS = 5;
 
 interface Prepared {
+  identifier: string;
+  team: string;
   operations: string[];
   plan: string[];
 }
@@ -42,15 +47,15 @@ export class SubmissionService {
     private readonly idempotencyKeys: IdempotencyKeysRepository,
   ) {}
 
-  /** A JSON submission: inline `payload` content, or none (the operations run on the metadata document). */
-  async submit(request: SubmitObjectDto, idempotencyKey: string | undefined): Promise<SubmissionResponse> {
-    const prepared = this.prepare(request);
+  /** A JSON submission of `team`: inline `payload` content, or none (the operations run on the metadata document). */
+  async submit(request: SubmitObjectDto, idempotencyKey: string | undefined, team: string): Promise<SubmissionResponse> {
+    const prepared = this.prepare(request, team);
     const requestHash = hashRequest(request);
     const create = () =>
-      this.createUnlessTaken(request.identifier, idempotencyKey, requestHash, async () => undefined, () =>
+      this.createUnlessTaken(prepared, idempotencyKey, requestHash, async () => undefined, () =>
         this.createWithPayload(request, prepared, idempotencyKey, requestHash),
       );
-    return this.underIdempotencyKey(idempotencyKey, { requestHash: async () => requestHash, create });
+    return this.underIdempotencyKey(team, idempotencyKey, { requestHash: async () => requestHash, create });
   }
 
   /**
@@ -62,13 +67,14 @@ export class SubmissionService {
   async submitUpload(
     request: SubmitObjectDto,
     idempotencyKey: string | undefined,
+    team: string,
     upload: ClassifiedUpload,
     afterStored: () => Promise<void> = async () => undefined,
   ): Promise<SubmissionResponse> {
     if (request.payload !== undefined) {
       throw new ValidationError('Send either a payload (JSON) or a file (multipart), not both', [{ field: 'payload', message: 'not allowed with a file' }]);
     }
-    const prepared = this.prepare(request);
+    const prepared = this.prepare(request, team);
     // The file's own hash is known only once it has been read: the replay check compares it then.
     const requestHash = hashRequest({ ...request, upload: { content_type: upload.type.contentType, filename: upload.filename ?? null } });
     const verifyReplay = async (existing: ProcessingObject) => {
@@ -78,12 +84,12 @@ export class SubmissionService {
       }
     };
     const create = () =>
-      this.createUnlessTaken(request.identifier, idempotencyKey, requestHash, verifyReplay, () =>
+      this.createUnlessTaken(prepared, idempotencyKey, requestHash, verifyReplay, () =>
         this.createWithUpload(request, prepared, idempotencyKey, requestHash, upload, afterStored),
       );
     // The key compares the whole request: the fields and the file's bytes.
     const wholeRequestHash = async () => hashRequest({ fields: requestHash, sha256: (await upload.contentDigest()).sha256 });
-    return this.underIdempotencyKey(idempotencyKey, { requestHash: wholeRequestHash, create });
+    return this.underIdempotencyKey(team, idempotencyKey, { requestHash: wholeRequestHash, create });
   }
 
   /**
@@ -92,13 +98,14 @@ export class SubmissionService {
    * and with 409 otherwise, having written nothing. A failed submission frees the key again.
    */
   private async underIdempotencyKey(
+    team: string,
     idempotencyKey: string | undefined,
     submission: { requestHash: () => Promise<string>; create: () => Promise<SubmissionResponse> },
   ): Promise<SubmissionResponse> {
     if (idempotencyKey === undefined) {
       return submission.create();
     }
-    const claim = await this.idempotencyKeys.claim(idempotencyKey);
+    const claim = await this.idempotencyKeys.claim(team, idempotencyKey);
     if ('response' in claim) {
       if (claim.requestHash !== (await submission.requestHash())) {
         throw new ConflictError(ErrorCode.IdempotencyKeyReused, 'This Idempotency-Key was used with a different request', { id: claim.objectId });
@@ -123,7 +130,7 @@ export class SubmissionService {
     return response;
   }
 
-  private prepare(request: SubmitObjectDto): Prepared {
+  private prepare(request: SubmitObjectDto, team: string): Prepared {
     for (const field of ['metadata', 'options', 'payload'] as const) {
       checkJsonValue(field, request[field]);
     }
@@ -134,17 +141,21 @@ export class SubmissionService {
     if (problems.length > 0) {
       throw new ValidationError(problems.join('; '), problems);
     }
-    return { operations, plan };
+    return { identifier: request.identifier, team, operations, plan };
   }
 
-  /** Creates the object unless its identifier is taken: then 409, or the first response for an Idempotency-Key replay. */
+  /**
+   * Creates the object unless its team's queue is full (429) or its identifier is taken: then 409, or the first
+   * response for an Idempotency-Key replay.
+   */
   private async createUnlessTaken(
-    identifier: string,
+    { identifier, team }: Prepared,
     idempotencyKey: string | undefined,
     requestHash: string,
     verifyReplay: (existing: ProcessingObject) => Promise<void>,
     create: () => Promise<SubmissionResponse>,
   ): Promise<SubmissionResponse> {
+    await this.checkTeamQueue(team);
     // Insert first and look the holder up only on a clash: the common case costs no extra query.
     for (let attempt = 1; attempt <= MAX_INSERT_ATTEMPTS; attempt++) {
       try {
@@ -156,12 +167,20 @@ export class SubmissionService {
       }
       const existing = await this.objects.findByIdentifier(identifier);
       if (existing) {
-        const answer = this.answerForExisting(existing, idempotencyKey, requestHash);
+        const answer = this.answerForExisting(existing, team, idempotencyKey, requestHash);
         await verifyReplay(existing);
         return answer;
       }
     }
     throw new ConflictError(ErrorCode.IdentifierTaken, `Identifier '${identifier}' is being submitted concurrently; try again`);
+  }
+
+  /** The cap counts what is waiting when the submission starts: submissions arriving together may pass it by their number. */
+  private async checkTeamQueue(team: string): Promise<void> {
+    const cap = this.config.access.teamMaxQueuedObjects;
+    if (cap > 0 && (await this.objects.countWaiting(team)) >= cap) {
+      throw new TeamQueueFullError(team, cap, TEAM_QUEUE_FULL_RETRY_AFTER_SECONDS);
+    }
   }
 
   private planFor(operations: string[]): string[] {
@@ -175,10 +194,11 @@ export class SubmissionService {
     }
   }
 
-  private newObject(request: SubmitObjectDto, { operations, plan }: Prepared, id: string, idempotencyKey: string | undefined, requestHash: string): NewObject {
+  private newObject(request: SubmitObjectDto, { team, operations, plan }: Prepared, id: string, idempotencyKey: string | undefined, requestHash: string): NewObject {
     return {
       id,
       identifier: request.identifier,
+      team,
       operations,
       plan,
       metadata: request.metadata ?? {},
@@ -303,7 +323,11 @@ export class SubmissionService {
    * The key's own row answers replays; the key and request hash on the object row still answer a
    * retry whose key was not kept (the process died, or keeping it failed, after the object was created).
    */
-  private answerForExisting(existing: ProcessingObject, idempotencyKey: string | undefined, requestHash: string): SubmissionResponse {
+  private answerForExisting(existing: ProcessingObject, team: string, idempotencyKey: string | undefined, requestHash: string): SubmissionResponse {
+    if (existing.team !== team) {
+      // Identifiers are global (they are the S3 prefix), but nothing else of another team's object is told.
+      throw new ConflictError(ErrorCode.IdentifierTaken, `Identifier '${existing.identifier}' is taken`);
+    }
     if (idempotencyKey !== undefined && existing.idempotencyKey === idempotencyKey) {
       if (existing.requestHash !== requestHash) {
         throw new ConflictError(ErrorCode.IdempotencyKeyReused, 'This Idempotency-Key was used with a different request body', { id: existing.id });

@@ -1,5 +1,6 @@
 import { Controller, Get, Headers, Query, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
+import { PublicAccess } from '../access/access.decorator';
 import type { FastifyReply } from 'fastify';
 import { UiAsset, UiAssets, UiStaticFile } from './ui-assets';
 
@@ -23,6 +24,7 @@ const UNVERSIONED_ASSET_CACHE = 'public, max-age=300, must-revalidate';
 
 /** The browser page: /ui, /ui/app.js and /ui/app.css, all read from src/ui/assets at start-up. */
 @ApiExcludeController()
+@PublicAccess()
 @Controller('ui')
 export class UiController {
   constructor(private readonly assets: UiAssets) {}

@@ -149,6 +149,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/progress/{object_id}/stream-token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A short-lived token that opens this object's progress stream
+         * @description For browsers: EventSource cannot send an Authorization header, and an API key must not travel in a URL. The token opens GET /api/v1/progress/{object_id}/stream?access_token=… (and its reconnections) until it expires, and nothing else.
+         */
+        post: operations["ProcessingController_streamToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/status": {
         parameters: {
             query?: never;
@@ -252,6 +272,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every API key, revoked ones included (never their secrets) */
+        get: operations["ApiKeysController_list"];
+        put?: never;
+        /** Create an API key; the key is in this answer only */
+        post: operations["ApiKeysController_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/keys/{key_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke an API key: it stops working at once here, and within API_KEY_CACHE_MS on every other process */
+        delete: operations["ApiKeysController_revoke"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -267,7 +322,7 @@ export interface components {
              * @example invalid_transition
              * @enum {string}
              */
-            code: "validation_failed" | "malformed_json" | "json_too_deep" | "unstorable_character" | "json_schema_too_complex" | "unsupported_pattern" | "malformed_request" | "uri_too_long" | "headers_too_large" | "request_timeout" | "invalid_identifier" | "unknown_operation" | "object_not_found" | "identifier_taken" | "idempotency_key_reused" | "invalid_transition" | "object_busy" | "payload_too_large" | "unsupported_media_type" | "route_not_found" | "dependency_unavailable" | "not_ready" | "unauthorized" | "internal_error";
+            code: "validation_failed" | "malformed_json" | "json_too_deep" | "unstorable_character" | "json_schema_too_complex" | "unsupported_pattern" | "malformed_request" | "uri_too_long" | "headers_too_large" | "request_timeout" | "invalid_identifier" | "unknown_operation" | "object_not_found" | "identifier_taken" | "idempotency_key_reused" | "invalid_transition" | "object_busy" | "payload_too_large" | "unsupported_media_type" | "route_not_found" | "dependency_unavailable" | "not_ready" | "unauthorized" | "insufficient_scope" | "api_key_not_found" | "team_queue_full" | "internal_error";
             /**
              * @description Structured detail: offending fields, current state, existing id
              * @example {
@@ -495,6 +550,24 @@ export interface components {
             /** @example Object queued for processing */
             message: string;
         };
+        StreamTokenResponse: {
+            /**
+             * @description Opens this object's progress stream as ?access_token=…
+             * @example opst_3q2-7wD1yW0mZ1cz3WmQ8vX9n0bTqQ4fJ2hS6dLkP1E
+             */
+            token: string;
+            /**
+             * Format: date-time
+             * @description Until when it opens new connections (STREAM_TOKEN_TTL_SECONDS after issue)
+             * @example 2026-01-01T12:05:00.000Z
+             */
+            expires_at: string;
+            /**
+             * @description The stream's path with the token, for new EventSource(…)
+             * @example /api/v1/progress/550e8400-e29b-41d4-a716-446655440000/stream?access_token=opst_3q2-7wD1yW0mZ1cz3WmQ8vX9n0bTqQ4fJ2hS6dLkP1E
+             */
+            stream_url: string;
+        };
         StatusResponse: {
             /**
              * @description Jobs waiting to run (including delayed retries)
@@ -609,6 +682,11 @@ export interface components {
              * @example null
              */
             error_message: string | null;
+            /**
+             * @description The team of the API key that submitted it
+             * @example billing
+             */
+            team: string;
             /**
              * @example [
              *       "validate",
@@ -725,6 +803,92 @@ export interface components {
              */
             state: "pending" | "queued" | "processing" | "completed" | "failed" | "cancelled";
             artifacts: components["schemas"]["ArtifactResponse"][];
+        };
+        CreateApiKeyDto: {
+            /**
+             * @description What the key is for: 1-100 characters of letters, digits, space, ., _ and -, starting with a letter or digit
+             * @example billing-importer
+             */
+            name: string;
+            /**
+             * @description The team the key acts for: 1-100 characters of a-z, 0-9, _ and -, starting with a letter or digit
+             * @example billing
+             */
+            team: string;
+            /**
+             * @description read: see and follow objects; write: submit, cancel, retry, delete; admin: keys and every team (implies read and write)
+             * @example [
+             *       "read",
+             *       "write"
+             *     ]
+             */
+            scopes: ("read" | "write" | "admin")[];
+        };
+        CreatedApiKeyResponse: {
+            /**
+             * Format: uuid
+             * @example 8d0f1c9e-3b7a-4c55-9a0e-2f4b6d8c1a37
+             */
+            id: string;
+            /** @example billing-importer */
+            name: string;
+            /** @example billing */
+            team: string;
+            /**
+             * @example [
+             *       "read",
+             *       "write"
+             *     ]
+             */
+            scopes: ("read" | "write" | "admin")[];
+            /**
+             * Format: date-time
+             * @example 2026-01-01T12:00:00.000Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When it was revoked; null while it works
+             * @example null
+             */
+            revoked_at: string | null;
+            /**
+             * @description The key, shown this once: only its hash is kept. Send it as Authorization: Bearer <key>.
+             * @example opsk_8d0f1c9e3b7a4c559a0e2f4b6d8c1a37_Q2hhbmdlIG1lOiB0aGlzIGlzIGFuIGV4YW1wbGUga2V5IQ
+             */
+            key: string;
+        };
+        ApiKeyResponse: {
+            /**
+             * Format: uuid
+             * @example 8d0f1c9e-3b7a-4c55-9a0e-2f4b6d8c1a37
+             */
+            id: string;
+            /** @example billing-importer */
+            name: string;
+            /** @example billing */
+            team: string;
+            /**
+             * @example [
+             *       "read",
+             *       "write"
+             *     ]
+             */
+            scopes: ("read" | "write" | "admin")[];
+            /**
+             * Format: date-time
+             * @example 2026-01-01T12:00:00.000Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When it was revoked; null while it works
+             * @example null
+             */
+            revoked_at: string | null;
+        };
+        ApiKeyListResponse: {
+            items: components["schemas"]["ApiKeyResponse"][];
         };
     };
     responses: never;
@@ -955,6 +1119,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description No API key, or one that is malformed, unknown or revoked; or a stream token that has expired or is for another object */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Conflict: refused state transition, identifier taken, or Idempotency-Key reused with another body */
             409: {
                 headers: {
@@ -975,6 +1157,15 @@ export interface operations {
             };
             /** @description Unsupported content type: a request body that is neither JSON nor multipart/form-data, or an uploaded file of a type the service cannot process */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many: the team has TEAM_MAX_QUEUED_OBJECTS objects waiting; Retry-After says when to try again */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1026,6 +1217,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description No API key, or one that is malformed, unknown or revoked; or a stream token that has expired or is for another object */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Conflict: refused state transition, identifier taken, or Idempotency-Key reused with another body */
             409: {
                 headers: {
@@ -1046,6 +1255,15 @@ export interface operations {
             };
             /** @description Unsupported content type: a request body that is neither JSON nor multipart/form-data, or an uploaded file of a type the service cannot process */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many: the team has TEAM_MAX_QUEUED_OBJECTS objects waiting; Retry-After says when to try again */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1093,7 +1311,25 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description No such object */
+            /** @description No API key, or one that is malformed, unknown or revoked; or a stream token that has expired or is for another object */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such object (or one of another team) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1115,7 +1351,10 @@ export interface operations {
     };
     ProcessingController_stream: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A stream token from POST /api/v1/progress/{object_id}/stream-token, for clients that cannot send Authorization (EventSource) */
+                access_token?: unknown;
+            };
             header?: {
                 /** @description Last-Event-ID: the id of the last event received; the stream resumes after it */
                 "last-event-id"?: string;
@@ -1158,7 +1397,92 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description No such object */
+            /** @description No API key, or one that is malformed, unknown or revoked; or a stream token that has expired or is for another object */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such object (or one of another team) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description PostgreSQL, Redis or S3 unavailable; the message and details name which */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    ProcessingController_streamToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The id returned by POST /api/v1/process */
+                object_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamTokenResponse"];
+                };
+            };
+            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown or revoked; or a stream token that has expired or is for another object */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such object (or one of another team) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1193,6 +1517,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["StatusResponse"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown or revoked; or a stream token that has expired or is for another object */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description PostgreSQL, Redis or S3 unavailable; the message and details name which */
@@ -1245,6 +1587,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description No API key, or one that is malformed, unknown or revoked; or a stream token that has expired or is for another object */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description PostgreSQL, Redis or S3 unavailable; the message and details name which */
             503: {
                 headers: {
@@ -1285,7 +1645,25 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description No such object */
+            /** @description No API key, or one that is malformed, unknown or revoked; or a stream token that has expired or is for another object */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such object (or one of another team) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1333,7 +1711,25 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description No such object */
+            /** @description No API key, or one that is malformed, unknown or revoked; or a stream token that has expired or is for another object */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such object (or one of another team) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1391,7 +1787,25 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description No such object */
+            /** @description No API key, or one that is malformed, unknown or revoked; or a stream token that has expired or is for another object */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such object (or one of another team) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1440,7 +1854,25 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description No such object */
+            /** @description No API key, or one that is malformed, unknown or revoked; or a stream token that has expired or is for another object */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such object (or one of another team) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1501,7 +1933,25 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description No such object */
+            /** @description No API key, or one that is malformed, unknown or revoked; or a stream token that has expired or is for another object */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such object (or one of another team) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1512,6 +1962,176 @@ export interface operations {
             };
             /** @description Conflict: refused state transition, identifier taken, or Idempotency-Key reused with another body */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description PostgreSQL, Redis or S3 unavailable; the message and details name which */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    ApiKeysController_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyListResponse"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown or revoked; or a stream token that has expired or is for another object */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description PostgreSQL, Redis or S3 unavailable; the message and details name which */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    ApiKeysController_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateApiKeyDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedApiKeyResponse"];
+                };
+            };
+            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown or revoked; or a stream token that has expired or is for another object */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description PostgreSQL, Redis or S3 unavailable; the message and details name which */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    ApiKeysController_revoke: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked (also when it already was) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown or revoked; or a stream token that has expired or is for another object */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such object (or one of another team) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

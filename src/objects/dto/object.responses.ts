@@ -60,6 +60,7 @@ export class ProgressResponse {
 
 @ApiExtraModels(ObjectSourceResponse)
 export class ObjectResponse extends ProgressResponse {
+  @ApiProperty({ example: 'billing', description: 'The team of the API key that submitted it' }) team!: string;
   @ApiProperty({ type: [String], example: ['validate', 'transform', 'analyze'] }) operations!: string[];
   @ApiProperty({ type: [String], example: ['validate', 'transform', 'enrich', 'analyze'] }) plan!: string[];
   @ApiProperty({ type: String, nullable: true, example: `${OBJECT_ID}.1`, description: 'Queue job id' }) task_id!: string | null;
