@@ -1,5 +1,6 @@
 import { Browser, BrowserContext, Page, Request, chromium } from 'playwright-core';
 import request from 'supertest';
+import { ApiKeysService } from '../src/access/api-keys.service';
 import { readS3 } from './support/artifacts';
 import { closeDatabase, query } from './support/database';
 import { freePort, spawnService } from './support/service-process';
@@ -37,8 +38,10 @@ function recordPage(): void {
   }).observe(g.document, { subtree: true, childList: true, characterData: true });
 }
 
-describe('the browser page at /ui', () => {
+describe('the browser page at /ui, with access control on', () => {
   let service: TestApp;
+  let apiKey: string;
+  const authorization = () => `Bearer ${apiKey}`;
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
@@ -46,7 +49,8 @@ describe('the browser page at /ui', () => {
   let requests: Request[];
 
   beforeAll(async () => {
-    service = await startTestApp({ SIMULATED_OPERATION_DELAY_MS: '200' });
+    service = await startTestApp({ SIMULATED_OPERATION_DELAY_MS: '200', AUTH_REQUIRED: 'true' });
+    apiKey = (await service.app.get(ApiKeysService).create({ name: 'ui operator', team: 'ui', scopes: ['read', 'write'] })).secret;
     browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
     context = await browser.newContext({ baseURL: service.baseUrl, viewport: { width: 1360, height: 1000 } });
     await context.addInitScript(recordPage);
@@ -80,10 +84,16 @@ describe('the browser page at /ui', () => {
       return { states: [...ui.states], eventSources: ui.sources.map((source) => ({ url: source.url, readyState: source.readyState })) };
     });
 
-  async function openPage(): Promise<void> {
+  /** Opens /ui and, unless told otherwise, gives it the API key as an operator would: pasted into the key field. */
+  async function openPage({ withKey = true } = {}): Promise<void> {
     const response = await page.goto('/ui');
     expect(response?.status()).toBe(200);
     await page.locator('#submit-form').waitFor();
+    if (withKey) {
+      await page.fill('#api-key', apiKey);
+      await page.click('#key-button');
+      await page.locator('#forget-key-button:visible').waitFor();
+    }
   }
 
   it('serves the page and its assets with their types, validators and cache headers, and links it from /', async () => {
@@ -169,8 +179,14 @@ describe('the browser page at /ui', () => {
     expect(states[states.length - 1]).toBe('completed');
     expect(states.indexOf('processing')).toBeLessThan(states.indexOf('completed'));
     expect((await page.getAttribute('#detail', 'data-states'))?.split(' ')).toEqual(states);
-    const streamUrl = `${service.baseUrl}/api/v1/progress/${id}/stream`;
-    expect(requests.filter((sent) => sent.url() === streamUrl).map((sent) => sent.resourceType())).toEqual(['eventsource']);
+    // EventSource cannot send the key: the stream opened with a stream token of this object, and the key never went into a URL.
+    const streamRequests = requests.filter((sent) => sent.url().startsWith(`${service.baseUrl}/api/v1/progress/${id}/stream?`));
+    expect(streamRequests.map((sent) => sent.resourceType())).toEqual(['eventsource']);
+    const streamUrl = streamRequests[0]!.url();
+    expect(streamUrl).toMatch(/\?access_token=opst_[\w-]+$/);
+    expect(requests.filter((sent) => sent.url().includes(apiKey))).toEqual([]);
+    const apiRequests = requests.filter((sent) => sent.url().includes('/api/v1/'));
+    expect(apiRequests.filter((sent) => !sent.url().includes('access_token=') && sent.headers().authorization !== authorization()).map((sent) => sent.url())).toEqual([]);
     expect(requests.filter((sent) => sent.url() === `${service.baseUrl}/api/v1/progress/${id}`)).toEqual([]);
     // The page closed its EventSource itself once the object settled, so the browser does not reconnect.
     expect(eventSources).toEqual([{ url: streamUrl, readyState: 2 }]);
@@ -182,7 +198,7 @@ describe('the browser page at /ui', () => {
     expect(await page.textContent(`#objects-body tr[data-id="${id}"] [data-testid="row-progress"]`)).toBe('5/5');
 
     // Links to every artifact the API lists; one of them downloads the exact bytes stored in S3.
-    const { artifacts } = (await request(service.baseUrl).get(`/api/v1/objects/${id}/artifacts`).expect(200)).body as {
+    const { artifacts } = (await request(service.baseUrl).get(`/api/v1/objects/${id}/artifacts`).set('authorization', authorization()).expect(200)).body as {
       artifacts: { operation: string; key: string; s3_url: string }[];
     };
     const links = page.locator('#detail-artifacts a[data-testid="artifact-link"]');
@@ -208,7 +224,11 @@ describe('the browser page at /ui', () => {
   it("shows the server's message for an invalid identifier and creates nothing", async () => {
     await openPage();
     const identifier = `not valid ${uniqueIdentifier('id')}!`;
-    const expected = await request(service.baseUrl).post('/api/v1/process').send({ identifier, operations: ['validate', 'transform', 'analyze'] }).expect(400);
+    const expected = await request(service.baseUrl)
+      .post('/api/v1/process')
+      .set('authorization', authorization())
+      .send({ identifier, operations: ['validate', 'transform', 'analyze'] })
+      .expect(400);
     expect(expected.body.message).toEqual(expect.any(String));
 
     await page.fill('#identifier', identifier);
@@ -231,6 +251,23 @@ describe('the browser page at /ui', () => {
     await page.locator('#form-message[data-kind="error"]', { hasText: 'Payload is not valid JSON' }).waitFor();
     expect(requests.slice(before).filter((sent) => sent.url().endsWith('/api/v1/process'))).toEqual([]);
     expect(pageErrors.filter((text) => !text.includes('400'))).toEqual([]);
+  });
+
+  it('asks for an API key when it has none, and submits nothing without one', async () => {
+    await openPage({ withKey: false });
+    await page.locator('#key-status[data-kind="error"]').waitFor();
+    expect(await page.textContent('#key-status')).toContain('wants an API key');
+    const identifier = uniqueIdentifier('ui-nokey');
+    await page.fill('#identifier', identifier);
+    const [refused] = await Promise.all([
+      page.waitForResponse((response) => response.url().endsWith('/api/v1/process') && response.request().method() === 'POST'),
+      page.click('#submit-button'),
+    ]);
+    expect(refused.status()).toBe(401);
+    await page.locator('#form-message.error').waitFor();
+    expect(await query('select id from processing_objects where identifier = $1', [identifier])).toEqual([]);
+    // A refused resource is a console error of the browser's own; anything else would be the page's.
+    expect(pageErrors.filter((error) => !error.includes('401'))).toEqual([]);
   });
 
   it('cancels an object from its detail panel', async () => {

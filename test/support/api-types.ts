@@ -11,7 +11,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Service name, version and links */
+        /** Service name, version, links, and whether the API wants a key */
         get: operations["RootController_info"];
         put?: never;
         post?: never;
@@ -921,6 +921,11 @@ export interface operations {
                         health: string;
                         api: string;
                         ui: string;
+                        /**
+                         * @description api_key: send Authorization: Bearer <key>; none: access control is off
+                         * @enum {string}
+                         */
+                        authentication: "api_key" | "none";
                     };
                 };
             };

@@ -19,7 +19,14 @@
     disconnected: 'disconnected',
   };
 
+  // The API key lives in this tab's sessionStorage only: it is sent as a header, never put in a URL.
+  const KEY_STORAGE = 'ops-api-key';
+  // How many times in a row a closed stream is reopened with a fresh token before the page gives up and offers a button.
+  const MAX_STREAM_RENEWALS = 3;
+
   const $ = (id) => document.getElementById(id);
+
+  const apiKey = () => sessionStorage.getItem(KEY_STORAGE) || '';
 
   /** An element with attributes and children; strings become text nodes. */
   function el(tag, attributes = {}, ...children) {
@@ -55,6 +62,7 @@
   async function api(path, { method = 'GET', body } = {}) {
     const headers = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
+    if (apiKey()) headers.authorization = `Bearer ${apiKey()}`;
     let response;
     try {
       response = await fetch(API + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -72,12 +80,49 @@
     }
     if (!response.ok) {
       const message = parsed && typeof parsed.message === 'string' ? parsed.message : `Request failed with status ${response.status}`;
+      if (response.status === 401) askForKey(message);
       throw new ApiError(message, response.status, parsed);
     }
     return parsed;
   }
 
   const objectPath = (id) => `/objects/${encodeURIComponent(id)}`;
+
+  // ---------------------------------------------------------------- API key
+
+  function askForKey(reason) {
+    const status = $('key-status');
+    status.textContent = apiKey() ? `${reason}. Enter another key.` : 'This service wants an API key: paste the one npm start printed, or one from npm run keys.';
+    status.dataset.kind = 'error';
+  }
+
+  function showKeyState() {
+    const status = $('key-status');
+    status.textContent = apiKey() ? 'Key in use for this tab.' : '';
+    delete status.dataset.kind;
+    $('forget-key-button').hidden = !apiKey();
+  }
+
+  function useKey(event) {
+    event.preventDefault();
+    const key = $('api-key').value.trim();
+    if (!key) return;
+    sessionStorage.setItem(KEY_STORAGE, key);
+    $('api-key').value = '';
+    showKeyState();
+    list.pages = 1;
+    list.items = [];
+    void refreshList();
+    const fromHash = decodeURIComponent(location.hash.slice(1));
+    if (selected) void connect();
+    else if (/^[0-9a-f-]{36}$/i.test(fromHash)) openObject(fromHash);
+  }
+
+  function forgetKey() {
+    sessionStorage.removeItem(KEY_STORAGE);
+    closeStream();
+    showKeyState();
+  }
 
   function formatTime(iso) {
     const date = new Date(iso);
@@ -218,7 +263,7 @@
 
   function openObject(id) {
     closeStream();
-    selected = { id, stream: null, state: null, events: 0, states: [], artifactCount: -1, artifactsLoading: false, artifactsAgain: false };
+    selected = { id, stream: null, state: null, events: 0, states: [], artifactCount: -1, artifactsLoading: false, artifactsAgain: false, renewals: 0 };
     const detail = $('detail');
     detail.hidden = false;
     detail.dataset.objectId = id;
@@ -247,17 +292,31 @@
       else row.removeAttribute('aria-current');
     }
     void loadArtifacts();
-    connect();
+    void connect();
   }
 
-  /** Follows the object through the browser's EventSource; closes it once the object settles (the server closes too, and EventSource would reconnect). */
-  function connect() {
+  /**
+   * Follows the object through the browser's EventSource; closes it once the object settles (the server closes too, and EventSource would reconnect).
+   * EventSource cannot send the key: the stream opens with a short-lived token for this object, asked for with the key.
+   */
+  async function connect() {
     if (!selected) return;
     closeStream();
     const target = selected;
-    const stream = new EventSource(`${API}/progress/${encodeURIComponent(target.id)}/stream`);
-    target.stream = stream;
     setLive('connecting');
+    let streamUrl;
+    try {
+      streamUrl = (await api(`/progress/${encodeURIComponent(target.id)}/stream-token`, { method: 'POST' })).stream_url;
+    } catch (error) {
+      if (selected === target) {
+        setLive('disconnected');
+        show($('detail-error'), error.message, 'error');
+      }
+      return;
+    }
+    if (selected !== target || target.stream) return;
+    const stream = new EventSource(streamUrl);
+    target.stream = stream;
     stream.onopen = () => {
       if (target.stream === stream) setLive('live');
     };
@@ -271,6 +330,7 @@
       }
       if (!progress || progress.id !== target.id) return;
       target.events += 1;
+      target.renewals = 0;
       $('detail').dataset.eventCount = String(target.events);
       if (target.stream === stream) setLive('live');
       renderProgress(progress);
@@ -285,8 +345,13 @@
     stream.onerror = () => {
       if (target.stream !== stream) return;
       if (stream.readyState === EventSource.CLOSED) {
-        // Refused for good (unknown object, service unavailable): say why, once.
+        // Refused: the token may have expired while EventSource reconnected. Try a fresh one a few times, then say why.
         target.stream = null;
+        if (target.renewals < MAX_STREAM_RENEWALS && !SETTLED.has(target.state)) {
+          target.renewals += 1;
+          void connect();
+          return;
+        }
         setLive('disconnected');
         void explainDisconnect(target);
       } else {
@@ -422,7 +487,7 @@
       show($('action-message'), kind === 'cancel' ? 'Cancellation requested.' : 'Queued again.', 'ok');
       renderProgress(object);
       // A retried object is active again: follow it afresh (the previous stream closed when it failed).
-      if (!target.stream && !SETTLED.has(object.state)) connect();
+      if (!target.stream && !SETTLED.has(object.state)) void connect();
       void refreshList();
     } catch (error) {
       if (selected === target) show($('action-message'), error.message, 'error');
@@ -495,7 +560,13 @@
     });
     $('cancel-button').addEventListener('click', () => void act('cancel'));
     $('retry-button').addEventListener('click', () => void act('retry'));
-    $('reconnect-button').addEventListener('click', () => connect());
+    $('reconnect-button').addEventListener('click', () => {
+      if (selected) selected.renewals = 0;
+      void connect();
+    });
+    $('key-form').addEventListener('submit', useKey);
+    $('forget-key-button').addEventListener('click', forgetKey);
+    showKeyState();
     document.addEventListener('visibilitychange', () => {
       if (!document.hidden) void refreshList();
     });
@@ -504,9 +575,29 @@
     }, REFRESH_MS);
     window.addEventListener('pagehide', closeStream);
     window.addEventListener('pageshow', (event) => {
-      if (event.persisted && selected && !SETTLED.has(selected.state)) connect();
+      if (event.persisted && selected && !SETTLED.has(selected.state)) void connect();
     });
 
+    void begin();
+  }
+
+  /** Whether GET / says the API wants a key; when it cannot tell, the API's own answers will. */
+  async function keyRequired() {
+    try {
+      const response = await fetch('/', { headers: { accept: 'application/json' } });
+      return response.ok && (await response.json()).authentication === 'api_key';
+    } catch {
+      return false;
+    }
+  }
+
+  /** Asks the service whether it wants a key first: without one, the page asks for it instead of collecting 401s. */
+  async function begin() {
+    if (!apiKey() && (await keyRequired())) {
+      askForKey('');
+      $('api-key').focus();
+      return;
+    }
     const fromHash = decodeURIComponent(location.hash.slice(1));
     if (/^[0-9a-f-]{36}$/i.test(fromHash)) openObject(fromHash);
     void refreshList();
