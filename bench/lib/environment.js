@@ -105,6 +105,8 @@ async function prepareEnvironment(name) {
     S3_BUCKET: 'bench-artifacts',
     PROBE_PORT: '0',
     HOST: '127.0.0.1',
+    // The scenarios' clients send no API key: they measure the service with access control off (its cost is measured apart).
+    AUTH_REQUIRED: 'false',
   };
   const config = new AppConfig(env);
 

@@ -12,14 +12,16 @@ export interface ServiceProcess {
 }
 
 const MAIN = join(__dirname, '..', '..', 'dist', 'src', 'main.js');
+/** What `npm start` runs once it has installed and built. */
+export const START_LOCAL = join(__dirname, '..', '..', 'scripts', 'start-local.js');
 
 /**
  * The built service (`npm run build` output) as a separate OS process with the given environment. It runs in
  * `cwd`, where it reads a `.env` if there is one: by default this directory, which has none, so a developer's
- * own .env never reaches a test.
+ * own .env never reaches a test. `script` may be START_LOCAL instead.
  */
-export function spawnService(env: Record<string, string>, { cwd = __dirname }: { cwd?: string } = {}): ServiceProcess {
-  const child = spawn(process.execPath, [MAIN], { cwd, env: { ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnService(env: Record<string, string>, { cwd = __dirname, script = MAIN }: { cwd?: string; script?: string } = {}): ServiceProcess {
+  const child = spawn(process.execPath, [script], { cwd, env: { ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
