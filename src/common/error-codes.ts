@@ -24,6 +24,8 @@ export const ErrorCode = {
   PayloadTooLarge: 'payload_too_large',
   UnsupportedMediaType: 'unsupported_media_type',
   RouteNotFound: 'route_not_found',
+  /** A client over one of its rate limits (requests or submissions per window). */
+  RateLimited: 'rate_limited',
   DependencyUnavailable: 'dependency_unavailable',
   NotReady: 'not_ready',
   /** The queue dashboard (/admin/queues) without valid credentials. */
