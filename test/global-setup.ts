@@ -27,6 +27,10 @@ export default async function globalSetup(): Promise<void> {
     // other apps' objects as having no job and queue them again. Tests of the reconciler set their own.
     RECONCILE_INTERVAL_MS: '600000',
     PROBE_PORT: '0',
+    // Every test client is 127.0.0.1, and suites such as the OpenAPI fuzz send thousands of requests: the limits still count
+    // every /api/ request (and their headers are checked against the contract), but never refuse one. rate-limits.e2e-spec.ts sets its own.
+    RATE_LIMIT_REQUESTS: '1000000',
+    RATE_LIMIT_SUBMISSIONS: '1000000',
   });
   await migrateDatabase(new AppConfig(process.env));
   (globalThis as { __LOCAL_S3__?: { stop(): Promise<void>; directory: string } }).__LOCAL_S3__ = { stop: () => s3.stop(), directory };
