@@ -40,6 +40,16 @@ function rateLimitedResponse(submission: boolean): ResponseObject {
   };
 }
 
+/** A 429 the route documents itself (another cap), with the rate limits' examples and headers added to it. */
+function alongside(other: ResponseObject, rateLimited: ResponseObject): ResponseObject {
+  const json = (response: ResponseObject) => response.content?.['application/json'];
+  return {
+    description: `${other.description} Or: ${rateLimited.description}`,
+    headers: { ...rateLimited.headers, ...other.headers },
+    content: { 'application/json': { ...json(rateLimited), examples: { ...json(other)?.examples, ...json(rateLimited)?.examples } } },
+  };
+}
+
 /**
  * Adds what the rate limits answer to every operation they apply to (src/rate-limits/rate-limits.ts):
  * a 429 with Retry-After, and the RateLimit-* headers (which every answer under /api/ carries once
@@ -52,7 +62,9 @@ export function documentRateLimits(document: OpenAPIObject): void {
       if (!operation.responses) {
         continue;
       }
-      const responses: Record<string, ResponseObject> = { ...operation.responses, 429: rateLimitedResponse(isSubmission(method, path)) };
+      const rateLimited = rateLimitedResponse(isSubmission(method, path));
+      const other = operation.responses['429'];
+      const responses: Record<string, ResponseObject> = { ...operation.responses, 429: other ? alongside(other, rateLimited) : rateLimited };
       for (const [status, response] of Object.entries(responses).filter(([status]) => status.startsWith('2'))) {
         responses[status] = { ...response, headers: { ...headerRefs(COUNT_HEADERS), ...response.headers } };
       }
