@@ -15,6 +15,7 @@ import { ShutdownSignal } from './common/shutdown-signal';
 import { answerClientError, answerFrameworkError, parseJsonWithDepthLimit, refuseTunnels } from './common/framework-errors';
 import { MetricsService } from './metrics/metrics.service';
 import { mountBullBoard } from './queue/bull-board';
+import { installRateLimits } from './rate-limits/rate-limits';
 
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -69,6 +70,7 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
     done();
   });
   if (config.runsApi) {
+    await installRateLimits(adapter.getInstance(), config);
     serveOpenApi(app);
     await mountBullBoard(app, config);
   }

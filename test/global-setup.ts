@@ -29,6 +29,10 @@ export default async function globalSetup(): Promise<void> {
     PROBE_PORT: '0',
     // Suites about other things call the API without keys; the access suites (test/access-*.e2e-spec.ts) turn it on.
     AUTH_REQUIRED: 'false',
+    // Every test client is 127.0.0.1, and suites such as the OpenAPI fuzz send thousands of requests: the limits still count
+    // every /api/ request (and their headers are checked against the contract), but never refuse one. rate-limits.e2e-spec.ts sets its own.
+    RATE_LIMIT_REQUESTS: '1000000',
+    RATE_LIMIT_SUBMISSIONS: '1000000',
   });
   await migrateDatabase(new AppConfig(process.env));
   (globalThis as { __LOCAL_S3__?: { stop(): Promise<void>; directory: string } }).__LOCAL_S3__ = { stop: () => s3.stop(), directory };

@@ -1,8 +1,8 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
+import { ScratchRedis } from './support/scratch-redis';
 import { freePort } from './support/service-process';
 import { TestApp, startTestApp } from './support/test-app';
 import { waitFor } from './support/wait-for';
@@ -13,44 +13,6 @@ const { startLocalS3 } = require('../scripts/local-s3') as {
 
 const PACKAGE_VERSION = (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
 const ERROR_SHAPE_KEYS = ['code', 'details', 'error', 'message', 'statusCode'];
-
-/** A real redis-server of the test's own, on a fixed port so it can be stopped and started again there. */
-class ScratchRedis {
-  private child?: ChildProcess;
-
-  constructor(readonly port: number) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn('/usr/bin/redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child = child;
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    await waitFor(
-      () => /Ready to accept connections/.test(output) || (child.exitCode !== null ? Promise.reject(new Error(`redis-server exited: ${output}`)) : false),
-      { timeoutMs: 20_000, what: `redis-server on port ${this.port} to accept connections` },
-    );
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  }
-
-  get running(): boolean {
-    return this.child !== undefined;
-  }
-}
 
 interface ErrorBody {
   statusCode: number;
@@ -211,7 +173,7 @@ describe('service info and API documentation', () => {
     await service.close();
   });
 
-  it('GET / names the service and its version and links to the docs, health, API and web page', async () => {
+  it('GET / names the service and its version, links to the docs, health, API and web page, and says whether the API wants a key', async () => {
     const response = await request(service.baseUrl).get('/').expect(200);
     expect(response.body).toEqual({
       service: 'object-processing-service',
@@ -221,6 +183,8 @@ describe('service info and API documentation', () => {
       health: '/health',
       api: '/api/v1',
       ui: '/ui',
+      // The test environment turns access control off (test/global-setup.ts).
+      authentication: 'none',
     });
     await request(service.baseUrl).get(response.body.docs).expect(200);
     await request(service.baseUrl).get(response.body.ui).expect(200);

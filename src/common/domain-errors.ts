@@ -67,3 +67,15 @@ export class UnsupportedMediaTypeError extends DomainError {
     super(HttpStatus.UNSUPPORTED_MEDIA_TYPE, ErrorCode.UnsupportedMediaType, message, details);
   }
 }
+
+/** A client over one of its rate limits; `limit` names which (requests, or submissions). */
+export class RateLimitedError extends DomainError {
+  constructor(limit: string, max: number, windowMs: number, retryAfterSeconds: number) {
+    super(
+      HttpStatus.TOO_MANY_REQUESTS,
+      ErrorCode.RateLimited,
+      `Too many ${limit}: this client may make ${max} per ${windowMs / 1000} s; retry in ${retryAfterSeconds} s`,
+      { limit, max, window_ms: windowMs, retry_after_seconds: retryAfterSeconds },
+    );
+  }
+}

@@ -24,6 +24,8 @@ export const ErrorCode = {
   PayloadTooLarge: 'payload_too_large',
   UnsupportedMediaType: 'unsupported_media_type',
   RouteNotFound: 'route_not_found',
+  /** A client over one of its rate limits (requests or submissions per window). */
+  RateLimited: 'rate_limited',
   DependencyUnavailable: 'dependency_unavailable',
   NotReady: 'not_ready',
   /** No API key, an unknown or revoked one, or a stream token that is expired or for another object; also the queue dashboard without valid credentials. */

@@ -38,6 +38,7 @@ const CODE_BY_STATUS: Partial<Record<number, ErrorCode>> = {
   [HttpStatus.NOT_FOUND]: ErrorCode.RouteNotFound,
   [HttpStatus.PAYLOAD_TOO_LARGE]: ErrorCode.PayloadTooLarge,
   [HttpStatus.UNSUPPORTED_MEDIA_TYPE]: ErrorCode.UnsupportedMediaType,
+  [HttpStatus.TOO_MANY_REQUESTS]: ErrorCode.RateLimited,
   [HttpStatus.SERVICE_UNAVAILABLE]: ErrorCode.DependencyUnavailable,
 };
 

@@ -11,3 +11,24 @@ describe('IDEMPOTENCY_KEY_TTL_SECONDS', () => {
     expect(() => new AppConfig({ IDEMPOTENCY_KEY_TTL_SECONDS: value })).toThrow(/IDEMPOTENCY_KEY_TTL_SECONDS/);
   });
 });
+
+describe('RATE_LIMIT_REQUESTS, RATE_LIMIT_SUBMISSIONS, RATE_LIMIT_WINDOW_MS', () => {
+  it('are 6000 requests and 600 submissions per minute unless set; 0 turns a limit off', () => {
+    expect(new AppConfig({}).rateLimits).toEqual({ requests: 6000, submissions: 600, windowMs: 60_000 });
+    expect(new AppConfig({ RATE_LIMIT_REQUESTS: '0', RATE_LIMIT_SUBMISSIONS: '5', RATE_LIMIT_WINDOW_MS: '1000' }).rateLimits).toEqual({
+      requests: 0,
+      submissions: 5,
+      windowMs: 1000,
+    });
+  });
+
+  it.each([
+    ['RATE_LIMIT_REQUESTS', '-1'],
+    ['RATE_LIMIT_REQUESTS', '1.5'],
+    ['RATE_LIMIT_SUBMISSIONS', 'many'],
+    ['RATE_LIMIT_WINDOW_MS', '0'],
+    ['RATE_LIMIT_WINDOW_MS', '999'],
+  ])('refuses %s=%s, naming the variable', (name, value) => {
+    expect(() => new AppConfig({ [name]: value })).toThrow(new RegExp(name));
+  });
+});

@@ -42,6 +42,9 @@ const envSchema = z.object({
   OPERATION_MEMORY_BUDGET_MAX_MB: positiveInt.min(64).default(2048),
   DEPENDENCY_RETRY_MS: positiveInt.min(100).default(2000),
   IDEMPOTENCY_KEY_TTL_SECONDS: positiveInt.max(30 * 86400).default(86400),
+  RATE_LIMIT_REQUESTS: z.coerce.number().int().min(0).max(1_000_000_000).default(6000),
+  RATE_LIMIT_SUBMISSIONS: z.coerce.number().int().min(0).max(1_000_000_000).default(600),
+  RATE_LIMIT_WINDOW_MS: positiveInt.min(1000).max(86_400_000).default(60_000),
   SIMULATED_OPERATION_DELAY_MS: z.coerce.number().int().min(0).max(600000).default(0),
   AUTH_REQUIRED: booleanFromString.default(true),
   API_KEY_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
@@ -102,6 +105,11 @@ export class AppConfig {
   readonly dependencyRetryMs: number;
   /** How long an Idempotency-Key answers with its first submission's response; then it is free again. */
   readonly idempotencyKeyTtlSeconds: number;
+  /**
+   * Per-client limits of /api/ requests, counted in Redis across every API process: `requests` for
+   * every request, `submissions` in addition for POST /api/v1/process and /upload; 0 turns one off.
+   */
+  readonly rateLimits: { requests: number; submissions: number; windowMs: number };
   /** The validated variables this configuration was read from: operation threads read theirs from it. */
   readonly env: Record<string, string>;
   /**
@@ -187,6 +195,7 @@ export class AppConfig {
       teamMaxQueuedObjects: e.TEAM_MAX_QUEUED_OBJECTS,
       metricsRequireKey: e.METRICS_REQUIRE_KEY,
     };
+    this.rateLimits = { requests: e.RATE_LIMIT_REQUESTS, submissions: e.RATE_LIMIT_SUBMISSIONS, windowMs: e.RATE_LIMIT_WINDOW_MS };
     this.bullBoard = e.BULL_BOARD_PATH
       ? {
           path: e.BULL_BOARD_PATH,
