@@ -357,6 +357,30 @@ describe('access control (AUTH_REQUIRED=true)', () => {
     });
   });
 
+  describe('rate limits with keys', () => {
+    let limited: TestApp;
+
+    beforeAll(async () => {
+      limited = await startTestApp({ AUTH_REQUIRED: 'true', APP_ROLE: 'api', RATE_LIMIT_REQUESTS: '3', RATE_LIMIT_WINDOW_MS: '60000' });
+    });
+
+    afterAll(async () => {
+      await limited?.close();
+    });
+
+    it('count each key apart, though every request comes from one address', async () => {
+      const statuses = async (key: string, count: number) => {
+        const seen: number[] = [];
+        for (let i = 0; i < count; i++) {
+          seen.push((await fetch(`${limited.baseUrl}/api/v1/objects?limit=1`, { headers: as(key) })).status);
+        }
+        return seen;
+      };
+      expect(await statuses(keys.alphaReader, 4)).toEqual([200, 200, 200, 429]);
+      expect(await statuses(keys.betaWriter, 3)).toEqual([200, 200, 200]);
+    });
+  });
+
   describe('npm run keys', () => {
     const cli = (...args: string[]) => run(NODE, [KEYS_CLI, ...args], { env: { ...service.env } as NodeJS.ProcessEnv });
 
