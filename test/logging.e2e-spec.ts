@@ -1,5 +1,7 @@
 import request from 'supertest';
 import type { ProgressResponse } from '../src/objects/dto/object.responses';
+import { withApiKeys } from '../src/access/key-store';
+import { AppConfig } from '../src/config/app-config';
 import { closeDatabase } from './support/database';
 import { ServiceProcess, freePort, spawnService } from './support/service-process';
 import { uniqueIdentifier, uniquePrefix } from './support/test-app';
@@ -8,9 +10,20 @@ import { waitFor } from './support/wait-for';
 type LogLine = Record<string, unknown> & { level: string; msg?: string };
 
 /** A service process (API and worker in one) with its stdout kept apart, one JSON document expected per line. */
-async function startService(logLevel: string): Promise<{ service: ServiceProcess; baseUrl: string; lines(): LogLine[]; stdout(): string }> {
+async function startService(
+  logLevel: string,
+  extraEnv: Record<string, string> = {},
+): Promise<{ service: ServiceProcess; baseUrl: string; lines(): LogLine[]; stdout(): string }> {
   const port = await freePort();
-  const service = spawnService({ ...(process.env as Record<string, string>), REDIS_PREFIX: uniquePrefix(), APP_ROLE: 'all', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: logLevel });
+  const service = spawnService({
+    ...(process.env as Record<string, string>),
+    REDIS_PREFIX: uniquePrefix(),
+    APP_ROLE: 'all',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: logLevel,
+    ...extraEnv,
+  });
   let stdout = '';
   service.child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   await service.waitForOutput(/Listening on/, 60_000);
@@ -84,6 +97,37 @@ describe('structured logs', () => {
     expect(outcome).toMatchObject({ level: 'info', context: 'ObjectWorker', objectId: id, jobId: taskId });
     expect(logged.filter((line) => line.level === 'debug')).toEqual([]);
   }, 120_000);
+
+  it('names the key and team of every request that came with a key, and never logs the key itself', async () => {
+    const team = `logged-${uniquePrefix().slice(-8)}`;
+    const { key, secret } = await withApiKeys(new AppConfig(process.env), (apiKeys) => apiKeys.create({ name: 'logged', team, scopes: ['read', 'write'] }));
+    const { service, baseUrl, lines, stdout } = await startService('log', { AUTH_REQUIRED: 'true' });
+    try {
+      const submitted = await request(baseUrl)
+        .post('/api/v1/process')
+        .set('authorization', `Bearer ${secret}`)
+        .send({ identifier: uniqueIdentifier('logged'), operations: ['validate'] })
+        .expect(202);
+      await request(baseUrl).post(`/api/v1/objects/${submitted.body.id as string}/cancel`).set('authorization', `Bearer ${secret}`);
+      await request(baseUrl).delete(`/api/v1/objects/${submitted.body.id as string}`).expect(401);
+      const requestLines = await waitFor(
+        async () => {
+          const found = lines().filter((line) => line.msg === 'request completed' && (line.req as { url?: string } | undefined)?.url?.startsWith('/api/v1/'));
+          return found.length >= 3 && found;
+        },
+        { timeoutMs: 10_000, what: 'three request lines' },
+      );
+      const byMethod = requestLines.map((line) => ({ method: (line.req as { method: string }).method, key_id: line.key_id, team: line.team }));
+      expect(byMethod).toEqual([
+        { method: 'POST', key_id: key.id, team },
+        { method: 'POST', key_id: key.id, team },
+        { method: 'DELETE', key_id: undefined, team: undefined },
+      ]);
+      expect(stdout()).not.toContain(secret.slice(-43));
+    } finally {
+      await service.stop();
+    }
+  });
 
   it('puts the object and job ids on every line logged while handling a job, from every class', async () => {
     const { service, baseUrl, lines } = await startService('debug');
