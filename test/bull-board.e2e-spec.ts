@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { ApiKeysService } from '../src/access/api-keys.service';
 import { AppConfig, ConfigError } from '../src/config/app-config';
 import { OBJECTS_QUEUE } from '../src/queue/jobs';
 import { closeDatabase } from './support/database';
@@ -55,13 +56,27 @@ describe('Bull Board queue dashboard', () => {
     await request(worker.baseUrl).get('/admin/queues').set('authorization', basic('operator', 'correct horse')).expect(404);
   });
 
+  it('with access control on and no credentials of its own, opens to admin API keys only', async () => {
+    const api = await start({ APP_ROLE: 'api', AUTH_REQUIRED: 'true', BULL_BOARD_PATH: '/admin/queues' });
+    const apiKeys = api.app.get(ApiKeysService);
+    const admin = (await apiKeys.create({ name: 'board admin', team: 'ops', scopes: ['admin'] })).secret;
+    const reader = (await apiKeys.create({ name: 'board reader', team: 'ops', scopes: ['read', 'write'] })).secret;
+    const refused = await request(api.baseUrl).get('/admin/queues').expect(401);
+    expect(refused.headers['www-authenticate']).toMatch(/^Basic realm=/);
+    await request(api.baseUrl).get('/admin/queues').set('authorization', basic('anyone', reader)).expect(401);
+    await request(api.baseUrl).get('/admin/queues').set('authorization', basic('anyone', 'opsk_not_a_key')).expect(401);
+    await request(api.baseUrl).get('/admin/queues').set('authorization', `Bearer ${reader}`).expect(401);
+    await request(api.baseUrl).get('/admin/queues').set('authorization', basic('anyone', admin)).expect(200);
+    await request(api.baseUrl).get('/admin/queues/api/queues').set('authorization', `Bearer ${admin}`).expect(200);
+  });
+
   it('serves without credentials only when BULL_BOARD_INSECURE=true', async () => {
     const open = await start({ APP_ROLE: 'api', BULL_BOARD_PATH: '/ops/board', BULL_BOARD_INSECURE: 'true' });
     await request(open.baseUrl).get('/ops/board').expect(200);
   });
 
   it.each([
-    [{ BULL_BOARD_PATH: '/admin/queues' }, 'BULL_BOARD_USERNAME'],
+    [{ BULL_BOARD_PATH: '/admin/queues', AUTH_REQUIRED: 'false' }, 'BULL_BOARD_USERNAME'],
     [{ BULL_BOARD_PATH: '/admin/queues', BULL_BOARD_USERNAME: 'operator' }, 'BULL_BOARD_PASSWORD'],
     [{ BULL_BOARD_PATH: 'admin' }, 'BULL_BOARD_PATH'],
     [{ BULL_BOARD_PATH: '/api/queues', BULL_BOARD_INSECURE: 'true' }, 'BULL_BOARD_PATH'],

@@ -124,7 +124,7 @@ export class AppConfig {
     teamMaxQueuedObjects: number;
     metricsRequireKey: boolean;
   };
-  /** The queue dashboard: off unless a path is set; basic auth unless explicitly insecure. */
+  /** The queue dashboard: off unless a path is set; basic auth (its own credentials, or an admin API key as the password) unless explicitly insecure. */
   readonly bullBoard?: { path: string; credentials?: { username: string; password: string } };
 
   constructor(env: Record<string, string | undefined>) {
@@ -145,9 +145,9 @@ export class AppConfig {
     if ((e.BULL_BOARD_USERNAME === undefined) !== (e.BULL_BOARD_PASSWORD === undefined)) {
       throw new ConfigError('Invalid configuration: BULL_BOARD_USERNAME and BULL_BOARD_PASSWORD must be set together');
     }
-    if (e.BULL_BOARD_PATH && !e.BULL_BOARD_USERNAME && !e.BULL_BOARD_INSECURE) {
+    if (e.BULL_BOARD_PATH && !e.BULL_BOARD_USERNAME && !e.AUTH_REQUIRED && !e.BULL_BOARD_INSECURE) {
       throw new ConfigError(
-        'Invalid configuration: BULL_BOARD_PATH needs BULL_BOARD_USERNAME and BULL_BOARD_PASSWORD (or BULL_BOARD_INSECURE=true to serve the queue dashboard without authentication)',
+        'Invalid configuration: BULL_BOARD_PATH needs access control (AUTH_REQUIRED=true: admin API keys open it) or BULL_BOARD_USERNAME and BULL_BOARD_PASSWORD (or BULL_BOARD_INSECURE=true to serve the queue dashboard without authentication)',
       );
     }
     this.databaseUrl = e.DATABASE_URL;

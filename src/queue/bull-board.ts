@@ -8,17 +8,21 @@ import { ErrorCode } from '../common/error-codes';
 import { errorBody } from '../common/http-exception.filter';
 import { AppConfig } from '../config/app-config';
 import { ProcessingQueue } from './processing-queue';
+import { ApiKeysService } from '../access/api-keys.service';
+import { principalOf } from '../access/principal';
 
 /**
- * The Bull Board queue dashboard at BULL_BOARD_PATH, for API roles only, behind HTTP basic
- * auth unless BULL_BOARD_INSECURE=true. Mounted on Fastify directly, so it stays out of the
- * OpenAPI document.
+ * The Bull Board queue dashboard at BULL_BOARD_PATH, for API roles only, behind HTTP basic auth
+ * unless BULL_BOARD_INSECURE=true: its own credentials, or, with access control on, any user name
+ * and an admin API key as the password (a browser can only prompt for basic auth); scripts may
+ * send the admin key as a Bearer token. Mounted on Fastify directly, so it stays out of the OpenAPI document.
  */
 export async function mountBullBoard(app: NestFastifyApplication, config: AppConfig): Promise<void> {
   if (!config.bullBoard || !config.runsApi) {
     return;
   }
   const { path, credentials } = config.bullBoard;
+  const apiKeys = config.access.required ? app.get(ApiKeysService) : undefined;
   const serverAdapter = new BullBoardAdapter().setBasePath(path);
   createBullBoard({
     queues: [new BullMQAdapter(app.get(ProcessingQueue).queue)],
@@ -27,8 +31,8 @@ export async function mountBullBoard(app: NestFastifyApplication, config: AppCon
   });
   await app.register(
     async (scope: FastifyInstance) => {
-      if (credentials) {
-        scope.addHook('onRequest', basicAuth(credentials));
+      if (credentials || apiKeys) {
+        scope.addHook('onRequest', dashboardAuth(credentials, apiKeys));
       }
       await scope.register(serverAdapter.registerPlugin());
     },
@@ -36,12 +40,20 @@ export async function mountBullBoard(app: NestFastifyApplication, config: AppCon
   );
 }
 
-function basicAuth(credentials: { username: string; password: string }) {
-  const expected = digest(`${credentials.username}:${credentials.password}`);
+function dashboardAuth(credentials: { username: string; password: string } | undefined, apiKeys: ApiKeysService | undefined) {
+  const expected = credentials && digest(`${credentials.username}:${credentials.password}`);
+  const isAdminKey = async (key: string) => {
+    const found = apiKeys ? await apiKeys.authenticate(key) : 'unknown';
+    return typeof found !== 'string' && found.scopes.includes('admin');
+  };
   return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+    const bearer = principalOf(request);
+    if (bearer?.scopes.includes('admin') && bearer.streamOf === undefined) {
+      return undefined;
+    }
     const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(request.headers.authorization ?? '');
-    const given = match ? Buffer.from(match[1], 'base64').toString('utf8') : '';
-    if (match && timingSafeEqual(digest(given), expected)) {
+    const given = match?.[1] ? Buffer.from(match[1], 'base64').toString('utf8') : undefined;
+    if (given !== undefined && ((expected && timingSafeEqual(digest(given), expected)) || (await isAdminKey(given.slice(given.indexOf(':') + 1))))) {
       return undefined;
     }
     return reply

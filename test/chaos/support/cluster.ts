@@ -89,6 +89,8 @@ export class ChaosCluster {
       HOST: '127.0.0.1',
       PROBE_PORT: '0',
       MAX_PARALLEL_WORKERS: String(this.options.maxParallelWorkers),
+      // The scenarios are about crashes and outages, and their clients send no API key.
+      AUTH_REQUIRED: 'false',
       ...CHAOS_SETTINGS,
       ...this.options.env,
     };
