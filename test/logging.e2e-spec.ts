@@ -110,20 +110,27 @@ describe('structured logs', () => {
         .expect(202);
       await request(baseUrl).post(`/api/v1/objects/${submitted.body.id as string}/cancel`).set('authorization', `Bearer ${secret}`);
       await request(baseUrl).delete(`/api/v1/objects/${submitted.body.id as string}`).expect(401);
+      const token = (await request(baseUrl).post(`/api/v1/progress/${submitted.body.id as string}/stream-token`).set('authorization', `Bearer ${secret}`).expect(201)).body
+        .token as string;
+      await request(baseUrl).get(`/api/v1/progress/${submitted.body.id as string}?access_token=${token}`).expect(401);
       const requestLines = await waitFor(
         async () => {
           const found = lines().filter((line) => line.msg === 'request completed' && (line.req as { url?: string } | undefined)?.url?.startsWith('/api/v1/'));
-          return found.length >= 3 && found;
+          return found.length >= 5 && found;
         },
-        { timeoutMs: 10_000, what: 'three request lines' },
+        { timeoutMs: 10_000, what: 'five request lines' },
       );
       const byMethod = requestLines.map((line) => ({ method: (line.req as { method: string }).method, key_id: line.key_id, team: line.team }));
       expect(byMethod).toEqual([
         { method: 'POST', key_id: key.id, team },
         { method: 'POST', key_id: key.id, team },
         { method: 'DELETE', key_id: undefined, team: undefined },
+        { method: 'POST', key_id: key.id, team },
+        { method: 'GET', key_id: key.id, team },
       ]);
+      expect((requestLines[4]!.req as { url: string }).url).toBe(`/api/v1/progress/${submitted.body.id as string}?access_token=[redacted]`);
       expect(stdout()).not.toContain(secret.slice(-43));
+      expect(stdout()).not.toContain(token);
     } finally {
       await service.stop();
     }

@@ -31,7 +31,7 @@ export function loggerParams(config: AppConfig): Params {
         formatters: { level: (label) => ({ level: label }) },
         base: { pid: process.pid, role: config.role },
         serializers: {
-          req: (req: { id?: unknown; method?: string; url?: string }) => ({ id: req.id, method: req.method, url: req.url }),
+          req: (req: { id?: unknown; method?: string; url?: string }) => ({ id: req.id, method: req.method, url: withoutAccessToken(req.url) }),
           res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
         },
       },
@@ -39,6 +39,11 @@ export function loggerParams(config: AppConfig): Params {
     ],
     forRoutes: [],
   };
+}
+
+/** A stream token in a URL (EventSource cannot send headers) opens a stream for minutes: logs keep only that there was one. */
+export function withoutAccessToken(url: string | undefined): string | undefined {
+  return url?.replace(/([?&]access_token=)[^&]*/g, '$1[redacted]');
 }
 
 export const LoggingModule: DynamicModule = LoggerModule.forRootAsync({
