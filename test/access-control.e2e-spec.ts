@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { ApiKeysService } from '../src/access/api-keys.service';
 import type { Scope } from '../src/access/principal';
 import { RedisService } from '../src/redis/redis.service';
+import { cuttableProxy } from './support/cuttable-proxy';
 import { closeDatabase, query } from './support/database';
 import { expectErrorShape } from './support/error-shape';
 import { openSse } from './support/sse';
@@ -379,6 +380,24 @@ describe('access control (AUTH_REQUIRED=true)', () => {
       };
       expect(await statuses(keys.alphaReader, 4)).toEqual([200, 200, 200, 429]);
       expect(await statuses(keys.betaWriter, 3)).toEqual([200, 200, 200]);
+    });
+  });
+
+  describe('while PostgreSQL is down', () => {
+    it('answers a request with a key 503 dependency_unavailable, not 500, and one without a key 401', async () => {
+      const proxy = await cuttableProxy(new URL(process.env.DATABASE_URL!));
+      const cut = await startTestApp({ AUTH_REQUIRED: 'true', APP_ROLE: 'api', DATABASE_URL: proxy.url.toString(), API_KEY_CACHE_MS: '0' });
+      try {
+        const key = (await cut.app.get(ApiKeysService).create({ name: 'outage', team: alpha, scopes: ['read'] })).secret;
+        expect((await fetch(`${cut.baseUrl}/api/v1/status`, { headers: as(key) })).status).toBe(200);
+        await proxy.cut();
+        const refused = await fetch(`${cut.baseUrl}/api/v1/status`, { headers: as(key) });
+        expect(refused.status).toBe(503);
+        expectErrorShape((await refused.json()) as Record<string, unknown>, 503, 'dependency_unavailable');
+        expect((await fetch(`${cut.baseUrl}/api/v1/status`)).status).toBe(401);
+      } finally {
+        await cut.close();
+      }
     });
   });
 

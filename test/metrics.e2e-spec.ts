@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { Server, Socket, createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import request from 'supertest';
 import type { ProgressResponse } from '../src/objects/dto/object.responses';
@@ -8,6 +7,7 @@ import { sampleValue, samplesOf } from './support/prometheus';
 import { ServiceProcess, freePort, spawnService } from './support/service-process';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
 import { waitFor } from './support/wait-for';
+import { cuttableProxy } from './support/cuttable-proxy';
 import { waitUntilSettled } from './support/objects';
 import { ACCESS_DENIED, S3FaultProxy } from './support/s3-fault-proxy';
 
@@ -17,31 +17,6 @@ async function submit(service: TestApp, body: Record<string, unknown>): Promise<
 }
 
 const settled = (service: TestApp, id: string) => waitUntilSettled(service.baseUrl, id);
-
-/** A TCP proxy to `target` that can be cut: new connections are refused and open ones dropped, as when a server goes away. */
-async function cuttableProxy(target: URL): Promise<{ url: URL; cut(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = connect(Number(target.port || 5432), target.hostname);
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('error', () => undefined).on('close', () => sockets.delete(socket));
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = new URL(target);
-  url.hostname = '127.0.0.1';
-  url.port = String((server.address() as { port: number }).port);
-  return {
-    url,
-    cut: async () => {
-      const closed = new Promise((resolve) => server.close(resolve));
-      sockets.forEach((socket) => socket.destroy());
-      await closed;
-    },
-  };
-}
 
 async function scrape(baseUrl: string): Promise<string> {
   const response = await request(baseUrl).get('/metrics').expect(200);

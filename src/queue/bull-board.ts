@@ -5,6 +5,7 @@ import { FastifyAdapter as BullBoardAdapter } from '@bull-board/fastify';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode } from '../common/error-codes';
+import { isDependencyFailure } from '../common/dependency-failure';
 import { errorBody } from '../common/http-exception.filter';
 import { AppConfig } from '../config/app-config';
 import { ProcessingQueue } from './processing-queue';
@@ -53,8 +54,15 @@ function dashboardAuth(credentials: { username: string; password: string } | und
     }
     const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(request.headers.authorization ?? '');
     const given = match?.[1] ? Buffer.from(match[1], 'base64').toString('utf8') : undefined;
-    if (given !== undefined && ((expected && timingSafeEqual(digest(given), expected)) || (await isAdminKey(given.slice(given.indexOf(':') + 1))))) {
-      return undefined;
+    try {
+      if (given !== undefined && ((expected && timingSafeEqual(digest(given), expected)) || (await isAdminKey(given.slice(given.indexOf(':') + 1))))) {
+        return undefined;
+      }
+    } catch (error) {
+      if (!isDependencyFailure(error)) {
+        throw error;
+      }
+      return reply.code(503).send(errorBody(503, ErrorCode.DependencyUnavailable, 'The API key store is unavailable; try again shortly'));
     }
     return reply
       .code(401)
