@@ -16,6 +16,10 @@ import { answerClientError, answerFrameworkError, parseJsonWithDepthLimit, refus
 import { MetricsService } from './metrics/metrics.service';
 import { mountBullBoard } from './queue/bull-board';
 import { installRateLimits } from './rate-limits/rate-limits';
+import { registerCors } from './edge/cors';
+import { refuseCrossSiteWrites } from './edge/cross-site-guard';
+import { httpTimeoutOptions } from './edge/http-timeouts';
+import { registerSecurityHeaders } from './edge/security-headers';
 
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -38,6 +42,7 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
     routerOptions: { maxParamLength: 512 },
     frameworkErrors: answerFrameworkError,
     clientErrorHandler: answerClientError,
+    ...httpTimeoutOptions(config),
   });
   // Only JSON bodies are accepted: Fastify's text/plain parser goes, and Nest's form parser is never added (bodyParser: false).
   adapter.getInstance().removeContentTypeParser('text/plain');
@@ -47,6 +52,9 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
     reply.header('x-request-id', request.id);
     done();
   });
+  await registerSecurityHeaders(adapter.getInstance(), config);
+  await registerCors(adapter.getInstance(), config);
+  refuseCrossSiteWrites(adapter.getInstance(), config);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: logLevels(config),
     bufferLogs: true,

@@ -1,11 +1,13 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiExtraModels, ApiResponse, getSchemaPath } from '@nestjs/swagger';
+import { ApiExtraModels, ApiResponse, type ApiResponseOptions, getSchemaPath } from '@nestjs/swagger';
 import { ErrorCode } from './error-codes';
 import { ErrorResponse } from './error-response.dto';
 
 const OBJECT_ID = '550e8400-e29b-41d4-a716-446655440000';
 
 type ErrorExample = { summary: string; value: ErrorResponse };
+
+type ErrorStatus = { description: string; headers?: ApiResponseOptions['headers']; examples: Record<string, ErrorExample> };
 
 function example(summary: string, statusCode: number, error: string, code: ErrorCode, message: string, details?: unknown): ErrorExample {
   return { summary, value: { statusCode, error, message, code, ...(details === undefined ? {} : { details }) } };
@@ -71,12 +73,21 @@ const ERRORS = {
     },
   },
   403: {
-    description: 'The API key lacks the scope the route needs (read, write or admin)',
+    description:
+      'The API key lacks the scope the route needs (read, write or admin); or, for a state-changing request, a browser sent it from another site (Sec-Fetch-Site, or an Origin that is neither this host nor in CORS_ALLOWED_ORIGINS)',
     examples: {
       insufficient_scope: example('A read-only key submits', 403, 'Forbidden', ErrorCode.InsufficientScope, "This API key lacks the 'write' scope (it has: read)", {
         needed: 'write',
         held: ['read'],
       }),
+      cross_site_request: example(
+        'A form or script on another site tried to change something',
+        403,
+        'Forbidden',
+        ErrorCode.CrossSiteRequest,
+        "Cross-site request refused: origin 'https://evil.example' may not change anything here",
+        { origin: 'https://evil.example' },
+      ),
     },
   },
   404: {
@@ -131,12 +142,22 @@ const ERRORS = {
     },
   },
   429: {
-    description: 'Too many: the team has TEAM_MAX_QUEUED_OBJECTS objects waiting; Retry-After says when to try again',
+    description:
+      'Too many: the team has TEAM_MAX_QUEUED_OBJECTS objects waiting (submissions), or the client holds SSE_MAX_STREAMS_PER_CLIENT open progress streams (the stream); Retry-After says when to try again',
+    headers: { 'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'integer', example: 5 } } },
     examples: {
       team_queue_full: example('The team\'s queue is full', 429, 'Too Many Requests', ErrorCode.TeamQueueFull, "Team 'billing' has 10000 objects waiting, its cap; submit again once some have started", {
         team: 'billing',
         cap: 10000,
       }),
+      too_many_streams: example(
+        'The client has its share of streams open',
+        429,
+        'Too Many Requests',
+        ErrorCode.TooManyStreams,
+        'This client already has 50 progress streams open, the most allowed (SSE_MAX_STREAMS_PER_CLIENT); close one first',
+        { limit: 50 },
+      ),
     },
   },
   503: {
@@ -145,7 +166,7 @@ const ERRORS = {
       dependency_unavailable: example('A backing service is down', 503, 'Service Unavailable', ErrorCode.DependencyUnavailable, 'A backing service is unavailable; try again shortly'),
     },
   },
-} satisfies Record<number, { description: string; examples: Record<string, ErrorExample> }>;
+} satisfies Record<number, ErrorStatus>;
 
 /**
  * Documents the error responses of an endpoint, all in the one error shape, with an example of
@@ -159,6 +180,7 @@ export function ApiErrors(...statuses: (keyof typeof ERRORS)[]) {
       ApiResponse({
         status,
         description: ERRORS[status].description,
+        headers: (ERRORS[status] as ErrorStatus).headers,
         content: { 'application/json': { schema: { $ref: getSchemaPath(ErrorResponse) }, examples: ERRORS[status].examples } },
       }),
     ),
@@ -183,6 +205,34 @@ export function ApiNotReadyError() {
               details: { database: { status: 'up' }, redis: { status: 'down', message: 'no answer within 2000 ms' }, s3: { status: 'up' } },
             }),
             shutting_down: example('The process received SIGTERM', 503, 'Service Unavailable', ErrorCode.NotReady, 'Not ready: shutting down'),
+          },
+        },
+      },
+    }),
+  );
+}
+
+/** The 503 of the progress stream: a backing service down, or this instance serving SSE_MAX_STREAMS streams (with Retry-After). */
+export function ApiStreamUnavailableError() {
+  return applyDecorators(
+    ApiExtraModels(ErrorResponse),
+    ApiResponse({
+      status: 503,
+      description: `${ERRORS[503].description}; or this instance already serves SSE_MAX_STREAMS progress streams (streams_at_capacity, with Retry-After)`,
+      headers: { 'Retry-After': { description: 'Seconds to wait before trying again (with streams_at_capacity)', schema: { type: 'integer', example: 5 } } },
+      content: {
+        'application/json': {
+          schema: { $ref: getSchemaPath(ErrorResponse) },
+          examples: {
+            ...ERRORS[503].examples,
+            streams_at_capacity: example(
+              'This instance serves as many progress streams as it takes',
+              503,
+              'Service Unavailable',
+              ErrorCode.StreamsAtCapacity,
+              'This instance already serves 1000 progress streams, the most it takes (SSE_MAX_STREAMS); try again shortly',
+              { limit: 1000 },
+            ),
           },
         },
       },

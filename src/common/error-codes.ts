@@ -35,6 +35,12 @@ export const ErrorCode = {
   ApiKeyNotFound: 'api_key_not_found',
   /** The team has TEAM_MAX_QUEUED_OBJECTS objects waiting already. */
   TeamQueueFull: 'team_queue_full',
+  /** A state-changing request a browser sent from another site (Sec-Fetch-Site, or an Origin neither this host nor an allowed CORS origin). */
+  CrossSiteRequest: 'cross_site_request',
+  /** The client already holds SSE_MAX_STREAMS_PER_CLIENT open progress streams. */
+  TooManyStreams: 'too_many_streams',
+  /** This process already serves SSE_MAX_STREAMS open progress streams. */
+  StreamsAtCapacity: 'streams_at_capacity',
   InternalError: 'internal_error',
 } as const;
 

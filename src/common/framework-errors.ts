@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import { ErrorCode } from './error-codes';
 import { ErrorBody, errorBody } from './http-exception.filter';
 import { MAX_JSON_BODY_DEPTH, checkJsonTextDepth } from './json-limits';
+import { RAW_ANSWER_SECURITY_HEADERS } from '../edge/security-headers';
 
 const REQUEST_HEADER_FIELDS_TOO_LARGE = 431;
 
@@ -18,6 +19,8 @@ export function answerFrameworkError(error: FastifyError, request: FastifyReques
     error.code === 'FST_ERR_MAX_PARAM_LENGTH'
       ? errorBody(HttpStatus.URI_TOO_LONG, ErrorCode.UriTooLong, 'A path parameter is longer than 512 characters')
       : errorBody(HttpStatus.BAD_REQUEST, ErrorCode.MalformedRequest, 'The URL is not validly percent-encoded');
+  // Raised before the onRequest hooks, which set the security headers of every other answer.
+  void reply.headers(Object.fromEntries(RAW_ANSWER_SECURITY_HEADERS));
   void reply.status(body.statusCode).header('x-request-id', request.id).header('content-type', 'application/json; charset=utf-8').send(body);
 }
 
@@ -28,6 +31,11 @@ export function answerFrameworkError(error: FastifyError, request: FastifyReques
 export function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
   // A reset connection has nobody to answer.
   if (error.code === 'ECONNRESET' || socket.destroyed) {
+    return;
+  }
+  if (answerStarted(socket)) {
+    // The request timed out while its answer was already going out (an early refusal of an upload): another status line would corrupt it.
+    socket.destroy();
     return;
   }
   const body =
@@ -55,11 +63,18 @@ export function refuseTunnels(server: Server): void {
 function writeToSocket(socket: Duplex, body: ErrorBody): void {
   const json = JSON.stringify(body);
   if (socket.writable) {
+    const securityHeaders = RAW_ANSWER_SECURITY_HEADERS.map(([name, value]) => `${name}: ${value}\r\n`).join('');
     socket.write(
-      `HTTP/1.1 ${body.statusCode} ${body.error}\r\nContent-Length: ${Buffer.byteLength(json)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${json}`,
+      `HTTP/1.1 ${body.statusCode} ${body.error}\r\nContent-Length: ${Buffer.byteLength(json)}\r\nContent-Type: application/json; charset=utf-8\r\n${securityHeaders}Connection: close\r\n\r\n${json}`,
     );
   }
   socket.destroy();
+}
+
+/** Whether the server has begun answering the request in flight on this socket (Node keeps it as the socket's `_httpMessage`). */
+function answerStarted(socket: Socket): boolean {
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  return inFlight?.headersSent === true;
 }
 
 /**

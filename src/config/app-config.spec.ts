@@ -30,5 +30,26 @@ describe('RATE_LIMIT_REQUESTS, RATE_LIMIT_SUBMISSIONS, RATE_LIMIT_WINDOW_MS', ()
     ['RATE_LIMIT_WINDOW_MS', '999'],
   ])('refuses %s=%s, naming the variable', (name, value) => {
     expect(() => new AppConfig({ [name]: value })).toThrow(new RegExp(name));
+    });
+  });
+});
+
+describe('CORS_ALLOWED_ORIGINS', () => {
+  it('is empty unless set, and holds origins as browsers send them', () => {
+    expect(new AppConfig({}).corsAllowedOrigins).toEqual([]);
+    expect(new AppConfig({ CORS_ALLOWED_ORIGINS: ' https://App.example.com:443 , http://localhost:3000' }).corsAllowedOrigins).toEqual([
+      'https://app.example.com',
+      'http://localhost:3000',
+    ]);
+  });
+
+  it.each(['*', 'app.example.com', 'https://app.example.com/path', 'ftp://files.example.com'])('refuses %s, naming the variable', (value) => {
+    expect(() => new AppConfig({ CORS_ALLOWED_ORIGINS: value })).toThrow(/CORS_ALLOWED_ORIGINS/);
+  });
+});
+
+describe('HTTP timeouts', () => {
+  it('refuses a header timeout longer than the request timeout', () => {
+    expect(() => new AppConfig({ HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '1000' })).toThrow(/HTTP_HEADERS_TIMEOUT_MS/);
   });
 });

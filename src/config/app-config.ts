@@ -51,6 +51,20 @@ const envSchema = z.object({
   STREAM_TOKEN_TTL_SECONDS: positiveInt.min(10).max(86400).default(300),
   TEAM_MAX_QUEUED_OBJECTS: z.coerce.number().int().min(0).default(10_000),
   METRICS_REQUIRE_KEY: booleanFromString.default(false),
+  CORS_ALLOWED_ORIGINS: z
+    .string()
+    .transform((value) => value.split(',').map((origin) => origin.trim()).filter((origin) => origin.length > 0))
+    .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'a comma-separated list of origins like https://app.example.com (scheme and host, no path)')))
+    // As browsers send them in Origin: host in lower case, no default port.
+    .transform((origins) => origins.map((origin) => new URL(origin).origin))
+    .default([]),
+  HTTP_REQUEST_TIMEOUT_MS: positiveInt.min(100).default(600_000),
+  HTTP_HEADERS_TIMEOUT_MS: positiveInt.min(100).default(30_000),
+  HTTP_IDLE_TIMEOUT_MS: positiveInt.min(100).default(60_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt.min(100).default(72_000),
+  HSTS_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(63_072_000).default(0),
+  SSE_MAX_STREAMS: positiveInt.default(1000),
+  SSE_MAX_STREAMS_PER_CLIENT: positiveInt.default(50),
   BULL_BOARD_PATH: z
     .string()
     .regex(/^(\/[A-Za-z0-9._-]+)+$/, 'a path like /admin/queues (no trailing slash)')
@@ -124,6 +138,17 @@ export class AppConfig {
     teamMaxQueuedObjects: number;
     metricsRequireKey: boolean;
   };
+  /** Origins (scheme://host[:port]) whose pages may call the API from a browser; none by default. */
+  readonly corsAllowedOrigins: readonly string[];
+  /**
+   * How long a client may take: to send the whole request (headers and body), to send its headers, to stay
+   * silent while a request is read or answered, and to keep an idle keep-alive connection. In ms.
+   */
+  readonly httpTimeouts: { requestMs: number; headersMs: number; idleMs: number; keepAliveMs: number };
+  /** Strict-Transport-Security max-age; 0 leaves the header out (the service is often plain HTTP behind an ingress). */
+  readonly hstsMaxAgeSeconds: number;
+  /** Open progress streams allowed at once: in this process, and per client (its key, or its address without one). */
+  readonly streamCaps: { perProcess: number; perClient: number };
   /** The queue dashboard: off unless a path is set; basic auth (its own credentials, or an admin API key as the password) unless explicitly insecure. */
   readonly bullBoard?: { path: string; credentials?: { username: string; password: string } };
 
@@ -144,6 +169,9 @@ export class AppConfig {
     }
     if ((e.BULL_BOARD_USERNAME === undefined) !== (e.BULL_BOARD_PASSWORD === undefined)) {
       throw new ConfigError('Invalid configuration: BULL_BOARD_USERNAME and BULL_BOARD_PASSWORD must be set together');
+    }
+    if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
+      throw new ConfigError('Invalid configuration: HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS');
     }
     if (e.BULL_BOARD_PATH && !e.BULL_BOARD_USERNAME && !e.AUTH_REQUIRED && !e.BULL_BOARD_INSECURE) {
       throw new ConfigError(
@@ -196,6 +224,15 @@ export class AppConfig {
       metricsRequireKey: e.METRICS_REQUIRE_KEY,
     };
     this.rateLimits = { requests: e.RATE_LIMIT_REQUESTS, submissions: e.RATE_LIMIT_SUBMISSIONS, windowMs: e.RATE_LIMIT_WINDOW_MS };
+    this.corsAllowedOrigins = e.CORS_ALLOWED_ORIGINS;
+    this.httpTimeouts = {
+      requestMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      headersMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      idleMs: e.HTTP_IDLE_TIMEOUT_MS,
+      keepAliveMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    };
+    this.hstsMaxAgeSeconds = e.HSTS_MAX_AGE_SECONDS;
+    this.streamCaps = { perProcess: e.SSE_MAX_STREAMS, perClient: e.SSE_MAX_STREAMS_PER_CLIENT };
     this.bullBoard = e.BULL_BOARD_PATH
       ? {
           path: e.BULL_BOARD_PATH,

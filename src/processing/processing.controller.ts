@@ -14,7 +14,7 @@ import {
   getSchemaPath,
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ApiErrors } from '../common/api-errors.decorator';
+import { ApiErrors, ApiStreamUnavailableError } from '../common/api-errors.decorator';
 import { ObjectNotFoundError, UnsupportedMediaTypeError, ValidationError } from '../common/domain-errors';
 import { ObjectIdPipe } from '../common/object-id.pipe';
 import { validateSubmission } from './dto/validate-submission';
@@ -28,10 +28,11 @@ import { SubmitObjectDto } from './dto/submit-object.dto';
 import { SubmitUploadFormDto } from './dto/submit-upload-form.dto';
 import { MultipartRefusal, readMultipartSubmission } from './multipart-submission';
 import { ProgressStream } from './progress-stream';
+import { StreamSlots } from './stream-slots';
 import { SubmissionService } from './submission.service';
 import { Access, Caller } from '../access/access.decorator';
 import { StreamTokenResponse } from '../access/dto/api-keys.dto';
-import { type Principal, visibleTeam } from '../access/principal';
+import { clientKeyOf, type Principal, visibleTeam } from '../access/principal';
 import { StreamTokens } from '../access/stream-tokens';
 import { ObjectsService } from '../objects/objects.service';
 
@@ -75,6 +76,7 @@ export class ProcessingController {
     private readonly objectsService: ObjectsService,
     private readonly streamTokens: StreamTokens,
     private readonly progressStream: ProgressStream,
+    private readonly streamSlots: StreamSlots,
     private readonly queue: ProcessingQueue,
     private readonly config: AppConfig,
   ) {}
@@ -194,13 +196,21 @@ export class ProcessingController {
     description: 'A stream token from POST /api/v1/progress/{object_id}/stream-token, for clients that cannot send Authorization (EventSource)',
   })
   @Access('read', { streamToken: true })
-  @ApiErrors(400, 404, 503)
+  @ApiErrors(400, 404, 429)
+  @ApiStreamUnavailableError()
   async stream(
     @Param('object_id', ObjectIdPipe) id: string,
     @Headers('last-event-id') lastEventId: string | undefined,
     @Caller() caller: Principal,
+    @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
+    // Held until the response closes, whether the stream completes, is refused (404, 204), the client leaves or the process stops.
+    const release = this.streamSlots.take(clientKeyOf(request));
+    reply.raw.once('close', release);
+    if (reply.raw.destroyed) {
+      release();
+    }
     const resumeAfter = lastEventId !== undefined && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined;
     // Written to the response by ProgressStream, not by @Sse(): one shared frame per event for all its clients.
     await this.progressStream.stream(await this.objectsService.getVisible(id, caller), resumeAfter, reply);

@@ -6,11 +6,12 @@ import { ProcessingController } from './processing.controller';
 import { IdempotencyKeysRepository } from './idempotency-keys.repository';
 import { ObjectEventFeeds } from './object-event-feeds';
 import { ProgressStream } from './progress-stream';
+import { StreamSlots } from './stream-slots';
 import { SubmissionService } from './submission.service';
 
 @Module({
   imports: [ObjectsModule, OperationsModule, AccessModule],
   controllers: [ProcessingController],
-  providers: [SubmissionService, IdempotencyKeysRepository, ProgressStream, ObjectEventFeeds],
+  providers: [SubmissionService, IdempotencyKeysRepository, ProgressStream, ObjectEventFeeds, StreamSlots],
 })
 export class ProcessingModule {}

@@ -4,25 +4,16 @@ import { PublicAccess } from '../access/access.decorator';
 import type { FastifyReply } from 'fastify';
 import { UiAsset, UiAssets, UiStaticFile } from './ui-assets';
 
-/** Same-origin only: the page loads nothing from elsewhere and talks to this service's API alone. */
-const PAGE_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
-
 /** The page revalidates on every load (cheap: an ETag); assets fetched by their versioned URL never change. */
 const PAGE_CACHE = 'no-cache';
 const VERSIONED_ASSET_CACHE = 'public, max-age=31536000, immutable';
 const UNVERSIONED_ASSET_CACHE = 'public, max-age=300, must-revalidate';
 
-/** The browser page: /ui, /ui/app.js and /ui/app.css, all read from src/ui/assets at start-up. */
+/**
+ * The browser page: /ui, /ui/app.js and /ui/app.css, all read from src/ui/assets at start-up. Its security
+ * headers are everyone's (src/edge/security-headers.ts): a policy that lets it load only its own files and
+ * talk only to this service, and no framing.
+ */
 @ApiExcludeController()
 @PublicAccess()
 @Controller('ui')
@@ -31,7 +22,6 @@ export class UiController {
 
   @Get()
   page(@Headers('if-none-match') ifNoneMatch: string | undefined, @Res() reply: FastifyReply): void {
-    reply.header('content-security-policy', PAGE_SECURITY_POLICY).header('referrer-policy', 'no-referrer').header('x-frame-options', 'DENY');
     send(reply, this.assets.html, PAGE_CACHE, ifNoneMatch);
   }
 
@@ -52,7 +42,7 @@ export class UiController {
 }
 
 function send(reply: FastifyReply, asset: UiAsset, cacheControl: string, ifNoneMatch: string | undefined): void {
-  reply.header('cache-control', cacheControl).header('etag', asset.etag).header('x-content-type-options', 'nosniff');
+  reply.header('cache-control', cacheControl).header('etag', asset.etag);
   if (matches(ifNoneMatch, asset.etag)) {
     void reply.status(304).send();
     return;

@@ -1,0 +1,87 @@
+import fastifyHelmet from '@fastify/helmet';
+import type { FastifyInstance } from 'fastify';
+import helmet, { type HelmetOptions } from 'helmet';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AppConfig } from '../config/app-config';
+
+type Directives = Record<string, string[]>;
+
+/**
+ * Every page this service serves loads only its own scripts and styles, talks only to this service and may
+ * be framed by nobody: /ui, and the JSON answers (for which a policy is inert but harmless).
+ * No upgrade-insecure-requests: the service is often reached over plain HTTP behind an ingress.
+ */
+const PAGE_DIRECTIVES: Directives = {
+  'default-src': ["'self'"],
+  'script-src': ["'self'"],
+  'script-src-attr': ["'none'"],
+  'style-src': ["'self'"],
+  'img-src': ["'self'", 'data:'],
+  'font-src': ["'self'"],
+  'connect-src': ["'self'"],
+  'object-src': ["'none'"],
+  'base-uri': ["'none'"],
+  'form-action': ["'self'"],
+  'frame-ancestors': ["'none'"],
+};
+
+/** Swagger UI (/docs) writes inline <style> blocks and style attributes; its scripts are files of its own. */
+const DOCS_DIRECTIVES: Directives = { ...PAGE_DIRECTIVES, 'style-src': ["'self'", "'unsafe-inline'"] };
+
+/** Bull Board sets <base href>, inline styles, and loads its fonts from Google Fonts. */
+const QUEUE_DASHBOARD_DIRECTIVES: Directives = {
+  ...PAGE_DIRECTIVES,
+  'style-src': ["'self'", "'unsafe-inline'", 'https://fonts.googleapis.com'],
+  'font-src': ["'self'", 'https://fonts.gstatic.com'],
+  'base-uri': ["'self'"],
+};
+
+function helmetOptions(directives: Directives, hstsMaxAgeSeconds: number): HelmetOptions {
+  return {
+    contentSecurityPolicy: { useDefaults: false, directives },
+    xFrameOptions: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+    // HSTS only where the deployment says every client reaches it over HTTPS: sent over plain HTTP it is
+    // ignored, and a wrong one locks browsers out of the host for max-age.
+    strictTransportSecurity: hstsMaxAgeSeconds > 0 ? { maxAge: hstsMaxAgeSeconds, includeSubDomains: false } : false,
+  };
+}
+
+/**
+ * Security headers (helmet's set: nosniff, X-Frame-Options DENY, a Content-Security-Policy with
+ * frame-ancestors 'none', Referrer-Policy, Cross-Origin-*-Policy, …) on every response Fastify sends:
+ * API answers, errors, 404s, probes, /metrics, /docs, /ui and Bull Board. /docs and the queue dashboard get
+ * the same policy loosened as far as their pages need, nothing more.
+ */
+export async function registerSecurityHeaders(fastify: FastifyInstance, config: AppConfig): Promise<void> {
+  await fastify.register(fastifyHelmet, { global: true, ...helmetOptions(PAGE_DIRECTIVES, config.hstsMaxAgeSeconds) });
+  const loosened: [string, HelmetOptions][] = [['/docs', { contentSecurityPolicy: { useDefaults: false, directives: DOCS_DIRECTIVES } }]];
+  if (config.bullBoard) {
+    loosened.push([config.bullBoard.path, { contentSecurityPolicy: { useDefaults: false, directives: QUEUE_DASHBOARD_DIRECTIVES } }]);
+  }
+  fastify.addHook('onRequest', (request, reply, done) => {
+    const path = request.url.split('?')[0];
+    const match = loosened.find(([prefix]) => path === prefix || path.startsWith(`${prefix}/`));
+    if (match) {
+      reply.helmet(match[1]);
+    }
+    done();
+  });
+}
+
+/**
+ * The same headers as name/value pairs, for the answers written before Fastify has a request (malformed
+ * HTTP, request timeouts, refused upgrades): what helmet sets, read from a stand-in response. Without HSTS,
+ * which a browser takes from any proper response.
+ */
+export const RAW_ANSWER_SECURITY_HEADERS: readonly [string, string][] = (() => {
+  const headers = new Map<string, string>();
+  const response = {
+    setHeader: (name: string, value: unknown) => headers.set(name, String(value)),
+    removeHeader: (name: string) => headers.delete(name),
+  };
+  helmet(helmetOptions(PAGE_DIRECTIVES, 0))({} as IncomingMessage, response as unknown as ServerResponse, (error?: unknown) => {
+    if (error) throw error;
+  });
+  return [...headers];
+})();
