@@ -30,7 +30,6 @@ describe('RATE_LIMIT_REQUESTS, RATE_LIMIT_SUBMISSIONS, RATE_LIMIT_WINDOW_MS', ()
     ['RATE_LIMIT_WINDOW_MS', '999'],
   ])('refuses %s=%s, naming the variable', (name, value) => {
     expect(() => new AppConfig({ [name]: value })).toThrow(new RegExp(name));
-    });
   });
 });
 
