@@ -128,6 +128,16 @@ describe('progress stream caps', () => {
     await expectOpen(next, CLIENT_A);
   });
 
+  it('a stream broken off by the server (its object deleted; shutdown ends streams the same way) frees its slot', async () => {
+    const id = await submit();
+    const streams = [await expectOpen(id, CLIENT_A), await expectOpen(id, CLIENT_A)];
+    await request(service.baseUrl).delete(`/api/v1/objects/${id}`).expect(204);
+    await Promise.all(streams.map((stream) => stream.ended));
+    const next = await submit();
+    await openOnceFree(next, CLIENT_A);
+    await expectOpen(next, CLIENT_A);
+  });
+
   it('answers that are not streams hold no slot: unknown objects (404) and finished ones (204) as often as asked', async () => {
     const settled = await submit();
     await request(service.baseUrl).post(`/api/v1/objects/${settled}/cancel`).expect(200);
