@@ -39,7 +39,8 @@ describe('live progress: gap-free and resumable', () => {
     (await request(service.baseUrl).post('/api/v1/process').send({ identifier: uniqueIdentifier(label), operations }).expect(202)).body as { id: string };
 
   beforeAll(async () => {
-    service = await startTestApp({ SIMULATED_OPERATION_DELAY_MS: '150' });
+    // 200 subscribers from one address: over the default per-client stream cap (50).
+    service = await startTestApp({ SIMULATED_OPERATION_DELAY_MS: '150', SSE_MAX_STREAMS_PER_CLIENT: '1000' });
   });
 
   afterAll(async () => {

@@ -183,7 +183,9 @@ async function main() {
     `MAX_PARALLEL_WORKERS=${WORKERS}, SIMULATED_OPERATION_DELAY_MS=${DELAY_MS}, ${ROUNDS} rounds, ulimit -n ${fdLimit()}`);
 
   const apiNodeOptions = process.env.BENCH_LIVE_API_NODE_OPTIONS;
-  const api = await environment.startService('live-api', 'api', { ...(apiNodeOptions ? { NODE_OPTIONS: apiNodeOptions } : {}) });
+  // Every subscriber is one client on one process: the stream caps (default 1000 per process, 50 per client) must let them all in.
+  const caps = { SSE_MAX_STREAMS: String(SUBSCRIBERS), SSE_MAX_STREAMS_PER_CLIENT: String(SUBSCRIBERS) };
+  const api = await environment.startService('live-api', 'api', { ...caps, ...(apiNodeOptions ? { NODE_OPTIONS: apiNodeOptions } : {}) });
   const relayChannel = `${prefix}:relay`;
   const relayPort = await freePort();
   const relay = spawnProcess('sse-relay', path.join(ROOT, 'bench', 'baselines', 'sse-relay.js'), { ...env, PORT: String(relayPort), RELAY_CHANNEL: relayChannel }, work);
