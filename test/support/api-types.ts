@@ -322,7 +322,7 @@ export interface components {
              * @example invalid_transition
              * @enum {string}
              */
-            code: "validation_failed" | "malformed_json" | "json_too_deep" | "unstorable_character" | "json_schema_too_complex" | "unsupported_pattern" | "malformed_request" | "uri_too_long" | "headers_too_large" | "request_timeout" | "invalid_identifier" | "unknown_operation" | "object_not_found" | "identifier_taken" | "idempotency_key_reused" | "invalid_transition" | "object_busy" | "payload_too_large" | "unsupported_media_type" | "route_not_found" | "rate_limited" | "dependency_unavailable" | "not_ready" | "unauthorized" | "insufficient_scope" | "api_key_not_found" | "team_queue_full" | "internal_error";
+            code: "validation_failed" | "malformed_json" | "json_too_deep" | "unstorable_character" | "json_schema_too_complex" | "unsupported_pattern" | "malformed_request" | "uri_too_long" | "headers_too_large" | "request_timeout" | "invalid_identifier" | "unknown_operation" | "object_not_found" | "identifier_taken" | "idempotency_key_reused" | "invalid_transition" | "object_busy" | "payload_too_large" | "unsupported_media_type" | "route_not_found" | "rate_limited" | "dependency_unavailable" | "not_ready" | "unauthorized" | "insufficient_scope" | "api_key_not_found" | "team_queue_full" | "cross_site_request" | "too_many_streams" | "streams_at_capacity" | "internal_error";
             /**
              * @description Structured detail: offending fields, current state, existing id
              * @example {
@@ -1145,7 +1145,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            /** @description The API key lacks the scope the route needs (read, write or admin); or, for a state-changing request, a browser sent it from another site (Sec-Fetch-Site, or an Origin that is neither this host nor in CORS_ALLOWED_ORIGINS) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1181,13 +1181,14 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Too many: the team has TEAM_MAX_QUEUED_OBJECTS objects waiting; Retry-After says when to try again Or: Too many requests from this client (its API key, or its address without one) in the window, or too many submissions (POST /api/v1/process and /api/v1/process/upload count against both limits); details.limit names which. Try again after Retry-After seconds. */
+            /** @description Too many: the team has TEAM_MAX_QUEUED_OBJECTS objects waiting (submissions), or the client holds SSE_MAX_STREAMS_PER_CLIENT open progress streams (the stream); Retry-After says when to try again Or: Too many requests from this client (its API key, or its address without one) in the window, or too many submissions (POST /api/v1/process and /api/v1/process/upload count against both limits); details.limit names which. Try again after Retry-After seconds. */
             429: {
                 headers: {
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
                     "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
-                    "Retry-After": components["headers"]["Retry-After"];
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1250,7 +1251,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            /** @description The API key lacks the scope the route needs (read, write or admin); or, for a state-changing request, a browser sent it from another site (Sec-Fetch-Site, or an Origin that is neither this host nor in CORS_ALLOWED_ORIGINS) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1286,13 +1287,14 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Too many: the team has TEAM_MAX_QUEUED_OBJECTS objects waiting; Retry-After says when to try again Or: Too many requests from this client (its API key, or its address without one) in the window, or too many submissions (POST /api/v1/process and /api/v1/process/upload count against both limits); details.limit names which. Try again after Retry-After seconds. */
+            /** @description Too many: the team has TEAM_MAX_QUEUED_OBJECTS objects waiting (submissions), or the client holds SSE_MAX_STREAMS_PER_CLIENT open progress streams (the stream); Retry-After says when to try again Or: Too many requests from this client (its API key, or its address without one) in the window, or too many submissions (POST /api/v1/process and /api/v1/process/upload count against both limits); details.limit names which. Try again after Retry-After seconds. */
             429: {
                 headers: {
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
                     "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
-                    "Retry-After": components["headers"]["Retry-After"];
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1351,7 +1353,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            /** @description The API key lacks the scope the route needs (read, write or admin); or, for a state-changing request, a browser sent it from another site (Sec-Fetch-Site, or an Origin that is neither this host nor in CORS_ALLOWED_ORIGINS) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1456,7 +1458,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            /** @description The API key lacks the scope the route needs (read, write or admin); or, for a state-changing request, a browser sent it from another site (Sec-Fetch-Site, or an Origin that is neither this host nor in CORS_ALLOWED_ORIGINS) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1474,22 +1476,25 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Too many requests from this client (its API key, or its address without one) in the window; details.limit names which. Try again after Retry-After seconds. */
+            /** @description Too many: the team has TEAM_MAX_QUEUED_OBJECTS objects waiting (submissions), or the client holds SSE_MAX_STREAMS_PER_CLIENT open progress streams (the stream); Retry-After says when to try again Or: Too many requests from this client (its API key, or its address without one) in the window; details.limit names which. Try again after Retry-After seconds. */
             429: {
                 headers: {
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
                     "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
-                    "Retry-After": components["headers"]["Retry-After"];
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description PostgreSQL, Redis or S3 unavailable; the message and details name which */
+            /** @description PostgreSQL, Redis or S3 unavailable; the message and details name which; or this instance already serves SSE_MAX_STREAMS progress streams (streams_at_capacity, with Retry-After) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again (with streams_at_capacity) */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1539,7 +1544,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            /** @description The API key lacks the scope the route needs (read, write or admin); or, for a state-changing request, a browser sent it from another site (Sec-Fetch-Site, or an Origin that is neither this host nor in CORS_ALLOWED_ORIGINS) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1610,7 +1615,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            /** @description The API key lacks the scope the route needs (read, write or admin); or, for a state-changing request, a browser sent it from another site (Sec-Fetch-Site, or an Origin that is neither this host nor in CORS_ALLOWED_ORIGINS) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1694,7 +1699,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            /** @description The API key lacks the scope the route needs (read, write or admin); or, for a state-changing request, a browser sent it from another site (Sec-Fetch-Site, or an Origin that is neither this host nor in CORS_ALLOWED_ORIGINS) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1768,7 +1773,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            /** @description The API key lacks the scope the route needs (read, write or admin); or, for a state-changing request, a browser sent it from another site (Sec-Fetch-Site, or an Origin that is neither this host nor in CORS_ALLOWED_ORIGINS) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1850,7 +1855,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            /** @description The API key lacks the scope the route needs (read, write or admin); or, for a state-changing request, a browser sent it from another site (Sec-Fetch-Site, or an Origin that is neither this host nor in CORS_ALLOWED_ORIGINS) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1942,7 +1947,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            /** @description The API key lacks the scope the route needs (read, write or admin); or, for a state-changing request, a browser sent it from another site (Sec-Fetch-Site, or an Origin that is neither this host nor in CORS_ALLOWED_ORIGINS) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2025,7 +2030,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            /** @description The API key lacks the scope the route needs (read, write or admin); or, for a state-changing request, a browser sent it from another site (Sec-Fetch-Site, or an Origin that is neither this host nor in CORS_ALLOWED_ORIGINS) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2120,7 +2125,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            /** @description The API key lacks the scope the route needs (read, write or admin); or, for a state-changing request, a browser sent it from another site (Sec-Fetch-Site, or an Origin that is neither this host nor in CORS_ALLOWED_ORIGINS) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2200,7 +2205,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            /** @description The API key lacks the scope the route needs (read, write or admin); or, for a state-changing request, a browser sent it from another site (Sec-Fetch-Site, or an Origin that is neither this host nor in CORS_ALLOWED_ORIGINS) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2275,7 +2280,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            /** @description The API key lacks the scope the route needs (read, write or admin); or, for a state-changing request, a browser sent it from another site (Sec-Fetch-Site, or an Origin that is neither this host nor in CORS_ALLOWED_ORIGINS) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2347,7 +2352,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The API key lacks the scope the route needs (read, write or admin) */
+            /** @description The API key lacks the scope the route needs (read, write or admin); or, for a state-changing request, a browser sent it from another site (Sec-Fetch-Site, or an Origin that is neither this host nor in CORS_ALLOWED_ORIGINS) */
             403: {
                 headers: {
                     [name: string]: unknown;
