@@ -21,6 +21,7 @@ import { RedisModule } from './redis/redis.module';
 import { RootController } from './root.controller';
 import { StorageModule } from './storage/storage.module';
 import { UiModule } from './ui/ui.module';
+import { WebhooksApiModule } from './webhooks/webhooks-api.module';
 import { WorkerModule } from './worker/worker.module';
 
 /**
@@ -31,7 +32,7 @@ import { WorkerModule } from './worker/worker.module';
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     const roleModules: Type[] = [
-      ...(config.runsApi ? [ProcessingModule, ObjectsApiModule, AccessApiModule, UiModule] : []),
+      ...(config.runsApi ? [ProcessingModule, ObjectsApiModule, AccessApiModule, WebhooksApiModule, UiModule] : []),
       ...(config.runsWorker ? [WorkerModule] : []),
     ];
     return {

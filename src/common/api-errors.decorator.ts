@@ -15,7 +15,7 @@ function example(summary: string, statusCode: number, error: string, code: Error
 
 const ERRORS = {
   400: {
-    description: 'Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id)',
+    description: 'Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id, a refused webhook destination)',
     examples: {
       validation_failed: example('A field is missing or has the wrong type', 400, 'Bad Request', ErrorCode.ValidationFailed, 'object_id must be a UUID', [
         { field: 'object_id', message: 'must be a UUID' },
@@ -56,6 +56,14 @@ const ERRORS = {
         'options.validate.json_schema: the pattern "^(a)\\1$" cannot run on the linear-time engine (RE2: no backreferences or lookaround): error parsing regexp: invalid escape sequence: `\\1`',
         { field: 'options.validate.json_schema', pattern: '^(a)\\1$' },
       ),
+      webhook_destination_refused: example(
+        'A webhook URL that is not http(s), does not resolve, or resolves to a loopback, private, link-local or metadata address',
+        400,
+        'Bad Request',
+        ErrorCode.WebhookDestinationRefused,
+        "The webhook host 'localhost' resolves to 127.0.0.1, a loopback address; webhooks may not reach it (WEBHOOK_ALLOWED_HOSTS or WEBHOOK_ALLOW_PRIVATE_NETWORKS allow it)",
+        [{ field: 'url', message: "The webhook host 'localhost' resolves to 127.0.0.1, a loopback address; …" }],
+      ),
       malformed_request: example(
         'Refused by the HTTP parser: unknown method, malformed request line or header, bad percent-encoding',
         400,
@@ -95,6 +103,7 @@ const ERRORS = {
     examples: {
       object_not_found: example('No object has this id or identifier', 404, 'Not Found', ErrorCode.ObjectNotFound, `Object ${OBJECT_ID} not found`),
       api_key_not_found: example('No API key has this id', 404, 'Not Found', ErrorCode.ApiKeyNotFound, 'API key 8d0f1c9e-3b7a-4c55-9a0e-2f4b6d8c1a37 not found'),
+      webhook_not_found: example("No webhook of the caller's team has this id", 404, 'Not Found', ErrorCode.WebhookNotFound, 'Webhook 3f2b8c1e-6d4a-4e7b-9c2d-1a5e8f0b7c63 not found'),
     },
   },
   409: {

@@ -41,6 +41,9 @@ export const ErrorCode = {
   TooManyStreams: 'too_many_streams',
   /** This process already serves SSE_MAX_STREAMS open progress streams. */
   StreamsAtCapacity: 'streams_at_capacity',
+  WebhookNotFound: 'webhook_not_found',
+  /** A webhook URL that is not http(s), does not resolve, or resolves to an address webhooks may not reach (loopback, private, link-local, metadata). */
+  WebhookDestinationRefused: 'webhook_destination_refused',
   InternalError: 'internal_error',
 } as const;
 

@@ -73,6 +73,18 @@ const envSchema = z.object({
   BULL_BOARD_USERNAME: z.string().min(1).optional(),
   BULL_BOARD_PASSWORD: z.string().min(1).optional(),
   BULL_BOARD_INSECURE: booleanFromString.default(false),
+  WEBHOOK_ALLOWED_HOSTS: z
+    .string()
+    .transform((value) => value.split(',').map((host) => host.trim().toLowerCase()).filter((host) => host.length > 0))
+    .pipe(z.array(z.string().regex(/^[a-z0-9.:_\[\]-]+$/, 'a comma-separated list of host names or IP addresses')))
+    .default([]),
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: booleanFromString.default(false),
+  WEBHOOK_TIMEOUT_MS: positiveInt.min(100).max(120_000).default(10_000),
+  WEBHOOK_MAX_RESPONSE_BYTES: positiveInt.max(16 * MIB).default(65_536),
+  WEBHOOK_RETRY_BASE_MS: positiveInt.min(10).default(5000),
+  WEBHOOK_RETRY_MAX_DELAY_MS: positiveInt.min(10).default(3_600_000),
+  WEBHOOK_RETRY_WINDOW_SECONDS: positiveInt.max(30 * 86400).default(86400),
+  WEBHOOK_POLL_INTERVAL_MS: positiveInt.min(50).max(60_000).default(1000),
 });
 
 export type AppRole = z.infer<typeof envSchema>['APP_ROLE'];
@@ -151,6 +163,22 @@ export class AppConfig {
   readonly streamCaps: { perProcess: number; perClient: number };
   /** The queue dashboard: off unless a path is set; basic auth (its own credentials, or an admin API key as the password) unless explicitly insecure. */
   readonly bullBoard?: { path: string; credentials?: { username: string; password: string } };
+  /**
+   * Webhook deliveries. Destinations on loopback, private, link-local, metadata or unspecified addresses are refused unless
+   * their host is in `allowedHosts` or `allowPrivateNetworks` is on. One attempt may take `timeoutMs` and read `maxResponseBytes`
+   * of the answer; a failed one is tried again after retryBaseMs × 2^(attempts − 1), at most `retryMaxDelayMs`, until
+   * `retryWindowSeconds` after the event; workers look for due deliveries every `pollIntervalMs`.
+   */
+  readonly webhooks: {
+    allowedHosts: readonly string[];
+    allowPrivateNetworks: boolean;
+    timeoutMs: number;
+    maxResponseBytes: number;
+    retryBaseMs: number;
+    retryMaxDelayMs: number;
+    retryWindowSeconds: number;
+    pollIntervalMs: number;
+  };
 
   constructor(env: Record<string, string | undefined>) {
     const parsed = envSchema.safeParse(withoutEmptyValues(env));
@@ -233,6 +261,16 @@ export class AppConfig {
     };
     this.hstsMaxAgeSeconds = e.HSTS_MAX_AGE_SECONDS;
     this.streamCaps = { perProcess: e.SSE_MAX_STREAMS, perClient: e.SSE_MAX_STREAMS_PER_CLIENT };
+    this.webhooks = {
+      allowedHosts: e.WEBHOOK_ALLOWED_HOSTS,
+      allowPrivateNetworks: e.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      maxResponseBytes: e.WEBHOOK_MAX_RESPONSE_BYTES,
+      retryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
+      retryMaxDelayMs: e.WEBHOOK_RETRY_MAX_DELAY_MS,
+      retryWindowSeconds: e.WEBHOOK_RETRY_WINDOW_SECONDS,
+      pollIntervalMs: e.WEBHOOK_POLL_INTERVAL_MS,
+    };
     this.bullBoard = e.BULL_BOARD_PATH
       ? {
           path: e.BULL_BOARD_PATH,

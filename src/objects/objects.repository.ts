@@ -6,7 +6,7 @@ import type { ListPosition } from './list-cursor';
 import { ObjectState, assertTransition, statesLeadingTo } from './object-state';
 import type { ObjectEventKind, ObjectSnapshot } from './object-event.entity';
 import type { ProgressFields } from './object.presenter';
-import { ObjectProgress, ObjectSource, OperationStatus, ProcessingObject, ProcessingObjectSchema } from './processing-object.entity';
+import { ObjectProgress, ObjectSource, ObjectWebhook, OperationStatus, ProcessingObject, ProcessingObjectSchema } from './processing-object.entity';
 
 /** Column changes that may accompany a state change or a progress update. */
 export interface ObjectPatch {
@@ -37,6 +37,7 @@ export interface NewObject {
   priority: number;
   idempotencyKey: string | null;
   requestHash: string;
+  webhook: ObjectWebhook | null;
 }
 
 export { UniqueConstraintViolationException };
@@ -430,8 +431,8 @@ async function insertQueued(db: Pool | PoolClient, object: NewObject, queued: Qu
   const progress = { current: 0, total: object.plan.length, message: 'Queued for processing' };
   await runPrepared(
     db,
-    `insert into ${TABLE} (id, identifier, team, state, operations, plan, progress, task_id, source, metadata, options, priority, attempts, idempotency_key, request_hash)
-       values (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
+    `insert into ${TABLE} (id, identifier, team, state, operations, plan, progress, task_id, source, metadata, options, priority, attempts, idempotency_key, request_hash, webhook)
+       values (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
     [
       object.id,
       object.identifier,
@@ -446,6 +447,7 @@ async function insertQueued(db: Pool | PoolClient, object: NewObject, queued: Qu
       object.priority,
       object.idempotencyKey,
       object.requestHash,
+      object.webhook === null ? null : JSON.stringify(object.webhook),
     ],
   );
 }

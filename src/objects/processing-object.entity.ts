@@ -27,6 +27,13 @@ export interface ObjectSource {
   filename?: string;
 }
 
+/** The object's own webhook, from its submission: where, for which settling states, and the secret that signs it. */
+export interface ObjectWebhook {
+  url: string;
+  events: string[];
+  secret: string;
+}
+
 export const ProcessingObjectSchema = defineEntity({
   name: 'ProcessingObject',
   tableName: 'processing_objects',
@@ -66,6 +73,7 @@ export const ProcessingObjectSchema = defineEntity({
     attempts: p.integer().default(0),
     idempotencyKey: p.text().nullable(),
     requestHash: p.text().nullable(),
+    webhook: p.json<ObjectWebhook>().nullable(),
     version: p.integer().default(1),
     createdAt: p.datetime().defaultRaw('now()'),
     updatedAt: p.datetime().defaultRaw('now()'),

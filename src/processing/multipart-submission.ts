@@ -38,7 +38,7 @@ export class MultipartRefusal extends Error {
 }
 
 /**
- * Reads a multipart submission: fields (identifier, operations, metadata, options, priority), then
+ * Reads a multipart submission: fields (identifier, operations, metadata, options, priority, webhook), then
  * exactly one file part named `file`. The fields are validated with the rules of the JSON body;
  * the file's first bytes decide its type. Nothing is buffered but the fields and those bytes.
  * A refusal is thrown as MultipartRefusal, after the rest of the request has been discarded.
@@ -147,7 +147,7 @@ function toSubmissionBody(fields: Map<string, unknown[]>): Record<string, unknow
     const value = values[0];
     if (name === 'payload') {
       throw new ValidationError('Send either a payload (JSON) or a file (multipart), not both', [{ field: 'payload', message: 'not allowed with a file' }]);
-    } else if (name === 'metadata' || name === 'options') {
+    } else if (name === 'metadata' || name === 'options' || name === 'webhook') {
       body[name] = parseJsonField(name, value);
     } else if (name === 'priority' && typeof value === 'string' && /^-?\d+$/.test(value.trim())) {
       body.priority = Number(value.trim());

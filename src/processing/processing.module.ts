@@ -1,3 +1,4 @@
+import { WebhooksModule } from '../webhooks/webhooks.module';
 import { Module } from '@nestjs/common';
 import { AccessModule } from '../access/access.module';
 import { ObjectsModule } from '../objects/objects.module';
@@ -10,7 +11,7 @@ import { StreamSlots } from './stream-slots';
 import { SubmissionService } from './submission.service';
 
 @Module({
-  imports: [ObjectsModule, OperationsModule, AccessModule],
+  imports: [ObjectsModule, OperationsModule, AccessModule, WebhooksModule],
   controllers: [ProcessingController],
   providers: [SubmissionService, IdempotencyKeysRepository, ProgressStream, ObjectEventFeeds, StreamSlots],
 })

@@ -21,6 +21,8 @@ import { toMultipartError } from './multipart-submission';
 import type { ClassifiedUpload } from './upload-content';
 import { SubmissionResponse, firstResponse } from './submission-response';
 import { TeamQueueFullError } from '../access/access-errors';
+import type { ObjectWebhook } from '../objects/processing-object.entity';
+import { WebhooksService } from '../webhooks/webhooks.service';
 
 const MAX_INSERT_ATTEMPTS = 3;
 /** When a team whose queue is full may try again: objects start within seconds while workers keep up. */
@@ -31,6 +33,7 @@ interface Prepared {
   team: string;
   operations: string[];
   plan: string[];
+  webhook: ObjectWebhook | null;
 }
 
 /** Creates objects: one row, its source in S3 and its job, or nothing at all. */
@@ -45,11 +48,12 @@ export class SubmissionService {
     private readonly storage: StorageService,
     private readonly queue: ProcessingQueue,
     private readonly idempotencyKeys: IdempotencyKeysRepository,
+    private readonly webhooks: WebhooksService,
   ) {}
 
   /** A JSON submission of `team`: inline `payload` content, or none (the operations run on the metadata document). */
   async submit(request: SubmitObjectDto, idempotencyKey: string | undefined, team: string): Promise<SubmissionResponse> {
-    const prepared = this.prepare(request, team);
+    const prepared = await this.prepare(request, team);
     const requestHash = hashRequest(request);
     const create = () =>
       this.createUnlessTaken(prepared, idempotencyKey, requestHash, async () => undefined, () =>
@@ -74,7 +78,7 @@ export class SubmissionService {
     if (request.payload !== undefined) {
       throw new ValidationError('Send either a payload (JSON) or a file (multipart), not both', [{ field: 'payload', message: 'not allowed with a file' }]);
     }
-    const prepared = this.prepare(request, team);
+    const prepared = await this.prepare(request, team);
     // The file's own hash is known only once it has been read: the replay check compares it then.
     const requestHash = hashRequest({ ...request, upload: { content_type: upload.type.contentType, filename: upload.filename ?? null } });
     const verifyReplay = async (existing: ProcessingObject) => {
@@ -130,7 +134,7 @@ export class SubmissionService {
     return response;
   }
 
-  private prepare(request: SubmitObjectDto, team: string): Prepared {
+  private async prepare(request: SubmitObjectDto, team: string): Promise<Prepared> {
     for (const field of ['metadata', 'options', 'payload'] as const) {
       checkJsonValue(field, request[field]);
     }
@@ -141,7 +145,9 @@ export class SubmissionService {
     if (problems.length > 0) {
       throw new ValidationError(problems.join('; '), problems);
     }
-    return { identifier: request.identifier, team, operations, plan };
+    // The destination is resolved last: a submission refused for its own fields costs no DNS lookup.
+    const webhook = request.webhook ? await this.webhooks.objectWebhook(request.webhook) : null;
+    return { identifier: request.identifier, team, operations, plan, webhook };
   }
 
   /**
@@ -194,7 +200,7 @@ export class SubmissionService {
     }
   }
 
-  private newObject(request: SubmitObjectDto, { team, operations, plan }: Prepared, id: string, idempotencyKey: string | undefined, requestHash: string): NewObject {
+  private newObject(request: SubmitObjectDto, { team, operations, plan, webhook }: Prepared, id: string, idempotencyKey: string | undefined, requestHash: string): NewObject {
     return {
       id,
       identifier: request.identifier,
@@ -206,6 +212,7 @@ export class SubmissionService {
       priority: request.priority ?? 5,
       idempotencyKey: idempotencyKey ?? null,
       requestHash,
+      webhook,
     };
   }
 
@@ -220,7 +227,7 @@ export class SubmissionService {
     const newObject = this.newObject(request, prepared, id, idempotencyKey, requestHash);
     if (request.payload === undefined) {
       await this.objects.insertQueued(newObject, { taskId, source: null });
-      return this.enqueue(request, id, undefined);
+      return this.enqueue(request, prepared, id, undefined);
     }
     // The row is inserted first and committed only once the payload is stored: the identifier is
     // checked before anything is written to S3, and no worker sees the object before its source.
@@ -240,7 +247,7 @@ export class SubmissionService {
       }
       throw error;
     }
-    return this.enqueue(request, id, sourceKey);
+    return this.enqueue(request, prepared, id, sourceKey);
   }
 
   private async createWithUpload(
@@ -270,11 +277,11 @@ export class SubmissionService {
       await this.objects.deleteById(id, ['pending']).catch(() => undefined);
       throw error;
     }
-    return this.enqueue(request, id, sourceKey);
+    return this.enqueue(request, prepared, id, sourceKey);
   }
 
   /** Queues the job of a just-queued object; if the queue is down, the object and its source go again. */
-  private async enqueue(request: SubmitObjectDto, id: string, sourceKey: string | undefined): Promise<SubmissionResponse> {
+  private async enqueue(request: SubmitObjectDto, prepared: Prepared, id: string, sourceKey: string | undefined): Promise<SubmissionResponse> {
     try {
       await this.queue.enqueue({ name: JobName.ProcessObject, data: { objectId: id } }, { jobId: taskIdFor(id, 1), priority: jobPriority(request.priority ?? 5) });
     } catch (error) {
@@ -284,7 +291,7 @@ export class SubmissionService {
       }
       throw new DependencyUnavailableError('The job queue', error);
     }
-    return firstResponse({ id, identifier: request.identifier });
+    return firstResponse({ id, identifier: request.identifier, webhook: prepared.webhook });
   }
 
   private async storeUpload(key: string, upload: ClassifiedUpload) {

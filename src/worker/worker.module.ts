@@ -9,10 +9,12 @@ import { ObjectProcessor } from './object-processor';
 import { ObjectWorker } from './object-worker';
 import { OperationProcesses } from './operation-processes';
 import { QueueReconciler } from './queue-reconciler';
+import { WebhookDispatcher } from '../webhooks/webhook-dispatcher';
+import { WebhooksModule } from '../webhooks/webhooks.module';
 
 /** Imported only by processes that run the worker role: every provider here consumes jobs. */
 @Module({
-  imports: [ObjectsModule, OperationsModule, HealthModule],
-  providers: [Cancellations, DependencyGate, GlobalLimit, ObjectProcessor, ObjectWorker, OperationProcesses, QueueReconciler],
+  imports: [ObjectsModule, OperationsModule, HealthModule, WebhooksModule],
+  providers: [Cancellations, DependencyGate, GlobalLimit, ObjectProcessor, ObjectWorker, OperationProcesses, QueueReconciler, WebhookDispatcher],
 })
 export class WorkerModule {}

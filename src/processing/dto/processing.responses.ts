@@ -1,4 +1,4 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { OBJECT_STATES } from '../../objects/object-state';
 
 export class SubmissionResponseDto {
@@ -7,6 +7,11 @@ export class SubmissionResponseDto {
   @ApiProperty({ enum: ['queued'], example: 'queued' }) state!: 'queued';
   @ApiProperty({ example: '550e8400-e29b-41d4-a716-446655440000.1', description: 'Queue job id' }) task_id!: string;
   @ApiProperty({ example: 'Object queued for processing' }) message!: string;
+  @ApiPropertyOptional({
+    example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw0bA4f5Q3m1c=',
+    description: "With a webhook in the submission: the secret that signs its deliveries (Standard Webhooks), in this answer only (and an Idempotency-Key replay of it)",
+  })
+  webhook_secret?: string;
 }
 
 export class StatusResponse {

@@ -1,5 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayNotEmpty, IsArray, IsInt, IsObject, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, ArrayNotEmpty, IsArray, IsInt, IsObject, IsOptional, IsString, Matches, Max, Min, ValidateNested } from 'class-validator';
+import { WebhookTargetDto } from '../../webhooks/dto/webhooks.dto';
 import { IDENTIFIER_PATTERN, IDENTIFIER_RULE } from '../../objects/identifier';
 import { DOCUMENTED_OPERATIONS } from './operation-names';
 
@@ -51,4 +53,15 @@ export class SubmitObjectDto {
   @Min(1)
   @Max(10)
   priority?: number;
+
+  @ApiPropertyOptional({
+    type: WebhookTargetDto,
+    description:
+      "This object's own webhook: told when it completes, fails or is cancelled (the events chosen). Deliveries are signed with a secret made for this object, returned once as webhook_secret in the 202.",
+  })
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => WebhookTargetDto)
+  webhook?: WebhookTargetDto;
 }

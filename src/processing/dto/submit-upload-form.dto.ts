@@ -28,6 +28,12 @@ export class SubmitUploadFormDto {
   @ApiPropertyOptional({ example: 5, description: '1 (lowest) to 10 (highest); 5 when left out', type: 'integer', minimum: 1, maximum: 10 })
   priority?: number;
 
+  @ApiPropertyOptional({
+    example: '{"url":"https://hooks.example.com/objects","events":["completed","failed"]}',
+    description: "This object's own webhook, as a JSON string (see the JSON body); its secret is webhook_secret in the 202",
+  })
+  webhook?: string;
+
   @ApiProperty({
     type: 'string',
     format: 'binary',

@@ -1,0 +1,7 @@
+import { Module } from '@nestjs/common';
+import { WebhooksRepository } from './webhooks.repository';
+import { WebhooksService } from './webhooks.service';
+
+/** Webhooks and their deliveries: what the API (registration, submissions) and the worker (delivery) share. */
+@Module({ providers: [WebhooksRepository, WebhooksService], exports: [WebhooksRepository, WebhooksService] })
+export class WebhooksModule {}
