@@ -42,6 +42,11 @@ const NEEDED_SCOPE: Record<string, Scope> = {
   'POST /api/v1/keys': 'admin',
   'GET /api/v1/keys': 'admin',
   'DELETE /api/v1/keys/{key_id}': 'admin',
+  'POST /api/v1/webhooks': 'write',
+  'GET /api/v1/webhooks': 'read',
+  'DELETE /api/v1/webhooks/{webhook_id}': 'write',
+  'GET /api/v1/webhooks/{webhook_id}/deliveries': 'read',
+  'GET /api/v1/objects/{object_id}/webhook-deliveries': 'read',
 };
 
 const securedOperations = Object.entries(contract.paths).flatMap(([path, operations]) =>
@@ -80,13 +85,16 @@ describe('access control (AUTH_REQUIRED=true)', () => {
     const path = template
       .replace('{object_id}', target)
       .replace('{object}', target)
-      .replace('{key_id}', randomUUID());
+      .replace('{key_id}', randomUUID())
+      .replace('{webhook_id}', randomUUID());
     const body =
       method === 'POST' && path === '/api/v1/process'
         ? { identifier: uniqueIdentifier('scope'), operations: ['validate'] }
         : path === '/api/v1/keys' && method === 'POST'
           ? { name: 'scoped', team: alpha, scopes: ['read'] }
-          : undefined;
+          : path === '/api/v1/webhooks' && method === 'POST'
+            ? { url: 'http://127.0.0.1:9/refused-here' }
+            : undefined;
     return { method, path, body };
   }
 
@@ -167,6 +175,7 @@ describe('access control (AUTH_REQUIRED=true)', () => {
         { method: 'GET', path: `/api/v1/progress/${id}/stream` },
         { method: 'POST', path: `/api/v1/progress/${id}/stream-token` },
         { method: 'GET', path: `/api/v1/objects/${id}/artifacts` },
+        { method: 'GET', path: `/api/v1/objects/${id}/webhook-deliveries` },
         { method: 'POST', path: `/api/v1/objects/${id}/cancel` },
         { method: 'POST', path: `/api/v1/objects/${id}/retry` },
         { method: 'DELETE', path: `/api/v1/objects/${id}` },

@@ -307,6 +307,78 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The team's webhooks (never their secrets) */
+        get: operations["WebhooksController_list"];
+        put?: never;
+        /**
+         * Register a webhook for the team's objects; its signing secret is in this answer only
+         * @description Each delivery is a POST of {type: "object.<event>", timestamp, data: <the progress view>}, signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature: v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">), retried with exponential backoff.
+         */
+        post: operations["WebhooksController_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a webhook: it gets no more deliveries, and its delivery records go with it */
+        delete: operations["WebhooksController_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A webhook's latest deliveries: status, attempts, last error, next attempt */
+        get: operations["WebhooksController_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/objects/{object_id}/webhook-deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The latest webhook deliveries about an object: to its own webhook and to its team's */
+        get: operations["WebhooksController_objectDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -322,7 +394,7 @@ export interface components {
              * @example invalid_transition
              * @enum {string}
              */
-            code: "validation_failed" | "malformed_json" | "json_too_deep" | "unstorable_character" | "json_schema_too_complex" | "unsupported_pattern" | "malformed_request" | "uri_too_long" | "headers_too_large" | "request_timeout" | "invalid_identifier" | "unknown_operation" | "object_not_found" | "identifier_taken" | "idempotency_key_reused" | "invalid_transition" | "object_busy" | "payload_too_large" | "unsupported_media_type" | "route_not_found" | "rate_limited" | "dependency_unavailable" | "not_ready" | "unauthorized" | "insufficient_scope" | "api_key_not_found" | "team_queue_full" | "cross_site_request" | "too_many_streams" | "streams_at_capacity" | "internal_error";
+            code: "validation_failed" | "malformed_json" | "json_too_deep" | "unstorable_character" | "json_schema_too_complex" | "unsupported_pattern" | "malformed_request" | "uri_too_long" | "headers_too_large" | "request_timeout" | "invalid_identifier" | "unknown_operation" | "object_not_found" | "identifier_taken" | "idempotency_key_reused" | "invalid_transition" | "object_busy" | "payload_too_large" | "unsupported_media_type" | "route_not_found" | "rate_limited" | "dependency_unavailable" | "not_ready" | "unauthorized" | "insufficient_scope" | "api_key_not_found" | "team_queue_full" | "cross_site_request" | "too_many_streams" | "streams_at_capacity" | "webhook_not_found" | "webhook_destination_refused" | "internal_error";
             /**
              * @description Structured detail: offending fields, current state, existing id
              * @example {
@@ -435,6 +507,21 @@ export interface components {
              */
             error_message: string | null;
         };
+        WebhookTargetDto: {
+            /**
+             * @description Where deliveries are POSTed: http or https, no credentials. A host that resolves to a loopback, private, link-local, metadata or unspecified address is refused (400) unless WEBHOOK_ALLOWED_HOSTS or WEBHOOK_ALLOW_PRIVATE_NETWORKS allows it; it is checked again at each delivery.
+             * @example https://hooks.example.com/objects
+             */
+            url: string;
+            /**
+             * @description The settling states to be told about; all three when left out
+             * @example [
+             *       "completed",
+             *       "failed"
+             *     ]
+             */
+            events?: ("completed" | "failed" | "cancelled")[];
+        };
         SubmitObjectDto: {
             /**
              * @description Client-chosen unique name: 1-200 characters of A-Z, a-z, 0-9, '.', '_' or '-', not starting with '.' and without '..'. Becomes the S3 key prefix.
@@ -491,6 +578,8 @@ export interface components {
              * @example 5
              */
             priority?: number;
+            /** @description This object's own webhook: told when it completes, fails or is cancelled (the events chosen). Deliveries are signed with a secret made for this object, returned once as webhook_secret in the 202. */
+            webhook?: components["schemas"]["WebhookTargetDto"];
         };
         SubmitUploadFormDto: {
             /**
@@ -522,6 +611,11 @@ export interface components {
              */
             priority?: number;
             /**
+             * @description This object's own webhook, as a JSON string (see the JSON body); its secret is webhook_secret in the 202
+             * @example {"url":"https://hooks.example.com/objects","events":["completed","failed"]}
+             */
+            webhook?: string;
+            /**
              * Format: binary
              * @description The content, last in the form, streamed to S3 (limit UPLOAD_LIMIT_BYTES, 100 MiB by default; 413 beyond). Images (JPEG, PNG, WebP, GIF, AVIF, TIFF) are recognised by their bytes; JSON, NDJSON, CSV and UTF-8 text by the part's media type or the file name's extension. Anything else is 415.
              * @example id,name
@@ -549,6 +643,11 @@ export interface components {
             task_id: string;
             /** @example Object queued for processing */
             message: string;
+            /**
+             * @description With a webhook in the submission: the secret that signs its deliveries (Standard Webhooks), in this answer only (and an Idempotency-Key replay of it)
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw0bA4f5Q3m1c=
+             */
+            webhook_secret?: string;
         };
         StreamTokenResponse: {
             /**
@@ -890,6 +989,140 @@ export interface components {
         ApiKeyListResponse: {
             items: components["schemas"]["ApiKeyResponse"][];
         };
+        CreateWebhookDto: {
+            /**
+             * @description Where deliveries are POSTed: http or https, no credentials. A host that resolves to a loopback, private, link-local, metadata or unspecified address is refused (400) unless WEBHOOK_ALLOWED_HOSTS or WEBHOOK_ALLOW_PRIVATE_NETWORKS allows it; it is checked again at each delivery.
+             * @example https://hooks.example.com/objects
+             */
+            url: string;
+            /**
+             * @description The settling states to be told about; all three when left out
+             * @example [
+             *       "completed",
+             *       "failed"
+             *     ]
+             */
+            events?: ("completed" | "failed" | "cancelled")[];
+        };
+        CreatedWebhookResponse: {
+            /**
+             * Format: uuid
+             * @example 3f2b8c1e-6d4a-4e7b-9c2d-1a5e8f0b7c63
+             */
+            id: string;
+            /** @example billing */
+            team: string;
+            /** @example https://hooks.example.com/objects */
+            url: string;
+            /**
+             * @example [
+             *       "completed",
+             *       "failed"
+             *     ]
+             */
+            events: ("completed" | "failed" | "cancelled")[];
+            /**
+             * Format: date-time
+             * @example 2026-01-01T12:00:00.000Z
+             */
+            created_at: string;
+            /**
+             * @description The signing secret (Standard Webhooks), shown this once: verify each delivery's webhook-signature with it
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw0bA4f5Q3m1c=
+             */
+            secret: string;
+        };
+        WebhookResponse: {
+            /**
+             * Format: uuid
+             * @example 3f2b8c1e-6d4a-4e7b-9c2d-1a5e8f0b7c63
+             */
+            id: string;
+            /** @example billing */
+            team: string;
+            /** @example https://hooks.example.com/objects */
+            url: string;
+            /**
+             * @example [
+             *       "completed",
+             *       "failed"
+             *     ]
+             */
+            events: ("completed" | "failed" | "cancelled")[];
+            /**
+             * Format: date-time
+             * @example 2026-01-01T12:00:00.000Z
+             */
+            created_at: string;
+        };
+        WebhookListResponse: {
+            items: components["schemas"]["WebhookResponse"][];
+        };
+        WebhookDeliveryResponse: {
+            /**
+             * Format: uuid
+             * @description Sent as the webhook-id header, the same on every attempt
+             * @example 0e7c5b9a-2f1d-4c8e-b6a3-9d4f2e1c7b58
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The team webhook; null for the object's own webhook
+             * @example 3f2b8c1e-6d4a-4e7b-9c2d-1a5e8f0b7c63
+             */
+            webhook_id: string | null;
+            /**
+             * Format: uuid
+             * @example 550e8400-e29b-41d4-a716-446655440000
+             */
+            object_id: string;
+            /**
+             * @example completed
+             * @enum {string}
+             */
+            event: "completed" | "failed" | "cancelled";
+            /**
+             * @description pending: not delivered yet (attempts go on); delivered: a 2xx answer; failed: no 2xx within WEBHOOK_RETRY_WINDOW_SECONDS
+             * @example pending
+             * @enum {string}
+             */
+            status: "pending" | "delivered" | "failed";
+            /**
+             * @description Attempts made (or under way)
+             * @example 2
+             */
+            attempts: number;
+            /**
+             * @description The HTTP status of the latest answer; null when none came
+             * @example 500
+             */
+            last_status_code: number | null;
+            /**
+             * @description Why the latest attempt failed
+             * @example HTTP 500: upstream unavailable
+             */
+            last_error: string | null;
+            /**
+             * Format: date-time
+             * @description When the next attempt is due; null once delivered or failed
+             * @example 2026-01-01T12:00:10.000Z
+             */
+            next_attempt_at: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-01-01T12:00:00.000Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @example null
+             */
+            delivered_at: string | null;
+        };
+        WebhookDeliveryListResponse: {
+            /** @description Newest first */
+            items: components["schemas"]["WebhookDeliveryResponse"][];
+        };
     };
     responses: never;
     parameters: never;
@@ -1127,7 +1360,7 @@ export interface operations {
                     "application/json": components["schemas"]["SubmissionResponseDto"];
                 };
             };
-            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id) */
+            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id, a refused webhook destination) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1233,7 +1466,7 @@ export interface operations {
                     "application/json": components["schemas"]["SubmissionResponseDto"];
                 };
             };
-            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id) */
+            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id, a refused webhook destination) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1335,7 +1568,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProgressResponse"];
                 };
             };
-            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id) */
+            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id, a refused webhook destination) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1440,7 +1673,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id) */
+            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id, a refused webhook destination) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1526,7 +1759,7 @@ export interface operations {
                     "application/json": components["schemas"]["StreamTokenResponse"];
                 };
             };
-            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id) */
+            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id, a refused webhook destination) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1681,7 +1914,7 @@ export interface operations {
                     "application/json": components["schemas"]["ObjectListResponse"];
                 };
             };
-            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id) */
+            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id, a refused webhook destination) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1755,7 +1988,7 @@ export interface operations {
                     "application/json": components["schemas"]["ObjectResponse"];
                 };
             };
-            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id) */
+            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id, a refused webhook destination) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1837,7 +2070,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id) */
+            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id, a refused webhook destination) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1929,7 +2162,7 @@ export interface operations {
                     "application/json": components["schemas"]["ArtifactsResponse"];
                 };
             };
-            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id) */
+            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id, a refused webhook destination) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2012,7 +2245,7 @@ export interface operations {
                     "application/json": components["schemas"]["ObjectResponse"];
                 };
             };
-            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id) */
+            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id, a refused webhook destination) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2107,7 +2340,7 @@ export interface operations {
                     "application/json": components["schemas"]["ObjectResponse"];
                 };
             };
-            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id) */
+            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id, a refused webhook destination) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2262,7 +2495,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedApiKeyResponse"];
                 };
             };
-            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id) */
+            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id, a refused webhook destination) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2334,7 +2567,396 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id) */
+            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id, a refused webhook destination) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown or revoked; or a stream token that has expired or is for another object */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key lacks the scope the route needs (read, write or admin); or, for a state-changing request, a browser sent it from another site (Sec-Fetch-Site, or an Origin that is neither this host nor in CORS_ALLOWED_ORIGINS) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such object (or one of another team) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many requests from this client (its API key, or its address without one) in the window; details.limit names which. Try again after Retry-After seconds. */
+            429: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description PostgreSQL, Redis or S3 unavailable; the message and details name which */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    WebhooksController_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookListResponse"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown or revoked; or a stream token that has expired or is for another object */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key lacks the scope the route needs (read, write or admin); or, for a state-changing request, a browser sent it from another site (Sec-Fetch-Site, or an Origin that is neither this host nor in CORS_ALLOWED_ORIGINS) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many requests from this client (its API key, or its address without one) in the window; details.limit names which. Try again after Retry-After seconds. */
+            429: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description PostgreSQL, Redis or S3 unavailable; the message and details name which */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    WebhooksController_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhookDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedWebhookResponse"];
+                };
+            };
+            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id, a refused webhook destination) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown or revoked; or a stream token that has expired or is for another object */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key lacks the scope the route needs (read, write or admin); or, for a state-changing request, a browser sent it from another site (Sec-Fetch-Site, or an Origin that is neither this host nor in CORS_ALLOWED_ORIGINS) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many requests from this client (its API key, or its address without one) in the window; details.limit names which. Try again after Retry-After seconds. */
+            429: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description PostgreSQL, Redis or S3 unavailable; the message and details name which */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    WebhooksController_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id, a refused webhook destination) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown or revoked; or a stream token that has expired or is for another object */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key lacks the scope the route needs (read, write or admin); or, for a state-changing request, a browser sent it from another site (Sec-Fetch-Site, or an Origin that is neither this host nor in CORS_ALLOWED_ORIGINS) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such object (or one of another team) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many requests from this client (its API key, or its address without one) in the window; details.limit names which. Try again after Retry-After seconds. */
+            429: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description PostgreSQL, Redis or S3 unavailable; the message and details name which */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    WebhooksController_deliveries: {
+        parameters: {
+            query?: {
+                /** @description How many of the latest deliveries; 50 when left out */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryListResponse"];
+                };
+            };
+            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id, a refused webhook destination) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown or revoked; or a stream token that has expired or is for another object */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key lacks the scope the route needs (read, write or admin); or, for a state-changing request, a browser sent it from another site (Sec-Fetch-Site, or an Origin that is neither this host nor in CORS_ALLOWED_ORIGINS) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such object (or one of another team) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many requests from this client (its API key, or its address without one) in the window; details.limit names which. Try again after Retry-After seconds. */
+            429: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description PostgreSQL, Redis or S3 unavailable; the message and details name which */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    WebhooksController_objectDeliveries: {
+        parameters: {
+            query?: {
+                /** @description How many of the latest deliveries; 50 when left out */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The id returned by POST /api/v1/process */
+                object_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryListResponse"];
+                };
+            };
+            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id, a refused webhook destination) */
             400: {
                 headers: {
                     [name: string]: unknown;
