@@ -28,10 +28,11 @@ const ERROR_EXCERPT_CHARS = 200;
  * time limit, and at most `maxResponseBytes` of the answer are read.
  */
 export async function sendWebhook(request: WebhookRequest, limits: SendLimits): Promise<AttemptOutcome> {
+  const deadline = Date.now() + limits.timeoutMs;
   let destination;
   try {
     const url = parseWebhookUrl(request.url);
-    destination = { url, resolved: await resolveDestination(url, limits) };
+    destination = { url, resolved: await withinTime(resolveDestination(url, limits), limits.timeoutMs, `Resolving '${url.hostname}' took over ${limits.timeoutMs} ms`) };
   } catch (error) {
     if (error instanceof DestinationRefusal) {
       return { delivered: false, statusCode: null, error: error.message };
@@ -60,7 +61,7 @@ export async function sendWebhook(request: WebhookRequest, limits: SendLimits): 
     const timer = setTimeout(() => {
       settle({ delivered: false, statusCode: null, error: `No answer within ${limits.timeoutMs} ms` });
       outgoing.destroy();
-    }, limits.timeoutMs);
+    }, deadline - Date.now());
     let settled = false;
     function settle(outcome: AttemptOutcome): void {
       if (!settled) {
@@ -96,4 +97,15 @@ export async function sendWebhook(request: WebhookRequest, limits: SendLimits): 
     });
     outgoing.end(request.body);
   });
+}
+
+/** `work`'s result, or a refusal with `message` once `ms` have passed (the lookup itself cannot be cancelled, and is left to end). */
+async function withinTime<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new DestinationRefusal(message)), ms)));
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

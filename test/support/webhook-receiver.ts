@@ -10,7 +10,7 @@ export interface ReceivedWebhook {
   answeredWith: number | null;
 }
 
-/** What the receiver does with the n-th request (from 0) to a path: answer with a status, or hold it unanswered. */
+/** What the receiver does with the n-th request (from 0) to a path: answer with a status (a 3xx points to /redirected), or hold it unanswered. */
 export type Responder = (nth: number) => number | 'hold';
 
 /** A webhook endpoint on 127.0.0.1 that records every request and answers as each path is told to (200 by default). */
@@ -33,7 +33,8 @@ export class WebhookReceiver {
         return;
       }
       record.answeredWith = answer;
-      response.writeHead(answer, { 'content-type': 'text/plain' }).end(answer >= 300 ? `refused by the test receiver (${answer})` : 'ok');
+      const redirect = answer >= 300 && answer < 400 ? { location: '/redirected' } : {};
+      response.writeHead(answer, { 'content-type': 'text/plain', ...redirect }).end(answer >= 300 ? `refused by the test receiver (${answer})` : 'ok');
     });
   });
 
