@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { ConflictError, DependencyUnavailableError, ObjectNotFoundError, ValidationError } from '../common/domain-errors';
+import { ConflictError, DependencyUnavailableError, InvalidTransitionError, ObjectNotFoundError, ValidationError } from '../common/domain-errors';
 import { ErrorCode } from '../common/error-codes';
 import { ObjectEvents } from '../events/object-events';
 import { OperationRegistry } from '../operations/operation-registry';
@@ -17,12 +17,27 @@ import type { ProcessingObject } from './processing-object.entity';
 import { isUuid } from '../common/object-id.pipe';
 import { Principal, visibleTeam } from '../access/principal';
 
+/** How many objects a bulk retry re-queues at once. */
+const BULK_RETRY_CONCURRENCY = 8;
+
+export type FailedFilter = Pick<ObjectListFilter, 'errorCode' | 'errorFingerprint' | 'failedAfter' | 'failedBefore' | 'identifierPrefix' | 'operation'>;
+
+export interface RetryOptions {
+  fromScratch?: boolean;
+  /** The operation to run again from: it and every later one in the plan. */
+  from?: string;
+}
+
 export interface ListQuery {
   state?: ObjectState;
   identifierPrefix?: string;
   operation?: string;
   createdAfter?: Date;
   createdBefore?: Date;
+  errorCode?: string;
+  errorFingerprint?: string;
+  failedAfter?: Date;
+  failedBefore?: Date;
   cursor?: string;
   limit: number;
 }
@@ -86,6 +101,10 @@ export class ObjectsService {
       operation: query.operation,
       createdAfter: query.createdAfter,
       createdBefore: query.createdBefore,
+      errorCode: query.errorCode,
+      errorFingerprint: query.errorFingerprint,
+      failedAfter: query.failedAfter,
+      failedBefore: query.failedBefore,
       after: query.cursor ? decodeCursor(query.cursor) : undefined,
       limit: query.limit + 1,
     };
@@ -119,9 +138,17 @@ export class ObjectsService {
     return toObjectView(await this.objects.getById(id));
   }
 
-  /** Re-queues a failed object; completed operations are kept unless `fromScratch`. */
-  async retry(id: string, fromScratch: boolean, caller: Principal): Promise<ObjectView> {
+  /**
+   * Re-queues a failed object. Completed operations are kept, unless `fromScratch` (every operation runs
+   * again) or `from` (that operation and every later one in the plan run again; what they stored is removed
+   * first, so their new results replace it and nothing of the earlier run stays).
+   */
+  async retry(id: string, { fromScratch, from }: RetryOptions, caller: Principal): Promise<ObjectView> {
     const object = await this.getVisible(id, caller);
+    const rerun = fromScratch ? 'all' : from === undefined ? undefined : this.operationsFrom(object, from);
+    if (Array.isArray(rerun) && object.state === 'failed') {
+      await this.deleteResultsOf(object, rerun);
+    }
     const taskId = taskIdFor(id, object.attempts + 1);
     const event = await this.objects.transition(
       id,
@@ -133,7 +160,7 @@ export class ObjectsService {
         errorCode: null,
         currentOperation: null,
         clearFinished: true,
-        resetOperations: fromScratch,
+        rerunOperations: rerun,
         progressMessage: 'Queued for retry',
       },
       ['failed'],
@@ -145,6 +172,50 @@ export class ObjectsService {
       this.logger.warn(`Object ${id} is queued but its job could not be added; the reconciler will add it: ${(error as Error).message}`);
     }
     return toObjectView(await this.objects.getById(id));
+  }
+
+  /**
+   * Re-queues up to `limit` of the caller's failed objects that match `filter`, newest first. An object
+   * that stops being failed meanwhile (retried by someone else) is skipped, not an error.
+   */
+  async retryMatching(filter: FailedFilter, limit: number, fromScratch: boolean, caller: Principal): Promise<{ retried: number; ids: string[]; more: boolean }> {
+    const matching = await this.objects.list({ ...filter, team: visibleTeam(caller), state: 'failed', limit: limit + 1 });
+    const chosen = matching.slice(0, limit).map(({ object }) => object.id);
+    const ids: string[] = [];
+    for (let start = 0; start < chosen.length; start += BULK_RETRY_CONCURRENCY) {
+      await Promise.all(
+        chosen.slice(start, start + BULK_RETRY_CONCURRENCY).map(async (id) => {
+          try {
+            await this.retry(id, { fromScratch }, caller);
+            ids.push(id);
+          } catch (error) {
+            if (!(error instanceof InvalidTransitionError || error instanceof ObjectNotFoundError)) {
+              throw error;
+            }
+          }
+        }),
+      );
+    }
+    return { retried: ids.length, ids, more: matching.length > limit };
+  }
+
+  private operationsFrom(object: ProcessingObject, from: string): string[] {
+    const start = object.plan.indexOf(from);
+    if (start < 0) {
+      throw new ValidationError(`from must be an operation of this object's plan: ${object.plan.join(', ')}`, [{ field: 'from', message: 'not in the plan' }]);
+    }
+    return object.plan.slice(start);
+  }
+
+  private async deleteResultsOf(object: ProcessingObject, operations: readonly string[]): Promise<void> {
+    try {
+      await this.storage.deleteKeys(operations.map((operation) => artifactKeys.result(object.identifier, operation)));
+      for (const operation of operations) {
+        await this.storage.deletePrefix(artifactKeys.files(object.identifier, operation));
+      }
+    } catch (error) {
+      throw new DependencyUnavailableError('Object storage', error);
+    }
   }
 
   /** Deletes a settled object with its job and every artifact; a processing object must be cancelled first. */
