@@ -11,7 +11,7 @@ import { AppConfig } from '../config/app-config';
 const LIMITED_PATH_PREFIX = '/api/';
 
 /** Routes that count against the submissions limit as well as the requests limit. */
-const SUBMISSION_ROUTES = new Set(['POST /api/v1/process', 'POST /api/v1/process/upload']);
+const SUBMISSION_ROUTES = new Set(['POST /api/v1/process', 'POST /api/v1/process/upload', 'POST /api/v1/process/batch']);
 
 /** A Redis that does not answer in this time lets the request through rather than hold it. */
 const COMMAND_TIMEOUT_MS = 500;

@@ -112,6 +112,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/process/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create up to 1,000 objects in one request
+         * @description Each item is validated and created as POST /api/v1/process would; a refused item gets its own error in `items` and nothing is written for it, the others are created and their jobs added in one bulk. The whole body counts against PAYLOAD_LIMIT_BYTES. An Idempotency-Key replays the whole answer.
+         */
+        post: operations["ProcessingController_batch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/progress/{object_id}": {
         parameters: {
             query?: never;
@@ -549,6 +569,33 @@ export interface components {
              */
             file: string;
         };
+        BatchSubmitDto: {
+            /**
+             * @description Each item as the JSON body of POST /api/v1/process
+             * @example [
+             *       {
+             *         "identifier": "invoice-1",
+             *         "operations": [
+             *           "validate"
+             *         ],
+             *         "payload": {
+             *           "total": 12
+             *         }
+             *       },
+             *       {
+             *         "identifier": "invoice-2",
+             *         "operations": [
+             *           "validate",
+             *           "export"
+             *         ],
+             *         "payload": {
+             *           "total": 7
+             *         }
+             *       }
+             *     ]
+             */
+            objects: components["schemas"]["SubmitObjectDto"][];
+        };
         SubmissionResponseDto: {
             /**
              * Format: uuid
@@ -569,6 +616,55 @@ export interface components {
             task_id: string;
             /** @example Object queued for processing */
             message: string;
+        };
+        BatchItemResponse: {
+            /**
+             * @description The position of the item in the request
+             * @example 0
+             */
+            index: number;
+            /**
+             * @description 202 when the item was accepted; otherwise the status POST /api/v1/process would have answered it with
+             * @example 202
+             */
+            status: number;
+            /** @description The accepted item's answer (status 202) */
+            result?: components["schemas"]["SubmissionResponseDto"];
+            /** @description Why the item was refused (any other status); nothing was written for it */
+            error?: components["schemas"]["ErrorResponse"];
+        };
+        BatchResponseDto: {
+            /** @example 1 */
+            accepted: number;
+            /** @example 1 */
+            refused: number;
+            /**
+             * @description One per item, in the order of the request
+             * @example [
+             *       {
+             *         "index": 0,
+             *         "status": 202,
+             *         "result": {
+             *           "id": "550e8400-e29b-41d4-a716-446655440000",
+             *           "identifier": "invoice-1",
+             *           "state": "queued",
+             *           "task_id": "550e8400-e29b-41d4-a716-446655440000.1",
+             *           "message": "Object queued for processing"
+             *         }
+             *       },
+             *       {
+             *         "index": 1,
+             *         "status": 409,
+             *         "error": {
+             *           "statusCode": 409,
+             *           "error": "Conflict",
+             *           "message": "An object with identifier 'invoice-2' already exists (id 7c9e6679-7425-40de-944b-e07fc1f90ae7)",
+             *           "code": "identifier_taken"
+             *         }
+             *       }
+             *     ]
+             */
+            items: components["schemas"]["BatchItemResponse"][];
         };
         StreamTokenResponse: {
             /**
@@ -1325,6 +1421,112 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SubmissionResponseDto"];
+                };
+            };
+            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown or revoked; or a stream token that has expired or is for another object */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key lacks the scope the route needs (read, write or admin); or, for a state-changing request, a browser sent it from another site (Sec-Fetch-Site, or an Origin that is neither this host nor in CORS_ALLOWED_ORIGINS) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict: refused state transition, identifier taken, or Idempotency-Key reused with another body */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body over the configured limit: a JSON body over PAYLOAD_LIMIT_BYTES, an uploaded file over UPLOAD_LIMIT_BYTES (nothing is kept) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported content type: a request body that is neither JSON nor multipart/form-data, or an uploaded file of a type the service cannot process */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many: the team has TEAM_MAX_QUEUED_OBJECTS objects waiting (submissions), or the client holds SSE_MAX_STREAMS_PER_CLIENT open progress streams (the stream); Retry-After says when to try again Or: Too many requests from this client (its API key, or its address without one) in the window, or too many submissions (POST /api/v1/process and /api/v1/process/upload count against both limits); details.limit names which. Try again after Retry-After seconds. */
+            429: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description PostgreSQL, Redis or S3 unavailable; the message and details name which */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    ProcessingController_batch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Idempotency-Key (1-200 characters, e.g. a fresh UUID per submission): repeat a submission safely. The same key with the same body (JSON: the same values, in any key order; multipart: the same fields and file bytes) returns the first response; with any other body it is 409 idempotency_key_reused. A key is kept for IDEMPOTENCY_KEY_TTL_SECONDS (24 h by default) after its submission was accepted, then free; a refused or failed submission, or deleting its object, frees it at once. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchSubmitDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchResponseDto"];
                 };
             };
             /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id) */
