@@ -96,7 +96,7 @@ export class ObjectsController {
   @ApiAcceptedResponse({ type: ObjectResponse })
   @ApiParam({ name: 'object_id', format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000', description: 'The id returned by POST /api/v1/process' })
   @Access('write')
-  @ApiErrors(400, 404, 409, 503)
+  @ApiErrors(400, 404, 409, 429, 503)
   retry(@Param('object_id', ObjectIdPipe) id: string, @Query() query: RetryQuery, @Caller() caller: Principal): Promise<ObjectResponse> {
     if (query.from !== undefined && query.from_scratch === 'true') {
       throw new ValidationError('Send from or from_scratch=true, not both', [{ field: 'from', message: 'not with from_scratch' }]);

@@ -15,6 +15,8 @@ import { ObjectState, isSettled } from './object-state';
 import { ObjectListFilter, ObjectsRepository } from './objects.repository';
 import type { ProcessingObject } from './processing-object.entity';
 import { isUuid } from '../common/object-id.pipe';
+import { TeamQueueCap } from './team-queue-cap';
+import { TeamQueueFullError } from '../access/access-errors';
 import { Principal, visibleTeam } from '../access/principal';
 
 /** How many objects a bulk retry re-queues at once. */
@@ -54,6 +56,7 @@ export class ObjectsService {
     private readonly storage: StorageService,
     private readonly artifacts: ArtifactsService,
     private readonly operations: OperationRegistry,
+    private readonly teamQueue: TeamQueueCap,
   ) {}
 
   /** GET /api/v1/objects/{object}: the object `reference` names (see findByReference). */
@@ -145,6 +148,7 @@ export class ObjectsService {
    */
   async retry(id: string, { fromScratch, from }: RetryOptions, caller: Principal): Promise<ObjectView> {
     const object = await this.getVisible(id, caller);
+    await this.teamQueue.check(object.team);
     const rerun = fromScratch ? 'all' : from === undefined ? undefined : this.operationsFrom(object, from);
     if (Array.isArray(rerun) && object.state === 'failed') {
       await this.deleteResultsOf(object, rerun);
@@ -181,6 +185,8 @@ export class ObjectsService {
   async retryMatching(filter: FailedFilter, limit: number, fromScratch: boolean, caller: Principal): Promise<{ retried: number; ids: string[]; more: boolean }> {
     const matching = await this.objects.list({ ...filter, team: visibleTeam(caller), state: 'failed', limit: limit + 1 });
     const chosen = matching.slice(0, limit).map(({ object }) => object.id);
+    // Each retry checks its team's cap: a bulk retry stops taking objects of a full team (409s and 429s are skipped alike).
+
     const ids: string[] = [];
     for (let start = 0; start < chosen.length; start += BULK_RETRY_CONCURRENCY) {
       await Promise.all(
@@ -189,7 +195,7 @@ export class ObjectsService {
             await this.retry(id, { fromScratch }, caller);
             ids.push(id);
           } catch (error) {
-            if (!(error instanceof InvalidTransitionError || error instanceof ObjectNotFoundError)) {
+            if (!(error instanceof InvalidTransitionError || error instanceof ObjectNotFoundError || error instanceof TeamQueueFullError)) {
               throw error;
             }
           }
@@ -251,9 +257,10 @@ export class ObjectsService {
   }
 }
 
+/** A stream token sees the object it was issued for: whoever asked for it could see that object then (an admin, another team's). */
 function isVisibleTo(object: ProcessingObject, caller: Principal): boolean {
   const team = visibleTeam(caller);
-  return team === undefined || object.team === team;
+  return team === undefined || object.team === team || caller.streamOf === object.id;
 }
 
 /** API priority: 1 (lowest) to 10 (highest); BullMQ: 1 is the highest. */

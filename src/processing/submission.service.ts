@@ -22,13 +22,11 @@ import type { ClassifiedUpload } from './upload-content';
 import { BatchItemResult, BatchResponse, KeptResponse, SubmissionResponse, firstResponse } from './submission-response';
 import { validateSubmission } from './dto/validate-submission';
 import { errorBody } from '../common/http-exception.filter';
-import { TeamQueueFullError } from '../access/access-errors';
+import { TeamQueueCap } from '../objects/team-queue-cap';
 
 const MAX_INSERT_ATTEMPTS = 3;
 /** How many items of a batch are created at once (each is a few statements, and an S3 PUT when it has a payload). */
 const BATCH_CONCURRENCY = 8;
-/** When a team whose queue is full may try again: objects start within seconds while workers keep up. */
-const TEAM_QUEUE_FULL_RETRY_AFTER_SECONDS = 5;
 
 interface Prepared {
   identifier: string;
@@ -49,6 +47,7 @@ export class SubmissionService {
     private readonly storage: StorageService,
     private readonly queue: ProcessingQueue,
     private readonly idempotencyKeys: IdempotencyKeysRepository,
+    private readonly teamQueue: TeamQueueCap,
   ) {}
 
   /** A JSON submission of `team`: inline `payload` content, or none (the operations run on the metadata document). */
@@ -78,9 +77,16 @@ export class SubmissionService {
       results[index] = { index, status: error.status, error: errorBody(error.status, error.code, error.message, error.details) };
     };
     const candidates: { index: number; request: SubmitObjectDto; prepared: Prepared }[] = [];
+    const firstWith = new Map<string, number>();
     for (const [index, item] of items.entries()) {
       try {
         const request = await validateSubmission(item);
+        const earlier = firstWith.get(request.identifier);
+        if (earlier !== undefined) {
+          // Items are created several at once: the one first in the request gets the identifier, whatever finishes first.
+          throw new ConflictError(ErrorCode.IdentifierTaken, `Identifier '${request.identifier}' is taken by item ${earlier} of this batch`, { index: earlier });
+        }
+        firstWith.set(request.identifier, index);
         candidates.push({ index, request, prepared: this.prepare(request, team) });
       } catch (error) {
         if (!(error instanceof DomainError)) {
@@ -89,15 +95,14 @@ export class SubmissionService {
         refuse(index, error);
       }
     }
-    const cap = this.config.access.teamMaxQueuedObjects;
-    let room = cap > 0 ? cap - (await this.objects.countWaiting(team)) : Number.POSITIVE_INFINITY;
+    let room = await this.teamQueue.room(team);
     const created: { index: number; request: SubmitObjectDto; id: string; sourceKey?: string }[] = [];
     try {
       for (let start = 0; start < candidates.length; start += BATCH_CONCURRENCY) {
         await Promise.all(
           candidates.slice(start, start + BATCH_CONCURRENCY).map(async ({ index, request, prepared }) => {
             if (room <= 0) {
-              refuse(index, new TeamQueueFullError(team, cap, TEAM_QUEUE_FULL_RETRY_AFTER_SECONDS));
+              refuse(index, this.teamQueue.full(team));
               return;
             }
             room--;
@@ -245,7 +250,7 @@ export class SubmissionService {
     verifyReplay: (existing: ProcessingObject) => Promise<void>,
     create: () => Promise<SubmissionResponse>,
   ): Promise<SubmissionResponse> {
-    await this.checkTeamQueue(team);
+    await this.teamQueue.check(team);
     // Insert first and look the holder up only on a clash: the common case costs no extra query.
     for (let attempt = 1; attempt <= MAX_INSERT_ATTEMPTS; attempt++) {
       try {
@@ -263,14 +268,6 @@ export class SubmissionService {
       }
     }
     throw new ConflictError(ErrorCode.IdentifierTaken, `Identifier '${identifier}' is being submitted concurrently; try again`);
-  }
-
-  /** The cap counts what is waiting when the submission starts: submissions arriving together may pass it by their number. */
-  private async checkTeamQueue(team: string): Promise<void> {
-    const cap = this.config.access.teamMaxQueuedObjects;
-    if (cap > 0 && (await this.objects.countWaiting(team)) >= cap) {
-      throw new TeamQueueFullError(team, cap, TEAM_QUEUE_FULL_RETRY_AFTER_SECONDS);
-    }
   }
 
   private planFor(operations: string[]): string[] {
