@@ -195,6 +195,30 @@ describe('webhooks (API and worker in one process)', () => {
     expect(requestsAbout('/always-500', id)).toHaveLength(failed!.attempts);
   });
 
+  it('takes a webhook per item of a batch: each accepted item gets its own secret, a refused destination refuses only its item', async () => {
+    const good = uniqueIdentifier('webhook-batch');
+    const bad = uniqueIdentifier('webhook-batch');
+    const response = await call(app, {
+      method: 'POST',
+      path: '/api/v1/process/batch',
+      body: {
+        objects: [
+          { identifier: good, operations: ['validate'], webhook: { url: `${receiverUrl}/batch` } },
+          { identifier: bad, operations: ['validate'], webhook: { url: 'http://169.254.169.254/latest' } },
+        ],
+      },
+    });
+    expect(response.status).toBe(200);
+    const [accepted, refused] = response.body.items as { status: number; result?: Record<string, unknown>; error?: Record<string, unknown> }[];
+    expect(accepted).toMatchObject({ status: 202, result: { identifier: good, webhook_secret: expect.stringMatching(/^whsec_/) } });
+    expect(refused).toMatchObject({ status: 400, error: { code: 'webhook_destination_refused' } });
+    const id = accepted!.result!.id as string;
+    createdObjects.push({ app, id });
+    const [request] = await waitFor(() => requestsAbout('/batch', id).length > 0 && requestsAbout('/batch', id));
+    expect(signatureIsValid(accepted!.result!.webhook_secret as string, request!)).toBe(true);
+    expect(await query('select id from processing_objects where identifier = $1', [bad])).toEqual([]);
+  });
+
   it('follows no redirect and waits for no answer longer than WEBHOOK_TIMEOUT_MS', async () => {
     receiver.answer('/redirect', () => 302);
     receiver.answer('/silent', () => 'hold');

@@ -5,6 +5,12 @@ import { AppConfig } from '../config/app-config';
 import { JobFate, JobItem, OBJECTS_QUEUE } from './jobs';
 import { closeGracefully } from '../common/close-gracefully';
 
+/** A job and its options, as enqueue and enqueueBulk take them. */
+export interface QueuedJob {
+  job: JobItem;
+  options: { jobId: string; priority?: number };
+}
+
 export interface QueueCounts {
   waiting: number;
   active: number;
@@ -37,6 +43,13 @@ export class ProcessingQueue implements OnApplicationShutdown {
 
   async enqueue(job: JobItem, options: { jobId: string; priority?: number }): Promise<void> {
     await this.queue.add(job.name, job.data, options);
+  }
+
+  /** Adds the jobs in one round trip (BullMQ's addBulk: all of them, atomically, or none). */
+  async enqueueBulk(jobs: readonly QueuedJob[]): Promise<void> {
+    if (jobs.length > 0) {
+      await this.queue.addBulk(jobs.map(({ job, options }) => ({ name: job.name, data: job.data, opts: options })));
+    }
   }
 
   /** Removes a job that is not running; a job a worker holds is left to notice cancellation itself. */
