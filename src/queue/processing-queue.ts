@@ -4,6 +4,8 @@ import { Redis } from 'ioredis';
 import { AppConfig } from '../config/app-config';
 import { JobFate, JobItem, OBJECTS_QUEUE } from './jobs';
 import { closeGracefully } from '../common/close-gracefully';
+import { currentRequestId } from '../logging/request-id';
+import { currentTraceCarrier } from '../tracing/trace-context';
 
 /** A job and its options, as enqueue and enqueueBulk take them. */
 export interface QueuedJob {
@@ -41,8 +43,11 @@ export class ProcessingQueue implements OnApplicationShutdown {
     });
   }
 
+  /** Adds the job with its origin: the request being handled, and the active trace, which the job continues. */
   async enqueue(job: JobItem, options: { jobId: string; priority?: number }): Promise<void> {
-    await this.queue.add(job.name, job.data, options);
+    const requestId = currentRequestId();
+    const origin = { ...currentTraceCarrier(), ...(requestId === undefined ? {} : { reqId: requestId }) };
+    await this.queue.add(job.name, { ...job.data, origin }, options);
   }
 
   /** Adds the jobs in one round trip (BullMQ's addBulk: all of them, atomically, or none). */
