@@ -45,8 +45,9 @@ export function startTracing(process: TracedProcess): void {
         ignorePaths: (route) => UNTRACED_PATHS.test(route.url),
         requestHook: (span, request) => span.updateName(`${request.method} ${request.routeOptions.url ?? 'unmatched'}`),
       }),
-      // Queries and commands made outside a traced request or job (pollers, lock renewals, the reconciler) make no trace of their own.
-      new PgInstrumentation({ requireParentSpan: true }),
+      // Queries and commands made outside a traced request or job (pollers, lock renewals, the reconciler) make no trace of their
+      // own; taking a connection from the pool makes no span, its queries do.
+      new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
       new IORedisInstrumentation({ requireParentSpan: true }),
     );
   }
