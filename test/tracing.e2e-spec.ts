@@ -49,11 +49,11 @@ describe('tracing (OTLP export on)', () => {
   });
 
   /** Submits an object, waits until it completed and its job's span has arrived; returns the object and its trace's spans. */
-  async function processTraced(label: string, headers: Record<string, string> = {}) {
+  async function processTraced(label: string, headers: Record<string, string> = {}, options: Record<string, unknown> = {}) {
     const submitted = await request(baseUrl)
       .post('/api/v1/process')
       .set(headers)
-      .send({ identifier: uniqueIdentifier(label), operations: ['validate', 'transform'], payload: [{ name: 'a', value: 1 }, { name: 'b', value: 2 }] })
+      .send({ identifier: uniqueIdentifier(label), operations: ['validate', 'transform'], payload: [{ name: 'a', value: 1 }, { name: 'b', value: 2 }], options })
       .expect(202);
     const id = (submitted.body as { id: string }).id;
     const object = await waitFor(
@@ -68,7 +68,15 @@ describe('tracing (OTLP export on)', () => {
       what: 'the span of the job',
     });
     const trace = () => receiver.spans().filter((span) => span.traceId === jobSpan.traceId);
-    // The operation process exports its spans before it answers: once the job's span is here, they are too.
+    // The operation process exports its spans in batches of its own: they may come after the job's.
+    await waitFor(
+      () => {
+        const spans = trace();
+        const operations = spans.filter((span) => span.name.startsWith('operation '));
+        return operations.length === object.plan.length && operations.every((operation) => spans.some((span) => span.parentSpanId === operation.spanId && span.name === 'S3.PutObject'));
+      },
+      { timeoutMs: 10_000, what: 'the S3 calls of every operation' },
+    );
     return { object, requestId: submitted.headers['x-request-id'] as string, jobSpan, trace };
   }
 
@@ -132,6 +140,16 @@ describe('tracing (OTLP export on)', () => {
     expect(spans.filter((span) => span.name.startsWith('operation ')).length).toBeGreaterThanOrEqual(2);
   }, 120_000);
 
+  it('has the S3 calls of operations run under a budget of their own, whose processes end after each run', async () => {
+    const { object, trace } = await processTraced('traced-budget', {}, { budget: { memory_mb: 256 } });
+    const spans = trace();
+    const operations = spans.filter((span) => span.name.startsWith('operation '));
+    expect(operations.map((span) => span.attributes['operation.name'])).toEqual(object.plan);
+    // Each run had a process of its own, ended once the run was over: its spans were exported before it answered.
+    const processes = new Set(spans.filter((span) => span.name === 'S3.PutObject').map((span) => span.resource['process.pid']));
+    expect(processes.size).toBe(object.plan.length);
+  }, 120_000);
+
   it('puts the trace and span ids on the log lines of a request and of its job, and the request id on the job lines', async () => {
     const { object, requestId, trace } = await processTraced('traced-logs', { 'x-request-id': `traced-${randomBytes(4).toString('hex')}` });
     await service.waitForOutput(new RegExp(`Object ${object.id} \\(job [^)]+\\): completed`));
@@ -158,5 +176,41 @@ describe('tracing (OTLP export on)', () => {
     // A line logged while an operation runs names the operation's span.
     const started = jobLines.find((line) => line.msg === 'transform: started (attempt 1)');
     expect(trace().find((span) => span.spanId === started?.span_id)?.name).toBe('operation transform');
+  }, 120_000);
+});
+
+describe('tracing with no collector answering', () => {
+  afterAll(async () => {
+    await closeDatabase();
+  });
+
+  it('still serves and processes: spans that cannot be exported are dropped', async () => {
+    // A port nothing listens on: every export is refused.
+    const collectorPort = await freePort();
+    const port = await freePort();
+    const service = spawnService({
+      ...(process.env as Record<string, string>),
+      REDIS_PREFIX: uniquePrefix(),
+      APP_ROLE: 'all',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collectorPort}`,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+    });
+    try {
+      const baseUrl = `http://127.0.0.1:${port}`;
+      await service.waitForOutput(/Listening on/, 60_000);
+      const submitted = await request(baseUrl).post('/api/v1/process').send({ identifier: uniqueIdentifier('untraced'), operations: ['transform'], payload: [{ a: 1 }] }).expect(202);
+      const object = await waitFor(
+        async () => {
+          const body = (await request(baseUrl).get(`/api/v1/objects/${(submitted.body as { id: string }).id}`).expect(200)).body as ObjectResponse;
+          return body.state !== 'queued' && body.state !== 'processing' && body;
+        },
+        { timeoutMs: 60_000, what: 'the object to settle' },
+      );
+      expect(object).toMatchObject({ state: 'completed', error_message: null });
+    } finally {
+      await service.stop();
+    }
   }, 120_000);
 });

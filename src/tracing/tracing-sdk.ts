@@ -62,12 +62,15 @@ export function startTracing(process: TracedProcess): void {
   sdk.start();
 }
 
-/** How long an operation process waits for its spans to be exported after a run: a collector that does not answer costs no more. */
-const FLUSH_WAIT_MS = 1000;
+/**
+ * How long an operation process waits for its spans to be exported after a run: a collector that is slow or does not
+ * answer costs an operation no more (the export goes on meanwhile, and is lost only if the process is ended first).
+ */
+const FLUSH_WAIT_MS = 250;
 
 /**
- * Exports the spans still buffered, waiting at most FLUSH_WAIT_MS; nothing when tracing is off. The
- * operation processes call it after each run, since their pool may end them as soon as it is over.
+ * Exports the spans still buffered, waiting at most FLUSH_WAIT_MS; nothing when tracing is off. An operation
+ * process calls it after a run that its pool ends the process after (see OperationTask.flushSpans).
  */
 export async function flushTracing(): Promise<void> {
   if (!sdk) {

@@ -49,8 +49,9 @@ async function runOperationTask(task: OperationTask): Promise<OperationTaskResul
   try {
     return await context.with(contextFrom(task.trace), () => runInTrace(task));
   } finally {
-    // The pool may end this process as soon as the run is over: its spans leave first.
-    await flushTracing();
+    if (task.flushSpans) {
+      await flushTracing();
+    }
   }
 }
 

@@ -11,6 +11,11 @@ export interface OperationTask {
   carry: JobCarry;
   /** The operation's span, which the process's S3 calls are children of. */
   trace: TraceCarrier;
+  /**
+   * Export the run's spans before answering: set when the process is ended right after the run (a pool of a
+   * budget of its own closes when idle). A process that stays exports them in batches, as the SDK does.
+   */
+  flushSpans: boolean;
 }
 
 /**
