@@ -105,7 +105,7 @@ export async function shutDown(app: NestFastifyApplication, config: AppConfig, s
   }, config.shutdownTimeoutMs);
   deadline.unref();
   await app.close();
-  await stopTracing();
+  await stopTracing((message) => logger.warn(message));
   clearTimeout(deadline);
   logger.log('Stopped');
 }

@@ -1,4 +1,4 @@
-import { trace } from '@opentelemetry/api';
+import { DiagConsoleLogger, DiagLogLevel, diag, trace } from '@opentelemetry/api';
 import type { NodeSDK } from '@opentelemetry/sdk-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
@@ -52,6 +52,10 @@ export function startTracing(process: TracedProcess): void {
     );
   }
   /* eslint-enable @typescript-eslint/no-require-imports */
+  if (!globalThis.process.env.OTEL_LOG_LEVEL) {
+    // The SDK's own errors (an export the collector refused or never answered) go to stderr; it says nothing otherwise.
+    diag.setLogger(new DiagConsoleLogger(), DiagLogLevel.ERROR);
+  }
   sdk = new NodeSDK({
     serviceName: globalThis.process.env.OTEL_SERVICE_NAME ? undefined : 'object-processing-service',
     instrumentations,
@@ -84,8 +88,15 @@ export async function flushTracing(): Promise<void> {
   await Promise.race([flushed, sleep(FLUSH_WAIT_MS, undefined, { ref: false })]);
 }
 
-/** Exports what is buffered and stops the SDK; nothing when tracing is off. */
-export async function stopTracing(): Promise<void> {
-  await sdk?.shutdown();
+/** How long stopping waits for the last spans to be exported: a collector that does not answer does not hold the shutdown up. */
+const STOP_WAIT_MS = 2000;
+
+/** Exports what is buffered and stops the SDK, waiting at most STOP_WAIT_MS; nothing when tracing is off. Never rejects. */
+export async function stopTracing(warn: (message: string) => void): Promise<void> {
+  if (!sdk) {
+    return;
+  }
+  const stopped = sdk.shutdown().catch((error: unknown) => warn(`The last spans were not exported: ${(error as Error).message}`));
   sdk = undefined;
+  await Promise.race([stopped, sleep(STOP_WAIT_MS, undefined, { ref: false })]);
 }
