@@ -3,6 +3,7 @@ import { LoggerModule, Params } from 'nestjs-pino';
 import { destination, stdTimeFunctions, type LevelWithSilent } from 'pino';
 import { AppConfig } from '../config/app-config';
 import { traceLogFields } from '../tracing/trace-context';
+import { tracingStarted } from '../tracing/tracing-sdk';
 
 const PINO_LEVELS: Record<AppConfig['logLevel'], LevelWithSilent> = {
   fatal: 'fatal',
@@ -33,7 +34,8 @@ export function loggerParams(config: AppConfig): Params {
         timestamp: stdTimeFunctions.isoTime,
         formatters: { level: (label) => ({ level: label }) },
         base: { pid: process.pid, role: config.role },
-        mixin: traceLogFields,
+        // Only with tracing on: otherwise no line has a trace, and none pays for looking.
+        ...(tracingStarted() ? { mixin: traceLogFields } : {}),
         serializers: {
           req: (req: { id?: unknown; method?: string; url?: string }) => ({ id: req.id, method: req.method, url: withoutSecrets(req.url) }),
           res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),

@@ -66,6 +66,11 @@ export function startTracing(process: TracedProcess): void {
   sdk.start();
 }
 
+/** Whether startTracing ran in this process. */
+export function tracingStarted(): boolean {
+  return sdk !== undefined;
+}
+
 /**
  * How long an operation process waits for its spans to be exported after a run: a collector that is slow or does not
  * answer costs an operation no more (the export goes on meanwhile, and is lost only if the process is ended first).
