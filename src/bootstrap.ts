@@ -20,6 +20,7 @@ import { registerCors } from './edge/cors';
 import { refuseCrossSiteWrites } from './edge/cross-site-guard';
 import { httpTimeoutOptions } from './edge/http-timeouts';
 import { registerSecurityHeaders } from './edge/security-headers';
+import { stopTracing } from './tracing/tracing-sdk';
 
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -104,6 +105,7 @@ export async function shutDown(app: NestFastifyApplication, config: AppConfig, s
   }, config.shutdownTimeoutMs);
   deadline.unref();
   await app.close();
+  await stopTracing((message) => logger.warn(message));
   clearTimeout(deadline);
   logger.log('Stopped');
 }

@@ -39,8 +39,13 @@ async function startService(
   };
 }
 
+/** The id of the request that submitted each object, by object id. */
+const submittedBy = new Map<string, string>();
+
 async function processObject(baseUrl: string, label: string): Promise<{ id: string; task_id: string }> {
-  const submitted = (await request(baseUrl).post('/api/v1/process').send({ identifier: uniqueIdentifier(label), operations: ['transform'] }).expect(202)).body;
+  const response = await request(baseUrl).post('/api/v1/process').send({ identifier: uniqueIdentifier(label), operations: ['transform'] }).expect(202);
+  const submitted = response.body as { id: string; task_id: string };
+  submittedBy.set(submitted.id, response.headers['x-request-id'] as string);
   await waitFor(async () => ((await request(baseUrl).get(`/api/v1/progress/${submitted.id}`).expect(200)).body as ProgressResponse).state === 'completed', {
     timeoutMs: 60_000,
     what: 'the object to complete',
@@ -94,7 +99,10 @@ describe('structured logs', () => {
     expect(requestUrls.filter((url) => /^\/(health|metrics)/.test(url!))).toEqual([]);
 
     const outcome = logged.find((line) => line.msg === `Object ${id} (job ${taskId}): completed`);
-    expect(outcome).toMatchObject({ level: 'info', context: 'ObjectWorker', objectId: id, jobId: taskId });
+    // A job's lines name the request that queued it.
+    expect(outcome).toMatchObject({ level: 'info', context: 'ObjectWorker', objectId: id, jobId: taskId, reqId: 'abc123' });
+    // Tracing is off (no OTEL_EXPORTER_OTLP_ENDPOINT): no line carries a trace id.
+    expect(logged.filter((line) => 'trace_id' in line || 'span_id' in line)).toEqual([]);
     expect(logged.filter((line) => line.level === 'debug')).toEqual([]);
   }, 120_000);
 
@@ -136,7 +144,7 @@ describe('structured logs', () => {
     }
   });
 
-  it('puts the object and job ids on every line logged while handling a job, from every class', async () => {
+  it('puts the object and job ids, and the id of the request that queued the job, on every line logged while handling it, from every class', async () => {
     const { service, baseUrl, lines } = await startService('debug');
     processes.push(service);
 
@@ -155,8 +163,16 @@ describe('structured logs', () => {
         expect.stringMatching(/^transform: completed in \d+ ms$/),
       ]);
       expect(mentioning.length).toBeGreaterThan(fromProcessor.length);
-      for (const line of mentioning.filter((candidate) => candidate.context !== undefined && candidate.reqId === undefined)) {
-        expect({ msg: line.msg, objectId: line.objectId, jobId: line.jobId, level: line.level }).toEqual({ msg: line.msg, objectId: id, jobId: taskId, level: line.level });
+      const requestId = submittedBy.get(id);
+      // Lines of the requests (which carry a reqId but no objectId) aside, every line is the job's, with the request that queued it.
+      for (const line of mentioning.filter((candidate) => candidate.context !== undefined && (candidate.reqId === undefined || candidate.objectId !== undefined))) {
+        expect({ msg: line.msg, objectId: line.objectId, jobId: line.jobId, reqId: line.reqId, level: line.level }).toEqual({
+          msg: line.msg,
+          objectId: id,
+          jobId: taskId,
+          reqId: requestId,
+          level: line.level,
+        });
       }
     }
     // Lines of one job never carry another's ids.

@@ -10,6 +10,7 @@ import { waitFor } from './support/wait-for';
 import { cuttableProxy } from './support/cuttable-proxy';
 import { waitUntilSettled } from './support/objects';
 import { ACCESS_DENIED, S3FaultProxy } from './support/s3-fault-proxy';
+import { openSse } from './support/sse';
 
 
 async function submit(service: TestApp, body: Record<string, unknown>): Promise<{ id: string; task_id: string }> {
@@ -70,6 +71,31 @@ describe('Prometheus metrics at /metrics', () => {
       expect(sampleValue(metrics, 'queue_jobs', { state })).toEqual(expect.any(Number));
     }
     expect(sampleValue(metrics, 'process_cpu_user_seconds_total')).toEqual(expect.any(Number));
+  });
+
+  it('reports the wait of the oldest queued object, the workers on the queue, readiness and open progress streams', async () => {
+    // An API alone, on a queue of its own: what it queues waits, since no worker takes it.
+    const api = await startTestApp({ APP_ROLE: 'api' });
+    try {
+      const { id } = await submit(api, { identifier: uniqueIdentifier('metrics-waiting'), operations: ['validate'] });
+      await request(api.baseUrl).get('/health/ready').expect(200);
+      const stream = await openSse(`${api.baseUrl}/api/v1/progress/${id}/stream`);
+      try {
+        await waitFor(() => stream.events.length >= 1, { what: 'the first event of the stream' });
+        const metrics = await scrape(api.baseUrl);
+        expect(sampleValue(metrics, 'queue_oldest_waiting_seconds')).toBeGreaterThan(0);
+        expect(sampleValue(metrics, 'queue_workers')).toBe(0);
+        expect(sampleValue(metrics, 'health_ready')).toBe(1);
+        expect(sampleValue(metrics, 'sse_connections')).toBe(1);
+      } finally {
+        stream.close();
+      }
+      await waitFor(async () => sampleValue(await scrape(api.baseUrl), 'sse_connections') === 0, { what: 'the stream to be counted closed' });
+      // The application with a worker role has its worker on its queue.
+      expect(sampleValue(await scrape(service.baseUrl), 'queue_workers')).toBeGreaterThanOrEqual(1);
+    } finally {
+      await api.close();
+    }
   });
 
   it('names its own metrics by their type (only counters end in _total), and the README lists each with the name the service exposes', async () => {

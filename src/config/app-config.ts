@@ -85,6 +85,10 @@ const envSchema = z.object({
   WEBHOOK_RETRY_MAX_DELAY_MS: positiveInt.min(10).default(3_600_000),
   WEBHOOK_RETRY_WINDOW_SECONDS: positiveInt.max(30 * 86400).default(86400),
   WEBHOOK_POLL_INTERVAL_MS: positiveInt.min(50).max(60_000).default(1000),
+  // OpenTelemetry's own variables: the SDK reads these and the other OTEL_* itself; they are here to be validated and documented.
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  OTEL_SDK_DISABLED: booleanFromString.default(false),
 });
 
 export type AppRole = z.infer<typeof envSchema>['APP_ROLE'];
@@ -287,6 +291,17 @@ export class AppConfig {
   get runsWorker(): boolean {
     return this.role !== 'api';
   }
+}
+
+/**
+ * Whether OpenTelemetry tracing starts: an OTLP endpoint is set (OTEL_EXPORTER_OTLP_ENDPOINT or its
+ * _TRACES_ form), and neither OTEL_SDK_DISABLED nor OTEL_TRACES_EXPORTER=none turns it off. Read on its
+ * own, before AppConfig exists, because the SDK must start before the modules it instruments load.
+ */
+export function tracingWanted(env: Record<string, string | undefined>): boolean {
+  const e = withoutEmptyValues(env);
+  const endpoint = e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? e.OTEL_EXPORTER_OTLP_ENDPOINT;
+  return endpoint !== undefined && !['true', '1'].includes(e.OTEL_SDK_DISABLED ?? '') && e.OTEL_TRACES_EXPORTER !== 'none';
 }
 
 function withoutEmptyValues(env: Record<string, string | undefined>): Record<string, string> {

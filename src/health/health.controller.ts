@@ -7,6 +7,7 @@ import { ApiNotReadyError } from '../common/api-errors.decorator';
 import { HealthCheck, HealthCheckResult, HealthCheckService } from '@nestjs/terminus';
 import { DependencyProbes } from './dependency-probes';
 import { PublicAccess } from '../access/access.decorator';
+import { MetricsService } from '../metrics/metrics.service';
 
 /** Terminus's result; documented here because a failed check leaves in the one error shape, not as Terminus documents it. */
 function healthResult(example: Record<string, unknown>) {
@@ -32,6 +33,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly probes: DependencyProbes,
     private readonly shutdown: ShutdownSignal,
+    private readonly metrics: MetricsService,
   ) {}
 
   @Get()
@@ -57,6 +59,17 @@ export class HealthController {
   @ApiOkResponse({ description: 'PostgreSQL, Redis and S3 all reachable', schema: healthResult(ALL_UP) })
   @ApiNotReadyError()
   async ready(): Promise<HealthCheckResult> {
+    try {
+      const result = await this.checkReady();
+      this.metrics.recordReadiness(true);
+      return result;
+    } catch (error) {
+      this.metrics.recordReadiness(false);
+      throw error;
+    }
+  }
+
+  private async checkReady(): Promise<HealthCheckResult> {
     if (this.shutdown.active) {
       throw new DomainError(HttpStatus.SERVICE_UNAVAILABLE, ErrorCode.NotReady, 'Not ready: shutting down');
     }

@@ -2,6 +2,8 @@ import { DynamicModule } from '@nestjs/common';
 import { LoggerModule, Params } from 'nestjs-pino';
 import { destination, stdTimeFunctions, type LevelWithSilent } from 'pino';
 import { AppConfig } from '../config/app-config';
+import { traceLogFields } from '../tracing/trace-context';
+import { tracingStarted } from '../tracing/tracing-sdk';
 
 const PINO_LEVELS: Record<AppConfig['logLevel'], LevelWithSilent> = {
   fatal: 'fatal',
@@ -15,7 +17,9 @@ const PINO_LEVELS: Record<AppConfig['logLevel'], LevelWithSilent> = {
 /**
  * JSON lines on stdout. Every line logged while handling a request carries `reqId` (the
  * Fastify request id, taken from x-request-id when the client sends one; see request-logging.ts);
- * every line logged while a worker handles a job carries `objectId` and `jobId` (see ObjectWorker).
+ * every line logged while a worker handles a job carries `objectId`, `jobId` and the `reqId` of the request
+ * that queued the job (see ObjectWorker). With tracing on, every line logged inside a span (a request, a job,
+ * an operation) carries its `trace_id` and `span_id`.
  * nestjs-pino's own request middleware is mounted on no route: the Fastify hooks do that job.
  *
  * stdout is written asynchronously, in batches of 4 KiB or every 50 ms, whichever comes first, rather
@@ -30,6 +34,8 @@ export function loggerParams(config: AppConfig): Params {
         timestamp: stdTimeFunctions.isoTime,
         formatters: { level: (label) => ({ level: label }) },
         base: { pid: process.pid, role: config.role },
+        // Only with tracing on: otherwise no line has a trace, and none pays for looking.
+        ...(tracingStarted() ? { mixin: traceLogFields } : {}),
         serializers: {
           req: (req: { id?: unknown; method?: string; url?: string }) => ({ id: req.id, method: req.method, url: withoutSecrets(req.url) }),
           res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),

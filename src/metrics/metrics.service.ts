@@ -51,6 +51,18 @@ export class MetricsService implements OnModuleDestroy {
     registers: [this.registry],
   });
 
+  private readonly sseConnections = new Gauge({
+    name: 'sse_connections',
+    help: 'Progress streams (server-sent events) open in this process',
+    registers: [this.registry],
+  });
+
+  private readonly ready = new Gauge({
+    name: 'health_ready',
+    help: 'Outcome of the last readiness check of this process: 1 ready, 0 not ready (changes of it are flapping)',
+    registers: [this.registry],
+  });
+
   constructor(objects: ObjectsRepository, queue: ProcessingQueue) {
     collectDefaultMetrics({ register: this.registry });
     const logger = this.logger;
@@ -84,6 +96,32 @@ export class MetricsService implements OnModuleDestroy {
         }
       },
     });
+    new Gauge({
+      name: 'queue_oldest_waiting_seconds',
+      help: 'How long the object queued longest ago has waited to start, 0 when none waits (from PostgreSQL, at scrape time)',
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        try {
+          this.set(await withTimeout(objects.oldestQueuedAgeSeconds()));
+        } catch (error) {
+          logger.warn(`queue_oldest_waiting_seconds not collected: ${(error as Error).message}`);
+        }
+      },
+    });
+    new Gauge({
+      name: 'queue_workers',
+      help: 'Worker processes connected to the processing queue, all pods together (from Redis, at scrape time)',
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        try {
+          this.set(await withTimeout(queue.workerCount()));
+        } catch (error) {
+          logger.warn(`queue_workers not collected: ${(error as Error).message}`);
+        }
+      },
+    });
   }
 
   observeHttpRequest(method: string, route: string, statusCode: number, seconds: number): void {
@@ -94,6 +132,22 @@ export class MetricsService implements OnModuleDestroy {
   timeOperation(operation: string): (outcome: OperationOutcome) => number {
     const end = this.operationDuration.startTimer({ operation });
     return (outcome) => end({ outcome });
+  }
+
+  /** Counts a progress stream open until the returned function is called. */
+  openSseConnection(): () => void {
+    this.sseConnections.inc();
+    let open = true;
+    return () => {
+      if (open) {
+        open = false;
+        this.sseConnections.dec();
+      }
+    };
+  }
+
+  recordReadiness(ready: boolean): void {
+    this.ready.set(ready ? 1 : 0);
   }
 
   countRetry(operation: string): void {

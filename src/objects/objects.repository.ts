@@ -290,6 +290,14 @@ export class ObjectsRepository {
     return Object.fromEntries(rows.map((row) => [row.state, Number(row.count)])) as Record<ObjectState, number>;
   }
 
+  /** How long the object queued longest ago has waited, in seconds (queued objects change only when they start or are cancelled); 0 when none waits. */
+  async oldestQueuedAgeSeconds(): Promise<number> {
+    const [row] = await this.em
+      .getConnection()
+      .execute<{ age: string | null }[]>(`select extract(epoch from now() - min(updated_at)) as age from ${TABLE} where state = 'queued'`);
+    return Math.max(0, Number(row?.age ?? 0));
+  }
+
   /**
    * A page of objects, newest first, each with its list position: created_at as PostgreSQL stores
    * it (to the microsecond, as text) and the id, so a cursor made from it resumes exactly after it.

@@ -1,7 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { Subject } from 'rxjs';
 import type { FastifyReply } from 'fastify';
-import type { ObjectEventRecord } from '../objects/objects.repository';
+import { MetricsService } from '../metrics/metrics.service';
+import type { ObjectEventRecord, ObjectsRepository } from '../objects/objects.repository';
+import type { ProcessingQueue } from '../queue/processing-queue';
 import type { ProcessingObject } from '../objects/processing-object.entity';
 import type { ObjectEventFeeds } from './object-event-feeds';
 import { ProgressStream } from './progress-stream';
@@ -49,7 +51,10 @@ class FakeResponse extends EventEmitter {
 function setUp() {
   const events = new Subject<ObjectEventRecord>();
   const feeds = { eventsAfter: () => events.asObservable() } as unknown as ObjectEventFeeds;
-  const stream = new ProgressStream(feeds);
+  // Its gauges read from PostgreSQL and Redis only when scraped, which these tests do not do.
+  const metrics = new MetricsService({} as ObjectsRepository, {} as ProcessingQueue);
+  const stream = new ProgressStream(feeds, metrics);
+  const openConnections = async () => (await metrics.registry.getSingleMetric('sse_connections')!.get()).values[0].value;
   const open = async () => {
     const response = new FakeResponse();
     const reply = {
@@ -61,13 +66,14 @@ function setUp() {
     await stream.stream({ ...object } as unknown as ProcessingObject, undefined, reply);
     return response;
   };
-  return { events, stream, open };
+  return { events, stream, open, openConnections };
 }
 
 describe('ProgressStream', () => {
   it('writes one frame string per event to every client of the object, and ends the streams when it settles', async () => {
-    const { events, open } = setUp();
+    const { events, open, openConnections } = setUp();
     const [first, second] = [await open(), await open()];
+    expect(await openConnections()).toBe(2);
     expect(first.headers).toMatchObject({ 'x-request-id': 'r1', 'Content-Type': 'text/event-stream', 'X-Accel-Buffering': 'no' });
     expect(first.chunks[0]).toMatch(/^retry: 1000\n\nevent: progress\nid: 1\ndata: \{"id":"[^\n]*\}\n\n$/);
 
@@ -79,6 +85,7 @@ describe('ProgressStream', () => {
     expect([first.writableEnded, second.writableEnded]).toEqual([true, true]);
     expect([first.destroyed, second.destroyed]).toEqual([false, false]);
     expect(events.observed).toBe(false);
+    expect(await openConnections()).toBe(0);
   });
 
   it('breaks the stream off, rather than completing it, when following the object fails', async () => {
@@ -89,12 +96,13 @@ describe('ProgressStream', () => {
   });
 
   it('drops a client that leaves more than 4 MiB unread and releases its feed, and breaks every stream off on shutdown', async () => {
-    const { events, stream, open } = setUp();
+    const { events, stream, open, openConnections } = setUp();
     const [slow, fast] = [await open(), await open()];
     slow.writableLength = 5 * 1024 * 1024;
     events.next(event(2, 'processing'));
     expect(slow.destroyed).toBe(true);
     expect(fast.destroyed).toBe(false);
+    expect(await openConnections()).toBe(1);
 
     stream.beforeApplicationShutdown();
     // Broken off, not completed: clients take it for an interruption and reconnect.

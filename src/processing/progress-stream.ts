@@ -2,6 +2,7 @@ import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { Subscription } from 'rxjs';
+import { MetricsService } from '../metrics/metrics.service';
 import { toProgressView } from '../objects/object.presenter';
 import { isSettled } from '../objects/object-state';
 import type { ObjectEventRecord } from '../objects/objects.repository';
@@ -64,7 +65,10 @@ export class ProgressStream implements BeforeApplicationShutdown {
   private heartbeat?: NodeJS.Timeout;
   private stopping = false;
 
-  constructor(private readonly feeds: ObjectEventFeeds) {}
+  constructor(
+    private readonly feeds: ObjectEventFeeds,
+    private readonly metrics: MetricsService,
+  ) {}
 
   /** Streams the progress of `object` (as just read) to `reply`. */
   async stream(object: ProcessingObject, lastEventId: number | undefined, reply: FastifyReply): Promise<void> {
@@ -125,9 +129,11 @@ export class ProgressStream implements BeforeApplicationShutdown {
       response.destroy();
     };
     this.streams.set(response, interrupt);
+    const closeConnection = this.metrics.openSseConnection();
     this.startHeartbeat();
     // Both after the end and when the client leaves first: the feed is released either way.
     response.once('close', () => {
+      closeConnection();
       subscription.unsubscribe();
       this.streams.delete(response);
       if (this.streams.size === 0) {

@@ -1,12 +1,20 @@
+import type { TraceCarrier } from '../tracing/trace-context';
+
 export const OBJECTS_QUEUE = 'objects';
 
 export enum JobName {
   ProcessObject = 'process-object',
 }
 
+/** Where a job came from: the request that queued it and its trace, which the job's spans continue. */
+export interface JobOrigin extends TraceCarrier {
+  reqId?: string;
+}
+
 export interface ProcessObjectJob {
   name: JobName.ProcessObject;
-  data: { objectId: string };
+  /** `origin` is added by ProcessingQueue.enqueue; jobs queued by no request (the reconciler's) have no reqId nor trace. */
+  data: { objectId: string; origin?: JobOrigin };
 }
 
 /** Every job the service enqueues; producers go through one entry point with this type. */

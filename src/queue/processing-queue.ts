@@ -2,8 +2,10 @@ import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { AppConfig } from '../config/app-config';
-import { JobFate, JobItem, OBJECTS_QUEUE } from './jobs';
+import { JobFate, JobItem, JobOrigin, OBJECTS_QUEUE } from './jobs';
 import { closeGracefully } from '../common/close-gracefully';
+import { currentRequestId } from '../logging/request-id';
+import { currentTraceCarrier } from '../tracing/trace-context';
 
 /** A job and its options, as enqueue and enqueueBulk take them. */
 export interface QueuedJob {
@@ -41,14 +43,16 @@ export class ProcessingQueue implements OnApplicationShutdown {
     });
   }
 
+  /** Adds the job with its origin: the request being handled, and the active trace, which the job continues. */
   async enqueue(job: JobItem, options: { jobId: string; priority?: number }): Promise<void> {
-    await this.queue.add(job.name, job.data, options);
+    await this.queue.add(job.name, { ...job.data, origin: jobOrigin() }, options);
   }
 
-  /** Adds the jobs in one round trip (BullMQ's addBulk: all of them, atomically, or none). */
+  /** Adds the jobs in one round trip (BullMQ's addBulk: all of them, atomically, or none), each with the origin enqueue gives. */
   async enqueueBulk(jobs: readonly QueuedJob[]): Promise<void> {
     if (jobs.length > 0) {
-      await this.queue.addBulk(jobs.map(({ job, options }) => ({ name: job.name, data: job.data, opts: options })));
+      const origin = jobOrigin();
+      await this.queue.addBulk(jobs.map(({ job, options }) => ({ name: job.name, data: { ...job.data, origin }, opts: options })));
     }
   }
 
@@ -96,4 +100,10 @@ export class ProcessingQueue implements OnApplicationShutdown {
     await closeGracefully(() => this.queue.close(), () => undefined);
     await closeGracefully(() => this.connection.quit(), () => this.connection.disconnect());
   }
+}
+
+/** The request being handled and the active trace, for a job queued now. */
+function jobOrigin(): JobOrigin {
+  const requestId = currentRequestId();
+  return { ...currentTraceCarrier(), ...(requestId === undefined ? {} : { reqId: requestId }) };
 }

@@ -9,7 +9,8 @@ import { Cancellations, WorkerStoppingError } from './cancellations';
 import { ObjectProcessor, ProcessAttempt } from './object-processor';
 import type { StorageService } from '../storage/storage.service';
 import type { OperationProcesses } from './operation-processes';
-import { OperationDependencyError, type OperationTask, type OperationTaskOutcome, type OperationTaskResult } from './operation-task';
+import { OperationDependencyError, type OperationTaskOutcome, type OperationTaskResult } from './operation-task';
+import type { OperationRequest } from './operation-processes';
 
 const PLAN = ['validate', 'transform', 'enrich'];
 const TASK_ID = 'object-1.1';
@@ -98,14 +99,14 @@ class FakeObjects {
   }
 }
 
-type Script = (task: OperationTask, signal: AbortSignal) => Promise<OperationTaskOutcome>;
+type Script = (task: OperationRequest, signal: AbortSignal) => Promise<OperationTaskOutcome>;
 
 /** Runs each operation as its script says; by default each completes and keeps a file for the next. */
 class FakeOperationProcesses {
-  readonly ran: OperationTask[] = [];
+  readonly ran: OperationRequest[] = [];
   readonly scripts = new Map<string, Script>();
 
-  async run(task: OperationTask, _budget: unknown, signal: AbortSignal, onProgress: (message: string) => Promise<void>): Promise<OperationTaskResult> {
+  async run(task: OperationRequest, _budget: unknown, signal: AbortSignal, onProgress: (message: string) => Promise<void>): Promise<OperationTaskResult> {
     this.ran.push(structuredClone(task));
     const script = this.scripts.get(task.operation);
     await onProgress(`${task.operation}: halfway`);

@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import type { Span } from '@opentelemetry/api';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config';
 import { InvalidTransitionError, ObjectNotFoundError } from '../common/domain-errors';
@@ -11,6 +12,7 @@ import { budgetFor, OperationBudget } from '../operations/operation-budget';
 import { readOptions } from '../operations/operation-options';
 import { artifactKeys } from '../storage/artifact-keys';
 import { StorageService } from '../storage/storage.service';
+import { annotateSpan, currentTraceCarrier, inSpan } from '../tracing/trace-context';
 import { Cancellations, ObjectCancelledError, WorkerStoppingError } from './cancellations';
 import { JobCarryHolder } from './job-memory';
 import type { ObjectForRun } from './operation-run';
@@ -114,11 +116,23 @@ export class ObjectProcessor {
     return object.state === 'processing' ? object : null;
   }
 
+  /** One run of an operation, in a span of its own: its PostgreSQL writes and its process's S3 calls are the span's children. */
   private async runOperation(object: ProcessingObject, operation: string, run: OperationRunSettings): Promise<ProcessOutcome> {
+    const attributes = {
+      'operation.name': operation,
+      'operation.attempt': (object.operationsStatus[operation]?.attempts ?? 0) + 1,
+      'object.id': object.id,
+      'operation.bytes_in': object.source?.size ?? 0,
+    };
+    return inSpan(`operation ${operation}`, { attributes }, (span) => this.timedOperation(object, operation, run, span));
+  }
+
+  private async timedOperation(object: ProcessingObject, operation: string, run: OperationRunSettings, span: Span): Promise<ProcessOutcome> {
     this.logger.debug(`${operation}: started (attempt ${run.attempt.attempts})`);
     const recordDuration = this.metrics.timeOperation(operation);
     const finished = (outcome: OperationOutcome) => {
       const seconds = recordDuration(outcome);
+      span.setAttribute('operation.outcome', outcome);
       this.logger.debug(`${operation}: ${outcome} in ${Math.round(seconds * 1000)} ms`);
     };
     try {
@@ -146,7 +160,9 @@ export class ObjectProcessor {
     }
     let ran;
     try {
-      ran = await this.operationProcesses.run({ operation, object: objectForRun(object), carry: carry.carry }, budget, signal, (message) => this.recordProgress(object.id, operation, message));
+      ran = await this.operationProcesses.run({ operation, object: objectForRun(object), carry: carry.carry, trace: currentTraceCarrier() }, budget, signal, (message) =>
+        this.recordProgress(object.id, operation, message),
+      );
     } catch (error) {
       if (signal.reason instanceof ObjectCancelledError) {
         // Requests the killed process had already sent may still land: what they store goes once they have.
@@ -178,6 +194,7 @@ export class ObjectProcessor {
         throw new Error(`${operation}: ${outcome.message}`);
       case 'completed': {
         const files = outcome.files.map((file) => file.s3Url);
+        annotateSpan({ 'operation.bytes_out': outcome.files.reduce((total, file) => total + file.size, outcome.result.size) });
         const finishedStatus = { ...timing, completed: true, s3_url: outcome.result.s3Url, error: null, files };
         try {
           await this.updateOrStop(object.id, { kind: 'operation_finished', operation }, {

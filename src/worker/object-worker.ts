@@ -1,10 +1,12 @@
 import { Injectable, Logger, OnApplicationBootstrap, BeforeApplicationShutdown } from '@nestjs/common';
+import { SpanKind, context } from '@opentelemetry/api';
 import { DelayedError, Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import { isDependencyFailure } from '../common/dependency-failure';
 import { AppConfig } from '../config/app-config';
 import { GlobalLimit } from '../queue/global-limit';
 import { JobItem, JobName, OBJECTS_QUEUE } from '../queue/jobs';
+import { annotateSpan, contextFrom, inSpan } from '../tracing/trace-context';
 import { Cancellations, WorkerStoppingError } from './cancellations';
 import { DependencyGate } from './dependency-gate';
 import { OperationDependencyError } from './operation-task';
@@ -32,7 +34,7 @@ export class ObjectWorker implements OnApplicationBootstrap, BeforeApplicationSh
 
   async onApplicationBootstrap(): Promise<void> {
     await this.globalLimit.start();
-    this.worker = new Worker(OBJECTS_QUEUE, (job: ObjectJob, token?: string) => this.inJobContext(job, () => this.handBackWhenStopping(job, token)), {
+    this.worker = new Worker(OBJECTS_QUEUE, (job: ObjectJob, token?: string) => this.inJobContext(job, () => this.traced(job, () => this.handBackWhenStopping(job, token))), {
       connection: { url: this.config.redis.url, maxRetriesPerRequest: null },
       prefix: this.config.redis.prefix,
       concurrency: this.config.maxParallelWorkers,
@@ -53,9 +55,32 @@ export class ObjectWorker implements OnApplicationBootstrap, BeforeApplicationSh
     this.logger.log(`Worker started (global limit ${this.config.maxParallelWorkers})`);
   }
 
-  /** Every line logged while `work` runs, by any class, carries the job's objectId and jobId. */
+  /**
+   * Every line logged while `work` runs, by any class, carries the job's objectId and jobId, and the id of the
+   * request that queued it; `work` runs in the trace of that request.
+   */
   private inJobContext<T>(job: ObjectJob, work: () => T): T {
-    return this.pino.runInContext(work, { bindings: { objectId: job.data.objectId, jobId: job.id } });
+    const { objectId, origin } = job.data;
+    const bindings = { objectId, jobId: job.id, ...(origin?.reqId === undefined ? {} : { reqId: origin.reqId }) };
+    return context.with(contextFrom(origin), () => this.pino.runInContext(work, { bindings }));
+  }
+
+  /** The job's span: its operations' spans are its children. A job handed back or put off is not a failure. */
+  private traced(job: ObjectJob, work: () => Promise<ProcessOutcome>): Promise<ProcessOutcome> {
+    const attributes = {
+      'messaging.system': 'bullmq',
+      'messaging.operation.type': 'process',
+      'messaging.destination.name': OBJECTS_QUEUE,
+      'messaging.message.id': job.id ?? '',
+      'object.id': job.data.objectId,
+      'job.attempt': job.attemptsMade + 1,
+    };
+    const expected = (error: unknown) => error instanceof WaitingError || error instanceof DelayedError;
+    return inSpan(`process ${job.name}`, { kind: SpanKind.CONSUMER, attributes, expected }, async (span) => {
+      const outcome = await work();
+      span.setAttribute('job.outcome', outcome);
+      return outcome;
+    });
   }
 
   /**
@@ -68,6 +93,7 @@ export class ObjectWorker implements OnApplicationBootstrap, BeforeApplicationSh
     } catch (error) {
       if (error instanceof WorkerStoppingError) {
         await job.moveToWait(token);
+        annotateSpan({ 'job.outcome': 'handed back' });
         this.logger.log(`Object ${job.data.objectId} (job ${job.id}): handed back to the queue`);
         throw new WaitingError();
       }
@@ -80,6 +106,7 @@ export class ObjectWorker implements OnApplicationBootstrap, BeforeApplicationSh
           this.logger.warn(`Object ${job.data.objectId} (job ${job.id}): could not be put back to wait (${(moveError as Error).message}) after: ${reason}`);
           throw moveError;
         }
+        annotateSpan({ 'job.outcome': 'waits for a dependency' });
         this.logger.warn(`Object ${job.data.objectId} (job ${job.id}): waits for a dependency: ${reason}`);
         throw new DelayedError();
       }

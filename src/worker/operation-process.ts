@@ -1,5 +1,7 @@
+import './operation-process-tracing';
 import 'reflect-metadata';
 import { DynamicModule, Module } from '@nestjs/common';
+import { context } from '@opentelemetry/api';
 import { NestFactory } from '@nestjs/core';
 import workerpool from 'workerpool';
 import { isDependencyFailure } from '../common/dependency-failure';
@@ -10,6 +12,8 @@ import { OperationRegistry } from '../operations/operation-registry';
 import { OperationsModule } from '../operations/operations.module';
 import { artifactKeys } from '../storage/artifact-keys';
 import { StorageService } from '../storage/storage.service';
+import { contextFrom } from '../tracing/trace-context';
+import { flushTracing } from '../tracing/tracing-sdk';
 import { JobMemory } from './job-memory';
 import { OperationRun } from './operation-run';
 import type { OperationProcessMessage, OperationTask, OperationTaskOutcome, OperationTaskResult } from './operation-task';
@@ -42,6 +46,16 @@ function tellJob(message: OperationProcessMessage): void {
 }
 
 async function runOperationTask(task: OperationTask): Promise<OperationTaskResult> {
+  try {
+    return await context.with(contextFrom(task.trace), () => runInTrace(task));
+  } finally {
+    if (task.flushSpans) {
+      await flushTracing();
+    }
+  }
+}
+
+async function runInTrace(task: OperationTask): Promise<OperationTaskResult> {
   const { storage, artifacts, registry } = await services;
   tellJob({ started: true });
   const memory = new JobMemory(task.carry);

@@ -6,6 +6,9 @@ import { AppConfig } from '../config/app-config';
 import type { OperationBudget } from '../operations/operation-budget';
 import type { OperationProcessMessage, OperationTask, OperationTaskResult } from './operation-task';
 
+/** A run as the job asks for it: the pool decides whether the process exports its spans before answering. */
+export type OperationRequest = Omit<OperationTask, 'flushSpans'>;
+
 type Pool = ReturnType<typeof workerpool.pool>;
 
 /** A pool with the runs under way in it. */
@@ -62,7 +65,7 @@ export class OperationProcesses implements OnApplicationBootstrap, OnApplication
    * all of them before this resolves. Rejects with `signal.reason` when `signal` aborts, and with an
    * OperationProcessError when the process ends for another reason than its budget.
    */
-  async run(task: OperationTask, budget: OperationBudget, signal: AbortSignal, onProgress: (message: string) => Promise<void>): Promise<OperationTaskResult> {
+  async run(task: OperationRequest, budget: OperationBudget, signal: AbortSignal, onProgress: (message: string) => Promise<void>): Promise<OperationTaskResult> {
     try {
       return await this.runOnce(task, budget, signal, onProgress);
     } catch (error) {
@@ -74,7 +77,7 @@ export class OperationProcesses implements OnApplicationBootstrap, OnApplication
     }
   }
 
-  private async runOnce(task: OperationTask, budget: OperationBudget, signal: AbortSignal, onProgress: (message: string) => Promise<void>): Promise<OperationTaskResult> {
+  private async runOnce(task: OperationRequest, budget: OperationBudget, signal: AbortSignal, onProgress: (message: string) => Promise<void>): Promise<OperationTaskResult> {
     signal.throwIfAborted();
     const memoryMb = roundedMemory(budget.memoryMb);
     const entry = this.pool(memoryMb);
@@ -96,7 +99,8 @@ export class OperationProcesses implements OnApplicationBootstrap, OnApplication
           .catch((error: unknown) => this.logger.warn(`Progress of ${task.operation} not recorded: ${(error as Error).message}`));
       }
     };
-    const running = entry.pool.exec('runOperationTask', [task], { on: fromProcess });
+    const processTask: OperationTask = { ...task, flushSpans: memoryMb !== this.defaultMemoryMb() };
+    const running = entry.pool.exec('runOperationTask', [processTask], { on: fromProcess });
     // Returns nothing: EventTarget treats a returned thenable as the listener's promise and rethrows its rejection.
     const cancel = () => {
       running.cancel();

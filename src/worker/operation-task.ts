@@ -2,12 +2,20 @@ import type { WrittenFile } from '../operations/operation';
 import type { StoredObject } from '../storage/storage.service';
 import type { JobCarry } from './job-memory';
 import type { ObjectForRun } from './operation-run';
+import type { TraceCarrier } from '../tracing/trace-context';
 
 /** What the job hands an operation process: one operation to run on one object. Progress messages travel back as pool events. */
 export interface OperationTask {
   operation: string;
   object: ObjectForRun;
   carry: JobCarry;
+  /** The operation's span, which the process's S3 calls are children of. */
+  trace: TraceCarrier;
+  /**
+   * Export the run's spans before answering: set when the process is ended right after the run (a pool of a
+   * budget of its own closes when idle). A process that stays exports them in batches, as the SDK does.
+   */
+  flushSpans: boolean;
 }
 
 /**
