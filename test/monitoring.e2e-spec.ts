@@ -109,7 +109,7 @@ describe('deploy/monitoring: the Grafana dashboard and the Prometheus alert rule
     expect([...queries, ...rules.map((rule) => rule.expr)].filter((expr) => !balanced(expr) || metricNames(expr).length === 0)).toEqual([]);
   });
 
-  it('chart throughput, latency by route, the queue, its oldest waiting object, operations, failures, dead letters and SSE connections', () => {
+  it('chart throughput, latency by route, the queue, its oldest waiting object, operations, failures, dead letters, SSE connections and webhook deliveries', () => {
     expect(dashboard).toMatchObject({ uid: expect.any(String), title: expect.any(String) });
     expect(dashboard.templating.list).toContainEqual(expect.objectContaining({ name: 'datasource', type: 'datasource', query: 'prometheus' }));
     const panels = dashboard.panels.filter((panel) => panel.type !== 'row');
@@ -129,6 +129,7 @@ describe('deploy/monitoring: the Grafana dashboard and the Prometheus alert rule
     expect(reading('operation_duration_seconds_count')).toEqual(expect.arrayContaining(['Operations finished per second', 'Operation failure ratio']));
     expect(reading('object_failures_total')).toContain('Objects failed, by error code');
     expect(reading('sse_connections')).toEqual(['SSE connections']);
+    expect(reading('webhook_delivery_attempts_total')).toEqual(['Webhook delivery attempts']);
   });
 
   it('alert on a queue not draining, the failure ratio, readiness flapping and absent workers, each with a severity and an explanation', () => {

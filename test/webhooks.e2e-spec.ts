@@ -5,6 +5,7 @@ import { closeDatabase, query } from './support/database';
 import { expectErrorShape } from './support/error-shape';
 import { ServiceProcess, spawnService } from './support/service-process';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
+import { sampleValue } from './support/prometheus';
 import { waitFor } from './support/wait-for';
 import { ReceivedWebhook, WebhookReceiver, signatureIsValid } from './support/webhook-receiver';
 
@@ -169,6 +170,9 @@ describe('webhooks (API and worker in one process)', () => {
     });
     expect(recorded).toEqual([expect.objectContaining({ webhook_id: webhookId, event: 'completed', status: 'delivered', attempts: 3, last_status_code: 204, last_error: null })]);
     expect(await deliveries(app, `/api/v1/objects/${id}/webhook-deliveries`)).toEqual(recorded);
+    const metrics = await (await fetch(`${app.baseUrl}/metrics`)).text();
+    expect(sampleValue(metrics, 'webhook_delivery_attempts_total', { outcome: 'failed' })).toBeGreaterThanOrEqual(2);
+    expect(sampleValue(metrics, 'webhook_delivery_attempts_total', { outcome: 'delivered' })).toBeGreaterThanOrEqual(1);
 
     // Not asked for: no delivery of a failure.
     expect(receiver.to('/team-retry').filter((request) => payloadOf(request).type !== 'object.completed' && payloadOf(request).type !== 'object.cancelled')).toEqual([]);

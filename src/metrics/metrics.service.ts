@@ -51,6 +51,13 @@ export class MetricsService implements OnModuleDestroy {
     registers: [this.registry],
   });
 
+  private readonly webhookAttempts = new Counter({
+    name: 'webhook_delivery_attempts_total',
+    help: 'Attempts to deliver a webhook, by outcome: delivered (a 2xx answer) or failed (retried later, or given up once its retry window ends)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   private readonly sseConnections = new Gauge({
     name: 'sse_connections',
     help: 'Progress streams (server-sent events) open in this process',
@@ -156,6 +163,10 @@ export class MetricsService implements OnModuleDestroy {
 
   countFailure(code: string): void {
     this.objectFailures.inc({ code });
+  }
+
+  countWebhookAttempt(outcome: 'delivered' | 'failed'): void {
+    this.webhookAttempts.inc({ outcome });
   }
 
   async render(): Promise<string> {

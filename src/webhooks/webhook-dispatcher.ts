@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { toProgressView } from '../objects/object.presenter';
+import { MetricsService } from '../metrics/metrics.service';
 import { sendWebhook } from './webhook-sender';
 import { ClaimedDelivery, WebhooksRepository } from './webhooks.repository';
 
@@ -22,6 +23,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
   constructor(
     private readonly config: AppConfig,
     private readonly webhooks: WebhooksRepository,
+    private readonly metrics: MetricsService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -52,6 +54,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
       data: toProgressView({ ...delivery.object, ...delivery.snapshot }),
     });
     const outcome = await sendWebhook({ url: delivery.url, secret: delivery.secret, id: delivery.id, body }, limits);
+    this.metrics.countWebhookAttempt(outcome.delivered ? 'delivered' : 'failed');
     if (outcome.delivered) {
       await this.webhooks.recordDelivered(delivery.id, delivery.attempts, outcome.statusCode);
       return;
