@@ -2,6 +2,7 @@ import { Migration20261122000000CreateProcessingObjects } from './Migration20261
 import { Migration20261122010000CreateObjectEvents } from './Migration20261122010000CreateObjectEvents';
 import { Migration20261204000000CreateIdempotencyKeys } from './Migration20261204000000CreateIdempotencyKeys';
 import { Migration20261205000000AddApiKeysAndTeams } from './Migration20261205000000AddApiKeysAndTeams';
+import { Migration20261206010000AddQueuePausesAndRetentionIndex } from './Migration20261206010000AddQueuePausesAndRetentionIndex';
 
 /** Every migration, in order. Listing them here keeps migrations working from compiled and uncompiled code alike. */
 export const migrationsList = [
@@ -9,6 +10,7 @@ export const migrationsList = [
   Migration20261122010000CreateObjectEvents,
   Migration20261204000000CreateIdempotencyKeys,
   Migration20261205000000AddApiKeysAndTeams,
+  Migration20261206010000AddQueuePausesAndRetentionIndex,
 ].map((migration) => ({
   name: migration.name,
   class: migration,

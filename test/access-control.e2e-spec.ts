@@ -42,6 +42,9 @@ const NEEDED_SCOPE: Record<string, Scope> = {
   'POST /api/v1/keys': 'admin',
   'GET /api/v1/keys': 'admin',
   'DELETE /api/v1/keys/{key_id}': 'admin',
+  // In this order: the resume undoes the pause.
+  'POST /api/v1/queue/pause': 'admin',
+  'POST /api/v1/queue/resume': 'admin',
 };
 
 const securedOperations = Object.entries(contract.paths).flatMap(([path, operations]) =>

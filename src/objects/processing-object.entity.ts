@@ -42,6 +42,7 @@ export const ProcessingObjectSchema = defineEntity({
       columns: [{ name: 'team' }, { name: 'created_at', sort: 'desc' }, { name: 'id', sort: 'desc' }],
     },
     { name: 'processing_objects_team_state_idx', properties: ['team', 'state'] },
+    { name: 'processing_objects_finished_at_idx', properties: ['finishedAt'] },
     { name: 'processing_objects_plan_idx', expression: 'create index processing_objects_plan_idx on processing_objects using gin (plan jsonb_path_ops)' },
   ],
   properties: {
