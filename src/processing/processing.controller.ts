@@ -177,7 +177,7 @@ export class ProcessingController {
   @Get('progress/:object_id')
   @ApiOperation({
     summary: 'Progress of an object',
-    description: 'For a queued object, `waiting` says where it stands in the queue, what holds it and roughly when it starts; it is null in any other state.',
+    description: 'For a queued object, `waiting` says where it stands in the queue, what holds it and roughly when it starts; in any other state it is absent, and the view is the one the event stream sends.',
   })
   @ApiOkResponse({ type: ProgressWithWaitingResponse })
   @ApiParam({ name: 'object_id', format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000', description: 'The id returned by POST /api/v1/process' })
@@ -189,7 +189,8 @@ export class ProcessingController {
     if (!progress || (team !== undefined && progress.team !== team)) {
       throw new ObjectNotFoundError(id);
     }
-    return { ...toProgressView(progress), waiting: progress.state === 'queued' ? await this.waitingOf(id) : null };
+    const waiting = progress.state === 'queued' ? await this.waitingOf(id) : null;
+    return { ...toProgressView(progress), ...(waiting ? { waiting } : {}) };
   }
 
   /** Read apart from the progress (whose query stays lean for polling clients), for queued objects only. */

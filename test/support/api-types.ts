@@ -121,7 +121,7 @@ export interface paths {
         };
         /**
          * Progress of an object
-         * @description For a queued object, `waiting` says where it stands in the queue, what holds it and roughly when it starts; it is null in any other state.
+         * @description For a queued object, `waiting` says where it stands in the queue, what holds it and roughly when it starts; in any other state it is absent, and the view is the one the event stream sends.
          */
         get: operations["ProcessingController_progress"];
         put?: never;
@@ -683,8 +683,8 @@ export interface components {
              * @example null
              */
             error_message: string | null;
-            /** @description For a queued object: its place in the queue, what holds it and rough estimates; null in any other state. Only this endpoint computes it (not the object view, lists or the event stream) */
-            waiting: components["schemas"]["WaitingResponse"] | (never | null);
+            /** @description Only for a queued object: its place in the queue, what holds it and rough estimates; absent in any other state. Only this endpoint computes it (not the object view, lists or the event stream, whose events are this view without it) */
+            waiting?: components["schemas"]["WaitingResponse"];
         };
         StreamTokenResponse: {
             /**

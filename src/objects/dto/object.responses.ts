@@ -97,12 +97,12 @@ export class WaitingResponse {
 /** GET /api/v1/progress/{object_id}: the progress, and for a queued object why it waits. */
 @ApiExtraModels(WaitingResponse)
 export class ProgressWithWaitingResponse extends ProgressResponse {
-  // OpenAPI 3.0 cannot make a $ref nullable in place: null is a branch of its own.
-  @ApiProperty({
-    oneOf: [{ $ref: getSchemaPath(WaitingResponse) }, { type: 'object', nullable: true, enum: [null], example: null }],
-    description: 'For a queued object: its place in the queue, what holds it and rough estimates; null in any other state. Only this endpoint computes it (not the object view, lists or the event stream)',
+  @ApiPropertyOptional({
+    allOf: [{ $ref: getSchemaPath(WaitingResponse) }],
+    description:
+      'Only for a queued object: its place in the queue, what holds it and rough estimates; absent in any other state. Only this endpoint computes it (not the object view, lists or the event stream, whose events are this view without it)',
   })
-  waiting!: WaitingResponse | null;
+  waiting?: WaitingResponse;
 }
 
 @ApiExtraModels(ObjectSourceResponse)
