@@ -69,7 +69,7 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
   app.useLogger(app.get(PinoNestLogger));
   app.flushLogs();
   if (config.access.required) {
-    authenticateRequests(adapter.getInstance(), app.get(ApiKeysService), app.get(StreamTokens));
+    authenticateRequests(adapter.getInstance(), pathsUsingKeys(config), app.get(ApiKeysService), app.get(StreamTokens));
   }
   logRequests(adapter.getInstance(), await app.resolve(PinoLogger));
   const metrics = app.get(MetricsService);
@@ -84,6 +84,13 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
   }
   await app.init();
   return app;
+}
+
+/** The paths whose requests may carry a key worth looking up: the API, /metrics when it needs one, the queue dashboard. */
+function pathsUsingKeys(config: AppConfig): (path: string) => boolean {
+  const dashboard = config.bullBoard?.path;
+  return (path) =>
+    path.startsWith('/api/') || (config.access.metricsRequireKey && path === '/metrics') || (dashboard !== undefined && (path === dashboard || path.startsWith(`${dashboard}/`)));
 }
 
 /** Stops the application in order: not ready first, then streams and jobs, then connections; bounded by the shutdown timeout. */

@@ -29,6 +29,8 @@ interface Call {
 const NEEDED_SCOPE: Record<string, Scope> = {
   'POST /api/v1/process': 'write',
   'POST /api/v1/process/upload': 'write',
+  'POST /api/v1/process/batch': 'write',
+  'POST /api/v1/objects/retry': 'write',
   'GET /api/v1/progress/{object_id}': 'read',
   'GET /api/v1/progress/{object_id}/stream': 'read',
   'POST /api/v1/progress/{object_id}/stream-token': 'read',
@@ -87,9 +89,13 @@ describe('access control (AUTH_REQUIRED=true)', () => {
     const body =
       method === 'POST' && path === '/api/v1/process'
         ? { identifier: uniqueIdentifier('scope'), operations: ['validate'] }
-        : path === '/api/v1/keys' && method === 'POST'
-          ? { name: 'scoped', team: alpha, scopes: ['read'] }
-          : undefined;
+        : path === '/api/v1/process/batch'
+          ? { objects: [{ identifier: uniqueIdentifier('scope'), operations: ['validate'] }] }
+          : path === '/api/v1/objects/retry'
+            ? { limit: 1 }
+            : path === '/api/v1/keys' && method === 'POST'
+              ? { name: 'scoped', team: alpha, scopes: ['read'] }
+              : undefined;
     return { method, path, body };
   }
 
@@ -327,6 +333,24 @@ describe('access control (AUTH_REQUIRED=true)', () => {
       await redis.client.del(...(await redis.client.keys(redis.key('stream-token:*'))));
       expect((await call({ method: 'GET', path: issued.body.stream_url as string })).status).toBe(401);
     });
+
+    it("issued to an admin key, open another team's stream; a token stops working when its key is revoked", async () => {
+      const adminIssued = await call({ method: 'POST', path: `/api/v1/progress/${alphaObject.id}/stream-token`, headers: as(keys.admin) });
+      const adminStream = await openSse(`${service.baseUrl}${adminIssued.body.stream_url as string}`);
+      adminStream.close();
+      expect(adminStream.status).toBe(200);
+      // The id in capitals names the same object.
+      const upper = await openSse(`${service.baseUrl}/api/v1/progress/${alphaObject.id.toUpperCase()}/stream?access_token=${adminIssued.body.token as string}`);
+      upper.close();
+      expect(upper.status).toBe(200);
+
+      const apiKeys = service.app.get(ApiKeysService);
+      const holder = await apiKeys.create({ name: 'revoked later', team: alpha, scopes: ['read'] });
+      const issued = await call({ method: 'POST', path: `/api/v1/progress/${alphaObject.id}/stream-token`, headers: as(holder.secret) });
+      await apiKeys.revoke(holder.key.id);
+      const refused = await call({ method: 'GET', path: issued.body.stream_url as string });
+      expect(refused.status).toBe(401);
+    });
   });
 
   describe('the per-team cap on waiting objects', () => {
@@ -359,6 +383,14 @@ describe('access control (AUTH_REQUIRED=true)', () => {
       expectErrorShape((await refused.json()) as Record<string, unknown>, 429, 'team_queue_full');
       expect(await query('select count(*)::int as count from processing_objects where team = $1', [crowded])).toEqual([{ count: 2 }]);
       expect((await submit(keys.betaWriter)).status).toBe(202);
+
+      // A failed object queued again counts too: its retry is refused while the team's queue is full.
+      const [waiting] = await query<{ id: string }>(`select id from processing_objects where team = $1 limit 1`, [crowded]);
+      await query(`update processing_objects set state = 'failed', error_message = 'x' where id = $1`, [waiting!.id]);
+      expect((await submit(full)).status).toBe(202);
+      const retry = await fetch(`${apiOnly.baseUrl}/api/v1/objects/${waiting!.id}/retry`, { method: 'POST', headers: as(full) });
+      expect(retry.status).toBe(429);
+      expectErrorShape((await retry.json()) as Record<string, unknown>, 429, 'team_queue_full');
     });
   });
 
@@ -384,6 +416,16 @@ describe('access control (AUTH_REQUIRED=true)', () => {
       expect(await statuses(keys.alphaReader, 4)).toEqual([200, 200, 200, 429]);
       expect(await statuses(keys.betaWriter, 3)).toEqual([200, 200, 200]);
     });
+
+    it('count a percent-encoded path to the API like the plain one', async () => {
+      const encoded = (await limited.app.get(ApiKeysService).create({ name: 'encoded', team: alpha, scopes: ['read'] })).secret;
+      const seen: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        // The URL keeps %61 as it is; the router decodes it to /api/v1/status.
+        seen.push((await fetch(`${limited.baseUrl}/%61pi/v1/status`, { headers: as(encoded) })).status);
+      }
+      expect(seen).toEqual([200, 200, 200, 429]);
+    });
   });
 
   describe('while PostgreSQL is down', () => {
@@ -398,6 +440,9 @@ describe('access control (AUTH_REQUIRED=true)', () => {
         expect(refused.status).toBe(503);
         expectErrorShape((await refused.json()) as Record<string, unknown>, 503, 'dependency_unavailable');
         expect((await fetch(`${cut.baseUrl}/api/v1/status`)).status).toBe(401);
+        // Public routes never look a key up: the probe answers whatever key it is sent.
+        const unknownKey = `opsk_${randomUUID().replaceAll('-', '')}_${'C'.repeat(43)}`;
+        expect((await fetch(`${cut.baseUrl}/health/live`, { headers: as(unknownKey) })).status).toBe(200);
       } finally {
         await cut.close();
       }

@@ -26,7 +26,7 @@ export class AccessGuard implements CanActivate {
     if (!principal) {
       throw refusalOf(request) ?? new UnauthorizedError('This route needs an API key: send the header Authorization: Bearer <key>');
     }
-    if (principal.streamOf !== undefined && !(rule.streamToken && (request.params as Record<string, string>).object_id === principal.streamOf)) {
+    if (principal.streamOf !== undefined && !(rule.streamToken && (request.params as Record<string, string>).object_id?.toLowerCase() === principal.streamOf)) {
       throw new UnauthorizedError('A stream token opens only the progress stream of its object');
     }
     if (!hasScope(principal, scope)) {

@@ -14,15 +14,15 @@ export async function withApiKeys<T>(config: AppConfig, work: (apiKeys: ApiKeysS
 }
 
 /**
- * For `npm start`: with access control on and no usable key at all, creates an admin key of the default team
- * and returns it, to be shown once; otherwise null.
+ * For `npm start`: with access control on and no key ever created (a new database), creates an admin key of the
+ * default team and returns it, to be shown once; otherwise null (keys that were all revoked stay revoked).
  */
 export async function createFirstKeyIfNone(config: AppConfig): Promise<string | null> {
   if (!config.access.required) {
     return null;
   }
   return withApiKeys(config, async (apiKeys) => {
-    if ((await apiKeys.countUsable()) > 0) {
+    if ((await apiKeys.countAll()) > 0) {
       return null;
     }
     const { secret } = await apiKeys.create({ name: 'local development', team: 'default', scopes: ['admin'] });

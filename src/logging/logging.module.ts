@@ -31,7 +31,7 @@ export function loggerParams(config: AppConfig): Params {
         formatters: { level: (label) => ({ level: label }) },
         base: { pid: process.pid, role: config.role },
         serializers: {
-          req: (req: { id?: unknown; method?: string; url?: string }) => ({ id: req.id, method: req.method, url: withoutAccessToken(req.url) }),
+          req: (req: { id?: unknown; method?: string; url?: string }) => ({ id: req.id, method: req.method, url: withoutSecrets(req.url) }),
           res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
         },
       },
@@ -41,9 +41,27 @@ export function loggerParams(config: AppConfig): Params {
   };
 }
 
-/** A stream token in a URL (EventSource cannot send headers) opens a stream for minutes: logs keep only that there was one. */
-export function withoutAccessToken(url: string | undefined): string | undefined {
-  return url?.replace(/([?&]access_token=)[^&]*/g, '$1[redacted]');
+/** A key or stream token, also with its underscore percent-encoded. */
+const SECRET = /ops[kt](?:_|%5f)[A-Za-z0-9_%-]*/gi;
+
+/**
+ * The URL as logged: a stream token in it (EventSource cannot send headers) opens a stream for minutes, and a
+ * key pasted into a URL by mistake works until revoked; neither is written out, however its name or value
+ * is encoded. Most URLs hold neither and are returned as they are.
+ */
+export function withoutSecrets(url: string | undefined): string | undefined {
+  if (url === undefined || !/ops|access|%/i.test(url)) {
+    return url;
+  }
+  const [path = '', query] = url.split(/\?(.*)/s, 2);
+  const redactedPath = path.replace(SECRET, '[redacted]');
+  if (query === undefined) {
+    return redactedPath;
+  }
+  const pairs = [...new URLSearchParams(query)].map(([name, value]) =>
+    name === 'access_token' || /ops[kt]_/i.test(value) ? `${encodeURIComponent(name)}=[redacted]` : `${encodeURIComponent(name)}=${encodeURIComponent(value)}`,
+  );
+  return `${redactedPath}?${pairs.join('&').replace(SECRET, '[redacted]')}`;
 }
 
 export const LoggingModule: DynamicModule = LoggerModule.forRootAsync({

@@ -39,6 +39,8 @@ export function toObjectView(object: ProcessingObject): ObjectView {
   return {
     ...toProgressView(object),
     team: object.team,
+    error_code: object.errorCode ?? null,
+    error_fingerprint: object.errorFingerprint ?? null,
     operations: object.operations,
     plan: object.plan,
     task_id: object.taskId ?? null,

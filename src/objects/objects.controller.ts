@@ -1,11 +1,13 @@
-import { Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiExtraModels, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../common/api-errors.decorator';
 import { ObjectIdPipe } from '../common/object-id.pipe';
 import { ArtifactsResponse, ObjectListResponse, ObjectResponse, OperationStatusResponse } from './dto/object.responses';
 import { ListObjectsQuery, RetryQuery } from './dto/list-objects.query';
 import { listInstant } from './list-cursor';
-import { ObjectsService } from './objects.service';
+import { FailedFilter, ObjectsService } from './objects.service';
+import { BulkRetryDto, BulkRetryResponse } from './dto/bulk-retry.dto';
+import { ValidationError } from '../common/domain-errors';
 import { Access, Caller } from '../access/access.decorator';
 import type { Principal } from '../access/principal';
 
@@ -27,6 +29,10 @@ export class ObjectsController {
       operation: query.operation,
       createdAfter: query.created_after ? listInstant('created_after', query.created_after) : undefined,
       createdBefore: query.created_before ? listInstant('created_before', query.created_before) : undefined,
+      errorCode: query.error_code,
+      errorFingerprint: query.error_fingerprint,
+      failedAfter: query.failed_after ? listInstant('failed_after', query.failed_after) : undefined,
+      failedBefore: query.failed_before ? listInstant('failed_before', query.failed_before) : undefined,
       cursor: query.cursor,
       limit: query.limit ?? 20,
     }, caller);
@@ -63,15 +69,39 @@ export class ObjectsController {
     return this.objects.cancel(id, caller);
   }
 
+  @Post('retry')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary: 'Retry failed objects in bulk: every failed object matching the filter, up to limit (newest first)',
+    description: 'Dead-letter triage: filter by error_code, error_fingerprint, failed-at range, identifier prefix or operation; `more` says whether more match.',
+  })
+  @ApiOkResponse({ type: BulkRetryResponse })
+  @Access('write')
+  @ApiErrors(400, 503)
+  retryMatching(@Body() body: BulkRetryDto, @Caller() caller: Principal): Promise<BulkRetryResponse> {
+    const filter: FailedFilter = {
+      errorCode: body.error_code,
+      errorFingerprint: body.error_fingerprint,
+      failedAfter: body.failed_after ? listInstant('failed_after', body.failed_after) : undefined,
+      failedBefore: body.failed_before ? listInstant('failed_before', body.failed_before) : undefined,
+      identifierPrefix: body.identifier_prefix,
+      operation: body.operation,
+    };
+    return this.objects.retryMatching(filter, body.limit ?? 100, body.from_scratch === true, caller);
+  }
+
   @Post(':object_id/retry')
   @HttpCode(HttpStatus.ACCEPTED)
-  @ApiOperation({ summary: 'Re-queue a failed object; completed operations are skipped unless from_scratch=true' })
+  @ApiOperation({ summary: 'Re-queue a failed object; completed operations are skipped unless from_scratch=true, or from=<operation> reruns it and every later one' })
   @ApiAcceptedResponse({ type: ObjectResponse })
   @ApiParam({ name: 'object_id', format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000', description: 'The id returned by POST /api/v1/process' })
   @Access('write')
-  @ApiErrors(400, 404, 409, 503)
+  @ApiErrors(400, 404, 409, 429, 503)
   retry(@Param('object_id', ObjectIdPipe) id: string, @Query() query: RetryQuery, @Caller() caller: Principal): Promise<ObjectResponse> {
-    return this.objects.retry(id, query.from_scratch === 'true', caller);
+    if (query.from !== undefined && query.from_scratch === 'true') {
+      throw new ValidationError('Send from or from_scratch=true, not both', [{ field: 'from', message: 'not with from_scratch' }]);
+    }
+    return this.objects.retry(id, { fromScratch: query.from_scratch === 'true', from: query.from }, caller);
   }
 
   @Delete(':object')

@@ -4,6 +4,7 @@ import type { Pool, PoolClient } from 'pg';
 import { InvalidTransitionError, ObjectNotFoundError } from '../common/domain-errors';
 import type { ListPosition } from './list-cursor';
 import { ObjectState, assertTransition, statesLeadingTo } from './object-state';
+import { errorFingerprint } from './error-fingerprint';
 import type { ObjectEventKind, ObjectSnapshot } from './object-event.entity';
 import type { ProgressFields } from './object.presenter';
 import { ObjectProgress, ObjectSource, OperationStatus, ProcessingObject, ProcessingObjectSchema } from './processing-object.entity';
@@ -23,7 +24,8 @@ export interface ObjectPatch {
   clearFinished?: boolean;
   operationStatus?: { operation: string; status: Partial<OperationStatus> };
   completedOperation?: { operation: string; s3Url: string };
-  resetOperations?: boolean;
+  /** Operations whose status and artifact are forgotten, so that the next run does them again: every one, or these. */
+  rerunOperations?: 'all' | readonly string[];
 }
 
 export interface RecentDurations {
@@ -343,6 +345,21 @@ export class ObjectsRepository {
     if (filter.createdBefore) {
       where('created_at < ?', filter.createdBefore);
     }
+    if (filter.errorCode !== undefined || filter.errorFingerprint !== undefined || filter.failedAfter || filter.failedBefore) {
+      where(`state = 'failed'`);
+    }
+    if (filter.errorCode !== undefined) {
+      where('error_code = ?', filter.errorCode);
+    }
+    if (filter.errorFingerprint !== undefined) {
+      where('error_fingerprint = ?', filter.errorFingerprint);
+    }
+    if (filter.failedAfter) {
+      where('finished_at >= ?', filter.failedAfter);
+    }
+    if (filter.failedBefore) {
+      where('finished_at < ?', filter.failedBefore);
+    }
     if (filter.after) {
       // A row comparison, not `created_at < ? or (created_at = ? and id < ?)`: only this form bounds
       // the (created_at desc, id desc) index scans, so a deep page costs no more than the first one.
@@ -419,6 +436,11 @@ export interface ObjectListFilter {
   operation?: string;
   createdAfter?: Date;
   createdBefore?: Date;
+  /** Failed objects only: by error code, by fingerprint, by when they failed (finished_at). */
+  errorCode?: string;
+  errorFingerprint?: string;
+  failedAfter?: Date;
+  failedBefore?: Date;
   after?: ListPosition;
   limit: number;
 }
@@ -551,13 +573,15 @@ function toAssignments(patch: ObjectPatch): { assignments: string[]; params: unk
     params.push(...values);
   };
   const progress = new ColumnExpression(patch.progress ? '?::jsonb' : 'progress', patch.progress ? [JSON.stringify(patch.progress)] : []);
-  const artifacts = new ColumnExpression(patch.resetOperations ? `'{}'::jsonb` : 's3_artifacts');
-  const statuses = patch.resetOperations ? `'{}'::jsonb` : 'operations_status';
+  const rerun = patch.rerunOperations;
+  const artifacts =
+    rerun === 'all' ? new ColumnExpression(`'{}'::jsonb`) : rerun ? new ColumnExpression('(s3_artifacts - ?::text[])', [rerun]) : new ColumnExpression('s3_artifacts');
+  const statuses = rerun === 'all' ? `'{}'::jsonb` : 'operations_status';
 
   if (patch.completedOperation) {
     artifacts.wrap('(', ' || jsonb_build_object(?::text, ?::text))', patch.completedOperation.operation, patch.completedOperation.s3Url);
   }
-  if (patch.resetOperations || patch.completedOperation) {
+  if (rerun || patch.completedOperation) {
     progress.wrap('jsonb_set(', `, '{current}', to_jsonb((select count(*) from jsonb_object_keys(${artifacts.sql}))))`, ...artifacts.params);
   }
   if (patch.progressMessage !== undefined) {
@@ -573,11 +597,16 @@ function toAssignments(patch: ObjectPatch): { assignments: string[]; params: unk
       operation,
       JSON.stringify(status),
     );
-  } else if (patch.resetOperations) {
+  } else if (rerun === 'all') {
     set(`operations_status = '{}'::jsonb`);
+  } else if (rerun) {
+    set('operations_status = operations_status - ?::text[]', rerun);
   }
   if (patch.currentOperation !== undefined) set('current_operation = ?', patch.currentOperation);
-  if (patch.errorMessage !== undefined) set('error_message = ?', patch.errorMessage);
+  if (patch.errorMessage !== undefined) {
+    set('error_message = ?', patch.errorMessage);
+    set('error_fingerprint = ?', patch.errorMessage === null ? null : errorFingerprint(patch.errorCode ?? null, patch.errorMessage));
+  }
   if (patch.errorCode !== undefined) set('error_code = ?', patch.errorCode);
   if (patch.taskId !== undefined) set('task_id = ?', patch.taskId);
   if (patch.source !== undefined) set('source = ?::jsonb', JSON.stringify(patch.source));

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { ConflictError, DependencyUnavailableError, ObjectNotFoundError, ValidationError } from '../common/domain-errors';
+import { ConflictError, DependencyUnavailableError, InvalidTransitionError, ObjectNotFoundError, ValidationError } from '../common/domain-errors';
 import { ErrorCode } from '../common/error-codes';
 import { ObjectEvents } from '../events/object-events';
 import { OperationRegistry } from '../operations/operation-registry';
@@ -15,7 +15,20 @@ import { ObjectState, isSettled } from './object-state';
 import { ObjectListFilter, ObjectsRepository } from './objects.repository';
 import type { ProcessingObject } from './processing-object.entity';
 import { isUuid } from '../common/object-id.pipe';
+import { TeamQueueCap } from './team-queue-cap';
+import { TeamQueueFullError } from '../access/access-errors';
 import { Principal, visibleTeam } from '../access/principal';
+
+/** How many objects a bulk retry re-queues at once. */
+const BULK_RETRY_CONCURRENCY = 8;
+
+export type FailedFilter = Pick<ObjectListFilter, 'errorCode' | 'errorFingerprint' | 'failedAfter' | 'failedBefore' | 'identifierPrefix' | 'operation'>;
+
+export interface RetryOptions {
+  fromScratch?: boolean;
+  /** The operation to run again from: it and every later one in the plan. */
+  from?: string;
+}
 
 export interface ListQuery {
   state?: ObjectState;
@@ -23,6 +36,10 @@ export interface ListQuery {
   operation?: string;
   createdAfter?: Date;
   createdBefore?: Date;
+  errorCode?: string;
+  errorFingerprint?: string;
+  failedAfter?: Date;
+  failedBefore?: Date;
   cursor?: string;
   limit: number;
 }
@@ -39,6 +56,7 @@ export class ObjectsService {
     private readonly storage: StorageService,
     private readonly artifacts: ArtifactsService,
     private readonly operations: OperationRegistry,
+    private readonly teamQueue: TeamQueueCap,
   ) {}
 
   /** GET /api/v1/objects/{object}: the object `reference` names (see findByReference). */
@@ -86,6 +104,10 @@ export class ObjectsService {
       operation: query.operation,
       createdAfter: query.createdAfter,
       createdBefore: query.createdBefore,
+      errorCode: query.errorCode,
+      errorFingerprint: query.errorFingerprint,
+      failedAfter: query.failedAfter,
+      failedBefore: query.failedBefore,
       after: query.cursor ? decodeCursor(query.cursor) : undefined,
       limit: query.limit + 1,
     };
@@ -119,9 +141,18 @@ export class ObjectsService {
     return toObjectView(await this.objects.getById(id));
   }
 
-  /** Re-queues a failed object; completed operations are kept unless `fromScratch`. */
-  async retry(id: string, fromScratch: boolean, caller: Principal): Promise<ObjectView> {
+  /**
+   * Re-queues a failed object. Completed operations are kept, unless `fromScratch` (every operation runs
+   * again) or `from` (that operation and every later one in the plan run again; what they stored is removed
+   * first, so their new results replace it and nothing of the earlier run stays).
+   */
+  async retry(id: string, { fromScratch, from }: RetryOptions, caller: Principal): Promise<ObjectView> {
     const object = await this.getVisible(id, caller);
+    await this.teamQueue.check(object.team);
+    const rerun = fromScratch ? 'all' : from === undefined ? undefined : this.operationsFrom(object, from);
+    if (Array.isArray(rerun) && object.state === 'failed') {
+      await this.deleteResultsOf(object, rerun);
+    }
     const taskId = taskIdFor(id, object.attempts + 1);
     const event = await this.objects.transition(
       id,
@@ -133,7 +164,7 @@ export class ObjectsService {
         errorCode: null,
         currentOperation: null,
         clearFinished: true,
-        resetOperations: fromScratch,
+        rerunOperations: rerun,
         progressMessage: 'Queued for retry',
       },
       ['failed'],
@@ -145,6 +176,52 @@ export class ObjectsService {
       this.logger.warn(`Object ${id} is queued but its job could not be added; the reconciler will add it: ${(error as Error).message}`);
     }
     return toObjectView(await this.objects.getById(id));
+  }
+
+  /**
+   * Re-queues up to `limit` of the caller's failed objects that match `filter`, newest first. An object
+   * that stops being failed meanwhile (retried by someone else) is skipped, not an error.
+   */
+  async retryMatching(filter: FailedFilter, limit: number, fromScratch: boolean, caller: Principal): Promise<{ retried: number; ids: string[]; more: boolean }> {
+    const matching = await this.objects.list({ ...filter, team: visibleTeam(caller), state: 'failed', limit: limit + 1 });
+    const chosen = matching.slice(0, limit).map(({ object }) => object.id);
+    // Each retry checks its team's cap: a bulk retry stops taking objects of a full team (409s and 429s are skipped alike).
+
+    const ids: string[] = [];
+    for (let start = 0; start < chosen.length; start += BULK_RETRY_CONCURRENCY) {
+      await Promise.all(
+        chosen.slice(start, start + BULK_RETRY_CONCURRENCY).map(async (id) => {
+          try {
+            await this.retry(id, { fromScratch }, caller);
+            ids.push(id);
+          } catch (error) {
+            if (!(error instanceof InvalidTransitionError || error instanceof ObjectNotFoundError || error instanceof TeamQueueFullError)) {
+              throw error;
+            }
+          }
+        }),
+      );
+    }
+    return { retried: ids.length, ids, more: matching.length > limit };
+  }
+
+  private operationsFrom(object: ProcessingObject, from: string): string[] {
+    const start = object.plan.indexOf(from);
+    if (start < 0) {
+      throw new ValidationError(`from must be an operation of this object's plan: ${object.plan.join(', ')}`, [{ field: 'from', message: 'not in the plan' }]);
+    }
+    return object.plan.slice(start);
+  }
+
+  private async deleteResultsOf(object: ProcessingObject, operations: readonly string[]): Promise<void> {
+    try {
+      await this.storage.deleteKeys(operations.map((operation) => artifactKeys.result(object.identifier, operation)));
+      for (const operation of operations) {
+        await this.storage.deletePrefix(artifactKeys.files(object.identifier, operation));
+      }
+    } catch (error) {
+      throw new DependencyUnavailableError('Object storage', error);
+    }
   }
 
   /** Deletes a settled object with its job and every artifact; a processing object must be cancelled first. */
@@ -180,9 +257,10 @@ export class ObjectsService {
   }
 }
 
+/** A stream token sees the object it was issued for: whoever asked for it could see that object then (an admin, another team's). */
 function isVisibleTo(object: ProcessingObject, caller: Principal): boolean {
   const team = visibleTeam(caller);
-  return team === undefined || object.team === team;
+  return team === undefined || object.team === team || caller.streamOf === object.id;
 }
 
 /** API priority: 1 (lowest) to 10 (highest); BullMQ: 1 is the highest. */

@@ -43,6 +43,10 @@ export const ProcessingObjectSchema = defineEntity({
     },
     { name: 'processing_objects_team_state_idx', properties: ['team', 'state'] },
     { name: 'processing_objects_finished_at_idx', properties: ['finishedAt'] },
+    {
+      name: 'processing_objects_failed_idx',
+      expression: `create index processing_objects_failed_idx on processing_objects (team, error_fingerprint, finished_at desc) where state = 'failed'`,
+    },
     { name: 'processing_objects_plan_idx', expression: 'create index processing_objects_plan_idx on processing_objects using gin (plan jsonb_path_ops)' },
   ],
   properties: {
@@ -59,6 +63,8 @@ export const ProcessingObjectSchema = defineEntity({
     s3Artifacts: p.json<Record<string, string>>().fieldName('s3_artifacts').defaultRaw(`'{}'`),
     errorMessage: p.text().nullable(),
     errorCode: p.text().nullable(),
+    /** The same for failures of one cause: error_code and the message with its numbers and ids taken out, hashed. */
+    errorFingerprint: p.string().length(16).nullable(),
     taskId: p.text().nullable(),
     source: p.json<ObjectSource>().nullable(),
     metadata: p.json<Record<string, unknown>>().defaultRaw(`'{}'`),

@@ -3,7 +3,7 @@ import { EntityManager } from '@mikro-orm/postgresql';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config';
-import type { SubmissionResponse } from './submission-response';
+import type { KeptResponse } from './submission-response';
 
 /**
  * How long a claim lasts unless its submission renews it: a claim left by a process that died
@@ -28,8 +28,9 @@ const PURGE_BATCH = 100;
 /** The first submission made with a key, as a later request with that key is answered. */
 export interface KeptSubmission {
   requestHash: string;
-  objectId: string;
-  response: SubmissionResponse;
+  /** The object it created; null for a batch, which created several. */
+  objectId: string | null;
+  response: KeptResponse;
 }
 
 /** A key this request holds: it ends either kept (with the response) or released (free again). */
@@ -41,7 +42,7 @@ export interface ClaimedKey {
 interface KeyRow {
   request_hash: string | null;
   object_id: string | null;
-  response: SubmissionResponse | null;
+  response: KeptResponse | null;
 }
 
 /**
@@ -78,7 +79,7 @@ export class IdempotencyKeysRepository {
         return this.held(team, key, token);
       }
       const [row] = await this.execute<KeyRow[]>(`select request_hash, object_id, response from idempotency_keys where team = ? and key = ?`, [team, key]);
-      if (row?.response && row.request_hash && row.object_id) {
+      if (row?.response && row.request_hash) {
         return { requestHash: row.request_hash, objectId: row.object_id, response: row.response };
       }
       await sleep(pause);

@@ -25,6 +25,7 @@ import { ProcessingQueue } from '../queue/processing-queue';
 import { AppConfig } from '../config/app-config';
 import { RetentionStatusResponse, StatusResponse, SubmissionResponseDto } from './dto/processing.responses';
 import { SubmitObjectDto } from './dto/submit-object.dto';
+import { BatchResponseDto, BatchSubmitDto, MAX_BATCH_ITEMS } from './dto/batch.dto';
 import { SubmitUploadFormDto } from './dto/submit-upload-form.dto';
 import { MultipartRefusal, readMultipartSubmission } from './multipart-submission';
 import { ProgressStream } from './progress-stream';
@@ -72,7 +73,7 @@ const PROGRESS_EVENT_STREAM = {
 };
 
 @ApiTags('processing')
-@ApiExtraModels(OperationStatusResponse, ProgressResponse, SubmitObjectDto, SubmitUploadFormDto)
+@ApiExtraModels(OperationStatusResponse, ProgressResponse, SubmitObjectDto, SubmitUploadFormDto, BatchSubmitDto)
 @Controller('api/v1')
 export class ProcessingController {
   constructor(
@@ -172,6 +173,29 @@ export class ProcessingController {
       throw new UnsupportedMediaTypeError('POST /api/v1/process/upload takes multipart/form-data; send JSON to POST /api/v1/process');
     }
     return this.submit(request, reply, caller, idempotencyKey);
+  }
+
+  @Post('process/batch')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary: 'Create up to 1,000 objects in one request',
+    description:
+      'Each item is validated and created as POST /api/v1/process would; a refused item gets its own error in `items` and nothing is written ' +
+      'for it, the others are created and their jobs added in one bulk. The whole body counts against PAYLOAD_LIMIT_BYTES. An Idempotency-Key ' +
+      'replays the whole answer.',
+    requestBody: { required: true, content: { 'application/json': { schema: { $ref: getSchemaPath(BatchSubmitDto) } } } },
+  })
+  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
+  @ApiOkResponse({ type: BatchResponseDto })
+  @Access('write')
+  @ApiErrors(400, 409, 413, 415, 429, 503)
+  async batch(@Req() request: FastifyRequest, @Caller() caller: Principal, @Headers('idempotency-key') idempotencyKey?: string): Promise<BatchResponseDto> {
+    if (request.isMultipart()) {
+      throw new UnsupportedMediaTypeError('POST /api/v1/process/batch takes JSON: {"objects": [...]}');
+    }
+    const items = batchItems(request.body);
+    checkIdempotencyKey(idempotencyKey);
+    return this.submissions.submitBatch(items, idempotencyKey, caller.team);
   }
 
   @Get('progress/:object_id')
@@ -291,6 +315,18 @@ export class ProcessingController {
       next_run_count: await this.retention.countFinishedBefore(cutoff, visibleTeam(caller)),
     };
   }
+}
+
+/** The items of a batch body: `{"objects": [...]}` with 1 to MAX_BATCH_ITEMS entries and nothing else. */
+function batchItems(body: unknown): unknown[] {
+  const objects = (body as { objects?: unknown } | null | undefined)?.objects;
+  if (body === null || typeof body !== 'object' || Array.isArray(body) || Object.keys(body).some((key) => key !== 'objects') || !Array.isArray(objects)) {
+    throw new ValidationError('The body must be {"objects": [...]}, the submissions', [{ field: 'objects', message: 'must be an array, and the only field' }]);
+  }
+  if (objects.length === 0 || objects.length > MAX_BATCH_ITEMS) {
+    throw new ValidationError(`objects must hold 1 to ${MAX_BATCH_ITEMS} submissions`, [{ field: 'objects', message: `holds ${objects.length}`, limit: MAX_BATCH_ITEMS }]);
+  }
+  return objects;
 }
 
 function checkIdempotencyKey(idempotencyKey: string | undefined): void {

@@ -12,19 +12,21 @@ import { checkOperationOptions } from '../operations/operation-options';
 import { UnknownOperationError } from '../operations/operation-planner';
 import { OperationRegistry } from '../operations/operation-registry';
 import { JobName, taskIdFor } from '../queue/jobs';
-import { ProcessingQueue } from '../queue/processing-queue';
+import { ProcessingQueue, QueuedJob } from '../queue/processing-queue';
 import { artifactKeys } from '../storage/artifact-keys';
 import { StorageService } from '../storage/storage.service';
 import type { SubmitObjectDto } from './dto/submit-object.dto';
 import { IdempotencyKeysRepository } from './idempotency-keys.repository';
 import { toMultipartError } from './multipart-submission';
 import type { ClassifiedUpload } from './upload-content';
-import { SubmissionResponse, firstResponse } from './submission-response';
-import { TeamQueueFullError } from '../access/access-errors';
+import { BatchItemResult, BatchResponse, KeptResponse, SubmissionResponse, firstResponse } from './submission-response';
+import { validateSubmission } from './dto/validate-submission';
+import { errorBody } from '../common/http-exception.filter';
+import { TeamQueueCap } from '../objects/team-queue-cap';
 
 const MAX_INSERT_ATTEMPTS = 3;
-/** When a team whose queue is full may try again: objects start within seconds while workers keep up. */
-const TEAM_QUEUE_FULL_RETRY_AFTER_SECONDS = 5;
+/** How many items of a batch are created at once (each is a few statements, and an S3 PUT when it has a payload). */
+const BATCH_CONCURRENCY = 8;
 
 interface Prepared {
   identifier: string;
@@ -45,6 +47,7 @@ export class SubmissionService {
     private readonly storage: StorageService,
     private readonly queue: ProcessingQueue,
     private readonly idempotencyKeys: IdempotencyKeysRepository,
+    private readonly teamQueue: TeamQueueCap,
   ) {}
 
   /** A JSON submission of `team`: inline `payload` content, or none (the operations run on the metadata document). */
@@ -55,7 +58,98 @@ export class SubmissionService {
       this.createUnlessTaken(prepared, idempotencyKey, requestHash, async () => undefined, () =>
         this.createWithPayload(request, prepared, idempotencyKey, requestHash),
       );
-    return this.underIdempotencyKey(team, idempotencyKey, { requestHash: async () => requestHash, create });
+    return this.underIdempotencyKey(team, idempotencyKey, { requestHash: async () => requestHash, create, objectIdOf: (response) => response.id });
+  }
+
+  /**
+   * Up to MAX_BATCH_ITEMS JSON submissions of `team` in one request: each item is validated and created as
+   * POST /api/v1/process would, and refused alone (nothing written for it) when it would be refused there; the
+   * accepted ones' jobs are added in one bulk. If the queue cannot take them, none of them stays.
+   */
+  async submitBatch(items: unknown[], idempotencyKey: string | undefined, team: string): Promise<BatchResponse> {
+    const requestHash = hashRequest({ batch: items });
+    return this.underIdempotencyKey(team, idempotencyKey, { requestHash: async () => requestHash, create: () => this.createBatch(items, team), objectIdOf: () => null });
+  }
+
+  private async createBatch(items: unknown[], team: string): Promise<BatchResponse> {
+    const results: BatchItemResult[] = new Array<BatchItemResult>(items.length);
+    const refuse = (index: number, error: DomainError) => {
+      results[index] = { index, status: error.status, error: errorBody(error.status, error.code, error.message, error.details) };
+    };
+    const candidates: { index: number; request: SubmitObjectDto; prepared: Prepared }[] = [];
+    const firstWith = new Map<string, number>();
+    for (const [index, item] of items.entries()) {
+      try {
+        const request = await validateSubmission(item);
+        const earlier = firstWith.get(request.identifier);
+        if (earlier !== undefined) {
+          // Items are created several at once: the one first in the request gets the identifier, whatever finishes first.
+          throw new ConflictError(ErrorCode.IdentifierTaken, `Identifier '${request.identifier}' is taken by item ${earlier} of this batch`, { index: earlier });
+        }
+        firstWith.set(request.identifier, index);
+        candidates.push({ index, request, prepared: this.prepare(request, team) });
+      } catch (error) {
+        if (!(error instanceof DomainError)) {
+          throw error;
+        }
+        refuse(index, error);
+      }
+    }
+    let room = await this.teamQueue.room(team);
+    const created: { index: number; request: SubmitObjectDto; id: string; sourceKey?: string }[] = [];
+    try {
+      for (let start = 0; start < candidates.length; start += BATCH_CONCURRENCY) {
+        await Promise.all(
+          candidates.slice(start, start + BATCH_CONCURRENCY).map(async ({ index, request, prepared }) => {
+            if (room <= 0) {
+              refuse(index, this.teamQueue.full(team));
+              return;
+            }
+            room--;
+            try {
+              const row = await this.createQueued(request, prepared, undefined, hashRequest(request));
+              created.push({ index, request, ...row });
+            } catch (error) {
+              room++;
+              refuse(index, await this.refusalOfItem(error, request, team));
+            }
+          }),
+        );
+      }
+      await this.queue.enqueueBulk(created.map(({ request, id }) => this.jobOf(request, id)));
+    } catch (error) {
+      await this.removeQueued(created);
+      if (error instanceof DomainError) {
+        throw error;
+      }
+      throw new DependencyUnavailableError('The job queue', error);
+    }
+    for (const { index, request, id } of created) {
+      results[index] = { index, status: 202, result: firstResponse({ id, identifier: request.identifier }) };
+    }
+    return { accepted: created.length, refused: items.length - created.length, items: results };
+  }
+
+  /** Why a batch item could not be created: its identifier is taken (answered as for a single submission), or a refusal of its own; anything else fails the batch. */
+  private async refusalOfItem(error: unknown, request: SubmitObjectDto, team: string): Promise<DomainError> {
+    if (error instanceof UniqueConstraintViolationException) {
+      const existing = await this.objects.findByIdentifier(request.identifier);
+      return existing ? this.identifierTaken(existing, team) : new ConflictError(ErrorCode.IdentifierTaken, `Identifier '${request.identifier}' is being submitted concurrently; try again`);
+    }
+    if (error instanceof DomainError) {
+      return error;
+    }
+    throw error;
+  }
+
+  /** Objects of a failed batch: their rows and their sources go again. */
+  private async removeQueued(created: readonly { id: string; sourceKey?: string }[]): Promise<void> {
+    for (const { id, sourceKey } of created) {
+      await this.objects.deleteById(id, ['queued']);
+      if (sourceKey) {
+        await this.storage.deleteKeys([sourceKey]).catch((error: unknown) => this.logger.warn(`Removing the source ${sourceKey} of a failed batch failed: ${String(error)}`));
+      }
+    }
   }
 
   /**
@@ -89,7 +183,7 @@ export class SubmissionService {
       );
     // The key compares the whole request: the fields and the file's bytes.
     const wholeRequestHash = async () => hashRequest({ fields: requestHash, sha256: (await upload.contentDigest()).sha256 });
-    return this.underIdempotencyKey(team, idempotencyKey, { requestHash: wholeRequestHash, create });
+    return this.underIdempotencyKey(team, idempotencyKey, { requestHash: wholeRequestHash, create, objectIdOf: (response) => response.id });
   }
 
   /**
@@ -97,11 +191,11 @@ export class SubmissionService {
    * keeps its response; a kept key answers with the first response when the request is the same,
    * and with 409 otherwise, having written nothing. A failed submission frees the key again.
    */
-  private async underIdempotencyKey(
+  private async underIdempotencyKey<R extends KeptResponse>(
     team: string,
     idempotencyKey: string | undefined,
-    submission: { requestHash: () => Promise<string>; create: () => Promise<SubmissionResponse> },
-  ): Promise<SubmissionResponse> {
+    submission: { requestHash: () => Promise<string>; create: () => Promise<R>; objectIdOf: (response: R) => string | null },
+  ): Promise<R> {
     if (idempotencyKey === undefined) {
       return submission.create();
     }
@@ -110,9 +204,10 @@ export class SubmissionService {
       if (claim.requestHash !== (await submission.requestHash())) {
         throw new ConflictError(ErrorCode.IdempotencyKeyReused, 'This Idempotency-Key was used with a different request', { id: claim.objectId });
       }
-      return claim.response;
+      // The same request hash: the same kind of request made it, so it is the same kind of answer.
+      return claim.response as R;
     }
-    let response: SubmissionResponse;
+    let response: R;
     try {
       response = await submission.create();
     } catch (error) {
@@ -122,10 +217,10 @@ export class SubmissionService {
       throw error;
     }
     try {
-      await claim.keep({ requestHash: await submission.requestHash(), objectId: response.id, response });
+      await claim.keep({ requestHash: await submission.requestHash(), objectId: submission.objectIdOf(response), response });
     } catch (error) {
-      // The object exists and is queued: that is the answer. A retry with the key finds it by its identifier (answerForExisting).
-      this.logger.warn(`Keeping the Idempotency-Key of object ${response.id} failed; the key frees when its claim lapses: ${String(error)}`);
+      // The objects exist and are queued: that is the answer. A retry of a single submission with the key finds it by its identifier (answerForExisting).
+      this.logger.warn(`Keeping the Idempotency-Key of ${submission.objectIdOf(response) ?? 'a batch'} failed; the key frees when its claim lapses: ${String(error)}`);
     }
     return response;
   }
@@ -155,7 +250,7 @@ export class SubmissionService {
     verifyReplay: (existing: ProcessingObject) => Promise<void>,
     create: () => Promise<SubmissionResponse>,
   ): Promise<SubmissionResponse> {
-    await this.checkTeamQueue(team);
+    await this.teamQueue.check(team);
     // Insert first and look the holder up only on a clash: the common case costs no extra query.
     for (let attempt = 1; attempt <= MAX_INSERT_ATTEMPTS; attempt++) {
       try {
@@ -173,14 +268,6 @@ export class SubmissionService {
       }
     }
     throw new ConflictError(ErrorCode.IdentifierTaken, `Identifier '${identifier}' is being submitted concurrently; try again`);
-  }
-
-  /** The cap counts what is waiting when the submission starts: submissions arriving together may pass it by their number. */
-  private async checkTeamQueue(team: string): Promise<void> {
-    const cap = this.config.access.teamMaxQueuedObjects;
-    if (cap > 0 && (await this.objects.countWaiting(team)) >= cap) {
-      throw new TeamQueueFullError(team, cap, TEAM_QUEUE_FULL_RETRY_AFTER_SECONDS);
-    }
   }
 
   private planFor(operations: string[]): string[] {
@@ -215,12 +302,23 @@ export class SubmissionService {
     idempotencyKey: string | undefined,
     requestHash: string,
   ): Promise<SubmissionResponse> {
+    const { id, sourceKey } = await this.createQueued(request, prepared, idempotencyKey, requestHash);
+    return this.enqueue(request, id, sourceKey);
+  }
+
+  /** The queued row of a JSON submission, with its payload stored first when it has one; its job is still to be added. */
+  private async createQueued(
+    request: SubmitObjectDto,
+    prepared: Prepared,
+    idempotencyKey: string | undefined,
+    requestHash: string,
+  ): Promise<{ id: string; sourceKey?: string }> {
     const id = randomUUID();
     const taskId = taskIdFor(id, 1);
     const newObject = this.newObject(request, prepared, id, idempotencyKey, requestHash);
     if (request.payload === undefined) {
       await this.objects.insertQueued(newObject, { taskId, source: null });
-      return this.enqueue(request, id, undefined);
+      return { id };
     }
     // The row is inserted first and committed only once the payload is stored: the identifier is
     // checked before anything is written to S3, and no worker sees the object before its source.
@@ -240,7 +338,7 @@ export class SubmissionService {
       }
       throw error;
     }
-    return this.enqueue(request, id, sourceKey);
+    return { id, sourceKey };
   }
 
   private async createWithUpload(
@@ -273,10 +371,16 @@ export class SubmissionService {
     return this.enqueue(request, id, sourceKey);
   }
 
+  /** The first job of a just-queued object. */
+  private jobOf(request: SubmitObjectDto, id: string): QueuedJob {
+    return { job: { name: JobName.ProcessObject, data: { objectId: id } }, options: { jobId: taskIdFor(id, 1), priority: jobPriority(request.priority ?? 5) } };
+  }
+
   /** Queues the job of a just-queued object; if the queue is down, the object and its source go again. */
   private async enqueue(request: SubmitObjectDto, id: string, sourceKey: string | undefined): Promise<SubmissionResponse> {
     try {
-      await this.queue.enqueue({ name: JobName.ProcessObject, data: { objectId: id } }, { jobId: taskIdFor(id, 1), priority: jobPriority(request.priority ?? 5) });
+      const { job, options } = this.jobOf(request, id);
+      await this.queue.enqueue(job, options);
     } catch (error) {
       await this.objects.deleteById(id, ['queued']);
       if (sourceKey) {
@@ -324,17 +428,21 @@ export class SubmissionService {
    * retry whose key was not kept (the process died, or keeping it failed, after the object was created).
    */
   private answerForExisting(existing: ProcessingObject, team: string, idempotencyKey: string | undefined, requestHash: string): SubmissionResponse {
-    if (existing.team !== team) {
-      // Identifiers are global (they are the S3 prefix), but nothing else of another team's object is told.
-      throw new ConflictError(ErrorCode.IdentifierTaken, `Identifier '${existing.identifier}' is taken`);
-    }
-    if (idempotencyKey !== undefined && existing.idempotencyKey === idempotencyKey) {
+    if (existing.team === team && idempotencyKey !== undefined && existing.idempotencyKey === idempotencyKey) {
       if (existing.requestHash !== requestHash) {
         throw new ConflictError(ErrorCode.IdempotencyKeyReused, 'This Idempotency-Key was used with a different request body', { id: existing.id });
       }
       return firstResponse(existing);
     }
-    throw new ConflictError(ErrorCode.IdentifierTaken, `An object with identifier '${existing.identifier}' already exists (id ${existing.id})`, {
+    throw this.identifierTaken(existing, team);
+  }
+
+  private identifierTaken(existing: ProcessingObject, team: string): ConflictError {
+    if (existing.team !== team) {
+      // Identifiers are global (they are the S3 prefix), but nothing else of another team's object is told.
+      return new ConflictError(ErrorCode.IdentifierTaken, `Identifier '${existing.identifier}' is taken`);
+    }
+    return new ConflictError(ErrorCode.IdentifierTaken, `An object with identifier '${existing.identifier}' already exists (id ${existing.id})`, {
       id: existing.id,
       identifier: existing.identifier,
       state: existing.state,

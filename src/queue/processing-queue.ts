@@ -20,6 +20,12 @@ const PRIORITY_SCORE_STEP = 0x100000000;
 /** Past this index in the (rarely used) wait list a job's position is not looked for. */
 const WAIT_LIST_SCAN_LIMIT = 10_000;
 
+/** A job and its options, as enqueue and enqueueBulk take them. */
+export interface QueuedJob {
+  job: JobItem;
+  options: { jobId: string; priority?: number };
+}
+
 export interface QueueCounts {
   waiting: number;
   active: number;
@@ -52,6 +58,13 @@ export class ProcessingQueue implements OnApplicationShutdown {
 
   async enqueue(job: JobItem, options: { jobId: string; priority?: number }): Promise<void> {
     await this.queue.add(job.name, job.data, options);
+  }
+
+  /** Adds the jobs in one round trip (BullMQ's addBulk: all of them, atomically, or none). */
+  async enqueueBulk(jobs: readonly QueuedJob[]): Promise<void> {
+    if (jobs.length > 0) {
+      await this.queue.addBulk(jobs.map(({ job, options }) => ({ name: job.name, data: job.data, opts: options })));
+    }
   }
 
   /** Removes a job that is not running; a job a worker holds is left to notice cancellation itself. */

@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Redis } from 'ioredis';
 import { clientKeyOf } from '../access/principal';
+import { routedPathOf } from '../common/request-path';
 import { closeGracefully } from '../common/close-gracefully';
 import { RateLimitedError } from '../common/domain-errors';
 import { AppConfig } from '../config/app-config';
@@ -11,7 +12,7 @@ import { AppConfig } from '../config/app-config';
 const LIMITED_PATH_PREFIX = '/api/';
 
 /** Routes that count against the submissions limit as well as the requests limit. */
-const SUBMISSION_ROUTES = new Set(['POST /api/v1/process', 'POST /api/v1/process/upload']);
+const SUBMISSION_ROUTES = new Set(['POST /api/v1/process', 'POST /api/v1/process/upload', 'POST /api/v1/process/batch']);
 
 /** A Redis that does not answer in this time lets the request through rather than hold it. */
 const COMMAND_TIMEOUT_MS = 500;
@@ -56,7 +57,7 @@ export async function installRateLimits(fastify: FastifyInstance, config: AppCon
   const availability = new Availability(logger);
 
   fastify.addHook('preParsing', async (request, reply) => {
-    if (!isRateLimited(request.url)) {
+    if (!isRateLimited(routedPathOf(request))) {
       return;
     }
     const limits = [requestsLimit, isSubmission(request.method, request.routeOptions.url) ? submissionsLimit : undefined].filter(

@@ -112,6 +112,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/process/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create up to 1,000 objects in one request
+         * @description Each item is validated and created as POST /api/v1/process would; a refused item gets its own error in `items` and nothing is written for it, the others are created and their jobs added in one bulk. The whole body counts against PAYLOAD_LIMIT_BYTES. An Idempotency-Key replays the whole answer.
+         */
+        post: operations["ProcessingController_batch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/progress/{object_id}": {
         parameters: {
             query?: never;
@@ -258,6 +278,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/objects/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry failed objects in bulk: every failed object matching the filter, up to limit (newest first)
+         * @description Dead-letter triage: filter by error_code, error_fingerprint, failed-at range, identifier prefix or operation; `more` says whether more match.
+         */
+        post: operations["ObjectsController_retryMatching"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/objects/{object_id}/retry": {
         parameters: {
             query?: never;
@@ -267,7 +307,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Re-queue a failed object; completed operations are skipped unless from_scratch=true */
+        /** Re-queue a failed object; completed operations are skipped unless from_scratch=true, or from=<operation> reruns it and every later one */
         post: operations["ObjectsController_retry"];
         delete?: never;
         options?: never;
@@ -572,6 +612,33 @@ export interface components {
              */
             file: string;
         };
+        BatchSubmitDto: {
+            /**
+             * @description Each item as the JSON body of POST /api/v1/process
+             * @example [
+             *       {
+             *         "identifier": "invoice-1",
+             *         "operations": [
+             *           "validate"
+             *         ],
+             *         "payload": {
+             *           "total": 12
+             *         }
+             *       },
+             *       {
+             *         "identifier": "invoice-2",
+             *         "operations": [
+             *           "validate",
+             *           "export"
+             *         ],
+             *         "payload": {
+             *           "total": 7
+             *         }
+             *       }
+             *     ]
+             */
+            objects: components["schemas"]["SubmitObjectDto"][];
+        };
         SubmissionResponseDto: {
             /**
              * Format: uuid
@@ -592,6 +659,55 @@ export interface components {
             task_id: string;
             /** @example Object queued for processing */
             message: string;
+        };
+        BatchItemResponse: {
+            /**
+             * @description The position of the item in the request
+             * @example 0
+             */
+            index: number;
+            /**
+             * @description 202 when the item was accepted; otherwise the status POST /api/v1/process would have answered it with
+             * @example 202
+             */
+            status: number;
+            /** @description The accepted item's answer (status 202) */
+            result?: components["schemas"]["SubmissionResponseDto"];
+            /** @description Why the item was refused (any other status); nothing was written for it */
+            error?: components["schemas"]["ErrorResponse"];
+        };
+        BatchResponseDto: {
+            /** @example 1 */
+            accepted: number;
+            /** @example 1 */
+            refused: number;
+            /**
+             * @description One per item, in the order of the request
+             * @example [
+             *       {
+             *         "index": 0,
+             *         "status": 202,
+             *         "result": {
+             *           "id": "550e8400-e29b-41d4-a716-446655440000",
+             *           "identifier": "invoice-1",
+             *           "state": "queued",
+             *           "task_id": "550e8400-e29b-41d4-a716-446655440000.1",
+             *           "message": "Object queued for processing"
+             *         }
+             *       },
+             *       {
+             *         "index": 1,
+             *         "status": 409,
+             *         "error": {
+             *           "statusCode": 409,
+             *           "error": "Conflict",
+             *           "message": "An object with identifier 'invoice-2' already exists (id 7c9e6679-7425-40de-944b-e07fc1f90ae7)",
+             *           "code": "identifier_taken"
+             *         }
+             *       }
+             *     ]
+             */
+            items: components["schemas"]["BatchItemResponse"][];
         };
         WaitingResponse: {
             /**
@@ -882,6 +998,16 @@ export interface components {
              */
             team: string;
             /**
+             * @description Why a failed object failed: invalid_content (its content), budget_exceeded (an operation's time or memory), operation_failed (anything else, after every attempt)
+             * @example null
+             */
+            error_code: string | null;
+            /**
+             * @description The same for failures of the same cause (error_code and message without numbers and ids): filter and retry by it
+             * @example null
+             */
+            error_fingerprint: string | null;
+            /**
              * @example [
              *       "validate",
              *       "transform",
@@ -997,6 +1123,70 @@ export interface components {
              */
             state: "pending" | "queued" | "processing" | "completed" | "failed" | "cancelled";
             artifacts: components["schemas"]["ArtifactResponse"][];
+        };
+        BulkRetryDto: {
+            /**
+             * @example operation_failed
+             * @enum {string}
+             */
+            error_code?: "invalid_content" | "budget_exceeded" | "operation_failed";
+            /**
+             * @description The error_fingerprint of the failures to retry
+             * @example 3f2a9c0d1b4e5f67
+             */
+            error_fingerprint?: string;
+            /**
+             * Format: date-time
+             * @description Failed at or after
+             * @example 2026-01-01T00:00:00Z
+             */
+            failed_after?: string;
+            /**
+             * Format: date-time
+             * @description Failed before
+             * @example 2026-02-01T00:00:00Z
+             */
+            failed_before?: string;
+            /**
+             * @description Only identifiers starting with this
+             * @example invoice-
+             */
+            identifier_prefix?: string;
+            /**
+             * @description Only objects whose plan includes this operation
+             * @example analyze
+             * @enum {string}
+             */
+            operation?: "validate" | "transform" | "enrich" | "analyze" | "export" | "thumbnail";
+            /**
+             * @description At most this many (newest first); 100 when left out
+             * @example 100
+             */
+            limit?: number;
+            /**
+             * @description Rerun every operation of each, not only those that did not complete
+             * @example false
+             */
+            from_scratch?: boolean;
+        };
+        BulkRetryResponse: {
+            /**
+             * @description How many failed objects were queued again
+             * @example 2
+             */
+            retried: number;
+            /**
+             * @example [
+             *       "550e8400-e29b-41d4-a716-446655440000",
+             *       "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+             *     ]
+             */
+            ids: string[];
+            /**
+             * @description More failed objects match: call again for the next ones
+             * @example false
+             */
+            more: boolean;
         };
         CreateApiKeyDto: {
             /**
@@ -1519,6 +1709,112 @@ export interface operations {
             };
         };
     };
+    ProcessingController_batch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Idempotency-Key (1-200 characters, e.g. a fresh UUID per submission): repeat a submission safely. The same key with the same body (JSON: the same values, in any key order; multipart: the same fields and file bytes) returns the first response; with any other body it is 409 idempotency_key_reused. A key is kept for IDEMPOTENCY_KEY_TTL_SECONDS (24 h by default) after its submission was accepted, then free; a refused or failed submission, or deleting its object, frees it at once. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchSubmitDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchResponseDto"];
+                };
+            };
+            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown or revoked; or a stream token that has expired or is for another object */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key lacks the scope the route needs (read, write or admin); or, for a state-changing request, a browser sent it from another site (Sec-Fetch-Site, or an Origin that is neither this host nor in CORS_ALLOWED_ORIGINS) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict: refused state transition, identifier taken, or Idempotency-Key reused with another body */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body over the configured limit: a JSON body over PAYLOAD_LIMIT_BYTES, an uploaded file over UPLOAD_LIMIT_BYTES (nothing is kept) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported content type: a request body that is neither JSON nor multipart/form-data, or an uploaded file of a type the service cannot process */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many: the team has TEAM_MAX_QUEUED_OBJECTS objects waiting (submissions), or the client holds SSE_MAX_STREAMS_PER_CLIENT open progress streams (the stream); Retry-After says when to try again Or: Too many requests from this client (its API key, or its address without one) in the window, or too many submissions (POST /api/v1/process and /api/v1/process/upload count against both limits); details.limit names which. Try again after Retry-After seconds. */
+            429: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description PostgreSQL, Redis or S3 unavailable; the message and details name which */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     ProcessingController_progress: {
         parameters: {
             query?: never;
@@ -1867,6 +2163,14 @@ export interface operations {
                 created_after?: string;
                 /** @description Created before (ISO 8601) */
                 created_before?: string;
+                /** @description Failed objects whose error_code is this (invalid_content, budget_exceeded, operation_failed) */
+                error_code?: "invalid_content" | "budget_exceeded" | "operation_failed";
+                /** @description Failed objects whose error_fingerprint is this (16 hex digits): the same cause of failure */
+                error_fingerprint?: string;
+                /** @description Failed at or after (ISO 8601); only failed objects */
+                failed_after?: string;
+                /** @description Failed before (ISO 8601); only failed objects */
+                failed_before?: string;
                 /** @description next_cursor of the previous page */
                 cursor?: string;
                 limit?: number;
@@ -2288,11 +2592,88 @@ export interface operations {
             };
         };
     };
+    ObjectsController_retryMatching: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkRetryDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkRetryResponse"];
+                };
+            };
+            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown or revoked; or a stream token that has expired or is for another object */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key lacks the scope the route needs (read, write or admin); or, for a state-changing request, a browser sent it from another site (Sec-Fetch-Site, or an Origin that is neither this host nor in CORS_ALLOWED_ORIGINS) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many requests from this client (its API key, or its address without one) in the window; details.limit names which. Try again after Retry-After seconds. */
+            429: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description PostgreSQL, Redis or S3 unavailable; the message and details name which */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     ObjectsController_retry: {
         parameters: {
             query?: {
                 /** @description Rerun every operation, not only those that did not complete */
                 from_scratch?: boolean;
+                /** @description Rerun this operation and every later one in the plan; earlier results are kept, later ones replaced. Not with from_scratch. */
+                from?: "validate" | "transform" | "enrich" | "analyze" | "export" | "thumbnail";
             };
             header?: never;
             path: {
@@ -2359,13 +2740,14 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Too many requests from this client (its API key, or its address without one) in the window; details.limit names which. Try again after Retry-After seconds. */
+            /** @description Too many: the team has TEAM_MAX_QUEUED_OBJECTS objects waiting (submissions), or the client holds SSE_MAX_STREAMS_PER_CLIENT open progress streams (the stream); Retry-After says when to try again Or: Too many requests from this client (its API key, or its address without one) in the window; details.limit names which. Try again after Retry-After seconds. */
             429: {
                 headers: {
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
                     "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
-                    "Retry-After": components["headers"]["Retry-After"];
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

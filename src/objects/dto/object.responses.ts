@@ -108,6 +108,15 @@ export class ProgressWithWaitingResponse extends ProgressResponse {
 @ApiExtraModels(ObjectSourceResponse)
 export class ObjectResponse extends ProgressResponse {
   @ApiProperty({ example: 'billing', description: 'The team of the API key that submitted it' }) team!: string;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: null,
+    description: 'Why a failed object failed: invalid_content (its content), budget_exceeded (an operation\'s time or memory), operation_failed (anything else, after every attempt)',
+  })
+  error_code!: string | null;
+  @ApiProperty({ type: String, nullable: true, example: null, description: 'The same for failures of the same cause (error_code and message without numbers and ids): filter and retry by it' })
+  error_fingerprint!: string | null;
   @ApiProperty({ type: [String], example: ['validate', 'transform', 'analyze'] }) operations!: string[];
   @ApiProperty({ type: [String], example: ['validate', 'transform', 'enrich', 'analyze'] }) plan!: string[];
   @ApiProperty({ type: String, nullable: true, example: `${OBJECT_ID}.1`, description: 'Queue job id' }) task_id!: string | null;

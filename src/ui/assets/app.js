@@ -565,6 +565,7 @@
       void connect();
     });
     $('key-form').addEventListener('submit', useKey);
+    $('key-button').disabled = false;
     $('forget-key-button').addEventListener('click', forgetKey);
     showKeyState();
     document.addEventListener('visibilitychange', () => {
