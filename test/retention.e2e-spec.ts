@@ -64,9 +64,10 @@ describe('retention (RETENTION_MAX_AGE_SECONDS)', () => {
     const removed = [...completed, failed, cancelled];
     for (const object of removed) {
       await waitFor(async () => (await api().get(`/api/v1/objects/${object.id}`)).status === 404, { timeoutMs: 30_000, what: `${object.identifier} to be removed` });
+      // Its row goes first, then its artifacts.
+      await waitFor(async () => (await listS3Keys(`${object.identifier}/`)).length === 0, { what: `the artifacts of ${object.identifier} to be removed` });
     }
     for (const object of removed) {
-      expect(await listS3Keys(`${object.identifier}/`)).toEqual([]);
       expect(await eventCount(object.id)).toBe(0);
       expect(await service.app.get(ProcessingQueue).queue.getJob(object.task_id)).toBeUndefined();
     }
