@@ -3,6 +3,7 @@ import { Migration20261122010000CreateObjectEvents } from './Migration2026112201
 import { Migration20261204000000CreateIdempotencyKeys } from './Migration20261204000000CreateIdempotencyKeys';
 import { Migration20261205000000AddApiKeysAndTeams } from './Migration20261205000000AddApiKeysAndTeams';
 import { Migration20261206000000CreateWebhooks } from './Migration20261206000000CreateWebhooks';
+import { Migration20261206010000AddQueuePausesAndRetentionIndex } from './Migration20261206010000AddQueuePausesAndRetentionIndex';
 import { Migration20261206020000AddErrorFingerprints } from './Migration20261206020000AddErrorFingerprints';
 
 /** Every migration, in order. Listing them here keeps migrations working from compiled and uncompiled code alike. */
@@ -12,6 +13,7 @@ export const migrationsList = [
   Migration20261204000000CreateIdempotencyKeys,
   Migration20261205000000AddApiKeysAndTeams,
   Migration20261206000000CreateWebhooks,
+  Migration20261206010000AddQueuePausesAndRetentionIndex,
   Migration20261206020000AddErrorFingerprints,
 ].map((migration) => ({
   name: migration.name,

@@ -16,8 +16,10 @@ import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { OperationsModule } from './operations/operations.module';
 import { ProcessingModule } from './processing/processing.module';
+import { QueueApiModule } from './queue/queue-api.module';
 import { QueueModule } from './queue/queue.module';
 import { RedisModule } from './redis/redis.module';
+import { RetentionWorkerModule } from './retention/retention-worker.module';
 import { RootController } from './root.controller';
 import { StorageModule } from './storage/storage.module';
 import { UiModule } from './ui/ui.module';
@@ -32,8 +34,8 @@ import { WorkerModule } from './worker/worker.module';
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     const roleModules: Type[] = [
-      ...(config.runsApi ? [ProcessingModule, ObjectsApiModule, AccessApiModule, WebhooksApiModule, UiModule] : []),
-      ...(config.runsWorker ? [WorkerModule] : []),
+      ...(config.runsApi ? [ProcessingModule, ObjectsApiModule, AccessApiModule, WebhooksApiModule, QueueApiModule, UiModule] : []),
+      ...(config.runsWorker ? [WorkerModule, RetentionWorkerModule] : []),
     ];
     return {
       module: AppModule,

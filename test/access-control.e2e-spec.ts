@@ -49,6 +49,9 @@ const NEEDED_SCOPE: Record<string, Scope> = {
   'DELETE /api/v1/webhooks/{webhook_id}': 'write',
   'GET /api/v1/webhooks/{webhook_id}/deliveries': 'read',
   'GET /api/v1/objects/{object_id}/webhook-deliveries': 'read',
+  // In this order: the resume undoes the pause.
+  'POST /api/v1/queue/pause': 'admin',
+  'POST /api/v1/queue/resume': 'admin',
 };
 
 const securedOperations = Object.entries(contract.paths).flatMap(([path, operations]) =>

@@ -24,7 +24,16 @@ describe('response validation against the committed contract', () => {
   const problems = () => contract.violations.map((violation) => `${violation.request} ${violation.status}: ${violation.problem}`);
 
   it('accepts documented answers: a body of the documented schema, the error shape, an empty 204', async () => {
-    fastify.get('/api/v1/status', async () => ({ queue_size: 0, active_workers: 0, max_workers: 3, worker_processes: 1, dead_letters: 0, objects_by_state: {} }));
+    fastify.get('/api/v1/status', async () => ({
+      queue_size: 0,
+      active_workers: 0,
+      max_workers: 3,
+      worker_processes: 1,
+      dead_letters: 0,
+      objects_by_state: {},
+      pause: { paused: false, mode: null, reason: null, since: null, paused_by_key_id: null, paused_by_key_name: null },
+      retention: { enabled: false, max_age_seconds: null, next_run_at: null, next_run_count: null },
+    }));
     fastify.get('/api/v1/progress/:object_id', async (_request, reply) =>
       reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `Object ${OBJECT_ID} not found`, code: 'object_not_found' }),
     );

@@ -52,3 +52,26 @@ describe('HTTP timeouts', () => {
     expect(() => new AppConfig({ HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '1000' })).toThrow(/HTTP_HEADERS_TIMEOUT_MS/);
   });
 });
+
+describe('RETENTION_MAX_AGE_SECONDS, RETENTION_INTERVAL_SECONDS, RETENTION_BATCH_SIZE', () => {
+  it('keeps everything unless an age is set; then runs hourly in batches of 100 unless told otherwise', () => {
+    expect(new AppConfig({}).retention).toBeUndefined();
+    expect(new AppConfig({ RETENTION_MAX_AGE_SECONDS: '0', RETENTION_BATCH_SIZE: '5' }).retention).toBeUndefined();
+    expect(new AppConfig({ RETENTION_MAX_AGE_SECONDS: '86400' }).retention).toEqual({ maxAgeSeconds: 86400, intervalSeconds: 3600, batchSize: 100 });
+    expect(new AppConfig({ RETENTION_MAX_AGE_SECONDS: '2', RETENTION_INTERVAL_SECONDS: '1', RETENTION_BATCH_SIZE: '1000' }).retention).toEqual({
+      maxAgeSeconds: 2,
+      intervalSeconds: 1,
+      batchSize: 1000,
+    });
+  });
+
+  it.each([
+    ['RETENTION_MAX_AGE_SECONDS', '-1'],
+    ['RETENTION_MAX_AGE_SECONDS', '30 days'],
+    ['RETENTION_INTERVAL_SECONDS', '0'],
+    ['RETENTION_BATCH_SIZE', '0'],
+    ['RETENTION_BATCH_SIZE', '1001'],
+  ])('refuses %s=%s, naming the variable', (name, value) => {
+    expect(() => new AppConfig({ [name]: value })).toThrow(new RegExp(name));
+  });
+});

@@ -45,6 +45,9 @@ const envSchema = z.object({
   RATE_LIMIT_REQUESTS: z.coerce.number().int().min(0).max(1_000_000_000).default(6000),
   RATE_LIMIT_SUBMISSIONS: z.coerce.number().int().min(0).max(1_000_000_000).default(600),
   RATE_LIMIT_WINDOW_MS: positiveInt.min(1000).max(86_400_000).default(60_000),
+  RETENTION_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(100 * 365 * 86400).default(0),
+  RETENTION_INTERVAL_SECONDS: positiveInt.max(7 * 86400).default(3600),
+  RETENTION_BATCH_SIZE: positiveInt.max(1000).default(100),
   SIMULATED_OPERATION_DELAY_MS: z.coerce.number().int().min(0).max(600000).default(0),
   AUTH_REQUIRED: booleanFromString.default(true),
   API_KEY_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
@@ -140,6 +143,12 @@ export class AppConfig {
    * every request, `submissions` in addition for POST /api/v1/process and /upload; 0 turns one off.
    */
   readonly rateLimits: { requests: number; submissions: number; windowMs: number };
+  /**
+   * Removal of settled objects (completed, failed, cancelled) whose finished_at is more than `maxAgeSeconds` ago, with
+   * their events, idempotency keys, job and S3 artifacts: off when undefined (RETENTION_MAX_AGE_SECONDS=0, the default).
+   * A run every `intervalSeconds` removes them `batchSize` at a time until none is left.
+   */
+  readonly retention?: { maxAgeSeconds: number; intervalSeconds: number; batchSize: number };
   /** The validated variables this configuration was read from: operation threads read theirs from it. */
   readonly env: Record<string, string>;
   /**
@@ -256,6 +265,10 @@ export class AppConfig {
       metricsRequireKey: e.METRICS_REQUIRE_KEY,
     };
     this.rateLimits = { requests: e.RATE_LIMIT_REQUESTS, submissions: e.RATE_LIMIT_SUBMISSIONS, windowMs: e.RATE_LIMIT_WINDOW_MS };
+    this.retention =
+      e.RETENTION_MAX_AGE_SECONDS > 0
+        ? { maxAgeSeconds: e.RETENTION_MAX_AGE_SECONDS, intervalSeconds: e.RETENTION_INTERVAL_SECONDS, batchSize: e.RETENTION_BATCH_SIZE }
+        : undefined;
     this.corsAllowedOrigins = e.CORS_ALLOWED_ORIGINS;
     this.httpTimeouts = {
       requestMs: e.HTTP_REQUEST_TIMEOUT_MS,

@@ -5,12 +5,13 @@ import { ProcessingObjectSchema } from '../objects/processing-object.entity';
 import { ObjectEventSchema } from '../objects/object-event.entity';
 import { IdempotencyKeySchema } from '../processing/idempotency-key.entity';
 import { ApiKeySchema } from '../access/api-key.entity';
+import { QueuePauseSchema } from '../queue/queue-pause.entity';
 import { migrationsList } from '../../migrations';
 
 export function mikroOrmOptions(config: AppConfig) {
   return defineConfig({
     clientUrl: config.databaseUrl,
-    entities: [ProcessingObjectSchema, ObjectEventSchema, IdempotencyKeySchema, ApiKeySchema],
+    entities: [ProcessingObjectSchema, ObjectEventSchema, IdempotencyKeySchema, ApiKeySchema, QueuePauseSchema],
     extensions: [Migrator],
     migrations: { migrationsList, transactional: true, snapshot: false },
     ensureDatabase: false,

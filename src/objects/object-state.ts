@@ -36,3 +36,5 @@ export function isTerminal(state: ObjectState): boolean {
 export function isSettled(state: ObjectState): boolean {
   return isTerminal(state) || state === 'failed';
 }
+
+export const SETTLED_STATES: readonly ObjectState[] = OBJECT_STATES.filter(isSettled);

@@ -28,6 +28,12 @@ export interface ObjectPatch {
   rerunOperations?: 'all' | readonly string[];
 }
 
+export interface RecentDurations {
+  /** How many completed objects the means come from. */
+  objects: number;
+  operations: Record<string, { meanMs: number; runs: number }>;
+}
+
 export interface NewObject {
   id: string;
   identifier: string;
@@ -282,6 +288,27 @@ export class ObjectsRepository {
   }
 
   /** How many objects are in each state: a team's, or every team's when `team` is undefined. */
+  /**
+   * Mean duration of each operation over the `limit` most recently completed objects (one bounded
+   * range of the finished_at index), and how many objects that was: what queue estimates start from.
+   */
+  async recentOperationDurations(limit: number): Promise<RecentDurations> {
+    const rows = await this.em.getConnection().execute<{ operation: string; mean_ms: number; runs: string; objects: string }[]>(
+      `with recent as (
+          select operations_status from ${TABLE} where state = 'completed' and finished_at is not null order by finished_at desc limit ?
+        )
+        select op.key as operation, avg((op.value->>'duration_ms')::float8) as mean_ms, count(*) as runs, (select count(*) from recent) as objects
+          from recent, jsonb_each(recent.operations_status) op
+          where jsonb_typeof(op.value->'duration_ms') = 'number'
+          group by op.key`,
+      [limit],
+    );
+    return {
+      objects: Number(rows[0]?.objects ?? 0),
+      operations: Object.fromEntries(rows.map((row) => [row.operation, { meanMs: Number(row.mean_ms), runs: Number(row.runs) }])),
+    };
+  }
+
   async countByState(team?: string): Promise<Record<ObjectState, number>> {
     const rows = await this.em.getConnection().execute<{ state: ObjectState; count: string }[]>(
       `select state, count(*) as count from ${TABLE} ${team === undefined ? '' : 'where team = ?'} group by state`,

@@ -49,6 +49,7 @@ export const ProcessingObjectSchema = defineEntity({
       columns: [{ name: 'team' }, { name: 'created_at', sort: 'desc' }, { name: 'id', sort: 'desc' }],
     },
     { name: 'processing_objects_team_state_idx', properties: ['team', 'state'] },
+    { name: 'processing_objects_finished_at_idx', properties: ['finishedAt'] },
     {
       name: 'processing_objects_failed_idx',
       expression: `create index processing_objects_failed_idx on processing_objects (team, error_fingerprint, finished_at desc) where state = 'failed'`,

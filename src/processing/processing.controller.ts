@@ -18,17 +18,18 @@ import { ApiErrors, ApiStreamUnavailableError } from '../common/api-errors.decor
 import { ObjectNotFoundError, UnsupportedMediaTypeError, ValidationError } from '../common/domain-errors';
 import { ObjectIdPipe } from '../common/object-id.pipe';
 import { validateSubmission } from './dto/validate-submission';
-import { OperationStatusResponse, ProgressResponse } from '../objects/dto/object.responses';
+import { OperationStatusResponse, ProgressResponse, ProgressWithWaitingResponse, WaitingResponse } from '../objects/dto/object.responses';
 import { toProgressView } from '../objects/object.presenter';
 import { ObjectsRepository } from '../objects/objects.repository';
 import { ProcessingQueue } from '../queue/processing-queue';
 import { AppConfig } from '../config/app-config';
-import { StatusResponse, SubmissionResponseDto } from './dto/processing.responses';
+import { RetentionStatusResponse, StatusResponse, SubmissionResponseDto } from './dto/processing.responses';
 import { SubmitObjectDto } from './dto/submit-object.dto';
 import { BatchResponseDto, BatchSubmitDto, MAX_BATCH_ITEMS } from './dto/batch.dto';
 import { SubmitUploadFormDto } from './dto/submit-upload-form.dto';
 import { MultipartRefusal, readMultipartSubmission } from './multipart-submission';
 import { ProgressStream } from './progress-stream';
+import { QueueWait } from './queue-wait';
 import { StreamSlots } from './stream-slots';
 import { SubmissionService } from './submission.service';
 import { Access, Caller } from '../access/access.decorator';
@@ -36,6 +37,10 @@ import { StreamTokenResponse } from '../access/dto/api-keys.dto';
 import { clientKeyOf, type Principal, visibleTeam } from '../access/principal';
 import { StreamTokens } from '../access/stream-tokens';
 import { ObjectsService } from '../objects/objects.service';
+import { MaintenanceQueue } from '../queue/maintenance-queue';
+import { QueuePause } from '../queue/queue-pause';
+import { toQueuePauseView } from '../queue/queue-pause.presenter';
+import { RetentionRepository } from '../retention/retention.repository';
 
 // No example: Swagger UI would pre-fill it, and every "Try it out" submission would carry the same key.
 const IDEMPOTENCY_KEY_HEADER = {
@@ -80,6 +85,10 @@ export class ProcessingController {
     private readonly streamSlots: StreamSlots,
     private readonly queue: ProcessingQueue,
     private readonly config: AppConfig,
+    private readonly queuePause: QueuePause,
+    private readonly maintenance: MaintenanceQueue,
+    private readonly retention: RetentionRepository,
+    private readonly queueWait: QueueWait,
   ) {}
 
   @Post('process')
@@ -190,18 +199,28 @@ export class ProcessingController {
   }
 
   @Get('progress/:object_id')
-  @ApiOperation({ summary: 'Progress of an object' })
-  @ApiOkResponse({ type: ProgressResponse })
+  @ApiOperation({
+    summary: 'Progress of an object',
+    description: 'For a queued object, `waiting` says where it stands in the queue, what holds it and roughly when it starts; in any other state it is absent, and the view is the one the event stream sends.',
+  })
+  @ApiOkResponse({ type: ProgressWithWaitingResponse })
   @ApiParam({ name: 'object_id', format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000', description: 'The id returned by POST /api/v1/process' })
   @Access('read')
   @ApiErrors(400, 404, 503)
-  async progress(@Param('object_id', ObjectIdPipe) id: string, @Caller() caller: Principal): Promise<ProgressResponse> {
+  async progress(@Param('object_id', ObjectIdPipe) id: string, @Caller() caller: Principal): Promise<ProgressWithWaitingResponse> {
     const progress = await this.objects.findProgressById(id);
     const team = visibleTeam(caller);
     if (!progress || (team !== undefined && progress.team !== team)) {
       throw new ObjectNotFoundError(id);
     }
-    return toProgressView(progress);
+    const waiting = progress.state === 'queued' ? await this.waitingOf(id) : null;
+    return { ...toProgressView(progress), ...(waiting ? { waiting } : {}) };
+  }
+
+  /** Read apart from the progress (whose query stays lean for polling clients), for queued objects only. */
+  private async waitingOf(id: string): Promise<WaitingResponse | null> {
+    const object = await this.objects.findById(id);
+    return object?.state === 'queued' ? this.queueWait.explain(object) : null;
   }
 
   @Get('progress/:object_id/stream')
@@ -263,7 +282,13 @@ export class ProcessingController {
   @Access('read')
   @ApiErrors(503)
   async status(@Caller() caller: Principal): Promise<StatusResponse> {
-    const [counts, workers, byState] = await Promise.all([this.queue.counts(), this.queue.workerCount(), this.objects.countByState(visibleTeam(caller))]);
+    const [counts, workers, byState, pause, retention] = await Promise.all([
+      this.queue.counts(),
+      this.queue.workerCount(),
+      this.objects.countByState(visibleTeam(caller)),
+      this.queuePause.current(),
+      this.retentionStatus(caller),
+    ]);
     return {
       queue_size: counts.waiting + counts.delayed,
       active_workers: counts.active,
@@ -271,6 +296,23 @@ export class ProcessingController {
       worker_processes: workers,
       dead_letters: counts.failed,
       objects_by_state: byState,
+      pause: toQueuePauseView(pause),
+      retention,
+    };
+  }
+
+  private async retentionStatus(caller: Principal): Promise<RetentionStatusResponse> {
+    const retention = this.config.retention;
+    const nextRun = retention ? await this.maintenance.nextRetentionRun() : null;
+    if (!retention || !nextRun) {
+      return { enabled: retention !== undefined, max_age_seconds: retention?.maxAgeSeconds ?? null, next_run_at: null, next_run_count: null };
+    }
+    const cutoff = new Date(nextRun.getTime() - retention.maxAgeSeconds * 1000);
+    return {
+      enabled: true,
+      max_age_seconds: retention.maxAgeSeconds,
+      next_run_at: nextRun.toISOString(),
+      next_run_count: await this.retention.countFinishedBefore(cutoff, visibleTeam(caller)),
     };
   }
 }

@@ -3,16 +3,18 @@ import { Module } from '@nestjs/common';
 import { AccessModule } from '../access/access.module';
 import { ObjectsModule } from '../objects/objects.module';
 import { OperationsModule } from '../operations/operations.module';
+import { RetentionModule } from '../retention/retention.module';
 import { ProcessingController } from './processing.controller';
 import { IdempotencyKeysRepository } from './idempotency-keys.repository';
 import { ObjectEventFeeds } from './object-event-feeds';
 import { ProgressStream } from './progress-stream';
+import { QueueWait } from './queue-wait';
 import { StreamSlots } from './stream-slots';
 import { SubmissionService } from './submission.service';
 
 @Module({
-  imports: [ObjectsModule, OperationsModule, AccessModule, WebhooksModule],
+  imports: [ObjectsModule, OperationsModule, AccessModule, WebhooksModule, RetentionModule],
   controllers: [ProcessingController],
-  providers: [SubmissionService, IdempotencyKeysRepository, ProgressStream, ObjectEventFeeds, StreamSlots],
+  providers: [QueueWait, SubmissionService, IdempotencyKeysRepository, ProgressStream, ObjectEventFeeds, StreamSlots],
 })
 export class ProcessingModule {}

@@ -7,6 +7,21 @@ import { closeGracefully } from '../common/close-gracefully';
 import { currentRequestId } from '../logging/request-id';
 import { currentTraceCarrier } from '../tracing/trace-context';
 
+/** Where a job stands among those waiting to start, all teams together. */
+export interface QueuePlace {
+  state: JobFate['state'];
+  /** 1 for the next job to start; null unless the job waits to start (a delayed job has none). */
+  position: number | null;
+  /** Waiting jobs of a higher priority than this one's, all ahead of it; null without a position. */
+  higherPriorityAhead: number | null;
+  active: number;
+}
+
+/** BullMQ's prioritized sorted set scores a job priority × 2^32 + an insertion counter. */
+const PRIORITY_SCORE_STEP = 0x100000000;
+/** Past this index in the (rarely used) wait list a job's position is not looked for. */
+const WAIT_LIST_SCAN_LIMIT = 10_000;
+
 /** A job and its options, as enqueue and enqueueBulk take them. */
 export interface QueuedJob {
   job: JobItem;
@@ -73,6 +88,35 @@ export class ProcessingQueue implements OnApplicationShutdown {
     }
     const job = await this.queue.getJob(jobId);
     return { state, failedReason: job?.failedReason };
+  }
+
+  /**
+   * The place of a job among those waiting to start, in a handful of Redis commands each O(log n) or O(1)
+   * (the plain wait list, which only jobs without a priority use, is scanned up to WAIT_LIST_SCAN_LIMIT).
+   * BullMQ starts jobs of the wait list first, then the prioritized set in score order.
+   */
+  async placeOf(jobId: string, priority: number): Promise<QueuePlace> {
+    const keys = this.queue.keys;
+    const [state, waitLength, active] = await Promise.all([
+      this.queue.getJobState(jobId),
+      this.connection.llen(keys.wait!),
+      this.connection.llen(keys.active!),
+    ]);
+    if (state === 'prioritized') {
+      const [rank, higher] = await Promise.all([
+        this.connection.zrank(keys.prioritized!, jobId),
+        this.connection.zcount(keys.prioritized!, '-inf', `(${priority * PRIORITY_SCORE_STEP}`),
+      ]);
+      return rank === null
+        ? { state, position: null, higherPriorityAhead: null, active }
+        : { state, position: waitLength + rank + 1, higherPriorityAhead: higher, active };
+    }
+    if (state === 'waiting') {
+      // Jobs are pushed on the left and taken from the right.
+      const index = (await this.connection.call('LPOS', keys.wait!, jobId, 'MAXLEN', WAIT_LIST_SCAN_LIMIT)) as number | null;
+      return { state, position: index === null ? null : waitLength - index, higherPriorityAhead: index === null ? null : 0, active };
+    }
+    return { state, position: null, higherPriorityAhead: null, active };
   }
 
   /** Calls `listener` each time the queue's Redis connection is (re)established; returns the unsubscribe. */

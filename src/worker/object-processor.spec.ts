@@ -6,6 +6,7 @@ import type { ObjectEventRecord, ObjectPatch, ObjectsRepository, RecordedEvent }
 import type { ObjectState } from '../objects/object-state';
 import type { OperationStatus, ProcessingObject } from '../objects/processing-object.entity';
 import { Cancellations, WorkerStoppingError } from './cancellations';
+import { QueuePause } from '../queue/queue-pause';
 import { ObjectProcessor, ProcessAttempt } from './object-processor';
 import type { StorageService } from '../storage/storage.service';
 import type { OperationProcesses } from './operation-processes';
@@ -128,6 +129,7 @@ function untilAborted(signal: AbortSignal): Promise<never> {
 }
 
 function setUp() {
+  const pause = { stopped: false };
   const objects = new FakeObjects();
   const processes = new FakeOperationProcesses();
   const failures: string[] = [];
@@ -147,8 +149,9 @@ function setUp() {
     events as unknown as ObjectEvents,
     cancellations,
     metrics as unknown as MetricsService,
+    { stopsRunning: async () => pause.stopped } as unknown as QueuePause,
   );
-  return { objects, processes, processor, cancellations, failures, deleted };
+  return { objects, processes, processor, cancellations, failures, deleted, pause };
 }
 
 function attempt(attempts = 1, isFinalAttempt = false): ProcessAttempt {
@@ -274,6 +277,22 @@ describe('ObjectProcessor', () => {
     });
     await expect(processor.process(attempt())).rejects.toBeInstanceOf(WorkerStoppingError);
     expect(processes.ran.map((task) => task.operation)).toEqual(['validate']);
+  });
+
+  it('hands the job back, leaving the object processing and resumable, when the queue is paused in stop mode while an operation runs', async () => {
+    const { objects, processes, processor, pause } = setUp();
+    processes.scripts.set('transform', async (task) => {
+      pause.stopped = true;
+      return { status: 'completed', result: { key: `doc/${task.operation}_result.json`, s3Url: 's3://b/doc/transform_result.json', size: 2 }, files: [] };
+    });
+    await expect(processor.process(attempt())).rejects.toBeInstanceOf(WorkerStoppingError);
+    expect(processes.ran.map((task) => task.operation)).toEqual(['validate', 'transform']);
+    expect(objects.state).toBe('processing');
+    expect(objects.operationsStatus.transform).toMatchObject({ completed: true, attempts: 1 });
+
+    pause.stopped = false;
+    expect(await processor.process(attempt())).toBe('completed');
+    expect(processes.ran.map((task) => task.operation)).toEqual(['validate', 'transform', 'enrich']);
   });
 
   it('hands the job back when a stopping worker aborts the running operation', async () => {

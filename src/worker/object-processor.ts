@@ -5,6 +5,7 @@ import { AppConfig } from '../config/app-config';
 import { InvalidTransitionError, ObjectNotFoundError } from '../common/domain-errors';
 import { ObjectEvents } from '../events/object-events';
 import { MetricsService, OperationOutcome } from '../metrics/metrics.service';
+import { QueuePause } from '../queue/queue-pause';
 import { ObjectEventRecord, ObjectPatch, ObjectsRepository, RecordedEvent } from '../objects/objects.repository';
 import type { ObjectState } from '../objects/object-state';
 import type { OperationStatus, ProcessingObject } from '../objects/processing-object.entity';
@@ -57,6 +58,7 @@ export class ObjectProcessor {
     private readonly events: ObjectEvents,
     private readonly cancellations: Cancellations,
     private readonly metrics: MetricsService,
+    private readonly pause: QueuePause,
   ) {}
 
   async process(attempt: ProcessAttempt): Promise<ProcessOutcome> {
@@ -69,14 +71,16 @@ export class ObjectProcessor {
     const budget = budgetFor(readOptions(object.options).budget, this.config);
     try {
       for (const operation of object.plan) {
-        if (this.draining) {
+        if (object.operationsStatus[operation]?.completed) {
+          continue;
+        }
+        // A queue paused in stop mode hands the job back at this boundary, as a stopping worker does.
+        if (this.draining || (await this.pause.stopsRunning())) {
           throw new WorkerStoppingError();
         }
-        if (!object.operationsStatus[operation]?.completed) {
-          const outcome = await this.runOperation(object, operation, { signal: controller.signal, attempt, carry, budget });
-          if (outcome !== 'completed') {
-            return outcome;
-          }
+        const outcome = await this.runOperation(object, operation, { signal: controller.signal, attempt, carry, budget });
+        if (outcome !== 'completed') {
+          return outcome;
         }
       }
       return await this.settle(object.id, 'completed', { progressMessage: 'Completed' });

@@ -139,7 +139,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Progress of an object */
+        /**
+         * Progress of an object
+         * @description For a queued object, `waiting` says where it stands in the queue, what holds it and roughly when it starts; in any other state it is absent, and the view is the one the event stream sends.
+         */
         get: operations["ProcessingController_progress"];
         put?: never;
         post?: never;
@@ -413,6 +416,46 @@ export interface paths {
         get: operations["WebhooksController_objectDeliveries"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/queue/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pause the processing queue (every team)
+         * @description Nothing new starts until POST /api/v1/queue/resume; submissions are still accepted and wait. `drain` lets running objects finish; `stop` hands each running object back to the queue before its next operation (it stays `processing`, resumes where it stopped, and spends no attempt). Pausing a paused queue changes its mode and reason and keeps its `since`. Kept in PostgreSQL: survives restarts of every process and a Redis that lost its data.
+         */
+        post: operations["QueueController_pause"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/queue/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume the processing queue
+         * @description Waiting objects start again, highest priority first. Resuming a running queue changes nothing.
+         */
+        post: operations["QueueController_resume"];
         delete?: never;
         options?: never;
         head?: never;
@@ -765,6 +808,99 @@ export interface components {
              */
             items: components["schemas"]["BatchItemResponse"][];
         };
+        WaitingResponse: {
+            /**
+             * @description Its place among the jobs waiting to start, across all teams (the queue is shared): 1 starts next. Null when its job is not waiting to start (a retry backoff, or no job)
+             * @example 4
+             */
+            position: number | null;
+            /**
+             * @description How many of the jobs ahead of it have a higher priority
+             * @example 2
+             */
+            higher_priority_ahead: number | null;
+            /**
+             * @description What holds it, as far as the service can tell: paused (POST /api/v1/queue/pause), no_workers (no worker process is connected), global_limit (MAX_PARALLEL_WORKERS objects are running), higher_priority / earlier_submissions (jobs ahead of it), retry_backoff (its job waits out a retry delay or an unreachable dependency), not_in_queue (its job is missing; the reconciler adds it again). Per-team limits act on submissions, never on queued objects.
+             * @example [
+             *       "global_limit",
+             *       "higher_priority",
+             *       "earlier_submissions"
+             *     ]
+             */
+            held_by: ("paused" | "no_workers" | "global_limit" | "higher_priority" | "earlier_submissions" | "retry_backoff" | "not_in_queue")[];
+            /**
+             * @description Rough seconds until it starts, from recent operation durations, the jobs ahead and MAX_PARALLEL_WORKERS; null while paused, without workers or without history
+             * @example 12.5
+             */
+            estimated_start_seconds: number | null;
+            /**
+             * @description Rough seconds its remaining operations take, from their recent mean durations; null without history for one of them
+             * @example 3.2
+             */
+            estimated_run_seconds: number | null;
+            /**
+             * @description How many recently completed objects the estimates come from
+             * @example 100
+             */
+            estimate_sample_size: number;
+        };
+        ProgressWithWaitingResponse: {
+            /**
+             * Format: uuid
+             * @example 550e8400-e29b-41d4-a716-446655440000
+             */
+            id: string;
+            /** @example object-123 */
+            identifier: string;
+            /**
+             * @example processing
+             * @enum {string}
+             */
+            state: "pending" | "queued" | "processing" | "completed" | "failed" | "cancelled";
+            /** @example transform */
+            current_operation: string | null;
+            progress: components["schemas"]["ProgressCounts"];
+            /**
+             * @example {
+             *       "validate": {
+             *         "completed": true,
+             *         "s3_url": "s3://object-artifacts/object-123/validate_result.json",
+             *         "started_at": "2026-01-01T12:00:00.120Z",
+             *         "finished_at": "2026-01-01T12:00:00.345Z",
+             *         "duration_ms": 225,
+             *         "attempts": 1,
+             *         "error": null
+             *       },
+             *       "transform": {
+             *         "completed": false,
+             *         "s3_url": null,
+             *         "started_at": "2026-01-01T12:00:00.350Z",
+             *         "finished_at": null,
+             *         "duration_ms": null,
+             *         "attempts": 1,
+             *         "error": null
+             *       }
+             *     }
+             */
+            operations_status: {
+                [key: string]: components["schemas"]["OperationStatusResponse"];
+            };
+            /**
+             * @example {
+             *       "validate": "s3://object-artifacts/object-123/validate_result.json"
+             *     }
+             */
+            s3_artifacts: {
+                [key: string]: string;
+            };
+            /**
+             * @description Why the object failed, in words a user can act on; null unless it did
+             * @example null
+             */
+            error_message: string | null;
+            /** @description Only for a queued object: its place in the queue, what holds it and rough estimates; absent in any other state. Only this endpoint computes it (not the object view, lists or the event stream, whose events are this view without it) */
+            waiting?: components["schemas"]["WaitingResponse"];
+        };
         StreamTokenResponse: {
             /**
              * @description Opens this object's progress stream as ?access_token=…
@@ -782,6 +918,61 @@ export interface components {
              * @example /api/v1/progress/550e8400-e29b-41d4-a716-446655440000/stream?access_token=opst_3q2-7wD1yW0mZ1cz3WmQ8vX9n0bTqQ4fJ2hS6dLkP1E
              */
             stream_url: string;
+        };
+        QueuePauseResponse: {
+            /**
+             * @description True while the objects queue takes no new objects
+             * @example true
+             */
+            paused: boolean;
+            /**
+             * @description How it was paused; null while running
+             * @example drain
+             * @enum {string|null}
+             */
+            mode: "drain" | "stop" | null;
+            /** @example Database maintenance until 23:00 UTC */
+            reason: string | null;
+            /**
+             * Format: date-time
+             * @description Paused since (a later pause that changes the mode or reason keeps it)
+             * @example 2026-01-01T12:00:00.000Z
+             */
+            since: string | null;
+            /**
+             * Format: uuid
+             * @description The API key that paused it; null when access control is off or while running
+             * @example 8d0f1c9e-3b7a-4c55-9a0e-2f4b6d8c1a37
+             */
+            paused_by_key_id: string | null;
+            /**
+             * @description That key's name ('open access' when access control is off)
+             * @example ops-admin
+             */
+            paused_by_key_name: string | null;
+        };
+        RetentionStatusResponse: {
+            /**
+             * @description False unless RETENTION_MAX_AGE_SECONDS is set
+             * @example true
+             */
+            enabled: boolean;
+            /**
+             * @description RETENTION_MAX_AGE_SECONDS: settled objects that finished longer ago are removed
+             * @example 2592000
+             */
+            max_age_seconds: number | null;
+            /**
+             * Format: date-time
+             * @description When the next run is due; null when none is scheduled
+             * @example 2026-01-01T13:00:00.000Z
+             */
+            next_run_at: string | null;
+            /**
+             * @description How many objects (of your team; admin keys: of every team) the next run would remove, counted up to 10000; null when none is scheduled
+             * @example 42
+             */
+            next_run_count: number | null;
         };
         StatusResponse: {
             /**
@@ -827,6 +1018,9 @@ export interface components {
                 failed?: number;
                 cancelled?: number;
             };
+            /** @description Whether the queue is paused (POST /api/v1/queue/pause), how, why, since when and by whom */
+            pause: components["schemas"]["QueuePauseResponse"];
+            retention: components["schemas"]["RetentionStatusResponse"];
         };
         ObjectSourceResponse: {
             /** @example application/json */
@@ -1312,6 +1506,19 @@ export interface components {
         WebhookDeliveryListResponse: {
             /** @description Newest first */
             items: components["schemas"]["WebhookDeliveryResponse"][];
+        };
+        PauseQueueDto: {
+            /**
+             * @description Why, shown in /api/v1/status (1-500 characters)
+             * @example Database maintenance until 23:00 UTC
+             */
+            reason: string;
+            /**
+             * @description drain: running objects finish, nothing new starts. stop: running objects are handed back to the queue before their next operation (no attempt spent, completed operations kept) and resume from there.
+             * @example drain
+             * @enum {string}
+             */
+            mode: "drain" | "stop";
         };
     };
     responses: never;
@@ -1861,7 +2068,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ProgressResponse"];
+                    "application/json": components["schemas"]["ProgressWithWaitingResponse"];
                 };
             };
             /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id, a refused webhook destination) */
@@ -3367,6 +3574,143 @@ export interface operations {
             };
             /** @description No such object (or one of another team) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many requests from this client (its API key, or its address without one) in the window; details.limit names which. Try again after Retry-After seconds. */
+            429: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description PostgreSQL, Redis or S3 unavailable; the message and details name which */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    QueueController_pause: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PauseQueueDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueuePauseResponse"];
+                };
+            };
+            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id, a refused webhook destination) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown or revoked; or a stream token that has expired or is for another object */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key lacks the scope the route needs (read, write or admin); or, for a state-changing request, a browser sent it from another site (Sec-Fetch-Site, or an Origin that is neither this host nor in CORS_ALLOWED_ORIGINS) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many requests from this client (its API key, or its address without one) in the window; details.limit names which. Try again after Retry-After seconds. */
+            429: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description PostgreSQL, Redis or S3 unavailable; the message and details name which */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    QueueController_resume: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueuePauseResponse"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown or revoked; or a stream token that has expired or is for another object */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The API key lacks the scope the route needs (read, write or admin); or, for a state-changing request, a browser sent it from another site (Sec-Fetch-Site, or an Origin that is neither this host nor in CORS_ALLOWED_ORIGINS) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

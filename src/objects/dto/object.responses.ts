@@ -58,6 +58,53 @@ export class ProgressResponse {
   error_message!: string | null;
 }
 
+export const WAIT_REASONS = ['paused', 'no_workers', 'global_limit', 'higher_priority', 'earlier_submissions', 'retry_backoff', 'not_in_queue'] as const;
+export type WaitReason = (typeof WAIT_REASONS)[number];
+
+export class WaitingResponse {
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    example: 4,
+    description: 'Its place among the jobs waiting to start, across all teams (the queue is shared): 1 starts next. Null when its job is not waiting to start (a retry backoff, or no job)',
+  })
+  position!: number | null;
+  @ApiProperty({ type: Number, nullable: true, example: 2, description: 'How many of the jobs ahead of it have a higher priority' })
+  higher_priority_ahead!: number | null;
+  @ApiProperty({
+    type: 'array',
+    items: { type: 'string', enum: [...WAIT_REASONS] },
+    example: ['global_limit', 'higher_priority', 'earlier_submissions'],
+    description:
+      'What holds it, as far as the service can tell: paused (POST /api/v1/queue/pause), no_workers (no worker process is connected), global_limit ' +
+      '(MAX_PARALLEL_WORKERS objects are running), higher_priority / earlier_submissions (jobs ahead of it), retry_backoff (its job waits out a retry ' +
+      'delay or an unreachable dependency), not_in_queue (its job is missing; the reconciler adds it again). Per-team limits act on submissions, never on queued objects.',
+  })
+  held_by!: WaitReason[];
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    example: 12.5,
+    description: 'Rough seconds until it starts, from recent operation durations, the jobs ahead and MAX_PARALLEL_WORKERS; null while paused, without workers or without history',
+  })
+  estimated_start_seconds!: number | null;
+  @ApiProperty({ type: Number, nullable: true, example: 3.2, description: 'Rough seconds its remaining operations take, from their recent mean durations; null without history for one of them' })
+  estimated_run_seconds!: number | null;
+  @ApiProperty({ example: 100, description: 'How many recently completed objects the estimates come from' })
+  estimate_sample_size!: number;
+}
+
+/** GET /api/v1/progress/{object_id}: the progress, and for a queued object why it waits. */
+@ApiExtraModels(WaitingResponse)
+export class ProgressWithWaitingResponse extends ProgressResponse {
+  @ApiPropertyOptional({
+    allOf: [{ $ref: getSchemaPath(WaitingResponse) }],
+    description:
+      'Only for a queued object: its place in the queue, what holds it and rough estimates; absent in any other state. Only this endpoint computes it (not the object view, lists or the event stream, whose events are this view without it)',
+  })
+  waiting?: WaitingResponse;
+}
+
 @ApiExtraModels(ObjectSourceResponse)
 export class ObjectResponse extends ProgressResponse {
   @ApiProperty({ example: 'billing', description: 'The team of the API key that submitted it' }) team!: string;
