@@ -125,7 +125,7 @@ describe('dead letters: error codes, fingerprints, filters and bulk retry (acces
   });
 
   it('refuses malformed and hostile filters with 400', async () => {
-    const bodies: unknown[] = [{ limit: 0 }, { limit: 1001 }, { error_code: 'x' }, { error_fingerprint: "' or 1=1 --" }, { failed_after: 'soon' }, { from_scratch: 'yes' }, { extra: 1 }, { identifier_prefix: '%' }];
+    const bodies: unknown[] = [{ limit: 0 }, { limit: 1001 }, { error_code: 'x' }, { error_fingerprint: "' or 1=1 --" }, { failed_after: 'soon' }, { from_scratch: 'yes' }, { extra: 1 }, { identifier_prefix: '%' }, { operation: 'resize' }];
     for (const body of bodies) {
       const refused = await call(service, 'POST', '/api/v1/objects/retry', keyA, body);
       expect({ body, status: refused.status }).toEqual({ body, status: 400 });

@@ -5,7 +5,8 @@ import { ObjectIdPipe } from '../common/object-id.pipe';
 import { ArtifactsResponse, ObjectListResponse, ObjectResponse, OperationStatusResponse } from './dto/object.responses';
 import { ListObjectsQuery, RetryQuery } from './dto/list-objects.query';
 import { listInstant } from './list-cursor';
-import { FailedFilter, ObjectsService } from './objects.service';
+import { ObjectsService } from './objects.service';
+import { sharedFilterOf } from './dto/object-filter.fields';
 import { BulkRetryDto, BulkRetryResponse } from './dto/bulk-retry.dto';
 import { ValidationError } from '../common/domain-errors';
 import { Access, Caller } from '../access/access.decorator';
@@ -24,15 +25,10 @@ export class ObjectsController {
   @ApiErrors(400, 503)
   list(@Query() query: ListObjectsQuery, @Caller() caller: Principal): Promise<ObjectListResponse> {
     return this.objects.list({
+      ...sharedFilterOf(query),
       state: query.state,
-      identifierPrefix: query.identifier_prefix,
-      operation: query.operation,
       createdAfter: query.created_after ? listInstant('created_after', query.created_after) : undefined,
       createdBefore: query.created_before ? listInstant('created_before', query.created_before) : undefined,
-      errorCode: query.error_code,
-      errorFingerprint: query.error_fingerprint,
-      failedAfter: query.failed_after ? listInstant('failed_after', query.failed_after) : undefined,
-      failedBefore: query.failed_before ? listInstant('failed_before', query.failed_before) : undefined,
       cursor: query.cursor,
       limit: query.limit ?? 20,
     }, caller);
@@ -79,15 +75,7 @@ export class ObjectsController {
   @Access('write')
   @ApiErrors(400, 503)
   retryMatching(@Body() body: BulkRetryDto, @Caller() caller: Principal): Promise<BulkRetryResponse> {
-    const filter: FailedFilter = {
-      errorCode: body.error_code,
-      errorFingerprint: body.error_fingerprint,
-      failedAfter: body.failed_after ? listInstant('failed_after', body.failed_after) : undefined,
-      failedBefore: body.failed_before ? listInstant('failed_before', body.failed_before) : undefined,
-      identifierPrefix: body.identifier_prefix,
-      operation: body.operation,
-    };
-    return this.objects.retryMatching(filter, body.limit ?? 100, body.from_scratch === true, caller);
+    return this.objects.retryMatching(sharedFilterOf(body), body.limit ?? 100, body.from_scratch === true, caller);
   }
 
   @Post(':object_id/retry')

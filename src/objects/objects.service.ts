@@ -15,14 +15,13 @@ import { ObjectState, isSettled } from './object-state';
 import { ObjectListFilter, ObjectsRepository } from './objects.repository';
 import type { ProcessingObject } from './processing-object.entity';
 import { isUuid } from '../common/object-id.pipe';
+import type { SharedFilter } from './dto/object-filter.fields';
 import { TeamQueueCap } from './team-queue-cap';
 import { TeamQueueFullError } from '../access/access-errors';
 import { Principal, visibleTeam } from '../access/principal';
 
 /** How many objects a bulk retry re-queues at once. */
 const BULK_RETRY_CONCURRENCY = 8;
-
-export type FailedFilter = Pick<ObjectListFilter, 'errorCode' | 'errorFingerprint' | 'failedAfter' | 'failedBefore' | 'identifierPrefix' | 'operation'>;
 
 export interface RetryOptions {
   fromScratch?: boolean;
@@ -94,9 +93,7 @@ export class ObjectsService {
   }
 
   async list(query: ListQuery, caller: Principal): Promise<{ items: ObjectView[]; next_cursor: string | null }> {
-    if (query.operation && !this.operations.names.includes(query.operation)) {
-      throw new ValidationError(`Unknown operation '${query.operation}'; valid operations: ${this.operations.names.join(', ')}`, undefined, ErrorCode.UnknownOperation);
-    }
+    this.checkOperationName(query.operation);
     const filter: ObjectListFilter = {
       team: visibleTeam(caller),
       state: query.state,
@@ -182,7 +179,8 @@ export class ObjectsService {
    * Re-queues up to `limit` of the caller's failed objects that match `filter`, newest first. An object
    * that stops being failed meanwhile (retried by someone else) is skipped, not an error.
    */
-  async retryMatching(filter: FailedFilter, limit: number, fromScratch: boolean, caller: Principal): Promise<{ retried: number; ids: string[]; more: boolean }> {
+  async retryMatching(filter: SharedFilter, limit: number, fromScratch: boolean, caller: Principal): Promise<{ retried: number; ids: string[]; more: boolean }> {
+    this.checkOperationName(filter.operation);
     const matching = await this.objects.list({ ...filter, team: visibleTeam(caller), state: 'failed', limit: limit + 1 });
     const chosen = matching.slice(0, limit).map(({ object }) => object.id);
     // Each retry checks its team's cap: a bulk retry stops taking objects of a full team (409s and 429s are skipped alike).
@@ -203,6 +201,12 @@ export class ObjectsService {
       );
     }
     return { retried: ids.length, ids, more: matching.length > limit };
+  }
+
+  private checkOperationName(operation: string | undefined): void {
+    if (operation && !this.operations.names.includes(operation)) {
+      throw new ValidationError(`Unknown operation '${operation}'; valid operations: ${this.operations.names.join(', ')}`, undefined, ErrorCode.UnknownOperation);
+    }
   }
 
   private operationsFrom(object: ProcessingObject, from: string): string[] {

@@ -1225,30 +1225,8 @@ export interface components {
         };
         BulkRetryDto: {
             /**
-             * @example operation_failed
-             * @enum {string}
-             */
-            error_code?: "invalid_content" | "budget_exceeded" | "operation_failed";
-            /**
-             * @description The error_fingerprint of the failures to retry
-             * @example 3f2a9c0d1b4e5f67
-             */
-            error_fingerprint?: string;
-            /**
-             * Format: date-time
-             * @description Failed at or after
-             * @example 2026-01-01T00:00:00Z
-             */
-            failed_after?: string;
-            /**
-             * Format: date-time
-             * @description Failed before
-             * @example 2026-02-01T00:00:00Z
-             */
-            failed_before?: string;
-            /**
              * @description Only identifiers starting with this
-             * @example invoice-
+             * @example object-
              */
             identifier_prefix?: string;
             /**
@@ -1257,6 +1235,29 @@ export interface components {
              * @enum {string}
              */
             operation?: "validate" | "transform" | "enrich" | "analyze" | "export" | "thumbnail";
+            /**
+             * @description Failed objects whose error_code is this (invalid_content, budget_exceeded, operation_failed)
+             * @example invalid_content
+             * @enum {string}
+             */
+            error_code?: "invalid_content" | "budget_exceeded" | "operation_failed";
+            /**
+             * @description Failed objects whose error_fingerprint is this (16 hex digits): the same cause of failure
+             * @example 3f2a9c0d1b4e5f67
+             */
+            error_fingerprint?: string;
+            /**
+             * Format: date-time
+             * @description Failed at or after (ISO 8601); only failed objects
+             * @example 2026-01-01T00:00:00Z
+             */
+            failed_after?: string;
+            /**
+             * Format: date-time
+             * @description Failed before (ISO 8601); only failed objects
+             * @example 2026-02-01T00:00:00Z
+             */
+            failed_before?: string;
             /**
              * @description At most this many (newest first); 100 when left out
              * @example 100
@@ -2387,15 +2388,10 @@ export interface operations {
     ObjectsController_list: {
         parameters: {
             query?: {
-                state?: "pending" | "queued" | "processing" | "completed" | "failed" | "cancelled";
                 /** @description Only identifiers starting with this */
                 identifier_prefix?: string;
                 /** @description Only objects whose plan includes this operation */
                 operation?: "validate" | "transform" | "enrich" | "analyze" | "export" | "thumbnail";
-                /** @description Created at or after (ISO 8601) */
-                created_after?: string;
-                /** @description Created before (ISO 8601) */
-                created_before?: string;
                 /** @description Failed objects whose error_code is this (invalid_content, budget_exceeded, operation_failed) */
                 error_code?: "invalid_content" | "budget_exceeded" | "operation_failed";
                 /** @description Failed objects whose error_fingerprint is this (16 hex digits): the same cause of failure */
@@ -2404,6 +2400,11 @@ export interface operations {
                 failed_after?: string;
                 /** @description Failed before (ISO 8601); only failed objects */
                 failed_before?: string;
+                state?: "pending" | "queued" | "processing" | "completed" | "failed" | "cancelled";
+                /** @description Created at or after (ISO 8601) */
+                created_after?: string;
+                /** @description Created before (ISO 8601) */
+                created_before?: string;
                 /** @description next_cursor of the previous page */
                 cursor?: string;
                 limit?: number;
