@@ -231,10 +231,17 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
       expect(failed.operations_status.transform).toMatchObject({ started_at: null, attempts: 0 });
       expect(Object.keys(failed.s3_artifacts)).toEqual([]);
 
-      // The queue does not try it again: its job finished instead of waiting for a backoff.
-      const job = await queueOf(fast).getJob(task_id);
-      expect(await job!.getState()).toBe('completed');
-      expect(job!.attemptsMade).toBe(1);
+      // The queue does not try it again: its job finished instead of waiting for a backoff. The object is recorded
+      // failed before its worker hands the job back, so the job may still be active for a moment.
+      const settledJobState = await waitFor(
+        async () => {
+          const state = await queueOf(fast).getJobState(task_id);
+          return state !== 'active' && state;
+        },
+        { timeoutMs: 10_000, intervalMs: 20, what: `job ${task_id} to leave the active state` },
+      );
+      expect(settledJobState).toBe('completed');
+      expect((await queueOf(fast).getJob(task_id))!.attemptsMade).toBe(1);
       expect((await objectOf(fast, identifier)).attempts).toBe(1);
       expect((await progressOf(fast, id)).operations_status.validate.attempts).toBe(1);
     });
