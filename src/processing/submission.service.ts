@@ -3,7 +3,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import { ConflictError, DependencyUnavailableError, DomainError, ValidationError } from '../common/domain-errors';
 import { ErrorCode } from '../common/error-codes';
 import { checkJsonValue } from '../common/json-limits';
-import { NewObject, ObjectsRepository, UniqueConstraintViolationException } from '../objects/objects.repository';
+import { UniqueConstraintViolationException } from '@mikro-orm/postgresql';
+import type { NewObject } from '../objects/object-records';
+import { ObjectStateStore } from '../objects/object-state-store';
+import { ObjectsRepository } from '../objects/objects.repository';
 import { jobPriority } from '../objects/objects.service';
 import type { ObjectSource, ProcessingObject } from '../objects/processing-object.entity';
 import { AppConfig } from '../config/app-config';
@@ -46,6 +49,7 @@ export class SubmissionService {
   constructor(
     private readonly config: AppConfig,
     private readonly objects: ObjectsRepository,
+    private readonly states: ObjectStateStore,
     private readonly operations: OperationRegistry,
     private readonly storage: StorageService,
     private readonly queue: ProcessingQueue,
@@ -324,7 +328,7 @@ export class SubmissionService {
     const taskId = taskIdFor(id, 1);
     const newObject = this.newObject(request, prepared, id, idempotencyKey, requestHash);
     if (request.payload === undefined) {
-      await this.objects.insertQueued(newObject, { taskId, source: null });
+      await this.states.insertQueued(newObject, { taskId, source: null });
       return { id };
     }
     // The row is inserted first and committed only once the payload is stored: the identifier is
@@ -338,7 +342,7 @@ export class SubmissionService {
       s3_url: this.storage.s3Url(sourceKey),
     };
     try {
-      await this.objects.insertQueuedCommittingAfter(newObject, { taskId, source }, () => this.storePayload(sourceKey, body));
+      await this.states.insertQueuedCommittingAfter(newObject, { taskId, source }, () => this.storePayload(sourceKey, body));
     } catch (error) {
       if (!(error instanceof UniqueConstraintViolationException)) {
         await this.storage.deleteKeys([sourceKey]).catch(() => undefined);
@@ -368,7 +372,7 @@ export class SubmissionService {
       if (upload.filename) {
         source.filename = upload.filename;
       }
-      await this.objects.transition(id, 'queued', { taskId, incrementAttempts: true, source, progressMessage: 'Queued for processing' }, ['pending']);
+      await this.states.transition(id, 'queued', { taskId, incrementAttempts: true, source, progressMessage: 'Queued for processing' }, ['pending']);
     } catch (error) {
       // A failed streaming upload has aborted its multipart upload; a completed one is removed here.
       await this.storage.deleteKeys([sourceKey]).catch(() => undefined);

@@ -3,10 +3,13 @@ import type { Span } from '@opentelemetry/api';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config';
 import { InvalidTransitionError, ObjectNotFoundError } from '../common/domain-errors';
-import { ObjectEvents } from '../events/object-events';
+import { ObjectNotifications } from '../notifications/object-notifications';
 import { MetricsService, OperationOutcome } from '../metrics/metrics.service';
 import { QueuePause } from '../queue/queue-pause';
-import { ObjectEventRecord, ObjectPatch, ObjectsRepository, RecordedEvent } from '../objects/objects.repository';
+import type { ObjectEventRecord, RecordedEvent } from '../objects/object-event.entity';
+import type { ObjectPatch } from '../objects/object-records';
+import { ObjectStateStore } from '../objects/object-state-store';
+import { ObjectsRepository } from '../objects/objects.repository';
 import type { ObjectState } from '../objects/object-state';
 import type { OperationStatus, ProcessingObject } from '../objects/processing-object.entity';
 import { budgetFor, OperationBudget } from '../operations/operation-budget';
@@ -53,9 +56,10 @@ export class ObjectProcessor {
   constructor(
     private readonly config: AppConfig,
     private readonly objects: ObjectsRepository,
+    private readonly states: ObjectStateStore,
     private readonly operationProcesses: OperationProcesses,
     private readonly storage: StorageService,
-    private readonly events: ObjectEvents,
+    private readonly notifications: ObjectNotifications,
     private readonly cancellations: Cancellations,
     private readonly metrics: MetricsService,
     private readonly pause: QueuePause,
@@ -108,7 +112,7 @@ export class ObjectProcessor {
    * is moved and read in one statement; only otherwise is it read (a processing one is resumed).
    */
   private async start(attempt: ProcessAttempt): Promise<ProcessingObject | null> {
-    const started = await this.objects.startProcessing(attempt.objectId, attempt.taskId, { markStarted: true, progressMessage: 'Processing' });
+    const started = await this.states.startProcessing(attempt.objectId, attempt.taskId, { markStarted: true, progressMessage: 'Processing' });
     if (started) {
       await this.publish(started.object.id, started.event);
       return started.object;
@@ -234,7 +238,7 @@ export class ObjectProcessor {
 
   /** Records and publishes a progress message of a running operation; one that finds the object no longer processing stops the run. */
   private async recordProgress(objectId: string, operation: string, message: string): Promise<void> {
-    const recorded = await this.objects.updateWhileProcessing(objectId, { progressMessage: message }, { kind: 'operation_progress', operation });
+    const recorded = await this.states.updateWhileProcessing(objectId, { progressMessage: message }, { kind: 'operation_progress', operation });
     if (recorded === null) {
       this.cancellations.abort(objectId);
       return;
@@ -286,7 +290,7 @@ export class ObjectProcessor {
 
   private async settle(objectId: string, state: Extract<ObjectState, 'completed' | 'failed'>, patch: ObjectPatch): Promise<ProcessOutcome> {
     try {
-      const recorded = await this.objects.transition(objectId, state, { ...patch, currentOperation: null, markFinished: true }, ['processing']);
+      const recorded = await this.states.transition(objectId, state, { ...patch, currentOperation: null, markFinished: true }, ['processing']);
       if (state === 'failed') {
         this.metrics.countFailure(patch.errorCode ?? 'unknown');
       }
@@ -301,7 +305,7 @@ export class ObjectProcessor {
   }
 
   private async updateOrStop(objectId: string, event: RecordedEvent, patch: ObjectPatch): Promise<void> {
-    const recorded = await this.objects.updateWhileProcessing(objectId, patch, event);
+    const recorded = await this.states.updateWhileProcessing(objectId, patch, event);
     if (recorded === null) {
       throw new ObjectCancelledError(objectId);
     }
@@ -309,7 +313,7 @@ export class ObjectProcessor {
   }
 
   private async publish(id: string, event: ObjectEventRecord): Promise<void> {
-    await this.events.publishRecorded(id, event);
+    await this.notifications.publishRecorded(id, event);
   }
 }
 
