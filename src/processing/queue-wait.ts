@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import type { WaitingResponse, WaitReason } from '../objects/dto/object.responses';
 import { ObjectsRepository, RecentDurations } from '../objects/objects.repository';
-import { jobPriority } from '../objects/objects.service';
 import type { ProcessingObject } from '../objects/processing-object.entity';
 import { ProcessingQueue, QueuePlace } from '../queue/processing-queue';
 import { QueuePause } from '../queue/queue-pause';
@@ -26,7 +25,7 @@ export class QueueWait {
 
   async explain(object: Pick<ProcessingObject, 'taskId' | 'priority' | 'plan' | 'operationsStatus'>): Promise<WaitingResponse> {
     const [place, pause, workers, durations] = await Promise.all([
-      object.taskId ? this.queue.placeOf(object.taskId, jobPriority(object.priority)) : null,
+      object.taskId ? this.queue.placeOf(object.taskId, object.priority) : null,
       this.queuePause.current(),
       this.queue.workerCount(),
       this.objects.recentOperationDurations(ESTIMATE_SAMPLE),

@@ -4,15 +4,15 @@ import { ConflictError, DependencyUnavailableError, DomainError, ValidationError
 import { ErrorCode } from '../common/error-codes';
 import { checkJsonValue } from '../common/json-limits';
 import { NewObject, ObjectsRepository, UniqueConstraintViolationException } from '../objects/objects.repository';
-import { jobPriority } from '../objects/objects.service';
 import type { ObjectSource, ProcessingObject } from '../objects/processing-object.entity';
 import { AppConfig } from '../config/app-config';
 import { budgetProblems } from '../operations/operation-budget';
 import { checkOperationOptions } from '../operations/operation-options';
 import { UnknownOperationError } from '../operations/operation-planner';
 import { OperationRegistry } from '../operations/operation-registry';
-import { JobName, taskIdFor } from '../queue/jobs';
-import { ProcessingQueue, QueuedJob } from '../queue/processing-queue';
+import { taskIdFor } from '../queue/jobs';
+import { ProcessingQueue } from '../queue/processing-queue';
+import type { ObjectToQueue } from '../queue/object-job';
 import { artifactKeys } from '../storage/artifact-keys';
 import { StorageService } from '../storage/storage.service';
 import type { SubmitObjectDto } from './dto/submit-object.dto';
@@ -120,7 +120,7 @@ export class SubmissionService {
           }),
         );
       }
-      await this.queue.enqueueBulk(created.map(({ request, id }) => this.jobOf(request, id)));
+      await this.queue.enqueueAll(created.map(({ request, id }) => firstRun(request, id)));
     } catch (error) {
       await this.removeQueued(created);
       if (error instanceof DomainError) {
@@ -378,16 +378,10 @@ export class SubmissionService {
     return this.enqueue(request, prepared, id, sourceKey);
   }
 
-  /** The first job of a just-queued object. */
-  private jobOf(request: SubmitObjectDto, id: string): QueuedJob {
-    return { job: { name: JobName.ProcessObject, data: { objectId: id } }, options: { jobId: taskIdFor(id, 1), priority: jobPriority(request.priority ?? 5) } };
-  }
-
   /** Queues the job of a just-queued object; if the queue is down, the object and its source go again. */
   private async enqueue(request: SubmitObjectDto, prepared: Prepared, id: string, sourceKey: string | undefined): Promise<SubmissionResponse> {
     try {
-      const { job, options } = this.jobOf(request, id);
-      await this.queue.enqueue(job, options);
+      await this.queue.enqueue(firstRun(request, id));
     } catch (error) {
       await this.objects.deleteById(id, ['queued']);
       if (sourceKey) {
@@ -455,6 +449,11 @@ export class SubmissionService {
       state: existing.state,
     });
   }
+}
+
+/** The first run of a just-queued object, as its job is queued. */
+function firstRun(request: SubmitObjectDto, id: string): ObjectToQueue {
+  return { id, taskId: taskIdFor(id, 1), priority: request.priority ?? 5 };
 }
 
 function hashRequest(request: SubmitObjectDto | Record<string, unknown>): string {

@@ -72,14 +72,14 @@ export class QueuePause implements OnApplicationBootstrap, OnApplicationShutdown
       [this.key, mode, reason, by.keyId, by.keyName],
       'run',
     );
-    await this.queue.queue.pause();
+    await this.queue.pause();
     this.logger.warn(`Queue paused (${mode}) by ${by.keyName}: ${reason}`);
     return (await this.current())!;
   }
 
   async resume(by: Principal): Promise<void> {
     await this.em.getConnection().execute('delete from queue_pauses where queue = ?', [this.key], 'run');
-    await this.queue.queue.resume();
+    await this.queue.resume();
     this.logger.warn(`Queue resumed by ${by.keyName}`);
   }
 
@@ -97,12 +97,12 @@ export class QueuePause implements OnApplicationBootstrap, OnApplicationShutdown
 
   /** Sets BullMQ's pause flag to what PostgreSQL says, when they differ. */
   private async restoreFlag(trigger: string): Promise<void> {
-    const [pause, flagged] = await Promise.all([this.current(), this.queue.queue.isPaused()]);
+    const [pause, flagged] = await Promise.all([this.current(), this.queue.isPaused()]);
     if (pause && !flagged) {
-      await this.queue.queue.pause();
+      await this.queue.pause();
       this.logger.warn(`The queue is paused (${pause.mode}, since ${pause.since.toISOString()}) but Redis did not say so (${trigger}); paused it again`);
     } else if (!pause && flagged) {
-      await this.queue.queue.resume();
+      await this.queue.resume();
       this.logger.warn(`Redis had the queue paused, which no pause recorded in PostgreSQL explains (${trigger}); resumed it`);
     }
   }

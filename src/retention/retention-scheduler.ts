@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, BeforeApplicationShutdown } from '@nestjs/common';
 import { Worker } from 'bullmq';
 import { AppConfig } from '../config/app-config';
-import { MAINTENANCE_QUEUE, MaintenanceQueue, RETENTION_SCHEDULER } from '../queue/maintenance-queue';
+import { MAINTENANCE_QUEUE, MaintenanceQueue } from '../queue/maintenance-queue';
 import { RetentionSweep } from './retention-sweep';
 
 /**
@@ -42,10 +42,10 @@ export class RetentionScheduler implements OnApplicationBootstrap, BeforeApplica
   private async schedule(): Promise<void> {
     const retention = this.config.retention;
     if (!retention) {
-      await this.maintenance.queue.removeJobScheduler(RETENTION_SCHEDULER);
+      await this.maintenance.unscheduleRetention();
       return;
     }
-    await this.maintenance.queue.upsertJobScheduler(RETENTION_SCHEDULER, { every: retention.intervalSeconds * 1000 }, { name: RETENTION_SCHEDULER });
+    await this.maintenance.scheduleRetention(retention.intervalSeconds * 1000);
   }
 
   async beforeApplicationShutdown(): Promise<void> {

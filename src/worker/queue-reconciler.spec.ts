@@ -4,6 +4,7 @@ import type { ObjectEvents } from '../events/object-events';
 import type { ObjectEventRecord, ObjectPatch, ObjectsRepository, SweepPosition, UnsettledObject, UnsettledState } from '../objects/objects.repository';
 import type { ObjectState } from '../objects/object-state';
 import type { JobFate } from '../queue/jobs';
+import type { ObjectToQueue } from '../queue/object-job';
 import type { ProcessingQueue } from '../queue/processing-queue';
 import { recoveryFor } from './job-recovery';
 import { QueueReconciler, RECONCILE_BATCH } from './queue-reconciler';
@@ -40,16 +41,18 @@ function fakeObjects(rows: FakeRow[]) {
 /** A queue that knows the fate of some job ids and records what is added. */
 function fakeQueue(fates: Record<string, JobFate>) {
   const added: string[] = [];
+  const queued: ObjectToQueue[] = [];
   const queue = {
     async jobFate(jobId: string) {
       return fates[jobId] ?? { state: 'unknown' };
     },
-    async enqueue(_job: unknown, options: { jobId: string }) {
-      added.push(options.jobId);
-      fates[options.jobId] = { state: 'waiting' };
+    async enqueue(object: ObjectToQueue) {
+      added.push(object.taskId);
+      queued.push(object);
+      fates[object.taskId] = { state: 'waiting' };
     },
   };
-  return { queue: queue as unknown as ProcessingQueue, added };
+  return { queue: queue as unknown as ProcessingQueue, added, queued };
 }
 
 function row(id: string, state: UnsettledState, overrides: Partial<FakeRow> = {}): FakeRow {

@@ -3,8 +3,7 @@ import { PinoLogger } from 'nestjs-pino';
 import { AppConfig } from '../config/app-config';
 import { ObjectEvents } from '../events/object-events';
 import { ObjectsRepository, SweepPosition, UnsettledObject, UnsettledState } from '../objects/objects.repository';
-import { jobPriority } from '../objects/objects.service';
-import { JobName, taskIdFor } from '../queue/jobs';
+import { taskIdFor } from '../queue/jobs';
 import { ProcessingQueue } from '../queue/processing-queue';
 import { Recovery, recoveryFor } from './job-recovery';
 
@@ -108,7 +107,7 @@ export class QueueReconciler implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   private async enqueue(object: UnsettledObject, taskId: string): Promise<void> {
-    await this.queue.enqueue({ name: JobName.ProcessObject, data: { objectId: object.id } }, { jobId: taskId, priority: jobPriority(object.priority) });
+    await this.queue.enqueue({ id: object.id, taskId, priority: object.priority });
   }
 
   private warn(object: UnsettledObject, jobId: string, message: string): void {

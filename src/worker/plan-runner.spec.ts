@@ -7,7 +7,7 @@ import type { ObjectState } from '../objects/object-state';
 import type { OperationStatus, ProcessingObject } from '../objects/processing-object.entity';
 import { Cancellations, WorkerStoppingError } from './cancellations';
 import { QueuePause } from '../queue/queue-pause';
-import { ObjectProcessor, ProcessAttempt } from './object-processor';
+import { PlanRunner, ProcessAttempt } from './plan-runner';
 import type { StorageService } from '../storage/storage.service';
 import type { OperationProcesses } from './operation-processes';
 import { OperationDependencyError, type OperationTaskOutcome, type OperationTaskResult } from './operation-task';
@@ -141,7 +141,7 @@ function setUp() {
     deleteKeys: async (keys: string[]) => void deleted.push(...keys),
     deletePrefix: async (prefix: string) => void deleted.push(`${prefix}*`),
   };
-  const processor = new ObjectProcessor(
+  const processor = new PlanRunner(
     new AppConfig({}),
     objects as unknown as ObjectsRepository,
     processes as unknown as OperationProcesses,
@@ -160,7 +160,7 @@ function attempt(attempts = 1, isFinalAttempt = false): ProcessAttempt {
 
 const contentFailure: Script = async () => ({ status: 'failed', code: 'invalid_content', reason: 'Invalid JSON at line 1, column 2' });
 
-describe('ObjectProcessor', () => {
+describe('PlanRunner', () => {
   it('runs the plan in order, hands each operation what the earlier ones kept, records every step and completes', async () => {
     const { objects, processes, processor } = setUp();
     expect(await processor.process(attempt())).toBe('completed');
