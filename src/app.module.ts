@@ -35,7 +35,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     const roleModules: (Type | DynamicModule)[] = [
       ...(config.runsApi ? [ProcessingModule, ObjectsApiModule, AccessApiModule, WebhooksApiModule, QueueApiModule, UiModule] : []),
-      ...(config.runsWorker ? [WorkerModule.forRoot(config), RetentionWorkerModule] : []),
+      ...(config.runsWorker ? [WorkerModule.forRoot(config), RetentionWorkerModule.forRoot(config)] : []),
     ];
     return {
       module: AppModule,

@@ -1,4 +1,5 @@
 import { Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import type { ConnectionOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { closeGracefully } from '../common/close-gracefully';
 import { AppConfig } from '../config/app-config';
@@ -29,6 +30,11 @@ export class QueueConnection implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await closeGracefully(() => this.redis.quit(), () => this.redis.disconnect());
   }
+}
+
+/** The connection options of a worker: BullMQ builds and owns its blocking connections, which must wait on Redis for ever. */
+export function workerConnection(config: AppConfig): ConnectionOptions {
+  return { url: config.redis.url, maxRetriesPerRequest: null };
 }
 
 @Module({ providers: [QueueConnection], exports: [QueueConnection] })

@@ -7,6 +7,7 @@ import { isDependencyFailure } from '../common/dependency-failure';
 import { AppConfig } from '../config/app-config';
 import { GlobalLimit } from '../queue/global-limit';
 import { JobItem, JobName, OBJECTS_QUEUE } from '../queue/jobs';
+import { workerConnection } from '../queue/queue-connection';
 import { annotateSpan, contextFrom, inSpan } from '../tracing/trace-context';
 import { Cancellations, WorkerStoppingError } from './cancellations';
 import { DependencyGate } from './dependency-gate';
@@ -161,8 +162,7 @@ export class ObjectJobsProcessor extends WorkerHost implements OnApplicationBoot
 /** The worker options of this process, from validated config: passed to BullMQ when the worker is built. */
 export function objectWorkerOptions(config: AppConfig): Partial<WorkerOptions> {
   return {
-    // A worker blocks on its connections: its own, never the queues' shared one (see QueueConnection).
-    connection: { url: config.redis.url, maxRetriesPerRequest: null },
+    connection: workerConnection(config),
     autorun: false,
     concurrency: config.maxParallelWorkers,
     lockDuration: config.jobs.lockDurationMs,
