@@ -10,8 +10,8 @@ export interface ObjectToQueue {
   priority: number;
 }
 
-/** The BullMQ job of an object's current run, with every option it is added with. */
-export interface ObjectJob {
+/** The BullMQ job of an object’s current run as it is added, with every option. */
+export interface NewObjectJob {
   name: ProcessObjectJob['name'];
   data: ProcessObjectJob['data'];
   opts: JobsOptions & { jobId: string; priority: number };
@@ -26,7 +26,7 @@ export function jobPriority(priority: number): number {
  * The one place an object becomes a job: submission, retry and the reconciler all queue this.
  * A failed job is kept (the reconciler reads why it failed); a completed one for a day.
  */
-export function objectJob(object: ObjectToQueue, settings: AppConfig['jobs'], origin: JobOrigin): ObjectJob {
+export function objectJob(object: ObjectToQueue, settings: AppConfig['jobs'], origin: JobOrigin): NewObjectJob {
   return {
     name: JobName.ProcessObject,
     data: { objectId: object.id, origin },
