@@ -33,9 +33,9 @@ import { WorkerModule } from './worker/worker.module';
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
-    const roleModules: Type[] = [
+    const roleModules: (Type | DynamicModule)[] = [
       ...(config.runsApi ? [ProcessingModule, ObjectsApiModule, AccessApiModule, WebhooksApiModule, QueueApiModule, UiModule] : []),
-      ...(config.runsWorker ? [WorkerModule, RetentionWorkerModule] : []),
+      ...(config.runsWorker ? [WorkerModule.forRoot(config), RetentionWorkerModule.forRoot(config)] : []),
     ];
     return {
       module: AppModule,

@@ -100,7 +100,7 @@ describe('structured logs', () => {
 
     const outcome = logged.find((line) => line.msg === `Object ${id} (job ${taskId}): completed`);
     // A job's lines name the request that queued it.
-    expect(outcome).toMatchObject({ level: 'info', context: 'ObjectWorker', objectId: id, jobId: taskId, reqId: 'abc123' });
+    expect(outcome).toMatchObject({ level: 'info', context: 'ObjectJobsProcessor', objectId: id, jobId: taskId, reqId: 'abc123' });
     // Tracing is off (no OTEL_EXPORTER_OTLP_ENDPOINT): no line carries a trace id.
     expect(logged.filter((line) => 'trace_id' in line || 'span_id' in line)).toEqual([]);
     expect(logged.filter((line) => line.level === 'debug')).toEqual([]);
@@ -155,7 +155,7 @@ describe('structured logs', () => {
     const logged = lines();
     for (const { id, task_id: taskId } of [first, second]) {
       const mentioning = logged.filter((line) => line.msg?.includes(id) || line.objectId === id);
-      const fromProcessor = logged.filter((line) => line.context === 'ObjectProcessor' && line.objectId === id);
+      const fromProcessor = logged.filter((line) => line.context === 'PlanRunner' && line.objectId === id);
       expect(fromProcessor.map((line) => line.msg)).toEqual([
         'validate: started (attempt 1)',
         expect.stringMatching(/^validate: completed in \d+ ms$/),

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { ApiKeysService } from '../src/access/api-keys.service';
 import type { Scope } from '../src/access/principal';
-import { MaintenanceQueue, RETENTION_SCHEDULER } from '../src/queue/maintenance-queue';
+import { getQueueToken } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
+import { MAINTENANCE_QUEUE, RETENTION_SCHEDULER } from '../src/queue/maintenance-queue';
 import { closeDatabase } from './support/database';
 import { expectErrorShape } from './support/error-shape';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
@@ -30,7 +32,7 @@ describe('queue pause, retention status and queue waits with access control (AUT
     keys.admin = admin.secret;
     keys.alpha = (await create('alpha writer', alpha, ['read', 'write'])).secret;
     keys.beta = (await create('beta writer', beta, ['read', 'write'])).secret;
-    await service.app.get(MaintenanceQueue).queue.upsertJobScheduler(RETENTION_SCHEDULER, { every: 3_600_000, startDate: Date.now() + 3_600_000 }, { name: RETENTION_SCHEDULER });
+    await service.app.get<Queue>(getQueueToken(MAINTENANCE_QUEUE)).upsertJobScheduler(RETENTION_SCHEDULER, { every: 3_600_000, startDate: Date.now() + 3_600_000 }, { name: RETENTION_SCHEDULER });
   });
 
   afterAll(async () => {

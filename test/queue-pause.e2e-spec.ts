@@ -34,7 +34,7 @@ describe('pausing and resuming the queue (POST /api/v1/queue/pause, /resume)', (
     }, { timeoutMs: 60_000, what });
   const pause = (mode: string, reason: string) => request(api.baseUrl).post('/api/v1/queue/pause').send({ mode, reason });
   const statusOf = async () => (await request(api.baseUrl).get('/api/v1/status').expect(200)).body;
-  const redisFlag = () => api.app.get(ProcessingQueue).queue.isPaused();
+  const redisFlag = () => api.app.get(ProcessingQueue).isPaused();
 
   beforeAll(async () => {
     api = await startTestApp({ APP_ROLE: 'api', GLOBAL_LIMIT_CHECK_INTERVAL_MS: '200' });

@@ -69,7 +69,7 @@ describe('retention (RETENTION_MAX_AGE_SECONDS)', () => {
     }
     for (const object of removed) {
       expect(await eventCount(object.id)).toBe(0);
-      expect(await service.app.get(ProcessingQueue).queue.getJob(object.task_id)).toBeUndefined();
+      expect(await service.app.get(ProcessingQueue).jobFate(object.task_id)).toEqual({ state: 'unknown' });
     }
     expect(await query('select 1 from idempotency_keys where key = $1', [idempotencyKey])).toEqual([]);
 

@@ -18,7 +18,7 @@ const PINO_LEVELS: Record<AppConfig['logLevel'], LevelWithSilent> = {
  * JSON lines on stdout. Every line logged while handling a request carries `reqId` (the
  * Fastify request id, taken from x-request-id when the client sends one; see request-logging.ts);
  * every line logged while a worker handles a job carries `objectId`, `jobId` and the `reqId` of the request
- * that queued the job (see ObjectWorker). With tracing on, every line logged inside a span (a request, a job,
+ * that queued the job (see ObjectJobsProcessor). With tracing on, every line logged inside a span (a request, a job,
  * an operation) carries its `trace_id` and `span_id`.
  * nestjs-pino's own request middleware is mounted on no route: the Fastify hooks do that job.
  *

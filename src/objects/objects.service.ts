@@ -3,7 +3,7 @@ import { ConflictError, DependencyUnavailableError, InvalidTransitionError, Obje
 import { ErrorCode } from '../common/error-codes';
 import { ObjectNotifications } from '../notifications/object-notifications';
 import { OperationRegistry } from '../operations/operation-registry';
-import { JobName, taskIdFor } from '../queue/jobs';
+import { taskIdFor } from '../queue/jobs';
 import { ProcessingQueue } from '../queue/processing-queue';
 import { artifactKeys } from '../storage/artifact-keys';
 import { StorageService } from '../storage/storage.service';
@@ -171,7 +171,7 @@ export class ObjectsService {
     );
     await this.notifications.publishRecorded(id, event);
     try {
-      await this.queue.enqueue({ name: JobName.ProcessObject, data: { objectId: id } }, { jobId: taskId, priority: jobPriority(object.priority) });
+      await this.queue.enqueue({ id, taskId, priority: object.priority });
     } catch (error) {
       this.logger.warn(`Object ${id} is queued but its job could not be added; the reconciler will add it: ${(error as Error).message}`);
     }
@@ -268,9 +268,4 @@ export class ObjectsService {
 function isVisibleTo(object: ProcessingObject, caller: Principal): boolean {
   const team = visibleTeam(caller);
   return team === undefined || object.team === team || caller.streamOf === object.id;
-}
-
-/** API priority: 1 (lowest) to 10 (highest); BullMQ: 1 is the highest. */
-export function jobPriority(priority: number): number {
-  return 11 - priority;
 }

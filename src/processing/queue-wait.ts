@@ -3,7 +3,6 @@ import { AppConfig } from '../config/app-config';
 import type { WaitingResponse, WaitReason } from '../objects/dto/object.responses';
 import type { RecentDurations } from '../objects/object-records';
 import { ObjectsRepository } from '../objects/objects.repository';
-import { jobPriority } from '../objects/objects.service';
 import type { ProcessingObject } from '../objects/processing-object.entity';
 import { ProcessingQueue, QueuePlace } from '../queue/processing-queue';
 import { QueuePause } from '../queue/queue-pause';
@@ -27,7 +26,7 @@ export class QueueWait {
 
   async explain(object: Pick<ProcessingObject, 'taskId' | 'priority' | 'plan' | 'operationsStatus'>): Promise<WaitingResponse> {
     const [place, pause, workers, durations] = await Promise.all([
-      object.taskId ? this.queue.placeOf(object.taskId, jobPriority(object.priority)) : null,
+      object.taskId ? this.queue.placeOf(object.taskId, object.priority) : null,
       this.queuePause.current(),
       this.queue.workerCount(),
       this.objects.recentOperationDurations(ESTIMATE_SAMPLE),

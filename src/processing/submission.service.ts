@@ -7,15 +7,15 @@ import { UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import type { NewObject } from '../objects/object-records';
 import { ObjectStateStore } from '../objects/object-state-store';
 import { ObjectsRepository } from '../objects/objects.repository';
-import { jobPriority } from '../objects/objects.service';
 import type { ObjectSource, ProcessingObject } from '../objects/processing-object.entity';
 import { AppConfig } from '../config/app-config';
 import { budgetProblems } from '../operations/operation-budget';
 import { checkOperationOptions } from '../operations/operation-options';
 import { UnknownOperationError } from '../operations/operation-planner';
 import { OperationRegistry } from '../operations/operation-registry';
-import { JobName, taskIdFor } from '../queue/jobs';
-import { ProcessingQueue, QueuedJob } from '../queue/processing-queue';
+import { taskIdFor } from '../queue/jobs';
+import { ProcessingQueue } from '../queue/processing-queue';
+import type { ObjectToQueue } from '../queue/object-job';
 import { artifactKeys } from '../storage/artifact-keys';
 import { StorageService } from '../storage/storage.service';
 import type { SubmitObjectDto } from './dto/submit-object.dto';
@@ -124,7 +124,7 @@ export class SubmissionService {
           }),
         );
       }
-      await this.queue.enqueueBulk(created.map(({ request, id }) => this.jobOf(request, id)));
+      await this.queue.enqueueAll(created.map(({ request, id }) => firstRun(request, id)));
     } catch (error) {
       await this.removeQueued(created);
       if (error instanceof DomainError) {
@@ -382,16 +382,10 @@ export class SubmissionService {
     return this.enqueue(request, prepared, id, sourceKey);
   }
 
-  /** The first job of a just-queued object. */
-  private jobOf(request: SubmitObjectDto, id: string): QueuedJob {
-    return { job: { name: JobName.ProcessObject, data: { objectId: id } }, options: { jobId: taskIdFor(id, 1), priority: jobPriority(request.priority ?? 5) } };
-  }
-
   /** Queues the job of a just-queued object; if the queue is down, the object and its source go again. */
   private async enqueue(request: SubmitObjectDto, prepared: Prepared, id: string, sourceKey: string | undefined): Promise<SubmissionResponse> {
     try {
-      const { job, options } = this.jobOf(request, id);
-      await this.queue.enqueue(job, options);
+      await this.queue.enqueue(firstRun(request, id));
     } catch (error) {
       await this.objects.deleteById(id, ['queued']);
       if (sourceKey) {
@@ -459,6 +453,11 @@ export class SubmissionService {
       state: existing.state,
     });
   }
+}
+
+/** The first run of a just-queued object, as its job is queued. */
+function firstRun(request: SubmitObjectDto, id: string): ObjectToQueue {
+  return { id, taskId: taskIdFor(id, 1), priority: request.priority ?? 5 };
 }
 
 function hashRequest(request: SubmitObjectDto | Record<string, unknown>): string {

@@ -1,5 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createBullBoard } from '@bull-board/api';
+import { getQueueToken } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter as BullBoardAdapter } from '@bull-board/fastify';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -8,7 +10,7 @@ import { ErrorCode } from '../common/error-codes';
 import { isDependencyFailure } from '../common/dependency-failure';
 import { errorBody } from '../common/http-exception.filter';
 import { AppConfig } from '../config/app-config';
-import { ProcessingQueue } from './processing-queue';
+import { OBJECTS_QUEUE } from './jobs';
 import { ApiKeysService } from '../access/api-keys.service';
 import { principalOf } from '../access/principal';
 
@@ -26,7 +28,7 @@ export async function mountBullBoard(app: NestFastifyApplication, config: AppCon
   const apiKeys = config.access.required ? app.get(ApiKeysService) : undefined;
   const serverAdapter = new BullBoardAdapter().setBasePath(path);
   createBullBoard({
-    queues: [new BullMQAdapter(app.get(ProcessingQueue).queue)],
+    queues: [new BullMQAdapter(app.get<Queue>(getQueueToken(OBJECTS_QUEUE)))],
     serverAdapter,
     options: { uiConfig: { boardTitle: 'Object processing' } },
   });

@@ -7,13 +7,11 @@ function fakeQueue() {
   const meta: { concurrency: number | null } = { concurrency: null };
   const readyListeners = new Set<() => void>();
   const queue = {
-    queue: {
-      async setGlobalConcurrency(concurrency: number) {
-        meta.concurrency = concurrency;
-      },
-      async getGlobalConcurrency() {
-        return meta.concurrency;
-      },
+    async setGlobalConcurrency(concurrency: number) {
+      meta.concurrency = concurrency;
+    },
+    async globalConcurrency() {
+      return meta.concurrency;
     },
     onConnectionReady(listener: () => void) {
       readyListeners.add(listener);

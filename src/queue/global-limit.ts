@@ -40,7 +40,7 @@ export class GlobalLimit implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   private async begin(): Promise<void> {
-    await this.queue.queue.setGlobalConcurrency(this.config.maxParallelWorkers);
+    await this.queue.setGlobalConcurrency(this.config.maxParallelWorkers);
     this.stopListening = this.queue.onConnectionReady(() => this.check('the Redis connection is back'));
     this.timer = setInterval(() => this.check('periodic check'), this.config.jobs.globalLimitCheckIntervalMs);
   }
@@ -53,9 +53,9 @@ export class GlobalLimit implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   private async restoreIfLost(trigger: string): Promise<void> {
-    const current = await this.queue.queue.getGlobalConcurrency();
+    const current = await this.queue.globalConcurrency();
     if (current !== this.config.maxParallelWorkers) {
-      await this.queue.queue.setGlobalConcurrency(this.config.maxParallelWorkers);
+      await this.queue.setGlobalConcurrency(this.config.maxParallelWorkers);
       this.logger.warn(`Global limit was ${current ?? 'missing'} in Redis (${trigger}); set to ${this.config.maxParallelWorkers} again`);
     }
   }

@@ -13,7 +13,7 @@ export interface JobOrigin extends TraceCarrier {
 
 export interface ProcessObjectJob {
   name: JobName.ProcessObject;
-  /** `origin` is added by ProcessingQueue.enqueue; jobs queued by no request (the reconciler's) have no reqId nor trace. */
+  /** `origin` is added by ProcessingQueue.enqueue (see object-job.ts); jobs queued by no request (the reconciler's) have no reqId nor trace. */
   data: { objectId: string; origin?: JobOrigin };
 }
 

@@ -1,8 +1,7 @@
-import { Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { InjectQueue } from '@nestjs/bullmq';
+import { Injectable } from '@nestjs/common';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { closeGracefully } from '../common/close-gracefully';
-import { AppConfig } from '../config/app-config';
+import { QueueConnection } from './queue-connection';
 
 export const MAINTENANCE_QUEUE = 'maintenance';
 
@@ -14,18 +13,23 @@ export const RETENTION_SCHEDULER = 'retention';
  * the objects queue does not stop them, and they never count against MAX_PARALLEL_WORKERS.
  */
 @Injectable()
-export class MaintenanceQueue implements OnApplicationShutdown {
-  readonly queue: Queue;
-  private readonly connection: Redis;
+export class MaintenanceQueue {
+  constructor(
+    @InjectQueue(MAINTENANCE_QUEUE) private readonly queue: Queue,
+    private readonly connection: QueueConnection,
+  ) {}
 
-  constructor(config: AppConfig) {
-    this.connection = new Redis(config.redis.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-    this.connection.on('error', () => undefined);
-    this.queue = new Queue(MAINTENANCE_QUEUE, {
-      connection: this.connection,
-      prefix: config.redis.prefix,
-      defaultJobOptions: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
-    });
+  /** Runs retention every `everyMs`: one scheduler however many workers set it. */
+  async scheduleRetention(everyMs: number): Promise<void> {
+    await this.queue.upsertJobScheduler(
+      RETENTION_SCHEDULER,
+      { every: everyMs },
+      { name: RETENTION_SCHEDULER, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
+    );
+  }
+
+  async unscheduleRetention(): Promise<void> {
+    await this.queue.removeJobScheduler(RETENTION_SCHEDULER);
   }
 
   /** When the next retention run is due; null when none is scheduled (retention off, or Redis lost the scheduler until a worker sets it again). */
@@ -36,12 +40,6 @@ export class MaintenanceQueue implements OnApplicationShutdown {
 
   /** Calls `listener` each time the queue's Redis connection is (re)established; returns the unsubscribe. */
   onConnectionReady(listener: () => void): () => void {
-    this.connection.on('ready', listener);
-    return () => this.connection.off('ready', listener);
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await closeGracefully(() => this.queue.close(), () => undefined);
-    await closeGracefully(() => this.connection.quit(), () => this.connection.disconnect());
+    return this.connection.onReady(listener);
   }
 }

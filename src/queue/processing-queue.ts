@@ -1,9 +1,10 @@
-import { Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { InjectQueue } from '@nestjs/bullmq';
+import { Injectable } from '@nestjs/common';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { AppConfig } from '../config/app-config';
-import { JobFate, JobItem, JobOrigin, OBJECTS_QUEUE } from './jobs';
-import { closeGracefully } from '../common/close-gracefully';
+import { JobFate, JobOrigin, OBJECTS_QUEUE } from './jobs';
+import { ObjectToQueue, jobPriority, objectJob } from './object-job';
+import { QueueConnection } from './queue-connection';
 import { currentRequestId } from '../logging/request-id';
 import { currentTraceCarrier } from '../tracing/trace-context';
 
@@ -22,12 +23,6 @@ const PRIORITY_SCORE_STEP = 0x100000000;
 /** Past this index in the (rarely used) wait list a job's position is not looked for. */
 const WAIT_LIST_SCAN_LIMIT = 10_000;
 
-/** A job and its options, as enqueue and enqueueBulk take them. */
-export interface QueuedJob {
-  job: JobItem;
-  options: { jobId: string; priority?: number };
-}
-
 export interface QueueCounts {
   waiting: number;
   active: number;
@@ -38,36 +33,24 @@ export interface QueueCounts {
 
 /** Thin adapter over the BullMQ queue the API produces to and the workers consume from. */
 @Injectable()
-export class ProcessingQueue implements OnApplicationShutdown {
-  readonly queue: Queue;
-  /** Owned here rather than by BullMQ, whose own disconnect can wait forever on a Redis that went away and came back. */
-  private readonly connection: Redis;
+export class ProcessingQueue {
+  constructor(
+    private readonly config: AppConfig,
+    @InjectQueue(OBJECTS_QUEUE) private readonly queue: Queue,
+    private readonly connection: QueueConnection,
+  ) {}
 
-  constructor(config: AppConfig) {
-    this.connection = new Redis(config.redis.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-    this.connection.on('error', () => undefined);
-    this.queue = new Queue(OBJECTS_QUEUE, {
-      connection: this.connection,
-      prefix: config.redis.prefix,
-      defaultJobOptions: {
-        attempts: config.jobs.attempts,
-        backoff: { type: 'exponential', delay: config.jobs.backoffMs },
-        removeOnComplete: { age: 24 * 3600, count: 10_000 },
-        removeOnFail: false,
-      },
-    });
+  /** Adds the job of the object's current run, with its origin: the request being handled, and the active trace, which the job continues. */
+  async enqueue(object: ObjectToQueue): Promise<void> {
+    const { name, data, opts } = objectJob(object, this.config.jobs, jobOrigin());
+    await this.queue.add(name, data, opts);
   }
 
-  /** Adds the job with its origin: the request being handled, and the active trace, which the job continues. */
-  async enqueue(job: JobItem, options: { jobId: string; priority?: number }): Promise<void> {
-    await this.queue.add(job.name, { ...job.data, origin: jobOrigin() }, options);
-  }
-
-  /** Adds the jobs in one round trip (BullMQ's addBulk: all of them, atomically, or none), each with the origin enqueue gives. */
-  async enqueueBulk(jobs: readonly QueuedJob[]): Promise<void> {
-    if (jobs.length > 0) {
+  /** Adds the objects' jobs in one round trip (BullMQ's addBulk: all of them, atomically, or none), each with the origin enqueue gives. */
+  async enqueueAll(objects: readonly ObjectToQueue[]): Promise<void> {
+    if (objects.length > 0) {
       const origin = jobOrigin();
-      await this.queue.addBulk(jobs.map(({ job, options }) => ({ name: job.name, data: { ...job.data, origin }, opts: options })));
+      await this.queue.addBulk(objects.map((object) => objectJob(object, this.config.jobs, origin)));
     }
   }
 
@@ -93,19 +76,16 @@ export class ProcessingQueue implements OnApplicationShutdown {
   /**
    * The place of a job among those waiting to start, in a handful of Redis commands each O(log n) or O(1)
    * (the plain wait list, which only jobs without a priority use, is scanned up to WAIT_LIST_SCAN_LIMIT).
-   * BullMQ starts jobs of the wait list first, then the prioritized set in score order.
+   * BullMQ starts jobs of the wait list first, then the prioritized set in score order. `priority` is the object's, as the API takes it.
    */
   async placeOf(jobId: string, priority: number): Promise<QueuePlace> {
     const keys = this.queue.keys;
-    const [state, waitLength, active] = await Promise.all([
-      this.queue.getJobState(jobId),
-      this.connection.llen(keys.wait!),
-      this.connection.llen(keys.active!),
-    ]);
+    const redis = this.connection.redis;
+    const [state, waitLength, active] = await Promise.all([this.queue.getJobState(jobId), redis.llen(keys.wait!), redis.llen(keys.active!)]);
     if (state === 'prioritized') {
       const [rank, higher] = await Promise.all([
-        this.connection.zrank(keys.prioritized!, jobId),
-        this.connection.zcount(keys.prioritized!, '-inf', `(${priority * PRIORITY_SCORE_STEP}`),
+        redis.zrank(keys.prioritized!, jobId),
+        redis.zcount(keys.prioritized!, '-inf', `(${jobPriority(priority) * PRIORITY_SCORE_STEP}`),
       ]);
       return rank === null
         ? { state, position: null, higherPriorityAhead: null, active }
@@ -113,16 +93,10 @@ export class ProcessingQueue implements OnApplicationShutdown {
     }
     if (state === 'waiting') {
       // Jobs are pushed on the left and taken from the right.
-      const index = (await this.connection.call('LPOS', keys.wait!, jobId, 'MAXLEN', WAIT_LIST_SCAN_LIMIT)) as number | null;
+      const index = (await redis.call('LPOS', keys.wait!, jobId, 'MAXLEN', WAIT_LIST_SCAN_LIMIT)) as number | null;
       return { state, position: index === null ? null : waitLength - index, higherPriorityAhead: index === null ? null : 0, active };
     }
     return { state, position: null, higherPriorityAhead: null, active };
-  }
-
-  /** Calls `listener` each time the queue's Redis connection is (re)established; returns the unsubscribe. */
-  onConnectionReady(listener: () => void): () => void {
-    this.connection.on('ready', listener);
-    return () => this.connection.off('ready', listener);
   }
 
   async counts(): Promise<QueueCounts> {
@@ -140,9 +114,31 @@ export class ProcessingQueue implements OnApplicationShutdown {
     return (await this.queue.getWorkers()).length;
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    await closeGracefully(() => this.queue.close(), () => undefined);
-    await closeGracefully(() => this.connection.quit(), () => this.connection.disconnect());
+  /** Stops every worker taking jobs of this queue (BullMQ's pause flag, kept in Redis). */
+  async pause(): Promise<void> {
+    await this.queue.pause();
+  }
+
+  async resume(): Promise<void> {
+    await this.queue.resume();
+  }
+
+  async isPaused(): Promise<boolean> {
+    return this.queue.isPaused();
+  }
+
+  /** Caps the jobs active at once across every worker process (kept in Redis, in the queue's meta hash). */
+  async setGlobalConcurrency(concurrency: number): Promise<void> {
+    await this.queue.setGlobalConcurrency(concurrency);
+  }
+
+  async globalConcurrency(): Promise<number | null> {
+    return this.queue.getGlobalConcurrency();
+  }
+
+  /** Calls `listener` each time the queue's Redis connection is (re)established; returns the unsubscribe. */
+  onConnectionReady(listener: () => void): () => void {
+    return this.connection.onReady(listener);
   }
 }
 

@@ -69,14 +69,14 @@ export class QueuePause implements OnApplicationBootstrap, OnApplicationShutdown
           paused_by_key_id = excluded.paused_by_key_id, paused_by_key_name = excluded.paused_by_key_name`,
       [this.key, mode, reason, by.keyId, by.keyName],
     );
-    await this.queue.queue.pause();
+    await this.queue.pause();
     this.logger.warn(`Queue paused (${mode}) by ${by.keyName}: ${reason}`);
     return (await this.current())!;
   }
 
   async resume(by: Principal): Promise<void> {
     await this.sql.query('delete from queue_pauses where queue = ?', [this.key]);
-    await this.queue.queue.resume();
+    await this.queue.resume();
     this.logger.warn(`Queue resumed by ${by.keyName}`);
   }
 
@@ -94,12 +94,12 @@ export class QueuePause implements OnApplicationBootstrap, OnApplicationShutdown
 
   /** Sets BullMQ's pause flag to what PostgreSQL says, when they differ. */
   private async restoreFlag(trigger: string): Promise<void> {
-    const [pause, flagged] = await Promise.all([this.current(), this.queue.queue.isPaused()]);
+    const [pause, flagged] = await Promise.all([this.current(), this.queue.isPaused()]);
     if (pause && !flagged) {
-      await this.queue.queue.pause();
+      await this.queue.pause();
       this.logger.warn(`The queue is paused (${pause.mode}, since ${pause.since.toISOString()}) but Redis did not say so (${trigger}); paused it again`);
     } else if (!pause && flagged) {
-      await this.queue.queue.resume();
+      await this.queue.resume();
       this.logger.warn(`Redis had the queue paused, which no pause recorded in PostgreSQL explains (${trigger}); resumed it`);
     }
   }

@@ -1,25 +1,21 @@
 import { Injectable, Logger, OnApplicationBootstrap, BeforeApplicationShutdown } from '@nestjs/common';
-import { Worker } from 'bullmq';
 import { AppConfig } from '../config/app-config';
-import { MAINTENANCE_QUEUE, MaintenanceQueue, RETENTION_SCHEDULER } from '../queue/maintenance-queue';
-import { RetentionSweep } from './retention-sweep';
+import { MaintenanceQueue } from '../queue/maintenance-queue';
 
 /**
  * Schedules the retention run with a BullMQ job scheduler (every RETENTION_INTERVAL_SECONDS; one
- * scheduler however many workers upsert it) and runs it, one at a time, in worker processes. With
- * retention off the scheduler is removed. Redis may lose the scheduler with its data: it is set again
- * when the connection comes back.
+ * scheduler however many workers upsert it); RetentionProcessor runs it, one at a time, in worker
+ * processes. With retention off the scheduler is removed. Redis may lose the scheduler with its data:
+ * it is set again when the connection comes back.
  */
 @Injectable()
 export class RetentionScheduler implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(RetentionScheduler.name);
-  private worker?: Worker<Record<string, never>, number>;
   private stopListening?: () => void;
 
   constructor(
     private readonly config: AppConfig,
     private readonly maintenance: MaintenanceQueue,
-    private readonly sweep: RetentionSweep,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -30,26 +26,18 @@ export class RetentionScheduler implements OnApplicationBootstrap, BeforeApplica
     this.stopListening = this.maintenance.onConnectionReady(() => {
       this.schedule().catch((error: Error) => this.logger.warn(`Could not schedule retention again: ${error.message}`));
     });
-    this.worker = new Worker(MAINTENANCE_QUEUE, () => this.sweep.run(), {
-      connection: { url: this.config.redis.url, maxRetriesPerRequest: null },
-      prefix: this.config.redis.prefix,
-      concurrency: 1,
-    });
-    this.worker.on('failed', (_job, error) => this.logger.error(`Retention run failed: ${error.message}`));
-    this.worker.on('error', (error) => this.logger.error(`Retention worker error: ${error.message}`));
   }
 
   private async schedule(): Promise<void> {
     const retention = this.config.retention;
     if (!retention) {
-      await this.maintenance.queue.removeJobScheduler(RETENTION_SCHEDULER);
+      await this.maintenance.unscheduleRetention();
       return;
     }
-    await this.maintenance.queue.upsertJobScheduler(RETENTION_SCHEDULER, { every: retention.intervalSeconds * 1000 }, { name: RETENTION_SCHEDULER });
+    await this.maintenance.scheduleRetention(retention.intervalSeconds * 1000);
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
+  beforeApplicationShutdown(): void {
     this.stopListening?.();
-    await this.worker?.close();
   }
 }

@@ -1,8 +1,18 @@
-import { Module } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
 import { RetentionModule } from './retention.module';
+import { retentionProcessorFor } from './retention.processor';
 import { RetentionScheduler } from './retention-scheduler';
 import { RetentionSweep } from './retention-sweep';
 
-/** Imported only by processes that run the worker role: the scheduler's worker runs retention. */
-@Module({ imports: [RetentionModule], providers: [RetentionSweep, RetentionScheduler] })
-export class RetentionWorkerModule {}
+/** Imported only by processes that run the worker role; with retention off, no retention worker runs. */
+@Module({})
+export class RetentionWorkerModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: RetentionWorkerModule,
+      imports: [RetentionModule],
+      providers: [RetentionSweep, RetentionScheduler, ...(config.retention ? [retentionProcessorFor(config)] : [])],
+    };
+  }
+}

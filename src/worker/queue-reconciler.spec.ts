@@ -7,6 +7,7 @@ import type { ObjectStateStore } from '../objects/object-state-store';
 import type { ObjectsRepository } from '../objects/objects.repository';
 import type { ObjectState } from '../objects/object-state';
 import type { JobFate } from '../queue/jobs';
+import type { ObjectToQueue } from '../queue/object-job';
 import type { ProcessingQueue } from '../queue/processing-queue';
 import { recoveryFor } from './job-recovery';
 import { QueueReconciler, RECONCILE_BATCH } from './queue-reconciler';
@@ -43,24 +44,27 @@ function fakeObjects(rows: FakeRow[]) {
 /** A queue that knows the fate of some job ids and records what is added. */
 function fakeQueue(fates: Record<string, JobFate>) {
   const added: string[] = [];
+  const queued: ObjectToQueue[] = [];
   const queue = {
     async jobFate(jobId: string) {
       return fates[jobId] ?? { state: 'unknown' };
     },
-    async enqueue(_job: unknown, options: { jobId: string }) {
-      added.push(options.jobId);
-      fates[options.jobId] = { state: 'waiting' };
+    async enqueue(object: ObjectToQueue) {
+      added.push(object.taskId);
+      queued.push(object);
+      fates[object.taskId] = { state: 'waiting' };
     },
   };
-  return { queue: queue as unknown as ProcessingQueue, added };
+  return { queue: queue as unknown as ProcessingQueue, added, queued };
 }
 
 function row(id: string, state: UnsettledState, overrides: Partial<FakeRow> = {}): FakeRow {
   return { id, state, taskId: `${id}.1`, priority: 0, attempts: 1, updatedAt: LONG_AGO, position: { createdAt: '2026-01-01', id }, ...overrides };
 }
 
-function reconcilerWith(repository: ObjectsRepository, queue: ProcessingQueue): QueueReconciler {
-  const notifications = { publishRecorded: async () => undefined } as unknown as ObjectNotifications;
+/** `published` receives the id of each object whose recorded change the reconciler publishes. */
+function reconcilerWith(repository: ObjectsRepository, queue: ProcessingQueue, published: string[] = []): QueueReconciler {
+  const notifications = { publishRecorded: async (id: string) => void published.push(id) } as unknown as ObjectNotifications;
   const pino = { runInContext: (work: () => void) => work() } as unknown as PinoLogger;
   return new QueueReconciler(new AppConfig({}), repository, repository as unknown as ObjectStateStore, queue, notifications, pino);
 }
@@ -149,5 +153,91 @@ describe('QueueReconciler', () => {
 
     expect(added).toEqual(['b.1']);
     expect(Math.max(...reads)).toBe(RECONCILE_BATCH);
+  });
+
+  describe('each fate of an idle object’s job, and what the reconciler does', () => {
+    it.each(['waiting', 'prioritized', 'delayed', 'active', 'waiting-children'] as const)('%s: leaves the object and its job alone', async (state) => {
+      const rows = [row('a', 'processing')];
+      const { repository } = fakeObjects(rows);
+      const { queue, added } = fakeQueue({ 'a.1': { state } });
+      const published: string[] = [];
+
+      await reconcilerWith(repository, queue, published).reconcile();
+
+      expect(added).toEqual([]);
+      expect(published).toEqual([]);
+      expect(rows[0]).toMatchObject({ state: 'processing', taskId: 'a.1', attempts: 1 });
+    });
+
+    it.each(['queued', 'processing'] as const)('absent, the object %s: adds the job again under its id and priority, the object unchanged', async (state) => {
+      const rows = [row('a', state, { priority: 9 })];
+      const { repository } = fakeObjects(rows);
+      const { queue, queued } = fakeQueue({});
+      const published: string[] = [];
+
+      await reconcilerWith(repository, queue, published).reconcile();
+
+      expect(queued).toEqual([{ id: 'a', taskId: 'a.1', priority: 9 }]);
+      expect(published).toEqual([]);
+      expect(rows[0]).toMatchObject({ state, taskId: 'a.1', attempts: 1 });
+    });
+
+    it.each([
+      ['completed without settling the object', { state: 'completed' }],
+      ['given up by the queue', { state: 'failed', failedReason: 'connect ECONNREFUSED 127.0.0.1:5432' }],
+    ] as const)('%s: gives the object its next run under a fresh job id, with its priority, and publishes the change', async (_fate, fate: JobFate) => {
+      const rows = [row('a', 'processing', { priority: 2 })];
+      const { repository } = fakeObjects(rows);
+      const { queue, queued } = fakeQueue({ 'a.1': fate });
+      const published: string[] = [];
+
+      await reconcilerWith(repository, queue, published).reconcile();
+
+      expect(queued).toEqual([{ id: 'a', taskId: 'a.2', priority: 2 }]);
+      expect(rows[0]).toMatchObject({ state: 'processing', taskId: 'a.2', attempts: 2 });
+      expect(published).toEqual(['a']);
+    });
+
+    it('stalled out while the object is queued: queues it again rather than failing it', async () => {
+      const rows = [row('a', 'queued')];
+      const { repository } = fakeObjects(rows);
+      const { queue, added } = fakeQueue({ 'a.1': { state: 'failed', failedReason: 'job stalled more than allowable limit' } });
+
+      await reconcilerWith(repository, queue).reconcile();
+
+      expect(added).toEqual(['a.2']);
+      expect(rows[0]).toMatchObject({ state: 'queued', taskId: 'a.2' });
+    });
+
+    it('stalled out while the object is processing: fails the object, publishes the change and adds no job', async () => {
+      const rows = [row('a', 'processing')];
+      const { repository } = fakeObjects(rows);
+      const { queue, added } = fakeQueue({ 'a.1': { state: 'failed', failedReason: 'job stalled more than allowable limit' } });
+      const published: string[] = [];
+
+      await reconcilerWith(repository, queue, published).reconcile();
+
+      expect(rows[0]).toMatchObject({ state: 'failed', taskId: 'a.1' });
+      expect(published).toEqual(['a']);
+      expect(added).toEqual([]);
+    });
+
+    it('dead, but the object was given another run meanwhile (retried by hand): changes nothing', async () => {
+      const rows = [row('a', 'processing')];
+      const { repository } = fakeObjects(rows);
+      const { queue, added } = fakeQueue({ 'a.1': { state: 'completed' } });
+      const reconciler = reconcilerWith(repository, queue);
+      const sweep = repository.findUnsettledAfter.bind(repository);
+      repository.findUnsettledAfter = async (...args: Parameters<ObjectsRepository['findUnsettledAfter']>) => {
+        const page = await sweep(...args);
+        if (page.length > 0) rows[0]!.taskId = 'a.5';
+        return page;
+      };
+
+      await reconciler.reconcile();
+
+      expect(added).toEqual([]);
+      expect(rows[0]).toMatchObject({ taskId: 'a.5', attempts: 1 });
+    });
   });
 });

@@ -5,8 +5,7 @@ import { ObjectNotifications } from '../notifications/object-notifications';
 import type { SweepPosition, UnsettledObject, UnsettledState } from '../objects/object-records';
 import { ObjectStateStore } from '../objects/object-state-store';
 import { ObjectsRepository } from '../objects/objects.repository';
-import { jobPriority } from '../objects/objects.service';
-import { JobName, taskIdFor } from '../queue/jobs';
+import { taskIdFor } from '../queue/jobs';
 import { ProcessingQueue } from '../queue/processing-queue';
 import { Recovery, recoveryFor } from './job-recovery';
 
@@ -111,7 +110,7 @@ export class QueueReconciler implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   private async enqueue(object: UnsettledObject, taskId: string): Promise<void> {
-    await this.queue.enqueue({ name: JobName.ProcessObject, data: { objectId: object.id } }, { jobId: taskId, priority: jobPriority(object.priority) });
+    await this.queue.enqueue({ id: object.id, taskId, priority: object.priority });
   }
 
   private warn(object: UnsettledObject, jobId: string, message: string): void {

@@ -1,20 +1,27 @@
-import { Module } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
 import { HealthModule } from '../health/health.module';
 import { ObjectsModule } from '../objects/objects.module';
 import { OperationsModule } from '../operations/operations.module';
 import { GlobalLimit } from '../queue/global-limit';
 import { Cancellations } from './cancellations';
 import { DependencyGate } from './dependency-gate';
-import { ObjectProcessor } from './object-processor';
-import { ObjectWorker } from './object-worker';
+import { objectJobsProcessorFor } from './object-jobs.processor';
 import { OperationProcesses } from './operation-processes';
+import { PlanRunner } from './plan-runner';
 import { QueueReconciler } from './queue-reconciler';
 import { WebhookDispatcher } from '../webhooks/webhook-dispatcher';
 import { WebhooksModule } from '../webhooks/webhooks.module';
 
 /** Imported only by processes that run the worker role: every provider here consumes jobs. */
-@Module({
-  imports: [ObjectsModule, OperationsModule, HealthModule, WebhooksModule],
-  providers: [Cancellations, DependencyGate, GlobalLimit, ObjectProcessor, ObjectWorker, OperationProcesses, QueueReconciler, WebhookDispatcher],
-})
-export class WorkerModule {}
+@Module({})
+export class WorkerModule {
+  /** `config` gives the processor its worker options (see objectJobsProcessorFor). */
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: WorkerModule,
+      imports: [ObjectsModule, OperationsModule, HealthModule, WebhooksModule],
+      providers: [Cancellations, DependencyGate, GlobalLimit, PlanRunner, objectJobsProcessorFor(config), OperationProcesses, QueueReconciler, WebhookDispatcher],
+    };
+  }
+}

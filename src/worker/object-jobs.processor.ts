@@ -1,58 +1,73 @@
-import { Injectable, Logger, OnApplicationBootstrap, BeforeApplicationShutdown } from '@nestjs/common';
+import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap, Type } from '@nestjs/common';
 import { SpanKind, context } from '@opentelemetry/api';
-import { DelayedError, Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
+import { DelayedError, Job, UnrecoverableError, WaitingError, WorkerOptions } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import { isDependencyFailure } from '../common/dependency-failure';
 import { AppConfig } from '../config/app-config';
 import { GlobalLimit } from '../queue/global-limit';
 import { JobItem, JobName, OBJECTS_QUEUE } from '../queue/jobs';
+import { workerConnection } from '../queue/queue-connection';
 import { annotateSpan, contextFrom, inSpan } from '../tracing/trace-context';
 import { Cancellations, WorkerStoppingError } from './cancellations';
 import { DependencyGate } from './dependency-gate';
 import { OperationDependencyError } from './operation-task';
-import { ObjectProcessor, ProcessOutcome } from './object-processor';
+import { PlanRunner, ProcessOutcome } from './plan-runner';
 
 /** How many times a job may stall (its worker died, or its lock lapsed) before the queue gives it up. */
 const MAX_STALLED_COUNT = 10;
 
 type ObjectJob = Job<JobItem['data'], ProcessOutcome, JobItem['name']>;
 
-/** The BullMQ worker of this process. Concurrency is capped across all workers by the queue's global limit. */
+/**
+ * The BullMQ processor of the objects queue: runs each job's plan (PlanRunner) in the job's log and
+ * trace context. Concurrency is capped across all workers by the queue's global limit, which is set
+ * before this worker takes its first job (the worker is built not running, and run at bootstrap).
+ *
+ * Its worker options come from validated config, and @nestjs/bullmq reads a processor's options
+ * only from its @Processor decorator: the decorated class is therefore declared per configuration
+ * by objectJobsProcessorFor(config), which WorkerModule.forRoot(config) registers. BullModule closes
+ * workers at application shutdown and waits for their jobs without a deadline; this class closes
+ * its worker earlier (beforeApplicationShutdown), aborting the operations still running shortly
+ * before the shutdown deadline, so the jobs are handed back and the close stays bounded.
+ */
 @Injectable()
-export class ObjectWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly logger = new Logger(ObjectWorker.name);
-  private worker?: Worker<JobItem['data'], ProcessOutcome, JobItem['name']>;
+export class ObjectJobsProcessor extends WorkerHost implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(ObjectJobsProcessor.name);
 
   constructor(
     private readonly config: AppConfig,
     private readonly globalLimit: GlobalLimit,
-    private readonly processor: ObjectProcessor,
+    private readonly runner: PlanRunner,
     private readonly cancellations: Cancellations,
     private readonly gate: DependencyGate,
     private readonly pino: PinoLogger,
-  ) {}
+  ) {
+    super();
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     await this.globalLimit.start();
-    this.worker = new Worker(OBJECTS_QUEUE, (job: ObjectJob, token?: string) => this.inJobContext(job, () => this.traced(job, () => this.handBackWhenStopping(job, token))), {
-      connection: { url: this.config.redis.url, maxRetriesPerRequest: null },
-      prefix: this.config.redis.prefix,
-      concurrency: this.config.maxParallelWorkers,
-      lockDuration: this.config.jobs.lockDurationMs,
-      stalledInterval: this.config.jobs.stalledIntervalMs,
-      // A job stalls when its worker process dies or loses Redis for longer than the lock: never because of
-      // its content, which runs in operation processes of its own. Generous, so that a burst of worker
-      // restarts or a long Redis outage does not fail objects; still bounded, against a crash loop.
-      maxStalledCount: MAX_STALLED_COUNT,
-    });
-    this.worker.on('failed', (job, error) => {
-      if (job && (job.attemptsMade >= (job.opts.attempts ?? 1) || /stalled/i.test(error.message))) {
-        // abandon() never rejects.
-        void this.inJobContext(job, () => this.processor.abandon(job.data.objectId, job.id ?? '', `Processing was given up: ${error.message}`));
-      }
-    });
-    this.worker.on('error', (error) => this.logger.error(`Worker error: ${error.message}`));
+    // As BullMQ's own autorun does: the loop reports its errors on the worker.
+    this.worker.run().catch((error: Error) => this.worker.emit('error', error));
     this.logger.log(`Worker started (global limit ${this.config.maxParallelWorkers})`);
+  }
+
+  process(job: ObjectJob, token?: string): Promise<ProcessOutcome> {
+    return this.inJobContext(job, () => this.traced(job, () => this.handBackWhenStopping(job, token)));
+  }
+
+  @OnWorkerEvent('failed')
+  onFailed(job: ObjectJob | undefined, error: Error): void {
+    if (job && (job.attemptsMade >= (job.opts.attempts ?? 1) || /stalled/i.test(error.message))) {
+      // abandon() never rejects.
+      void this.inJobContext(job, () => this.runner.abandon(job.data.objectId, job.id ?? '', `Processing was given up: ${error.message}`));
+    }
+  }
+
+  @OnWorkerEvent('error')
+  onError(error: Error): void {
+    this.logger.error(`Worker error: ${error.message}`);
   }
 
   /**
@@ -98,7 +113,7 @@ export class ObjectWorker implements OnApplicationBootstrap, BeforeApplicationSh
         throw new WaitingError();
       }
       const reason = (error as Error).message;
-      if (this.worker && (error instanceof OperationDependencyError || isDependencyFailure(error)) && (await this.gate.closeIfUnreachable(this.worker, reason))) {
+      if ((error instanceof OperationDependencyError || isDependencyFailure(error)) && (await this.gate.closeIfUnreachable(this.worker, reason))) {
         try {
           await job.moveToDelayed(Date.now() + this.config.dependencyRetryMs, token);
         } catch (moveError) {
@@ -118,7 +133,7 @@ export class ObjectWorker implements OnApplicationBootstrap, BeforeApplicationSh
     switch (job.name) {
       case JobName.ProcessObject: {
         const attempts = job.opts.attempts ?? 1;
-        const outcome = await this.processor.process({
+        const outcome = await this.runner.process({
           objectId: job.data.objectId,
           taskId: job.id ?? '',
           attempts: job.attemptsMade + 1,
@@ -137,9 +152,31 @@ export class ObjectWorker implements OnApplicationBootstrap, BeforeApplicationSh
    * still running shortly before the shutdown deadline are aborted and handed back too.
    */
   async beforeApplicationShutdown(): Promise<void> {
-    this.processor.drain();
+    this.runner.drain();
     const abortBeforeDeadline = setTimeout(() => this.cancellations.abortAll(), Math.max(this.config.shutdownTimeoutMs - 5000, this.config.shutdownTimeoutMs / 2));
-    await this.worker?.close();
+    await this.worker.close();
     clearTimeout(abortBeforeDeadline);
   }
+}
+
+/** The worker options of this process, from validated config: passed to BullMQ when the worker is built. */
+export function objectWorkerOptions(config: AppConfig): Partial<WorkerOptions> {
+  return {
+    connection: workerConnection(config),
+    autorun: false,
+    concurrency: config.maxParallelWorkers,
+    lockDuration: config.jobs.lockDurationMs,
+    stalledInterval: config.jobs.stalledIntervalMs,
+    // A job stalls when its worker process dies or loses Redis for longer than the lock: never because of
+    // its content, which runs in operation processes of its own. Generous, so that a burst of worker
+    // restarts or a long Redis outage does not fail objects; still bounded, against a crash loop.
+    maxStalledCount: MAX_STALLED_COUNT,
+  };
+}
+
+/** The processor, its @Processor decorator holding this configuration's worker options. */
+export function objectJobsProcessorFor(config: AppConfig): Type<ObjectJobsProcessor> {
+  @Processor(OBJECTS_QUEUE, objectWorkerOptions(config))
+  class ConfiguredObjectJobsProcessor extends ObjectJobsProcessor {}
+  return ConfiguredObjectJobsProcessor;
 }

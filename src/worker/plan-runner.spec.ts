@@ -10,7 +10,7 @@ import type { ObjectState } from '../objects/object-state';
 import type { OperationStatus, ProcessingObject } from '../objects/processing-object.entity';
 import { Cancellations, WorkerStoppingError } from './cancellations';
 import { QueuePause } from '../queue/queue-pause';
-import { ObjectProcessor, ProcessAttempt } from './object-processor';
+import { PlanRunner, ProcessAttempt } from './plan-runner';
 import type { StorageService } from '../storage/storage.service';
 import type { OperationProcesses } from './operation-processes';
 import { OperationDependencyError, type OperationTaskOutcome, type OperationTaskResult } from './operation-task';
@@ -29,6 +29,8 @@ class FakeObjects {
   readonly events: string[] = [];
   /** Thrown by the next call, as PostgreSQL being unreachable would be. */
   unreachable?: Error;
+  /** Called after each recorded change, with its kind: where a test lands a concurrent change (a cancel, say). */
+  afterRecord?: (kind: string) => void;
 
   private seq = 0;
 
@@ -91,6 +93,7 @@ class FakeObjects {
 
   private record(kind: string): ObjectEventRecord {
     this.events.push(kind);
+    this.afterRecord?.(kind);
     return { seq: ++this.seq, kind, operation: null, snapshot: {} } as unknown as ObjectEventRecord;
   }
 
@@ -131,10 +134,9 @@ function untilAborted(signal: AbortSignal): Promise<never> {
   });
 }
 
-function setUp() {
+/** A runner over `objects` and `processes`: a second one over the same row is another worker taking the job again. */
+function setUp(objects = new FakeObjects(), processes = new FakeOperationProcesses()) {
   const pause = { stopped: false };
-  const objects = new FakeObjects();
-  const processes = new FakeOperationProcesses();
   const failures: string[] = [];
   const metrics = { timeOperation: () => () => 0, countRetry: () => undefined, countFailure: (code: string) => failures.push(code) };
   const cancellations = new Cancellations({} as ObjectNotifications);
@@ -144,7 +146,7 @@ function setUp() {
     deleteKeys: async (keys: string[]) => void deleted.push(...keys),
     deletePrefix: async (prefix: string) => void deleted.push(`${prefix}*`),
   };
-  const processor = new ObjectProcessor(
+  const runner = new PlanRunner(
     new AppConfig({}),
     objects as unknown as ObjectsRepository,
     objects as unknown as ObjectStateStore,
@@ -155,7 +157,7 @@ function setUp() {
     metrics as unknown as MetricsService,
     { stopsRunning: async () => pause.stopped } as unknown as QueuePause,
   );
-  return { objects, processes, processor, cancellations, failures, deleted, pause };
+  return { objects, processes, runner, cancellations, failures, deleted, pause };
 }
 
 function attempt(attempts = 1, isFinalAttempt = false): ProcessAttempt {
@@ -164,10 +166,10 @@ function attempt(attempts = 1, isFinalAttempt = false): ProcessAttempt {
 
 const contentFailure: Script = async () => ({ status: 'failed', code: 'invalid_content', reason: 'Invalid JSON at line 1, column 2' });
 
-describe('ObjectProcessor', () => {
+describe('PlanRunner', () => {
   it('runs the plan in order, hands each operation what the earlier ones kept, records every step and completes', async () => {
-    const { objects, processes, processor } = setUp();
-    expect(await processor.process(attempt())).toBe('completed');
+    const { objects, processes, runner } = setUp();
+    expect(await runner.process(attempt())).toBe('completed');
     expect(processes.ran.map((task) => task.operation)).toEqual(PLAN);
     expect(processes.ran[2]!.carry.contents.map(([key]) => key)).toEqual(['doc/validate/kept', 'doc/transform/kept']);
     expect(objects.state).toBe('completed');
@@ -180,19 +182,19 @@ describe('ObjectProcessor', () => {
   });
 
   it('resumes a job delivered again: operations already completed are not run again', async () => {
-    const { objects, processes, processor } = setUp();
+    const { objects, processes, runner } = setUp();
     objects.state = 'processing';
     objects.operationsStatus = { validate: { completed: true, attempts: 1 }, transform: { completed: false, attempts: 1 } };
-    expect(await processor.process(attempt(1))).toBe('completed');
+    expect(await runner.process(attempt(1))).toBe('completed');
     expect(processes.ran.map((task) => task.operation)).toEqual(['transform', 'enrich']);
     expect(objects.operationsStatus.transform).toMatchObject({ completed: true, attempts: 2 });
   });
 
   it('does nothing for a job that is not the object’s current one', async () => {
-    const { objects, processes, processor } = setUp();
+    const { objects, processes, runner } = setUp();
     objects.state = 'processing';
     objects.taskId = 'object-1.2';
-    expect(await processor.process(attempt())).toBe('skipped');
+    expect(await runner.process(attempt())).toBe('skipped');
     expect(processes.ran).toEqual([]);
     expect(objects.events).toEqual([]);
   });
@@ -201,56 +203,56 @@ describe('ObjectProcessor', () => {
     ['invalid_content', contentFailure, 'validate: Invalid JSON at line 1, column 2'],
     ['budget_exceeded', (async () => ({ status: 'failed', code: 'budget_exceeded', reason: 'exceeded its time budget of 100 ms and was stopped' })) as Script, 'validate: exceeded its time budget of 100 ms and was stopped'],
   ])('fails the object for good on a %s failure, on the first attempt, and runs nothing after it', async (code, script, message) => {
-    const { objects, processes, processor, failures } = setUp();
+    const { objects, processes, runner, failures } = setUp();
     processes.scripts.set('validate', script);
-    expect(await processor.process(attempt(1, false))).toBe('failed');
+    expect(await runner.process(attempt(1, false))).toBe('failed');
     expect(processes.ran.map((task) => task.operation)).toEqual(['validate']);
     expect(objects).toMatchObject({ state: 'failed', errorCode: code, errorMessage: message });
     expect(failures).toEqual([code]);
   });
 
   it('records an unexpected error and rethrows it for the queue to retry while attempts remain', async () => {
-    const { objects, processes, processor } = setUp();
+    const { objects, processes, runner } = setUp();
     processes.scripts.set('transform', async () => ({ status: 'error', cause: 'unexpected', message: 'Access Denied' }));
-    await expect(processor.process(attempt(1, false))).rejects.toThrow('transform: Access Denied');
+    await expect(runner.process(attempt(1, false))).rejects.toThrow('transform: Access Denied');
     expect(objects.state).toBe('processing');
     expect(objects.events).toContain('operation_failed:transform');
     expect(objects.operationsStatus.transform).toMatchObject({ completed: false, error: 'Access Denied' });
   });
 
   it('fails the object when an unexpected error happens on its last attempt', async () => {
-    const { objects, processes, processor, failures } = setUp();
+    const { objects, processes, runner, failures } = setUp();
     processes.scripts.set('transform', async () => ({ status: 'error', cause: 'unexpected', message: 'Access Denied' }));
-    await expect(processor.process(attempt(5, true))).rejects.toThrow('transform: Access Denied');
+    await expect(runner.process(attempt(5, true))).rejects.toThrow('transform: Access Denied');
     expect(objects).toMatchObject({ state: 'failed', errorCode: 'operation_failed', errorMessage: 'transform failed after 5 attempt(s): Access Denied' });
     expect(failures).toEqual(['operation_failed']);
   });
 
   it('leaves the object processing, with nothing recorded against it, when a dependency is unreachable', async () => {
-    const { objects, processes, processor } = setUp();
+    const { objects, processes, runner } = setUp();
     processes.scripts.set('transform', async () => ({ status: 'error', cause: 'dependency', message: 'connect ECONNREFUSED 127.0.0.1:9000' }));
-    await expect(processor.process(attempt(1, true))).rejects.toThrow(new OperationDependencyError('transform: connect ECONNREFUSED 127.0.0.1:9000'));
+    await expect(runner.process(attempt(1, true))).rejects.toThrow(new OperationDependencyError('transform: connect ECONNREFUSED 127.0.0.1:9000'));
     expect(objects.state).toBe('processing');
     expect(objects.events).not.toContain('operation_failed:transform');
     expect(objects.operationsStatus.transform).toMatchObject({ completed: false, error: null });
   });
 
   it('lets PostgreSQL being unreachable at the start of a job reach the worker as it is', async () => {
-    const { objects, processor } = setUp();
+    const { objects, runner } = setUp();
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
     objects.unreachable = refused;
-    await expect(processor.process(attempt())).rejects.toBe(refused);
+    await expect(runner.process(attempt())).rejects.toBe(refused);
     expect(objects.state).toBe('queued');
   });
 
   it('ends as cancelled, without settling, when the object is cancelled while an operation runs, removing what it stored', async () => {
-    const { objects, processes, processor, cancellations, deleted } = setUp();
+    const { objects, processes, runner, cancellations, deleted } = setUp();
     processes.scripts.set('transform', async (_task, signal) => {
       objects.state = 'cancelled';
       cancellations.abort('object-1');
       return untilAborted(signal);
     });
-    expect(await processor.process(attempt())).toBe('cancelled');
+    expect(await runner.process(attempt())).toBe('cancelled');
     expect(processes.ran.map((task) => task.operation)).toEqual(['validate', 'transform']);
     expect(objects.state).toBe('cancelled');
     expect(deleted).toEqual(['doc/transform_result.json', 'doc/transform/*']);
@@ -258,7 +260,7 @@ describe('ObjectProcessor', () => {
   });
 
   it('loses to a cancel that lands while the last operation finishes: the cancel stays, and what the operation stored goes', async () => {
-    const { objects, processes, processor, deleted } = setUp();
+    const { objects, processes, runner, deleted } = setUp();
     processes.scripts.set('enrich', async (task) => {
       objects.state = 'cancelled';
       return {
@@ -267,54 +269,170 @@ describe('ObjectProcessor', () => {
         files: [{ key: 'doc/enrich/schema.json', s3Url: 's3://b/doc/enrich/schema.json', size: 2 }],
       };
     });
-    expect(await processor.process(attempt())).toBe('cancelled');
+    expect(await runner.process(attempt())).toBe('cancelled');
     expect(objects.state).toBe('cancelled');
     expect(objects.operationsStatus.enrich).toMatchObject({ completed: false });
     expect(deleted).toEqual(['doc/enrich_result.json', 'doc/enrich/*']);
   });
 
-  it('hands the job back instead of starting its next operation once draining', async () => {
-    const { processes, processor } = setUp();
-    processes.scripts.set('validate', async (task) => {
-      processor.drain();
-      return { status: 'completed', result: { key: `doc/${task.operation}_result.json`, s3Url: 's3://b/doc/validate_result.json', size: 2 }, files: [] };
-    });
-    await expect(processor.process(attempt())).rejects.toBeInstanceOf(WorkerStoppingError);
-    expect(processes.ran.map((task) => task.operation)).toEqual(['validate']);
-  });
-
   it('hands the job back, leaving the object processing and resumable, when the queue is paused in stop mode while an operation runs', async () => {
-    const { objects, processes, processor, pause } = setUp();
+    const { objects, processes, runner, pause } = setUp();
     processes.scripts.set('transform', async (task) => {
       pause.stopped = true;
       return { status: 'completed', result: { key: `doc/${task.operation}_result.json`, s3Url: 's3://b/doc/transform_result.json', size: 2 }, files: [] };
     });
-    await expect(processor.process(attempt())).rejects.toBeInstanceOf(WorkerStoppingError);
+    await expect(runner.process(attempt())).rejects.toBeInstanceOf(WorkerStoppingError);
     expect(processes.ran.map((task) => task.operation)).toEqual(['validate', 'transform']);
     expect(objects.state).toBe('processing');
     expect(objects.operationsStatus.transform).toMatchObject({ completed: true, attempts: 1 });
 
     pause.stopped = false;
-    expect(await processor.process(attempt())).toBe('completed');
+    expect(await runner.process(attempt())).toBe('completed');
     expect(processes.ran.map((task) => task.operation)).toEqual(['validate', 'transform', 'enrich']);
   });
 
   it('hands the job back when a stopping worker aborts the running operation', async () => {
-    const { processes, processor, cancellations } = setUp();
+    const { processes, runner, cancellations } = setUp();
     processes.scripts.set('validate', async (_task, signal) => {
       cancellations.abortAll();
       return untilAborted(signal);
     });
-    await expect(processor.process(attempt())).rejects.toBeInstanceOf(WorkerStoppingError);
+    await expect(runner.process(attempt())).rejects.toBeInstanceOf(WorkerStoppingError);
   });
 
   it('marks a processing object failed when its job is given up, and never rejects, even with PostgreSQL unreachable', async () => {
-    const { objects, processor } = setUp();
+    const { objects, runner } = setUp();
     objects.state = 'processing';
     objects.unreachable = new Error('connect ECONNREFUSED 127.0.0.1:5432');
-    await expect(processor.abandon('object-1', TASK_ID, 'stalled')).resolves.toBeUndefined();
+    await expect(runner.abandon('object-1', TASK_ID, 'stalled')).resolves.toBeUndefined();
     expect(objects.state).toBe('processing');
-    await processor.abandon('object-1', TASK_ID, 'Processing was given up: job stalled more than allowable limit');
+    await runner.abandon('object-1', TASK_ID, 'Processing was given up: job stalled more than allowable limit');
     expect(objects).toMatchObject({ state: 'failed', errorCode: 'operation_failed', errorMessage: 'Processing was given up: job stalled more than allowable limit' });
+  });
+});
+
+const completes: Script = async (task) => ({
+  status: 'completed',
+  result: { key: `doc/${task.operation}_result.json`, s3Url: `s3://b/doc/${task.operation}_result.json`, size: 2 },
+  files: [],
+});
+
+describe('PlanRunner: resume after redelivery', () => {
+  it('settles a job delivered again after its last operation completed, running nothing again', async () => {
+    const { objects, processes, runner } = setUp();
+    objects.state = 'processing';
+    objects.operationsStatus = Object.fromEntries(PLAN.map((operation) => [operation, { completed: true, attempts: 1 }]));
+    expect(await runner.process(attempt(2))).toBe('completed');
+    expect(processes.ran).toEqual([]);
+    expect(objects.events).toEqual(['state_changed:completed']);
+  });
+
+  it('runs again, on the next attempt, the operation whose attempt failed, and nothing completed before it', async () => {
+    const objects = new FakeObjects();
+    const processes = new FakeOperationProcesses();
+    processes.scripts.set('transform', async () => ({ status: 'error', cause: 'unexpected', message: 'Access Denied' }));
+    await expect(setUp(objects, processes).runner.process(attempt(1))).rejects.toThrow('transform: Access Denied');
+
+    processes.scripts.delete('transform');
+    expect(await setUp(objects, processes).runner.process(attempt(2))).toBe('completed');
+    expect(processes.ran.map((task) => task.operation)).toEqual(['validate', 'transform', 'transform', 'enrich']);
+    expect(objects.operationsStatus).toMatchObject({ validate: { attempts: 1 }, transform: { completed: true, attempts: 2, error: null }, enrich: { attempts: 1 } });
+  });
+});
+
+describe('PlanRunner: the cancel race', () => {
+  it('skips a job whose object was cancelled while it waited in the queue', async () => {
+    const { objects, processes, runner } = setUp();
+    objects.state = 'cancelled';
+    expect(await runner.process(attempt())).toBe('skipped');
+    expect(processes.ran).toEqual([]);
+    expect(objects.events).toEqual([]);
+  });
+
+  it('starts no further operation when the cancel lands between two: the finished one stays recorded with what it stored', async () => {
+    const { objects, processes, runner, deleted } = setUp();
+    objects.afterRecord = (kind) => {
+      if (kind === 'operation_finished:validate') objects.state = 'cancelled';
+    };
+    expect(await runner.process(attempt())).toBe('cancelled');
+    expect(processes.ran.map((task) => task.operation)).toEqual(['validate']);
+    expect(objects.state).toBe('cancelled');
+    expect(objects.operationsStatus.validate).toMatchObject({ completed: true });
+    expect(deleted).toEqual([]);
+  });
+
+  it('stops the running operation when its progress finds the object cancelled, even with no cancel notification received', async () => {
+    const { objects, processes, runner, deleted } = setUp();
+    objects.afterRecord = (kind) => {
+      if (kind === 'operation_started:transform') objects.state = 'cancelled';
+    };
+    processes.scripts.set('transform', async (_task, signal) => untilAborted(signal));
+    expect(await runner.process(attempt())).toBe('cancelled');
+    expect(processes.ran.map((task) => task.operation)).toEqual(['validate', 'transform']);
+    expect(objects.state).toBe('cancelled');
+    expect(deleted).toEqual(['doc/transform_result.json', 'doc/transform/*']);
+  });
+});
+
+describe('PlanRunner: transient and final failures', () => {
+  it('treats an operation process that dies as transient: recorded, rethrown for the queue to retry, the object still processing', async () => {
+    const { objects, processes, runner, failures } = setUp();
+    processes.scripts.set('transform', async () => {
+      throw new Error('The operation process exited with code 134');
+    });
+    await expect(runner.process(attempt(1, false))).rejects.toThrow('exited with code 134');
+    expect(objects.state).toBe('processing');
+    expect(objects.events).toContain('operation_failed:transform');
+    expect(failures).toEqual([]);
+  });
+
+  it('fails the object when its operation process dies on the last attempt', async () => {
+    const { objects, processes, runner, failures } = setUp();
+    processes.scripts.set('transform', async () => {
+      throw new Error('The operation process exited with code 134');
+    });
+    await expect(runner.process(attempt(3, true))).rejects.toThrow('exited with code 134');
+    expect(objects).toMatchObject({ state: 'failed', errorCode: 'operation_failed', errorMessage: 'transform failed after 3 attempt(s): The operation process exited with code 134' });
+    expect(failures).toEqual(['operation_failed']);
+  });
+
+  it('never hands a content failure back for a retry: the run resolves failed, whatever attempts remain, keeping what completed before it', async () => {
+    const { objects, processes, runner } = setUp();
+    processes.scripts.set('enrich', contentFailure);
+    await expect(runner.process(attempt(1, false))).resolves.toBe('failed');
+    expect(objects.state).toBe('failed');
+    expect(objects.operationsStatus).toMatchObject({ validate: { completed: true }, transform: { completed: true }, enrich: { error: 'Invalid JSON at line 1, column 2' } });
+  });
+});
+
+describe('PlanRunner: drain', () => {
+  it('lets the running operation finish and records it, hands the job back, and the job taken again resumes at the next operation', async () => {
+    const objects = new FakeObjects();
+    const processes = new FakeOperationProcesses();
+    const stopping = setUp(objects, processes).runner;
+    processes.scripts.set('transform', async (task, signal) => {
+      stopping.drain();
+      return completes(task, signal);
+    });
+    await expect(stopping.process(attempt())).rejects.toBeInstanceOf(WorkerStoppingError);
+    expect(objects.state).toBe('processing');
+    expect(objects.operationsStatus.transform).toMatchObject({ completed: true, attempts: 1 });
+
+    processes.scripts.delete('transform');
+    expect(await setUp(objects, processes).runner.process(attempt())).toBe('completed');
+    expect(processes.ran.map((task) => task.operation)).toEqual(['validate', 'transform', 'enrich']);
+  });
+
+  it('hands a job taken while draining back before its first operation, the object left processing for another worker', async () => {
+    const objects = new FakeObjects();
+    const processes = new FakeOperationProcesses();
+    const stopping = setUp(objects, processes).runner;
+    stopping.drain();
+    await expect(stopping.process(attempt())).rejects.toBeInstanceOf(WorkerStoppingError);
+    expect(processes.ran).toEqual([]);
+    expect(objects.state).toBe('processing');
+
+    expect(await setUp(objects, processes).runner.process(attempt())).toBe('completed');
+    expect(processes.ran.map((task) => task.operation)).toEqual(PLAN);
   });
 });

@@ -49,8 +49,8 @@ export interface ProcessAttempt {
  * a cancel that lands first wins, and this run stops without overwriting it.
  */
 @Injectable()
-export class ObjectProcessor {
-  private readonly logger = new Logger(ObjectProcessor.name);
+export class PlanRunner {
+  private readonly logger = new Logger(PlanRunner.name);
   private draining = false;
 
   constructor(
