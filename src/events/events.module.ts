@@ -1,6 +1,6 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
+import { RedisModule } from '../redis/redis.module';
 import { ObjectEvents } from './object-events';
 
-@Global()
-@Module({ providers: [ObjectEvents], exports: [ObjectEvents] })
+@Module({ imports: [RedisModule], providers: [ObjectEvents], exports: [ObjectEvents] })
 export class EventsModule {}

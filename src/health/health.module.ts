@@ -1,10 +1,14 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { LifecycleModule } from '../common/lifecycle.module';
+import { MetricsModule } from '../metrics/metrics.module';
+import { RedisModule } from '../redis/redis.module';
+import { StorageModule } from '../storage/storage.module';
 import { DependencyProbes } from './dependency-probes';
 import { HealthController } from './health.controller';
 
 @Module({
-  imports: [TerminusModule.forRoot({ logger: false })],
+  imports: [TerminusModule.forRoot({ logger: false }), RedisModule, StorageModule, LifecycleModule, MetricsModule],
   controllers: [HealthController],
   providers: [DependencyProbes],
   exports: [DependencyProbes],

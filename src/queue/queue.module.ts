@@ -1,8 +1,7 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { MaintenanceQueue } from './maintenance-queue';
 import { ProcessingQueue } from './processing-queue';
 import { QueuePause } from './queue-pause';
 
-@Global()
 @Module({ providers: [ProcessingQueue, MaintenanceQueue, QueuePause], exports: [ProcessingQueue, MaintenanceQueue, QueuePause] })
 export class QueueModule {}
