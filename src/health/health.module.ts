@@ -5,12 +5,13 @@ import { MetricsModule } from '../metrics/metrics.module';
 import { RedisModule } from '../redis/redis.module';
 import { StorageModule } from '../storage/storage.module';
 import { DependencyProbes } from './dependency-probes';
+import { HealthChecks } from './health-checks';
 import { HealthController } from './health.controller';
 
 @Module({
   imports: [TerminusModule.forRoot({ logger: false }), RedisModule, StorageModule, LifecycleModule, MetricsModule],
   controllers: [HealthController],
-  providers: [DependencyProbes],
+  providers: [DependencyProbes, HealthChecks],
   exports: [DependencyProbes],
 })
 export class HealthModule {}
