@@ -4,7 +4,7 @@ import { StreamTokenResponse } from '../access/dto/api-keys.dto';
 import { type Principal, visibleTeam } from '../access/principal';
 import { StreamTokens } from '../access/stream-tokens';
 import { ObjectNotFoundError } from '../common/domain-errors';
-import type { ProgressWithWaitingResponse, WaitingResponse } from '../objects/dto/object.responses';
+import type { ProgressWithWaitingResponse } from '../objects/dto/object.responses';
 import { toProgressView } from '../objects/object.presenter';
 import { ObjectsRepository } from '../objects/objects.repository';
 import { ObjectsService } from '../objects/objects.service';
@@ -30,14 +30,16 @@ export class ProgressService {
     if (!progress || (team !== undefined && progress.team !== team)) {
       throw new ObjectNotFoundError(id);
     }
-    const waiting = progress.state === 'queued' ? await this.waitingOf(id) : null;
-    return { ...toProgressView(progress), ...(waiting ? { waiting } : {}) };
-  }
-
-  /** Read apart from the progress (whose query stays lean for polling clients), for queued objects only. */
-  private async waitingOf(id: string): Promise<WaitingResponse | null> {
+    if (progress.state !== 'queued') {
+      return toProgressView(progress);
+    }
+    // Read whole (the progress query stays lean for polling clients) for queued objects only; the view comes from this
+    // second read too, so that a worker taking the object in between cannot make a `queued` answer without `waiting`.
     const object = await this.objects.findById(id);
-    return object?.state === 'queued' ? this.queueWait.explain(object) : null;
+    if (!object) {
+      throw new ObjectNotFoundError(id);
+    }
+    return object.state === 'queued' ? { ...toProgressView(object), waiting: await this.queueWait.explain(object) } : toProgressView(object);
   }
 
   /** Streams the object's progress to `reply`, holding one of `client`'s stream slots until the response closes. */
