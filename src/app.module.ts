@@ -5,23 +5,18 @@ import { AccessModule } from './access/access.module';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
-import { NotificationsModule } from './notifications/notifications.module';
 import { HttpExceptionFilter } from './common/http-exception.filter';
 import { validationPipe } from './common/validation.pipe';
 import { HealthModule } from './health/health.module';
-import { ObjectsModule } from './objects/objects.module';
 import { ObjectsApiModule } from './objects/objects-api.module';
 import { LifecycleModule } from './common/lifecycle.module';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
-import { OperationsModule } from './operations/operations.module';
 import { ProcessingModule } from './processing/processing.module';
 import { QueueApiModule } from './queue/queue-api.module';
 import { QueueModule } from './queue/queue.module';
-import { RedisModule } from './redis/redis.module';
 import { RetentionWorkerModule } from './retention/retention-worker.module';
 import { RootController } from './root.controller';
-import { StorageModule } from './storage/storage.module';
 import { UiModule } from './ui/ui.module';
 import { WebhooksApiModule } from './webhooks/webhooks-api.module';
 import { WorkerModule } from './worker/worker.module';
@@ -40,15 +35,11 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
+        // The rest of the graph comes in through what these import; these are what bootstrap.ts takes from the application.
         ConfigModule.forRoot(config),
         LoggingModule,
         DatabaseModule,
-        RedisModule,
-        NotificationsModule,
-        StorageModule,
         QueueModule,
-        OperationsModule,
-        ObjectsModule,
         LifecycleModule,
         AccessModule,
         HealthModule,

@@ -1,7 +1,8 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Logger, Param, ParseUUIDPipe, Post } from '@nestjs/common';
-import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Logger, Param, Post } from '@nestjs/common';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../common/api-errors.decorator';
-import { ValidationError } from '../common/domain-errors';
+import { ApiUuidParam } from '../common/api-params.decorator';
+import { uuidPipe } from '../common/object-id.pipe';
 import { Access, Caller } from './access.decorator';
 import { toApiKeyView } from './api-key.presenter';
 import { ApiKeysService } from './api-keys.service';
@@ -38,12 +39,11 @@ export class ApiKeysController {
   @Delete(':key_id')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'Revoke an API key: it stops working at once here, and within API_KEY_CACHE_MS on every other process' })
-  @ApiParam({ name: 'key_id', format: 'uuid', example: '8d0f1c9e-3b7a-4c55-9a0e-2f4b6d8c1a37' })
+  @ApiUuidParam('key_id', '8d0f1c9e-3b7a-4c55-9a0e-2f4b6d8c1a37')
   @ApiNoContentResponse({ description: 'Revoked (also when it already was)' })
   @ApiErrors(400, 404, 503)
   async revoke(
-    @Param('key_id', new ParseUUIDPipe({ exceptionFactory: () => new ValidationError('key_id must be a UUID', [{ field: 'key_id', message: 'must be a UUID' }]) }))
-    id: string,
+    @Param('key_id', uuidPipe('key_id')) id: string,
     @Caller() caller: Principal,
   ): Promise<void> {
     const key = await this.apiKeys.revoke(id);

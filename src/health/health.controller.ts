@@ -1,13 +1,9 @@
-import { Controller, Get, HttpStatus, ServiceUnavailableException } from '@nestjs/common';
-import { DomainError } from '../common/domain-errors';
-import { ShutdownSignal } from '../common/shutdown-signal';
-import { ErrorCode } from '../common/error-codes';
+import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiNotReadyError } from '../common/api-errors.decorator';
-import { HealthCheck, HealthCheckResult, HealthCheckService } from '@nestjs/terminus';
-import { DependencyProbes } from './dependency-probes';
+import { HealthCheck, HealthCheckResult } from '@nestjs/terminus';
+import { HealthChecks } from './health-checks';
 import { PublicAccess } from '../access/access.decorator';
-import { MetricsService } from '../metrics/metrics.service';
 
 /** Terminus's result; documented here because a failed check leaves in the one error shape, not as Terminus documents it. */
 function healthResult(example: Record<string, unknown>) {
@@ -29,12 +25,7 @@ const ALL_UP = { database: { status: 'up' }, redis: { status: 'up' }, s3: { stat
 @PublicAccess()
 @Controller('health')
 export class HealthController {
-  constructor(
-    private readonly health: HealthCheckService,
-    private readonly probes: DependencyProbes,
-    private readonly shutdown: ShutdownSignal,
-    private readonly metrics: MetricsService,
-  ) {}
+  constructor(private readonly checks: HealthChecks) {}
 
   @Get()
   @HealthCheck({ noCache: true, swaggerDocumentation: false })
@@ -42,7 +33,7 @@ export class HealthController {
   @ApiOkResponse({ description: 'PostgreSQL, Redis and S3 all reachable', schema: healthResult(ALL_UP) })
   @ApiNotReadyError()
   check(): Promise<HealthCheckResult> {
-    return this.ready();
+    return this.checks.ready();
   }
 
   @Get('live')
@@ -50,7 +41,7 @@ export class HealthController {
   @ApiOperation({ summary: 'Liveness: the process answers. Never depends on PostgreSQL, Redis or S3.' })
   @ApiOkResponse({ description: 'The process answers', schema: healthResult({}) })
   live(): Promise<HealthCheckResult> {
-    return this.health.check([]);
+    return this.checks.live();
   }
 
   @Get('ready')
@@ -58,30 +49,7 @@ export class HealthController {
   @ApiOperation({ summary: 'Readiness: PostgreSQL, Redis and S3 all reachable' })
   @ApiOkResponse({ description: 'PostgreSQL, Redis and S3 all reachable', schema: healthResult(ALL_UP) })
   @ApiNotReadyError()
-  async ready(): Promise<HealthCheckResult> {
-    try {
-      const result = await this.checkReady();
-      this.metrics.recordReadiness(true);
-      return result;
-    } catch (error) {
-      this.metrics.recordReadiness(false);
-      throw error;
-    }
-  }
-
-  private async checkReady(): Promise<HealthCheckResult> {
-    if (this.shutdown.active) {
-      throw new DomainError(HttpStatus.SERVICE_UNAVAILABLE, ErrorCode.NotReady, 'Not ready: shutting down');
-    }
-    try {
-      return await this.health.check([() => this.probes.database(), () => this.probes.redisServer(), () => this.probes.objectStorage()]);
-    } catch (error) {
-      if (error instanceof ServiceUnavailableException) {
-        const result = error.getResponse() as HealthCheckResult;
-        const down = Object.keys(result.error ?? {});
-        throw new DomainError(HttpStatus.SERVICE_UNAVAILABLE, ErrorCode.NotReady, `Not ready: ${down.join(', ')} unavailable`, result);
-      }
-      throw error;
-    }
+  ready(): Promise<HealthCheckResult> {
+    return this.checks.ready();
   }
 }

@@ -1,12 +1,12 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { ObjectsModule } from '../objects/objects.module';
+import { QueueModule } from '../queue/queue.module';
 import { MetricsController } from './metrics.controller';
 import { MetricsService } from './metrics.service';
 
 /** Prometheus metrics at /metrics, for every role. */
-@Global()
 @Module({
-  imports: [ObjectsModule],
+  imports: [ObjectsModule, QueueModule],
   controllers: [MetricsController],
   providers: [MetricsService],
   exports: [MetricsService],

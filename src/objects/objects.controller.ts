@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiExtraModels, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiExtraModels, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiObjectIdParam, ApiObjectReferenceParam } from '../common/api-params.decorator';
 import { ApiErrors } from '../common/api-errors.decorator';
 import { ObjectIdPipe } from '../common/object-id.pipe';
 import { ArtifactsResponse, ObjectListResponse, ObjectResponse, OperationStatusResponse } from './dto/object.responses';
@@ -36,7 +37,7 @@ export class ObjectsController {
 
   @Get(':object')
   @ApiOperation({ summary: 'One object by its id or its identifier' })
-  @ObjectReferenceParam()
+  @ApiObjectReferenceParam()
   @ApiOkResponse({ type: ObjectResponse })
   @Access('read')
   @ApiErrors(400, 404, 503)
@@ -47,7 +48,7 @@ export class ObjectsController {
   @Get(':object_id/artifacts')
   @ApiOperation({ summary: 'Artifacts of an object with presigned download URLs' })
   @ApiOkResponse({ type: ArtifactsResponse })
-  @ApiParam({ name: 'object_id', format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000', description: 'The id returned by POST /api/v1/process' })
+  @ApiObjectIdParam()
   @Access('read')
   @ApiErrors(400, 404, 503)
   artifacts(@Param('object_id', ObjectIdPipe) id: string, @Caller() caller: Principal): Promise<ArtifactsResponse> {
@@ -58,7 +59,7 @@ export class ObjectsController {
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Cancel: at once when pending or queued, cooperatively when processing' })
   @ApiOkResponse({ type: ObjectResponse })
-  @ApiParam({ name: 'object_id', format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000', description: 'The id returned by POST /api/v1/process' })
+  @ApiObjectIdParam()
   @Access('write')
   @ApiErrors(400, 404, 409, 503)
   cancel(@Param('object_id', ObjectIdPipe) id: string, @Caller() caller: Principal): Promise<ObjectResponse> {
@@ -82,7 +83,7 @@ export class ObjectsController {
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({ summary: 'Re-queue a failed object; completed operations are skipped unless from_scratch=true, or from=<operation> reruns it and every later one' })
   @ApiAcceptedResponse({ type: ObjectResponse })
-  @ApiParam({ name: 'object_id', format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000', description: 'The id returned by POST /api/v1/process' })
+  @ApiObjectIdParam()
   @Access('write')
   @ApiErrors(400, 404, 409, 429, 503)
   retry(@Param('object_id', ObjectIdPipe) id: string, @Query() query: RetryQuery, @Caller() caller: Principal): Promise<ObjectResponse> {
@@ -96,21 +97,10 @@ export class ObjectsController {
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'Delete an object, its queued job and all its artifacts (cancel a processing object first)' })
   @ApiNoContentResponse({ description: 'Deleted' })
-  @ObjectReferenceParam()
+  @ApiObjectReferenceParam()
   @Access('write')
   @ApiErrors(400, 404, 409, 503)
-  async delete(@Param('object') reference: string, @Caller() caller: Principal): Promise<void> {
-    const object = await this.objects.findByReference(reference, caller);
-    await this.objects.delete(object.id, caller);
+  delete(@Param('object') reference: string, @Caller() caller: Principal): Promise<void> {
+    return this.objects.deleteByReference(reference, caller);
   }
-}
-
-/** The `{object}` of /api/v1/objects/{object}: every method resolves it with ObjectsService.findByReference. */
-function ObjectReferenceParam() {
-  return ApiParam({
-    name: 'object',
-    description:
-      'The object\'s id (the UUID returned by POST /api/v1/process) or its identifier. A UUID is looked up as an id first, then as an identifier; anything else is an identifier.',
-    schema: { type: 'string', maxLength: 200, example: 'object-123' },
-  });
 }

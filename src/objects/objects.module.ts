@@ -1,5 +1,8 @@
 import { Module } from '@nestjs/common';
+import { NotificationsModule } from '../notifications/notifications.module';
 import { OperationsModule } from '../operations/operations.module';
+import { QueueModule } from '../queue/queue.module';
+import { StorageModule } from '../storage/storage.module';
 import { ArtifactsService } from './artifacts.service';
 import { SqlModule } from '../database/sql.module';
 import { ObjectEventsRepository } from './object-events.repository';
@@ -9,7 +12,7 @@ import { ObjectsService } from './objects.service';
 import { TeamQueueCap } from './team-queue-cap';
 
 @Module({
-  imports: [OperationsModule, SqlModule],
+  imports: [OperationsModule, SqlModule, QueueModule, NotificationsModule, StorageModule],
   providers: [ObjectsRepository, ObjectStateStore, ObjectEventsRepository, ObjectsService, ArtifactsService, TeamQueueCap],
   exports: [ObjectsRepository, ObjectStateStore, ObjectEventsRepository, ObjectsService, ArtifactsService, TeamQueueCap],
 })

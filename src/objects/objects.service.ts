@@ -231,6 +231,12 @@ export class ObjectsService {
     }
   }
 
+  /** DELETE /api/v1/objects/{object}: deletes the object `reference` names (see findByReference and delete). */
+  async deleteByReference(reference: string, caller: Principal): Promise<void> {
+    const object = await this.findByReference(reference, caller);
+    await this.delete(object.id, caller);
+  }
+
   /** Deletes a settled object with its job and every artifact; a processing object must be cancelled first. */
   async delete(id: string, caller: Principal): Promise<void> {
     const object = await this.getVisible(id, caller);

@@ -8,39 +8,29 @@ import {
   ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
-  ApiParam,
   ApiQuery,
   ApiTags,
   getSchemaPath,
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiObjectIdParam } from '../common/api-params.decorator';
 import { ApiErrors, ApiStreamUnavailableError } from '../common/api-errors.decorator';
-import { ObjectNotFoundError, UnsupportedMediaTypeError, ValidationError } from '../common/domain-errors';
+import { UnsupportedMediaTypeError, ValidationError } from '../common/domain-errors';
 import { ObjectIdPipe } from '../common/object-id.pipe';
 import { validateSubmission } from './dto/validate-submission';
-import { OperationStatusResponse, ProgressResponse, ProgressWithWaitingResponse, WaitingResponse } from '../objects/dto/object.responses';
-import { toProgressView } from '../objects/object.presenter';
-import { ObjectsRepository } from '../objects/objects.repository';
-import { ProcessingQueue } from '../queue/processing-queue';
+import { OperationStatusResponse, ProgressResponse, ProgressWithWaitingResponse } from '../objects/dto/object.responses';
 import { AppConfig } from '../config/app-config';
-import { RetentionStatusResponse, StatusResponse, SubmissionResponseDto } from './dto/processing.responses';
+import { StatusResponse, SubmissionResponseDto } from './dto/processing.responses';
 import { SubmitObjectDto } from './dto/submit-object.dto';
 import { BatchResponseDto, BatchSubmitDto, MAX_BATCH_ITEMS } from './dto/batch.dto';
 import { SubmitUploadFormDto } from './dto/submit-upload-form.dto';
 import { MultipartRefusal, readMultipartSubmission } from './multipart-submission';
-import { ProgressStream } from './progress-stream';
-import { QueueWait } from './queue-wait';
-import { StreamSlots } from './stream-slots';
+import { ProgressService } from './progress.service';
+import { StatusService } from './status.service';
 import { SubmissionService } from './submission.service';
 import { Access, Caller } from '../access/access.decorator';
 import { StreamTokenResponse } from '../access/dto/api-keys.dto';
-import { clientKeyOf, type Principal, visibleTeam } from '../access/principal';
-import { StreamTokens } from '../access/stream-tokens';
-import { ObjectsService } from '../objects/objects.service';
-import { MaintenanceQueue } from '../queue/maintenance-queue';
-import { QueuePause } from '../queue/queue-pause';
-import { toQueuePauseView } from '../queue/queue-pause.presenter';
-import { RetentionRepository } from '../retention/retention.repository';
+import { clientKeyOf, type Principal } from '../access/principal';
 
 // No example: Swagger UI would pre-fill it, and every "Try it out" submission would carry the same key.
 const IDEMPOTENCY_KEY_HEADER = {
@@ -78,17 +68,9 @@ const PROGRESS_EVENT_STREAM = {
 export class ProcessingController {
   constructor(
     private readonly submissions: SubmissionService,
-    private readonly objects: ObjectsRepository,
-    private readonly objectsService: ObjectsService,
-    private readonly streamTokens: StreamTokens,
-    private readonly progressStream: ProgressStream,
-    private readonly streamSlots: StreamSlots,
-    private readonly queue: ProcessingQueue,
+    private readonly progressService: ProgressService,
+    private readonly statusService: StatusService,
     private readonly config: AppConfig,
-    private readonly queuePause: QueuePause,
-    private readonly maintenance: MaintenanceQueue,
-    private readonly retention: RetentionRepository,
-    private readonly queueWait: QueueWait,
   ) {}
 
   @Post('process')
@@ -204,23 +186,11 @@ export class ProcessingController {
     description: 'For a queued object, `waiting` says where it stands in the queue, what holds it and roughly when it starts; in any other state it is absent, and the view is the one the event stream sends.',
   })
   @ApiOkResponse({ type: ProgressWithWaitingResponse })
-  @ApiParam({ name: 'object_id', format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000', description: 'The id returned by POST /api/v1/process' })
+  @ApiObjectIdParam()
   @Access('read')
   @ApiErrors(400, 404, 503)
-  async progress(@Param('object_id', ObjectIdPipe) id: string, @Caller() caller: Principal): Promise<ProgressWithWaitingResponse> {
-    const progress = await this.objects.findProgressById(id);
-    const team = visibleTeam(caller);
-    if (!progress || (team !== undefined && progress.team !== team)) {
-      throw new ObjectNotFoundError(id);
-    }
-    const waiting = progress.state === 'queued' ? await this.waitingOf(id) : null;
-    return { ...toProgressView(progress), ...(waiting ? { waiting } : {}) };
-  }
-
-  /** Read apart from the progress (whose query stays lean for polling clients), for queued objects only. */
-  private async waitingOf(id: string): Promise<WaitingResponse | null> {
-    const object = await this.objects.findById(id);
-    return object?.state === 'queued' ? this.queueWait.explain(object) : null;
+  progress(@Param('object_id', ObjectIdPipe) id: string, @Caller() caller: Principal): Promise<ProgressWithWaitingResponse> {
+    return this.progressService.progressOf(id, caller);
   }
 
   @Get('progress/:object_id/stream')
@@ -232,7 +202,7 @@ export class ProcessingController {
   @ApiHeader({ name: 'last-event-id', required: false, description: 'Last-Event-ID: the id of the last event received; the stream resumes after it', example: '7' })
   @ApiOkResponse(PROGRESS_EVENT_STREAM)
   @ApiNoContentResponse({ description: 'Nothing left to send: the object is settled and Last-Event-ID is at or past its last event. Do not reconnect.' })
-  @ApiParam({ name: 'object_id', format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000', description: 'The id returned by POST /api/v1/process' })
+  @ApiObjectIdParam()
   @ApiQuery({
     name: 'access_token',
     required: false,
@@ -248,15 +218,9 @@ export class ProcessingController {
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    // Held until the response closes, whether the stream completes, is refused (404, 204), the client leaves or the process stops.
-    const release = this.streamSlots.take(clientKeyOf(request));
-    reply.raw.once('close', release);
-    if (reply.raw.destroyed) {
-      release();
-    }
     const resumeAfter = lastEventId !== undefined && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined;
     // Written to the response by ProgressStream, not by @Sse(): one shared frame per event for all its clients.
-    await this.progressStream.stream(await this.objectsService.getVisible(id, caller), resumeAfter, reply);
+    await this.progressService.stream(id, caller, resumeAfter, clientKeyOf(request), reply);
   }
 
   @Post('progress/:object_id/stream-token')
@@ -267,13 +231,11 @@ export class ProcessingController {
       'GET /api/v1/progress/{object_id}/stream?access_token=… (and its reconnections) until it expires, and nothing else.',
   })
   @ApiCreatedResponse({ type: StreamTokenResponse })
-  @ApiParam({ name: 'object_id', format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000', description: 'The id returned by POST /api/v1/process' })
+  @ApiObjectIdParam()
   @Access('read')
   @ApiErrors(400, 404, 503)
-  async streamToken(@Param('object_id', ObjectIdPipe) id: string, @Caller() caller: Principal): Promise<StreamTokenResponse> {
-    const object = await this.objectsService.getVisible(id, caller);
-    const { token, expiresAt } = await this.streamTokens.issue(caller, object.id);
-    return { token, expires_at: expiresAt.toISOString(), stream_url: `/api/v1/progress/${object.id}/stream?access_token=${token}` };
+  streamToken(@Param('object_id', ObjectIdPipe) id: string, @Caller() caller: Principal): Promise<StreamTokenResponse> {
+    return this.progressService.streamToken(id, caller);
   }
 
   @Get('status')
@@ -281,39 +243,8 @@ export class ProcessingController {
   @ApiOkResponse({ type: StatusResponse })
   @Access('read')
   @ApiErrors(503)
-  async status(@Caller() caller: Principal): Promise<StatusResponse> {
-    const [counts, workers, byState, pause, retention] = await Promise.all([
-      this.queue.counts(),
-      this.queue.workerCount(),
-      this.objects.countByState(visibleTeam(caller)),
-      this.queuePause.current(),
-      this.retentionStatus(caller),
-    ]);
-    return {
-      queue_size: counts.waiting + counts.delayed,
-      active_workers: counts.active,
-      max_workers: this.config.maxParallelWorkers,
-      worker_processes: workers,
-      dead_letters: counts.failed,
-      objects_by_state: byState,
-      pause: toQueuePauseView(pause),
-      retention,
-    };
-  }
-
-  private async retentionStatus(caller: Principal): Promise<RetentionStatusResponse> {
-    const retention = this.config.retention;
-    const nextRun = retention ? await this.maintenance.nextRetentionRun() : null;
-    if (!retention || !nextRun) {
-      return { enabled: retention !== undefined, max_age_seconds: retention?.maxAgeSeconds ?? null, next_run_at: null, next_run_count: null };
-    }
-    const cutoff = new Date(nextRun.getTime() - retention.maxAgeSeconds * 1000);
-    return {
-      enabled: true,
-      max_age_seconds: retention.maxAgeSeconds,
-      next_run_at: nextRun.toISOString(),
-      next_run_count: await this.retention.countFinishedBefore(cutoff, visibleTeam(caller)),
-    };
+  status(@Caller() caller: Principal): Promise<StatusResponse> {
+    return this.statusService.statusFor(caller);
   }
 }
 

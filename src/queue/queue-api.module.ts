@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { QueueController } from './queue.controller';
+import { QueueModule } from './queue.module';
 
-@Module({ controllers: [QueueController] })
+@Module({ imports: [QueueModule], controllers: [QueueController] })
 export class QueueApiModule {}

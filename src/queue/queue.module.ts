@@ -1,5 +1,5 @@
 import { BullModule } from '@nestjs/bullmq';
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { SqlModule } from '../database/sql.module';
 import { AppConfig } from '../config/app-config';
 import { OBJECTS_QUEUE } from './jobs';
@@ -12,7 +12,6 @@ import { QueuePause } from './queue-pause';
  * The queues, registered through BullModule on the connection QueueConnection owns; their jobs'
  * options come from object-job.ts (objects) and MaintenanceQueue (retention), not from the queues.
  */
-@Global()
 @Module({
   imports: [
     SqlModule,

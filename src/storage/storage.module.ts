@@ -1,7 +1,6 @@
-import { Global, Module, OnApplicationBootstrap } from '@nestjs/common';
+import { Module, OnApplicationBootstrap } from '@nestjs/common';
 import { StorageService } from './storage.service';
 
-@Global()
 @Module({ providers: [StorageService], exports: [StorageService] })
 export class StorageModule implements OnApplicationBootstrap {
   constructor(private readonly storage: StorageService) {}

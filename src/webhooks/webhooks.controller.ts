@@ -1,11 +1,10 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Logger, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
-import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Logger, Param, Post, Query } from '@nestjs/common';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Access, Caller } from '../access/access.decorator';
 import type { Principal } from '../access/principal';
+import { ApiObjectIdParam, ApiUuidParam } from '../common/api-params.decorator';
 import { ApiErrors } from '../common/api-errors.decorator';
-import { ValidationError } from '../common/domain-errors';
-import { ObjectIdPipe } from '../common/object-id.pipe';
-import { ObjectsService } from '../objects/objects.service';
+import { ObjectIdPipe, uuidPipe } from '../common/object-id.pipe';
 import {
   CreatedWebhookResponse,
   CreateWebhookDto,
@@ -18,11 +17,9 @@ import { WebhooksService } from './webhooks.service';
 
 const DEFAULT_DELIVERIES = 50;
 
-const WebhookIdPipe = new ParseUUIDPipe({
-  exceptionFactory: () => new ValidationError('webhook_id must be a UUID', [{ field: 'webhook_id', message: 'must be a UUID' }]),
-});
+const WebhookIdPipe = uuidPipe('webhook_id');
 
-const WEBHOOK_ID_PARAM = { name: 'webhook_id', format: 'uuid', example: '3f2b8c1e-6d4a-4e7b-9c2d-1a5e8f0b7c63' };
+const ApiWebhookIdParam = () => ApiUuidParam('webhook_id', '3f2b8c1e-6d4a-4e7b-9c2d-1a5e8f0b7c63');
 
 /** A team's webhooks: told when any of its objects settles. Each team sees and manages only its own. */
 @ApiTags('webhooks')
@@ -30,10 +27,7 @@ const WEBHOOK_ID_PARAM = { name: 'webhook_id', format: 'uuid', example: '3f2b8c1
 export class WebhooksController {
   private readonly logger = new Logger(WebhooksController.name);
 
-  constructor(
-    private readonly webhooks: WebhooksService,
-    private readonly objects: ObjectsService,
-  ) {}
+  constructor(private readonly webhooks: WebhooksService) {}
 
   @Post('webhooks')
   @ApiOperation({
@@ -63,7 +57,7 @@ export class WebhooksController {
   @Delete('webhooks/:webhook_id')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'Delete a webhook: it gets no more deliveries, and its delivery records go with it' })
-  @ApiParam(WEBHOOK_ID_PARAM)
+  @ApiWebhookIdParam()
   @ApiNoContentResponse({ description: 'Deleted' })
   @Access('write')
   @ApiErrors(400, 404, 503)
@@ -74,7 +68,7 @@ export class WebhooksController {
 
   @Get('webhooks/:webhook_id/deliveries')
   @ApiOperation({ summary: "A webhook's latest deliveries: status, attempts, last error, next attempt" })
-  @ApiParam(WEBHOOK_ID_PARAM)
+  @ApiWebhookIdParam()
   @ApiOkResponse({ type: WebhookDeliveryListResponse })
   @Access('read')
   @ApiErrors(400, 404, 503)
@@ -84,7 +78,7 @@ export class WebhooksController {
 
   @Get('objects/:object_id/webhook-deliveries')
   @ApiOperation({ summary: "The latest webhook deliveries about an object: to its own webhook and to its team's" })
-  @ApiParam({ name: 'object_id', format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000', description: 'The id returned by POST /api/v1/process' })
+  @ApiObjectIdParam()
   @ApiOkResponse({ type: WebhookDeliveryListResponse })
   @Access('read')
   @ApiErrors(400, 404, 503)
@@ -93,7 +87,6 @@ export class WebhooksController {
     @Query() query: DeliveriesQuery,
     @Caller() caller: Principal,
   ): Promise<WebhookDeliveryListResponse> {
-    await this.objects.getVisible(id, caller);
-    return { items: (await this.webhooks.deliveriesOfObject(id, query.limit ?? DEFAULT_DELIVERIES)).map(toDeliveryView) };
+    return { items: (await this.webhooks.deliveriesOfObject(id, caller, query.limit ?? DEFAULT_DELIVERIES)).map(toDeliveryView) };
   }
 }

@@ -4,6 +4,7 @@ import { AppConfig } from '../config/app-config';
 import type { Principal } from '../access/principal';
 import { visibleTeam } from '../access/principal';
 import { DependencyUnavailableError } from '../common/domain-errors';
+import { ObjectsService } from '../objects/objects.service';
 import type { ObjectWebhook } from '../objects/processing-object.entity';
 import { DestinationRefusal, parseWebhookUrl, resolveDestination } from './webhook-destination';
 import { WebhookDestinationRefusedError, WebhookNotFoundError } from './webhook-errors';
@@ -17,6 +18,7 @@ export class WebhooksService {
   constructor(
     private readonly config: AppConfig,
     private readonly webhooks: WebhooksRepository,
+    private readonly objects: ObjectsService,
   ) {}
 
   async create(target: { url: string; events?: WebhookEvent[] }, caller: Principal): Promise<Webhook> {
@@ -56,7 +58,9 @@ export class WebhooksService {
     return this.webhooks.deliveriesOfWebhook(id, limit);
   }
 
-  deliveriesOfObject(objectId: string, limit: number): Promise<WebhookDelivery[]> {
+  /** An object the caller may not see is 404, as if it did not exist. */
+  async deliveriesOfObject(objectId: string, caller: Principal, limit: number): Promise<WebhookDelivery[]> {
+    await this.objects.getVisible(objectId, caller);
     return this.webhooks.deliveriesOfObject(objectId, limit);
   }
 

@@ -1,9 +1,13 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
+import { NotificationsModule } from '../notifications/notifications.module';
 import { HealthModule } from '../health/health.module';
+import { MetricsModule } from '../metrics/metrics.module';
 import { ObjectsModule } from '../objects/objects.module';
 import { OperationsModule } from '../operations/operations.module';
 import { GlobalLimit } from '../queue/global-limit';
+import { QueueModule } from '../queue/queue.module';
+import { StorageModule } from '../storage/storage.module';
 import { Cancellations } from './cancellations';
 import { DependencyGate } from './dependency-gate';
 import { objectJobsProcessorFor } from './object-jobs.processor';
@@ -20,7 +24,7 @@ export class WorkerModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [ObjectsModule, OperationsModule, HealthModule, WebhooksModule],
+      imports: [ObjectsModule, OperationsModule, HealthModule, WebhooksModule, QueueModule, StorageModule, NotificationsModule, MetricsModule],
       providers: [Cancellations, DependencyGate, GlobalLimit, PlanRunner, objectJobsProcessorFor(config), OperationProcesses, QueueReconciler, WebhookDispatcher],
     };
   }
