@@ -29,7 +29,9 @@ function describeLocalS3(port) {
 
 /** Starts s3rver in this process on `port` (0 = any free port) and returns its endpoint and a stop function. */
 async function startLocalS3({ directory, port = 0, silent = true }) {
-  if (port !== 0) await assertPortFree(port);
+  if (port !== 0) {
+    await assertPortFree(port);
+  }
   const server = new S3rver({ address: '127.0.0.1', port, directory, silent, allowMismatchedSignatures: true });
   const address = await server.run();
   return { ...describeLocalS3(address.port), stop: () => server.close() };
@@ -63,7 +65,9 @@ function spawnLocalS3({ directory, port = 0 }) {
         ...describeLocalS3(message.port),
         pid: child.pid,
         async stop() {
-          if (child.connected) child.disconnect();
+          if (child.connected) {
+            child.disconnect();
+          }
           return exited;
         },
       });

@@ -16,9 +16,15 @@ const { FieldStatistics } = require(path.join(DIST, 'operations', 'content', 'fi
 const { SERVICE_NAME, SERVICE_VERSION } = require(path.join(DIST, 'common', 'service-info.js'));
 
 function typeOf(value) {
-  if (value === null || value === undefined) return 'null';
-  if (Array.isArray(value)) return 'array';
-  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
+  if (value === null || value === undefined) {
+    return 'null';
+  }
+  if (Array.isArray(value)) {
+    return 'array';
+  }
+  if (typeof value === 'number') {
+    return Number.isInteger(value) ? 'integer' : 'number';
+  }
   return typeof value;
 }
 
@@ -105,7 +111,9 @@ function jsonOperations({ presign }) {
     analyze(state) {
       const statistics = new Map(state.results.enrich.schema.fields.map((field) => [field.name, new FieldStatistics()]));
       for (const record of state.records) {
-        for (const [name, fieldStatistics] of statistics) fieldStatistics.add(record[name]);
+        for (const [name, fieldStatistics] of statistics) {
+          fieldStatistics.add(record[name]);
+        }
       }
       return {
         result: { kind: 'json', record_count: state.records.length, fields: Object.fromEntries([...statistics].map(([name, s]) => [name, s.summary()])) },

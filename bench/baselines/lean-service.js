@@ -58,7 +58,9 @@ const SCHEMA = `create table if not exists lean_objects (
 function planFor(operations) {
   const plan = [];
   const visit = (operation) => {
-    if (plan.includes(operation)) return;
+    if (plan.includes(operation)) {
+      return;
+    }
     DEPENDS_ON[operation].forEach(visit);
     plan.push(operation);
   };
@@ -196,7 +198,9 @@ function buildWorker() {
 
   async function processJob(job) {
     const { rows } = await query('lean-start', START, [job.data.objectId]);
-    if (!rows[0]) return 'skipped';
+    if (!rows[0]) {
+      return 'skipped';
+    }
     let row = rows[0];
     publish(row);
     const sourceBytes = Buffer.from(JSON.stringify(row.payload));
@@ -233,7 +237,9 @@ function buildWorker() {
       const next = state.plan[index + 1] ?? null;
       const progress = { current: index + 1, total: state.plan.length, message: next ? `Executing ${next}` : 'Completed' };
       const recorded = await query('lean-recorded', RECORDED, [state.id, operation, next, JSON.stringify(status), stored.s3Url, JSON.stringify(progress)]);
-      if (!recorded.rows[0]) return 'cancelled';
+      if (!recorded.rows[0]) {
+        return 'cancelled';
+      }
       row = recorded.rows[0];
       publish(row);
     }
@@ -245,7 +251,9 @@ function buildWorker() {
   return {
     async start() {
       await s3.send(new CreateBucketCommand({ Bucket: bucket })).catch((error) => {
-        if (!['BucketAlreadyOwnedByYou', 'BucketAlreadyExists'].includes(error.name)) throw error;
+        if (!['BucketAlreadyOwnedByYou', 'BucketAlreadyExists'].includes(error.name)) {
+          throw error;
+        }
       });
       // The same global limit the service's worker sets on its queue.
       const queue = new Queue(QUEUE, { connection: { url: redisUrl }, prefix });

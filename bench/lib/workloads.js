@@ -74,7 +74,9 @@ function descendantsRunning(pid, needle) {
   const found = [];
   for (const entry of fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
     try {
-      if (!fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle)) continue;
+      if (!fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle)) {
+        continue;
+      }
       for (let parent = entry; parent && parent !== '1' && parent !== '0'; ) {
         const stat = fs.readFileSync(`/proc/${parent}/stat`, 'utf8');
         parent = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
@@ -154,7 +156,9 @@ async function submit(side, identifier, index) {
     body: JSON.stringify({ identifier, operations: ['export'], payload: jsonPayload(index, settings.records), metadata: { bench: true } }),
   });
   const body = await response.json();
-  if (response.status !== 202) throw new Error(`${side.name}: submission of ${identifier} answered ${response.status} ${JSON.stringify(body)}`);
+  if (response.status !== 202) {
+    throw new Error(`${side.name}: submission of ${identifier} answered ${response.status} ${JSON.stringify(body)}`);
+  }
   return body;
 }
 
@@ -210,8 +214,12 @@ async function listKeys(s3, bucket, prefix) {
   let after;
   for (;;) {
     const page = await s3.send(new ListObjectsCommand({ Bucket: bucket, Prefix: prefix, Marker: after }));
-    for (const entry of page.Contents ?? []) keys.set(entry.Key, entry.Size);
-    if (!page.IsTruncated || !page.Contents?.length) break;
+    for (const entry of page.Contents ?? []) {
+      keys.set(entry.Key, entry.Size);
+    }
+    if (!page.IsTruncated || !page.Contents?.length) {
+      break;
+    }
     after = page.Contents.at(-1).Key;
   }
   return keys;
@@ -220,8 +228,12 @@ async function listKeys(s3, bucket, prefix) {
 async function waitForLine(proc, line, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   while (!proc.tail().includes(line)) {
-    if (!proc.running()) throw new Error(`${proc.name} exited:\n${proc.tail()}`);
-    if (Date.now() > deadline) throw new Error(`${proc.name} not ready:\n${proc.tail()}`);
+    if (!proc.running()) {
+      throw new Error(`${proc.name} exited:\n${proc.tail()}`);
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${proc.name} not ready:\n${proc.tail()}`);
+    }
     await sleep(100);
   }
 }
@@ -229,7 +241,9 @@ async function waitForLine(proc, line, timeoutMs = 60_000) {
 /** The environment the Quick start gets: the scenario's database and Redis prefix, its own local S3, no S3 or access settings of the harness. */
 function quickStartEnv(env, extra) {
   const result = { ...env, ...extra };
-  for (const name of ['S3_ENDPOINT', 'S3_FORCE_PATH_STYLE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AUTH_REQUIRED', 'NODE_OPTIONS']) delete result[name];
+  for (const name of ['S3_ENDPOINT', 'S3_FORCE_PATH_STYLE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AUTH_REQUIRED', 'NODE_OPTIONS']) {
+    delete result[name];
+  }
   return result;
 }
 
@@ -265,7 +279,9 @@ function sidesFor(topology, environment) {
       const url = `http://127.0.0.1:${port}`;
       await waitForHttp(`${url}/health/ready`, proc, { timeoutMs: 180_000 });
       quickStart.apiKey ??= /^ {2}(opsk_\S+)$/m.exec(fs.readFileSync(proc.logFile, 'utf8'))?.[1] ?? null;
-      if (!quickStart.apiKey) throw new Error(`the Quick start printed no API key at its first start:\n${proc.tail()}`);
+      if (!quickStart.apiKey) {
+        throw new Error(`the Quick start printed no API key at its first start:\n${proc.tail()}`);
+      }
       const s3Children = descendantsRunning(proc.pid, 'local-s3');
       const processes = [
         { label: s3Children.length ? 'service' : 'service (with its in-process S3)', pid: proc.pid, minus: s3Children },
@@ -313,7 +329,9 @@ function sidesFor(topology, environment) {
         await Promise.all(side.running.procs.map((proc) => proc.stop()));
         // The Quick start's S3 process ends once its parent has: its port is taken again by the next start.
         const children = side.running.processes.filter((p) => p.label === 'service S3 process').map((p) => p.pid);
-        for (const deadline = Date.now() + 30_000; children.some((pid) => fs.existsSync(`/proc/${pid}`)) && Date.now() < deadline; ) await sleep(100);
+        for (const deadline = Date.now() + 30_000; children.some((pid) => fs.existsSync(`/proc/${pid}`)) && Date.now() < deadline; ) {
+          await sleep(100);
+        }
       }
       side.running = await starter(limit);
       Object.assign(side, side.running);
@@ -322,12 +340,18 @@ function sidesFor(topology, environment) {
       await submitMany(side, warm, 2 * limit);
       for (const deadline = Date.now() + 120_000; (await side.rows.settled(warm)).settled < 2 * limit; await sleep(200)) {
         side.alive();
-        if (Date.now() > deadline) throw new Error(`${name}: the warm-up batch did not settle in 120 s`);
+        if (Date.now() > deadline) {
+          throw new Error(`${name}: the warm-up batch did not settle in 120 s`);
+        }
       }
       log(`${topology}: ${name} at MAX_PARALLEL_WORKERS=${limit} on ${side.url} (${side.processes.map((p) => `${p.label} pid ${p.pid}`).join(', ')})`);
     };
     side.alive = () => {
-      for (const proc of side.procs) if (!proc.running()) throw new Error(`${proc.name} exited:\n${proc.tail()}`);
+      for (const proc of side.procs) {
+        if (!proc.running()) {
+          throw new Error(`${proc.name} exited:\n${proc.tail()}`);
+        }
+      }
     };
     /** Nothing left to do: waiting jobs removed (their rows cancelled), running ones finished. */
     side.quiesce = async () => {
@@ -336,7 +360,9 @@ function sidesFor(topology, environment) {
       const deadline = Date.now() + 180_000;
       while ((await side.queue.getActiveCount()) > 0 || (await side.rows.busy()) > 0) {
         side.alive();
-        if (Date.now() > deadline) throw new Error(`${name}: jobs still running 180 s after the queue was drained`);
+        if (Date.now() > deadline) {
+          throw new Error(`${name}: jobs still running 180 s after the queue was drained`);
+        }
         await sleep(250);
       }
     };
@@ -354,8 +380,12 @@ const sharedProcesses = (environment) => (environment.s3.pid ? [{ label: 'harnes
 
 /** The keys of a JSON value, recursively (values left out): the shape both sides must answer with. */
 function shapeOf(value) {
-  if (Array.isArray(value)) return value.length ? [shapeOf(value[0])] : [];
-  if (value === null || typeof value !== 'object') return value === null ? 'null' : typeof value;
+  if (Array.isArray(value)) {
+    return value.length ? [shapeOf(value[0])] : [];
+  }
+  if (value === null || typeof value !== 'object') {
+    return value === null ? 'null' : typeof value;
+  }
   return Object.fromEntries(Object.keys(value).sort().map((key) => [key, shapeOf(value[key])]));
 }
 
@@ -365,13 +395,17 @@ async function checkSameAnswers(topology, sides) {
   for (const side of [sides.service, sides.baseline]) {
     if (topology === 'quickstart') {
       const refused = await fetch(`${side.url}/api/v1/process`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-      if (refused.status !== 401) throw new Error(`${side.name} answered ${refused.status} to a submission without an API key`);
+      if (refused.status !== 401) {
+        throw new Error(`${side.name} answered ${refused.status} to a submission without an API key`);
+      }
     }
     const tag = `check-${side.name}`;
     const accepted = await submit(side, `${tag}-000000`, 0);
     const deadline = Date.now() + 60_000;
     while ((await side.rows.settled(tag)).settled < 1) {
-      if (Date.now() > deadline) throw new Error(`${side.name}: the check object did not settle in 60 s`);
+      if (Date.now() > deadline) {
+        throw new Error(`${side.name}: the check object did not settle in 60 s`);
+      }
       await sleep(200);
     }
     const response = await fetch(`${side.url}/api/v1/progress/${accepted.id}`, { headers: side.headers });
@@ -392,7 +426,9 @@ async function checkSameAnswers(topology, sides) {
 async function verifyBatch(side, tag, count) {
   const rows = await side.rows.batch(tag);
   const problems = [];
-  if (rows.length !== count) problems.push(`${rows.length} rows instead of ${count}`);
+  if (rows.length !== count) {
+    problems.push(`${rows.length} rows instead of ${count}`);
+  }
   const keys = await listKeys(side.s3.client, side.s3.bucket, `${tag}-`);
   const bytes = {};
   for (const row of rows) {
@@ -403,12 +439,16 @@ async function verifyBatch(side, tag, count) {
     const urls = [...Object.values(row.s3_artifacts ?? {}), ...Object.values(row.operations_status ?? {}).flatMap((status) => status.files ?? [])];
     for (const url of urls) {
       const key = url.slice(`s3://${side.s3.bucket}/`.length);
-      if (!keys.has(key)) problems.push(`${row.identifier}: ${url} is not in S3`);
+      if (!keys.has(key)) {
+        problems.push(`${row.identifier}: ${url} is not in S3`);
+      }
       const kind = key.slice(key.indexOf('/') + 1);
       bytes[kind] = (bytes[kind] ?? 0) + (keys.get(key) ?? 0);
     }
   }
-  if (problems.length) throw new Error(`${side.name} ${tag} did not do the whole work:\n${problems.slice(0, 20).join('\n')}`);
+  if (problems.length) {
+    throw new Error(`${side.name} ${tag} did not do the whole work:\n${problems.slice(0, 20).join('\n')}`);
+  }
   return Object.fromEntries(Object.entries(bytes).map(([kind, total]) => [kind, Math.round(total / Math.max(1, rows.length))]));
 }
 
@@ -439,7 +479,9 @@ async function measureWrite(side, shared, round) {
   side.alive();
   const accepted = (warm ? okCount(warm, 202) : 0) + okCount(result, 202);
   // Requests in flight when autocannon stops are not counted, but may still be stored: at most one per connection and run.
-  if (total < accepted || total > accepted + 2 * settings.connections) throw new Error(`${side.name} ${tag}: ${accepted} submissions accepted but ${total} rows stored`);
+  if (total < accepted || total > accepted + 2 * settings.connections) {
+    throw new Error(`${side.name} ${tag}: ${accepted} submissions accepted but ${total} rows stored`);
+  }
   await side.quiesce();
   const ok = okCount(result, 202);
   return {
@@ -463,7 +505,9 @@ async function measurePipeline(side, shared, limit, round) {
   const deadline = Date.now() + settings.timeoutS * 1000;
   while ((await side.rows.settled(tag)).settled < count) {
     side.alive();
-    if (Date.now() > deadline) throw new Error(`${side.name} ${tag}: not settled after ${settings.timeoutS} s`);
+    if (Date.now() > deadline) {
+      throw new Error(`${side.name} ${tag}: not settled after ${settings.timeoutS} s`);
+    }
     await sleep(100);
   }
   const after = cpuReading([...side.processes, ...shared]);
@@ -483,7 +527,9 @@ async function measureRead(side, shared, round, ids) {
     connections: settings.connections,
     requests: [{ method: 'GET', headers: side.headers, setupRequest: (request) => ({ ...request, path: paths[next++ % paths.length] }) }],
   };
-  if (settings.warmupS > 0) await runLoad(options, settings.warmupS);
+  if (settings.warmupS > 0) {
+    await runLoad(options, settings.warmupS);
+  }
   const processedBefore = (await side.rows.settled(backlog)).settled;
   const before = cpuReading([...side.processes, ...shared]);
   const result = await runLoad(options, settings.durationS);
@@ -637,7 +683,9 @@ async function runWorkloads(topology) {
         ids[name] = await sides[name].rows.completedIds('%', 1000);
         if (!ids[name].length) {
           await submitMany(sides[name], `seed-${name}`, 300);
-          while ((await sides[name].rows.settled(`seed-${name}`)).settled < 300) await sleep(200);
+          while ((await sides[name].rows.settled(`seed-${name}`)).settled < 300) {
+            await sleep(200);
+          }
           ids[name] = await sides[name].rows.completedIds('%', 1000);
         }
       }
