@@ -624,7 +624,8 @@ function describeTopology(topology) {
         'MAX_PARALLEL_WORKERS 3 (16 only for the pipeline at 16), access control on (the harness sends the API key it printed at first start), its own ' +
         'local S3 on a free LOCAL_S3_PORT with a bucket of the run in `.s3rver/` (removed at the end), no NODE_OPTIONS — on the scenario\'s database and ' +
         'Redis prefix, with RATE_LIMIT_REQUESTS and RATE_LIMIT_SUBMISSIONS at 1,000,000,000 (counted, never refusing). Baseline: one ' +
-        '`bench/baselines/lean-service.js` process (LEAN_ROLE=all) checking an API key too, on an s3rver in a process of the harness.'
+        '`bench/baselines/lean-service.js` process (LEAN_ROLE=all) checking an API key too, on an s3rver in a process of the harness.' +
+        (process.env.BENCH_QUICKSTART_SCRIPT ? ` Start script: \`${path.relative(ROOT, START_LOCAL)}\` (BENCH_QUICKSTART_SCRIPT).` : '')
     : 'Separate processes of the built service: one APP_ROLE=api and one APP_ROLE=worker, each with the NODE_OPTIONS of its Deployment in deploy/, ' +
         'access control off, the same raised rate limits, on an s3rver in a process of the harness. Baseline: a `bench/baselines/lean-service.js` API ' +
         'process (LEAN_ROLE=api) and worker process (LEAN_ROLE=worker) on the same s3rver.';
