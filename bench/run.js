@@ -1,12 +1,12 @@
 'use strict';
 /*
- * `npm run bench`: every scenario of issue 6, one after the other, each in a process of its own
+ * `npm run bench`: every scenario of issues 6 and 16, one after the other, each in a process of its own
  * (bench/scenarios/<name>.js, with its own database, Redis prefix and s3rver), then the summary
  * table of docs/BENCHMARKS.md from the headlines they saved (a scenario not chosen this time keeps the
  * figures of its latest run in bench/results/, dated). Never part of `npm test`.
  *
  *   npm run bench                                   # builds first, then every scenario
- *   BENCH_SCENARIOS=throughput,growth node bench/run.js   # after `npm run build`
+ *   BENCH_SCENARIOS=quickstart,growth node bench/run.js   # after `npm run build`
  *
  * Each scenario script also runs alone and reads its own BENCH_* settings (see bench/README.md).
  */
@@ -18,7 +18,7 @@ const { Redis } = require('ioredis');
 const { requireBuild, log } = require('./lib/environment');
 const { describeMachine, machineTable, headlineTable, writeDocSection } = require('./lib/report');
 
-const ALL = ['throughput', 'pipeline', 'live', 'large', 'thumbnails', 'growth', 'isolation'];
+const ALL = ['quickstart', 'split', 'live', 'large', 'thumbnails', 'growth', 'isolation'];
 const chosen = (process.env.BENCH_SCENARIOS ?? ALL.join(',')).split(',').map((name) => name.trim()).filter(Boolean);
 for (const name of chosen) {
   if (!ALL.includes(name)) {

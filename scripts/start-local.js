@@ -1,17 +1,17 @@
 'use strict';
 // `npm start`: the service on this machine, API and worker in one process on port 8000.
 // Reads .env (variables already in the environment win), uses PostgreSQL and Redis on localhost,
-// creates the database and applies migrations, and starts a local S3 (s3rver, data in .s3rver/)
-// unless S3_ENDPOINT points at a real one.
+// creates the database and applies migrations, and starts a local S3 (s3rver, data in .s3rver/) in a
+// process of its own, which ends with this one, unless S3_ENDPOINT points at a real one.
 const path = require('node:path');
-const { startLocalS3 } = require('./local-s3');
+const { spawnLocalS3 } = require('./local-s3');
 const { loadEnvFile } = require('../dist/src/startup/env-file');
 const { assertDependenciesReachable } = require('../dist/src/startup/dependency-check');
 
 async function main() {
   loadEnvFile(path.join(__dirname, '..', '.env'));
   if (!process.env.S3_ENDPOINT) {
-    const s3 = await startLocalS3({ directory: path.join(__dirname, '..', '.s3rver'), port: Number(process.env.LOCAL_S3_PORT || 4568) });
+    const s3 = await spawnLocalS3({ directory: path.join(__dirname, '..', '.s3rver'), port: Number(process.env.LOCAL_S3_PORT || 4568) });
     Object.assign(process.env, s3.env);
     console.log(`Local S3 (s3rver) at ${s3.endpoint}, data in .s3rver/`);
   }

@@ -71,15 +71,16 @@ async function deleteKeys(redis, prefix) {
 }
 
 /**
- * Prepares the environment of one benchmark. `name` tags the temporary directory.
+ * Prepares the environment of one benchmark. `name` tags the temporary directory. With `s3Process`, the
+ * s3rver runs in a process of its own (its pid is `s3.pid`) instead of inside the harness's.
  * Returns the env every spawned process gets, open pg and Redis clients, the AppConfig of that env,
  * and `startService(name, role, env)` for the built service in a role.
  */
-async function prepareEnvironment(name) {
+async function prepareEnvironment(name, { s3Process = false } = {}) {
   requireBuild();
   const { AppConfig } = distModule('config/app-config');
   const { migrateDatabase } = distModule('database/migrate');
-  const { startLocalS3 } = require(path.join(ROOT, 'scripts', 'local-s3.js'));
+  const { startLocalS3, spawnLocalS3 } = require(path.join(ROOT, 'scripts', 'local-s3.js'));
 
   const runId = `${Date.now().toString(36)}${process.pid}`;
   const work = fs.mkdtempSync(path.join(process.env.BENCH_TMPDIR ?? os.tmpdir(), `ops-bench-${name}-`));
@@ -92,7 +93,7 @@ async function prepareEnvironment(name) {
 
   const s3Directory = path.join(work, 's3');
   fs.mkdirSync(s3Directory);
-  const s3 = await startLocalS3({ directory: s3Directory });
+  const s3 = await (s3Process ? spawnLocalS3 : startLocalS3)({ directory: s3Directory });
   onCleanup('s3rver', () => s3.stop());
 
   const env = {
