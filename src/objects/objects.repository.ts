@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import { InvalidTransitionError, ObjectNotFoundError } from '../common/domain-errors';
 import type { ListPosition } from './list-cursor';
 import { ObjectState, assertTransition, statesLeadingTo } from './object-state';
@@ -98,10 +98,17 @@ const TABLE = 'processing_objects';
  */
 @Injectable()
 export class ObjectsRepository {
+  private listed?: string;
+
   constructor(private readonly em: EntityManager) {}
 
   async findById(id: string): Promise<ProcessingObject | null> {
     return this.em.fork().findOne(ProcessingObjectSchema, { id }, { disableIdentityMap: true });
+  }
+
+  /** The object with its inline source's bytes, if it has one: what a plan runner resuming it needs. */
+  async findForRun(id: string): Promise<ProcessingObject | null> {
+    return this.em.fork().findOne(ProcessingObjectSchema, { id }, { disableIdentityMap: true, populate: ['sourceInline'] });
   }
 
   async findByIdentifier(identifier: string): Promise<ProcessingObject | null> {
@@ -123,27 +130,7 @@ export class ObjectsRepository {
     await this.convertingErrors(async () => insertQueued(await this.pool(), object, queued));
   }
 
-  /**
-   * Creates the object as queued like insertQueued, and commits only once `beforeCommit` has
-   * succeeded: until then a concurrent submission of the same identifier waits on the row.
-   */
-  async insertQueuedCommittingAfter(object: NewObject, queued: QueuedFields, beforeCommit: () => Promise<void>): Promise<void> {
-    const client = await (await this.pool()).connect();
-    let broken = false;
-    try {
-      await client.query('begin');
-      await this.convertingErrors(() => insertQueued(client, object, queued));
-      await beforeCommit();
-      await client.query('commit');
-    } catch (error) {
-      await client.query('rollback').catch(() => (broken = true));
-      throw error;
-    } finally {
-      client.release(broken);
-    }
-  }
-
-  /** Creates the object as pending: an upload whose content is still arriving. */
+  /** Creates the object as pending: its source is still being stored in S3. */
   async insertPending(object: NewObject): Promise<void> {
     await this.em.fork().insert(ProcessingObjectSchema, {
       ...object,
@@ -211,6 +198,19 @@ export class ObjectsRepository {
   async updateWhileProcessing(id: string, patch: ObjectPatch, event: RecordedEvent): Promise<ObjectEventRecord | null> {
     const rows = await updateRecordingEvent(await this.pool(), { id, states: ['processing'], patch, event });
     return rows[0] ?? null;
+  }
+
+  /**
+   * Applies `first` and then `second` (which may settle the object in `to`) only while the object is
+   * processing, in one statement with an event for each; null means it no longer is.
+   */
+  async updateTwiceWhileProcessing(
+    id: string,
+    first: RecordedChange,
+    second: RecordedChange & { to?: Extract<ObjectState, 'completed' | 'failed'> },
+  ): Promise<ObjectEventRecord[] | null> {
+    const recorded = await updateTwiceRecordingEvents(await this.pool(), id, first, second);
+    return recorded.length === 2 ? recorded : null;
   }
 
   /** The recorded events of an object after `afterSeq`, oldest first. */
@@ -375,7 +375,7 @@ export class ObjectsRepository {
       where('(created_at, id) < (?::timestamptz, ?::uuid)', filter.after.createdAt, filter.after.id);
     }
     const rows = await this.em.getConnection().execute<(Record<string, unknown> & { list_created_at: string })[]>(
-      `select *, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as list_created_at from ${TABLE}
+      `select ${this.listedColumns()}, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as list_created_at from ${TABLE}
         ${conditions.length > 0 ? `where ${conditions.join(' and ')}` : ''} order by created_at desc, id desc limit ?`,
       [...params, filter.limit],
     );
@@ -384,6 +384,16 @@ export class ObjectsRepository {
       const object = em.map(ProcessingObjectSchema, columns);
       return { object, position: { createdAt, id: object.id } };
     });
+  }
+
+  /** The columns a listed object is read from: all but the lazy ones (an inline source's bytes). */
+  private listedColumns(): string {
+    this.listed ??= this.em
+      .getMetadata(ProcessingObjectSchema)
+      .props.filter((property) => !property.lazy)
+      .flatMap((property) => property.fieldNames)
+      .join(', ');
+    return this.listed;
   }
 
   /**
@@ -428,6 +438,8 @@ type ProgressRow = [
 export interface QueuedFields {
   taskId: string;
   source: ObjectSource | null;
+  /** The source's bytes, for a source kept inline (it has no s3_url). */
+  sourceInline?: Buffer;
 }
 
 interface StartedRow extends Record<string, unknown> {
@@ -483,13 +495,13 @@ const SNAPSHOT = `jsonb_build_object('state', state, 'currentOperation', current
  * can follow an object before it exists (a stream starts from the object's current snapshot).
  * An identifier clash raises pg's unique violation.
  */
-async function insertQueued(db: Pool | PoolClient, object: NewObject, queued: QueuedFields): Promise<void> {
+async function insertQueued(db: Pool, object: NewObject, queued: QueuedFields): Promise<void> {
   assertTransition('pending', 'queued');
   const progress = { current: 0, total: object.plan.length, message: 'Queued for processing' };
   await runPrepared(
     db,
-    `insert into ${TABLE} (id, identifier, team, state, operations, plan, progress, task_id, source, metadata, options, priority, attempts, idempotency_key, request_hash, webhook)
-       values (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
+    `insert into ${TABLE} (id, identifier, team, state, operations, plan, progress, task_id, source, source_inline, metadata, options, priority, attempts, idempotency_key, request_hash, webhook)
+       values (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
     [
       object.id,
       object.identifier,
@@ -499,6 +511,7 @@ async function insertQueued(db: Pool | PoolClient, object: NewObject, queued: Qu
       JSON.stringify(progress),
       queued.taskId,
       queued.source === null ? null : JSON.stringify(queued.source),
+      queued.sourceInline ?? null,
       JSON.stringify(object.metadata),
       JSON.stringify(object.options),
       object.priority,
@@ -550,7 +563,7 @@ const preparedStatements = new Map<string, { name: string; text: string }>();
  * once, which for the inserts and updates with their events is most of PostgreSQL's work.
  * With `rowMode: 'array'` each row is an array of its columns in select order.
  */
-async function runPrepared<R>(db: Pool | PoolClient, sql: string, params: unknown[], rowMode?: 'array'): Promise<R[]> {
+async function runPrepared<R>(db: Pool, sql: string, params: unknown[], rowMode?: 'array'): Promise<R[]> {
   let statement = preparedStatements.get(sql);
   if (!statement) {
     let position = 0;
@@ -576,17 +589,37 @@ class ColumnExpression {
 }
 
 function toAssignments(patch: ObjectPatch): { assignments: string[]; params: unknown[] } {
-  const assignments = ['version = version + 1', 'updated_at = now()'];
-  const params: unknown[] = [];
-  const set = (sql: string, ...values: unknown[]) => {
-    assignments.push(sql);
-    params.push(...values);
+  const columns = columnChanges(patch, '');
+  return { assignments: columns.map(({ column, sql }) => `${column} = ${sql}`), params: columns.flatMap((change) => change.params) };
+}
+
+interface ColumnChange {
+  column: string;
+  sql: string;
+  params: unknown[];
+}
+
+/**
+ * The new value of each column `patch` changes, as SQL over the columns of `from` (a table alias and a dot,
+ * or '' for the row updated), each with its parameters in textual order.
+ */
+function columnChanges(patch: ObjectPatch, from: string): ColumnChange[] {
+  const columns: ColumnChange[] = [
+    { column: 'version', sql: `${from}version + 1`, params: [] },
+    { column: 'updated_at', sql: 'now()', params: [] },
+  ];
+  const set = (column: string, sql: string, ...params: unknown[]) => {
+    columns.push({ column, sql, params });
   };
-  const progress = new ColumnExpression(patch.progress ? '?::jsonb' : 'progress', patch.progress ? [JSON.stringify(patch.progress)] : []);
+  const progress = new ColumnExpression(patch.progress ? '?::jsonb' : `${from}progress`, patch.progress ? [JSON.stringify(patch.progress)] : []);
   const rerun = patch.rerunOperations;
   const artifacts =
-    rerun === 'all' ? new ColumnExpression(`'{}'::jsonb`) : rerun ? new ColumnExpression('(s3_artifacts - ?::text[])', [rerun]) : new ColumnExpression('s3_artifacts');
-  const statuses = rerun === 'all' ? `'{}'::jsonb` : 'operations_status';
+    rerun === 'all'
+      ? new ColumnExpression(`'{}'::jsonb`)
+      : rerun
+        ? new ColumnExpression(`(${from}s3_artifacts - ?::text[])`, [rerun])
+        : new ColumnExpression(`${from}s3_artifacts`);
+  const statuses = rerun === 'all' ? `'{}'::jsonb` : `${from}operations_status`;
 
   if (patch.completedOperation) {
     artifacts.wrap('(', ' || jsonb_build_object(?::text, ?::text))', patch.completedOperation.operation, patch.completedOperation.s3Url);
@@ -597,34 +630,105 @@ function toAssignments(patch: ObjectPatch): { assignments: string[]; params: unk
   if (patch.progressMessage !== undefined) {
     progress.wrap('jsonb_set(', `, '{message}', to_jsonb(?::text))`, patch.progressMessage);
   }
-  if (progress.sql !== 'progress') set(`progress = ${progress.sql}`, ...progress.params);
-  if (artifacts.sql !== 's3_artifacts') set(`s3_artifacts = ${artifacts.sql}`, ...artifacts.params);
+  if (progress.sql !== `${from}progress`) set('progress', progress.sql, ...progress.params);
+  if (artifacts.sql !== `${from}s3_artifacts`) set('s3_artifacts', artifacts.sql, ...artifacts.params);
   if (patch.operationStatus) {
     const { operation, status } = patch.operationStatus;
     set(
-      `operations_status = jsonb_set(${statuses}, array[?::text], coalesce(${statuses} -> ?::text, '{}'::jsonb) || ?::jsonb)`,
+      'operations_status',
+      `jsonb_set(${statuses}, array[?::text], coalesce(${statuses} -> ?::text, '{}'::jsonb) || ?::jsonb)`,
       operation,
       operation,
       JSON.stringify(status),
     );
   } else if (rerun === 'all') {
-    set(`operations_status = '{}'::jsonb`);
+    set('operations_status', `'{}'::jsonb`);
   } else if (rerun) {
-    set('operations_status = operations_status - ?::text[]', rerun);
+    set('operations_status', `${from}operations_status - ?::text[]`, rerun);
   }
-  if (patch.currentOperation !== undefined) set('current_operation = ?', patch.currentOperation);
+  if (patch.currentOperation !== undefined) set('current_operation', '?', patch.currentOperation);
   if (patch.errorMessage !== undefined) {
-    set('error_message = ?', patch.errorMessage);
-    set('error_fingerprint = ?', patch.errorMessage === null ? null : errorFingerprint(patch.errorCode ?? null, patch.errorMessage));
+    set('error_message', '?', patch.errorMessage);
+    set('error_fingerprint', '?', patch.errorMessage === null ? null : errorFingerprint(patch.errorCode ?? null, patch.errorMessage));
   }
-  if (patch.errorCode !== undefined) set('error_code = ?', patch.errorCode);
-  if (patch.taskId !== undefined) set('task_id = ?', patch.taskId);
-  if (patch.source !== undefined) set('source = ?::jsonb', JSON.stringify(patch.source));
-  if (patch.incrementAttempts) set('attempts = attempts + 1');
-  if (patch.markStarted) set('started_at = coalesce(started_at, now())');
-  if (patch.markFinished) set('finished_at = now()');
-  if (patch.clearFinished) set('finished_at = null');
-  return { assignments, params };
+  if (patch.errorCode !== undefined) set('error_code', '?', patch.errorCode);
+  if (patch.taskId !== undefined) set('task_id', '?', patch.taskId);
+  if (patch.source !== undefined) set('source', '?::jsonb', JSON.stringify(patch.source));
+  if (patch.incrementAttempts) set('attempts', `${from}attempts + 1`);
+  if (patch.markStarted) set('started_at', `coalesce(${from}started_at, now())`);
+  if (patch.markFinished) set('finished_at', 'now()');
+  if (patch.clearFinished) set('finished_at', 'null');
+  return columns;
+}
+
+/** Every column a patch may change: what the first of two changes in one statement hands to the second. */
+const PATCHED_COLUMNS = [
+  'version',
+  'updated_at',
+  'progress',
+  's3_artifacts',
+  'operations_status',
+  'current_operation',
+  'error_message',
+  'error_fingerprint',
+  'error_code',
+  'task_id',
+  'source',
+  'attempts',
+  'started_at',
+  'finished_at',
+];
+
+/** One change of an object and the event that records it. */
+export interface RecordedChange {
+  patch: ObjectPatch;
+  event: RecordedEvent;
+}
+
+/**
+ * Two changes of a processing object in one statement, each recorded as an event of its own (versions v+1
+ * and v+2, each with its snapshot): `first` applies to the object as it is, `second` to the object as `first`
+ * left it and may move it to `to`. Both or neither: none when the object is no longer processing.
+ */
+async function updateTwiceRecordingEvents(
+  pool: Pool,
+  id: string,
+  first: RecordedChange,
+  second: RecordedChange & { to?: ObjectState },
+): Promise<ObjectEventRecord[]> {
+  if (second.to) {
+    assertTransition('processing', second.to);
+  }
+  const firstValues = new Map(columnChanges(first.patch, '').map((change) => [change.column, change]));
+  const secondValues = new Map(columnChanges(second.patch, 'first.').map((change) => [change.column, change]));
+  const carried = PATCHED_COLUMNS.filter((column) => firstValues.has(column) || secondValues.has(column));
+  return runPrepared<ObjectEventRecord>(
+    pool,
+    `with first as (
+       select id, state, ${PATCHED_COLUMNS.map((column) => `${firstValues.get(column)?.sql ?? column} as ${column}`).join(', ')}
+         from ${TABLE} where id = ? and state = 'processing' for update
+     ), changed as (
+       update ${TABLE} set ${[...(second.to ? ['state = ?'] : []), ...carried.map((column) => `${column} = ${secondValues.get(column)?.sql ?? `first.${column}`}`)].join(', ')}
+         from first where ${TABLE}.id = first.id returning ${TABLE}.*
+     ), recorded as (
+       insert into object_events (object_id, seq, kind, operation, snapshot)
+         select id, version, ?::text, ?::text, ${SNAPSHOT} from first where exists (select from changed)
+         union all
+         select changed.id, changed.version, ?::text, ?::text, ${SNAPSHOT} from changed
+       returning seq, kind, operation, snapshot
+     )
+     select seq, kind, operation, snapshot from recorded order by seq`,
+    [
+      ...PATCHED_COLUMNS.flatMap((column) => firstValues.get(column)?.params ?? []),
+      id,
+      ...(second.to ? [second.to] : []),
+      ...carried.flatMap((column) => secondValues.get(column)?.params ?? []),
+      first.event.kind,
+      first.event.operation,
+      second.event.kind,
+      second.event.operation,
+    ],
+  );
 }
 
 function escapeLike(value: string): string {

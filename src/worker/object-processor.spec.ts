@@ -2,7 +2,7 @@ import { InvalidTransitionError } from '../common/domain-errors';
 import { AppConfig } from '../config/app-config';
 import type { ObjectEvents } from '../events/object-events';
 import type { MetricsService } from '../metrics/metrics.service';
-import type { ObjectEventRecord, ObjectPatch, ObjectsRepository, RecordedEvent } from '../objects/objects.repository';
+import type { ObjectEventRecord, ObjectPatch, ObjectsRepository, RecordedChange, RecordedEvent } from '../objects/objects.repository';
 import type { ObjectState } from '../objects/object-state';
 import type { OperationStatus, ProcessingObject } from '../objects/processing-object.entity';
 import { Cancellations, WorkerStoppingError } from './cancellations';
@@ -56,6 +56,23 @@ class FakeObjects {
   async findById(): Promise<ProcessingObject | null> {
     this.failIfUnreachable();
     return this.row();
+  }
+
+  async findForRun(): Promise<ProcessingObject | null> {
+    return this.findById();
+  }
+
+  async updateTwiceWhileProcessing(_id: string, first: RecordedChange, second: RecordedChange & { to?: ObjectState }): Promise<ObjectEventRecord[] | null> {
+    this.failIfUnreachable();
+    if (this.state !== 'processing') {
+      return null;
+    }
+    this.apply(first.patch);
+    const recorded = [this.record(`${first.event.kind}:${first.event.operation}`)];
+    this.apply(second.patch);
+    this.state = second.to ?? this.state;
+    recorded.push(this.record(second.to ? `state_changed:${second.to}` : `${second.event.kind}:${second.event.operation}`));
+    return recorded;
   }
 
   async updateWhileProcessing(_id: string, patch: ObjectPatch, event: RecordedEvent): Promise<ObjectEventRecord | null> {
