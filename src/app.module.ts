@@ -5,7 +5,7 @@ import { AccessModule } from './access/access.module';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
-import { EventsModule } from './events/events.module';
+import { NotificationsModule } from './notifications/notifications.module';
 import { HttpExceptionFilter } from './common/http-exception.filter';
 import { validationPipe } from './common/validation.pipe';
 import { HealthModule } from './health/health.module';
@@ -44,7 +44,7 @@ export class AppModule {
         LoggingModule,
         DatabaseModule,
         RedisModule,
-        EventsModule,
+        NotificationsModule,
         StorageModule,
         QueueModule,
         OperationsModule,

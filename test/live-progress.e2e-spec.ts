@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import type { ProgressResponse } from '../src/objects/dto/object.responses';
-import { ObjectEventFeeds } from '../src/processing/object-event-feeds';
+import { ProgressFeeds } from '../src/processing/progress-feeds';
 import { closeDatabase, query } from './support/database';
 import { freePort, ServiceProcess, spawnService } from './support/service-process';
 import { SseEvent, SseStream, openSse } from './support/sse';
@@ -112,7 +112,7 @@ describe('live progress: gap-free and resumable', () => {
   }, 120_000);
 
   it('releases a followed object once its clients disconnect', async () => {
-    const feeds = service.app.get(ObjectEventFeeds);
+    const feeds = service.app.get(ProgressFeeds);
     const redis = new Redis(service.config.redis.url);
     try {
       const listeners = async () => Number(((await redis.pubsub('NUMSUB', `${service.config.redis.prefix}:object-changes`)) as [string, number])[1]);

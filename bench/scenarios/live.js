@@ -389,7 +389,7 @@ async function main() {
       '`bench/baselines/sse-publisher.js` replays the trace of the nearest service round: the same objects, the same events ' +
       '(the progress JSON the service sent, rebuilt from `object_events`), each PUBLISHed at the same offset from the start. ' +
       'The same subscriber process, settings and fan-out.',
-    '- **Publish time**: the worker stamps `at` (Date.now()) on its change message (`ObjectEvents.publishChange`), the baseline ' +
+    '- **Publish time**: the worker stamps `at` (Date.now()) on its change message (`ObjectNotifications.publishChange`), the baseline ' +
       'publisher on its message; `bench/lib/live-monitor.js` subscribes to the channel and collects the stamps on both sides. ' +
       '**Latency** = arrival in the subscriber process (Date.now() at the socket read) − publish stamp; same machine, same clock.',
     '- **Events lost**: for each subscriber, every event after its snapshot (rows of `object_events`; the trace for the baseline) ' +
@@ -438,7 +438,7 @@ const CHANGES = [
     '(relay 1.0 s), p50 23 ms vs 2 ms, p99 281 ms vs 137 ms (ratio 2.05). A --cpu-prof of the API showed the pg round trips, ' +
     'JSON.stringify / toProgressView per subscriber and the per-client write path.',
   '1. `ProgressStream` serializes each live event once for all clients of its object (the view only depends on the event and the ' +
-    "object's immutable id, identifier and plan), and `ObjectEventFeeds` skips the read for a change it has already read: API CPU 3.5 s.",
+    "object's immutable id, identifier and plan), and `ProgressFeeds` skips the read for a change it has already read: API CPU 3.5 s.",
   '2. The worker (and cancel / retry) publish the recorded event with the change (the write statement returns it), and a feed passes it on ' +
     'without reading PostgreSQL when it is the next one after the last it saw; any gap (lost or reordered notification, a change without ' +
     'its event) is still read from `object_events`, so nothing is lost: API CPU 2.3–2.7 s, no query per change. On a quiet machine ' +
@@ -448,7 +448,7 @@ const CHANGES = [
     'clients of its object, one heartbeat timer serves every stream, and a client leaving more than 4 MiB unread is dropped (it reconnects ' +
     'with Last-Event-ID). Same wire format, headers, OpenAPI document and tests. After, 3 rounds each: service p99 23 / 34 / 31 ms vs relay ' +
     '15 / 11 / 38 ms (ratio 2.07), then 27 / 33 / 34 vs 19 / 15 / 43 ms (1.74); API CPU 2.0–2.3 s per round (relay 1.0–1.2 s).',
-  '4. `ObjectEvents.changesOf` hands each change to the listeners of its object through a map, instead of one rxjs filter per followed ' +
+  '4. `ObjectNotifications.changesOf` hands each change to the listeners of its object through a map, instead of one rxjs filter per followed ' +
     'object per message (200 here): the API time spent receiving and routing changes fell from 14 % to about 7 % of its busy time in a ' +
     '--cpu-prof of the streaming phase. 3 rounds: 20 / 34 / 30 ms vs 18 / 16 / 24 ms (ratio 1.67); the rounds table of this section is a later run.',
   'Where the rest goes (BENCH_KEEP=1 files): publish → a plain Redis subscriber takes the same on both sides (p99 6–10 vs 7–8 ms); the ' +

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
-import { EntityManager } from '@mikro-orm/postgresql';
+import { Sql } from '../database/sql';
 import { RedisService } from '../redis/redis.service';
 import { StorageService } from '../storage/storage.service';
 
@@ -11,13 +11,13 @@ const PROBE_TIMEOUT_MS = 2000;
 export class DependencyProbes {
   constructor(
     private readonly indicators: HealthIndicatorService,
-    private readonly em: EntityManager,
+    private readonly sql: Sql,
     private readonly redis: RedisService,
     private readonly storage: StorageService,
   ) {}
 
   database(): Promise<HealthIndicatorResult> {
-    return this.probe('database', () => this.em.getConnection().execute('select 1'));
+    return this.probe('database', () => this.sql.query('select 1'));
   }
 
   redisServer(): Promise<HealthIndicatorResult> {

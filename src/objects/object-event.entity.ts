@@ -18,7 +18,7 @@ export const ObjectEventSchema = defineEntity({
   properties: {
     object: () => p.manyToOne(ProcessingObjectSchema).primary().deleteRule('cascade').fieldName('object_id'),
     seq: p.integer().primary(),
-    kind: p.text(),
+    kind: p.text().$type<ObjectEventKind>(),
     operation: p.text().nullable(),
     snapshot: p.json<ObjectSnapshot>(),
     createdAt: p.datetime().defaultRaw('now()'),
@@ -26,3 +26,15 @@ export const ObjectEventSchema = defineEntity({
 });
 
 export type ObjectEvent = InferEntity<typeof ObjectEventSchema>;
+
+/** The event a change records besides its snapshot: what kind of change, and of which operation. */
+export interface RecordedEvent {
+  kind: ObjectEventKind;
+  operation: string | null;
+}
+
+/** One event of an object's event log, as streams and webhooks read it. */
+export interface ObjectEventRecord extends RecordedEvent {
+  seq: number;
+  snapshot: ObjectSnapshot;
+}

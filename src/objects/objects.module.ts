@@ -1,13 +1,16 @@
 import { Module } from '@nestjs/common';
 import { OperationsModule } from '../operations/operations.module';
 import { ArtifactsService } from './artifacts.service';
+import { SqlModule } from '../database/sql.module';
+import { ObjectEventsRepository } from './object-events.repository';
+import { ObjectStateStore } from './object-state-store';
 import { ObjectsRepository } from './objects.repository';
 import { ObjectsService } from './objects.service';
 import { TeamQueueCap } from './team-queue-cap';
 
 @Module({
-  imports: [OperationsModule],
-  providers: [ObjectsRepository, ObjectsService, ArtifactsService, TeamQueueCap],
-  exports: [ObjectsRepository, ObjectsService, ArtifactsService, TeamQueueCap],
+  imports: [OperationsModule, SqlModule],
+  providers: [ObjectsRepository, ObjectStateStore, ObjectEventsRepository, ObjectsService, ArtifactsService, TeamQueueCap],
+  exports: [ObjectsRepository, ObjectStateStore, ObjectEventsRepository, ObjectsService, ArtifactsService, TeamQueueCap],
 })
 export class ObjectsModule {}

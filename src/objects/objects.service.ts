@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ConflictError, DependencyUnavailableError, InvalidTransitionError, ObjectNotFoundError, ValidationError } from '../common/domain-errors';
 import { ErrorCode } from '../common/error-codes';
-import { ObjectEvents } from '../events/object-events';
+import { ObjectNotifications } from '../notifications/object-notifications';
 import { OperationRegistry } from '../operations/operation-registry';
 import { JobName, taskIdFor } from '../queue/jobs';
 import { ProcessingQueue } from '../queue/processing-queue';
@@ -12,7 +12,9 @@ import { IDENTIFIER_RULE, isValidIdentifier } from './identifier';
 import { decodeCursor, encodeCursor } from './list-cursor';
 import { ObjectView, toObjectView } from './object.presenter';
 import { ObjectState, isSettled } from './object-state';
-import { ObjectListFilter, ObjectsRepository } from './objects.repository';
+import type { ObjectListFilter } from './object-records';
+import { ObjectStateStore } from './object-state-store';
+import { ObjectsRepository } from './objects.repository';
 import type { ProcessingObject } from './processing-object.entity';
 import { isUuid } from '../common/object-id.pipe';
 import type { SharedFilter } from './dto/object-filter.fields';
@@ -50,8 +52,9 @@ export class ObjectsService {
 
   constructor(
     private readonly objects: ObjectsRepository,
+    private readonly states: ObjectStateStore,
     private readonly queue: ProcessingQueue,
-    private readonly events: ObjectEvents,
+    private readonly notifications: ObjectNotifications,
     private readonly storage: StorageService,
     private readonly artifacts: ArtifactsService,
     private readonly operations: OperationRegistry,
@@ -125,16 +128,16 @@ export class ObjectsService {
   /** Queued objects are cancelled at once; a processing one is stopped cooperatively by its worker. */
   async cancel(id: string, caller: Principal): Promise<ObjectView> {
     const object = await this.getVisible(id, caller);
-    const event = await this.objects.transition(id, 'cancelled', {
+    const event = await this.states.transition(id, 'cancelled', {
       currentOperation: null,
       markFinished: true,
       progressMessage: 'Cancelled',
     });
-    await this.events.requestCancellation(id);
+    await this.notifications.requestCancellation(id);
     if (object.taskId) {
       await this.queue.removeJob(object.taskId);
     }
-    await this.events.publishRecorded(id, event);
+    await this.notifications.publishRecorded(id, event);
     return toObjectView(await this.objects.getById(id));
   }
 
@@ -151,7 +154,7 @@ export class ObjectsService {
       await this.deleteResultsOf(object, rerun);
     }
     const taskId = taskIdFor(id, object.attempts + 1);
-    const event = await this.objects.transition(
+    const event = await this.states.transition(
       id,
       'queued',
       {
@@ -166,7 +169,7 @@ export class ObjectsService {
       },
       ['failed'],
     );
-    await this.events.publishRecorded(id, event);
+    await this.notifications.publishRecorded(id, event);
     try {
       await this.queue.enqueue({ name: JobName.ProcessObject, data: { objectId: id } }, { jobId: taskId, priority: jobPriority(object.priority) });
     } catch (error) {
@@ -249,7 +252,7 @@ export class ObjectsService {
         throw new ConflictError(ErrorCode.ObjectBusy, `Object ${id} changed to '${current.state}' while being deleted; try again`);
       }
     }
-    await this.events.publishChange({ id, version: Number.MAX_SAFE_INTEGER });
+    await this.notifications.publishChange({ id, version: Number.MAX_SAFE_INTEGER });
   }
 
   private async deleteArtifacts(object: ProcessingObject): Promise<void> {

@@ -1,8 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { EntityManager } from '@mikro-orm/postgresql';
+import { ForeignKeyConstraintViolationException } from '@mikro-orm/postgresql';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config';
+import { Sql } from '../database/sql';
 import type { KeptResponse } from './submission-response';
 
 /**
@@ -18,9 +19,6 @@ const CLAIM_RENEW_MS = (CLAIM_LEASE_SECONDS * 1000) / 3;
  */
 const OUTCOME_POLL_FIRST_MS = 20;
 const OUTCOME_POLL_MAX_MS = 1000;
-
-/** PostgreSQL's SQLSTATE for a foreign key violation (raw queries' errors are pg's own). */
-const FOREIGN_KEY_VIOLATION = '23503';
 
 /** Expired keys removed per claim, so the table stays small without a sweep of its own. */
 const PURGE_BATCH = 100;
@@ -55,7 +53,7 @@ export class IdempotencyKeysRepository {
   private readonly logger = new Logger(IdempotencyKeysRepository.name);
 
   constructor(
-    private readonly em: EntityManager,
+    private readonly sql: Sql,
     private readonly config: AppConfig,
   ) {}
 
@@ -67,7 +65,7 @@ export class IdempotencyKeysRepository {
     await this.purgeExpired();
     const token = randomUUID();
     for (let pause = OUTCOME_POLL_FIRST_MS; ; pause = Math.min(pause * 2, OUTCOME_POLL_MAX_MS)) {
-      const claimed = await this.execute<{ key: string }[]>(
+      const claimed = await this.sql.prepared<{ key: string }>(
         `insert into idempotency_keys (team, key, claim_token, expires_at) values (?, ?, ?, now() + make_interval(secs => ?))
            on conflict (team, key) do update set request_hash = null, object_id = null, response = null, claim_token = excluded.claim_token,
              created_at = now(), expires_at = excluded.expires_at
@@ -78,7 +76,7 @@ export class IdempotencyKeysRepository {
       if (claimed.length === 1) {
         return this.held(team, key, token);
       }
-      const [row] = await this.execute<KeyRow[]>(`select request_hash, object_id, response from idempotency_keys where team = ? and key = ?`, [team, key]);
+      const [row] = await this.sql.prepared<KeyRow>(`select request_hash, object_id, response from idempotency_keys where team = ? and key = ?`, [team, key]);
       if (row?.response && row.request_hash) {
         return { requestHash: row.request_hash, objectId: row.object_id, response: row.response };
       }
@@ -88,7 +86,7 @@ export class IdempotencyKeysRepository {
 
   private held(team: string, key: string, token: string): ClaimedKey {
     const renewal = setInterval(() => {
-      this.execute(`update idempotency_keys set expires_at = now() + make_interval(secs => ?) where team = ? and key = ? and claim_token = ? and response is null`, [
+      this.sql.prepared(`update idempotency_keys set expires_at = now() + make_interval(secs => ?) where team = ? and key = ? and claim_token = ? and response is null`, [
         CLAIM_LEASE_SECONDS,
         team,
         key,
@@ -103,14 +101,14 @@ export class IdempotencyKeysRepository {
       },
       release: async () => {
         clearInterval(renewal);
-        await this.execute(`delete from idempotency_keys where team = ? and key = ? and claim_token = ? and response is null`, [team, key, token]);
+        await this.sql.prepared(`delete from idempotency_keys where team = ? and key = ? and claim_token = ? and response is null`, [team, key, token]);
       },
     };
   }
 
   private async keep(team: string, key: string, token: string, submission: KeptSubmission): Promise<void> {
     try {
-      const kept = await this.execute<{ key: string }[]>(
+      const kept = await this.sql.prepared<{ key: string }>(
         `update idempotency_keys set request_hash = ?, object_id = ?, response = ?::json, expires_at = now() + make_interval(secs => ?)
            where team = ? and key = ? and claim_token = ? and response is null returning key`,
         [submission.requestHash, submission.objectId, JSON.stringify(submission.response), this.config.idempotencyKeyTtlSeconds, team, key, token],
@@ -119,25 +117,20 @@ export class IdempotencyKeysRepository {
         this.logger.warn(`The claim of an Idempotency-Key for object ${submission.objectId} had lapsed; the key was not kept`);
       }
     } catch (error) {
-      if ((error as { code?: unknown }).code !== FOREIGN_KEY_VIOLATION) {
+      if (!(error instanceof ForeignKeyConstraintViolationException)) {
         throw error;
       }
       // Deleted before its key was kept: the key is free, as after any deletion.
       this.logger.warn(`Object ${submission.objectId} was deleted before its Idempotency-Key was kept; the key is free again`);
-      await this.execute(`delete from idempotency_keys where team = ? and key = ? and claim_token = ?`, [team, key, token]);
+      await this.sql.prepared(`delete from idempotency_keys where team = ? and key = ? and claim_token = ?`, [team, key, token]);
     }
   }
 
   private async purgeExpired(): Promise<void> {
-    await this.execute(
+    await this.sql.prepared(
       `delete from idempotency_keys where (team, key) in (
          select team, key from idempotency_keys where expires_at <= now() order by expires_at limit ? for update skip locked)`,
       [PURGE_BATCH],
-      'run',
     );
-  }
-
-  private execute<T>(sql: string, params: unknown[], method: 'all' | 'run' = 'all'): Promise<T> {
-    return this.em.getConnection().execute(sql, params, method) as Promise<T>;
   }
 }

@@ -2,10 +2,11 @@ import { EventEmitter } from 'node:events';
 import { Subject } from 'rxjs';
 import type { FastifyReply } from 'fastify';
 import { MetricsService } from '../metrics/metrics.service';
-import type { ObjectEventRecord, ObjectsRepository } from '../objects/objects.repository';
+import type { ObjectEventRecord } from '../objects/object-event.entity';
+import type { ObjectsRepository } from '../objects/objects.repository';
 import type { ProcessingQueue } from '../queue/processing-queue';
 import type { ProcessingObject } from '../objects/processing-object.entity';
-import type { ObjectEventFeeds } from './object-event-feeds';
+import type { ProgressFeeds } from './progress-feeds';
 import { ProgressStream } from './progress-stream';
 
 const ID = '00000000-0000-4000-8000-000000000001';
@@ -50,7 +51,7 @@ class FakeResponse extends EventEmitter {
 
 function setUp() {
   const events = new Subject<ObjectEventRecord>();
-  const feeds = { eventsAfter: () => events.asObservable() } as unknown as ObjectEventFeeds;
+  const feeds = { follow: () => events.asObservable() } as unknown as ProgressFeeds;
   // Its gauges read from PostgreSQL and Redis only when scraped, which these tests do not do.
   const metrics = new MetricsService({} as ObjectsRepository, {} as ProcessingQueue);
   const stream = new ProgressStream(feeds, metrics);

@@ -5,9 +5,9 @@ import { Subscription } from 'rxjs';
 import { MetricsService } from '../metrics/metrics.service';
 import { toProgressView } from '../objects/object.presenter';
 import { isSettled } from '../objects/object-state';
-import type { ObjectEventRecord } from '../objects/objects.repository';
+import type { ObjectEventRecord } from '../objects/object-event.entity';
 import { ProcessingObject } from '../objects/processing-object.entity';
-import { ObjectEventFeeds } from './object-event-feeds';
+import { ProgressFeeds } from './progress-feeds';
 
 const HEARTBEAT_MS = 15_000;
 const HEARTBEAT = ': heartbeat\n\n';
@@ -66,7 +66,7 @@ export class ProgressStream implements BeforeApplicationShutdown {
   private stopping = false;
 
   constructor(
-    private readonly feeds: ObjectEventFeeds,
+    private readonly feeds: ProgressFeeds,
     private readonly metrics: MetricsService,
   ) {}
 
@@ -142,7 +142,7 @@ export class ProgressStream implements BeforeApplicationShutdown {
       }
     });
     subscription.add(
-      this.feeds.eventsAfter(id, afterSeq).subscribe({
+      this.feeds.follow(id, afterSeq).subscribe({
         next: (event) => {
           this.write(response, frameOf(object, event));
           if (isSettled(event.snapshot.state)) {

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import type { WaitingResponse, WaitReason } from '../objects/dto/object.responses';
-import { ObjectsRepository, RecentDurations } from '../objects/objects.repository';
+import type { RecentDurations } from '../objects/object-records';
+import { ObjectsRepository } from '../objects/objects.repository';
 import { jobPriority } from '../objects/objects.service';
 import type { ProcessingObject } from '../objects/processing-object.entity';
 import { ProcessingQueue, QueuePlace } from '../queue/processing-queue';

@@ -3,7 +3,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import { ConflictError, DependencyUnavailableError, DomainError, ValidationError } from '../common/domain-errors';
 import { ErrorCode } from '../common/error-codes';
 import { checkJsonValue } from '../common/json-limits';
-import { NewObject, ObjectsRepository, UniqueConstraintViolationException } from '../objects/objects.repository';
+import { UniqueConstraintViolationException } from '@mikro-orm/postgresql';
+import type { NewObject } from '../objects/object-records';
+import { ObjectStateStore } from '../objects/object-state-store';
+import { ObjectsRepository } from '../objects/objects.repository';
 import { jobPriority } from '../objects/objects.service';
 import type { ObjectSource, ProcessingObject } from '../objects/processing-object.entity';
 import { AppConfig } from '../config/app-config';
@@ -46,6 +49,7 @@ export class SubmissionService {
   constructor(
     private readonly config: AppConfig,
     private readonly objects: ObjectsRepository,
+    private readonly states: ObjectStateStore,
     private readonly operations: OperationRegistry,
     private readonly storage: StorageService,
     private readonly queue: ProcessingQueue,
@@ -328,13 +332,13 @@ export class SubmissionService {
     const taskId = taskIdFor(id, 1);
     const newObject = this.newObject(request, prepared, id, idempotencyKey, requestHash);
     if (request.payload === undefined) {
-      await this.objects.insertQueued(newObject, { taskId, source: null });
+      await this.states.insertQueued(newObject, { taskId, source: null });
       return { id };
     }
     const body = Buffer.from(JSON.stringify(request.payload));
     const source: ObjectSource = { content_type: 'application/json', size: body.length, sha256: createHash('sha256').update(body).digest('hex') };
     if (body.length <= this.config.limits.payloadInlineBytes) {
-      await this.objects.insertQueued(newObject, { taskId, source, sourceInline: body });
+      await this.states.insertQueued(newObject, { taskId, source, sourceInline: body });
       return { id };
     }
     const sourceKey = artifactKeys.source(request.identifier, 'payload.json');
@@ -379,7 +383,7 @@ export class SubmissionService {
     try {
       const source = await store();
       const queued = { taskId: taskIdFor(newObject.id, 1), incrementAttempts: true, source, progressMessage: 'Queued for processing' };
-      await this.objects.transition(newObject.id, 'queued', queued, ['pending']);
+      await this.states.transition(newObject.id, 'queued', queued, ['pending']);
     } catch (error) {
       // A failed streaming upload has aborted its multipart upload; a completed one is removed here.
       await this.storage

@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { EntityManager } from '@mikro-orm/postgresql';
 import type { Principal } from '../access/principal';
 import { AppConfig } from '../config/app-config';
+import { Sql } from '../database/sql';
 import { OBJECTS_QUEUE } from './jobs';
 import { ProcessingQueue } from './processing-queue';
 import type { PauseMode } from './queue-pause.entity';
@@ -40,16 +40,14 @@ export class QueuePause implements OnApplicationBootstrap, OnApplicationShutdown
 
   constructor(
     private readonly config: AppConfig,
-    private readonly em: EntityManager,
+    private readonly sql: Sql,
     private readonly queue: ProcessingQueue,
   ) {
     this.key = `${config.redis.prefix}:${OBJECTS_QUEUE}`;
   }
 
   async current(): Promise<PauseState | null> {
-    const [row] = await this.em
-      .getConnection()
-      .execute<PauseRow[]>('select mode, reason, paused_at, paused_by_key_id, paused_by_key_name from queue_pauses where queue = ?', [this.key]);
+    const [row] = await this.sql.prepared<PauseRow>('select mode, reason, paused_at, paused_by_key_id, paused_by_key_name from queue_pauses where queue = ?', [this.key]);
     return row
       ? { mode: row.mode, reason: row.reason, since: new Date(row.paused_at), byKeyId: row.paused_by_key_id, byKeyName: row.paused_by_key_name }
       : null;
@@ -65,12 +63,11 @@ export class QueuePause implements OnApplicationBootstrap, OnApplicationShutdown
    * Recorded in PostgreSQL first: if Redis then fails, the pause still holds and reaches BullMQ with the next check.
    */
   async pause(mode: PauseMode, reason: string, by: Principal): Promise<PauseState> {
-    await this.em.getConnection().execute(
+    await this.sql.query(
       `insert into queue_pauses (queue, mode, reason, paused_by_key_id, paused_by_key_name) values (?, ?, ?, ?, ?)
         on conflict (queue) do update set mode = excluded.mode, reason = excluded.reason,
           paused_by_key_id = excluded.paused_by_key_id, paused_by_key_name = excluded.paused_by_key_name`,
       [this.key, mode, reason, by.keyId, by.keyName],
-      'run',
     );
     await this.queue.queue.pause();
     this.logger.warn(`Queue paused (${mode}) by ${by.keyName}: ${reason}`);
@@ -78,7 +75,7 @@ export class QueuePause implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   async resume(by: Principal): Promise<void> {
-    await this.em.getConnection().execute('delete from queue_pauses where queue = ?', [this.key], 'run');
+    await this.sql.query('delete from queue_pauses where queue = ?', [this.key]);
     await this.queue.queue.resume();
     this.logger.warn(`Queue resumed by ${by.keyName}`);
   }

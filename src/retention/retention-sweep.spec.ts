@@ -1,5 +1,5 @@
 import { AppConfig } from '../config/app-config';
-import type { ObjectEvents } from '../events/object-events';
+import type { ObjectNotifications } from '../notifications/object-notifications';
 import type { ProcessingQueue } from '../queue/processing-queue';
 import type { StorageService } from '../storage/storage.service';
 import type { ExpiredObject, RetentionRepository } from './retention.repository';
@@ -30,13 +30,13 @@ function setUp(expired: ExpiredObject[], { inUse = [] as string[], s3Fails = [] 
   const removedJobs: string[] = [];
   const queue = { removeJob: async (jobId: string) => removedJobs.push(jobId) > 0 };
   const ended: string[] = [];
-  const events = { publishChange: async ({ id }: { id: string }) => void ended.push(id) };
+  const notifications = { publishChange: async ({ id }: { id: string }) => void ended.push(id) };
   const sweep = new RetentionSweep(
     new AppConfig({ RETENTION_MAX_AGE_SECONDS: '60', RETENTION_BATCH_SIZE: '2' }),
     repository as unknown as RetentionRepository,
     queue as unknown as ProcessingQueue,
     storage as unknown as StorageService,
-    events as unknown as ObjectEvents,
+    notifications as unknown as ObjectNotifications,
   );
   return { sweep, cutoffs, batches, deletedPrefixes, removedJobs, ended, remaining };
 }

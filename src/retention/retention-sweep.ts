@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
-import { ObjectEvents } from '../events/object-events';
+import { ObjectNotifications } from '../notifications/object-notifications';
 import { ProcessingQueue } from '../queue/processing-queue';
 import { artifactKeys } from '../storage/artifact-keys';
 import { StorageService } from '../storage/storage.service';
@@ -22,7 +22,7 @@ export class RetentionSweep {
     private readonly expired: RetentionRepository,
     private readonly queue: ProcessingQueue,
     private readonly storage: StorageService,
-    private readonly events: ObjectEvents,
+    private readonly notifications: ObjectNotifications,
   ) {}
 
   /** Returns how many objects it removed. */
@@ -55,7 +55,7 @@ export class RetentionSweep {
     const failures: string[] = [];
     for (const object of batch) {
       // Ends the object's open progress streams, as deleting it by hand does.
-      await this.events.publishChange({ id: object.id, version: Number.MAX_SAFE_INTEGER });
+      await this.notifications.publishChange({ id: object.id, version: Number.MAX_SAFE_INTEGER });
       if (object.taskId) {
         await this.queue.removeJob(object.taskId);
       }

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
+import { SqlModule } from '../database/sql.module';
 import { RetentionRepository } from './retention.repository';
 
-@Module({ providers: [RetentionRepository], exports: [RetentionRepository] })
+@Module({ imports: [SqlModule], providers: [RetentionRepository], exports: [RetentionRepository] })
 export class RetentionModule {}

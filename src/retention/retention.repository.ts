@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager } from '@mikro-orm/postgresql';
+import { Sql } from '../database/sql';
 import { SETTLED_STATES } from '../objects/object-state';
 
 export interface ExpiredObject {
@@ -14,7 +14,7 @@ export const RETENTION_COUNT_CAP = 10_000;
 /** The rows retention reads and removes: settled objects by finished_at, over its index. */
 @Injectable()
 export class RetentionRepository {
-  constructor(private readonly em: EntityManager) {}
+  constructor(private readonly sql: Sql) {}
 
   /**
    * Deletes up to `limit` settled objects that finished before `cutoff`, oldest first, in one statement
@@ -23,10 +23,10 @@ export class RetentionRepository {
    * transition are skipped, for a later run.
    */
   async deleteFinishedBefore(cutoff: Date, limit: number): Promise<ExpiredObject[]> {
-    const rows = await this.em.getConnection().execute<{ id: string; identifier: string; task_id: string | null }[]>(
+    const rows = await this.sql.query<{ id: string; identifier: string; task_id: string | null }>(
       `delete from processing_objects where id in (
-          select id from processing_objects where finished_at < ? and state in (?) order by finished_at limit ? for update skip locked
-        ) and finished_at < ? and state in (?)
+          select id from processing_objects where finished_at < ? and state = any(?::text[]) order by finished_at limit ? for update skip locked
+        ) and finished_at < ? and state = any(?::text[])
         returning id, identifier, task_id`,
       [cutoff, SETTLED_STATES, limit, cutoff, SETTLED_STATES],
     );
@@ -35,9 +35,9 @@ export class RetentionRepository {
 
   /** How many settled objects (of `team`, or of all teams) finished before `cutoff`, counted up to RETENTION_COUNT_CAP. */
   async countFinishedBefore(cutoff: Date, team: string | undefined): Promise<number> {
-    const [row] = await this.em.getConnection().execute<{ count: string }[]>(
+    const [row] = await this.sql.query<{ count: string }>(
       `select count(*) as count from (
-          select 1 from processing_objects where finished_at < ? and state in (?) ${team === undefined ? '' : 'and team = ?'} limit ?
+          select 1 from processing_objects where finished_at < ? and state = any(?::text[]) ${team === undefined ? '' : 'and team = ?'} limit ?
         ) expired`,
       team === undefined ? [cutoff, SETTLED_STATES, RETENTION_COUNT_CAP] : [cutoff, SETTLED_STATES, team, RETENTION_COUNT_CAP],
     );
@@ -45,7 +45,7 @@ export class RetentionRepository {
   }
 
   async identifierInUse(identifier: string): Promise<boolean> {
-    const rows = await this.em.getConnection().execute<unknown[]>('select 1 from processing_objects where identifier = ?', [identifier]);
+    const rows = await this.sql.query('select 1 from processing_objects where identifier = ?', [identifier]);
     return rows.length > 0;
   }
 }

@@ -1,7 +1,8 @@
 import { Module } from '@nestjs/common';
+import { SqlModule } from '../database/sql.module';
 import { WebhooksRepository } from './webhooks.repository';
 import { WebhooksService } from './webhooks.service';
 
 /** Webhooks and their deliveries: what the API (registration, submissions) and the worker (delivery) share. */
-@Module({ providers: [WebhooksRepository, WebhooksService], exports: [WebhooksRepository, WebhooksService] })
+@Module({ imports: [SqlModule], providers: [WebhooksRepository, WebhooksService], exports: [WebhooksRepository, WebhooksService] })
 export class WebhooksModule {}

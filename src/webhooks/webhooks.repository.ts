@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager } from '@mikro-orm/postgresql';
+import { Sql } from '../database/sql';
 import type { ObjectSnapshot } from '../objects/object-event.entity';
 import type { DeliveryStatus, WebhookEvent } from './webhook-events';
 
@@ -82,10 +82,10 @@ const DELIVERY_COLUMNS = 'id, webhook_id, object_id, event, status, attempts, la
  */
 @Injectable()
 export class WebhooksRepository {
-  constructor(private readonly em: EntityManager) {}
+  constructor(private readonly sql: Sql) {}
 
   async create(webhook: Webhook): Promise<void> {
-    await this.execute('insert into webhooks (id, team, url, events, secret, created_at) values (?, ?, ?, ?, ?, ?)', [
+    await this.sql.query('insert into webhooks (id, team, url, events, secret, created_at) values (?, ?, ?, ?, ?, ?)', [
       webhook.id,
       webhook.team,
       webhook.url,
@@ -97,7 +97,7 @@ export class WebhooksRepository {
 
   /** A team's webhooks, oldest first; every team's when `team` is undefined. */
   async list(team: string | undefined): Promise<Webhook[]> {
-    const rows = await this.execute<WebhookRow>(
+    const rows = await this.sql.query<WebhookRow>(
       `select * from webhooks ${team === undefined ? '' : 'where team = ?'} order by created_at, id`,
       team === undefined ? [] : [team],
     );
@@ -106,17 +106,17 @@ export class WebhooksRepository {
 
   /** The webhook, when `team` may see it (undefined: any team). */
   async findVisible(id: string, team: string | undefined): Promise<Webhook | null> {
-    const rows = await this.execute<WebhookRow>(`select * from webhooks where id = ? ${team === undefined ? '' : 'and team = ?'}`, team === undefined ? [id] : [id, team]);
+    const rows = await this.sql.query<WebhookRow>(`select * from webhooks where id = ? ${team === undefined ? '' : 'and team = ?'}`, team === undefined ? [id] : [id, team]);
     return rows[0] ? toWebhook(rows[0]) : null;
   }
 
   async delete(id: string): Promise<void> {
-    await this.execute('delete from webhooks where id = ?', [id]);
+    await this.sql.query('delete from webhooks where id = ?', [id]);
   }
 
   /** The latest deliveries of a team webhook, newest first. */
   async deliveriesOfWebhook(webhookId: string, limit: number): Promise<WebhookDelivery[]> {
-    const rows = await this.execute<DeliveryRow>(
+    const rows = await this.sql.query<DeliveryRow>(
       `select ${DELIVERY_COLUMNS} from webhook_deliveries where webhook_id = ? order by created_at desc, id desc limit ?`,
       [webhookId, limit],
     );
@@ -125,7 +125,7 @@ export class WebhooksRepository {
 
   /** The latest deliveries about an object, to its own webhook and its team's, newest first. */
   async deliveriesOfObject(objectId: string, limit: number): Promise<WebhookDelivery[]> {
-    const rows = await this.execute<DeliveryRow>(
+    const rows = await this.sql.query<DeliveryRow>(
       `select ${DELIVERY_COLUMNS} from webhook_deliveries where object_id = ? order by created_at desc, id desc limit ?`,
       [objectId, limit],
     );
@@ -137,7 +137,7 @@ export class WebhooksRepository {
    * due again after `leaseMs`, so one whose worker dies mid-attempt is tried again by another.
    */
   async claimDue(limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
-    const rows = await this.execute<ClaimedRow>(
+    const rows = await this.sql.query<ClaimedRow>(
       `with due as (
          select id from webhook_deliveries where status = 'pending' and next_attempt_at <= now()
           order by next_attempt_at limit ? for update skip locked
@@ -169,7 +169,7 @@ export class WebhooksRepository {
 
   /** Records a delivered attempt; only the attempt that holds the claim (its count) records. */
   async recordDelivered(id: string, attempts: number, statusCode: number): Promise<void> {
-    await this.execute(
+    await this.sql.query(
       `update webhook_deliveries set status = 'delivered', delivered_at = now(), next_attempt_at = null, last_status_code = ?, last_error = null
         where id = ? and attempts = ? and status = 'pending'`,
       [statusCode, id, attempts],
@@ -181,7 +181,7 @@ export class WebhooksRepository {
    * past `windowSeconds` after it was created.
    */
   async recordFailed(id: string, attempts: number, failure: { statusCode: number | null; error: string; delayMs: number; windowSeconds: number }): Promise<void> {
-    await this.execute(
+    await this.sql.query(
       `update webhook_deliveries
           set status = case when retry.at <= created_at + retry.within then 'pending' else 'failed' end,
               next_attempt_at = case when retry.at <= created_at + retry.within then retry.at end,
@@ -190,10 +190,6 @@ export class WebhooksRepository {
         where id = ? and attempts = ? and status = 'pending'`,
       [failure.statusCode, failure.error, failure.delayMs, failure.windowSeconds, id, attempts],
     );
-  }
-
-  private execute<T>(sql: string, params: unknown[]): Promise<T[]> {
-    return this.em.getConnection().execute<T[]>(sql, params);
   }
 }
 

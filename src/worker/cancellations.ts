@@ -1,6 +1,6 @@
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Subscription } from 'rxjs';
-import { ObjectEvents } from '../events/object-events';
+import { ObjectNotifications } from '../notifications/object-notifications';
 
 /** The AbortControllers of the objects this process is working on, aborted when any process cancels one. */
 @Injectable()
@@ -8,10 +8,10 @@ export class Cancellations implements OnApplicationBootstrap, OnApplicationShutd
   private readonly running = new Map<string, AbortController>();
   private subscription?: Subscription;
 
-  constructor(private readonly events: ObjectEvents) {}
+  constructor(private readonly notifications: ObjectNotifications) {}
 
   onApplicationBootstrap(): void {
-    this.subscription = this.events.cancellations$.subscribe((objectId) => this.abort(objectId));
+    this.subscription = this.notifications.cancellations$.subscribe((objectId) => this.abort(objectId));
   }
 
   register(objectId: string): AbortController {

@@ -1,4 +1,4 @@
-import type { UnsettledState } from '../objects/objects.repository';
+import type { UnsettledState } from '../objects/object-records';
 import type { JobFate } from '../queue/jobs';
 
 /**

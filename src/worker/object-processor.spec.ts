@@ -1,8 +1,11 @@
 import { InvalidTransitionError } from '../common/domain-errors';
 import { AppConfig } from '../config/app-config';
-import type { ObjectEvents } from '../events/object-events';
+import type { ObjectNotifications } from '../notifications/object-notifications';
 import type { MetricsService } from '../metrics/metrics.service';
-import type { ObjectEventRecord, ObjectPatch, ObjectsRepository, RecordedChange, RecordedEvent } from '../objects/objects.repository';
+import type { ObjectEventRecord, RecordedEvent } from '../objects/object-event.entity';
+import type { ObjectPatch, RecordedChange } from '../objects/object-records';
+import type { ObjectStateStore } from '../objects/object-state-store';
+import type { ObjectsRepository } from '../objects/objects.repository';
 import type { ObjectState } from '../objects/object-state';
 import type { OperationStatus, ProcessingObject } from '../objects/processing-object.entity';
 import { Cancellations, WorkerStoppingError } from './cancellations';
@@ -151,8 +154,8 @@ function setUp() {
   const processes = new FakeOperationProcesses();
   const failures: string[] = [];
   const metrics = { timeOperation: () => () => 0, countRetry: () => undefined, countFailure: (code: string) => failures.push(code) };
-  const cancellations = new Cancellations({} as ObjectEvents);
-  const events = { publishRecorded: async () => undefined };
+  const cancellations = new Cancellations({} as ObjectNotifications);
+  const notifications = { publishRecorded: async () => undefined };
   const deleted: string[] = [];
   const storage = {
     deleteKeys: async (keys: string[]) => void deleted.push(...keys),
@@ -161,9 +164,10 @@ function setUp() {
   const processor = new ObjectProcessor(
     new AppConfig({}),
     objects as unknown as ObjectsRepository,
+    objects as unknown as ObjectStateStore,
     processes as unknown as OperationProcesses,
     storage as unknown as StorageService,
-    events as unknown as ObjectEvents,
+    notifications as unknown as ObjectNotifications,
     cancellations,
     metrics as unknown as MetricsService,
     { stopsRunning: async () => pause.stopped } as unknown as QueuePause,

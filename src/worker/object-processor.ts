@@ -3,10 +3,13 @@ import type { Span } from '@opentelemetry/api';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config';
 import { InvalidTransitionError, ObjectNotFoundError } from '../common/domain-errors';
-import { ObjectEvents } from '../events/object-events';
+import { ObjectNotifications } from '../notifications/object-notifications';
 import { MetricsService, OperationOutcome } from '../metrics/metrics.service';
 import { QueuePause } from '../queue/queue-pause';
-import { ObjectEventRecord, ObjectPatch, ObjectsRepository, RecordedChange } from '../objects/objects.repository';
+import type { ObjectEventRecord } from '../objects/object-event.entity';
+import type { ObjectPatch, RecordedChange } from '../objects/object-records';
+import { ObjectStateStore } from '../objects/object-state-store';
+import { ObjectsRepository } from '../objects/objects.repository';
 import type { ObjectState } from '../objects/object-state';
 import type { OperationStatus, ProcessingObject } from '../objects/processing-object.entity';
 import { budgetFor, OperationBudget } from '../operations/operation-budget';
@@ -63,9 +66,10 @@ export class ObjectProcessor {
   constructor(
     private readonly config: AppConfig,
     private readonly objects: ObjectsRepository,
+    private readonly states: ObjectStateStore,
     private readonly operationProcesses: OperationProcesses,
     private readonly storage: StorageService,
-    private readonly events: ObjectEvents,
+    private readonly notifications: ObjectNotifications,
     private readonly cancellations: Cancellations,
     private readonly metrics: MetricsService,
     private readonly pause: QueuePause,
@@ -124,7 +128,7 @@ export class ObjectProcessor {
    * is moved and read in one statement; only otherwise is it read (a processing one is resumed).
    */
   private async start(attempt: ProcessAttempt): Promise<ProcessingObject | null> {
-    const started = await this.objects.startProcessing(attempt.objectId, attempt.taskId, { markStarted: true, progressMessage: 'Processing' });
+    const started = await this.states.startProcessing(attempt.objectId, attempt.taskId, { markStarted: true, progressMessage: 'Processing' });
     if (started) {
       await this.publish(started.object.id, started.event);
       return started.object;
@@ -277,7 +281,7 @@ export class ObjectProcessor {
 
   /** Records and publishes a progress message of a running operation; one that finds the object no longer processing stops the run. */
   private async recordProgress(objectId: string, operation: string, message: string): Promise<void> {
-    const recorded = await this.objects.updateWhileProcessing(objectId, { progressMessage: message }, { kind: 'operation_progress', operation });
+    const recorded = await this.states.updateWhileProcessing(objectId, { progressMessage: message }, { kind: 'operation_progress', operation });
     if (recorded === null) {
       this.cancellations.abort(objectId);
       return;
@@ -328,7 +332,7 @@ export class ObjectProcessor {
 
   private async settle(objectId: string, state: Extract<ObjectState, 'completed' | 'failed'>, patch: ObjectPatch): Promise<ProcessOutcome> {
     try {
-      const recorded = await this.objects.transition(objectId, state, { ...patch, ...SETTLING }, ['processing']);
+      const recorded = await this.states.transition(objectId, state, { ...patch, ...SETTLING }, ['processing']);
       if (state === 'failed') {
         this.metrics.countFailure(patch.errorCode ?? 'unknown');
       }
@@ -343,23 +347,23 @@ export class ObjectProcessor {
   }
 
   private async updateOrStop(objectId: string, { event, patch }: RecordedChange): Promise<void> {
-    const recorded = await this.objects.updateWhileProcessing(objectId, patch, event);
+    const recorded = await this.states.updateWhileProcessing(objectId, patch, event);
     if (recorded === null) {
       throw new ObjectCancelledError(objectId);
     }
-    await this.events.publishRecorded(objectId, recorded);
+    await this.notifications.publishRecorded(objectId, recorded);
   }
 
   private async updateTwiceOrStop(objectId: string, first: RecordedChange, second: RecordedChange & { to?: 'completed' }): Promise<void> {
-    const recorded = await this.objects.updateTwiceWhileProcessing(objectId, first, second);
+    const recorded = await this.states.updateTwiceWhileProcessing(objectId, first, second);
     if (recorded === null) {
       throw new ObjectCancelledError(objectId);
     }
-    await this.events.publishRecorded(objectId, ...recorded);
+    await this.notifications.publishRecorded(objectId, ...recorded);
   }
 
   private async publish(id: string, event: ObjectEventRecord): Promise<void> {
-    await this.events.publishRecorded(id, event);
+    await this.notifications.publishRecorded(id, event);
   }
 }
 

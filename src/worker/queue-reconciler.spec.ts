@@ -1,7 +1,10 @@
 import { PinoLogger } from 'nestjs-pino';
 import { AppConfig } from '../config/app-config';
-import type { ObjectEvents } from '../events/object-events';
-import type { ObjectEventRecord, ObjectPatch, ObjectsRepository, SweepPosition, UnsettledObject, UnsettledState } from '../objects/objects.repository';
+import type { ObjectNotifications } from '../notifications/object-notifications';
+import type { ObjectEventRecord } from '../objects/object-event.entity';
+import type { ObjectPatch, SweepPosition, UnsettledObject, UnsettledState } from '../objects/object-records';
+import type { ObjectStateStore } from '../objects/object-state-store';
+import type { ObjectsRepository } from '../objects/objects.repository';
 import type { ObjectState } from '../objects/object-state';
 import type { JobFate } from '../queue/jobs';
 import type { ProcessingQueue } from '../queue/processing-queue';
@@ -14,7 +17,7 @@ interface FakeRow extends UnsettledObject {
   errorMessage?: string;
 }
 
-/** Objects held in memory, read and changed the way the repository's sweep and conditional update do. */
+/** Objects held in memory, read and changed the way the repository's sweep and the state store's conditional update do. */
 function fakeObjects(rows: FakeRow[]) {
   const reads: number[] = [];
   const repository = {
@@ -57,9 +60,9 @@ function row(id: string, state: UnsettledState, overrides: Partial<FakeRow> = {}
 }
 
 function reconcilerWith(repository: ObjectsRepository, queue: ProcessingQueue): QueueReconciler {
-  const events = { publishRecorded: async () => undefined } as unknown as ObjectEvents;
+  const notifications = { publishRecorded: async () => undefined } as unknown as ObjectNotifications;
   const pino = { runInContext: (work: () => void) => work() } as unknown as PinoLogger;
-  return new QueueReconciler(new AppConfig({}), repository, queue, events, pino);
+  return new QueueReconciler(new AppConfig({}), repository, repository as unknown as ObjectStateStore, queue, notifications, pino);
 }
 
 describe('recoveryFor', () => {

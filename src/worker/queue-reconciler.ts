@@ -1,8 +1,10 @@
 import { Injectable, Logger, OnApplicationBootstrap, BeforeApplicationShutdown } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import { AppConfig } from '../config/app-config';
-import { ObjectEvents } from '../events/object-events';
-import { ObjectsRepository, SweepPosition, UnsettledObject, UnsettledState } from '../objects/objects.repository';
+import { ObjectNotifications } from '../notifications/object-notifications';
+import type { SweepPosition, UnsettledObject, UnsettledState } from '../objects/object-records';
+import { ObjectStateStore } from '../objects/object-state-store';
+import { ObjectsRepository } from '../objects/objects.repository';
 import { jobPriority } from '../objects/objects.service';
 import { JobName, taskIdFor } from '../queue/jobs';
 import { ProcessingQueue } from '../queue/processing-queue';
@@ -30,8 +32,9 @@ export class QueueReconciler implements OnApplicationBootstrap, BeforeApplicatio
   constructor(
     private readonly config: AppConfig,
     private readonly objects: ObjectsRepository,
+    private readonly states: ObjectStateStore,
     private readonly queue: ProcessingQueue,
-    private readonly events: ObjectEvents,
+    private readonly notifications: ObjectNotifications,
     private readonly pino: PinoLogger,
   ) {}
 
@@ -84,25 +87,25 @@ export class QueueReconciler implements OnApplicationBootstrap, BeforeApplicatio
 
   private async requeue(object: UnsettledObject, deadTaskId: string, reason: string): Promise<void> {
     const taskId = taskIdFor(object.id, object.attempts + 1);
-    const event = await this.objects.updateWhileTask(
+    const event = await this.states.updateWhileTask(
       { id: object.id, taskId: deadTaskId, states: [object.state] },
       { taskId, incrementAttempts: true, progressMessage: 'Queued again after its job was lost' },
     );
     if (!event) {
       return;
     }
-    await this.events.publishRecorded(object.id, event);
+    await this.notifications.publishRecorded(object.id, event);
     await this.enqueue(object, taskId);
     this.warn(object, taskId, `Object ${object.id}: ${reason}; queued again as job ${taskId}`);
   }
 
   private async fail(object: UnsettledObject, deadTaskId: string, reason: string): Promise<void> {
-    const event = await this.objects.updateWhileTask(
+    const event = await this.states.updateWhileTask(
       { id: object.id, taskId: deadTaskId, states: ['processing'], to: 'failed' },
       { errorMessage: reason, errorCode: 'operation_failed', currentOperation: null, markFinished: true, progressMessage: 'Failed' },
     );
     if (event) {
-      await this.events.publishRecorded(object.id, event);
+      await this.notifications.publishRecorded(object.id, event);
       this.warn(object, deadTaskId, `Object ${object.id}: ${reason}`);
     }
   }

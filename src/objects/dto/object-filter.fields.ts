@@ -1,7 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsISO8601, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { DOCUMENTED_OPERATIONS } from '../../processing/dto/operation-names';
-import type { ObjectListFilter } from '../objects.repository';
+import type { ObjectListFilter } from '../object-records';
 import { listInstant } from '../list-cursor';
 
 /** The error_code values a failed object carries. */

@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Observable, Subject, Subscriber, defer, filter, from, ignoreElements, map, share, tap } from 'rxjs';
-import type { ObjectEventRecord } from '../objects/objects.repository';
+import type { ObjectEventRecord } from '../objects/object-event.entity';
 import { RedisService } from '../redis/redis.service';
 
 export interface ObjectChange {
@@ -19,12 +19,14 @@ const CHANGES = 'object-changes';
 const CANCELLATIONS = 'object-cancellations';
 
 /**
- * Cross-process notifications about objects, over Redis pub/sub. Each process holds one
+ * Cross-process notifications about objects, over Redis pub/sub: that an object changed (with the event
+ * its change recorded, when the publisher has it) and that a cancellation was requested. Best-effort and
+ * not durable; the object's event log (object_events) is what a listener relies on. Each process holds one
  * subscription per channel, shared by all its listeners, and only while someone listens.
  */
 @Injectable()
-export class ObjectEvents implements OnApplicationShutdown {
-  private readonly logger = new Logger(ObjectEvents.name);
+export class ObjectNotifications implements OnApplicationShutdown {
+  private readonly logger = new Logger(ObjectNotifications.name);
   private readonly messages = new Subject<{ channel: string; message: string }>();
   private attached = false;
   private readonly subscriptions = new Map<string, Promise<unknown>>();

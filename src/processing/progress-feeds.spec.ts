@@ -1,7 +1,8 @@
 import { Subject, filter, of } from 'rxjs';
-import type { ObjectChange, ObjectEvents } from '../events/object-events';
-import type { ObjectEventRecord, ObjectsRepository } from '../objects/objects.repository';
-import { ObjectEventFeeds } from './object-event-feeds';
+import type { ObjectChange, ObjectNotifications } from '../notifications/object-notifications';
+import type { ObjectEventRecord } from '../objects/object-event.entity';
+import type { ObjectEventsRepository } from '../objects/object-events.repository';
+import { ProgressFeeds } from './progress-feeds';
 
 const ID = '00000000-0000-4000-8000-000000000001';
 const event = (seq: number): ObjectEventRecord => ({
@@ -16,29 +17,28 @@ function setUp(recorded: number[]) {
   const log = recorded.map(event);
   const reads: number[] = [];
   const changes = new Subject<ObjectChange>();
-  const objects = {
+  const eventLog = {
     currentVersion: async () => log.at(-1)?.seq ?? 1,
     eventsAfter: async (_id: string, after: number) => {
       reads.push(after);
       return log.filter((recordedEvent) => recordedEvent.seq > after);
     },
-    findById: async () => ({ id: ID }),
-  } as unknown as ObjectsRepository;
-  const events = {
+  } as unknown as ObjectEventsRepository;
+  const notifications = {
     changesOf: (id: string) => changes.pipe(filter((change) => change.id === id)),
     changesListening: () => of(true),
-  } as unknown as ObjectEvents;
+  } as unknown as ObjectNotifications;
   const record = (seq: number) => log.push(event(seq));
-  return { feeds: new ObjectEventFeeds(objects, events), changes, reads, record };
+  return { feeds: new ProgressFeeds(eventLog, notifications), changes, reads, record };
 }
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
-describe('ObjectEventFeeds', () => {
+describe('ProgressFeeds', () => {
   it('passes on the next event carried by a change without reading it, and reads whatever a gap hides', async () => {
     const { feeds, changes, reads, record } = setUp([1]);
     const seen: number[] = [];
-    const subscription = feeds.eventsAfter(ID, 1).subscribe((received) => seen.push(received.seq));
+    const subscription = feeds.follow(ID, 1).subscribe((received) => seen.push(received.seq));
     await settle();
     expect(reads).toEqual([1]); // the client's own catch-up read
 

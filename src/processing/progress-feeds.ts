@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { Observable, concatMap, map, merge, share } from 'rxjs';
-import { ObjectChange, ObjectEvents } from '../events/object-events';
-import { ObjectEventRecord, ObjectsRepository } from '../objects/objects.repository';
+import { ObjectChange, ObjectNotifications } from '../notifications/object-notifications';
+import type { ObjectEventRecord } from '../objects/object-event.entity';
+import { ObjectEventsRepository } from '../objects/object-events.repository';
 
 interface Feed {
   events$: Observable<ObjectEventRecord>;
@@ -12,22 +13,23 @@ interface Feed {
 const LISTENING = Symbol('listening');
 
 /**
- * The recorded events of objects as they happen. A process reads each object's new events
- * once per change, however many clients follow that object, and stops when the last one leaves.
+ * What progress streams follow: each object's event log, past and live. The log is in PostgreSQL
+ * (ObjectEventsRepository); change notifications (ObjectNotifications) say when to look. A process reads
+ * each object's new events once per change, however many clients follow that object, and stops when the last one leaves.
  * A change that carries its event and follows the last one seen is passed on without reading;
  * any gap (a missed or reordered notification, a change without its event) is read from the database.
  */
 @Injectable()
-export class ObjectEventFeeds {
+export class ProgressFeeds {
   private readonly feeds = new Map<string, Feed>();
 
   constructor(
-    private readonly objects: ObjectsRepository,
-    private readonly changes: ObjectEvents,
+    private readonly eventLog: ObjectEventsRepository,
+    private readonly notifications: ObjectNotifications,
   ) {}
 
   /** Every event of the object after `afterSeq`, in order and once each: past ones first, then live ones. */
-  eventsAfter(id: string, afterSeq: number): Observable<ObjectEventRecord> {
+  follow(id: string, afterSeq: number): Observable<ObjectEventRecord> {
     return new Observable<ObjectEventRecord>((subscriber) => {
       const feed = this.feedOf(id);
       let last = afterSeq;
@@ -44,7 +46,7 @@ export class ObjectEventFeeds {
         complete: () => subscriber.complete(),
       });
       feed.ready
-        .then(() => this.objects.eventsAfter(id, afterSeq))
+        .then(() => this.eventLog.eventsAfter(id, afterSeq))
         .then((past) => {
           past.forEach(deliver);
           pending?.forEach(deliver);
@@ -70,7 +72,7 @@ export class ObjectEventFeeds {
     let last: number | undefined;
     const readNew = async (signal: typeof LISTENING | ObjectChange): Promise<ObjectEventRecord[] | null> => {
       if (signal === LISTENING) {
-        last = await this.objects.currentVersion(id);
+        last = await this.eventLog.currentVersion(id);
         markReady();
         return [];
       }
@@ -83,15 +85,15 @@ export class ObjectEventFeeds {
         last = signal.event.seq;
         return [signal.event];
       }
-      const events = await this.objects.eventsAfter(id, last);
+      const events = await this.eventLog.eventsAfter(id, last);
       if (events.length > 0) {
         last = events[events.length - 1].seq;
         return events;
       }
-      return (await this.objects.findById(id)) ? [] : null;
+      return (await this.eventLog.currentVersion(id)) > 0 ? [] : null;
     };
     const events$ = new Observable<ObjectEventRecord>((subscriber) => {
-      const subscription = merge(this.changes.changesOf(id), this.changes.changesListening().pipe(map((): typeof LISTENING => LISTENING)))
+      const subscription = merge(this.notifications.changesOf(id), this.notifications.changesListening().pipe(map((): typeof LISTENING => LISTENING)))
         .pipe(concatMap(readNew))
         .subscribe({
           next: (events) => (events === null ? subscriber.complete() : events.forEach((event) => subscriber.next(event))),
