@@ -1,11 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { DriverException, EntityManager } from '@mikro-orm/postgresql';
 import type { Pool, PoolClient, QueryConfig } from 'pg';
 
 /**
- * Statements run on one pool connection, or in one transaction (Sql.transaction). Parameters are
- * written `?`, one for each of `params` in order; no statement may use jsonb's `?` operator (write
- * `jsonb_exists` instead).
+ * Runs raw statements: Sql on any connection of the pool, a session of Sql.transaction in its transaction.
+ * Parameters are written `?`, one for each of `params` in order, so no statement may use jsonb's `?`
+ * operator (write `jsonb_exists` instead).
  */
 export interface SqlSession {
   /**
@@ -23,6 +23,36 @@ export interface SqlSession {
   query<R>(statement: string, params?: readonly unknown[]): Promise<R[]>;
 }
 
+/** Runs statements on what `connection` gives (the pool, or one of its clients), raising pg's errors converted by `convert`. */
+class StatementRunner implements SqlSession {
+  constructor(
+    private readonly connection: () => Promise<Pool | PoolClient>,
+    protected readonly convert: (error: unknown) => Error,
+  ) {}
+
+  prepared<R>(statement: string, params: readonly unknown[] = []): Promise<R[]> {
+    return this.send<R>(preparedStatement(statement), params);
+  }
+
+  preparedArrays<R extends unknown[]>(statement: string, params: readonly unknown[] = []): Promise<R[]> {
+    return this.send<R>({ ...preparedStatement(statement), rowMode: 'array' }, params);
+  }
+
+  query<R>(statement: string, params: readonly unknown[] = []): Promise<R[]> {
+    return this.send<R>({ text: positional(statement) }, params);
+  }
+
+  private async send<R>(statement: Statement, params: readonly unknown[]): Promise<R[]> {
+    try {
+      // pg's QueryConfig type leaves out rowMode, which its query() honours.
+      const { rows } = await (await this.connection()).query({ ...statement, values: [...params] } as QueryConfig);
+      return rows as R[];
+    } catch (error) {
+      throw this.convert(error);
+    }
+  }
+}
+
 /**
  * The one way raw SQL runs in this service: over the ORM's own pg pool (one pool of connections for
  * the ORM and for these), with pg's errors raised as the ORM's exceptions (a unique violation is
@@ -31,19 +61,14 @@ export interface SqlSession {
  * the ORM's query path, here and in PostgreSQL; the ORM stays the way to read and write entities.
  */
 @Injectable()
-export class Sql implements SqlSession {
-  constructor(private readonly em: EntityManager) {}
+export class Sql extends StatementRunner {
+  private readonly logger = new Logger(Sql.name);
 
-  prepared<R>(statement: string, params: readonly unknown[] = []): Promise<R[]> {
-    return this.run(async () => send<R>(await this.pool(), preparedStatement(statement), params));
-  }
-
-  preparedArrays<R extends unknown[]>(statement: string, params: readonly unknown[] = []): Promise<R[]> {
-    return this.run(async () => send<R>(await this.pool(), { ...preparedStatement(statement), rowMode: 'array' }, params));
-  }
-
-  query<R>(statement: string, params: readonly unknown[] = []): Promise<R[]> {
-    return this.run(async () => send<R>(await this.pool(), { text: positional(statement) }, params));
+  constructor(private readonly em: EntityManager) {
+    super(
+      () => em.getConnection().getNativeClient(),
+      (error) => (error instanceof DriverException ? error : em.getPlatform().getExceptionConverter().convertException(error as Error)),
+    );
   }
 
   /**
@@ -51,39 +76,31 @@ export class Sql implements SqlSession {
    * rejects. Keep it short: the connection is out of the pool until then.
    */
   async transaction<T>(work: (session: SqlSession) => Promise<T>): Promise<T> {
-    const client = await this.run(async () => (await this.pool()).connect());
+    const client = await this.connect();
+    const session = new StatementRunner(async () => client, this.convert);
     let broken = false;
     try {
-      await this.run(() => client.query('begin'));
-      const result = await work(this.session(client));
-      await this.run(() => client.query('commit'));
+      await session.query('begin');
+      const result = await work(session);
+      await session.query('commit');
       return result;
     } catch (error) {
-      // A connection that cannot even roll back is not given back to the pool for another request.
-      await client.query('rollback').catch(() => (broken = true));
+      await client.query('rollback').catch((rollbackError: unknown) => {
+        // A connection that cannot even roll back is not given back to the pool for another request.
+        broken = true;
+        this.logger.warn(`A transaction could not be rolled back; its connection is closed: ${String(rollbackError)}`);
+      });
       throw error;
     } finally {
       client.release(broken);
     }
   }
 
-  private session(client: PoolClient): SqlSession {
-    return {
-      prepared: (statement, params = []) => this.run(() => send(client, preparedStatement(statement), params)),
-      preparedArrays: (statement, params = []) => this.run(() => send(client, { ...preparedStatement(statement), rowMode: 'array' }, params)),
-      query: (statement, params = []) => this.run(() => send(client, { text: positional(statement) }, params)),
-    };
-  }
-
-  private pool(): Promise<Pool> {
-    return this.em.getConnection().getNativeClient();
-  }
-
-  private async run<T>(work: () => Promise<T>): Promise<T> {
+  private async connect(): Promise<PoolClient> {
     try {
-      return await work();
+      return await (await this.em.getConnection().getNativeClient()).connect();
     } catch (error) {
-      throw error instanceof DriverException ? error : this.em.getPlatform().getExceptionConverter().convertException(error as Error);
+      throw this.convert(error);
     }
   }
 }
@@ -92,12 +109,6 @@ interface Statement {
   text: string;
   name?: string;
   rowMode?: 'array';
-}
-
-async function send<R>(db: Pool | PoolClient, statement: Statement, params: readonly unknown[]): Promise<R[]> {
-  // pg's QueryConfig type leaves out rowMode, which its query() honours.
-  const { rows } = await db.query({ ...statement, values: [...params] } as QueryConfig);
-  return rows as R[];
 }
 
 const preparedStatements = new Map<string, { name: string; text: string }>();

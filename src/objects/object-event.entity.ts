@@ -18,7 +18,7 @@ export const ObjectEventSchema = defineEntity({
   properties: {
     object: () => p.manyToOne(ProcessingObjectSchema).primary().deleteRule('cascade').fieldName('object_id'),
     seq: p.integer().primary(),
-    kind: p.text().$type<ObjectEventKind>(),
+    kind: p.text(),
     operation: p.text().nullable(),
     snapshot: p.json<ObjectSnapshot>(),
     createdAt: p.datetime().defaultRaw('now()'),
