@@ -5,6 +5,7 @@ import { Migration20261205000000AddApiKeysAndTeams } from './Migration2026120500
 import { Migration20261206000000CreateWebhooks } from './Migration20261206000000CreateWebhooks';
 import { Migration20261206010000AddQueuePausesAndRetentionIndex } from './Migration20261206010000AddQueuePausesAndRetentionIndex';
 import { Migration20261206020000AddErrorFingerprints } from './Migration20261206020000AddErrorFingerprints';
+import { Migration20261207100000AddInlineSources } from './Migration20261207100000AddInlineSources';
 
 /** Every migration, in order. Listing them here keeps migrations working from compiled and uncompiled code alike. */
 export const migrationsList = [
@@ -15,6 +16,7 @@ export const migrationsList = [
   Migration20261206000000CreateWebhooks,
   Migration20261206010000AddQueuePausesAndRetentionIndex,
   Migration20261206020000AddErrorFingerprints,
+  Migration20261207100000AddInlineSources,
 ].map((migration) => ({
   name: migration.name,
   class: migration,

@@ -26,13 +26,15 @@ async function postBatch(service: TestApp, body: unknown, headers: Record<string
   return { status: response.status, body: JSON.parse(text) as Json, text };
 }
 
+const INLINE_MAX_BYTES = 32;
+
 describe('POST /api/v1/process/batch', () => {
   // No worker: accepted objects stay queued, with their jobs waiting in the queue.
   let service: TestApp;
   let queue: Queue;
 
   beforeAll(async () => {
-    service = await startTestApp({ APP_ROLE: 'api' });
+    service = await startTestApp({ APP_ROLE: 'api', PAYLOAD_INLINE_MAX_BYTES: String(INLINE_MAX_BYTES) });
     queue = new Queue(OBJECTS_QUEUE, { connection: { url: service.config.redis.url }, prefix: service.config.redis.prefix });
   });
 
@@ -70,8 +72,10 @@ describe('POST /api/v1/process/batch', () => {
         expectedRefusal.set(index, { status: 409, code: 'identifier_taken' });
         return { identifier: `${label}-499`, operations: ['validate'] };
       }
+      // Every 100th payload is over PAYLOAD_INLINE_MAX_BYTES (stored in S3); the other ones are kept inline.
+      const payload = index % 100 === 0 ? [{ n: index, padding: 'x'.repeat(INLINE_MAX_BYTES) }] : [{ n: index }];
       return index % 50 === 0
-        ? { identifier, operations: ['validate', 'export'], payload: [{ n: index }], metadata: { index }, priority: 1 + (index % 10) }
+        ? { identifier, operations: ['validate', 'export'], payload, metadata: { index }, priority: 1 + (index % 10) }
         : { identifier, operations: ['validate'], metadata: { index } };
     });
     const answer = await postBatch(service, { objects: items });
@@ -103,7 +107,11 @@ describe('POST /api/v1/process/batch', () => {
     const jobs = await Promise.all(accepted.map((item) => queue.getJob(item.result!.task_id)));
     expect(jobs.filter((job) => job === undefined || job?.data.objectId === undefined)).toEqual([]);
     const sources = await listS3Keys(`${label}-`);
-    expect(sources.filter((key) => key.endsWith('/source/payload.json')).length).toBe(accepted.filter((item) => item.index % 50 === 0).length);
+    expect(sources.filter((key) => key.endsWith('/source/payload.json')).sort()).toEqual(
+      accepted.filter((item) => item.index % 100 === 0).map((item) => `${label}-${item.index}/source/payload.json`).sort(),
+    );
+    const inline = await query<{ identifier: string }>(`select identifier from processing_objects where identifier like $1 and source_inline is not null`, [`${label}-%`]);
+    expect(inline.map((row) => row.identifier).sort()).toEqual(accepted.filter((item) => item.index % 100 === 50).map((item) => `${label}-${item.index}`).sort());
   });
 
   it('replays the whole answer for the same Idempotency-Key and body, and refuses the key with another body', async () => {
@@ -144,7 +152,8 @@ describe('POST /api/v1/process/batch', () => {
 
   it('keeps nothing of a batch whose jobs the queue cannot take (Redis gone): 503', async () => {
     const proxy = await cuttableProxy(new URL(service.config.redis.url));
-    const cut = await startTestApp({ APP_ROLE: 'api', REDIS_URL: proxy.url.toString() });
+    // Payloads to S3 (none inline), so that their removal is shown too.
+    const cut = await startTestApp({ APP_ROLE: 'api', REDIS_URL: proxy.url.toString(), PAYLOAD_INLINE_MAX_BYTES: '0' });
     try {
       const label = `batch-down-${randomUUID().slice(0, 6)}`;
       await proxy.cut();

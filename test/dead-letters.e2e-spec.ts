@@ -196,7 +196,6 @@ describe('retry from an operation', () => {
       [
         `${identifier}/analyze_result.json`,
         `${identifier}/enrich_result.json`,
-        `${identifier}/source/payload.json`,
         `${identifier}/transform/records.ndjson`,
         transformKey,
         validateKey,

@@ -253,7 +253,8 @@ describe('Idempotency-Key: a key of its own', () => {
 
     beforeAll(async () => {
       stoppedS3 = await S3FaultProxy.start(process.env.S3_ENDPOINT!);
-      withoutS3 = await startTestApp({ S3_ENDPOINT: stoppedS3.endpoint });
+      // Every payload goes to S3 (none is kept inline), so that S3 being down fails a JSON submission too.
+      withoutS3 = await startTestApp({ S3_ENDPOINT: stoppedS3.endpoint, PAYLOAD_INLINE_MAX_BYTES: '0' });
       await stoppedS3.close();
     });
 

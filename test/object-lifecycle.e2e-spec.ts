@@ -1,5 +1,6 @@
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Queue } from 'bullmq';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -304,7 +305,7 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
         const storage = s3Of(once);
         try {
           expect(await storage.keys(`${identifier}/`)).toEqual(
-            [...FULL_PLAN.map((operation) => `${identifier}/${operation}_result.json`), `${identifier}/source/payload.json`, `${identifier}/transform/records.ndjson`].sort(),
+            [...FULL_PLAN.map((operation) => `${identifier}/${operation}_result.json`), `${identifier}/transform/records.ndjson`].sort(),
           );
           const analysis = JSON.parse((await storage.read(done.s3_artifacts.analyze)).toString('utf8'));
           expect(analysis).toMatchObject({ record_count: 2 });
@@ -399,7 +400,8 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
         expect(await objectOf(once, identifier)).toMatchObject({ attempts: 1 });
         const storage = s3Of(once);
         try {
-          expect(await storage.keys(`${identifier}/`)).toHaveLength(FULL_PLAN.length + 2);
+          // A result per operation and transform's records; the payload is kept with the object.
+          expect(await storage.keys(`${identifier}/`)).toHaveLength(FULL_PLAN.length + 1);
         } finally {
           storage.close();
         }
@@ -411,7 +413,8 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
     it('deletes a completed object, its row and every artifact', async () => {
       const { id, identifier } = await submit(fast, { identifier: uniqueIdentifier('delete-done'), operations: ['transform'], payload: { a: 1 } });
       await waitForState(fast, id, ['completed']);
-      expect((await listS3Keys(`${identifier}/`)).length).toBe(4);
+      // validate's and transform's results and transform's records (the payload is kept with the object).
+      expect((await listS3Keys(`${identifier}/`)).length).toBe(3);
 
       await api(fast).delete(`/api/v1/objects/${id}`).expect(204);
 
@@ -431,7 +434,8 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
 
         const queued = await submit(slow, { identifier: uniqueIdentifier('delete-queued'), operations: ['validate'], payload: [1, 2] });
         expect(await queue.getJob(queued.task_id)).toBeDefined();
-        expect(await listS3Keys(`${queued.identifier}/`)).toEqual([`${queued.identifier}/source/payload.json`]);
+        // Its small payload is kept with it, not in S3.
+        expect(await listS3Keys(`${queued.identifier}/`)).toEqual([]);
 
         await api(slow).delete(`/api/v1/objects/${queued.id}`).expect(204);
 
@@ -648,7 +652,6 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
       expect(response.artifacts.map((artifact) => artifact.s3_url).sort()).toEqual(
         [
           ...['validate', 'transform', 'enrich', 'analyze', 'export'].map((operation) => `${identifier}/${operation}_result.json`),
-          `${identifier}/source/payload.json`,
           `${identifier}/transform/records.ndjson`,
           `${identifier}/export/records.csv`,
         ]
@@ -669,8 +672,14 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
 
       const csv = response.artifacts.find((artifact) => artifact.s3_url.endsWith('/export/records.csv'))!;
       expect((await (await fetch(csv.url)).text())).toBe('name,value,ok\nalpha,1,true\n"beta, ""quoted""",2.5,false\ngamma,-3,true\n');
-      const source = response.artifacts.find((artifact) => artifact.operation === 'source')!;
-      expect(JSON.parse((await readS3(source.s3_url)).toString('utf8'))).toEqual(payload);
+      // The payload is kept with the object (it is small): not an artifact in S3, but the object still describes it.
+      expect(response.artifacts.filter((artifact) => artifact.operation === 'source')).toEqual([]);
+      const bytes = Buffer.from(JSON.stringify(payload));
+      expect(((await api(fast).get(`/api/v1/objects/${identifier}`).expect(200)).body as ObjectResponse).source).toEqual({
+        content_type: 'application/json',
+        size: bytes.length,
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+      });
     });
 
     it('exports JSON that parses back to the payload records', async () => {

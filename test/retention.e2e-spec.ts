@@ -23,6 +23,8 @@ describe('retention (RETENTION_MAX_AGE_SECONDS)', () => {
       RETENTION_MAX_AGE_SECONDS: String(MAX_AGE_SECONDS),
       RETENTION_INTERVAL_SECONDS: '1',
       RETENTION_BATCH_SIZE: '2',
+      // Payloads go to S3 (none is kept inline), so that the live object has a stored source retention must leave.
+      PAYLOAD_INLINE_MAX_BYTES: '0',
     });
   });
 

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { ObjectResponse } from '../src/objects/dto/object.responses';
 import { OBJECTS_QUEUE } from '../src/queue/jobs';
@@ -38,7 +38,7 @@ describe('submitting objects', () => {
 
   beforeAll(async () => {
     service = await startTestApp();
-    smallLimitService = await startTestApp({ PAYLOAD_LIMIT_BYTES: '2048', APP_ROLE: 'api' });
+    smallLimitService = await startTestApp({ PAYLOAD_LIMIT_BYTES: '2048', PAYLOAD_INLINE_MAX_BYTES: '64', APP_ROLE: 'api' });
     queue = new Queue(OBJECTS_QUEUE, { connection: { url: service.config.redis.url }, prefix: service.config.redis.prefix });
   });
 
@@ -132,9 +132,12 @@ describe('submitting objects', () => {
       expect(jobs.map((job) => job.id)).toEqual([first.task_id]);
       expect((await query('select attempts from processing_objects where id = $1', [first.id]))[0].attempts).toBe(1);
 
-      const source = rows[0].source as { s3_url: string };
-      expect(JSON.parse((await readS3(source.s3_url)).toString())).toEqual(payload);
-      expect(await listS3Keys(`${identifier}/source/`)).toEqual([`${identifier}/source/payload.json`]);
+      // A payload this small is kept with its object: no S3 source.
+      const bytes = Buffer.from(JSON.stringify(payload));
+      expect(rows[0].source).toEqual({ content_type: 'application/json', size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+      expect(JSON.parse((rows[0].source_inline as Buffer).toString())).toEqual(payload);
+      expect(await listS3Keys(`${identifier}/source/`)).toEqual([]);
+      expect((await api().get(`/api/v1/objects/${first.id}`)).body.source).toEqual(rows[0].source);
     });
 
     it('without a key: exactly one 202, every other request 409 identifier_taken naming the winner, one row', async () => {
@@ -158,7 +161,26 @@ describe('submitting objects', () => {
       expect(final.state).toBe('completed');
       expect(final.operations_status.validate).toMatchObject({ completed: true, attempts: 1 });
       expect(await jobsFor(winner)).toHaveLength(1);
-      expect(await listS3Keys(`${identifier}/source/`)).toEqual([`${identifier}/source/payload.json`]);
+      expect(await listS3Keys(`${identifier}/source/`)).toEqual([]);
+    });
+
+    it('with a payload over PAYLOAD_INLINE_MAX_BYTES: exactly one 202, its payload stored in S3 once as its source, nothing left of the others', async () => {
+      const identifier = uniqueIdentifier('burst-offloaded');
+      const payload = { text: 'x'.repeat(100) };
+      const body = { identifier, operations: ['validate'], payload };
+
+      const responses = await Promise.all(Array.from({ length: CONCURRENT }, () => request(smallLimitService.baseUrl).post('/api/v1/process').send(body)));
+
+      const accepted = responses.filter((response) => response.status === 202);
+      expect(accepted).toHaveLength(1);
+      expect(responses.filter((response) => response.status === 409)).toHaveLength(CONCURRENT - 1);
+      const rows = await rowsWithIdentifier(identifier);
+      expect(rows.map((row) => [row.id, row.state, row.source_inline])).toEqual([[accepted[0].body.id, 'queued', null]]);
+      const source = rows[0].source as { s3_url: string; size: number };
+      expect(source.s3_url).toBe(`s3://${smallLimitService.config.s3.bucket}/${identifier}/source/payload.json`);
+      expect(JSON.parse((await readS3(source.s3_url)).toString())).toEqual(payload);
+      expect(source.size).toBe(Buffer.byteLength(JSON.stringify(payload)));
+      expect(await listS3Keys(`${identifier}/`)).toEqual([`${identifier}/source/payload.json`]);
     });
   });
 

@@ -28,6 +28,7 @@ const envSchema = z.object({
   APP_ROLE: z.enum(['api', 'worker', 'all']).default('all'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'log', 'debug', 'verbose']).default('log'),
   PAYLOAD_LIMIT_BYTES: positiveInt.default(MIB),
+  PAYLOAD_INLINE_MAX_BYTES: z.coerce.number().int().min(0).max(MIB).default(64 * 1024),
   UPLOAD_LIMIT_BYTES: positiveInt.default(100 * MIB),
   IMAGE_MAX_PIXELS: positiveInt.default(100_000_000),
   JOB_ATTEMPTS: positiveInt.max(100).default(5),
@@ -119,7 +120,11 @@ export class AppConfig {
   readonly shutdownTimeoutMs: number;
   readonly role: AppRole;
   readonly logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
-  readonly limits: { payloadBytes: number; uploadBytes: number; imagePixels: number };
+  /**
+   * `payloadInlineBytes`: a JSON payload up to this size is kept in the object's row in PostgreSQL; a larger
+   * one is stored in S3 as its source (0: every payload goes to S3).
+   */
+  readonly limits: { payloadBytes: number; payloadInlineBytes: number; uploadBytes: number; imagePixels: number };
   readonly jobs: {
     attempts: number;
     backoffMs: number;
@@ -239,7 +244,7 @@ export class AppConfig {
     this.shutdownTimeoutMs = e.SHUTDOWN_TIMEOUT_MS;
     this.role = e.APP_ROLE;
     this.logLevel = e.LOG_LEVEL;
-    this.limits = { payloadBytes: e.PAYLOAD_LIMIT_BYTES, uploadBytes: e.UPLOAD_LIMIT_BYTES, imagePixels: e.IMAGE_MAX_PIXELS };
+    this.limits = { payloadBytes: e.PAYLOAD_LIMIT_BYTES, payloadInlineBytes: e.PAYLOAD_INLINE_MAX_BYTES, uploadBytes: e.UPLOAD_LIMIT_BYTES, imagePixels: e.IMAGE_MAX_PIXELS };
     this.jobs = {
       attempts: e.JOB_ATTEMPTS,
       backoffMs: e.JOB_BACKOFF_MS,

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
+import { RedisModule } from '../redis/redis.module';
 import { ObjectNotifications } from './object-notifications';
 
-@Module({ providers: [ObjectNotifications], exports: [ObjectNotifications] })
+@Module({ imports: [RedisModule], providers: [ObjectNotifications], exports: [ObjectNotifications] })
 export class NotificationsModule {}

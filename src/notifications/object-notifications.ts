@@ -70,13 +70,37 @@ export class ObjectNotifications implements OnApplicationShutdown {
     return defer(() => from(this.subscriptions.get(this.redis.key(CHANGES)) ?? Promise.resolve()));
   }
 
-  /** Publishes the change an event records, with the event, so listeners need not read it back. */
-  async publishRecorded(id: string, event: ObjectEventRecord): Promise<void> {
-    await this.publishChange({ id, version: event.seq, event });
+  /**
+   * Publishes the changes events record, each with its event so listeners need not read it back; the events
+   * of one statement go in one round trip, in order.
+   */
+  async publishRecorded(id: string, ...events: ObjectEventRecord[]): Promise<void> {
+    await this.publishChanges(events.map((event) => ({ id, version: event.seq, event })));
   }
 
   async publishChange(change: ObjectChange): Promise<void> {
-    await this.publish(CHANGES, JSON.stringify({ ...change, at: Date.now() }));
+    await this.publishChanges([change]);
+  }
+
+  private async publishChanges(changes: ObjectChange[]): Promise<void> {
+    const at = Date.now();
+    const messages = changes.map((change) => JSON.stringify({ ...change, at }));
+    if (messages.length === 1) {
+      await this.publish(CHANGES, messages[0]);
+      return;
+    }
+    const channel = this.redis.key(CHANGES);
+    try {
+      const pipeline = this.redis.client.pipeline();
+      messages.forEach((message) => pipeline.publish(channel, message));
+      const results = (await pipeline.exec()) ?? [];
+      const failed = results.find(([error]) => error);
+      if (failed) {
+        throw failed[0] as Error;
+      }
+    } catch (error) {
+      this.logger.warn(`Could not publish on ${CHANGES}: ${(error as Error).message}`);
+    }
   }
 
   async requestCancellation(objectId: string): Promise<void> {

@@ -3,7 +3,7 @@ import { StorageService } from '../storage/storage.service';
 import type { ArtifactLink } from '../operations/operation';
 import type { ProcessingObject } from './processing-object.entity';
 
-/** What an object's artifacts are read from: its source and the operations its row records as completed. */
+/** What an object's artifacts are read from: its source (when stored in S3) and the operations its row records as completed. */
 export type ArtifactSources = Pick<ProcessingObject, 'source' | 'plan' | 'operationsStatus'>;
 
 /** The artifacts an object has, as recorded in its row, each with a presigned download URL. */
@@ -13,7 +13,7 @@ export class ArtifactsService {
 
   async links(object: ArtifactSources): Promise<ArtifactLink[]> {
     const entries: { operation: string; s3Url: string }[] = [];
-    if (object.source) {
+    if (object.source?.s3_url) {
       entries.push({ operation: 'source', s3Url: object.source.s3_url });
     }
     for (const operation of object.plan) {

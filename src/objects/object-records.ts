@@ -1,4 +1,5 @@
 import type { ListPosition } from './list-cursor';
+import type { RecordedEvent } from './object-event.entity';
 import type { ObjectState } from './object-state';
 import type { ObjectProgress, ObjectSource, ObjectWebhook, OperationStatus, ProcessingObject } from './processing-object.entity';
 
@@ -21,6 +22,8 @@ export interface NewObject {
 export interface QueuedFields {
   taskId: string;
   source: ObjectSource | null;
+  /** The source's bytes, for a source kept inline (it has no s3_url). */
+  sourceInline?: Buffer;
 }
 
 /** Column changes that may accompany a state change or a progress update. */
@@ -40,6 +43,12 @@ export interface ObjectPatch {
   completedOperation?: { operation: string; s3Url: string };
   /** Operations whose status and artifact are forgotten, so that the next run does them again: every one, or these. */
   rerunOperations?: 'all' | readonly string[];
+}
+
+/** One change of an object and the event that records it. */
+export interface RecordedChange {
+  patch: ObjectPatch;
+  event: RecordedEvent;
 }
 
 /** The states in which an object is waiting for, or held by, a job. */

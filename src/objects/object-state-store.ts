@@ -3,8 +3,8 @@ import { EntityManager } from '@mikro-orm/postgresql';
 import { InvalidTransitionError, ObjectNotFoundError } from '../common/domain-errors';
 import { Sql, SqlSession } from '../database/sql';
 import type { ObjectEventKind, ObjectEventRecord, ObjectSnapshot, RecordedEvent } from './object-event.entity';
-import { patchAssignments } from './object-patch-sql';
-import type { NewObject, ObjectPatch, QueuedFields, UnsettledState } from './object-records';
+import { PATCHED_COLUMNS, columnChanges, patchAssignments } from './object-patch-sql';
+import type { NewObject, ObjectPatch, QueuedFields, RecordedChange, UnsettledState } from './object-records';
 import { ObjectState, assertTransition, statesLeadingTo } from './object-state';
 import { ProcessingObject, ProcessingObjectSchema } from './processing-object.entity';
 
@@ -33,16 +33,6 @@ export class ObjectStateStore {
     await insertQueued(this.sql, object, queued);
   }
 
-  /**
-   * Creates the object as queued like insertQueued, and commits only once `beforeCommit` has
-   * succeeded: until then a concurrent submission of the same identifier waits on the row.
-   */
-  async insertQueuedCommittingAfter(object: NewObject, queued: QueuedFields, beforeCommit: () => Promise<void>): Promise<void> {
-    await this.sql.transaction(async (session) => {
-      await insertQueued(session, object, queued);
-      await beforeCommit();
-    });
-  }
 
   /**
    * Moves the object to `to` when its current state allows it (per the transition table) and is one of
@@ -92,6 +82,52 @@ export class ObjectStateStore {
   /** Applies `patch` only while the object is processing, recording `event`; null means it no longer is (cancelled or deleted). */
   async updateWhileProcessing(id: string, patch: ObjectPatch, event: RecordedEvent): Promise<ObjectEventRecord | null> {
     return this.updateRecordingEvent({ id, states: ['processing'], patch, event });
+  }
+
+  /**
+   * Applies `first` and then `second` (which may settle the object in `to`) only while the object is
+   * processing, in one statement that records an event for each (versions v+1 and v+2, each with the snapshot
+   * of its own change): `second` applies to the object as `first` left it. Both or neither; null means the
+   * object is no longer processing.
+   */
+  async updateTwiceWhileProcessing(
+    id: string,
+    first: RecordedChange,
+    second: RecordedChange & { to?: Extract<ObjectState, 'completed' | 'failed'> },
+  ): Promise<ObjectEventRecord[] | null> {
+    if (second.to) {
+      assertTransition('processing', second.to);
+    }
+    const firstValues = new Map(columnChanges(first.patch, '').map((change) => [change.column, change]));
+    const secondValues = new Map(columnChanges(second.patch, 'first.').map((change) => [change.column, change]));
+    const changed = PATCHED_COLUMNS.filter((column) => firstValues.has(column) || secondValues.has(column));
+    const recorded = await this.sql.prepared<ObjectEventRecord>(
+      `with first as (
+         select id, state, ${PATCHED_COLUMNS.map((column) => `${firstValues.get(column)?.sql ?? column} as ${column}`).join(', ')}
+           from ${TABLE} where id = ? and state = 'processing' for update
+       ), changed as (
+         update ${TABLE} set ${[...(second.to ? ['state = ?'] : []), ...changed.map((column) => `${column} = ${secondValues.get(column)?.sql ?? `first.${column}`}`)].join(', ')}
+           from first where ${TABLE}.id = first.id returning ${TABLE}.*
+       ), recorded as (
+         insert into object_events (object_id, seq, kind, operation, snapshot)
+           select id, version, ?::text, ?::text, ${SNAPSHOT} from first where exists (select from changed)
+           union all
+           select id, version, ?::text, ?::text, ${SNAPSHOT} from changed
+         returning seq, kind, operation, snapshot
+       )
+       select seq, kind, operation, snapshot from recorded order by seq`,
+      [
+        ...PATCHED_COLUMNS.flatMap((column) => firstValues.get(column)?.params ?? []),
+        id,
+        ...(second.to ? [second.to] : []),
+        ...changed.flatMap((column) => secondValues.get(column)?.params ?? []),
+        first.event.kind,
+        first.event.operation,
+        second.event.kind,
+        second.event.operation,
+      ],
+    );
+    return recorded.length === 2 ? recorded : null;
   }
 
   /**
@@ -167,8 +203,8 @@ async function insertQueued(sql: SqlSession, object: NewObject, queued: QueuedFi
   assertTransition('pending', 'queued');
   const progress = { current: 0, total: object.plan.length, message: 'Queued for processing' };
   await sql.prepared(
-    `insert into ${TABLE} (id, identifier, team, state, operations, plan, progress, task_id, source, metadata, options, priority, attempts, idempotency_key, request_hash, webhook)
-       values (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
+    `insert into ${TABLE} (id, identifier, team, state, operations, plan, progress, task_id, source, source_inline, metadata, options, priority, attempts, idempotency_key, request_hash, webhook)
+       values (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
     [
       object.id,
       object.identifier,
@@ -178,6 +214,7 @@ async function insertQueued(sql: SqlSession, object: NewObject, queued: QueuedFi
       JSON.stringify(progress),
       queued.taskId,
       queued.source === null ? null : JSON.stringify(queued.source),
+      queued.sourceInline ?? null,
       JSON.stringify(object.metadata),
       JSON.stringify(object.options),
       object.priority,

@@ -15,6 +15,8 @@ const TABLE = 'processing_objects';
  */
 @Injectable()
 export class ObjectsRepository {
+  private listed?: string;
+
   constructor(
     private readonly em: EntityManager,
     private readonly sql: Sql,
@@ -22,6 +24,11 @@ export class ObjectsRepository {
 
   async findById(id: string): Promise<ProcessingObject | null> {
     return this.em.fork().findOne(ProcessingObjectSchema, { id }, { disableIdentityMap: true });
+  }
+
+  /** The object with its inline source's bytes, if it has one: what a plan runner resuming it needs. */
+  async findForRun(id: string): Promise<ProcessingObject | null> {
+    return this.em.fork().findOne(ProcessingObjectSchema, { id }, { disableIdentityMap: true, populate: ['sourceInline'] });
   }
 
   async findByIdentifier(identifier: string): Promise<ProcessingObject | null> {
@@ -52,7 +59,7 @@ export class ObjectsRepository {
     return { id: storedId, identifier, plan, state, currentOperation, progress, operationsStatus, s3Artifacts, errorMessage, team };
   }
 
-  /** Creates the object as pending: an upload whose content is still arriving. */
+  /** Creates the object as pending: its source is still being stored in S3. */
   async insertPending(object: NewObject): Promise<void> {
     await this.em.fork().insert(ProcessingObjectSchema, {
       ...object,
@@ -207,7 +214,7 @@ export class ObjectsRepository {
       where('(created_at, id) < (?::timestamptz, ?::uuid)', filter.after.createdAt, filter.after.id);
     }
     const rows = await this.sql.query<Record<string, unknown> & { list_created_at: string }>(
-      `select *, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as list_created_at from ${TABLE}
+      `select ${this.listedColumns()}, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as list_created_at from ${TABLE}
         ${conditions.length > 0 ? `where ${conditions.join(' and ')}` : ''} order by created_at desc, id desc limit ?`,
       [...params, filter.limit],
     );
@@ -216,6 +223,16 @@ export class ObjectsRepository {
       const object = em.map(ProcessingObjectSchema, columns);
       return { object, position: { createdAt, id: object.id } };
     });
+  }
+
+  /** The columns a listed object is read from: all but the lazy ones (an inline source's bytes). */
+  private listedColumns(): string {
+    this.listed ??= this.em
+      .getMetadata(ProcessingObjectSchema)
+      .props.filter((property) => !property.lazy)
+      .flatMap((property) => property.fieldNames)
+      .join(', ');
+    return this.listed;
   }
 }
 

@@ -22,7 +22,8 @@ export interface ObjectSource {
   content_type: string;
   size: number;
   sha256: string;
-  s3_url: string;
+  /** Where the source is stored; absent for a payload kept inline with its object (at most PAYLOAD_INLINE_MAX_BYTES). */
+  s3_url?: string;
   /** The client's file name, for uploads (display only; the key never uses it). */
   filename?: string;
 }
@@ -74,6 +75,8 @@ export const ProcessingObjectSchema = defineEntity({
     errorFingerprint: p.string().length(16).nullable(),
     taskId: p.text().nullable(),
     source: p.json<ObjectSource>().nullable(),
+    /** The source's bytes when it is kept inline (a small JSON payload); read only by what runs the operations. */
+    sourceInline: p.blob().nullable().lazy(),
     metadata: p.json<Record<string, unknown>>().defaultRaw(`'{}'`),
     options: p.json<Record<string, unknown>>().defaultRaw(`'{}'`),
     priority: p.integer().default(5),

@@ -41,7 +41,7 @@ interface Prepared {
   webhook: ObjectWebhook | null;
 }
 
-/** Creates objects: one row, its source in S3 and its job, or nothing at all. */
+/** Creates objects: one row, its source (in the row when small, in S3 otherwise) and its job, or nothing at all. */
 @Injectable()
 export class SubmissionService {
   private readonly logger = new Logger(SubmissionService.name);
@@ -103,7 +103,7 @@ export class SubmissionService {
         refuse(index, error);
       }
     }
-    let room = await this.teamQueue.room(team);
+    let room = await this.teamQueue.room(team, candidates.length);
     const created: { index: number; request: SubmitObjectDto; prepared: Prepared; id: string; sourceKey?: string }[] = [];
     try {
       for (let start = 0; start < candidates.length; start += BATCH_CONCURRENCY) {
@@ -124,6 +124,7 @@ export class SubmissionService {
           }),
         );
       }
+      this.teamQueue.queued(team, created.length);
       await this.queue.enqueueAll(created.map(({ request, id }) => firstRun(request, id)));
     } catch (error) {
       await this.removeQueued(created);
@@ -317,7 +318,10 @@ export class SubmissionService {
     return this.enqueue(request, prepared, id, sourceKey);
   }
 
-  /** The queued row of a JSON submission, with its payload stored first when it has one; its job is still to be added. */
+  /**
+   * The queued row of a JSON submission; its job is still to be added. A payload up to PAYLOAD_INLINE_MAX_BYTES
+   * is kept in the row itself; a larger one is stored in S3 first, as an upload is.
+   */
   private async createQueued(
     request: SubmitObjectDto,
     prepared: Prepared,
@@ -331,24 +335,17 @@ export class SubmissionService {
       await this.states.insertQueued(newObject, { taskId, source: null });
       return { id };
     }
-    // The row is inserted first and committed only once the payload is stored: the identifier is
-    // checked before anything is written to S3, and no worker sees the object before its source.
-    const sourceKey = artifactKeys.source(request.identifier, 'payload.json');
     const body = Buffer.from(JSON.stringify(request.payload));
-    const source: ObjectSource = {
-      content_type: 'application/json',
-      size: body.length,
-      sha256: createHash('sha256').update(body).digest('hex'),
-      s3_url: this.storage.s3Url(sourceKey),
-    };
-    try {
-      await this.states.insertQueuedCommittingAfter(newObject, { taskId, source }, () => this.storePayload(sourceKey, body));
-    } catch (error) {
-      if (!(error instanceof UniqueConstraintViolationException)) {
-        await this.storage.deleteKeys([sourceKey]).catch(() => undefined);
-      }
-      throw error;
+    const source: ObjectSource = { content_type: 'application/json', size: body.length, sha256: createHash('sha256').update(body).digest('hex') };
+    if (body.length <= this.config.limits.payloadInlineBytes) {
+      await this.states.insertQueued(newObject, { taskId, source, sourceInline: body });
+      return { id };
     }
+    const sourceKey = artifactKeys.source(request.identifier, 'payload.json');
+    await this.createStoringSource(newObject, sourceKey, async () => {
+      await this.storePayload(sourceKey, body);
+      return { ...source, s3_url: this.storage.s3Url(sourceKey) };
+    });
     return { id, sourceKey };
   }
 
@@ -361,10 +358,8 @@ export class SubmissionService {
     afterStored: () => Promise<void>,
   ): Promise<SubmissionResponse> {
     const id = randomUUID();
-    const taskId = taskIdFor(id, 1);
     const sourceKey = artifactKeys.source(request.identifier, `upload.${upload.type.extension}`);
-    await this.objects.insertPending(this.newObject(request, prepared, id, idempotencyKey, requestHash));
-    try {
+    await this.createStoringSource(this.newObject(request, prepared, id, idempotencyKey, requestHash), sourceKey, async () => {
       const stored = await this.storeUpload(sourceKey, upload);
       await afterStored();
       const { size, sha256 } = upload.digest();
@@ -372,14 +367,33 @@ export class SubmissionService {
       if (upload.filename) {
         source.filename = upload.filename;
       }
-      await this.states.transition(id, 'queued', { taskId, incrementAttempts: true, source, progressMessage: 'Queued for processing' }, ['pending']);
+      return source;
+    });
+    return this.enqueue(request, prepared, id, sourceKey);
+  }
+
+  /**
+   * Creates the object with its source stored in S3 under `sourceKey` by `store`. The row is committed as
+   * `pending` first, so its identifier (the key's prefix) is this object's before anything is written to
+   * S3, and no transaction stays open across S3; the row is queued once the source is stored. If anything
+   * fails after the insert, the stored source and the row go again.
+   */
+  private async createStoringSource(newObject: NewObject, sourceKey: string, store: () => Promise<ObjectSource>): Promise<void> {
+    await this.objects.insertPending(newObject);
+    try {
+      const source = await store();
+      const queued = { taskId: taskIdFor(newObject.id, 1), incrementAttempts: true, source, progressMessage: 'Queued for processing' };
+      await this.states.transition(newObject.id, 'queued', queued, ['pending']);
     } catch (error) {
       // A failed streaming upload has aborted its multipart upload; a completed one is removed here.
-      await this.storage.deleteKeys([sourceKey]).catch(() => undefined);
-      await this.objects.deleteById(id, ['pending']).catch(() => undefined);
+      await this.storage
+        .deleteKeys([sourceKey])
+        .catch((cleanupError: unknown) => this.logger.warn(`Removing the source ${sourceKey} of a failed submission failed: ${String(cleanupError)}`));
+      await this.objects
+        .deleteById(newObject.id, ['pending'])
+        .catch((cleanupError: unknown) => this.logger.warn(`Removing the pending object ${newObject.id} of a failed submission failed: ${String(cleanupError)}`));
       throw error;
     }
-    return this.enqueue(request, prepared, id, sourceKey);
   }
 
   /** Queues the job of a just-queued object; if the queue is down, the object and its source go again. */

@@ -120,6 +120,7 @@ export class JobCarryHolder {
   }
 }
 
-function asBuffer(bytes: Uint8Array): Buffer {
+/** Bytes as a Buffer without copying: a Buffer sent to another process arrives as a plain Uint8Array. */
+export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

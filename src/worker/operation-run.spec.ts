@@ -55,6 +55,7 @@ function objectWithSource(size: number): ObjectForRun {
     operationsStatus: {},
     createdAt: new Date(),
     source: { content_type: 'application/json', size, sha256: 'x', s3_url: 's3://bucket/doc/source/payload.json' },
+    sourceInline: null,
   };
 }
 
@@ -112,6 +113,16 @@ describe('OperationRun', () => {
     await exporting.copyFile('transform', 'records.ndjson', 'records.ndjson');
     await job.release();
     expect(requests).toEqual(['GET doc/source/payload.json', 'PUT doc/transform/records.ndjson', 'PUT doc/export/records.ndjson']);
+  });
+
+  it('reads a source kept inline from the task itself, with no request to S3', async () => {
+    const { storage, requests } = fakeStorage({});
+    const object: ObjectForRun = { ...objectWithSource(5), source: { content_type: 'application/json', size: 5, sha256: 'x' }, sourceInline: new Uint8Array(Buffer.from('[1,2]')) };
+    const job = await Job.start();
+    expect(await text(await job.run(object, 'validate', storage).openContent())).toBe('[1,2]');
+    expect(await readFile((await job.run(object, 'transform', storage).contentFile()).path, 'utf8')).toBe('[1,2]');
+    await job.release();
+    expect(requests).toEqual([]);
   });
 
   it('streams large content from S3 every time, and a new job starts with nothing in memory', async () => {

@@ -3,7 +3,7 @@ import type { ArtifactsService, ArtifactSources } from '../objects/artifacts.ser
 import type { ArtifactLink, LocalContent, ObjectUnderProcessing, OperationContext, WrittenFile } from '../operations/operation';
 import { artifactKeys } from '../storage/artifact-keys';
 import type { StorageService } from '../storage/storage.service';
-import { JobMemory, SMALL_CONTENT_BYTES } from './job-memory';
+import { JobMemory, SMALL_CONTENT_BYTES, asBuffer } from './job-memory';
 
 export interface OperationRunDependencies {
   storage: StorageService;
@@ -13,8 +13,11 @@ export interface OperationRunDependencies {
   reportProgress(message: string): void;
 }
 
-/** The object as one operation run sees it: what the operation may read, and what its artifacts list is built from. */
-export type ObjectForRun = ObjectUnderProcessing & ArtifactSources;
+/**
+ * The object as one operation run sees it: what the operation may read, what its artifacts list is built from,
+ * and the bytes of a source kept inline (a small payload; null otherwise).
+ */
+export type ObjectForRun = ObjectUnderProcessing & ArtifactSources & { sourceInline: Uint8Array | null };
 
 /** One run of one operation on one object, inside an operation process: the OperationContext the operation sees. */
 export class OperationRun implements OperationContext {
@@ -40,7 +43,13 @@ export class OperationRun implements OperationContext {
 
   async openContent(): Promise<Readable> {
     const { source, identifier, metadata } = this.object;
-    if (source) {
+    if (source && source.s3_url === undefined) {
+      if (!this.record.sourceInline) {
+        throw new Error(`The inline source of ${identifier} is missing`);
+      }
+      return fromBuffer(asBuffer(this.record.sourceInline));
+    }
+    if (source?.s3_url) {
       const key = this.dependencies.storage.keyOf(source.s3_url);
       const kept = this.dependencies.memory.get(key);
       if (kept) {

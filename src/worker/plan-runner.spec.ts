@@ -3,7 +3,7 @@ import { AppConfig } from '../config/app-config';
 import type { ObjectNotifications } from '../notifications/object-notifications';
 import type { MetricsService } from '../metrics/metrics.service';
 import type { ObjectEventRecord, RecordedEvent } from '../objects/object-event.entity';
-import type { ObjectPatch } from '../objects/object-records';
+import type { ObjectPatch, RecordedChange } from '../objects/object-records';
 import type { ObjectStateStore } from '../objects/object-state-store';
 import type { ObjectsRepository } from '../objects/objects.repository';
 import type { ObjectState } from '../objects/object-state';
@@ -61,6 +61,23 @@ class FakeObjects {
   async findById(): Promise<ProcessingObject | null> {
     this.failIfUnreachable();
     return this.row();
+  }
+
+  async findForRun(): Promise<ProcessingObject | null> {
+    return this.findById();
+  }
+
+  async updateTwiceWhileProcessing(_id: string, first: RecordedChange, second: RecordedChange & { to?: ObjectState }): Promise<ObjectEventRecord[] | null> {
+    this.failIfUnreachable();
+    if (this.state !== 'processing') {
+      return null;
+    }
+    this.apply(first.patch);
+    const recorded = [this.record(`${first.event.kind}:${first.event.operation}`)];
+    this.apply(second.patch);
+    this.state = second.to ?? this.state;
+    recorded.push(this.record(second.to ? `state_changed:${second.to}` : `${second.event.kind}:${second.event.operation}`));
+    return recorded;
   }
 
   async updateWhileProcessing(_id: string, patch: ObjectPatch, event: RecordedEvent): Promise<ObjectEventRecord | null> {

@@ -6,8 +6,8 @@ import { InvalidTransitionError, ObjectNotFoundError } from '../common/domain-er
 import { ObjectNotifications } from '../notifications/object-notifications';
 import { MetricsService, OperationOutcome } from '../metrics/metrics.service';
 import { QueuePause } from '../queue/queue-pause';
-import type { ObjectEventRecord, RecordedEvent } from '../objects/object-event.entity';
-import type { ObjectPatch } from '../objects/object-records';
+import type { ObjectEventRecord } from '../objects/object-event.entity';
+import type { ObjectPatch, RecordedChange } from '../objects/object-records';
 import { ObjectStateStore } from '../objects/object-state-store';
 import { ObjectsRepository } from '../objects/objects.repository';
 import type { ObjectState } from '../objects/object-state';
@@ -33,7 +33,17 @@ interface OperationRunSettings {
   attempt: ProcessAttempt;
   carry: JobCarryHolder;
   budget: OperationBudget;
+  /** The operation to start once this one completes; null after the last one, which completes the object. */
+  next: string | null;
 }
+
+/**
+ * How one operation run ended; `stopped`: it completed, and the object was handed back instead of starting the
+ * next one (the worker is stopping, or the queue is paused in stop mode).
+ */
+type OperationEnd = Exclude<ProcessOutcome, 'skipped'> | 'stopped';
+
+const COMPLETED: ObjectPatch = { progressMessage: 'Completed' };
 
 export interface ProcessAttempt {
   objectId: string;
@@ -74,20 +84,26 @@ export class PlanRunner {
     const carry = await JobCarryHolder.create();
     const budget = budgetFor(readOptions(object.options).budget, this.config);
     try {
-      for (const operation of object.plan) {
-        if (object.operationsStatus[operation]?.completed) {
-          continue;
-        }
-        // A queue paused in stop mode hands the job back at this boundary, as a stopping worker does.
-        if (this.draining || (await this.pause.stopsRunning())) {
-          throw new WorkerStoppingError();
-        }
-        const outcome = await this.runOperation(object, operation, { signal: controller.signal, attempt, carry, budget });
-        if (outcome !== 'completed') {
-          return outcome;
+      const remaining = object.plan.filter((operation) => !object.operationsStatus[operation]?.completed);
+      if (remaining.length === 0) {
+        return await this.settle(object.id, 'completed', COMPLETED);
+      }
+      if (await this.stopping()) {
+        throw new WorkerStoppingError();
+      }
+      await this.updateOrStop(object.id, this.recordStart(object, remaining[0]));
+      let end: OperationEnd = 'completed';
+      for (const [index, operation] of remaining.entries()) {
+        // Each operation records its end with the start of the next one, or with the object's completion after the last.
+        end = await this.runOperation(object, operation, { signal: controller.signal, attempt, carry, budget, next: remaining[index + 1] ?? null });
+        if (end !== 'completed') {
+          break;
         }
       }
-      return await this.settle(object.id, 'completed', { progressMessage: 'Completed' });
+      if (end === 'stopped') {
+        throw new WorkerStoppingError();
+      }
+      return end;
     } catch (error) {
       if (controller.signal.reason instanceof WorkerStoppingError) {
         throw controller.signal.reason;
@@ -117,7 +133,7 @@ export class PlanRunner {
       await this.publish(started.object.id, started.event);
       return started.object;
     }
-    const object = await this.objects.findById(attempt.objectId);
+    const object = await this.objects.findForRun(attempt.objectId);
     if (!object || object.taskId !== attempt.taskId) {
       return null;
     }
@@ -125,17 +141,18 @@ export class PlanRunner {
   }
 
   /** One run of an operation, in a span of its own: its PostgreSQL writes and its process's S3 calls are the span's children. */
-  private async runOperation(object: ProcessingObject, operation: string, run: OperationRunSettings): Promise<ProcessOutcome> {
+  private async runOperation(object: ProcessingObject, operation: string, run: OperationRunSettings): Promise<OperationEnd> {
     const attributes = {
       'operation.name': operation,
-      'operation.attempt': (object.operationsStatus[operation]?.attempts ?? 0) + 1,
+      // Its start is recorded already.
+      'operation.attempt': object.operationsStatus[operation]?.attempts ?? 1,
       'object.id': object.id,
       'operation.bytes_in': object.source?.size ?? 0,
     };
     return inSpan(`operation ${operation}`, { attributes }, (span) => this.timedOperation(object, operation, run, span));
   }
 
-  private async timedOperation(object: ProcessingObject, operation: string, run: OperationRunSettings, span: Span): Promise<ProcessOutcome> {
+  private async timedOperation(object: ProcessingObject, operation: string, run: OperationRunSettings, span: Span): Promise<OperationEnd> {
     this.logger.debug(`${operation}: started (attempt ${run.attempt.attempts})`);
     const recordDuration = this.metrics.timeOperation(operation);
     const finished = (outcome: OperationOutcome) => {
@@ -145,7 +162,7 @@ export class PlanRunner {
     };
     try {
       const outcome = await this.executeOperation(object, operation, run);
-      finished(outcome === 'completed' || outcome === 'failed' ? outcome : 'cancelled');
+      finished(outcome === 'stopped' ? 'completed' : outcome);
       return outcome;
     } catch (error) {
       finished(thrownOutcome(error, run.signal, run.attempt));
@@ -153,16 +170,8 @@ export class PlanRunner {
     }
   }
 
-  private async executeOperation(object: ProcessingObject, operation: string, { signal, attempt, carry, budget }: OperationRunSettings): Promise<ProcessOutcome> {
-    const previousAttempts = object.operationsStatus[operation]?.attempts ?? 0;
-    const startedAt = new Date();
-    const started = { completed: false, started_at: startedAt.toISOString(), attempts: previousAttempts + 1, error: null };
-    await this.updateOrStop(object.id, { kind: 'operation_started', operation }, {
-      currentOperation: operation,
-      progressMessage: `Executing ${operation}`,
-      operationStatus: { operation, status: started },
-    });
-    recordStatus(object, operation, started);
+  private async executeOperation(object: ProcessingObject, operation: string, { signal, attempt, carry, budget, next }: OperationRunSettings): Promise<OperationEnd> {
+    const startedAt = new Date(object.operationsStatus[operation]?.started_at ?? Date.now());
     if (this.config.jobs.simulatedOperationDelayMs > 0) {
       await sleep(this.config.jobs.simulatedOperationDelayMs, undefined, { signal });
     }
@@ -204,22 +213,56 @@ export class PlanRunner {
         const files = outcome.files.map((file) => file.s3Url);
         annotateSpan({ 'operation.bytes_out': outcome.files.reduce((total, file) => total + file.size, outcome.result.size) });
         const finishedStatus = { ...timing, completed: true, s3_url: outcome.result.s3Url, error: null, files };
+        const finishing: RecordedChange = {
+          event: { kind: 'operation_finished', operation },
+          patch: { operationStatus: { operation, status: finishedStatus }, completedOperation: { operation, s3Url: outcome.result.s3Url }, progressMessage: `Finished ${operation}` },
+        };
         try {
-          await this.updateOrStop(object.id, { kind: 'operation_finished', operation }, {
-            operationStatus: { operation, status: finishedStatus },
-            completedOperation: { operation, s3Url: outcome.result.s3Url },
-            progressMessage: `Finished ${operation}`,
-          });
+          const end = await this.recordEnd(object, finishing, next);
+          recordStatus(object, operation, finishedStatus);
+          return end;
         } catch (error) {
           if (error instanceof ObjectCancelledError) {
             await this.removeUnrecorded(object, operation);
           }
           throw error;
         }
-        recordStatus(object, operation, finishedStatus);
-        return 'completed';
       }
     }
+  }
+
+  /**
+   * Records a completed operation together with what follows it, in one statement: the start of `next`, the
+   * object's completion after the last operation, or nothing when the object is handed back at this boundary.
+   */
+  private async recordEnd(object: ProcessingObject, finishing: RecordedChange, next: string | null): Promise<OperationEnd> {
+    if (next === null) {
+      const completing = { event: { kind: 'state_changed' as const, operation: null }, patch: { ...COMPLETED, ...SETTLING }, to: 'completed' as const };
+      await this.updateTwiceOrStop(object.id, finishing, completing);
+      return 'completed';
+    }
+    if (await this.stopping()) {
+      await this.updateOrStop(object.id, finishing);
+      return 'stopped';
+    }
+    await this.updateTwiceOrStop(object.id, finishing, this.recordStart(object, next));
+    return 'completed';
+  }
+
+  /** The start of `operation` as a change, applied to this job's record of the object (it is recorded in the row with the change). */
+  private recordStart(object: ProcessingObject, operation: string): RecordedChange {
+    const previousAttempts = object.operationsStatus[operation]?.attempts ?? 0;
+    const started = { completed: false, started_at: new Date().toISOString(), attempts: previousAttempts + 1, error: null };
+    recordStatus(object, operation, started);
+    return {
+      event: { kind: 'operation_started', operation },
+      patch: { currentOperation: operation, progressMessage: `Executing ${operation}`, operationStatus: { operation, status: started } },
+    };
+  }
+
+  /** True when the object should be handed back at this operation boundary: the worker is stopping, or a queue paused in stop mode hands it back as a stopping worker does. */
+  private async stopping(): Promise<boolean> {
+    return this.draining || (await this.pause.stopsRunning());
   }
 
   /**
@@ -258,11 +301,10 @@ export class PlanRunner {
           progressMessage: `Failed at ${operation}`,
         });
       } else {
-        await this.updateOrStop(
-          objectId,
-          { kind: 'operation_failed', operation },
-          { operationStatus: status, progressMessage: `Retrying ${operation} after: ${error.message}` },
-        );
+        await this.updateOrStop(objectId, {
+          event: { kind: 'operation_failed', operation },
+          patch: { operationStatus: status, progressMessage: `Retrying ${operation} after: ${error.message}` },
+        });
         this.metrics.countRetry(operation);
       }
     } catch (recordingError) {
@@ -290,7 +332,7 @@ export class PlanRunner {
 
   private async settle(objectId: string, state: Extract<ObjectState, 'completed' | 'failed'>, patch: ObjectPatch): Promise<ProcessOutcome> {
     try {
-      const recorded = await this.states.transition(objectId, state, { ...patch, currentOperation: null, markFinished: true }, ['processing']);
+      const recorded = await this.states.transition(objectId, state, { ...patch, ...SETTLING }, ['processing']);
       if (state === 'failed') {
         this.metrics.countFailure(patch.errorCode ?? 'unknown');
       }
@@ -304,12 +346,20 @@ export class PlanRunner {
     }
   }
 
-  private async updateOrStop(objectId: string, event: RecordedEvent, patch: ObjectPatch): Promise<void> {
+  private async updateOrStop(objectId: string, { event, patch }: RecordedChange): Promise<void> {
     const recorded = await this.states.updateWhileProcessing(objectId, patch, event);
     if (recorded === null) {
       throw new ObjectCancelledError(objectId);
     }
-    await this.publish(objectId, recorded);
+    await this.notifications.publishRecorded(objectId, recorded);
+  }
+
+  private async updateTwiceOrStop(objectId: string, first: RecordedChange, second: RecordedChange & { to?: 'completed' }): Promise<void> {
+    const recorded = await this.states.updateTwiceWhileProcessing(objectId, first, second);
+    if (recorded === null) {
+      throw new ObjectCancelledError(objectId);
+    }
+    await this.notifications.publishRecorded(objectId, ...recorded);
   }
 
   private async publish(id: string, event: ObjectEventRecord): Promise<void> {
@@ -317,9 +367,12 @@ export class PlanRunner {
   }
 }
 
+/** What settling an object changes besides its state and message. */
+const SETTLING: ObjectPatch = { currentOperation: null, markFinished: true };
+
 function objectForRun(object: ProcessingObject): ObjectForRun {
   const { id, identifier, metadata, options, createdAt, plan, operationsStatus } = object;
-  return { id, identifier, metadata, options, source: object.source ?? null, createdAt, plan, operationsStatus };
+  return { id, identifier, metadata, options, source: object.source ?? null, sourceInline: object.sourceInline ?? null, createdAt, plan, operationsStatus };
 }
 
 /** Applies a status this job wrote to its record of the row, merged as the UPDATE merges it. */

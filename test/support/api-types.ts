@@ -1029,8 +1029,11 @@ export interface components {
             size: number;
             /** @example 0a3f5c1e9b7d2f4a6c8e0b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7d9f1a */
             sha256: string;
-            /** @example s3://object-artifacts/object-123/source/payload.json */
-            s3_url: string;
+            /**
+             * @description Where the source is stored (an upload, or a payload over PAYLOAD_INLINE_MAX_BYTES); absent for a payload kept with the object
+             * @example s3://object-artifacts/object-123/source/upload.csv
+             */
+            s3_url?: string;
             /**
              * @description The uploaded file name, for multipart uploads
              * @example customers.csv

@@ -25,7 +25,11 @@ export class ObjectSourceResponse {
   @ApiProperty({ example: 'application/json' }) content_type!: string;
   @ApiProperty({ example: 27 }) size!: number;
   @ApiProperty({ example: '0a3f5c1e9b7d2f4a6c8e0b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7d9f1a' }) sha256!: string;
-  @ApiProperty({ example: 's3://object-artifacts/object-123/source/payload.json' }) s3_url!: string;
+  @ApiPropertyOptional({
+    example: 's3://object-artifacts/object-123/source/upload.csv',
+    description: 'Where the source is stored (an upload, or a payload over PAYLOAD_INLINE_MAX_BYTES); absent for a payload kept with the object',
+  })
+  s3_url?: string;
   @ApiPropertyOptional({ description: 'The uploaded file name, for multipart uploads', example: 'customers.csv' }) filename?: string;
 }
 
