@@ -2,7 +2,7 @@ import { HttpStatus } from '@nestjs/common';
 import { ErrorCode } from '../common/error-codes';
 import { AppConfig } from '../config/app-config';
 import { UniqueConstraintViolationException } from '@mikro-orm/postgresql';
-import type { NewObject, QueuedFields } from '../objects/object-records';
+import type { NewObject, ObjectPatch, QueuedFields } from '../objects/object-records';
 import type { ObjectStateStore } from '../objects/object-state-store';
 import type { ObjectsRepository } from '../objects/objects.repository';
 import type { ObjectState } from '../objects/object-state';
@@ -28,11 +28,16 @@ class FakeObjects {
     this.insert(object, 'queued', queued);
   }
 
-  /** The row becomes visible only once `beforeCommit` has succeeded, as the transaction commits only then. */
-  async insertQueuedCommittingAfter(object: NewObject, queued: QueuedFields, beforeCommit: () => Promise<void>): Promise<void> {
-    this.checkIdentifierFree(object.identifier);
-    await beforeCommit();
-    this.insert(object, 'queued', queued);
+  async insertPending(object: NewObject): Promise<void> {
+    this.insert(object, 'pending', { taskId: '', source: null });
+  }
+
+  async transition(id: string, to: ObjectState, patch: ObjectPatch, from: ObjectState[]): Promise<void> {
+    const row = this.rows.get(id);
+    if (!row || !from.includes(row.state)) {
+      throw new Error(`object ${id} is not ${from.join(' or ')}`);
+    }
+    this.rows.set(id, { ...row, ...patch, state: to } as unknown as ProcessingObject);
   }
 
   async findByIdentifier(identifier: string): Promise<ProcessingObject | null> {
@@ -127,9 +132,10 @@ function setUp() {
   const queue = new FakeQueue();
   const keys = new FakeIdempotencyKeys();
   const operations = { names: ['validate', 'transform'], plan: (requested: string[]) => requested } as unknown as OperationRegistry;
-  const teamQueue = { check: async () => undefined, room: async () => Number.MAX_SAFE_INTEGER } as unknown as TeamQueueCap;
+  const teamQueue = { check: async () => undefined, room: async () => Number.MAX_SAFE_INTEGER, queued: () => undefined } as unknown as TeamQueueCap;
   const submissions = new SubmissionService(
-    new AppConfig({}),
+    // Every payload goes to S3 here: the path with the most to clean up (small ones are kept inline by default).
+    new AppConfig({ PAYLOAD_INLINE_MAX_BYTES: '0' }),
     objects as unknown as ObjectsRepository,
     objects as unknown as ObjectStateStore,
     operations,

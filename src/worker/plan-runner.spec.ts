@@ -366,16 +366,20 @@ describe('PlanRunner: the cancel race', () => {
     expect(objects.events).toEqual([]);
   });
 
-  it('starts no further operation when the cancel lands between two: the finished one stays recorded with what it stored', async () => {
+  it('leaves no moment between two operations for a cancel: one finishing records the next one started, and a cancel after that stops the next one', async () => {
     const { objects, processes, runner, deleted } = setUp();
     objects.afterRecord = (kind) => {
-      if (kind === 'operation_finished:validate') objects.state = 'cancelled';
+      if (kind === 'operation_started:transform') {
+        objects.state = 'cancelled';
+      }
     };
     expect(await runner.process(attempt())).toBe('cancelled');
-    expect(processes.ran.map((task) => task.operation)).toEqual(['validate']);
+    expect(objects.events.filter((event) => !event.startsWith('operation_progress'))).toEqual(['state_changed:processing', 'operation_started:validate', 'operation_finished:validate', 'operation_started:transform']);
+    expect(processes.ran.map((task) => task.operation)).toEqual(['validate', 'transform']);
     expect(objects.state).toBe('cancelled');
     expect(objects.operationsStatus.validate).toMatchObject({ completed: true });
-    expect(deleted).toEqual([]);
+    expect(objects.operationsStatus.transform).toMatchObject({ completed: false });
+    expect(deleted).toEqual(['doc/transform_result.json', 'doc/transform/*']);
   });
 
   it('stops the running operation when its progress finds the object cancelled, even with no cancel notification received', async () => {
