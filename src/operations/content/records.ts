@@ -1,11 +1,13 @@
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import { deepNestingIn } from '../../common/json-nesting';
 import { ContentError } from './content-error';
 import type { ContentKind } from './content-kind';
+import { MAX_NESTING_DEPTH } from './content-limits';
 import { CsvDialect, csvRecords } from './csv';
 import { jsonItems, JsonKind } from './json-stream';
 import { parseJson } from './json-text';
-import { deepNestingIn, describeDeepNesting } from './nesting';
+import { describeDeepNesting } from './nesting';
 
 export type JsonRecord = Record<string, unknown>;
 
@@ -59,7 +61,7 @@ export async function* ndjsonValues(stream: Readable): AsyncGenerator<{ value: u
     for (const text of lines) {
       const json = ndjsonText(text, ++line);
       if (json === undefined) continue;
-      const tooDeep = deepNestingIn(json);
+      const tooDeep = deepNestingIn(json, MAX_NESTING_DEPTH);
       if (tooDeep) throw new ContentError(describeDeepNesting('NDJSON', { line, column: tooDeep.column }));
       yield { value: parseNdjsonLine(json, line), line };
     }
