@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { fileTypeFromBuffer } from 'file-type';
 import { PayloadTooLargeError, UnsupportedMediaTypeError } from '../common/domain-errors';
+import { withTimeout } from '../common/with-timeout';
 
 /** How many leading bytes decide the type: file-type's sample size. */
 export const SNIFF_BYTES = 4100;
@@ -224,10 +225,6 @@ export class ClassifiedUpload {
 
 export async function drainFile(source: AsyncIterator<unknown> | Readable, timeoutMs: number): Promise<boolean> {
   const iterator = source instanceof Readable ? (source[Symbol.asyncIterator]() as AsyncIterator<unknown>) : source;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), timeoutMs);
-  });
   const drained = (async () => {
     try {
       while (!(await iterator.next()).done) {
@@ -238,11 +235,7 @@ export async function drainFile(source: AsyncIterator<unknown> | Readable, timeo
     }
     return true;
   })();
-  try {
-    return await Promise.race([drained, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return withTimeout(drained, timeoutMs, () => false);
 }
 
 function tooLarge(limitBytes: number): PayloadTooLargeError {
