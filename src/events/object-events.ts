@@ -93,7 +93,12 @@ export class ObjectEvents implements OnApplicationShutdown {
     const fullName = this.redis.key(name);
     return new Observable<string>((subscriber) => {
       this.attach();
-      this.subscriptions.set(fullName, this.redis.subscriber.subscribe(fullName).catch(() => undefined));
+      this.subscriptions.set(
+        fullName,
+        this.redis.subscriber
+          .subscribe(fullName)
+          .catch((error: unknown) => this.logger.error(`Subscribing to ${fullName} failed; listeners in this process get no live changes on it: ${String(error)}`)),
+      );
       const subscription = this.messages
         .pipe(
           filter((event) => event.channel === fullName),
@@ -103,7 +108,9 @@ export class ObjectEvents implements OnApplicationShutdown {
       return () => {
         subscription.unsubscribe();
         this.subscriptions.delete(fullName);
-        void this.redis.subscriber.unsubscribe(fullName).catch(() => undefined);
+        void this.redis.subscriber
+          .unsubscribe(fullName)
+          .catch((error: unknown) => this.logger.warn(`Unsubscribing from ${fullName} failed: ${String(error)}`));
       };
     });
   }

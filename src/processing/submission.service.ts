@@ -146,12 +146,17 @@ export class SubmissionService {
     throw error;
   }
 
+  /** Best effort: the failure that led here is the answer, and a source left behind costs only storage. */
+  private async removeSource(sourceKey: string, of: string): Promise<void> {
+    await this.storage.deleteKeys([sourceKey]).catch((error: unknown) => this.logger.warn(`Removing the source ${sourceKey} of ${of} failed: ${String(error)}`));
+  }
+
   /** Objects of a failed batch: their rows and their sources go again. */
   private async removeQueued(created: readonly { id: string; sourceKey?: string }[]): Promise<void> {
     for (const { id, sourceKey } of created) {
       await this.objects.deleteById(id, ['queued']);
       if (sourceKey) {
-        await this.storage.deleteKeys([sourceKey]).catch((error: unknown) => this.logger.warn(`Removing the source ${sourceKey} of a failed batch failed: ${String(error)}`));
+        await this.removeSource(sourceKey, 'a failed batch');
       }
     }
   }
@@ -341,7 +346,7 @@ export class SubmissionService {
       await this.objects.insertQueuedCommittingAfter(newObject, { taskId, source }, () => this.storePayload(sourceKey, body));
     } catch (error) {
       if (!(error instanceof UniqueConstraintViolationException)) {
-        await this.storage.deleteKeys([sourceKey]).catch(() => undefined);
+        await this.removeSource(sourceKey, 'a failed submission');
       }
       throw error;
     }
@@ -371,8 +376,10 @@ export class SubmissionService {
       await this.objects.transition(id, 'queued', { taskId, incrementAttempts: true, source, progressMessage: 'Queued for processing' }, ['pending']);
     } catch (error) {
       // A failed streaming upload has aborted its multipart upload; a completed one is removed here.
-      await this.storage.deleteKeys([sourceKey]).catch(() => undefined);
-      await this.objects.deleteById(id, ['pending']).catch(() => undefined);
+      await this.removeSource(sourceKey, 'a failed upload');
+      await this.objects
+        .deleteById(id, ['pending'])
+        .catch((deleteError: unknown) => this.logger.warn(`Removing the pending object ${id} of a failed upload failed: ${String(deleteError)}`));
       throw error;
     }
     return this.enqueue(request, prepared, id, sourceKey);
@@ -391,7 +398,7 @@ export class SubmissionService {
     } catch (error) {
       await this.objects.deleteById(id, ['queued']);
       if (sourceKey) {
-        await this.storage.deleteKeys([sourceKey]).catch(() => undefined);
+        await this.removeSource(sourceKey, 'an object whose job could not be queued');
       }
       throw new DependencyUnavailableError('The job queue', error);
     }

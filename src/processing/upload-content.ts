@@ -94,6 +94,7 @@ function looksLikeText(prefix: Buffer): boolean {
     const text = new TextDecoder('utf-8', { fatal: true }).decode(prefix, { stream: true });
     return !/[\x00-\x08\x0B\x0E-\x1F\x7F]/.test(text);
   } catch {
+    // Not valid UTF-8, so not text.
     return false;
   }
 }

@@ -67,6 +67,7 @@ export function longestValidPrefix(bytes: Buffer): number {
       new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, middle), { stream: true });
       low = middle;
     } catch {
+      // Invalid within the first `middle` bytes: the valid prefix is shorter.
       high = middle - 1;
     }
   }
