@@ -36,7 +36,7 @@ function drip(baseUrl: string, head: string, drip: string): Promise<Dripped> {
     const chunks: Buffer[] = [];
     let sent = 0;
     const timer = setInterval(() => {
-      if (sent < drip.length && socket.writable) socket.write(drip[sent++]);
+      if (sent < drip.length && socket.writable) socket.write(drip[sent++]!);
     }, 200);
     socket.on('data', (chunk) => chunks.push(chunk));
     socket.on('error', () => undefined);
@@ -55,7 +55,7 @@ function drip(baseUrl: string, head: string, drip: string): Promise<Dripped> {
 
 function parseAnswer(answer: string): { status: number; headers: string; body: Record<string, unknown> } {
   const [head, body] = answer.split('\r\n\r\n');
-  return { status: Number(head.split(' ')[1]), headers: head.toLowerCase(), body: JSON.parse(body) as Record<string, unknown> };
+  return { status: Number(head!.split(' ')[1]), headers: head!.toLowerCase(), body: JSON.parse(body!) as Record<string, unknown> };
 }
 
 async function rowsWithIdentifier(identifier: string): Promise<unknown[]> {

@@ -55,7 +55,7 @@ function metricNames(expr: string): string[] {
 function exportedNames(exposition: string): Set<string> {
   const names = new Set<string>();
   for (const [, name, type] of exposition.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
-    names.add(name);
+    names.add(name!);
     if (type === 'histogram' || type === 'summary') {
       for (const suffix of ['_bucket', '_sum', '_count']) names.add(`${name}${suffix}`);
     }

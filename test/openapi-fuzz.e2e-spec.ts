@@ -76,8 +76,8 @@ function withKnownObjects(fuzz: FuzzRequest, created: { id: string; identifier: 
     return fuzz;
   }
   const url = fuzz.url
-    .replace(new RegExp(`${KNOWN_OBJECT}(\\d+)`, 'g'), (_, index: string) => created[Number(index) % created.length].id)
-    .replace(new RegExp(`${KNOWN_IDENTIFIER}(\\d+)`, 'g'), (_, index: string) => created[Number(index) % created.length].identifier);
+    .replace(new RegExp(`${KNOWN_OBJECT}(\\d+)`, 'g'), (_, index: string) => created[Number(index) % created.length]!.id)
+    .replace(new RegExp(`${KNOWN_IDENTIFIER}(\\d+)`, 'g'), (_, index: string) => created[Number(index) % created.length]!.identifier);
   return { ...fuzz, url };
 }
 
@@ -143,6 +143,6 @@ describe('fuzzing every operation of the OpenAPI document', () => {
     const kept = await query<{ identifier: string }>('select identifier from processing_objects where identifier = any($1)', [refusedIdentifiers]);
     expect(kept).toEqual([]);
     const keys = await listS3Keys(`fz-${SEED}-`);
-    expect(keys.filter((key) => refusedIdentifiers.includes(key.split('/')[0]))).toEqual([]);
+    expect(keys.filter((key) => refusedIdentifiers.includes(key.split('/')[0]!))).toEqual([]);
   });
 });

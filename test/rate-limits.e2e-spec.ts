@@ -146,8 +146,8 @@ describe('rate limits', () => {
         const prefix = service.config.redis.prefix;
         const keys = (await redis.keys(`${prefix}:rate-limit:*`)).sort();
         expect(keys).toEqual([`${prefix}:rate-limit:requests:ip:127.0.0.1`, `${prefix}:rate-limit:submissions:ip:127.0.0.1`]);
-        expect(Number(await redis.get(keys[0]))).toBeGreaterThan(Number(await redis.get(keys[1])));
-        expect(Number(await redis.pttl(keys[0]))).toBeGreaterThan(0);
+        expect(Number(await redis.get(keys[0]!))).toBeGreaterThan(Number(await redis.get(keys[1]!)));
+        expect(Number(await redis.pttl(keys[0]!))).toBeGreaterThan(0);
       } finally {
         await redis.quit();
       }
@@ -261,8 +261,8 @@ describe('rate limits', () => {
         continue;
       }
       expect({ where, headers: Object.keys(tooMany?.headers ?? {}).sort() }).toEqual({ where, headers: ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After'] });
-      const examples = tooMany.content!['application/json'].examples!;
-      const rateLimited = Object.keys(examples).filter((name) => examples[name].value.code === 'rate_limited');
+      const examples = tooMany!.content!['application/json']!.examples!;
+      const rateLimited = Object.keys(examples).filter((name) => examples[name]!.value.code === 'rate_limited');
       expect({ where, rateLimited }).toEqual({ where, rateLimited: where.startsWith('POST /api/v1/process') ? ['requests', 'submissions'] : ['requests'] });
     }
     for (const name of ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After']) {

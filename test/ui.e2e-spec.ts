@@ -102,7 +102,7 @@ describe('the browser page at /ui, with access control on', () => {
     expect(html.headers['cache-control']).toBe('no-cache');
     expect(html.headers['content-security-policy']).toContain("script-src 'self'");
     expect(html.text).toContain('id="submit-form"');
-    await request(service.baseUrl).get('/ui').set('if-none-match', html.headers.etag).expect(304);
+    await request(service.baseUrl).get('/ui').set('if-none-match', html.headers.etag!).expect(304);
 
     const script = /src="(\/ui\/app\.js\?v=[\w-]+)"/.exec(html.text)?.[1];
     const styles = /href="(\/ui\/app\.css\?v=[\w-]+)"/.exec(html.text)?.[1];

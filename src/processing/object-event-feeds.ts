@@ -84,8 +84,9 @@ export class ObjectEventFeeds {
         return [signal.event];
       }
       const events = await this.objects.eventsAfter(id, last);
-      if (events.length > 0) {
-        last = events[events.length - 1].seq;
+      const newest = events.at(-1);
+      if (newest) {
+        last = newest.seq;
         return events;
       }
       return (await this.objects.findById(id)) ? [] : null;

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { fileTypeFromBuffer } from 'file-type';
 import { PayloadTooLargeError, UnsupportedMediaTypeError } from '../common/domain-errors';
 import { withTimeout } from '../common/with-timeout';
+import { baseContentType } from '../operations/content/content-kind';
 
 /** How many leading bytes decide the type: file-type's sample size. */
 export const SNIFF_BYTES = 4100;
@@ -67,7 +68,7 @@ export async function classifyUpload(prefix: Buffer, declaredType: string | unde
     }
     throw unsupported(`${detected.mime} (detected from the content)`);
   }
-  const declared = (declaredType ?? '').split(';')[0].trim().toLowerCase();
+  const declared = baseContentType(declaredType ?? '');
   const extension = /\.([A-Za-z0-9]+)$/.exec(filename ?? '')?.[1]?.toLowerCase();
   const named = TEXT_BY_MEDIA_TYPE[declared] ?? (extension ? TEXT_BY_EXTENSION[extension] : undefined);
   if (!looksLikeText(prefix)) {

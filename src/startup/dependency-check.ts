@@ -39,12 +39,17 @@ function postgres(config: AppConfig, databaseMayBeMissing: boolean): Dependency 
 }
 
 async function assertReachable(dependencies: Dependency[]): Promise<void> {
-  const outcomes = await Promise.allSettled(dependencies.map((dependency) => dependency.check()));
-  const problems = outcomes.flatMap((outcome, index) => {
-    if (outcome.status === 'fulfilled') return [];
-    const { name, variable, url } = dependencies[index];
-    return [`${name} is not reachable at ${withoutPassword(url)} (${variable}): ${reasonOf(outcome.reason)}`];
-  });
+  const outcomes = await Promise.all(
+    dependencies.map(async ({ name, variable, url, check }) => {
+      try {
+        await check();
+        return [];
+      } catch (reason) {
+        return [`${name} is not reachable at ${withoutPassword(url)} (${variable}): ${reasonOf(reason)}`];
+      }
+    }),
+  );
+  const problems = outcomes.flat();
   if (problems.length > 0) {
     throw new DependencyUnreachableError(problems.join('\n'));
   }

@@ -259,7 +259,7 @@ export function requestsFor(document: OpenApiDocument, identifiers: fc.Arbitrary
       const plain = fc.tuple(url, headers, fc.constantFrom(method, method, method, method, 'put', 'patch', 'options', 'head')).map(
         ([chosenUrl, chosenHeaders, chosenMethod]): FuzzRequest => ({ kind: 'http', operation: name, method: chosenMethod, url: chosenUrl, headers: chosenHeaders }),
       );
-      perOperation.push(plain, rawRequest(path.replace(/\{[^}]+\}/g, UUID_LIKE[1]), name));
+      perOperation.push(plain, rawRequest(path.replace(/\{[^}]+\}/g, UUID_LIKE[1]!), name));
       if (operation.requestBody) {
         perOperation.push(submission(document, operation, name, identifiers, headers), submission(document, operation, name, identifiers, headers));
       }

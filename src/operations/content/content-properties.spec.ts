@@ -71,9 +71,9 @@ describe('parsers agree with a reference on random valid content in random chunk
     await fc.assert(
       fc.asyncProperty(table, fc.constantFrom('\n', '\r\n'), cuts, async (rows, newline, at) => {
         const text = rows.map((row) => row.map(quoted).join(',')).join(newline) + newline;
-        const { columns } = dialect(rows[0].length);
+        const { columns } = dialect(rows[0]!.length);
         const reference = (parseCsvSync(text, { delimiter: ',', bom: true, skip_empty_lines: true }) as string[][]).map((row) =>
-          Object.fromEntries(columns.map((column, index) => [column, inferScalar(row[index])])),
+          Object.fromEntries(columns.map((column, index) => [column, inferScalar(row[index]!)])),
         );
         const bytes = Buffer.from(text);
         const open = () => streamOf(cutAt(bytes, at));

@@ -77,7 +77,7 @@ describe('csvRecords', () => {
   });
 
   it('keeps a column named __proto__ as a field of its own', async () => {
-    const [{ record }] = await records('id,__proto__,name\n1,x,Ann\n');
+    const { record } = (await records('id,__proto__,name\n1,x,Ann\n'))[0]!;
     expect(Object.getPrototypeOf(record)).toBe(Object.prototype);
     expect(Object.keys(record)).toEqual(['id', '__proto__', 'name']);
     expect(JSON.stringify(record)).toBe('{"id":1,"__proto__":"x","name":"Ann"}');

@@ -92,8 +92,9 @@ function modeOf(values: number[]): number {
 }
 
 function compareScores(a: number[], b: number[]): number {
-  for (let index = 0; index < a.length; index++) {
-    if (a[index] !== b[index]) return a[index] - b[index];
+  for (const [index, value] of a.entries()) {
+    const difference = value - (b[index] ?? 0);
+    if (difference !== 0) return difference;
   }
   return 0;
 }

@@ -223,5 +223,7 @@ export function quantile(sorted: readonly number[], q: number): number {
   const position = (sorted.length - 1) * q;
   const lower = Math.floor(position);
   const upper = Math.ceil(position);
-  return sorted[lower] + (sorted[upper] - sorted[lower]) * (position - lower);
+  const below = sorted[lower] ?? NaN;
+  const above = sorted[upper] ?? NaN;
+  return below + (above - below) * (position - lower);
 }

@@ -46,7 +46,7 @@ function countNewlines(bytes: Buffer): number {
 /** How many bytes at the end of `bytes` start a character that continues in the next chunk. */
 export function incompleteTail(bytes: Buffer): number {
   for (let back = 1; back <= Math.min(3, bytes.length); back++) {
-    const byte = bytes[bytes.length - back];
+    const byte = bytes.readUInt8(bytes.length - back);
     if ((byte & 0xc0) === 0x80) continue;
     if (byte >= 0xc0) {
       const length = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : 2;
@@ -106,7 +106,7 @@ function cutPoint(text: string): number {
   }
   if (text.length > MAX_HELD_BACK) {
     for (let index = text.length - 1; index > 0; index--) {
-      if (!/[\p{M}\u1160-\u11ff\udc00-\udfff]/u.test(text[index])) return index;
+      if (!/[\p{M}\u1160-\u11ff\udc00-\udfff]/u.test(text.charAt(index))) return index;
     }
     // Nothing but combining marks: they are cut anyway (between two whole characters), or held text would grow without end.
     const last = text.charCodeAt(text.length - 1);
@@ -217,7 +217,7 @@ export class TermCounter {
 
   private prune(): void {
     const sorted = [...this.counts.values()].sort((a, b) => a - b);
-    const threshold = sorted[Math.floor(sorted.length / 2)];
+    const threshold = sorted[Math.floor(sorted.length / 2)] ?? 0;
     for (const [term, count] of this.counts) {
       if (count <= threshold) this.counts.delete(term);
     }

@@ -71,8 +71,8 @@ export async function nothingAfterCancel(cluster: ChaosCluster, rows: ObjectOutc
   });
   return {
     name: 'no operation runs on after a cancel',
-    held: late.count === '0',
-    detail: `${late.count} events recorded after a cancel; ${strayResults} result files of cancelled objects whose operation is not recorded as completed (an operation that was running when the cancel landed and finished its write)`,
+    held: late!.count === '0',
+    detail: `${late!.count} events recorded after a cancel; ${strayResults} result files of cancelled objects whose operation is not recorded as completed (an operation that was running when the cancel landed and finished its write)`,
   };
 }
 

@@ -66,7 +66,7 @@ export async function waitUntilSettled(cluster: ChaosCluster, timeoutMs: number)
     const rows = await cluster
       .query<{ count: string }>(`select count(*) from processing_objects where state in ('pending', 'queued', 'processing')`)
       .catch(() => [{ count: 'unreachable' }]);
-    if (rows[0].count === '0') return Date.now() - started;
+    if (rows[0]!.count === '0') return Date.now() - started;
     await sleep(250);
   }
   return null;
@@ -99,7 +99,7 @@ export function countByState(rows: ObjectOutcome[]): Record<string, number> {
 export async function whenCompleted(cluster: ChaosCluster, count: number): Promise<void> {
   for (;;) {
     const [row] = await cluster.query<{ count: string }>(`select count(*) from processing_objects where state = 'completed'`);
-    if (Number(row.count) >= count) return;
+    if (Number(row!.count) >= count) return;
     await sleep(100);
   }
 }
