@@ -113,9 +113,9 @@ async function discardRest(parts: AsyncIterator<Multipart>, open: ClassifiedUplo
   for (;;) {
     // A form that breaks while it is being discarded has nothing more to discard.
     const next = await withTimeout(parts.next().catch(() => ({ done: true, value: undefined }) as const), left(), () => 'timeout' as const);
-    if (next === 'timeout') return false;
-    if (next.done) return true;
-    if (next.value.type === 'file' && !(await drainFile(next.value.file, left()))) return false;
+    if (next === 'timeout') {return false;}
+    if (next.done) {return true;}
+    if (next.value.type === 'file' && !(await drainFile(next.value.file, left()))) {return false;}
   }
 }
 

@@ -141,7 +141,7 @@ export class ClassifiedUpload {
     let length = 0;
     while (length < SNIFF_BYTES) {
       const next = await source.next();
-      if (next.done) break;
+      if (next.done) {break;}
       prefix.push(next.value);
       length += next.value.length;
     }
@@ -164,7 +164,7 @@ export class ClassifiedUpload {
         if (next === 'limit' || this.file.stream.truncated) {
           throw tooLarge(this.file.limitBytes);
         }
-        if (next.done) break;
+        if (next.done) {break;}
         yield this.count(next.value);
       }
       this.finished = true;

@@ -1,4 +1,3 @@
-import type { OpenAPIObject } from '@nestjs/swagger';
 import { documentRateLimits } from './rate-limit-responses';
 
 interface Response {
@@ -13,7 +12,7 @@ const errorContent = (examples: Record<string, { value: unknown }>) => ({ 'appli
 /** The paths after documentRateLimits ran on a document holding only them. */
 function documented(paths: Paths): Paths {
   const document = { openapi: '3.0.0', info: { title: 't', version: '1' }, paths, components: { schemas: {} } };
-  documentRateLimits(document as unknown as OpenAPIObject);
+  documentRateLimits(document);
   return document.paths;
 }
 

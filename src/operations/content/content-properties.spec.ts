@@ -23,7 +23,7 @@ const json = fc.jsonValue({ maxDepth: 4 });
 
 async function collect<T, R>(items: AsyncIterable<T>, pick: (item: T) => R): Promise<R[]> {
   const out: R[] = [];
-  for await (const item of items) out.push(pick(item));
+  for await (const item of items) {out.push(pick(item));}
   return out;
 }
 
@@ -120,7 +120,7 @@ describe('random invalid content fails validate with a position, never with an e
   const mutated = (valid: fc.Arbitrary<string>, alphabet: string[]) =>
     fc.tuple(valid, fc.nat(), fc.constantFrom(...alphabet), fc.constantFrom('insert', 'replace', 'remove')).map(([text, position, character, how]) => {
       const index = text.length === 0 ? 0 : position % text.length;
-      if (how === 'remove') return text.slice(0, index) + text.slice(index + 1);
+      if (how === 'remove') {return text.slice(0, index) + text.slice(index + 1);}
       return text.slice(0, index) + character + text.slice(how === 'replace' ? index + 1 : index);
     });
 
