@@ -167,7 +167,7 @@ describe(`records on each side of ${SMALL_CONTENT_BYTES} bytes (kept in memory, 
   /** Records whose content is exactly `bytes` long: the last one's string is padded. */
   const sized = (format: Format, bytes: number) => {
     const records = Array.from({ length: Math.floor(bytes / 20) }, (_, index) => ({ a: index, s: 'x' }));
-    while (render(format, records).bytes.length > bytes - 50) records.pop();
+    while (render(format, records).bytes.length > bytes - 50) {records.pop();}
     records[records.length - 1]!.s += 'x'.repeat(bytes - render(format, records).bytes.length);
     return records;
   };

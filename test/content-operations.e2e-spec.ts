@@ -339,7 +339,7 @@ describe('images', () => {
     const analysis = await readS3Json<Record<string, any>>(progress.s3_artifacts.analyze!);
     // Half red (200,40,40) and half blue (30,60,220): the two dominant colours, about half each.
     expect(analysis.dominant_colours.slice(0, 2).map((colour: { hex: string }) => colour.hex).sort()).toEqual(['#1838d8', '#c82828']);
-    for (const colour of analysis.dominant_colours.slice(0, 2)) expect(colour.share).toBeCloseTo(0.5, 1);
+    for (const colour of analysis.dominant_colours.slice(0, 2)) {expect(colour.share).toBeCloseTo(0.5, 1);}
     expect(analysis.histogram.channels.red.reduce((sum: number, count: number) => sum + count, 0)).toBe(1024 * 512);
     expect(analysis.entropy).toBeGreaterThan(0);
     expect(typeof analysis.sharpness).toBe('number');

@@ -110,7 +110,7 @@ function variablesTheAppReads(): Set<string> {
 }
 
 function portNumber(container: Container, port: string | number): number {
-  if (typeof port === 'number') return port;
+  if (typeof port === 'number') {return port;}
   const declared = container.ports?.find((candidate) => candidate.name === port);
   expect({ container: container.name, port, declared: declared !== undefined }).toEqual({ container: container.name, port, declared: true });
   return declared!.containerPort;
@@ -122,8 +122,8 @@ function probesOf(container: Container): [string, Probe][] {
 
 function preStopSeconds(container: Container): number {
   const preStop = container.lifecycle?.preStop;
-  if (!preStop) return 0;
-  if (preStop.sleep) return preStop.sleep.seconds;
+  if (!preStop) {return 0;}
+  if (preStop.sleep) {return preStop.sleep.seconds;}
   const [command, seconds] = preStop.exec?.command ?? [];
   expect(command).toBe('sleep');
   return Number(seconds);
@@ -153,7 +153,7 @@ describe('Kubernetes manifests (deploy/)', () => {
       }
     }
     for (const variable of container.env ?? []) {
-      if (variable.value !== undefined) env[variable.name] = variable.value;
+      if (variable.value !== undefined) {env[variable.name] = variable.value;}
     }
     return env;
   }

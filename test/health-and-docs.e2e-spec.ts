@@ -96,7 +96,7 @@ describe('health probes', () => {
       const back = await readinessBecomes(service.baseUrl, 200, '/health/ready to recover once Redis is back');
       expect(back.body.info).toEqual({ database: { status: 'up' }, redis: { status: 'up' }, s3: { status: 'up' } });
     } finally {
-      if (!redis.running) await redis.start().catch(() => undefined);
+      if (!redis.running) {await redis.start().catch(() => undefined);}
       await service?.close();
       await redis.stop();
     }

@@ -369,7 +369,7 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
         directory = mkdtempSync(join(tmpdir(), 'ops-s3-lifecycle-'));
         port = await freePort();
         s3 = await startLocalS3({ directory, port });
-        once = await startTestApp({ ...s3!.env, SIMULATED_OPERATION_DELAY_MS: '1000', MAX_PARALLEL_WORKERS: '1', JOB_ATTEMPTS: '1', DEPENDENCY_RETRY_MS: '200' });
+        once = await startTestApp({ ...s3.env, SIMULATED_OPERATION_DELAY_MS: '1000', MAX_PARALLEL_WORKERS: '1', JOB_ATTEMPTS: '1', DEPENDENCY_RETRY_MS: '200' });
       });
 
       afterAll(async () => {

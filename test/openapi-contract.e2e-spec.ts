@@ -71,11 +71,11 @@ function resolve(document: OpenApiDocument, schema: Schema): Schema {
 /** Where a schema (or what it refers to) leaves a scalar value without an example, as JSON-pointer-like paths. */
 function propertiesWithoutExamples(document: OpenApiDocument, schema: Schema, at: string, seen = new Set<string>()): string[] {
   if (schema.$ref) {
-    if (seen.has(schema.$ref)) return [];
+    if (seen.has(schema.$ref)) {return [];}
     seen.add(schema.$ref);
     return propertiesWithoutExamples(document, resolve(document, schema), schema.$ref.replace('#/components/schemas/', ''), seen);
   }
-  if (schema.items) return propertiesWithoutExamples(document, schema.items, `${at}[]`, seen);
+  if (schema.items) {return propertiesWithoutExamples(document, schema.items, `${at}[]`, seen);}
   const missing: string[] = [];
   for (const [name, property] of Object.entries(schema.properties ?? {})) {
     if (property.$ref || property.items?.$ref) {
@@ -199,7 +199,7 @@ describe('OpenAPI contract', () => {
         const media = response.content!['application/json'];
         expect({ where, status, schema: media!.schema }).toEqual({ where, status, schema: { $ref: '#/components/schemas/ErrorResponse' } });
         const examples = Object.values(media!.examples ?? {}).map((entry) => entry.value);
-        if (media!.example !== undefined) examples.push(media!.example);
+        if (media!.example !== undefined) {examples.push(media!.example);}
         expect({ where, status, examples: examples.length > 0 }).toEqual({ where, status, examples: true });
         for (const value of examples) {
           const body = value as Record<string, unknown>;

@@ -21,9 +21,9 @@ const BOUNDARY = 'fuzzboundary7MA4YWxkTrZu0gW';
 
 function bodyOf(fuzz: Extract<FuzzRequest, { kind: 'http' }>): { contentType?: string; bytes?: Buffer } {
   const body = fuzz.body;
-  if (!body) return {};
-  if (body.type === 'json') return { contentType: 'application/json', bytes: Buffer.from(body.text) };
-  if (body.type === 'raw') return { contentType: body.contentType, bytes: Buffer.from(body.text) };
+  if (!body) {return {};}
+  if (body.type === 'json') {return { contentType: 'application/json', bytes: Buffer.from(body.text) };}
+  if (body.type === 'raw') {return { contentType: body.contentType, bytes: Buffer.from(body.text) };}
   const parts = body.fields.map(([name, value]) => `--${BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`);
   if (body.file) {
     parts.push(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="${body.file.name}"; filename="${body.file.filename}"\r\nContent-Type: ${body.file.contentType}\r\n\r\n${body.file.content}\r\n`);

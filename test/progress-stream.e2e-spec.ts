@@ -32,7 +32,7 @@ function distinctOperations(events: SseEvent[]): string[] {
   const operations: string[] = [];
   for (const event of events) {
     const operation = payloadOf(event).current_operation;
-    if (operation && operations[operations.length - 1] !== operation) operations.push(operation);
+    if (operation && operations[operations.length - 1] !== operation) {operations.push(operation);}
   }
   return operations;
 }
@@ -111,7 +111,7 @@ describe('live progress over server-sent events', () => {
     try {
       for await (const chunk of response.body!) {
         text += decoder.decode(chunk as Uint8Array, { stream: true });
-        if (/\ndata: .*\n\n/.test(text)) break;
+        if (/\ndata: .*\n\n/.test(text)) {break;}
       }
     } finally {
       controller.abort();

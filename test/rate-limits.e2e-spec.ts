@@ -129,7 +129,7 @@ describe('rate limits', () => {
         const response = await answered;
         const chunks: Buffer[] = [];
         const closed = new Promise((resolve) => response.socket.once('close', resolve));
-        for await (const chunk of response) chunks.push(chunk as Buffer);
+        for await (const chunk of response) {chunks.push(chunk as Buffer);}
         expect(response.statusCode).toBe(429);
         expect(response.headers.connection).toBe('close');
         expectErrorShape(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>, 429, 'rate_limited');
@@ -241,7 +241,7 @@ describe('rate limits', () => {
       await api().get('/api/v1/objects').expect(200);
       await api().get('/api/v1/objects').expect(429);
     } finally {
-      if (!redis.running) await redis.start();
+      if (!redis.running) {await redis.start();}
       await service?.close();
       await redis.stop();
     }

@@ -34,7 +34,7 @@ const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex
 
 function csvOf(rows: number): Buffer {
   const lines = ['id,name,score,active'];
-  for (let i = 1; i <= rows; i++) lines.push(`${i},name-${i},${(i * 1.5).toFixed(1)},${i % 2 === 0}`);
+  for (let i = 1; i <= rows; i++) {lines.push(`${i},name-${i},${(i * 1.5).toFixed(1)},${i % 2 === 0}`);}
   return Buffer.from(`${lines.join('\n')}\n`);
 }
 
@@ -58,7 +58,7 @@ async function unfinishedUploads(prefix: string): Promise<string[] | 'unsupporte
     const page = await client.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket, Prefix: prefix }));
     return (page.Uploads ?? []).map((upload) => upload.Key!);
   } catch (error) {
-    if ((error as { name?: string }).name === 'NotImplemented') return 'unsupported';
+    if ((error as { name?: string }).name === 'NotImplemented') {return 'unsupported';}
     throw error;
   } finally {
     client.destroy();
@@ -88,7 +88,7 @@ describe('uploading a file (multipart/form-data)', () => {
     expect(await rowsWithIdentifier(identifier)).toEqual([]);
     expect(await listS3Keys(`${identifier}/`)).toEqual([]);
     const uploads = await unfinishedUploads(`${identifier}/`);
-    if (uploads !== 'unsupported') expect(uploads).toEqual([]);
+    if (uploads !== 'unsupported') {expect(uploads).toEqual([]);}
     expect(await jobCount(q)).toBe(jobsBefore);
   };
 
@@ -417,7 +417,7 @@ describe('uploading a file (multipart/form-data)', () => {
     const csv = csvOf(20);
     const send = (bytes: Buffer, idempotencyKey?: string) => {
       const req = api().post('/api/v1/process');
-      if (idempotencyKey) req.set('Idempotency-Key', idempotencyKey);
+      if (idempotencyKey) {req.set('Idempotency-Key', idempotencyKey);}
       return req.field('identifier', identifier).field('operations', 'validate').attach('file', bytes, { filename: 'a.csv', contentType: 'text/csv' });
     };
     const first = await send(csv, key).expect(202);
@@ -497,7 +497,7 @@ async function streamMultipartUpload(
     yield header;
     for (let row = 0; size < bytes; ) {
       const lines: string[] = [];
-      for (let i = 0; i < 2000; i++, row++) lines.push(`${row},name-${row},${row % 97},${row % 2 === 0},some words of comment ${row}\n`);
+      for (let i = 0; i < 2000; i++, row++) {lines.push(`${row},name-${row},${row % 97},${row % 2 === 0},some words of comment ${row}\n`);}
       const chunk = Buffer.from(lines.join(''));
       hash.update(chunk);
       size += chunk.length;

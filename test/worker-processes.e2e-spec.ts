@@ -108,8 +108,8 @@ describe('worker processes', () => {
           [`${prefix}-%`],
         );
         maxProcessing = Math.max(maxProcessing, Number(row!.processing));
-        if (stopped || (submitted && Number(row!.completed) === total)) return;
-        if (Date.now() > deadline) throw new Error(`only ${row!.completed} of ${total} objects completed in time`);
+        if (stopped || (submitted && Number(row!.completed) === total)) {return;}
+        if (Date.now() > deadline) {throw new Error(`only ${row!.completed} of ${total} objects completed in time`);}
         await sleep(20);
       }
     })();

@@ -48,7 +48,7 @@ export class ResponseContract {
   constructor() {
     addFormats(this.ajv);
     this.ajv.addFormat('binary', true);
-    this.ajv.addSchema(this.document as object, CONTRACT_ID);
+    this.ajv.addSchema(this.document, CONTRACT_ID);
   }
 
   /** Validates every response `fastify` sends; call before the app is initialised. */
