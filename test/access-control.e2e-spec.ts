@@ -459,7 +459,7 @@ describe('access control (AUTH_REQUIRED=true)', () => {
   });
 
   describe('npm run keys', () => {
-    const cli = (...args: string[]) => run(NODE, [KEYS_CLI, ...args], { env: { ...service.env } as NodeJS.ProcessEnv });
+    const cli = (...args: string[]) => run(NODE, [KEYS_CLI, ...args], { env: { ...service.env } });
 
     it('creates a key that works, lists it without its secret, and revokes it', async () => {
       const created = await cli('create', '--name', 'from the shell', '--team', alpha, '--scopes', 'read');

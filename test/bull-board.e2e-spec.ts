@@ -42,7 +42,7 @@ describe('Bull Board queue dashboard', () => {
     const queues = await request(api.baseUrl).get(`/admin/queues/api/queues?activeQueue=${OBJECTS_QUEUE}&status=prioritized&page=1`).set('authorization', basic('operator', 'correct horse')).expect(200);
     const queue = (queues.body.queues as { name: string; counts: Record<string, number> }[]).find((candidate) => candidate.name === OBJECTS_QUEUE);
     expect(queue).toBeDefined();
-    expect(queue!.counts.waiting + (queue!.counts.prioritized ?? 0)).toBeGreaterThanOrEqual(1);
+    expect(queue!.counts.waiting! + (queue!.counts.prioritized ?? 0)).toBeGreaterThanOrEqual(1);
     expect(JSON.stringify(queues.body)).toContain(id);
 
     const document = (await request(api.baseUrl).get('/docs/json').expect(200)).body as { paths: Record<string, unknown> };

@@ -44,7 +44,7 @@ async function expectFailedAtOnce(id: string, progress: ProgressResponse, operat
   expect(progress.state).toBe('failed');
   expect(progress.operations_status[operation]).toMatchObject({ completed: false, attempts: 1 });
   const [row] = await query<{ attempts: number }>('select attempts from processing_objects where id = $1', [id]);
-  expect(row.attempts).toBe(1);
+  expect(row!.attempts).toBe(1);
   return progress.error_message!;
 }
 
@@ -78,12 +78,12 @@ describe('content that used to break the worker has a clear outcome, and the nex
     const content = json(JSON.stringify(records));
     const { progress } = await run('many-fields', content, ['analyze']);
     expectCompleted(progress);
-    const analysis = await readS3Json<{ record_count: number; fields: Record<string, any>; truncated?: unknown }>(progress.s3_artifacts.analyze);
+    const analysis = await readS3Json<{ record_count: number; fields: Record<string, any>; truncated?: unknown }>(progress.s3_artifacts.analyze!);
     expect(analysis.record_count).toBe(20_000);
     expect(Object.keys(analysis.fields)).toEqual(Array.from({ length: MAX_FIELDS }, (_, index) => `k${index}`));
     expect(analysis.truncated).toEqual({ field_limit: MAX_FIELDS });
     expect(analysis.fields.k0).toMatchObject({ count: 20_000, nulls: 19_999, distinct: 1, types: { integer: 1, null: 19_999 } });
-    const enrichment = await readS3Json<{ schema: { fields: unknown[]; truncated?: unknown } }>(progress.s3_artifacts.enrich);
+    const enrichment = await readS3Json<{ schema: { fields: unknown[]; truncated?: unknown } }>(progress.s3_artifacts.enrich!);
     expect(enrichment.schema.fields).toHaveLength(MAX_FIELDS);
     expect(enrichment.schema.truncated).toEqual({ field_limit: MAX_FIELDS });
 
@@ -97,7 +97,7 @@ describe('content that used to break the worker has a clear outcome, and the nex
   it('an 80 KB word then "!" is counted as one term (by its first characters)', async () => {
     const { progress } = await run('long-word', text(`${'a'.repeat(80_000)}!`), ['analyze']);
     expectCompleted(progress);
-    const analysis = await readS3Json<{ counts: { words: number }; terms: Record<string, unknown> }>(progress.s3_artifacts.analyze);
+    const analysis = await readS3Json<{ counts: { words: number }; terms: Record<string, unknown> }>(progress.s3_artifacts.analyze!);
     expect(analysis.counts.words).toBe(1);
     expect(analysis.terms).toEqual({ total_terms: 1, distinct_terms: 1, exact: true, top_terms: [{ term: 'a'.repeat(MAX_VALUE_CHARACTERS), count: 1 }] });
     await expectOrdinaryObjectCompletes();
@@ -133,7 +133,7 @@ describe('a field named __proto__ is kept, through to every export format', () =
     expect((await readS3(artifact(identifier, 'transform/records.ndjson'))).toString()).toBe(
       '{"id":1,"__proto__":"x","name":"Ann"}\n{"id":2,"__proto__":"y","name":"Bob"}\n',
     );
-    const analysis = await readS3Json<{ fields: Record<string, unknown> }>(progress.s3_artifacts.analyze);
+    const analysis = await readS3Json<{ fields: Record<string, unknown> }>(progress.s3_artifacts.analyze!);
     expect(Object.keys(analysis.fields)).toEqual(['id', '__proto__', 'name']);
     await expectOrdinaryObjectCompletes();
   });
@@ -167,8 +167,8 @@ describe(`records on each side of ${SMALL_CONTENT_BYTES} bytes (kept in memory, 
   /** Records whose content is exactly `bytes` long: the last one's string is padded. */
   const sized = (format: Format, bytes: number) => {
     const records = Array.from({ length: Math.floor(bytes / 20) }, (_, index) => ({ a: index, s: 'x' }));
-    while (render(format, records).bytes.length > bytes - 50) records.pop();
-    records[records.length - 1].s += 'x'.repeat(bytes - render(format, records).bytes.length);
+    while (render(format, records).bytes.length > bytes - 50) {records.pop();}
+    records[records.length - 1]!.s += 'x'.repeat(bytes - render(format, records).bytes.length);
     return records;
   };
 
@@ -184,7 +184,7 @@ describe(`records on each side of ${SMALL_CONTENT_BYTES} bytes (kept in memory, 
     const { identifier, progress } = await run(`boundary-${format}`, file, ['export']);
     expectCompleted(progress);
     expect(await ndjsonLines(artifact(identifier, 'export/records.ndjson'))).toEqual(records);
-    const validation = await readS3Json<{ record_count: number; size: number }>(progress.s3_artifacts.validate);
+    const validation = await readS3Json<{ record_count: number; size: number }>(progress.s3_artifacts.validate!);
     expect(validation).toMatchObject({ record_count: records.length, size: bytes });
   });
 

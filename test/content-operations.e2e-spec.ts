@@ -29,7 +29,7 @@ async function submitWithSource(
 ): Promise<{ id: string; identifier: string }> {
   const submitted = await submitUpload(service.baseUrl, uniqueIdentifier(label), file, operations, options);
   const row = await query<{ source: { sha256: string; size: number } }>('select source from processing_objects where id = $1', [submitted.id]);
-  expect(row[0].source).toMatchObject({ sha256: sha256(file.bytes), size: file.bytes.length });
+  expect(row[0]!.source).toMatchObject({ sha256: sha256(file.bytes), size: file.bytes.length });
   return submitted;
 }
 
@@ -88,7 +88,13 @@ const TEXT_SOURCE = 'Cafe\u0301 au lait\r\nThe cafe\u0301 opens at 8.\rThe end �
 const TEXT_CANONICAL = 'Café au lait\nThe café opens at 8.\nThe end — the END\n';
 
 const cases: Record<string, Promise<{ id: string; identifier: string }>> = {};
-const submitted = (name: string) => cases[name];
+function submitted(name: string): Promise<{ id: string; identifier: string }> {
+  const found = cases[name];
+  if (!found) {
+    throw new Error(`No case named ${name} was submitted in beforeAll`);
+  }
+  return found;
+}
 
 beforeAll(async () => {
   service = await startTestApp({ MAX_PARALLEL_WORKERS: '6', LOG_LEVEL: 'error' });
@@ -160,7 +166,7 @@ async function completedCase(name: string) {
 describe('records', () => {
   it('CSV with a BOM, ; delimiter, header and quoted fields: detected, typed, analysed and exported as CSV', async () => {
     const { id, identifier, progress } = await completedCase('csv');
-    const validation = await readS3Json<Record<string, any>>(progress.s3_artifacts.validate);
+    const validation = await readS3Json<Record<string, any>>(progress.s3_artifacts.validate!);
     expect(validation).toMatchObject({
       valid: true,
       content_type: 'text/csv',
@@ -174,7 +180,7 @@ describe('records', () => {
     const records = (await readS3(artifact(identifier, 'transform/records.ndjson'))).toString().trim().split('\n').map((line) => JSON.parse(line));
     expect(records).toEqual(CSV_ROWS.map((row) => ({ ...row, note: row.note || null, code: row.code === '' ? null : row.code === '12' ? 12 : row.code })));
 
-    const enrichment = await readS3Json<{ schema: { fields: unknown[] } }>(progress.s3_artifacts.enrich);
+    const enrichment = await readS3Json<{ schema: { fields: unknown[] } }>(progress.s3_artifacts.enrich!);
     expect(enrichment.schema.fields).toEqual([
       { name: 'name', types: ['string'], nullable: false, present_in: 4 },
       { name: 'note', types: ['string'], nullable: true, present_in: 4 },
@@ -182,13 +188,13 @@ describe('records', () => {
       { name: 'active', types: ['boolean'], nullable: false, present_in: 4 },
       { name: 'code', types: ['integer', 'string'], nullable: true, present_in: 4 },
     ]);
-    const analysis = await readS3Json<{ fields: Record<string, any> }>(progress.s3_artifacts.analyze);
+    const analysis = await readS3Json<{ fields: Record<string, any> }>(progress.s3_artifacts.analyze!);
     const amounts = CSV_ROWS.map((row) => row.amount);
     expect(analysis.fields.amount.numeric.mean * amounts.length).toBeCloseTo(amounts.reduce((sum, value) => sum + value, 0), 10);
     expect(analysis.fields.amount.numeric).toMatchObject({ min: -3, max: 100 });
 
     // The manifest's presigned URLs really download, and the CSV export round-trips.
-    const exported = await readS3Json<{ manifest: { artifacts: { key: string; url: string; s3_url: string }[] } }>(progress.s3_artifacts.export);
+    const exported = await readS3Json<{ manifest: { artifacts: { key: string; url: string; s3_url: string }[] } }>(progress.s3_artifacts.export!);
     const keys = exported.manifest.artifacts.map((entry) => entry.key).sort();
     expect(keys).toEqual(
       [
@@ -211,17 +217,17 @@ describe('records', () => {
     const csvUrl = exported.manifest.artifacts.find((entry) => entry.key.endsWith('export/records.csv'))!.url;
     const rows = parseCsv(await (await fetch(csvUrl)).text(), { columns: true }) as Record<string, string>[];
     expect(rows.map((row) => row.name)).toEqual(CSV_ROWS.map((row) => row.name));
-    expect(rows[1].note).toBe('two\nlines');
+    expect(rows[1]!.note).toBe('two\nlines');
     expect(rows.reduce((sum, row) => sum + Number(row.amount), 0)).toBeCloseTo(109.75, 10);
     expect((await request(service.baseUrl).get(`/api/v1/objects/${id}/artifacts`).expect(200)).body.artifacts.length).toBe(keys.length + 1); // + export_result.json
   });
 
   it('NDJSON (CRLF, blank lines) checked record by record against a JSON Schema, with statistics that match', async () => {
     const { identifier, progress } = await completedCase('ndjson');
-    expect(await readS3Json(progress.s3_artifacts.validate)).toMatchObject({ kind: 'ndjson', record_count: 250, json_schema: 'passed' });
+    expect(await readS3Json(progress.s3_artifacts.validate!)).toMatchObject({ kind: 'ndjson', record_count: 250, json_schema: 'passed' });
     const records = (await readS3(artifact(identifier, 'transform/records.ndjson'))).toString().trim().split('\n');
     expect(records.map((line) => JSON.parse(line))).toEqual(NDJSON_RECORDS);
-    const analysis = await readS3Json<{ record_count: number; fields: Record<string, any> }>(progress.s3_artifacts.analyze);
+    const analysis = await readS3Json<{ record_count: number; fields: Record<string, any> }>(progress.s3_artifacts.analyze!);
     const scores = NDJSON_RECORDS.map((record) => record.score);
     expect(analysis.record_count).toBe(250);
     expect(analysis.fields.score.numeric.mean).toBeCloseTo(scores.reduce((sum, value) => sum + value, 0) / scores.length, 10);
@@ -235,11 +241,11 @@ describe('records', () => {
 
   it('a JSON array streams element by element to records, exported as NDJSON by default', async () => {
     const { identifier, progress } = await completedCase('json');
-    expect(await readS3Json(progress.s3_artifacts.validate)).toMatchObject({ kind: 'json', json_kind: 'array', record_count: 4 });
+    expect(await readS3Json(progress.s3_artifacts.validate!)).toMatchObject({ kind: 'json', json_kind: 'array', record_count: 4 });
     const expected = JSON_ARRAY.map((item) => (typeof item === 'object' ? item : { value: item }));
     const canonical = (await readS3(artifact(identifier, 'transform/records.ndjson'))).toString();
     expect(canonical.trim().split('\n').map((line) => JSON.parse(line))).toEqual(expected);
-    expect(await readS3Json(progress.s3_artifacts.export)).toMatchObject({ format: 'ndjson', file: artifact(identifier, 'export/records.ndjson') });
+    expect(await readS3Json(progress.s3_artifacts.export!)).toMatchObject({ format: 'ndjson', file: artifact(identifier, 'export/records.ndjson') });
     expect((await readS3(artifact(identifier, 'export/records.ndjson'))).toString()).toBe(canonical);
   });
 });
@@ -247,25 +253,25 @@ describe('records', () => {
 describe('text', () => {
   it('becomes NFC with \\n line endings, with counts and top terms; export is the canonical text', async () => {
     const { identifier, progress } = await completedCase('text');
-    expect(await readS3Json(progress.s3_artifacts.validate)).toMatchObject({ kind: 'text', content_type: 'text/plain', size: Buffer.byteLength(TEXT_SOURCE) });
+    expect(await readS3Json(progress.s3_artifacts.validate!)).toMatchObject({ kind: 'text', content_type: 'text/plain', size: Buffer.byteLength(TEXT_SOURCE) });
     const canonical = (await readS3(artifact(identifier, 'transform/text.txt'))).toString('utf8');
     expect(canonical).toBe(TEXT_CANONICAL);
     expect(canonical).toBe(TEXT_SOURCE.replace(/\r\n?/g, '\n').normalize('NFC'));
 
-    const enrichment = await readS3Json<{ text: unknown }>(progress.s3_artifacts.enrich);
+    const enrichment = await readS3Json<{ text: unknown }>(progress.s3_artifacts.enrich!);
     expect(enrichment.text).toEqual({
       bytes: Buffer.byteLength(TEXT_CANONICAL),
       characters: [...TEXT_CANONICAL].length,
       words: TEXT_CANONICAL.split(/\s+/).filter(Boolean).length,
       lines: 3,
     });
-    const analysis = await readS3Json<{ terms: { top_terms: { term: string; count: number }[] } }>(progress.s3_artifacts.analyze);
+    const analysis = await readS3Json<{ terms: { top_terms: { term: string; count: number }[] } }>(progress.s3_artifacts.analyze!);
     expect(analysis.terms.top_terms.slice(0, 3)).toEqual([
       { term: 'the', count: 3 },
       { term: 'café', count: 2 },
       { term: 'end', count: 2 },
     ]);
-    expect(await readS3Json(progress.s3_artifacts.export)).toMatchObject({ format: 'text', file: artifact(identifier, 'export/text.txt') });
+    expect(await readS3Json(progress.s3_artifacts.export!)).toMatchObject({ format: 'text', file: artifact(identifier, 'export/text.txt') });
     expect((await readS3(artifact(identifier, 'export/text.txt'))).toString('utf8')).toBe(TEXT_CANONICAL);
   });
 });
@@ -275,7 +281,7 @@ describe('images', () => {
 
   /** Each thumbnail as downloaded through its presigned URL: its real format and size, checked against the result. */
   async function downloadedThumbnails(progress: ProgressResponse) {
-    const result = await readS3Json<ThumbnailResult>(progress.s3_artifacts.thumbnail);
+    const result = await readS3Json<ThumbnailResult>(progress.s3_artifacts.thumbnail!);
     return Promise.all(
       result.thumbnails.map(async (thumbnail) => {
         const bytes = Buffer.from(await (await fetch(thumbnail.url)).arrayBuffer());
@@ -294,7 +300,7 @@ describe('images', () => {
 
   it('JPEG with EXIF orientation 6: thumbnails are auto-oriented and fit inside each box; enrich reports the EXIF', async () => {
     const { progress } = await completedCase('jpeg');
-    expect(await readS3Json(progress.s3_artifacts.validate)).toMatchObject({
+    expect(await readS3Json(progress.s3_artifacts.validate!)).toMatchObject({
       kind: 'image',
       content_type: 'image/jpeg',
       image: { format: 'jpeg', width: 2000, height: 1000, oriented_width: 1000, oriented_height: 2000, orientation: 6 },
@@ -304,7 +310,7 @@ describe('images', () => {
       { size: '300x300', width: 150, height: 300, exif: undefined },
       { size: '1200x1200', width: 600, height: 1200, exif: undefined },
     ]);
-    const enrichment = await readS3Json<{ image: Record<string, unknown> }>(progress.s3_artifacts.enrich);
+    const enrichment = await readS3Json<{ image: Record<string, unknown> }>(progress.s3_artifacts.enrich!);
     expect(enrichment.image).toMatchObject({
       format: 'jpeg',
       width: 2000,
@@ -330,10 +336,10 @@ describe('images', () => {
     expect(metadata).toMatchObject({ format: 'webp', width: 2000, height: 1000 });
     expect(metadata.exif).toBeUndefined();
     expect(metadata.icc).toBeUndefined();
-    const analysis = await readS3Json<Record<string, any>>(progress.s3_artifacts.analyze);
+    const analysis = await readS3Json<Record<string, any>>(progress.s3_artifacts.analyze!);
     // Half red (200,40,40) and half blue (30,60,220): the two dominant colours, about half each.
     expect(analysis.dominant_colours.slice(0, 2).map((colour: { hex: string }) => colour.hex).sort()).toEqual(['#1838d8', '#c82828']);
-    for (const colour of analysis.dominant_colours.slice(0, 2)) expect(colour.share).toBeCloseTo(0.5, 1);
+    for (const colour of analysis.dominant_colours.slice(0, 2)) {expect(colour.share).toBeCloseTo(0.5, 1);}
     expect(analysis.histogram.channels.red.reduce((sum: number, count: number) => sum + count, 0)).toBe(1024 * 512);
     expect(analysis.entropy).toBeGreaterThan(0);
     expect(typeof analysis.sharpness).toBe('number');
@@ -350,16 +356,16 @@ describe('images', () => {
 
   it('GIF, AVIF and TIFF decode and get thumbnails; sizes are configurable', async () => {
     const gif = (await completedCase('gif')).progress;
-    expect(await readS3Json(gif.s3_artifacts.validate)).toMatchObject({ content_type: 'image/gif', image: { format: 'gif', width: 400, height: 200 } });
+    expect(await readS3Json(gif.s3_artifacts.validate!)).toMatchObject({ content_type: 'image/gif', image: { format: 'gif', width: 400, height: 200 } });
     expect((await downloadedThumbnails(gif)).map(({ width, height }) => [width, height])).toEqual([
       [100, 50],
       [300, 150],
       [400, 200],
     ]);
-    expect(await readS3Json(gif.s3_artifacts.analyze)).toMatchObject({ kind: 'image', histogram: { sampled_width: 400, sampled_height: 200 } });
+    expect(await readS3Json(gif.s3_artifacts.analyze!)).toMatchObject({ kind: 'image', histogram: { sampled_width: 400, sampled_height: 200 } });
 
     const avif = (await completedCase('avif')).progress;
-    expect(await readS3Json(avif.s3_artifacts.validate)).toMatchObject({ content_type: 'image/avif', image: { format: 'avif', width: 640, height: 480 } });
+    expect(await readS3Json(avif.s3_artifacts.validate!)).toMatchObject({ content_type: 'image/avif', image: { format: 'avif', width: 640, height: 480 } });
     expect((await downloadedThumbnails(avif)).map(({ width, height }) => [width, height])).toEqual([
       [100, 75],
       [300, 225],
@@ -367,7 +373,7 @@ describe('images', () => {
     ]);
 
     const tiff = (await completedCase('tiff')).progress;
-    expect(await readS3Json(tiff.s3_artifacts.validate)).toMatchObject({ content_type: 'image/tiff', image: { format: 'tiff' } });
+    expect(await readS3Json(tiff.s3_artifacts.validate!)).toMatchObject({ content_type: 'image/tiff', image: { format: 'tiff' } });
     expect((await downloadedThumbnails(tiff)).map(({ size, width, height }) => [size, width, height])).toEqual([
       ['64x64', 64, 32],
       ['250x1000', 250, 125],
@@ -381,9 +387,9 @@ describe('invalid content fails at once, saying what and where, and is not retri
     const progress = await settled(id);
     expect(progress.state).toBe('failed');
     expect(progress.operations_status[operation]).toMatchObject({ completed: false, attempts: 1 });
-    expect(progress.operations_status[operation].error).toBe(progress.error_message!.replace(`${operation}: `, ''));
+    expect(progress.operations_status[operation]!.error).toBe(progress.error_message!.replace(`${operation}: `, ''));
     const [row] = await query<{ attempts: number }>('select attempts from processing_objects where id = $1', [id]);
-    expect(row.attempts).toBe(1);
+    expect(row!.attempts).toBe(1);
     return progress.error_message!;
   }
 

@@ -106,11 +106,11 @@ function variablesTheAppReads(): Set<string> {
   const source = readFileSync(join(ROOT, 'src', 'config', 'app-config.ts'), 'utf8');
   const schema = /const envSchema = z\.object\(\{([\s\S]*?)\n\}\);/.exec(source);
   expect(schema).not.toBeNull();
-  return new Set([...[...schema![1].matchAll(/^ {2}([A-Z][A-Z0-9_]*):/gm)].map((match) => match[1]), ...NODE_VARIABLES]);
+  return new Set([...[...schema![1]!.matchAll(/^ {2}([A-Z][A-Z0-9_]*):/gm)].map((match) => match[1]!), ...NODE_VARIABLES]);
 }
 
 function portNumber(container: Container, port: string | number): number {
-  if (typeof port === 'number') return port;
+  if (typeof port === 'number') {return port;}
   const declared = container.ports?.find((candidate) => candidate.name === port);
   expect({ container: container.name, port, declared: declared !== undefined }).toEqual({ container: container.name, port, declared: true });
   return declared!.containerPort;
@@ -122,8 +122,8 @@ function probesOf(container: Container): [string, Probe][] {
 
 function preStopSeconds(container: Container): number {
   const preStop = container.lifecycle?.preStop;
-  if (!preStop) return 0;
-  if (preStop.sleep) return preStop.sleep.seconds;
+  if (!preStop) {return 0;}
+  if (preStop.sleep) {return preStop.sleep.seconds;}
   const [command, seconds] = preStop.exec?.command ?? [];
   expect(command).toBe('sleep');
   return Number(seconds);
@@ -153,7 +153,7 @@ describe('Kubernetes manifests (deploy/)', () => {
       }
     }
     for (const variable of container.env ?? []) {
-      if (variable.value !== undefined) env[variable.name] = variable.value;
+      if (variable.value !== undefined) {env[variable.name] = variable.value;}
     }
     return env;
   }
@@ -165,7 +165,7 @@ describe('Kubernetes manifests (deploy/)', () => {
         .map((container) => ({ deployment, pod: deployment.spec!.template!, container, env: environmentOf(container) })),
     );
     expect({ role, deployments: found.length }).toEqual({ role, deployments: 1 });
-    return found[0];
+    return found[0]!;
   }
 
   const defaults = new AppConfig({});
@@ -202,7 +202,7 @@ describe('Kubernetes manifests (deploy/)', () => {
       });
     }
     const kustomization = parseAllDocuments(readFileSync(join(DEPLOY, 'kustomization.yaml'), 'utf8'));
-    const { resources } = (Array.isArray(kustomization) ? kustomization[0] : kustomization).toJS() as { resources: string[] };
+    const { resources } = (Array.isArray(kustomization) ? kustomization[0] : kustomization)!.toJS() as { resources: string[] };
     expect([...resources].sort()).toEqual([...new Set(manifests.map(({ file }) => file))].sort());
     expect(new Set(manifests.map(({ manifest }) => manifest.kind))).toEqual(new Set(['ConfigMap', 'Secret', 'Deployment', 'Service', 'PodDisruptionBudget']));
   });
@@ -275,8 +275,8 @@ describe('Kubernetes manifests (deploy/)', () => {
     const app = role === 'api' ? apiApp : workerApp;
     const annotations = pod.metadata.annotations ?? {};
     expect(annotations['prometheus.io/scrape']).toBe('true');
-    expect(Number(annotations['prometheus.io/port'])).toBe(container.ports![0].containerPort);
-    const response = await request(app.baseUrl).get(annotations['prometheus.io/path']);
+    expect(Number(annotations['prometheus.io/port'])).toBe(container.ports![0]!.containerPort);
+    const response = await request(app.baseUrl).get(annotations['prometheus.io/path']!);
     expect({ role, status: response.status }).toEqual({ role, status: 200 });
     expect(response.headers['content-type']).toMatch(/^text\/plain/);
     expect(response.text).toMatch(/^# (HELP|TYPE) /m);
@@ -311,18 +311,18 @@ describe('Kubernetes manifests (deploy/)', () => {
     });
     expect(budgets).toHaveLength(1);
     // A budget that allows no disruption at all would block node drains.
-    expect(budgets[0].spec!.minAvailable).toBeGreaterThanOrEqual(1);
-    expect(budgets[0].spec!.minAvailable).toBeLessThan(deployment.spec!.replicas!);
+    expect(budgets[0]!.spec!.minAvailable).toBeGreaterThanOrEqual(1);
+    expect(budgets[0]!.spec!.minAvailable).toBeLessThan(deployment.spec!.replicas!);
   });
 
   it('expose the API through a Service on its named http port', () => {
     const services = byKind('Service');
     expect(services).toHaveLength(1);
     const service = services[0];
-    expect(api.pod.metadata.labels).toMatchObject(service.spec!.selector as Record<string, string>);
-    expect(worker.pod.metadata.labels).not.toMatchObject(service.spec!.selector as Record<string, string>);
-    const [port] = service.spec!.ports!;
-    expect(portNumber(api.container, port.targetPort)).toBe(defaults.http.port);
+    expect(api.pod.metadata.labels).toMatchObject(service!.spec!.selector as Record<string, string>);
+    expect(worker.pod.metadata.labels).not.toMatchObject(service!.spec!.selector as Record<string, string>);
+    const [port] = service!.spec!.ports!;
+    expect(portNumber(api.container, port!.targetPort)).toBe(defaults.http.port);
   });
 
   it.each(['api', 'worker'] as const)(
@@ -334,15 +334,15 @@ describe('Kubernetes manifests (deploy/)', () => {
       const initContainers = pod.spec.initContainers ?? [];
       expect(initContainers).toHaveLength(1);
       const [migrate] = initContainers;
-      expect([...(migrate.command ?? []), ...(migrate.args ?? [])]).toEqual(['node', 'dist/src/migrate.js']);
+      expect([...(migrate!.command ?? []), ...(migrate!.args ?? [])]).toEqual(['node', 'dist/src/migrate.js']);
       expect(existsSync(join(ROOT, 'src', 'migrate.ts'))).toBe(true);
       expect(existsSync(join(ROOT, 'dist', 'src', 'migrate.js'))).toBe(true);
       expect(readFileSync(join(ROOT, 'package.json'), 'utf8')).toContain('"migrate": "node dist/src/migrate.js"');
-      expect(migrate.image).toBe(container.image);
-      expect(migrate.envFrom).toEqual(container.envFrom);
-      expect(() => new AppConfig(environmentOf(migrate))).not.toThrow();
-      expect(migrate.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
-      expect(Object.keys(migrate.resources?.limits ?? {})).toContain('memory');
+      expect(migrate!.image).toBe(container.image);
+      expect(migrate!.envFrom).toEqual(container.envFrom);
+      expect(() => new AppConfig(environmentOf(migrate!))).not.toThrow();
+      expect(migrate!.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+      expect(Object.keys(migrate!.resources?.limits ?? {})).toContain('memory');
     },
   );
 
@@ -374,15 +374,15 @@ describe('docker compose (docker-compose.yml)', () => {
   const roles = { migrate: services.migrate, api: services.api, worker: services.worker };
 
   it('runs the migration, the API and the workers from one image, built from this repository', () => {
-    const images = new Set(Object.values(roles).map((service) => service.image));
+    const images = new Set(Object.values(roles).map((service) => service!.image));
     expect(images.size).toBe(1);
     expect([...images][0]).toMatch(/^[a-z0-9./-]+:[\w.-]+$/);
     for (const [name, service] of Object.entries(roles)) {
-      expect({ name, build: service.build }).toEqual({ name, build: '.' });
+      expect({ name, build: service!.build }).toEqual({ name, build: '.' });
     }
-    expect(services.migrate.command).toEqual(['node', 'dist/src/migrate.js']);
-    expect(services.api.environment!.APP_ROLE).toBe('api');
-    expect(services.worker.environment!.APP_ROLE).toBe('worker');
+    expect(services.migrate!.command).toEqual(['node', 'dist/src/migrate.js']);
+    expect(services.api!.environment!.APP_ROLE).toBe('api');
+    expect(services.worker!.environment!.APP_ROLE).toBe('worker');
   });
 
   it('pins every image it pulls to a release, MinIO to a dated one', () => {
@@ -393,34 +393,34 @@ describe('docker compose (docker-compose.yml)', () => {
       expect({ name, tag, latest: tag === 'latest' || tag === undefined }).toEqual({ name, tag, latest: false });
       expect({ name, tag, hasVersion: /\d+\.\d+|^RELEASE\./.test(tag!) }).toEqual({ name, tag, hasVersion: true });
     }
-    expect(services.minio.image).toMatch(/^minio\/minio:RELEASE\.\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z$/);
+    expect(services.minio!.image).toMatch(/^minio\/minio:RELEASE\.\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z$/);
   });
 
   it.each(['api', 'worker'] as const)('gives %s containers longer to stop than the shutdown timeout before SIGKILL', (role) => {
     const service = services[role];
-    const shutdownTimeoutMs = new AppConfig(service.environment!).shutdownTimeoutMs;
-    expect(service.stop_grace_period).toBeDefined();
-    expect(durationMs(service.stop_grace_period!)).toBeGreaterThan(shutdownTimeoutMs);
+    const shutdownTimeoutMs = new AppConfig(service!.environment!).shutdownTimeoutMs;
+    expect(service!.stop_grace_period).toBeDefined();
+    expect(durationMs(service!.stop_grace_period!)).toBeGreaterThan(shutdownTimeoutMs);
   });
 
   it('signs presigned URLs for MinIO as the host reaches it (a published port on localhost), not as the containers do', () => {
-    const config = new AppConfig(services.api.environment!);
+    const config = new AppConfig(services.api!.environment!);
     const internal = new URL(config.s3.endpoint!);
     const publicEndpoint = new URL(config.s3.publicEndpoint!);
     expect(internal.hostname).toBe('minio');
     expect(publicEndpoint.hostname).toBe('localhost');
-    expect(services.minio.ports).toContain(`${publicEndpoint.port}:${internal.port}`);
-    expect(new AppConfig(services.worker.environment!).s3.publicEndpoint).toBe(config.s3.publicEndpoint);
+    expect(services.minio!.ports).toContain(`${publicEndpoint.port}:${internal.port}`);
+    expect(new AppConfig(services.worker!.environment!).s3.publicEndpoint).toBe(config.s3.publicEndpoint);
   });
 
   it('sets only variables the application reads and .env.example documents', () => {
     const read = variablesTheAppReads();
     const documented = documentedVariables();
-    const set = new Set(Object.values(roles).flatMap((service) => Object.keys(service.environment ?? {})));
+    const set = new Set(Object.values(roles).flatMap((service) => Object.keys(service!.environment ?? {})));
     expect(set.size).toBeGreaterThan(5);
     expect([...set].filter((name) => !read.has(name) || !documented.has(name))).toEqual([]);
     for (const service of Object.values(roles)) {
-      expect(() => new AppConfig(service.environment!)).not.toThrow();
+      expect(() => new AppConfig(service!.environment!)).not.toThrow();
     }
   });
 });

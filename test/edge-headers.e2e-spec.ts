@@ -105,7 +105,7 @@ describe('security headers', () => {
       const problems: string[] = [];
       page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
       page.on('console', (message) => {
-        if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+        if (message.type() === 'error') {problems.push(`console: ${message.text()}`);}
       });
       await page.addInitScript(() => {
         const g = globalThis as any;

@@ -36,7 +36,7 @@ function drip(baseUrl: string, head: string, drip: string): Promise<Dripped> {
     const chunks: Buffer[] = [];
     let sent = 0;
     const timer = setInterval(() => {
-      if (sent < drip.length && socket.writable) socket.write(drip[sent++]);
+      if (sent < drip.length && socket.writable) {socket.write(drip[sent++]!);}
     }, 200);
     socket.on('data', (chunk) => chunks.push(chunk));
     socket.on('error', () => undefined);
@@ -55,7 +55,7 @@ function drip(baseUrl: string, head: string, drip: string): Promise<Dripped> {
 
 function parseAnswer(answer: string): { status: number; headers: string; body: Record<string, unknown> } {
   const [head, body] = answer.split('\r\n\r\n');
-  return { status: Number(head.split(' ')[1]), headers: head.toLowerCase(), body: JSON.parse(body) as Record<string, unknown> };
+  return { status: Number(head!.split(' ')[1]), headers: head!.toLowerCase(), body: JSON.parse(body!) as Record<string, unknown> };
 }
 
 async function rowsWithIdentifier(identifier: string): Promise<unknown[]> {
@@ -70,7 +70,7 @@ async function unfinishedUploads(prefix: string): Promise<string[] | 'unsupporte
     const page = await client.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket, Prefix: prefix }));
     return (page.Uploads ?? []).map((upload) => upload.Key!);
   } catch (error) {
-    if ((error as { name?: string }).name === 'NotImplemented') return 'unsupported';
+    if ((error as { name?: string }).name === 'NotImplemented') {return 'unsupported';}
     throw error;
   } finally {
     client.destroy();
@@ -155,7 +155,7 @@ describe('HTTP timeouts', () => {
     await waitFor(async () => (await rowsWithIdentifier(identifier)).length === 0, { what: 'the pending row to go' });
     expect(await listS3Keys(`${identifier}/`)).toEqual([]);
     const uploads = await unfinishedUploads(`${identifier}/`);
-    if (uploads !== 'unsupported') expect(uploads).toEqual([]);
+    if (uploads !== 'unsupported') {expect(uploads).toEqual([]);}
 
     const again = await request(service.baseUrl)
       .post('/api/v1/process')

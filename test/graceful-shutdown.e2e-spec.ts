@@ -34,15 +34,15 @@ describe('graceful shutdown on SIGTERM', () => {
     await first.waitForOutput(/Running as role 'worker'/);
     const identifier = uniqueIdentifier('sigterm');
     await request(api.baseUrl).post('/api/v1/process').send({ identifier, operations: ['analyze'] }).expect(202);
-    await waitFor(async () => (await objectOf(identifier)).operations_status.transform.started_at !== null, { what: 'transform to start' });
+    await waitFor(async () => (await objectOf(identifier)).operations_status.transform!.started_at !== null, { what: 'transform to start' });
 
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
     expect(first.output()).toMatch(/handed back to the queue/);
     const handedBack = await objectOf(identifier);
     expect(handedBack.state).toBe('processing');
-    expect(handedBack.operations_status.transform.completed).toBe(true);
-    expect(handedBack.operations_status.enrich.started_at).toBeNull();
+    expect(handedBack.operations_status.transform!.completed).toBe(true);
+    expect(handedBack.operations_status.enrich!.started_at).toBeNull();
 
     const second = spawn({ APP_ROLE: 'worker', SIMULATED_OPERATION_DELAY_MS: '100' });
     const done = await waitFor(async () => {
@@ -52,7 +52,7 @@ describe('graceful shutdown on SIGTERM', () => {
     for (const operation of PLAN) {
       expect(done.operations_status[operation]).toMatchObject({ completed: true, attempts: 1 });
     }
-    expect(done.operations_status.validate.finished_at).toBe(handedBack.operations_status.validate.finished_at);
+    expect(done.operations_status.validate!.finished_at).toBe(handedBack.operations_status.validate!.finished_at);
     await second.waitForOutput(/completed/);
   }, 120_000);
 

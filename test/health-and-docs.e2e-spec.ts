@@ -96,7 +96,7 @@ describe('health probes', () => {
       const back = await readinessBecomes(service.baseUrl, 200, '/health/ready to recover once Redis is back');
       expect(back.body.info).toEqual({ database: { status: 'up' }, redis: { status: 'up' }, s3: { status: 'up' } });
     } finally {
-      if (!redis.running) await redis.start().catch(() => undefined);
+      if (!redis.running) {await redis.start().catch(() => undefined);}
       await service?.close();
       await redis.stop();
     }
@@ -209,17 +209,17 @@ describe('service info and API documentation', () => {
   it('documents ErrorResponse as the one error shape', () => {
     const errorResponse = document.components.schemas.ErrorResponse;
     expect(errorResponse).toBeDefined();
-    expect(Object.keys(errorResponse.properties ?? {})).toEqual(expect.arrayContaining(['statusCode', 'error', 'message', 'code']));
-    expect(errorResponse.required).toEqual(expect.arrayContaining(['statusCode', 'error', 'message', 'code']));
+    expect(Object.keys(errorResponse!.properties ?? {})).toEqual(expect.arrayContaining(['statusCode', 'error', 'message', 'code']));
+    expect(errorResponse!.required).toEqual(expect.arrayContaining(['statusCode', 'error', 'message', 'code']));
   });
 
   it('gives every /api/v1 operation a success response with a schema and error responses (4xx for every operation that takes input) in the ErrorResponse shape', () => {
     const apiOperations = EXPECTED_OPERATIONS.filter(([, path]) => path.startsWith('/api/v1'));
     for (const [method, path] of apiOperations) {
-      const operation = document.paths[path][method];
+      const operation = document.paths[path]![method];
       const where = `${method.toUpperCase()} ${path}`;
       // One success with a body at most; a 204 may stand beside it (the stream: nothing left to send).
-      const success = Object.entries(operation.responses).filter(([status]) => /^2\d\d$/.test(status));
+      const success = Object.entries(operation!.responses).filter(([status]) => /^2\d\d$/.test(status));
       const withBody = success.filter(([status]) => status !== '204');
       expect({ where, successes: success.length > 0, withBody: withBody.length <= 1 }).toEqual({ where, successes: true, withBody: true });
       for (const [status, response] of success) {
@@ -236,10 +236,10 @@ describe('service info and API documentation', () => {
       }
 
       // An operation without any input (GET /api/v1/status) has no 4xx to document; it must still document its errors.
-      const takesInput = (operation.parameters ?? []).length > 0 || operation.requestBody !== undefined;
-      const errors = Object.keys(operation.responses).filter((code) => (takesInput ? /^4\d\d$/ : /^[45]\d\d$/).test(code));
+      const takesInput = (operation!.parameters ?? []).length > 0 || operation!.requestBody !== undefined;
+      const errors = Object.keys(operation!.responses).filter((code) => (takesInput ? /^4\d\d$/ : /^[45]\d\d$/).test(code));
       expect({ where, documentsErrors: errors.length > 0 }).toEqual({ where, documentsErrors: true });
-      for (const [code, response] of Object.entries(operation.responses).filter(([code]) => /^[45]\d\d$/.test(code))) {
+      for (const [code, response] of Object.entries(operation!.responses).filter(([code]) => /^[45]\d\d$/.test(code))) {
         expect({ where, code, schema: response.content?.['application/json']?.schema }).toEqual({
           where,
           code,
@@ -250,7 +250,7 @@ describe('service info and API documentation', () => {
   });
 
   it('the error media type documented for the event stream is the one the server sends', async () => {
-    const documented = document.paths['/api/v1/progress/{object_id}/stream'].get.responses['404'].content ?? {};
+    const documented = document.paths['/api/v1/progress/{object_id}/stream']!.get!.responses['404']!.content ?? {};
     const response = await request(service.baseUrl)
       .get('/api/v1/progress/00000000-0000-4000-8000-000000000000/stream')
       .set('accept', 'text/event-stream')

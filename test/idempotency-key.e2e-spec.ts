@@ -105,7 +105,7 @@ describe('Idempotency-Key: a key of its own', () => {
 
       expect(responses.map((response) => response.status)).toEqual(Array(20).fill(202));
       expect(new Set(responses.map((response) => response.text)).size).toBe(1);
-      const first = responses[0].body;
+      const first = responses[0]!.body;
       expect(await objectIdsWithIdentifier(identifier)).toEqual([first.id]);
       expect(await jobsFor(first.id)).toHaveLength(1);
       expect(await keyRows(key)).toHaveLength(1);
@@ -122,7 +122,7 @@ describe('Idempotency-Key: a key of its own', () => {
 
       const accepted = responses.filter((response) => response.status === 202);
       expect(accepted).toHaveLength(1);
-      const winner = accepted[0].body;
+      const winner = accepted[0]!.body;
       for (const refused of responses.filter((response) => response.status !== 202)) {
         expectErrorShape(refused.body, 409, 'idempotency_key_reused');
         expect(refused.body.details).toEqual({ id: winner.id });
@@ -202,7 +202,7 @@ describe('Idempotency-Key: a key of its own', () => {
 
       expect(responses.map((response) => response.status)).toEqual(Array(10).fill(202));
       expect(new Set(responses.map((response) => response.text)).size).toBe(1);
-      const first = responses[0].body;
+      const first = responses[0]!.body;
       expect(await objectIdsWithIdentifier(identifier)).toEqual([first.id]);
       expect(await listS3Keys(`${identifier}/source/`)).toEqual([`${identifier}/source/upload.csv`]);
       await waitUntilSettled(service.baseUrl, first.id);

@@ -77,7 +77,7 @@ describe('input the service refuses with a clear 4xx', () => {
         .expect(202);
       const settled = await waitUntilSettled(service.baseUrl, submitted.body.id as string);
       expect(settled.state).toBe('failed');
-      expect(settled.operations_status.validate.error).toMatch(/pattern/);
+      expect(settled.operations_status.validate!.error).toMatch(/pattern/);
       await api().get('/health/live').expect(200);
       await expectOrdinaryObjectCompletes();
     });

@@ -56,9 +56,9 @@ describe('live progress: gap-free and resumable', () => {
     await ended(stream, 'the run to finish');
 
     const recorded = await recordedSeqs(id);
-    expect(recorded).toEqual(range(recorded[0], recorded.at(-1)!));
+    expect(recorded).toEqual(range(recorded[0]!, recorded.at(-1)!));
     const ids = idsOf(stream);
-    expect(ids).toEqual(range(ids[0], recorded.at(-1)!));
+    expect(ids).toEqual(range(ids[0]!, recorded.at(-1)!));
     expect(ids.slice(1).every((seq) => recorded.includes(seq))).toBe(true);
 
     const kinds = await query<{ kind: string; operation: string | null }>('select kind, operation from object_events where object_id = $1 order by seq', [id]);
@@ -81,7 +81,7 @@ describe('live progress: gap-free and resumable', () => {
     const last = (await recordedSeqs(id)).at(-1)!;
     for (const stream of joiners) {
       const ids = idsOf(stream);
-      expect(ids).toEqual(range(ids[0], last));
+      expect(ids).toEqual(range(ids[0]!, last));
     }
   });
 
@@ -96,7 +96,7 @@ describe('live progress: gap-free and resumable', () => {
     const resumed = await open(id, { 'last-event-id': String(seen.at(-1)) });
     await ended(resumed, 'the resumed stream to finish');
     const all = [...seen, ...idsOf(resumed)];
-    expect(all).toEqual(range(seen[0], (await recordedSeqs(id)).at(-1)!));
+    expect(all).toEqual(range(seen[0]!, (await recordedSeqs(id)).at(-1)!));
   });
 
   it('delivers every event to 200 concurrent subscribers of one object', async () => {
@@ -106,7 +106,7 @@ describe('live progress: gap-free and resumable', () => {
     const last = (await recordedSeqs(id)).at(-1)!;
     for (const stream of crowd) {
       const ids = idsOf(stream);
-      expect(ids).toEqual(range(ids[0], last));
+      expect(ids).toEqual(range(ids[0]!, last));
       expect(payloadOf(dataEvents(stream).at(-1)!).state).toBe('completed');
     }
   }, 120_000);
@@ -154,7 +154,7 @@ describe('live progress across processes', () => {
     try {
       await ended(stream, 'the stream on API B to finish');
       const ids = idsOf(stream);
-      expect(ids).toEqual(range(ids[0], (await recordedSeqs(id)).at(-1)!));
+      expect(ids).toEqual(range(ids[0]!, (await recordedSeqs(id)).at(-1)!));
       const operations = dataEvents(stream).map((event) => payloadOf(event).current_operation).filter(Boolean);
       expect([...new Set(operations)]).toEqual(['validate', 'transform', 'enrich', 'analyze']);
       await worker.waitForOutput(new RegExp(`Object ${id}`));

@@ -59,7 +59,7 @@ describe('Prometheus metrics at /metrics', () => {
     expect(sampleValue(metrics, 'http_request_duration_seconds_count', { method: 'GET', route: 'unmatched', status_code: '404' })).toBe(1);
     // Route labels are patterns, never raw URLs: no object id makes a series of its own.
     const routes = samplesOf(metrics, 'http_request_duration_seconds_count').map((sample) => sample.labels.route);
-    expect(routes.filter((route) => route.includes(completed.id) || route.includes(failed.id))).toEqual([]);
+    expect(routes.filter((route) => route!.includes(completed.id) || route!.includes(failed.id))).toEqual([]);
 
     expect(sampleValue(metrics, 'objects_current', { state: 'completed' })).toBeGreaterThanOrEqual(1);
     expect(sampleValue(metrics, 'objects_current', { state: 'failed' })).toBeGreaterThanOrEqual(1);
@@ -103,9 +103,9 @@ describe('Prometheus metrics at /metrics', () => {
     const types = new Map([...metrics.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map(([, name, type]) => [name, type]));
     expect(types.get('objects_current')).toBe('gauge');
     // prom-client's default process metrics (nodejs_*, process_*) are not ours to name.
-    const own = [...types].filter(([name]) => !/^(nodejs|process)_/.test(name));
+    const own = [...types].filter(([name]) => !/^(nodejs|process)_/.test(name!));
     expect(own.length).toBeGreaterThanOrEqual(6);
-    expect(own.filter(([name, type]) => name.endsWith('_total') && type !== 'counter')).toEqual([]);
+    expect(own.filter(([name, type]) => name!.endsWith('_total') && type !== 'counter')).toEqual([]);
     const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
     const documented = [...readme.matchAll(/^ {2}\| `([a-z_]+)` \|/gm)].map(([, name]) => name);
     expect(documented.length).toBeGreaterThanOrEqual(6);

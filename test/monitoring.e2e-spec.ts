@@ -55,9 +55,9 @@ function metricNames(expr: string): string[] {
 function exportedNames(exposition: string): Set<string> {
   const names = new Set<string>();
   for (const [, name, type] of exposition.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
-    names.add(name);
+    names.add(name!);
     if (type === 'histogram' || type === 'summary') {
-      for (const suffix of ['_bucket', '_sum', '_count']) names.add(`${name}${suffix}`);
+      for (const suffix of ['_bucket', '_sum', '_count']) {names.add(`${name}${suffix}`);}
     }
   }
   return names;
@@ -66,9 +66,9 @@ function exportedNames(exposition: string): Set<string> {
 function balanced(expr: string): boolean {
   let depth = 0;
   for (const character of expr.replace(/"(?:[^"\\]|\\.)*"/g, '')) {
-    if ('({['.includes(character)) depth++;
-    if (')}]'.includes(character)) depth--;
-    if (depth < 0) return false;
+    if ('({['.includes(character)) {depth++;}
+    if (')}]'.includes(character)) {depth--;}
+    if (depth < 0) {return false;}
   }
   return depth === 0;
 }
@@ -141,7 +141,7 @@ describe('deploy/monitoring: the Grafana dashboard and the Prometheus alert rule
         summary: 'string',
         description: 'string',
       });
-      if (rule.for !== undefined) expect(rule.for).toMatch(/^\d+[smh]$/);
+      if (rule.for !== undefined) {expect(rule.for).toMatch(/^\d+[smh]$/);}
     }
     const readingOf = (alert: string) => metricNames(rules.find((rule) => rule.alert === alert)!.expr);
     expect(readingOf('QueueNotDraining')).toEqual(['queue_oldest_waiting_seconds']);

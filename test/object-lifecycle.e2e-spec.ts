@@ -160,11 +160,11 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
     it('cancels a processing object cooperatively: the running operation stops and nothing after it runs', async () => {
       const { id, identifier } = await submit(slow, { identifier: uniqueIdentifier('cancel-running'), operations: ['analyze'] });
       const running = await waitForOperation(slow, id, 'transform');
-      expect(running.operations_status.validate.completed).toBe(true);
+      expect(running.operations_status.validate!.completed).toBe(true);
 
       const cancelled = (await api(slow).post(`/api/v1/objects/${id}/cancel`).expect(200)).body as ObjectResponse;
       expect(cancelled).toMatchObject({ id, state: 'cancelled', current_operation: null });
-      expect(cancelled.plan.filter((operation) => cancelled.operations_status[operation].started_at !== null)).toEqual(['validate', 'transform']);
+      expect(cancelled.plan.filter((operation) => cancelled.operations_status[operation]!.started_at !== null)).toEqual(['validate', 'transform']);
 
       // The job ends, and for longer than an operation's delay nothing else starts.
       await waitForIdleWorker(slow);
@@ -185,7 +185,7 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
       const artifacts = (await api(slow).get(`/api/v1/objects/${id}/artifacts`).expect(200)).body as ArtifactsResponse;
       expect(artifacts.state).toBe('cancelled');
       expect(artifacts.artifacts.map((artifact) => artifact.operation)).toEqual(['validate']);
-      expect(await readS3Json(artifacts.artifacts[0].s3_url)).toMatchObject({ valid: true });
+      expect(await readS3Json(artifacts.artifacts[0]!.s3_url)).toMatchObject({ valid: true });
     });
 
     it('refuses to cancel a completed object with 409 naming both states', async () => {
@@ -244,7 +244,7 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
       expect(settledJobState).toBe('completed');
       expect((await queueOf(fast).getJob(task_id))!.attemptsMade).toBe(1);
       expect((await objectOf(fast, identifier)).attempts).toBe(1);
-      expect((await progressOf(fast, id)).operations_status.validate.attempts).toBe(1);
+      expect((await progressOf(fast, id)).operations_status.validate!.attempts).toBe(1);
     });
 
     describe('after S3 refused an operation (not an outage: attempts are spent)', () => {
@@ -296,18 +296,18 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
         expect(done.state).toBe('completed');
         expect(done.error_message).toBeNull();
         expect(done.operations_status.validate).toEqual(validateBefore);
-        expect(done.operations_status.validate.attempts).toBe(1);
+        expect(done.operations_status.validate!.attempts).toBe(1);
         expect(done.operations_status.transform).toMatchObject({ completed: true, attempts: 2, error: null });
         for (const operation of ['enrich', 'analyze']) {
           expect(done.operations_status[operation]).toMatchObject({ completed: true, attempts: 1 });
-          expect(Date.parse(done.operations_status[operation].started_at!)).toBeGreaterThan(Date.parse(failed.operations_status.transform.finished_at!));
+          expect(Date.parse(done.operations_status[operation]!.started_at!)).toBeGreaterThan(Date.parse(failed.operations_status.transform!.finished_at!));
         }
         const storage = s3Of(once);
         try {
           expect(await storage.keys(`${identifier}/`)).toEqual(
             [...FULL_PLAN.map((operation) => `${identifier}/${operation}_result.json`), `${identifier}/transform/records.ndjson`].sort(),
           );
-          const analysis = JSON.parse((await storage.read(done.s3_artifacts.analyze)).toString('utf8'));
+          const analysis = JSON.parse((await storage.read(done.s3_artifacts.analyze!)).toString('utf8'));
           expect(analysis).toMatchObject({ record_count: 2 });
         } finally {
           storage.close();
@@ -326,14 +326,14 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
 
         const done = await waitForState(once, id, ['completed', 'failed']);
         expect(done.state).toBe('completed');
-        expect(done.operations_status.validate.completed).toBe(true);
-        expect(Date.parse(done.operations_status.validate.started_at!)).toBeGreaterThan(Date.parse(validateBefore.finished_at!));
+        expect(done.operations_status.validate!.completed).toBe(true);
+        expect(Date.parse(done.operations_status.validate!.started_at!)).toBeGreaterThan(Date.parse(validateBefore!.finished_at!));
         for (const operation of FULL_PLAN) {
           expect(done.operations_status[operation]).toMatchObject({ completed: true, error: null });
         }
         // A scratch run starts the operations' records afresh, so each counts one attempt of this run.
-        expect(done.operations_status.validate.attempts).toBe(1);
-        expect(done.operations_status.transform.attempts).toBe(1);
+        expect(done.operations_status.validate!.attempts).toBe(1);
+        expect(done.operations_status.transform!.attempts).toBe(1);
       });
 
       it('resumes by itself when S3 serves again before the job runs out of attempts', async () => {
@@ -341,7 +341,7 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
         await waitFor(
           async () => {
             const progress = await progressOf(thrice, id);
-            return progress.state === 'processing' && progress.operations_status.transform.error !== null && progress;
+            return progress.state === 'processing' && progress.operations_status.transform!.error !== null && progress;
           },
           { timeoutMs: 30_000, what: 'the first transform attempt to fail' },
         );
@@ -351,10 +351,10 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
         expect(done.state).toBe('completed');
         expect(done.error_message).toBeNull();
         expect(done.operations_status.validate).toEqual(validateBefore);
-        expect(done.operations_status.transform.completed).toBe(true);
-        expect(done.operations_status.transform.attempts).toBeGreaterThanOrEqual(2);
-        expect(done.operations_status.enrich.attempts).toBe(1);
-        expect(done.operations_status.analyze.attempts).toBe(1);
+        expect(done.operations_status.transform!.completed).toBe(true);
+        expect(done.operations_status.transform!.attempts).toBeGreaterThanOrEqual(2);
+        expect(done.operations_status.enrich!.attempts).toBe(1);
+        expect(done.operations_status.analyze!.attempts).toBe(1);
         const object = await objectOf(thrice, identifier);
         expect(object).toMatchObject({ attempts: 1, task_id });
       }, 90_000);
@@ -370,7 +370,7 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
         directory = mkdtempSync(join(tmpdir(), 'ops-s3-lifecycle-'));
         port = await freePort();
         s3 = await startLocalS3({ directory, port });
-        once = await startTestApp({ ...s3!.env, SIMULATED_OPERATION_DELAY_MS: '1000', MAX_PARALLEL_WORKERS: '1', JOB_ATTEMPTS: '1', DEPENDENCY_RETRY_MS: '200' });
+        once = await startTestApp({ ...s3.env, SIMULATED_OPERATION_DELAY_MS: '1000', MAX_PARALLEL_WORKERS: '1', JOB_ATTEMPTS: '1', DEPENDENCY_RETRY_MS: '200' });
       });
 
       afterAll(async () => {
@@ -488,15 +488,15 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
 
     it('filters by identifier prefix, newest first', async () => {
       expect(identifiersOf(all)).toEqual(created.map((object) => object.identifier).reverse());
-      expect(all[0]).toMatchObject({ id: created[4].id, state: 'completed', plan: ['validate'] });
+      expect(all[0]).toMatchObject({ id: created[4]!.id, state: 'completed', plan: ['validate'] });
       const createdAt = all.map((item) => Date.parse(item.created_at));
       expect([...createdAt].sort((a, b) => b - a)).toEqual(createdAt);
-      expect((await list({ identifier_prefix: `${prefix}-3` })).items.map((item) => item.id)).toEqual([created[3].id]);
+      expect((await list({ identifier_prefix: `${prefix}-3` })).items.map((item) => item.id)).toEqual([created[3]!.id]);
       expect((await list({ identifier_prefix: `${prefix}x` })).items).toEqual([]);
     });
 
     it('filters by state and by operation', async () => {
-      expect(identifiersOf((await list({ state: 'failed' })).items)).toEqual([created[2].identifier]);
+      expect(identifiersOf((await list({ state: 'failed' })).items)).toEqual([created[2]!.identifier]);
       expect(identifiersOf((await list({ state: 'completed' })).items)).toEqual(
         created.filter((object) => !object.fails).map((object) => object.identifier).reverse(),
       );
@@ -513,11 +513,11 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
 
     it('filters by creation time: created_after is inclusive, created_before exclusive', async () => {
       const middle = all[2];
-      const after = await list({ created_after: middle.created_at });
-      const before = await list({ created_before: middle.created_at });
+      const after = await list({ created_after: middle!.created_at });
+      const before = await list({ created_before: middle!.created_at });
       expect(identifiersOf(after.items)).toEqual(identifiersOf(all.slice(0, 3)));
       expect(identifiersOf(before.items)).toEqual(identifiersOf(all.slice(3)));
-      const between = await list({ created_after: all[3].created_at, created_before: all[0].created_at });
+      const between = await list({ created_after: all[3]!.created_at, created_before: all[0]!.created_at });
       expect(identifiersOf(between.items)).toEqual(identifiersOf(all.slice(1, 4)));
     });
 
@@ -530,13 +530,13 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
         cursor = page.next_cursor;
       } while (cursor && pages.length < 10);
       expect(pages.map((page) => page.items.length)).toEqual([2, 2, 1]);
-      expect(pages[2].next_cursor).toBeNull();
+      expect(pages[2]!.next_cursor).toBeNull();
       expect(pages.flatMap((page) => page.items.map((item) => item.id))).toEqual(all.map((item) => item.id));
 
       const exports = await list({ operation: 'export', limit: 1 });
-      expect(exports.items.map((item) => item.id)).toEqual([created[3].id]);
+      expect(exports.items.map((item) => item.id)).toEqual([created[3]!.id]);
       const next = await list({ operation: 'export', limit: 1, cursor: exports.next_cursor! });
-      expect(next.items.map((item) => item.id)).toEqual([created[0].id]);
+      expect(next.items.map((item) => item.id)).toEqual([created[0]!.id]);
       expect(next.next_cursor).toBeNull();
     });
 

@@ -65,17 +65,17 @@ function operationsOf(document: OpenApiDocument): { where: string; operation: Op
 }
 
 function resolve(document: OpenApiDocument, schema: Schema): Schema {
-  return schema.$ref ? document.components.schemas[schema.$ref.replace('#/components/schemas/', '')] : schema;
+  return schema.$ref ? document.components.schemas[schema.$ref.replace('#/components/schemas/', '')]! : schema;
 }
 
 /** Where a schema (or what it refers to) leaves a scalar value without an example, as JSON-pointer-like paths. */
 function propertiesWithoutExamples(document: OpenApiDocument, schema: Schema, at: string, seen = new Set<string>()): string[] {
   if (schema.$ref) {
-    if (seen.has(schema.$ref)) return [];
+    if (seen.has(schema.$ref)) {return [];}
     seen.add(schema.$ref);
     return propertiesWithoutExamples(document, resolve(document, schema), schema.$ref.replace('#/components/schemas/', ''), seen);
   }
-  if (schema.items) return propertiesWithoutExamples(document, schema.items, `${at}[]`, seen);
+  if (schema.items) {return propertiesWithoutExamples(document, schema.items, `${at}[]`, seen);}
   const missing: string[] = [];
   for (const [name, property] of Object.entries(schema.properties ?? {})) {
     if (property.$ref || property.items?.$ref) {
@@ -128,19 +128,19 @@ describe('OpenAPI contract', () => {
   });
 
   it('documents the progress stream as text/event-stream whose events carry ProgressResponse, with 204 when nothing is left to send', () => {
-    const responses = committed.paths['/api/v1/progress/{object_id}/stream'].get.responses;
-    const stream = responses['200'].content!['text/event-stream'] as MediaType & { 'x-event-data-schema'?: Schema };
-    expect(Object.keys(responses['200'].content!)).toEqual(['text/event-stream']);
+    const responses = committed.paths['/api/v1/progress/{object_id}/stream']!.get!.responses;
+    const stream = responses['200']!.content!['text/event-stream'] as MediaType & { 'x-event-data-schema'?: Schema };
+    expect(Object.keys(responses['200']!.content!)).toEqual(['text/event-stream']);
     expect(stream.schema).toMatchObject({ type: 'string' });
     expect(stream['x-event-data-schema']).toEqual({ $ref: '#/components/schemas/ProgressResponse' });
-    expect(responses['204'].content).toBeUndefined();
-    expect(Object.keys(responses['404'].content!)).toEqual(['application/json']);
+    expect(responses['204']!.content).toBeUndefined();
+    expect(Object.keys(responses['404']!.content!)).toEqual(['application/json']);
   });
 
   it('lists exactly the operations the service runs', async () => {
     const refused = await request(service.baseUrl).post('/api/v1/process').send({ identifier: 'never-stored', operations: ['resize'] }).expect(400);
     expect(refused.body.details.valid).toEqual(DOCUMENTED_OPERATIONS);
-    const listed = committed.components.schemas.SubmitObjectDto.properties!.operations.items!.enum;
+    const listed = committed.components.schemas.SubmitObjectDto!.properties!.operations!.items!.enum;
     expect(listed).toEqual(DOCUMENTED_OPERATIONS);
   });
 
@@ -165,7 +165,7 @@ describe('OpenAPI contract', () => {
       if (withBody.length === 0) {
         continue;
       }
-      const [, response] = withBody[0];
+      const [, response] = withBody[0]!;
       const media = Object.entries(response.content ?? {});
       expect({ where, mediaTypes: media.length > 0 }).toEqual({ where, mediaTypes: true });
       for (const [mediaType, { schema, example, examples }] of media) {
@@ -183,7 +183,7 @@ describe('OpenAPI contract', () => {
 
   it('documents every error in the one ErrorResponse shape, as JSON, with an example per status whose code the schema allows', () => {
     const errorSchema = served.components.schemas.ErrorResponse;
-    const codes = errorSchema.properties!.code.enum!;
+    const codes = errorSchema!.properties!.code!.enum!;
     expect(codes).toEqual(expect.arrayContaining(['validation_failed', 'object_not_found', 'invalid_transition', 'identifier_taken', 'dependency_unavailable']));
     for (const { where, operation } of operationsOf(served)) {
       const takesInput = (operation.parameters ?? []).length > 0 || operation.requestBody !== undefined;
@@ -197,14 +197,14 @@ describe('OpenAPI contract', () => {
       for (const [status, response] of errors) {
         expect({ where, status, mediaTypes: Object.keys(response.content ?? {}) }).toEqual({ where, status, mediaTypes: ['application/json'] });
         const media = response.content!['application/json'];
-        expect({ where, status, schema: media.schema }).toEqual({ where, status, schema: { $ref: '#/components/schemas/ErrorResponse' } });
-        const examples = Object.values(media.examples ?? {}).map((entry) => entry.value);
-        if (media.example !== undefined) examples.push(media.example);
+        expect({ where, status, schema: media!.schema }).toEqual({ where, status, schema: { $ref: '#/components/schemas/ErrorResponse' } });
+        const examples = Object.values(media!.examples ?? {}).map((entry) => entry.value);
+        if (media!.example !== undefined) {examples.push(media!.example);}
         expect({ where, status, examples: examples.length > 0 }).toEqual({ where, status, examples: true });
         for (const value of examples) {
           const body = value as Record<string, unknown>;
-          expect({ where, status, keys: Object.keys(body).filter((key) => !(key in errorSchema.properties!)) }).toEqual({ where, status, keys: [] });
-          expect({ where, status, required: errorSchema.required!.filter((key) => !(key in body)) }).toEqual({ where, status, required: [] });
+          expect({ where, status, keys: Object.keys(body).filter((key) => !(key in errorSchema!.properties!)) }).toEqual({ where, status, keys: [] });
+          expect({ where, status, required: errorSchema!.required!.filter((key) => !(key in body)) }).toEqual({ where, status, required: [] });
           expect({ where, statusCode: body.statusCode, knownCode: codes.includes(body.code) }).toEqual({ where, statusCode: Number(status), knownCode: true });
         }
       }
@@ -234,26 +234,26 @@ describe('OpenAPI contract', () => {
   it('the documented error examples have the shape the server really answers with', async () => {
     const unknown = '00000000-0000-4000-8000-000000000000';
     const notFound = await request(service.baseUrl).get(`/api/v1/progress/${unknown}`).expect(404);
-    const documented404 = served.paths['/api/v1/progress/{object_id}'].get.responses['404'].content!['application/json'].examples!.object_not_found.value;
+    const documented404 = served.paths['/api/v1/progress/{object_id}']!.get!.responses['404']!.content!['application/json']!.examples!.object_not_found!.value;
     expect(Object.keys(notFound.body).sort()).toEqual(Object.keys(documented404 as object).sort());
     expect(notFound.body).toEqual({ ...(documented404 as object), message: `Object ${unknown} not found` });
 
     const badId = await request(service.baseUrl).get('/api/v1/progress/not-a-uuid').expect(400);
-    const documented400 = served.paths['/api/v1/progress/{object_id}'].get.responses['400'].content!['application/json'].examples!.validation_failed.value;
+    const documented400 = served.paths['/api/v1/progress/{object_id}']!.get!.responses['400']!.content!['application/json']!.examples!.validation_failed!.value;
     expect(badId.body).toEqual(documented400);
 
     const unsupported = await request(service.baseUrl).post('/api/v1/process').set('content-type', 'text/plain').send('hello').expect(415);
-    const documented415 = served.paths['/api/v1/process'].post.responses['415'].content!['application/json'].examples!.unsupported_media_type.value;
+    const documented415 = served.paths['/api/v1/process']!.post!.responses['415']!.content!['application/json']!.examples!.unsupported_media_type!.value;
     expect(unsupported.body).toEqual(documented415);
 
     for (const path of ['/health/live', '/health/ready']) {
-      const documented = served.paths[path].get.responses['200'].content!['application/json'].schema!;
+      const documented = served.paths[path]!.get!.responses['200']!.content!['application/json']!.schema!;
       const answer = await request(service.baseUrl).get(path).expect(200);
       expect({ path, keys: Object.keys(answer.body).sort() }).toEqual({ path, keys: [...documented.required!].sort() });
     }
 
     const malformed = await request(service.baseUrl).post('/api/v1/process').set('content-type', 'application/json').send('{"identifier":').expect(400);
-    const documentedMalformed = served.paths['/api/v1/process'].post.responses['400'].content!['application/json'].examples!.malformed_json.value;
+    const documentedMalformed = served.paths['/api/v1/process']!.post!.responses['400']!.content!['application/json']!.examples!.malformed_json!.value;
     expect(malformed.body).toEqual(documentedMalformed);
   });
 });

@@ -21,9 +21,9 @@ const BOUNDARY = 'fuzzboundary7MA4YWxkTrZu0gW';
 
 function bodyOf(fuzz: Extract<FuzzRequest, { kind: 'http' }>): { contentType?: string; bytes?: Buffer } {
   const body = fuzz.body;
-  if (!body) return {};
-  if (body.type === 'json') return { contentType: 'application/json', bytes: Buffer.from(body.text) };
-  if (body.type === 'raw') return { contentType: body.contentType, bytes: Buffer.from(body.text) };
+  if (!body) {return {};}
+  if (body.type === 'json') {return { contentType: 'application/json', bytes: Buffer.from(body.text) };}
+  if (body.type === 'raw') {return { contentType: body.contentType, bytes: Buffer.from(body.text) };}
   const parts = body.fields.map(([name, value]) => `--${BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`);
   if (body.file) {
     parts.push(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="${body.file.name}"; filename="${body.file.filename}"\r\nContent-Type: ${body.file.contentType}\r\n\r\n${body.file.content}\r\n`);
@@ -76,8 +76,8 @@ function withKnownObjects(fuzz: FuzzRequest, created: { id: string; identifier: 
     return fuzz;
   }
   const url = fuzz.url
-    .replace(new RegExp(`${KNOWN_OBJECT}(\\d+)`, 'g'), (_, index: string) => created[Number(index) % created.length].id)
-    .replace(new RegExp(`${KNOWN_IDENTIFIER}(\\d+)`, 'g'), (_, index: string) => created[Number(index) % created.length].identifier);
+    .replace(new RegExp(`${KNOWN_OBJECT}(\\d+)`, 'g'), (_, index: string) => created[Number(index) % created.length]!.id)
+    .replace(new RegExp(`${KNOWN_IDENTIFIER}(\\d+)`, 'g'), (_, index: string) => created[Number(index) % created.length]!.identifier);
   return { ...fuzz, url };
 }
 
@@ -143,6 +143,6 @@ describe('fuzzing every operation of the OpenAPI document', () => {
     const kept = await query<{ identifier: string }>('select identifier from processing_objects where identifier = any($1)', [refusedIdentifiers]);
     expect(kept).toEqual([]);
     const keys = await listS3Keys(`fz-${SEED}-`);
-    expect(keys.filter((key) => refusedIdentifiers.includes(key.split('/')[0]))).toEqual([]);
+    expect(keys.filter((key) => refusedIdentifiers.includes(key.split('/')[0]!))).toEqual([]);
   });
 });

@@ -18,7 +18,7 @@ function operationProcesses(): number[] {
 
 function largeCsv(rows: number): Buffer {
   const lines = ['id,name,score'];
-  for (let i = 0; i < rows; i++) lines.push(`${i},customer-${i % 9973},${(i * 7919) % 1000}.${i % 10}`);
+  for (let i = 0; i < rows; i++) {lines.push(`${i},customer-${i % 9973},${(i * 7919) % 1000}.${i % 10}`);}
   return Buffer.from(`${lines.join('\n')}\n`);
 }
 

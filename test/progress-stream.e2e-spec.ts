@@ -32,7 +32,7 @@ function distinctOperations(events: SseEvent[]): string[] {
   const operations: string[] = [];
   for (const event of events) {
     const operation = payloadOf(event).current_operation;
-    if (operation && operations[operations.length - 1] !== operation) operations.push(operation);
+    if (operation && operations[operations.length - 1] !== operation) {operations.push(operation);}
   }
   return operations;
 }
@@ -43,7 +43,7 @@ function expectIncreasingIntegerIds(events: SseEvent[]): void {
   }
   const ids = events.map((event) => Number(event.id));
   for (let index = 1; index < ids.length; index++) {
-    expect(ids[index]).toBeGreaterThan(ids[index - 1]);
+    expect(ids[index]).toBeGreaterThan(ids[index - 1]!);
   }
 }
 
@@ -111,7 +111,7 @@ describe('live progress over server-sent events', () => {
     try {
       for await (const chunk of response.body!) {
         text += decoder.decode(chunk as Uint8Array, { stream: true });
-        if (/\ndata: .*\n\n/.test(text)) break;
+        if (/\ndata: .*\n\n/.test(text)) {break;}
       }
     } finally {
       controller.abort();
@@ -139,7 +139,7 @@ describe('live progress over server-sent events', () => {
     });
 
     it('starts with the current snapshot and carries the progress endpoint shape in every event', () => {
-      const first = payloadOf(events[0]);
+      const first = payloadOf(events[0]!);
       expect(['queued', 'processing']).toContain(first.state);
       expect(first.progress.total).toBe(FULL_PLAN.length);
       for (const event of events) {
@@ -162,7 +162,7 @@ describe('live progress over server-sent events', () => {
     });
 
     it('ends with the completed object, exactly as the progress endpoint shows it, then closes', async () => {
-      const last = payloadOf(events[events.length - 1]);
+      const last = payloadOf(events[events.length - 1]!);
       expect(last.state).toBe('completed');
       expect(events.filter((event) => payloadOf(event).state === 'completed')).toHaveLength(1);
       expect(last).toEqual(await progressOf(object.id));
@@ -173,25 +173,25 @@ describe('live progress over server-sent events', () => {
       await within(again.ended, 15_000, 'the stream of a completed object to end');
       const sent = dataEvents(again);
       expect(sent).toHaveLength(1);
-      expect(sent[0]).toMatchObject({ event: 'progress', id: events[events.length - 1].id });
-      expect(payloadOf(sent[0])).toEqual(await progressOf(object.id));
+      expect(sent[0]).toMatchObject({ event: 'progress', id: events[events.length - 1]!.id });
+      expect(payloadOf(sent[0]!)).toEqual(await progressOf(object.id));
     });
 
     it('resumes after Last-Event-ID without repeating what the client saw', async () => {
       const middle = events[Math.floor(events.length / 2)];
-      const resumed = await open(object.id, { 'last-event-id': middle.id! });
+      const resumed = await open(object.id, { 'last-event-id': middle!.id! });
       await within(resumed.ended, 15_000, 'the resumed stream to end');
       const sent = dataEvents(resumed);
       expect(sent.length).toBeGreaterThanOrEqual(1);
-      expect(sent.every((event) => Number(event.id) > Number(middle.id))).toBe(true);
-      expect(payloadOf(sent[sent.length - 1]).state).toBe('completed');
+      expect(sent.every((event) => Number(event.id) > Number(middle!.id))).toBe(true);
+      expect(payloadOf(sent[sent.length - 1]!).state).toBe('completed');
     });
 
     it('answers 204 No Content, which makes an EventSource stop, to a client that already saw the final event', async () => {
       const final = events[events.length - 1];
-      const response = await request(service.baseUrl).get(`/api/v1/progress/${object.id}/stream`).set('last-event-id', final.id!).expect(204);
+      const response = await request(service.baseUrl).get(`/api/v1/progress/${object.id}/stream`).set('last-event-id', final!.id!).expect(204);
       expect(response.text).toBe('');
-      const resumed = await open(object.id, { 'last-event-id': final.id! });
+      const resumed = await open(object.id, { 'last-event-id': final!.id! });
       expect(resumed.status).toBe(204);
       expect(await within(resumed.ended, 15_000, 'the answer to a client that saw the final event')).toBe('completed');
       expect(dataEvents(resumed)).toEqual([]);
@@ -223,17 +223,17 @@ describe('live progress over server-sent events', () => {
     await first.ended;
     const seen = dataEvents(first);
     const lastSeen = seen[seen.length - 1];
-    expect(payloadOf(lastSeen).state).toBe('processing');
+    expect(payloadOf(lastSeen!).state).toBe('processing');
 
-    const second = await open(id, { 'last-event-id': lastSeen.id! });
+    const second = await open(id, { 'last-event-id': lastSeen!.id! });
     await within(second.ended, 45_000, 'the resumed stream to end');
     const rest = dataEvents(second);
     expect(rest.length).toBeGreaterThanOrEqual(1);
-    expect(rest.every((event) => Number(event.id) > Number(lastSeen.id))).toBe(true);
+    expect(rest.every((event) => Number(event.id) > Number(lastSeen!.id))).toBe(true);
     expectIncreasingIntegerIds([...seen, ...rest]);
     expect(distinctOperations([...seen, ...rest])).toEqual(FULL_PLAN);
-    expect(payloadOf(rest[rest.length - 1])).toEqual(await progressOf(id));
-    expect(payloadOf(rest[rest.length - 1]).state).toBe('completed');
+    expect(payloadOf(rest[rest.length - 1]!)).toEqual(await progressOf(id));
+    expect(payloadOf(rest[rest.length - 1]!).state).toBe('completed');
   });
 
   describe('clients that disconnect', () => {
@@ -274,7 +274,7 @@ describe('live progress over server-sent events', () => {
       await request(slow.baseUrl).post(`/api/v1/objects/${id}/cancel`).expect(200);
       await within(late.ended, 15_000, 'the later stream to end after the cancel');
       const sent = dataEvents(late);
-      expect(payloadOf(sent[sent.length - 1])).toMatchObject({ id, state: 'cancelled', current_operation: null });
+      expect(payloadOf(sent[sent.length - 1]!)).toMatchObject({ id, state: 'cancelled', current_operation: null });
       await waitFor(async () => (await slowChangeListeners()) === 0, { timeoutMs: 10_000, what: 'the change listener to be released after the stream ended' });
     });
   });

@@ -60,14 +60,14 @@ describe('pausing and resuming the queue (POST /api/v1/queue/pause, /resume)', (
   it('drain: the running object finishes and nothing new starts, through a worker killed and restarted and a Redis that lost the flag, until resumed', async () => {
     const first = await startWorker();
     const running = await submit(['analyze']);
-    await waitForObject(running.id, (object) => object.operations_status.validate.started_at !== null, 'the first operation to start');
+    await waitForObject(running.id, (object) => object.operations_status.validate!.started_at !== null, 'the first operation to start');
 
     const paused = (await pause('drain', 'database maintenance').expect(200)).body;
     expect(paused).toMatchObject({ paused: true, mode: 'drain', reason: 'database maintenance', paused_by_key_id: null, paused_by_key_name: 'open access' });
     const waiting = await submit(['validate']);
 
     const finished = await waitForObject(running.id, (object) => object.state === 'completed', 'the running object to finish');
-    expect(PLAN.map((operation) => finished.operations_status[operation].attempts)).toEqual([1, 1, 1, 1]);
+    expect(PLAN.map((operation) => finished.operations_status[operation]!.attempts)).toEqual([1, 1, 1, 1]);
     expect((await objectOf(waiting.id)).state).toBe('queued');
     expect((await statusOf()).pause).toEqual(paused);
 
@@ -90,7 +90,7 @@ describe('pausing and resuming the queue (POST /api/v1/queue/pause, /resume)', (
   it('stop: the running object is handed back before its next operation, stays put through a worker restart, and resumes where it stopped', async () => {
     const worker = workers[workers.length - 1]!;
     const object = await submit(['analyze']);
-    await waitForObject(object.id, (current) => current.operations_status.transform.started_at !== null, 'transform to start');
+    await waitForObject(object.id, (current) => current.operations_status.transform!.started_at !== null, 'transform to start');
 
     const drained = (await pause('drain', 'first a drain').expect(200)).body;
     const stopped = (await pause('stop', 'then a stop').expect(200)).body;
@@ -100,18 +100,18 @@ describe('pausing and resuming the queue (POST /api/v1/queue/pause, /resume)', (
     const handedBack = await objectOf(object.id);
     expect(handedBack.state).toBe('processing');
     expect(handedBack.operations_status.transform).toMatchObject({ completed: true, attempts: 1 });
-    expect(handedBack.operations_status.enrich.started_at).toBeNull();
+    expect(handedBack.operations_status.enrich!.started_at).toBeNull();
 
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
     await startWorker();
     await sleep(LOOK_FOR_A_WRONG_START_MS);
-    expect((await objectOf(object.id)).operations_status.enrich.started_at).toBeNull();
+    expect((await objectOf(object.id)).operations_status.enrich!.started_at).toBeNull();
 
     await request(api.baseUrl).post('/api/v1/queue/resume').expect(200);
     const done = await waitForObject(object.id, (current) => current.state === 'completed', 'the object to resume and complete');
-    expect(PLAN.map((operation) => done.operations_status[operation].attempts)).toEqual([1, 1, 1, 1]);
-    expect(done.operations_status.transform.finished_at).toBe(handedBack.operations_status.transform.finished_at);
+    expect(PLAN.map((operation) => done.operations_status[operation]!.attempts)).toEqual([1, 1, 1, 1]);
+    expect(done.operations_status.transform!.finished_at).toBe(handedBack.operations_status.transform!.finished_at);
     expect(done.attempts).toBe(1);
   }, 120_000);
 });

@@ -129,7 +129,7 @@ describe('rate limits', () => {
         const response = await answered;
         const chunks: Buffer[] = [];
         const closed = new Promise((resolve) => response.socket.once('close', resolve));
-        for await (const chunk of response) chunks.push(chunk as Buffer);
+        for await (const chunk of response) {chunks.push(chunk as Buffer);}
         expect(response.statusCode).toBe(429);
         expect(response.headers.connection).toBe('close');
         expectErrorShape(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>, 429, 'rate_limited');
@@ -146,8 +146,8 @@ describe('rate limits', () => {
         const prefix = service.config.redis.prefix;
         const keys = (await redis.keys(`${prefix}:rate-limit:*`)).sort();
         expect(keys).toEqual([`${prefix}:rate-limit:requests:ip:127.0.0.1`, `${prefix}:rate-limit:submissions:ip:127.0.0.1`]);
-        expect(Number(await redis.get(keys[0]))).toBeGreaterThan(Number(await redis.get(keys[1])));
-        expect(Number(await redis.pttl(keys[0]))).toBeGreaterThan(0);
+        expect(Number(await redis.get(keys[0]!))).toBeGreaterThan(Number(await redis.get(keys[1]!)));
+        expect(Number(await redis.pttl(keys[0]!))).toBeGreaterThan(0);
       } finally {
         await redis.quit();
       }
@@ -241,7 +241,7 @@ describe('rate limits', () => {
       await api().get('/api/v1/objects').expect(200);
       await api().get('/api/v1/objects').expect(429);
     } finally {
-      if (!redis.running) await redis.start();
+      if (!redis.running) {await redis.start();}
       await service?.close();
       await redis.stop();
     }
@@ -261,8 +261,8 @@ describe('rate limits', () => {
         continue;
       }
       expect({ where, headers: Object.keys(tooMany?.headers ?? {}).sort() }).toEqual({ where, headers: ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After'] });
-      const examples = tooMany.content!['application/json'].examples!;
-      const rateLimited = Object.keys(examples).filter((name) => examples[name].value.code === 'rate_limited');
+      const examples = tooMany!.content!['application/json']!.examples!;
+      const rateLimited = Object.keys(examples).filter((name) => examples[name]!.value.code === 'rate_limited');
       expect({ where, rateLimited }).toEqual({ where, rateLimited: where.startsWith('POST /api/v1/process') ? ['requests', 'submissions'] : ['requests'] });
     }
     for (const name of ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After']) {

@@ -17,8 +17,8 @@ interface UploadExample {
 function readmeUploads(): UploadExample[] {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   return [...readme.matchAll(/-F 'operations=(\[[^\]]*\])' -F file=@(\S+)/g)].map(([, operations, file]) => ({
-    operations: JSON.parse(operations) as string[],
-    file,
+    operations: JSON.parse(operations!) as string[],
+    file: file!,
   }));
 }
 

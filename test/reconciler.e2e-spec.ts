@@ -36,7 +36,7 @@ async function settleJobs(prefix: string, jobs: { objectId: string; outcome: 'co
       OBJECTS_QUEUE,
       async (job) => {
         const outcome = outcomes.get(job.data.objectId as string);
-        if (outcome !== 'completed') throw new Error(outcome?.failedWith);
+        if (outcome !== 'completed') {throw new Error(outcome?.failedWith);}
       },
       { connection, prefix },
     );
@@ -86,36 +86,36 @@ describe('the queue reconciler', () => {
   }
 
   it('adds the job of a queued object that never reached the queue, which is then processed', async () => {
-    const progress = await progressOnceSettled(objects.queuedWithoutJob);
+    const progress = await progressOnceSettled(objects.queuedWithoutJob!);
     expect(progress.state).toBe('completed');
     expect(progress.operations_status.validate).toMatchObject({ completed: true, attempts: 1 });
   });
 
   it('adds the job of a processing object whose job Redis lost, which then resumes and completes', async () => {
-    expect((await progressOnceSettled(objects.processingWithoutJob)).state).toBe('completed');
+    expect((await progressOnceSettled(objects.processingWithoutJob!)).state).toBe('completed');
   });
 
   it('gives a processing object whose job is in the failed set a new job, and it completes', async () => {
     const id = objects.processingWithGivenUpJob;
-    expect((await progressOnceSettled(id)).state).toBe('completed');
-    expect(await objectRow(id)).toMatchObject({ task_id: taskIdFor(id, 2), attempts: 2 });
+    expect((await progressOnceSettled(id!)).state).toBe('completed');
+    expect(await objectRow(id!)).toMatchObject({ task_id: taskIdFor(id!, 2), attempts: 2 });
   });
 
   it('gives a queued object whose job completed without running it a new job, and it completes', async () => {
     const id = objects.queuedWithCompletedJob;
-    expect((await progressOnceSettled(id)).state).toBe('completed');
-    expect(await objectRow(id)).toMatchObject({ task_id: taskIdFor(id, 2) });
+    expect((await progressOnceSettled(id!)).state).toBe('completed');
+    expect(await objectRow(id!)).toMatchObject({ task_id: taskIdFor(id!, 2) });
   });
 
   it('fails a processing object whose job stalled out, with a message saying so, and a retry completes it', async () => {
     const id = objects.processingWithStalledOutJob;
-    const failed = await progressOnceSettled(id);
+    const failed = await progressOnceSettled(id!);
     expect(failed.state).toBe('failed');
     expect(failed.error_message).toMatch(/worker stopped while running it too many times.*retry/);
 
     await request(service.baseUrl).post(`/api/v1/objects/${id}/retry`).expect(202);
 
-    expect((await progressOnceSettled(id)).state).toBe('completed');
+    expect((await progressOnceSettled(id!)).state).toBe('completed');
   });
 });
 
@@ -146,9 +146,9 @@ describe('the sweep over unsettled objects', () => {
     let position: SweepPosition | null = null;
     for (;;) {
       const batch = await repository.findUnsettledAfter('processing', position, 1);
-      if (batch.length === 0) break;
-      for (const object of batch) visits.set(object.id, (visits.get(object.id) ?? 0) + 1);
-      position = batch[batch.length - 1].position;
+      if (batch.length === 0) {break;}
+      for (const object of batch) {visits.set(object.id, (visits.get(object.id) ?? 0) + 1);}
+      position = batch[batch.length - 1]!.position;
     }
 
     expect(ids.map((id) => visits.get(id))).toEqual([1, 1, 1]);

@@ -71,11 +71,11 @@ describe('the seed examples, end to end', () => {
     }
     const statuses = ['validate', 'transform', 'enrich', 'analyze'].map((operation) => final.operations_status[operation]);
     for (let index = 1; index < statuses.length; index++) {
-      expect(Date.parse(statuses[index].started_at!)).toBeGreaterThanOrEqual(Date.parse(statuses[index - 1].finished_at!));
+      expect(Date.parse(statuses[index]!.started_at!)).toBeGreaterThanOrEqual(Date.parse(statuses[index - 1]!.finished_at!));
     }
 
     const metadataDocument = Buffer.from(JSON.stringify({ identifier, metadata: {} }));
-    const validation = await readS3Json(final.s3_artifacts.validate);
+    const validation = await readS3Json(final.s3_artifacts.validate!);
     expect(validation).toMatchObject({ valid: true, size: metadataDocument.length, json_kind: 'object', record_count: 1 });
     const records = await readS3(`s3://${bucket}/${identifier}/transform/records.ndjson`);
     expect(records.toString()).toBe(`${JSON.stringify({ identifier, metadata: {} })}\n`);
@@ -106,14 +106,14 @@ describe('the seed examples, end to end', () => {
     const records = (await readS3(`s3://${service.config.s3.bucket}/${identifier}/transform/records.ndjson`)).toString().trim().split('\n');
     expect(records.map((line) => JSON.parse(line))).toEqual(payload);
 
-    const enrichment = await readS3Json<{ schema: { fields: { name: string; types: string[]; nullable: boolean }[] } }>(final.s3_artifacts.enrich);
+    const enrichment = await readS3Json<{ schema: { fields: { name: string; types: string[]; nullable: boolean }[] } }>(final.s3_artifacts.enrich!);
     expect(enrichment.schema.fields).toEqual([
       { name: 'city', types: ['string'], nullable: false, present_in: 3 },
       { name: 'temperature', types: ['integer', 'number'], nullable: false, present_in: 3 },
       { name: 'rainy', types: ['boolean'], nullable: true, present_in: 3 },
     ]);
 
-    const analysis = await readS3Json<{ record_count: number; fields: Record<string, any> }>(final.s3_artifacts.analyze);
+    const analysis = await readS3Json<{ record_count: number; fields: Record<string, any> }>(final.s3_artifacts.analyze!);
     expect(analysis.record_count).toBe(3);
     const temperature = analysis.fields.temperature.numeric;
     expect(temperature.min).toBe(4);

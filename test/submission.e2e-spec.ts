@@ -16,7 +16,7 @@ async function rowsWithIdentifier(identifier: string): Promise<Record<string, un
 }
 
 async function totalRows(): Promise<number> {
-  return Number((await query<{ count: string }>('select count(*) as count from processing_objects'))[0].count);
+  return Number((await query<{ count: string }>('select count(*) as count from processing_objects'))[0]!.count);
 }
 
 describe('submitting objects', () => {
@@ -66,7 +66,7 @@ describe('submitting objects', () => {
 
       const rows = await rowsWithIdentifier(identifier);
       expect(rows.map((row) => row.id)).toEqual([existingId]);
-      expect(rows[0].operations).toEqual(['validate']);
+      expect(rows[0]!.operations).toEqual(['validate']);
       await settled(existingId);
     });
   });
@@ -115,7 +115,7 @@ describe('submitting objects', () => {
       );
 
       expect(responses.map((response) => response.status)).toEqual(Array(CONCURRENT).fill(202));
-      const first = responses[0].body;
+      const first = responses[0]!.body;
       for (const response of responses) {
         expect(response.body).toEqual(first);
       }
@@ -130,14 +130,14 @@ describe('submitting objects', () => {
       }
       const jobs = await jobsFor(first.id);
       expect(jobs.map((job) => job.id)).toEqual([first.task_id]);
-      expect((await query('select attempts from processing_objects where id = $1', [first.id]))[0].attempts).toBe(1);
+      expect((await query('select attempts from processing_objects where id = $1', [first.id]))[0]!.attempts).toBe(1);
 
       // A payload this small is kept with its object: no S3 source.
       const bytes = Buffer.from(JSON.stringify(payload));
-      expect(rows[0].source).toEqual({ content_type: 'application/json', size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
-      expect(JSON.parse((rows[0].source_inline as Buffer).toString())).toEqual(payload);
+      expect(rows[0]!.source).toEqual({ content_type: 'application/json', size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+      expect(JSON.parse((rows[0]!.source_inline as Buffer).toString())).toEqual(payload);
       expect(await listS3Keys(`${identifier}/source/`)).toEqual([]);
-      expect((await api().get(`/api/v1/objects/${first.id}`)).body.source).toEqual(rows[0].source);
+      expect((await api().get(`/api/v1/objects/${first.id}`)).body.source).toEqual(rows[0]!.source);
     });
 
     it('without a key: exactly one 202, every other request 409 identifier_taken naming the winner, one row', async () => {
@@ -150,7 +150,7 @@ describe('submitting objects', () => {
       const conflicts = responses.filter((response) => response.status === 409);
       expect(accepted).toHaveLength(1);
       expect(conflicts).toHaveLength(CONCURRENT - 1);
-      const winner = accepted[0].body.id as string;
+      const winner = accepted[0]!.body.id as string;
       for (const conflict of conflicts) {
         expectErrorShape(conflict.body, 409, 'identifier_taken');
         expect(conflict.body.details).toMatchObject({ id: winner });
@@ -175,8 +175,8 @@ describe('submitting objects', () => {
       expect(accepted).toHaveLength(1);
       expect(responses.filter((response) => response.status === 409)).toHaveLength(CONCURRENT - 1);
       const rows = await rowsWithIdentifier(identifier);
-      expect(rows.map((row) => [row.id, row.state, row.source_inline])).toEqual([[accepted[0].body.id, 'queued', null]]);
-      const source = rows[0].source as { s3_url: string; size: number };
+      expect(rows.map((row) => [row.id, row.state, row.source_inline])).toEqual([[accepted[0]!.body.id, 'queued', null]]);
+      const source = rows[0]!.source as { s3_url: string; size: number };
       expect(source.s3_url).toBe(`s3://${smallLimitService.config.s3.bucket}/${identifier}/source/payload.json`);
       expect(JSON.parse((await readS3(source.s3_url)).toString())).toEqual(payload);
       expect(source.size).toBe(Buffer.byteLength(JSON.stringify(payload)));

@@ -156,7 +156,7 @@ describe('tracing (OTLP export on)', () => {
     const { object, requestId, trace } = await processTraced('traced-logs', { 'x-request-id': `traced-${randomBytes(4).toString('hex')}` });
     await service.waitForOutput(new RegExp(`Object ${object.id} \\(job [^)]+\\): completed`));
     const spanIds = new Set(trace().map((span) => span.spanId));
-    const traceId = trace()[0].traceId;
+    const traceId = trace()[0]!.traceId;
     const lines = stdout
       .split('\n')
       .filter((line) => line.includes(object.id) || line.includes(requestId))

@@ -42,7 +42,7 @@ describe('a typed client generated from the OpenAPI contract', () => {
     const finished = await waitFor(
       async () => {
         const { data, error } = await client.GET('/api/v1/progress/{object_id}', { params: { path: { object_id: accepted.id } } });
-        if (error) throw new Error(`${error.code}: ${error.message}`);
+        if (error) {throw new Error(`${error.code}: ${error.message}`);}
         return (data.state === 'completed' || data.state === 'failed') && data;
       },
       { timeoutMs: 45_000, intervalMs: 100, what: `object ${accepted.id} to finish` },

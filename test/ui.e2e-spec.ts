@@ -34,7 +34,7 @@ function recordPage(): void {
   };
   new g.MutationObserver(() => {
     const text: string = g.document.getElementById('detail-state')?.textContent ?? '';
-    if (text && ui.states[ui.states.length - 1] !== text) ui.states.push(text);
+    if (text && ui.states[ui.states.length - 1] !== text) {ui.states.push(text);}
   }).observe(g.document, { subtree: true, childList: true, characterData: true });
 }
 
@@ -62,7 +62,7 @@ describe('the browser page at /ui, with access control on', () => {
     requests = [];
     page.on('pageerror', (error) => pageErrors.push(error.message));
     page.on('console', (message) => {
-      if (message.type() === 'error') pageErrors.push(message.text());
+      if (message.type() === 'error') {pageErrors.push(message.text());}
     });
     page.on('request', (sent) => requests.push(sent));
   });
@@ -102,7 +102,7 @@ describe('the browser page at /ui, with access control on', () => {
     expect(html.headers['cache-control']).toBe('no-cache');
     expect(html.headers['content-security-policy']).toContain("script-src 'self'");
     expect(html.text).toContain('id="submit-form"');
-    await request(service.baseUrl).get('/ui').set('if-none-match', html.headers.etag).expect(304);
+    await request(service.baseUrl).get('/ui').set('if-none-match', html.headers.etag!).expect(304);
 
     const script = /src="(\/ui\/app\.js\?v=[\w-]+)"/.exec(html.text)?.[1];
     const styles = /href="(\/ui\/app\.css\?v=[\w-]+)"/.exec(html.text)?.[1];
@@ -131,7 +131,7 @@ describe('the browser page at /ui, with access control on', () => {
       const base = `http://127.0.0.1:${port}`;
       const html = await waitFor(
         async () => {
-          if (built.child.exitCode !== null) throw new Error(`the built service exited: ${built.output()}`);
+          if (built.child.exitCode !== null) {throw new Error(`the built service exited: ${built.output()}`);}
           const response = await fetch(`${base}/ui`);
           return response.ok ? response.text() : false;
         },
@@ -217,7 +217,7 @@ describe('the browser page at /ui, with access control on', () => {
     expect(bytes.equals(await readS3(exported.s3_url))).toBe(true);
     expect(bytes.toString('utf8')).toContain('Rome');
 
-    if (process.env.UI_SCREENSHOT) await page.screenshot({ path: process.env.UI_SCREENSHOT, fullPage: true });
+    if (process.env.UI_SCREENSHOT) {await page.screenshot({ path: process.env.UI_SCREENSHOT, fullPage: true });}
     expect(pageErrors).toEqual([]);
   });
 

@@ -34,7 +34,7 @@ const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex
 
 function csvOf(rows: number): Buffer {
   const lines = ['id,name,score,active'];
-  for (let i = 1; i <= rows; i++) lines.push(`${i},name-${i},${(i * 1.5).toFixed(1)},${i % 2 === 0}`);
+  for (let i = 1; i <= rows; i++) {lines.push(`${i},name-${i},${(i * 1.5).toFixed(1)},${i % 2 === 0}`);}
   return Buffer.from(`${lines.join('\n')}\n`);
 }
 
@@ -58,7 +58,7 @@ async function unfinishedUploads(prefix: string): Promise<string[] | 'unsupporte
     const page = await client.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket, Prefix: prefix }));
     return (page.Uploads ?? []).map((upload) => upload.Key!);
   } catch (error) {
-    if ((error as { name?: string }).name === 'NotImplemented') return 'unsupported';
+    if ((error as { name?: string }).name === 'NotImplemented') {return 'unsupported';}
     throw error;
   } finally {
     client.destroy();
@@ -88,7 +88,7 @@ describe('uploading a file (multipart/form-data)', () => {
     expect(await rowsWithIdentifier(identifier)).toEqual([]);
     expect(await listS3Keys(`${identifier}/`)).toEqual([]);
     const uploads = await unfinishedUploads(`${identifier}/`);
-    if (uploads !== 'unsupported') expect(uploads).toEqual([]);
+    if (uploads !== 'unsupported') {expect(uploads).toEqual([]);}
     expect(await jobCount(q)).toBe(jobsBefore);
   };
 
@@ -126,7 +126,7 @@ describe('uploading a file (multipart/form-data)', () => {
 
     const [row] = await rowsWithIdentifier(identifier);
     expect(row).toMatchObject({ id: response.body.id, operations: ['validate', 'transform'], metadata: { team: 'crm' }, priority: 7 });
-    const source = row.source as SourceRow;
+    const source = row!.source as SourceRow;
     expect(source).toEqual({
       content_type: 'text/csv',
       size: csv.length,
@@ -142,7 +142,7 @@ describe('uploading a file (multipart/form-data)', () => {
     const final = await settled(response.body.id);
     const validate = final.operations_status.validate;
     // How operations treat CSV is not this test's business: validate ran to an end either way.
-    expect(validate.completed || (typeof validate.error === 'string' && validate.error.length > 0)).toBe(true);
+    expect(validate!.completed || (typeof validate!.error === 'string' && validate!.error.length > 0)).toBe(true);
   });
 
   it('accepts operations as a comma-separated list or as repeated fields', async () => {
@@ -163,13 +163,13 @@ describe('uploading a file (multipart/form-data)', () => {
       .expect(202);
     const [first] = await rowsWithIdentifier(commaSeparated);
     const [second] = await rowsWithIdentifier(repeated);
-    expect(first.operations).toEqual(['validate', 'transform']);
-    expect((first.source as SourceRow).content_type).toBe('text/plain');
-    expect(second.operations).toEqual(['validate', 'enrich']);
-    expect((second.source as SourceRow).content_type).toBe('application/x-ndjson');
-    expect((second.source as SourceRow).s3_url).toMatch(/\/source\/upload\.ndjson$/);
-    await settled(first.id as string);
-    await settled(second.id as string);
+    expect(first!.operations).toEqual(['validate', 'transform']);
+    expect((first!.source as SourceRow).content_type).toBe('text/plain');
+    expect(second!.operations).toEqual(['validate', 'enrich']);
+    expect((second!.source as SourceRow).content_type).toBe('application/x-ndjson');
+    expect((second!.source as SourceRow).s3_url).toMatch(/\/source\/upload\.ndjson$/);
+    await settled(first!.id as string);
+    await settled(second!.id as string);
   });
 
   it('POST /api/v1/process/upload takes the same form (for clients generated one media type per operation), and refuses JSON with 415', async () => {
@@ -182,7 +182,7 @@ describe('uploading a file (multipart/form-data)', () => {
       .expect(202);
     expect(accepted.body).toMatchObject({ identifier, state: 'queued' });
     const [row] = await rowsWithIdentifier(identifier);
-    expect((row.source as SourceRow).content_type).toBe('text/csv');
+    expect((row!.source as SourceRow).content_type).toBe('text/csv');
     await settled(accepted.body.id as string);
 
     const json = await api().post('/api/v1/process/upload').send({ identifier: uniqueIdentifier('upload-json'), operations: ['validate'] }).expect(415);
@@ -200,7 +200,7 @@ describe('uploading a file (multipart/form-data)', () => {
       .field('operations', '["validate"]')
       .attach('file', png, { filename: 'picture.png', contentType: 'image/png' })
       .expect(202);
-    const pngSource = (await rowsWithIdentifier(pngIdentifier))[0].source as SourceRow;
+    const pngSource = (await rowsWithIdentifier(pngIdentifier))[0]!.source as SourceRow;
     expect(pngSource).toMatchObject({ content_type: 'image/png', size: png.length, sha256: sha256(png) });
     expect(pngSource.s3_url).toMatch(/\/source\/upload\.png$/);
     expect((await readS3(pngSource.s3_url)).equals(png)).toBe(true);
@@ -212,7 +212,7 @@ describe('uploading a file (multipart/form-data)', () => {
       .field('operations', '["validate"]')
       .attach('file', jpeg, { filename: 'customers.csv', contentType: 'text/csv' })
       .expect(202);
-    const jpegSource = (await rowsWithIdentifier(jpegIdentifier))[0].source as SourceRow;
+    const jpegSource = (await rowsWithIdentifier(jpegIdentifier))[0]!.source as SourceRow;
     expect(jpegSource).toMatchObject({ content_type: 'image/jpeg', size: jpeg.length, sha256: sha256(jpeg) });
     expect(jpegSource.s3_url).toMatch(/\/source\/upload\.jpg$/);
     await settled(pngResponse.body.id);
@@ -417,7 +417,7 @@ describe('uploading a file (multipart/form-data)', () => {
     const csv = csvOf(20);
     const send = (bytes: Buffer, idempotencyKey?: string) => {
       const req = api().post('/api/v1/process');
-      if (idempotencyKey) req.set('Idempotency-Key', idempotencyKey);
+      if (idempotencyKey) {req.set('Idempotency-Key', idempotencyKey);}
       return req.field('identifier', identifier).field('operations', 'validate').attach('file', bytes, { filename: 'a.csv', contentType: 'text/csv' });
     };
     const first = await send(csv, key).expect(202);
@@ -439,7 +439,7 @@ describe('uploading a file (multipart/form-data)', () => {
     const rows = await rowsWithIdentifier(identifier);
     expect(rows.map((row) => row.id)).toEqual([first.body.id]);
     expect(await listS3Keys(`${identifier}/source/`)).toEqual([`${identifier}/source/upload.csv`]);
-    expect((await readS3((rows[0].source as SourceRow).s3_url)).equals(csv)).toBe(true);
+    expect((await readS3((rows[0]!.source as SourceRow).s3_url)).equals(csv)).toBe(true);
     await settled(first.body.id);
   });
 
@@ -456,7 +456,7 @@ describe('uploading a file (multipart/form-data)', () => {
       const rssAfter = memoryOf(apiProcess.child.pid!);
       expect(sent.status).toBe(202);
 
-      const source = (await rowsWithIdentifier(identifier))[0].source as SourceRow;
+      const source = (await rowsWithIdentifier(identifier))[0]!.source as SourceRow;
       expect(source).toMatchObject({ content_type: 'text/csv', size: sent.size, sha256: sent.sha256 });
       const stored = await readS3(source.s3_url);
       expect(stored.length).toBe(sent.size);
@@ -497,7 +497,7 @@ async function streamMultipartUpload(
     yield header;
     for (let row = 0; size < bytes; ) {
       const lines: string[] = [];
-      for (let i = 0; i < 2000; i++, row++) lines.push(`${row},name-${row},${row % 97},${row % 2 === 0},some words of comment ${row}\n`);
+      for (let i = 0; i < 2000; i++, row++) {lines.push(`${row},name-${row},${row % 97},${row % 2 === 0},some words of comment ${row}\n`);}
       const chunk = Buffer.from(lines.join(''));
       hash.update(chunk);
       size += chunk.length;

@@ -61,13 +61,13 @@ async function call(app: TestApp, { method, path, key, body }: Call): Promise<Re
 
 async function submit(app: TestApp, body: Record<string, unknown>, key?: string): Promise<Response> {
   const response = await call(app, { method: 'POST', path: '/api/v1/process', key, body: { identifier: uniqueIdentifier('webhook'), operations: ['validate'], ...body } });
-  if (response.status === 202) createdObjects.push({ app, id: response.body.id as string, key });
+  if (response.status === 202) {createdObjects.push({ app, id: response.body.id as string, key });}
   return response;
 }
 
 async function registerWebhook(app: TestApp, body: Record<string, unknown>, key?: string): Promise<Response> {
   const response = await call(app, { method: 'POST', path: '/api/v1/webhooks', key, body });
-  if (response.status === 201) createdWebhooks.push(response.body.id as string);
+  if (response.status === 201) {createdWebhooks.push(response.body.id as string);}
   return response;
 }
 

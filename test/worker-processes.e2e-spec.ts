@@ -35,7 +35,7 @@ async function within<T, F>(promise: Promise<T>, ms: number, fallback: F): Promi
 
 /** Every `Object <id> (job <job>): <outcome>` line a worker process logged. */
 function handledJobs(worker: ServiceProcess): { objectId: string; jobId: string; outcome: string }[] {
-  return [...worker.output().matchAll(/Object ([0-9a-f-]{36}) \(job ([^)]+)\): (\w+)/g)].map(([, objectId, jobId, outcome]) => ({ objectId, jobId, outcome }));
+  return [...worker.output().matchAll(/Object ([0-9a-f-]{36}) \(job ([^)]+)\): (\w+)/g)].map(([, objectId, jobId, outcome]) => ({ objectId: objectId!, jobId: jobId!, outcome: outcome! }));
 }
 
 /** The worker logs how a job ended just after the row settles: wait until `count` such lines are there. */
@@ -107,9 +107,9 @@ describe('worker processes', () => {
              from processing_objects where identifier like $1`,
           [`${prefix}-%`],
         );
-        maxProcessing = Math.max(maxProcessing, Number(row.processing));
-        if (stopped || (submitted && Number(row.completed) === total)) return;
-        if (Date.now() > deadline) throw new Error(`only ${row.completed} of ${total} objects completed in time`);
+        maxProcessing = Math.max(maxProcessing, Number(row!.processing));
+        if (stopped || (submitted && Number(row!.completed) === total)) {return;}
+        if (Date.now() > deadline) {throw new Error(`only ${row!.completed} of ${total} objects completed in time`);}
         await sleep(20);
       }
     })();
@@ -134,9 +134,9 @@ describe('worker processes', () => {
     // Each object was completed exactly once, by one of the two processes, and both took part.
     await waitForHandledJobs(workers, total);
     const completedBy = workers.map((worker) => handledJobs(worker).filter((job) => job.outcome === 'completed').map((job) => job.objectId));
-    expect([...completedBy[0], ...completedBy[1]].sort()).toEqual([...ids].sort());
-    expect(completedBy[0].length).toBeGreaterThanOrEqual(1);
-    expect(completedBy[1].length).toBeGreaterThanOrEqual(1);
+    expect([...completedBy[0]!, ...completedBy[1]!].sort()).toEqual([...ids].sort());
+    expect(completedBy[0]!.length).toBeGreaterThanOrEqual(1);
+    expect(completedBy[1]!.length).toBeGreaterThanOrEqual(1);
   }, 180_000);
 
   it('resumes an object whose worker was SIGKILLed, without rerunning completed operations', async () => {
@@ -185,8 +185,8 @@ describe('worker processes', () => {
         operation,
         completed: true,
         attempts: 1,
-        started_at: statusesBefore[operation].started_at,
-        finished_at: statusesBefore[operation].finished_at,
+        started_at: statusesBefore[operation]!.started_at,
+        finished_at: statusesBefore[operation]!.finished_at,
       });
     }
     // The operation the kill interrupted ran once more; the ones after it ran once.
@@ -198,7 +198,7 @@ describe('worker processes', () => {
     // Exactly one result per operation of the plan, plus the files the operations recorded, and nothing else.
     const bucket = api.config.s3.bucket;
     const resultKeys = EXPORT_PLAN.map((operation) => `${identifier}/${operation}_result.json`);
-    const fileKeys = EXPORT_PLAN.flatMap((operation) => statusesAfter[operation].files ?? []).map((url) => url.replace(`s3://${bucket}/`, ''));
+    const fileKeys = EXPORT_PLAN.flatMap((operation) => statusesAfter[operation]!.files ?? []).map((url) => url.replace(`s3://${bucket}/`, ''));
     expect(fileKeys).toEqual(expect.arrayContaining([`${identifier}/transform/records.ndjson`, `${identifier}/export/records.ndjson`]));
     const keys = await listS3Keys(`${identifier}/`);
     expect(keys).toEqual([...resultKeys, ...fileKeys].sort());
@@ -207,7 +207,7 @@ describe('worker processes', () => {
     }
     for (const operation of EXPORT_PLAN) {
       expect(final.s3_artifacts[operation]).toBe(`s3://${bucket}/${identifier}/${operation}_result.json`);
-      await expect(readS3Json(final.s3_artifacts[operation])).resolves.toEqual(expect.any(Object));
+      await expect(readS3Json(final.s3_artifacts[operation]!)).resolves.toEqual(expect.any(Object));
     }
   }, 240_000);
 

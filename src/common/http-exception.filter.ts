@@ -67,9 +67,10 @@ export class HttpExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     const body = this.toErrorBody(exception);
-    if (body.statusCode === HttpStatus.INTERNAL_SERVER_ERROR) {
+    const internal: number = HttpStatus.INTERNAL_SERVER_ERROR;
+    if (body.statusCode === internal) {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
-    } else if (body.statusCode > HttpStatus.INTERNAL_SERVER_ERROR) {
+    } else if (body.statusCode > internal) {
       this.logger.warn(body.message);
     }
     if (reply.sent || reply.raw.headersSent) {

@@ -11,7 +11,7 @@ describe('checkJsonTextDepth', () => {
 describe('checkJsonValue', () => {
   it('refuses values nested beyond the limit without recursing, naming the field', () => {
     let deep: unknown = 1;
-    for (let level = 0; level < 100_000; level++) deep = [deep];
+    for (let level = 0; level < 100_000; level++) {deep = [deep];}
     expect(() => checkJsonValue('payload', deep, 64)).toThrow(JsonTooDeepError);
     expect(() => checkJsonValue('payload', JSON.parse(`${'['.repeat(64)}${']'.repeat(64)}`), 64)).not.toThrow();
   });

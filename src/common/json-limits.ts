@@ -1,6 +1,6 @@
-import { TextPosition, deepNestingIn } from '../operations/content/nesting';
 import { ValidationError } from './domain-errors';
 import { ErrorCode } from './error-codes';
+import { TextPosition, deepNestingIn } from './json-nesting';
 
 /**
  * How deep `metadata`, `options` and `payload` may nest (arrays and objects; a flat object is 1).

@@ -6,6 +6,7 @@ function packageVersion(): string {
     try {
       return (JSON.parse(readFileSync(candidate, 'utf8')) as { version: string }).version;
     } catch {
+      // Not in this layout (source or built): the next candidate.
       continue;
     }
   }

@@ -60,7 +60,7 @@ export async function registerSecurityHeaders(fastify: FastifyInstance, config: 
     loosened.push([config.bullBoard.path, { contentSecurityPolicy: { useDefaults: false, directives: QUEUE_DASHBOARD_DIRECTIVES } }]);
   }
   fastify.addHook('onRequest', (request, reply, done) => {
-    const path = request.url.split('?')[0];
+    const path = request.url.split('?', 1)[0] ?? '';
     const match = loosened.find(([prefix]) => path === prefix || path.startsWith(`${prefix}/`));
     if (match) {
       reply.helmet(match[1]);
@@ -81,7 +81,7 @@ export const RAW_ANSWER_SECURITY_HEADERS: readonly [string, string][] = (() => {
     removeHeader: (name: string) => headers.delete(name),
   };
   helmet(helmetOptions(PAGE_DIRECTIVES, 0))({} as IncomingMessage, response as unknown as ServerResponse, (error?: unknown) => {
-    if (error) throw error;
+    if (error) {throw error instanceof Error ? error : new Error(String(error));}
   });
   return [...headers];
 })();

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { Sql } from '../database/sql';
+import { withTimeout } from '../common/with-timeout';
 import { RedisService } from '../redis/redis.service';
 import { StorageService } from '../storage/storage.service';
 
@@ -37,20 +38,14 @@ export class DependencyProbes {
   private async probe(key: string, check: (signal: AbortSignal) => Promise<unknown>): Promise<HealthIndicatorResult> {
     const session = this.indicators.check(key);
     const controller = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        controller.abort();
-        reject(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`));
-      }, PROBE_TIMEOUT_MS);
-    });
     try {
-      await Promise.race([check(controller.signal), timeout]);
+      await withTimeout(check(controller.signal), PROBE_TIMEOUT_MS, () => {
+        controller.abort();
+        throw new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`);
+      });
       return session.up();
     } catch (error) {
       return session.down({ message: (error as Error).message || 'unreachable' });
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

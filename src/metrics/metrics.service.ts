@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { withTimeout } from '../common/with-timeout';
 import { OBJECT_STATES } from '../objects/object-state';
 import { ObjectsRepository } from '../objects/objects.repository';
 import { ProcessingQueue } from '../queue/processing-queue';
@@ -81,7 +82,7 @@ export class MetricsService implements OnModuleDestroy {
       async collect() {
         this.reset();
         try {
-          const counts = await withTimeout(objects.countByState());
+          const counts = await collected(objects.countByState());
           OBJECT_STATES.forEach((state) => this.set({ state }, counts[state] ?? 0));
         } catch (error) {
           logger.warn(`objects_current not collected: ${(error as Error).message}`);
@@ -96,7 +97,7 @@ export class MetricsService implements OnModuleDestroy {
       async collect() {
         this.reset();
         try {
-          const counts = await withTimeout(queue.counts());
+          const counts = await collected(queue.counts());
           QUEUE_STATES.forEach((state) => this.set({ state }, counts[state]));
         } catch (error) {
           logger.warn(`queue_jobs not collected: ${(error as Error).message}`);
@@ -110,7 +111,7 @@ export class MetricsService implements OnModuleDestroy {
       async collect() {
         this.reset();
         try {
-          this.set(await withTimeout(objects.oldestQueuedAgeSeconds()));
+          this.set(await collected(objects.oldestQueuedAgeSeconds()));
         } catch (error) {
           logger.warn(`queue_oldest_waiting_seconds not collected: ${(error as Error).message}`);
         }
@@ -123,7 +124,7 @@ export class MetricsService implements OnModuleDestroy {
       async collect() {
         this.reset();
         try {
-          this.set(await withTimeout(queue.workerCount()));
+          this.set(await collected(queue.workerCount()));
         } catch (error) {
           logger.warn(`queue_workers not collected: ${(error as Error).message}`);
         }
@@ -182,14 +183,8 @@ export class MetricsService implements OnModuleDestroy {
   }
 }
 
-async function withTimeout<T>(promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${COLLECT_TIMEOUT_MS} ms`)), COLLECT_TIMEOUT_MS);
+function collected<T>(work: Promise<T>): Promise<T> {
+  return withTimeout(work, COLLECT_TIMEOUT_MS, () => {
+    throw new Error(`no answer within ${COLLECT_TIMEOUT_MS} ms`);
   });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -85,8 +85,9 @@ export class ObjectNotifications implements OnApplicationShutdown {
   private async publishChanges(changes: ObjectChange[]): Promise<void> {
     const at = Date.now();
     const messages = changes.map((change) => JSON.stringify({ ...change, at }));
-    if (messages.length === 1) {
-      await this.publish(CHANGES, messages[0]);
+    const [only, ...more] = messages;
+    if (only !== undefined && more.length === 0) {
+      await this.publish(CHANGES, only);
       return;
     }
     const channel = this.redis.key(CHANGES);
@@ -119,7 +120,12 @@ export class ObjectNotifications implements OnApplicationShutdown {
     const fullName = this.redis.key(name);
     return new Observable<string>((subscriber) => {
       this.attach();
-      this.subscriptions.set(fullName, this.redis.subscriber.subscribe(fullName).catch(() => undefined));
+      this.subscriptions.set(
+        fullName,
+        this.redis.subscriber
+          .subscribe(fullName)
+          .catch((error: unknown) => this.logger.error(`Subscribing to ${fullName} failed; listeners in this process get no live changes on it: ${String(error)}`)),
+      );
       const subscription = this.messages
         .pipe(
           filter((event) => event.channel === fullName),
@@ -129,7 +135,9 @@ export class ObjectNotifications implements OnApplicationShutdown {
       return () => {
         subscription.unsubscribe();
         this.subscriptions.delete(fullName);
-        void this.redis.subscriber.unsubscribe(fullName).catch(() => undefined);
+        void this.redis.subscriber
+          .unsubscribe(fullName)
+          .catch((error: unknown) => this.logger.warn(`Unsubscribing from ${fullName} failed: ${String(error)}`));
       };
     });
   }

@@ -39,7 +39,7 @@ function isStorableTimestamp(text: string): boolean {
   if (!match) {
     return false;
   }
-  const [year, month, day, hour, minute, second] = match.slice(1).map(Number);
+  const [year = NaN, month = NaN, day = NaN, hour = NaN, minute = NaN, second = NaN] = match.slice(1).map(Number);
   const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
   date.setUTCFullYear(year);
   return (

@@ -125,7 +125,7 @@ function isWithin(path: string[], ancestor: string[]): boolean {
  * target: a cycle in that graph is recursion (`{"$ref":"#"}`, or two definitions pointing at each other).
  */
 function refuseRecursion(references: Reference[]): void {
-  const inside = references.map((reference) => references.filter((other) => isWithin(other.at, reference.target)));
+  const inside = new Map(references.map((reference) => [reference, references.filter((other) => isWithin(other.at, reference.target))]));
   const state = new Map<Reference, 'open' | 'done'>();
   for (const start of references) {
     if (state.has(start)) {
@@ -133,15 +133,13 @@ function refuseRecursion(references: Reference[]): void {
     }
     const stack: { reference: Reference; next: number }[] = [{ reference: start, next: 0 }];
     state.set(start, 'open');
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1];
-      const followed = inside[references.indexOf(top.reference)];
-      if (top.next === followed.length) {
+    for (let top = stack.at(-1); top; top = stack.at(-1)) {
+      const reference = inside.get(top.reference)?.[top.next++];
+      if (!reference) {
         state.set(top.reference, 'done');
         stack.pop();
         continue;
       }
-      const reference = followed[top.next++];
       if (state.get(reference) === 'open') {
         throw new JsonSchemaRefusedError(`$ref at ${pointer(reference.at)} is recursive (it can reach itself); recursive schemas are not accepted`, {
           limit: 'recursion',

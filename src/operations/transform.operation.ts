@@ -62,7 +62,7 @@ export class TransformOperation implements ProcessingOperation {
       }
       return completed({ ...(await this.image(context)) });
     } catch (error) {
-      if (error instanceof ContentError) return failed(error.message);
+      if (error instanceof ContentError) {return failed(error.message);}
       throw error;
     }
   }
@@ -120,13 +120,13 @@ async function* itemBatches(items: AsyncIterable<SourceItem>): AsyncGenerator<Js
       batch = [];
     }
   }
-  if (batch.length > 0) yield batch;
+  if (batch.length > 0) {yield batch;}
 }
 
 function textStream(chunks: AsyncIterable<string>): Readable {
   return Readable.from(
     (async function* () {
-      for await (const chunk of chunks) yield Buffer.from(chunk, 'utf8');
+      for await (const chunk of chunks) {yield Buffer.from(chunk, 'utf8');}
     })(),
   );
 }

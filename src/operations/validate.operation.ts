@@ -221,7 +221,7 @@ export class ValidateOperation implements ProcessingOperation {
           elements++;
           await progress.report(`Validated ${elements} elements`);
         }
-        if (token.name === 'startArray' || token.name === 'startObject') depth++;
+        if (token.name === 'startArray' || token.name === 'startObject') {depth++;}
       }
       document?.tapChain(token);
     }
@@ -245,7 +245,7 @@ function describeSchemaError(schema: ValidateFunction): string {
 /** The head of CSV content as text for sniffing: a cut-off last line is dropped. */
 function sampleOf(head: Buffer): string {
   const text = head.toString('utf8');
-  if (head.length < HEAD_BYTES) return text;
+  if (head.length < HEAD_BYTES) {return text;}
   const lastNewline = text.lastIndexOf('\n');
   return lastNewline > 0 ? text.slice(0, lastNewline + 1) : text;
 }

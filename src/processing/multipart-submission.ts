@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { DomainError, PayloadTooLargeError, ValidationError } from '../common/domain-errors';
 import { ErrorCode } from '../common/error-codes';
 import { MAX_JSON_DEPTH, UnstorableCharacterError, checkJsonTextDepth, checkJsonValue, hasUnstorableCharacter } from '../common/json-limits';
+import { withTimeout } from '../common/with-timeout';
 import { validateSubmission } from './dto/validate-submission';
 import { SubmitObjectDto } from './dto/submit-object.dto';
 import { Readable } from 'node:stream';
@@ -109,19 +110,12 @@ async function discardRest(parts: AsyncIterator<Multipart>, open: ClassifiedUplo
   if (open && !(await (open instanceof ClassifiedUpload ? open.drain(left()) : drainFile(open, left())))) {
     return false;
   }
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), left());
-  });
-  try {
-    for (;;) {
-      const next = await Promise.race([parts.next().catch(() => ({ done: true, value: undefined }) as const), timeout]);
-      if (next === 'timeout') return false;
-      if (next.done) return true;
-      if (next.value.type === 'file' && !(await drainFile(next.value.file, left()))) return false;
-    }
-  } finally {
-    clearTimeout(timer);
+  for (;;) {
+    // A form that breaks while it is being discarded has nothing more to discard.
+    const next = await withTimeout(parts.next().catch(() => ({ done: true, value: undefined }) as const), left(), () => 'timeout' as const);
+    if (next === 'timeout') {return false;}
+    if (next.done) {return true;}
+    if (next.value.type === 'file' && !(await drainFile(next.value.file, left()))) {return false;}
   }
 }
 

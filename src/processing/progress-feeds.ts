@@ -86,8 +86,9 @@ export class ProgressFeeds {
         return [signal.event];
       }
       const events = await this.eventLog.eventsAfter(id, last);
-      if (events.length > 0) {
-        last = events[events.length - 1].seq;
+      const newest = events.at(-1);
+      if (newest) {
+        last = newest.seq;
         return events;
       }
       return (await this.eventLog.currentVersion(id)) > 0 ? [] : null;

@@ -55,7 +55,7 @@ function setUp() {
   // Its gauges read from PostgreSQL and Redis only when scraped, which these tests do not do.
   const metrics = new MetricsService({} as ObjectsRepository, {} as ProcessingQueue);
   const stream = new ProgressStream(feeds, metrics);
-  const openConnections = async () => (await metrics.registry.getSingleMetric('sse_connections')!.get()).values[0].value;
+  const openConnections = async () => (await metrics.registry.getSingleMetric('sse_connections')!.get()).values[0]!.value;
   const open = async () => {
     const response = new FakeResponse();
     const reply = {

@@ -151,12 +151,17 @@ export class SubmissionService {
     throw error;
   }
 
+  /** Best effort: the failure that led here is the answer, and a source left behind costs only storage. */
+  private async removeSource(sourceKey: string, of: string): Promise<void> {
+    await this.storage.deleteKeys([sourceKey]).catch((error: unknown) => this.logger.warn(`Removing the source ${sourceKey} of ${of} failed: ${String(error)}`));
+  }
+
   /** Objects of a failed batch: their rows and their sources go again. */
   private async removeQueued(created: readonly { id: string; sourceKey?: string }[]): Promise<void> {
     for (const { id, sourceKey } of created) {
       await this.objects.deleteById(id, ['queued']);
       if (sourceKey) {
-        await this.storage.deleteKeys([sourceKey]).catch((error: unknown) => this.logger.warn(`Removing the source ${sourceKey} of a failed batch failed: ${String(error)}`));
+        await this.removeSource(sourceKey, 'a failed batch');
       }
     }
   }
@@ -386,9 +391,7 @@ export class SubmissionService {
       await this.states.transition(newObject.id, 'queued', queued, ['pending']);
     } catch (error) {
       // A failed streaming upload has aborted its multipart upload; a completed one is removed here.
-      await this.storage
-        .deleteKeys([sourceKey])
-        .catch((cleanupError: unknown) => this.logger.warn(`Removing the source ${sourceKey} of a failed submission failed: ${String(cleanupError)}`));
+      await this.removeSource(sourceKey, 'a failed submission');
       await this.objects
         .deleteById(newObject.id, ['pending'])
         .catch((cleanupError: unknown) => this.logger.warn(`Removing the pending object ${newObject.id} of a failed submission failed: ${String(cleanupError)}`));
@@ -403,7 +406,7 @@ export class SubmissionService {
     } catch (error) {
       await this.objects.deleteById(id, ['queued']);
       if (sourceKey) {
-        await this.storage.deleteKeys([sourceKey]).catch(() => undefined);
+        await this.removeSource(sourceKey, 'an object whose job could not be queued');
       }
       throw new DependencyUnavailableError('The job queue', error);
     }

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { fileTypeFromBuffer } from 'file-type';
 import { PayloadTooLargeError, UnsupportedMediaTypeError } from '../common/domain-errors';
+import { withTimeout } from '../common/with-timeout';
+import { baseContentType } from '../operations/content/content-kind';
 
 /** How many leading bytes decide the type: file-type's sample size. */
 export const SNIFF_BYTES = 4100;
@@ -66,7 +68,7 @@ export async function classifyUpload(prefix: Buffer, declaredType: string | unde
     }
     throw unsupported(`${detected.mime} (detected from the content)`);
   }
-  const declared = (declaredType ?? '').split(';')[0].trim().toLowerCase();
+  const declared = baseContentType(declaredType ?? '');
   const extension = /\.([A-Za-z0-9]+)$/.exec(filename ?? '')?.[1]?.toLowerCase();
   const named = TEXT_BY_MEDIA_TYPE[declared] ?? (extension ? TEXT_BY_EXTENSION[extension] : undefined);
   if (!looksLikeText(prefix)) {
@@ -93,6 +95,7 @@ function looksLikeText(prefix: Buffer): boolean {
     const text = new TextDecoder('utf-8', { fatal: true }).decode(prefix, { stream: true });
     return !/[\x00-\x08\x0B\x0E-\x1F\x7F]/.test(text);
   } catch {
+    // Not valid UTF-8, so not text.
     return false;
   }
 }
@@ -138,7 +141,7 @@ export class ClassifiedUpload {
     let length = 0;
     while (length < SNIFF_BYTES) {
       const next = await source.next();
-      if (next.done) break;
+      if (next.done) {break;}
       prefix.push(next.value);
       length += next.value.length;
     }
@@ -161,7 +164,7 @@ export class ClassifiedUpload {
         if (next === 'limit' || this.file.stream.truncated) {
           throw tooLarge(this.file.limitBytes);
         }
-        if (next.done) break;
+        if (next.done) {break;}
         yield this.count(next.value);
       }
       this.finished = true;
@@ -224,10 +227,6 @@ export class ClassifiedUpload {
 
 export async function drainFile(source: AsyncIterator<unknown> | Readable, timeoutMs: number): Promise<boolean> {
   const iterator = source instanceof Readable ? (source[Symbol.asyncIterator]() as AsyncIterator<unknown>) : source;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), timeoutMs);
-  });
   const drained = (async () => {
     try {
       while (!(await iterator.next()).done) {
@@ -238,11 +237,7 @@ export async function drainFile(source: AsyncIterator<unknown> | Readable, timeo
     }
     return true;
   })();
-  try {
-    return await Promise.race([drained, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return withTimeout(drained, timeoutMs, () => false);
 }
 
 function tooLarge(limitBytes: number): PayloadTooLargeError {

@@ -11,6 +11,7 @@ export class RedisService implements OnApplicationShutdown {
 
   constructor(private readonly config: AppConfig) {
     this.client = new Redis(config.redis.url, { maxRetriesPerRequest: 1 });
+    // Without a listener ioredis prints every failed reconnect attempt; a Redis that is down shows as failed commands, which their callers log.
     this.client.on('error', () => undefined);
   }
 
@@ -21,6 +22,7 @@ export class RedisService implements OnApplicationShutdown {
   get subscriber(): Redis {
     if (!this.subscriberConnection) {
       this.subscriberConnection = new Redis(this.config.redis.url, { maxRetriesPerRequest: null });
+      // As for the client: a failed SUBSCRIBE is logged where it is sent (ObjectEvents).
       this.subscriberConnection.on('error', () => undefined);
     }
     return this.subscriberConnection;

@@ -39,12 +39,17 @@ function postgres(config: AppConfig, databaseMayBeMissing: boolean): Dependency 
 }
 
 async function assertReachable(dependencies: Dependency[]): Promise<void> {
-  const outcomes = await Promise.allSettled(dependencies.map((dependency) => dependency.check()));
-  const problems = outcomes.flatMap((outcome, index) => {
-    if (outcome.status === 'fulfilled') return [];
-    const { name, variable, url } = dependencies[index];
-    return [`${name} is not reachable at ${withoutPassword(url)} (${variable}): ${reasonOf(outcome.reason)}`];
-  });
+  const outcomes = await Promise.all(
+    dependencies.map(async (dependency) => {
+      try {
+        await dependency.check();
+        return [];
+      } catch (reason) {
+        return [`${dependency.name} is not reachable at ${withoutPassword(dependency.url)} (${dependency.variable}): ${reasonOf(reason)}`];
+      }
+    }),
+  );
+  const problems = outcomes.flat();
   if (problems.length > 0) {
     throw new DependencyUnreachableError(problems.join('\n'));
   }
@@ -56,8 +61,8 @@ async function checkPostgres(url: string, databaseMayBeMissing: boolean): Promis
     await client.connect();
     await client.query('select 1');
   } catch (error) {
-    if ((error as { code?: string }).code !== MISSING_DATABASE) throw error;
-    if (!databaseMayBeMissing) throw new Error(`${(error as Error).message} (npm run migrate creates it)`);
+    if ((error as { code?: string }).code !== MISSING_DATABASE) {throw error;}
+    if (!databaseMayBeMissing) {throw new Error(`${(error as Error).message} (npm run migrate creates it)`);}
   } finally {
     await client.end();
   }
@@ -85,7 +90,7 @@ async function checkHttp(url: string): Promise<void> {
 }
 
 function reasonOf(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
+  if (!(error instanceof Error)) {return String(error);}
   // fetch reports "fetch failed" and keeps the network error (ECONNREFUSED, ENOTFOUND) as its cause.
   const cause = error.cause instanceof Error ? error.cause : undefined;
   const message = cause ? `${error.message}: ${cause.message}` : error.message;
@@ -94,7 +99,7 @@ function reasonOf(error: unknown): string {
 
 function withoutPassword(url: string): string {
   const parsed = new URL(url);
-  if (!parsed.password) return url;
+  if (!parsed.password) {return url;}
   parsed.password = '***';
   return parsed.toString();
 }

@@ -1,7 +1,7 @@
 import { DiagConsoleLogger, DiagLogLevel, diag, trace } from '@opentelemetry/api';
 import type { NodeSDK } from '@opentelemetry/sdk-node';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { withTimeout } from '../common/with-timeout';
 
 /** Probes and scrapes come every few seconds: they make no trace. */
 const UNTRACED_PATHS = /^\/(health|metrics)(\/|\?|$)/;
@@ -90,7 +90,7 @@ export async function flushTracing(): Promise<void> {
     .getDelegate?.()
     .forceFlush?.()
     .catch((error: unknown) => console.error(`Spans not exported: ${(error as Error).message}`));
-  await Promise.race([flushed, sleep(FLUSH_WAIT_MS, undefined, { ref: false })]);
+  await withTimeout(Promise.resolve(flushed), FLUSH_WAIT_MS, () => undefined, { unref: true });
 }
 
 /** How long stopping waits for the last spans to be exported: a collector that does not answer does not hold the shutdown up. */
@@ -103,5 +103,5 @@ export async function stopTracing(warn: (message: string) => void): Promise<void
   }
   const stopped = sdk.shutdown().catch((error: unknown) => warn(`The last spans were not exported: ${(error as Error).message}`));
   sdk = undefined;
-  await Promise.race([stopped, sleep(STOP_WAIT_MS, undefined, { ref: false })]);
+  await withTimeout(stopped, STOP_WAIT_MS, () => undefined, { unref: true });
 }

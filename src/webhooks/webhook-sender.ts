@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
+import { withTimeout } from '../common/with-timeout';
 import { DestinationPolicy, DestinationRefusal, parseWebhookUrl, resolveDestination } from './webhook-destination';
 import { signWebhook } from './webhook-signature';
 
@@ -32,7 +33,10 @@ export async function sendWebhook(request: WebhookRequest, limits: SendLimits): 
   let destination;
   try {
     const url = parseWebhookUrl(request.url);
-    destination = { url, resolved: await withinTime(resolveDestination(url, limits), limits.timeoutMs, `Resolving '${url.hostname}' took over ${limits.timeoutMs} ms`) };
+    destination = { url, resolved: await withTimeout(resolveDestination(url, limits), limits.timeoutMs, () => {
+        // The lookup itself cannot be cancelled, and is left to end.
+        throw new DestinationRefusal(`Resolving '${url.hostname}' took over ${limits.timeoutMs} ms`);
+      }) };
   } catch (error) {
     if (error instanceof DestinationRefusal) {
       return { delivered: false, statusCode: null, error: error.message };
@@ -97,15 +101,4 @@ export async function sendWebhook(request: WebhookRequest, limits: SendLimits): 
     });
     outgoing.end(request.body);
   });
-}
-
-/** `work`'s result, or a refusal with `message` once `ms` have passed (the lookup itself cannot be cancelled, and is left to end). */
-async function withinTime<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new DestinationRefusal(message)), ms)));
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -85,13 +85,14 @@ export class PlanRunner {
     const budget = budgetFor(readOptions(object.options).budget, this.config);
     try {
       const remaining = object.plan.filter((operation) => !object.operationsStatus[operation]?.completed);
-      if (remaining.length === 0) {
+      const [first] = remaining;
+      if (first === undefined) {
         return await this.settle(object.id, 'completed', COMPLETED);
       }
       if (await this.stopping()) {
         throw new WorkerStoppingError();
       }
-      await this.updateOrStop(object.id, this.recordStart(object, remaining[0]));
+      await this.updateOrStop(object.id, this.recordStart(object, first));
       let end: OperationEnd = 'completed';
       for (const [index, operation] of remaining.entries()) {
         // Each operation records its end with the start of the next one, or with the object's completion after the last.

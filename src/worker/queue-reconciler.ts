@@ -52,9 +52,9 @@ export class QueueReconciler implements OnApplicationBootstrap, BeforeApplicatio
       const batch = await this.objects.findUnsettledAfter(state, this.positions.get(state) ?? null, RECONCILE_BATCH);
       this.advance(state, batch);
       const idle = batch.filter((object) => object.taskId !== null && object.updatedAt.getTime() < untouchedSince);
-      const fates = await Promise.all(idle.map((object) => this.queue.jobFate(object.taskId!)));
-      for (const [index, object] of idle.entries()) {
-        await this.recover(object, object.taskId!, recoveryFor(state, fates[index]));
+      const fates = await Promise.all(idle.map(async (object) => [object, await this.queue.jobFate(object.taskId!)] as const));
+      for (const [object, fate] of fates) {
+        await this.recover(object, object.taskId!, recoveryFor(state, fate));
       }
     }
   }

@@ -17,7 +17,7 @@ it('worker SIGKILL storm: workers killed one after another while they process', 
       // Only a worker that has started is killed, so the storm never stops all processing for good.
       const running = cluster.workers.filter((worker) => RUNNING.test(worker.output()));
       if (running.length > 0) {
-        await cluster.kill(running[kills % running.length]);
+        await cluster.kill(running[kills % running.length]!);
         cluster.startWorker();
         kills += 1;
       }

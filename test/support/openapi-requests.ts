@@ -90,13 +90,13 @@ function resolve(document: OpenApiDocument, schema: SchemaObject | undefined): S
 function parameterValue(parameter: Parameter, identifiers: fc.Arbitrary<string>): fc.Arbitrary<{ encoded: string }> {
   const schema = parameter.schema ?? {};
   const plausible: fc.Arbitrary<string>[] = [];
-  if (schema.enum) plausible.push(fc.constantFrom(...schema.enum.map(String)));
-  if (schema.example !== undefined) plausible.push(fc.constant(String(schema.example)));
-  if (schema.format === 'uuid') plausible.push(fc.uuid(), fc.constantFrom(...UUID_LIKE), fc.nat().map((index) => `${KNOWN_OBJECT}${index}`));
-  if (schema.type === 'integer') plausible.push(fc.integer({ min: (schema.minimum ?? 0) - 2, max: (schema.maximum ?? 100) + 2 }).map(String));
-  if (parameter.name === 'identifier') plausible.push(identifiers, fc.nat().map((index) => `${KNOWN_IDENTIFIER}${index}`));
-  if (parameter.name === 'cursor') plausible.push(cursorValue);
-  if (/^created_/.test(parameter.name)) plausible.push(dateValue);
+  if (schema.enum) {plausible.push(fc.constantFrom(...schema.enum.map(String)));}
+  if (schema.example !== undefined) {plausible.push(fc.constant(String(schema.example)));}
+  if (schema.format === 'uuid') {plausible.push(fc.uuid(), fc.constantFrom(...UUID_LIKE), fc.nat().map((index) => `${KNOWN_OBJECT}${index}`));}
+  if (schema.type === 'integer') {plausible.push(fc.integer({ min: (schema.minimum ?? 0) - 2, max: (schema.maximum ?? 100) + 2 }).map(String));}
+  if (parameter.name === 'identifier') {plausible.push(identifiers, fc.nat().map((index) => `${KNOWN_IDENTIFIER}${index}`));}
+  if (parameter.name === 'cursor') {plausible.push(cursorValue);}
+  if (/^created_/.test(parameter.name)) {plausible.push(dateValue);}
   plausible.push(fc.string({ maxLength: 20 }));
   return fc.oneof(
     { weight: 3, arbitrary: fc.oneof(...plausible).map((value) => ({ encoded: encodeComponent(value) })) },
@@ -197,9 +197,9 @@ function submission(document: OpenApiDocument, operation: Operation, name: strin
         })
         .map(({ identifier, operations, metadata, options, priority, filename, contentType, content, withFile }): FuzzRequest => {
           const fields: [string, string][] = [['identifier', identifier], ['operations', operations]];
-          if (metadata !== undefined) fields.push(['metadata', metadata]);
-          if (options !== undefined) fields.push(['options', options]);
-          if (priority !== undefined) fields.push(['priority', priority]);
+          if (metadata !== undefined) {fields.push(['metadata', metadata]);}
+          if (options !== undefined) {fields.push(['options', options]);}
+          if (priority !== undefined) {fields.push(['priority', priority]);}
           return {
             kind: 'http',
             operation: name,
@@ -251,15 +251,15 @@ export function requestsFor(document: OpenApiDocument, identifiers: fc.Arbitrary
         const query: string[] = [];
         parameters.forEach((parameter, index) => {
           const value = chosen[index];
-          if (parameter.in === 'path') filled = filled.replace(`{${parameter.name}}`, value?.encoded || 'x');
-          if (parameter.in === 'query' && value) query.push(`${parameter.name}=${value.encoded}`);
+          if (parameter.in === 'path') {filled = filled.replace(`{${parameter.name}}`, value?.encoded || 'x');}
+          if (parameter.in === 'query' && value) {query.push(`${parameter.name}=${value.encoded}`);}
         });
         return query.length > 0 ? `${filled}?${query.join('&')}` : filled;
       });
       const plain = fc.tuple(url, headers, fc.constantFrom(method, method, method, method, 'put', 'patch', 'options', 'head')).map(
         ([chosenUrl, chosenHeaders, chosenMethod]): FuzzRequest => ({ kind: 'http', operation: name, method: chosenMethod, url: chosenUrl, headers: chosenHeaders }),
       );
-      perOperation.push(plain, rawRequest(path.replace(/\{[^}]+\}/g, UUID_LIKE[1]), name));
+      perOperation.push(plain, rawRequest(path.replace(/\{[^}]+\}/g, UUID_LIKE[1]!), name));
       if (operation.requestBody) {
         perOperation.push(submission(document, operation, name, identifiers, headers), submission(document, operation, name, identifiers, headers));
       }

@@ -41,11 +41,11 @@ export interface OtlpReceiver {
 }
 
 function valueOf(value: AnyValue): unknown {
-  if (value.stringValue !== undefined) return value.stringValue;
-  if (value.intValue !== undefined) return Number(value.intValue);
-  if (value.doubleValue !== undefined) return value.doubleValue;
-  if (value.boolValue !== undefined) return value.boolValue;
-  if (value.arrayValue !== undefined) return (value.arrayValue.values ?? []).map(valueOf);
+  if (value.stringValue !== undefined) {return value.stringValue;}
+  if (value.intValue !== undefined) {return Number(value.intValue);}
+  if (value.doubleValue !== undefined) {return value.doubleValue;}
+  if (value.boolValue !== undefined) {return value.boolValue;}
+  if (value.arrayValue !== undefined) {return (value.arrayValue.values ?? []).map(valueOf);}
   return undefined;
 }
 

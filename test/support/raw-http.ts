@@ -23,11 +23,11 @@ export function sendRaw(baseUrl: string, bytes: string): Promise<RawResponse> {
     socket.on('close', () => {
       const text = Buffer.concat(chunks).toString('utf8');
       const [head, ...rest] = text.split('\r\n\r\n');
-      const [statusLine, ...headerLines] = head.split('\r\n');
+      const [statusLine, ...headerLines] = head!.split('\r\n');
       const headers = Object.fromEntries(
         headerLines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
       );
-      resolve({ statusCode: Number(statusLine.split(' ')[1]), headers, body: rest.join('\r\n\r\n') });
+      resolve({ statusCode: Number(statusLine!.split(' ')[1]), headers, body: rest.join('\r\n\r\n') });
     });
     socket.write(bytes);
   });

@@ -48,7 +48,7 @@ export class ResponseContract {
   constructor() {
     addFormats(this.ajv);
     this.ajv.addFormat('binary', true);
-    this.ajv.addSchema(this.document as object, CONTRACT_ID);
+    this.ajv.addSchema(this.document, CONTRACT_ID);
   }
 
   /** Validates every response `fastify` sends; call before the app is initialised. */
@@ -65,7 +65,7 @@ export class ResponseContract {
     const method = request.method.toLowerCase();
     const path = request.routeOptions.url === undefined ? undefined : documentPath(request.routeOptions.url);
     const operation = path === undefined ? undefined : this.document.paths[path]?.[method];
-    const contentType = String(reply.getHeader('content-type') ?? '').split(';')[0].trim();
+    const contentType = String(reply.getHeader('content-type') ?? '').split(';')[0]!.trim();
     const text = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : undefined;
     if (!operation) {
       if (status >= 400 && contentType === 'application/json' && text !== undefined) {

@@ -17,8 +17,8 @@ export class ScratchRedis {
     });
     this.child = child;
     let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     await waitFor(
       () => /Ready to accept connections/.test(output) || (child.exitCode !== null ? Promise.reject(new Error(`redis-server exited: ${output}`)) : false),
       { timeoutMs: 20_000, what: `redis-server on port ${this.port} to accept connections` },
@@ -28,7 +28,7 @@ export class ScratchRedis {
   async stop(): Promise<void> {
     const child = this.child;
     this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) {return;}
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');
     await exited;

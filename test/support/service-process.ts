@@ -23,8 +23,8 @@ export const START_LOCAL = join(__dirname, '..', '..', 'scripts', 'start-local.j
 export function spawnService(env: Record<string, string>, { cwd = __dirname, script = MAIN }: { cwd?: string; script?: string } = {}): ServiceProcess {
   const child = spawn(process.execPath, [script], { cwd, env: { ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     child,
@@ -37,7 +37,7 @@ export function spawnService(env: Record<string, string>, { cwd = __dirname, scr
       });
     },
     stop: async (signal = 'SIGTERM') => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      if (child.exitCode === null && child.signalCode === null) {child.kill(signal);}
       return exited;
     },
   };

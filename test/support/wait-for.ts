@@ -9,7 +9,7 @@ export async function waitFor<T>(
     try {
       const value = await probe();
       if (value !== undefined && value !== false) {
-        return value as T;
+        return value;
       }
     } catch (error) {
       last = error;

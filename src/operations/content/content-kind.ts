@@ -18,7 +18,7 @@ const KIND_OF: Record<string, ContentKind> = {
 
 /** The media type without parameters, lower case: `Text/CSV; charset=utf-8` is `text/csv`. */
 export function baseContentType(contentType: string): string {
-  return contentType.split(';')[0].trim().toLowerCase();
+  return (contentType.split(';', 1)[0] ?? '').trim().toLowerCase();
 }
 
 /** The kind of a content type, or undefined for a type the service does not process. */

@@ -23,7 +23,7 @@ const json = fc.jsonValue({ maxDepth: 4 });
 
 async function collect<T, R>(items: AsyncIterable<T>, pick: (item: T) => R): Promise<R[]> {
   const out: R[] = [];
-  for await (const item of items) out.push(pick(item));
+  for await (const item of items) {out.push(pick(item));}
   return out;
 }
 
@@ -71,9 +71,9 @@ describe('parsers agree with a reference on random valid content in random chunk
     await fc.assert(
       fc.asyncProperty(table, fc.constantFrom('\n', '\r\n'), cuts, async (rows, newline, at) => {
         const text = rows.map((row) => row.map(quoted).join(',')).join(newline) + newline;
-        const { columns } = dialect(rows[0].length);
+        const { columns } = dialect(rows[0]!.length);
         const reference = (parseCsvSync(text, { delimiter: ',', bom: true, skip_empty_lines: true }) as string[][]).map((row) =>
-          Object.fromEntries(columns.map((column, index) => [column, inferScalar(row[index])])),
+          Object.fromEntries(columns.map((column, index) => [column, inferScalar(row[index]!)])),
         );
         const bytes = Buffer.from(text);
         const open = () => streamOf(cutAt(bytes, at));
@@ -120,7 +120,7 @@ describe('random invalid content fails validate with a position, never with an e
   const mutated = (valid: fc.Arbitrary<string>, alphabet: string[]) =>
     fc.tuple(valid, fc.nat(), fc.constantFrom(...alphabet), fc.constantFrom('insert', 'replace', 'remove')).map(([text, position, character, how]) => {
       const index = text.length === 0 ? 0 : position % text.length;
-      if (how === 'remove') return text.slice(0, index) + text.slice(index + 1);
+      if (how === 'remove') {return text.slice(0, index) + text.slice(index + 1);}
       return text.slice(0, index) + character + text.slice(how === 'replace' ? index + 1 : index);
     });
 

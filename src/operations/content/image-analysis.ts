@@ -18,6 +18,10 @@ export interface ImageAnalysis {
  * stats); a 256-bin histogram per channel and the five dominant colours (4 bits per channel)
  * over the image scaled to fit inside 1024x1024, which bounds the memory they need.
  */
+function countAt(counts: number[] | Uint32Array, index: number): void {
+  counts[index] = (counts[index] ?? 0) + 1;
+}
+
 export async function analyzeImage(path: string): Promise<ImageAnalysis> {
   const stats = await openImage(path).stats();
   const { data, info } = await openImage(path)
@@ -31,10 +35,11 @@ export async function analyzeImage(path: string): Promise<ImageAnalysis> {
   const buckets = new Uint32Array(4096);
   let counted = 0;
   for (let offset = 0; offset < data.length; offset += channels) {
-    for (let channel = 0; channel < channels; channel++) histograms[channel][data[offset + channel]]++;
-    if (channels === 4 && data[offset + 3] < 128) continue;
-    const [r, g, b] = channels >= 3 ? [data[offset], data[offset + 1], data[offset + 2]] : [data[offset], data[offset], data[offset]];
-    buckets[((r >> 4) << 8) | ((g >> 4) << 4) | (b >> 4)]++;
+    for (const [channel, histogram] of histograms.entries()) {countAt(histogram, data.readUInt8(offset + channel));}
+    if (channels === 4 && data.readUInt8(offset + 3) < 128) {continue;}
+    const first = data.readUInt8(offset);
+    const [r, g, b] = channels >= 3 ? [first, data.readUInt8(offset + 1), data.readUInt8(offset + 2)] : [first, first, first];
+    countAt(buckets, ((r >> 4) << 8) | ((g >> 4) << 4) | (b >> 4));
     counted++;
   }
   const dominant = [...buckets.entries()]

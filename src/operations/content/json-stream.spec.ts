@@ -6,7 +6,7 @@ const stream = (text: string) => Readable.from([Buffer.from(text)]);
 describe('jsonItems', () => {
   it('streams the elements of a top-level array', async () => {
     const items = [];
-    for await (const item of jsonItems(stream('[{"a":1},[2],"x",null,{"b":{"c":[true]}}]'))) items.push(item);
+    for await (const item of jsonItems(stream('[{"a":1},[2],"x",null,{"b":{"c":[true]}}]'))) {items.push(item);}
     expect(items).toEqual([
       { documentKind: 'array', value: { a: 1 } },
       { documentKind: 'array', value: [2] },
@@ -18,13 +18,13 @@ describe('jsonItems', () => {
 
   it('gives a non-array document as one item', async () => {
     const items = [];
-    for await (const item of jsonItems(stream(' {"a": [1, 2]} '))) items.push(item);
+    for await (const item of jsonItems(stream(' {"a": [1, 2]} '))) {items.push(item);}
     expect(items).toEqual([{ documentKind: 'object', value: { a: [1, 2] } }]);
   });
 
   it('throws a JsonSyntaxError on malformed JSON', async () => {
     const consume = async () => {
-      for await (const item of jsonItems(stream('[{"a":1},'))) void item;
+      for await (const item of jsonItems(stream('[{"a":1},'))) {void item;}
     };
     await expect(consume()).rejects.toBeInstanceOf(JsonSyntaxError);
   });

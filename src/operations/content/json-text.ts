@@ -16,6 +16,5 @@ export function parseJson(text: string): JsonParseResult {
 
 function lineAndColumn(text: string, offset: number): { line: number; column: number } {
   const before = text.slice(0, offset);
-  const lines = before.split('\n');
-  return { line: lines.length, column: lines[lines.length - 1].length + 1 };
+  return { line: before.split('\n').length, column: offset - before.lastIndexOf('\n') };
 }

@@ -30,9 +30,9 @@ const counted = (count: number): JsonRecord[] => Array.from({ length: count }, (
 /** Records whose rendering is exactly `bytes` long: the last record's string is padded. */
 function sized(format: Format, bytes: number): JsonRecord[] {
   const records = counted(Math.floor(bytes / 20));
-  while (render(format, records).length > bytes - 50) records.pop();
+  while (render(format, records).length > bytes - 50) {records.pop();}
   const last = records[records.length - 1];
-  last.s = `${String(last.s)}${'x'.repeat(bytes - render(format, records).length)}`;
+  last!.s = `${String(last!.s)}${'x'.repeat(bytes - render(format, records).length)}`;
   expect(render(format, records).length).toBe(bytes);
   return records;
 }

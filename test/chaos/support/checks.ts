@@ -16,7 +16,7 @@ const TERMINAL = ['completed', 'failed', 'cancelled'];
 /** Every submitted object exists exactly once and ended completed, failed with a message, or cancelled. */
 export function everyObjectSettledOnce(submitted: Submitted[], rows: ObjectOutcome[], allowed = TERMINAL): Check {
   const byId = new Map<string, number>();
-  for (const row of rows) byId.set(row.id, (byId.get(row.id) ?? 0) + 1);
+  for (const row of rows) {byId.set(row.id, (byId.get(row.id) ?? 0) + 1);}
   const missing = submitted.filter((object) => !byId.has(object.id)).length;
   const unsettled = rows.filter((row) => !allowed.includes(row.state));
   const silentFailures = rows.filter((row) => row.state === 'failed' && !row.error_message);
@@ -65,14 +65,14 @@ export async function nothingAfterCancel(cluster: ChaosCluster, rows: ObjectOutc
     for (const row of rows.filter((candidate) => candidate.state === 'cancelled')) {
       for (const key of await keysOf(row.identifier)) {
         const operation = /^[^/]+\/(\w+)_result\.json$/.exec(key)?.[1];
-        if (operation && !row.operations_status[operation]?.completed) strayResults += 1;
+        if (operation && !row.operations_status[operation]?.completed) {strayResults += 1;}
       }
     }
   });
   return {
     name: 'no operation runs on after a cancel',
-    held: late.count === '0',
-    detail: `${late.count} events recorded after a cancel; ${strayResults} result files of cancelled objects whose operation is not recorded as completed (an operation that was running when the cancel landed and finished its write)`,
+    held: late!.count === '0',
+    detail: `${late!.count} events recorded after a cancel; ${strayResults} result files of cancelled objects whose operation is not recorded as completed (an operation that was running when the cancel landed and finished its write)`,
   };
 }
 
@@ -84,10 +84,10 @@ export async function listPagesComplete(cluster: ChaosCluster, submitted: Submit
   do {
     const url = new URL(`${cluster.apiUrl}/api/v1/objects`);
     url.searchParams.set('limit', '1');
-    if (cursor) url.searchParams.set('cursor', cursor);
+    if (cursor) {url.searchParams.set('cursor', cursor);}
     const page = (await (await fetch(url)).json()) as { items: { id: string }[]; next_cursor: string | null };
     pages += 1;
-    for (const item of page.items) seen.set(item.id, (seen.get(item.id) ?? 0) + 1);
+    for (const item of page.items) {seen.set(item.id, (seen.get(item.id) ?? 0) + 1);}
     cursor = page.next_cursor;
   } while (cursor && pages <= submitted.length * 2);
   const missing = submitted.filter((object) => !seen.has(object.id)).length;
@@ -161,7 +161,7 @@ async function failedOnesCompleteWhenRetried(cluster: ChaosCluster, rows: Object
   const refused: number[] = [];
   for (const row of failed) {
     const response = await fetch(`${cluster.apiUrl}/api/v1/objects/${row.id}/retry`, { method: 'POST' });
-    if (response.status !== 202) refused.push(response.status);
+    if (response.status !== 202) {refused.push(response.status);}
   }
   const settled = failed.length === 0 || (await waitUntilSettled(cluster, 120_000)) !== null;
   const ids = new Set(failed.map((row) => row.id));

@@ -45,7 +45,7 @@ export class PrivateRedis {
   /** SIGKILL: the data in memory is gone. */
   async kill(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) {return;}
     const exited = new Promise((resolve) => child.once('exit', resolve));
     process.kill(child.pid!, 'SIGKILL');
     await exited;

@@ -36,9 +36,9 @@ export async function runScenario(
   result.checks.push({
     name: 'no service process exits on its own',
     held: exits.length === 0,
-    detail: exits.length ? `last lines before the first exit:\n${exits[0].lastLines.split('\n').slice(-3).join(' / ')}` : 'none did',
+    detail: exits.length ? `last lines before the first exit:\n${exits[0]!.lastLines.split('\n').slice(-3).join(' / ')}` : 'none did',
   });
-  if (process.env.CHAOS_QUICK === '1') result.title += ' (quick run: CHAOS_QUICK=1, a tenth of the counts)';
+  if (process.env.CHAOS_QUICK === '1') {result.title += ' (quick run: CHAOS_QUICK=1, a tenth of the counts)';}
   recordResult(result, execFileSync('git', ['rev-parse', '--short', 'HEAD']).toString().trim());
   const failed = result.checks.filter((check) => !check.held).map((check) => `${check.name}: ${check.detail}`);
   expect(failed).toEqual([]);
