@@ -19,7 +19,10 @@ const { requireBuild, log } = require('./lib/environment');
 const { describeMachine, machineTable, headlineTable, writeDocSection } = require('./lib/report');
 
 const ALL = ['quickstart', 'split', 'live', 'large', 'thumbnails', 'growth', 'isolation'];
-const chosen = (process.env.BENCH_SCENARIOS ?? ALL.join(',')).split(',').map((name) => name.trim()).filter(Boolean);
+const chosen = (process.env.BENCH_SCENARIOS ?? ALL.join(','))
+  .split(',')
+  .map((name) => name.trim())
+  .filter(Boolean);
 for (const name of chosen) {
   if (!ALL.includes(name)) {
     console.error(`Unknown scenario '${name}' in BENCH_SCENARIOS; known: ${ALL.join(', ')}`);
@@ -45,7 +48,9 @@ function runScenario(name) {
 /** The newest result file a scenario wrote since `since`, parsed; null when it wrote none. */
 function latestResult(name, since) {
   const dir = path.join(__dirname, 'results');
-  if (!fs.existsSync(dir)) return null;
+  if (!fs.existsSync(dir)) {
+    return null;
+  }
   const files = fs
     .readdirSync(dir)
     .filter((file) => file.startsWith(`${name}-`) && file.endsWith('.json'))
@@ -81,12 +86,27 @@ async function main() {
     log(`scenario ${name} ended with ${code}${result ? `, results in ${result.file}` : ', no results'}`);
   }
   // Scenarios not run this time keep the figures of their latest run (its date is shown).
-  const skipped = ALL.filter((name) => !chosen.includes(name)).map((name) => ({ name, code: 0, result: latestResult(name, 0), earlier: true }));
+  const skipped = ALL.filter((name) => !chosen.includes(name)).map((name) => ({
+    name,
+    code: 0,
+    result: latestResult(name, 0),
+    earlier: true,
+  }));
   const byName = new Map([...outcomes, ...skipped].map((outcome) => [outcome.name, outcome]));
   const headline = ALL.filter((name) => byName.has(name)).flatMap((name) => {
     const { code, result, earlier } = byName.get(name);
     if (!result) {
-      return [{ name, measure: earlier ? 'not run yet' : 'did not finish (see its output)', service: null, baseline: null, ratio: null, target: '—', met: false }];
+      return [
+        {
+          name,
+          measure: earlier ? 'not run yet' : 'did not finish (see its output)',
+          service: null,
+          baseline: null,
+          ratio: null,
+          target: '—',
+          met: false,
+        },
+      ];
     }
     const note = code !== 0 ? ` (run exited ${code})` : earlier ? ` (run of ${result.date})` : '';
     return result.headline.map((row) => ({ ...row, name: `${row.name}${note}` }));

@@ -9,7 +9,9 @@ const S3rver = require('s3rver');
 function assertPortFree(port) {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
-    probe.once('error', () => reject(new Error(`Port ${port} for the local S3 is in use; stop what uses it, or set LOCAL_S3_PORT or S3_ENDPOINT`)));
+    probe.once('error', () =>
+      reject(new Error(`Port ${port} for the local S3 is in use; stop what uses it, or set LOCAL_S3_PORT or S3_ENDPOINT`)),
+    );
     probe.listen(port, '127.0.0.1', () => probe.close(resolve));
   });
 }

@@ -91,7 +91,9 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
 function pathsUsingKeys(config: AppConfig): (path: string) => boolean {
   const dashboard = config.bullBoard?.path;
   return (path) =>
-    path.startsWith('/api/') || (config.access.metricsRequireKey && path === '/metrics') || (dashboard !== undefined && (path === dashboard || path.startsWith(`${dashboard}/`)));
+    path.startsWith('/api/') ||
+    (config.access.metricsRequireKey && path === '/metrics') ||
+    (dashboard !== undefined && (path === dashboard || path.startsWith(`${dashboard}/`)));
 }
 
 /** Stops the application in order: not ready first, then streams and jobs, then connections; bounded by the shutdown timeout. */

@@ -30,7 +30,11 @@ async function main(argv: string[]): Promise<void> {
   const config = new AppConfig(process.env);
   switch (command) {
     case 'create': {
-      const request = await validateBody(CreateApiKeyDto, { name: values.name, team: values.team, scopes: values.scopes?.split(',').map((scope) => scope.trim()) });
+      const request = await validateBody(CreateApiKeyDto, {
+        name: values.name,
+        team: values.team,
+        scopes: values.scopes?.split(',').map((scope) => scope.trim()),
+      });
       const { key, secret } = await withApiKeys(config, (apiKeys) => apiKeys.create(request));
       console.log(`Created API key ${key.id} '${key.name}' for team '${key.team}' with scopes ${key.scopes.join(', ')}.`);
       console.log('The key, shown only now (keep it secret; send it as Authorization: Bearer <key>):');
@@ -57,7 +61,8 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  const misused = error instanceof UsageError || error instanceof ValidationError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+  const misused =
+    error instanceof UsageError || error instanceof ValidationError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
   console.error(misused ? `${(error as Error).message}\n${USAGE}` : error instanceof Error ? error.message : error);
   process.exit(1);
 });

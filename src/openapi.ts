@@ -28,7 +28,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         scheme: 'bearer',
         bearerFormat: 'opsk_… API key',
         description:
-          'An API key (opsk_…) from `npm run keys -- create` or POST /api/v1/keys. Scopes: read, write, admin. A key sees only its team\'s objects; admin keys see every team.',
+          "An API key (opsk_…) from `npm run keys -- create` or POST /api/v1/keys. Scopes: read, write, admin. A key sees only its team's objects; admin keys see every team.",
       },
       API_KEY_SCHEME,
     )

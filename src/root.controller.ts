@@ -19,10 +19,23 @@ export class RootController {
       type: 'object',
       properties: {
         ...Object.fromEntries(LINKS.map((name) => [name, { type: 'string' }])),
-        authentication: { type: 'string', enum: ['api_key', 'none'], description: 'api_key: send Authorization: Bearer <key>; none: access control is off' },
+        authentication: {
+          type: 'string',
+          enum: ['api_key', 'none'],
+          description: 'api_key: send Authorization: Bearer <key>; none: access control is off',
+        },
       },
       required: [...LINKS, 'authentication'],
-      example: { service: SERVICE_NAME, version: SERVICE_VERSION, docs: '/docs', openapi: '/docs/json', health: '/health', api: '/api/v1', ui: '/ui', authentication: 'api_key' },
+      example: {
+        service: SERVICE_NAME,
+        version: SERVICE_VERSION,
+        docs: '/docs',
+        openapi: '/docs/json',
+        health: '/health',
+        api: '/api/v1',
+        ui: '/ui',
+        authentication: 'api_key',
+      },
     },
   })
   info() {

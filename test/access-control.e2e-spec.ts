@@ -67,26 +67,43 @@ describe('access control (AUTH_REQUIRED=true)', () => {
   const keys: Record<'admin' | 'alphaWriter' | 'alphaReader' | 'betaWriter' | 'revoked', string> = {} as never;
   let alphaObject: { id: string; identifier: string };
 
-  async function call({ method, path, headers = {}, body }: Call): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
+  async function call({
+    method,
+    path,
+    headers = {},
+    body,
+  }: Call): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
     const response = await fetch(`${service.baseUrl}${path}`, {
       method,
       headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();
-    return { status: response.status, headers: response.headers, body: text && response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : {} };
+    return {
+      status: response.status,
+      headers: response.headers,
+      body: text && response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : {},
+    };
   }
 
   const as = (key: string) => ({ authorization: `Bearer ${key}` });
 
   async function submitAs(key: string, identifier = uniqueIdentifier('access'), extraHeaders: Record<string, string> = {}) {
-    return call({ method: 'POST', path: '/api/v1/process', headers: { ...as(key), ...extraHeaders }, body: { identifier, operations: ['validate'], payload: { n: 1 } } });
+    return call({
+      method: 'POST',
+      path: '/api/v1/process',
+      headers: { ...as(key), ...extraHeaders },
+      body: { identifier, operations: ['validate'], payload: { n: 1 } },
+    });
   }
 
   /** A request that reaches the route's handler: placeholders filled with alpha's object, or a fresh one of alpha for cancel and delete. */
   async function requestFor(operation: string): Promise<Call> {
     const [method, template] = operation.split(' ') as [string, string];
-    const target = ['DELETE', 'POST'].includes(method) && /\{object(_id)?\}(\/cancel)?$/.test(template) ? ((await submitAs(keys.alphaWriter)).body.id as string) : alphaObject.id;
+    const target =
+      ['DELETE', 'POST'].includes(method) && /\{object(_id)?\}(\/cancel)?$/.test(template)
+        ? ((await submitAs(keys.alphaWriter)).body.id as string)
+        : alphaObject.id;
     const path = template
       .replace('{object_id}', target)
       .replace('{object}', target)
@@ -241,17 +258,20 @@ describe('access control (AUTH_REQUIRED=true)', () => {
       expect({ status: replay.status, id: replay.body.id }).toEqual({ status: 202, id: first.body.id });
     });
 
-    it('lets a team delete its own object, and an admin key any team\'s', async () => {
+    it("lets a team delete its own object, and an admin key any team's", async () => {
       const own = await submitAs(keys.alphaWriter);
       const other = await submitAs(keys.betaWriter);
       for (const { id, key } of [
         { id: own.body.id as string, key: keys.alphaWriter },
         { id: other.body.id as string, key: keys.admin },
       ]) {
-        await waitFor(async () => {
-          const response = await call({ method: 'DELETE', path: `/api/v1/objects/${id}`, headers: as(key) });
-          return response.status === 204;
-        }, { timeoutMs: 30_000, intervalMs: 200, what: `object ${id} to be deletable` });
+        await waitFor(
+          async () => {
+            const response = await call({ method: 'DELETE', path: `/api/v1/objects/${id}`, headers: as(key) });
+            return response.status === 204;
+          },
+          { timeoutMs: 30_000, intervalMs: 200, what: `object ${id} to be deletable` },
+        );
         expect(await query('select id from processing_objects where id = $1', [id])).toEqual([]);
       }
     });
@@ -259,7 +279,12 @@ describe('access control (AUTH_REQUIRED=true)', () => {
 
   describe('the key endpoints', () => {
     it('create a key shown once, list keys without any secret, and revoke one so that it stops working at once', async () => {
-      const created = await call({ method: 'POST', path: '/api/v1/keys', headers: as(keys.admin), body: { name: 'importer', team: alpha, scopes: ['read'] } });
+      const created = await call({
+        method: 'POST',
+        path: '/api/v1/keys',
+        headers: as(keys.admin),
+        body: { name: 'importer', team: alpha, scopes: ['read'] },
+      });
       expect(created.status).toBe(201);
       const key = created.body.key as string;
       expect(key).toMatch(/^opsk_[0-9a-f]{32}_[A-Za-z0-9_-]{43}$/);
@@ -272,7 +297,14 @@ describe('access control (AUTH_REQUIRED=true)', () => {
 
       const listed = await call({ method: 'GET', path: '/api/v1/keys', headers: as(keys.admin) });
       const entry = (listed.body.items as Record<string, unknown>[]).find((item) => item.id === created.body.id);
-      expect(entry).toEqual({ id: created.body.id, name: 'importer', team: alpha, scopes: ['read'], created_at: expect.any(String), revoked_at: null });
+      expect(entry).toEqual({
+        id: created.body.id,
+        name: 'importer',
+        team: alpha,
+        scopes: ['read'],
+        created_at: expect.any(String),
+        revoked_at: null,
+      });
       expect(JSON.stringify(listed.body)).not.toMatch(/opsk_|secret/);
 
       expect((await call({ method: 'GET', path: `/api/v1/objects/${alphaObject.id}`, headers: as(key) })).status).toBe(200);
@@ -280,7 +312,9 @@ describe('access control (AUTH_REQUIRED=true)', () => {
       expect(revoked.status).toBe(204);
       const refused = await call({ method: 'GET', path: `/api/v1/objects/${alphaObject.id}`, headers: as(key) });
       expect({ status: refused.status, message: refused.body.message }).toEqual({ status: 401, message: 'This API key has been revoked' });
-      expect((await call({ method: 'DELETE', path: `/api/v1/keys/${created.body.id as string}`, headers: as(keys.admin) })).status).toBe(204);
+      expect((await call({ method: 'DELETE', path: `/api/v1/keys/${created.body.id as string}`, headers: as(keys.admin) })).status).toBe(
+        204,
+      );
     });
 
     it('refuse malformed, oversized and hostile key requests with 400, and an unknown key id with 404', async () => {
@@ -319,7 +353,11 @@ describe('access control (AUTH_REQUIRED=true)', () => {
 
       const stream = await openSse(`${service.baseUrl}${issued.body.stream_url as string}`);
       expect(stream.status).toBe(200);
-      await waitFor(async () => stream.events.some((event) => event.event === 'progress'), { timeoutMs: 10_000, intervalMs: 50, what: 'a progress event' });
+      await waitFor(async () => stream.events.some((event) => event.event === 'progress'), {
+        timeoutMs: 10_000,
+        intervalMs: 50,
+        what: 'a progress event',
+      });
       stream.close();
 
       const elsewhere: Call[] = [
@@ -333,7 +371,10 @@ describe('access control (AUTH_REQUIRED=true)', () => {
         expect({ path: attempt.path, status: response.status }).toEqual({ path: attempt.path, status: 401 });
       }
       const bogus = await call({ method: 'GET', path: `/api/v1/progress/${alphaObject.id}/stream?access_token=opst_${'x'.repeat(43)}` });
-      expect({ status: bogus.status, message: bogus.body.message }).toEqual({ status: 401, message: 'The stream token is unknown or has expired; ask for a new one' });
+      expect({ status: bogus.status, message: bogus.body.message }).toEqual({
+        status: 401,
+        message: 'The stream token is unknown or has expired; ask for a new one',
+      });
 
       // Expiry is Redis's: a token whose entry is gone is refused like one that never was.
       const redis = service.app.get(RedisService);
@@ -349,7 +390,9 @@ describe('access control (AUTH_REQUIRED=true)', () => {
       adminStream.close();
       expect(adminStream.status).toBe(200);
       // The id in capitals names the same object.
-      const upper = await openSse(`${service.baseUrl}/api/v1/progress/${alphaObject.id.toUpperCase()}/stream?access_token=${adminIssued.body.token as string}`);
+      const upper = await openSse(
+        `${service.baseUrl}/api/v1/progress/${alphaObject.id.toUpperCase()}/stream?access_token=${adminIssued.body.token as string}`,
+      );
       upper.close();
       expect(upper.status).toBe(200);
 
@@ -476,15 +519,23 @@ describe('access control (AUTH_REQUIRED=true)', () => {
       const revoked = await cli('revoke', id!);
       expect(revoked.stdout).toContain(`Revoked API key ${id!}`);
       // Revoked in another process: this one trusts the key it verified for API_KEY_CACHE_MS (5 s) at most.
-      await waitFor(async () => (await call({ method: 'GET', path: `/api/v1/objects/${alphaObject.id}`, headers: as(key!) })).status === 401, {
-        timeoutMs: 10_000,
-        intervalMs: 250,
-        what: 'the revoked key to be refused',
-      });
+      await waitFor(
+        async () => (await call({ method: 'GET', path: `/api/v1/objects/${alphaObject.id}`, headers: as(key!) })).status === 401,
+        {
+          timeoutMs: 10_000,
+          intervalMs: 250,
+          what: 'the revoked key to be refused',
+        },
+      );
     });
 
     it('refuses bad arguments with a message and the usage, exiting 1', async () => {
-      for (const args of [['create', '--name', 'x', '--team', 'Bad Team', '--scopes', 'read'], ['create', '--name', 'x'], ['revoke', 'nope'], ['frobnicate']]) {
+      for (const args of [
+        ['create', '--name', 'x', '--team', 'Bad Team', '--scopes', 'read'],
+        ['create', '--name', 'x'],
+        ['revoke', 'nope'],
+        ['frobnicate'],
+      ]) {
         const failure = (await cli(...args).then(
           () => null,
           (error: unknown) => error,

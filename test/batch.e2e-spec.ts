@@ -16,7 +16,11 @@ interface Item {
   error?: Json;
 }
 
-async function postBatch(service: TestApp, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Json; text: string }> {
+async function postBatch(
+  service: TestApp,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Json; text: string }> {
   const response = await fetch(`${service.baseUrl}/api/v1/process/batch`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
@@ -47,7 +51,15 @@ describe('POST /api/v1/process/batch', () => {
   it('answers 1,000 items in order: a row and a job for each accepted one, nothing at all for a refused one', async () => {
     const label = `batch-${randomUUID().slice(0, 6)}`;
     const taken = uniqueIdentifier(`${label}-taken`);
-    expect((await fetch(`${service.baseUrl}/api/v1/process`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ identifier: taken, operations: ['validate'] }) })).status).toBe(202);
+    expect(
+      (
+        await fetch(`${service.baseUrl}/api/v1/process`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ identifier: taken, operations: ['validate'] }),
+        })
+      ).status,
+    ).toBe(202);
     const expectedRefusal = new Map<number, { status: number; code: string }>();
     const items = Array.from({ length: 1000 }, (_, index): unknown => {
       const identifier = `${label}-${index}`;
@@ -90,39 +102,71 @@ describe('POST /api/v1/process/batch', () => {
         expect(item.result).toBeUndefined();
       } else {
         expect({ index: item.index, status: item.status }).toEqual({ index: item.index, status: 202 });
-        expect(item.result).toMatchObject({ identifier: `${label}-${item.index}`, state: 'queued', task_id: taskIdFor(item.result!.id, 1) });
+        expect(item.result).toMatchObject({
+          identifier: `${label}-${item.index}`,
+          state: 'queued',
+          task_id: taskIdFor(item.result!.id, 1),
+        });
       }
     }
     const accepted = results.filter((item) => item.status === 202);
-    expect({ accepted: answer.body.accepted, refused: answer.body.refused }).toEqual({ accepted: 1000 - expectedRefusal.size, refused: expectedRefusal.size });
+    expect({ accepted: answer.body.accepted, refused: answer.body.refused }).toEqual({
+      accepted: 1000 - expectedRefusal.size,
+      refused: expectedRefusal.size,
+    });
 
     const rows = await query<{ id: string; identifier: string; state: string; priority: number }>(
       `select id, identifier, state, priority from processing_objects where identifier like $1`,
       [`${label}-%`],
     );
     // The pre-existing object is the only row beyond the accepted items.
-    expect(rows.filter((row) => row.identifier !== taken).map((row) => row.id).sort()).toEqual(accepted.map((item) => item.result!.id).sort());
+    expect(
+      rows
+        .filter((row) => row.identifier !== taken)
+        .map((row) => row.id)
+        .sort(),
+    ).toEqual(accepted.map((item) => item.result!.id).sort());
     expect(rows.every((row) => row.state === 'queued')).toBe(true);
     expect(rows.find((row) => row.identifier === `${label}-50`)?.priority).toBe(1);
     const jobs = await Promise.all(accepted.map((item) => queue.getJob(item.result!.task_id)));
     expect(jobs.filter((job) => job === undefined || job?.data.objectId === undefined)).toEqual([]);
     const sources = await listS3Keys(`${label}-`);
     expect(sources.filter((key) => key.endsWith('/source/payload.json')).sort()).toEqual(
-      accepted.filter((item) => item.index % 100 === 0).map((item) => `${label}-${item.index}/source/payload.json`).sort(),
+      accepted
+        .filter((item) => item.index % 100 === 0)
+        .map((item) => `${label}-${item.index}/source/payload.json`)
+        .sort(),
     );
-    const inline = await query<{ identifier: string }>(`select identifier from processing_objects where identifier like $1 and source_inline is not null`, [`${label}-%`]);
-    expect(inline.map((row) => row.identifier).sort()).toEqual(accepted.filter((item) => item.index % 100 === 50).map((item) => `${label}-${item.index}`).sort());
+    const inline = await query<{ identifier: string }>(
+      `select identifier from processing_objects where identifier like $1 and source_inline is not null`,
+      [`${label}-%`],
+    );
+    expect(inline.map((row) => row.identifier).sort()).toEqual(
+      accepted
+        .filter((item) => item.index % 100 === 50)
+        .map((item) => `${label}-${item.index}`)
+        .sort(),
+    );
   });
 
   it('replays the whole answer for the same Idempotency-Key and body, and refuses the key with another body', async () => {
     const key = randomUUID();
-    const body = { objects: [{ identifier: uniqueIdentifier('batch-idem'), operations: ['validate'] }, { identifier: 'bad id', operations: ['validate'] }] };
+    const body = {
+      objects: [
+        { identifier: uniqueIdentifier('batch-idem'), operations: ['validate'] },
+        { identifier: 'bad id', operations: ['validate'] },
+      ],
+    };
     const first = await postBatch(service, body, { 'idempotency-key': key });
     const again = await postBatch(service, body, { 'idempotency-key': key });
     expect(first.status).toBe(200);
     expect(again.status).toBe(200);
     expect(again.text).toBe(first.text);
-    const other = await postBatch(service, { objects: [{ identifier: uniqueIdentifier('batch-idem'), operations: ['validate'] }] }, { 'idempotency-key': key });
+    const other = await postBatch(
+      service,
+      { objects: [{ identifier: uniqueIdentifier('batch-idem'), operations: ['validate'] }] },
+      { 'idempotency-key': key },
+    );
     expect(other.status).toBe(409);
     expectErrorShape(other.body, 409, 'idempotency_key_reused');
   });
@@ -140,7 +184,10 @@ describe('POST /api/v1/process/batch', () => {
     ];
     for (const body of bodies) {
       const refused = await postBatch(service, body);
-      expect({ body: JSON.stringify(body).slice(0, 60), status: refused.status }).toEqual({ body: JSON.stringify(body).slice(0, 60), status: 400 });
+      expect({ body: JSON.stringify(body).slice(0, 60), status: refused.status }).toEqual({
+        body: JSON.stringify(body).slice(0, 60),
+        status: 400,
+      });
       expectErrorShape(refused.body, 400);
     }
     const form = new FormData();
@@ -157,7 +204,9 @@ describe('POST /api/v1/process/batch', () => {
     try {
       const label = `batch-down-${randomUUID().slice(0, 6)}`;
       await proxy.cut();
-      const refused = await postBatch(cut, { objects: [0, 1, 2].map((index) => ({ identifier: `${label}-${index}`, operations: ['validate'], payload: { index } })) });
+      const refused = await postBatch(cut, {
+        objects: [0, 1, 2].map((index) => ({ identifier: `${label}-${index}`, operations: ['validate'], payload: { index } })),
+      });
       expect(refused.status).toBe(503);
       expectErrorShape(refused.body, 503, 'dependency_unavailable');
       expect(await query('select id from processing_objects where identifier like $1', [`${label}-%`])).toEqual([]);
@@ -172,12 +221,18 @@ describe('POST /api/v1/process/batch', () => {
     try {
       const team = `batch-cap-${randomUUID().slice(0, 6)}`;
       const key = (await capped.app.get(ApiKeysService).create({ name: 'batch', team, scopes: ['write'] })).secret;
-      const answer = await postBatch(capped, { objects: Array.from({ length: 8 }, (_, index) => ({ identifier: `${team}-${index}`, operations: ['validate'] })) }, { authorization: `Bearer ${key}` });
+      const answer = await postBatch(
+        capped,
+        { objects: Array.from({ length: 8 }, (_, index) => ({ identifier: `${team}-${index}`, operations: ['validate'] })) },
+        { authorization: `Bearer ${key}` },
+      );
       expect(answer.status).toBe(200);
       const statuses = (answer.body.items as Item[]).map((item) => item.status);
       expect(statuses.filter((status) => status === 202).length).toBe(5);
       expect(statuses.filter((status) => status === 429).length).toBe(3);
-      expect((answer.body.items as Item[]).filter((item) => item.status === 429).every((item) => item.error?.code === 'team_queue_full')).toBe(true);
+      expect(
+        (answer.body.items as Item[]).filter((item) => item.status === 429).every((item) => item.error?.code === 'team_queue_full'),
+      ).toBe(true);
       expect(await query('select count(*)::int as count from processing_objects where team = $1', [team])).toEqual([{ count: 5 }]);
     } finally {
       await capped.close();

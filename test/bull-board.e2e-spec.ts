@@ -35,12 +35,25 @@ describe('Bull Board queue dashboard', () => {
     const script = /src="(static\/js\/main\.[^"]+\.js)"/.exec(page.text)?.[1];
     expect(script).toBeDefined();
     await request(api.baseUrl).get(`/admin/queues/${script}`).expect(401);
-    const asset = await request(api.baseUrl).get(`/admin/queues/${script}`).set('authorization', basic('operator', 'correct horse')).expect(200);
+    const asset = await request(api.baseUrl)
+      .get(`/admin/queues/${script}`)
+      .set('authorization', basic('operator', 'correct horse'))
+      .expect(200);
     expect(asset.headers['content-type']).toMatch(/javascript/);
 
-    const { id } = (await request(api.baseUrl).post('/api/v1/process').send({ identifier: uniqueIdentifier('board'), operations: ['validate'] }).expect(202)).body;
-    const queues = await request(api.baseUrl).get(`/admin/queues/api/queues?activeQueue=${OBJECTS_QUEUE}&status=prioritized&page=1`).set('authorization', basic('operator', 'correct horse')).expect(200);
-    const queue = (queues.body.queues as { name: string; counts: Record<string, number> }[]).find((candidate) => candidate.name === OBJECTS_QUEUE);
+    const { id } = (
+      await request(api.baseUrl)
+        .post('/api/v1/process')
+        .send({ identifier: uniqueIdentifier('board'), operations: ['validate'] })
+        .expect(202)
+    ).body;
+    const queues = await request(api.baseUrl)
+      .get(`/admin/queues/api/queues?activeQueue=${OBJECTS_QUEUE}&status=prioritized&page=1`)
+      .set('authorization', basic('operator', 'correct horse'))
+      .expect(200);
+    const queue = (queues.body.queues as { name: string; counts: Record<string, number> }[]).find(
+      (candidate) => candidate.name === OBJECTS_QUEUE,
+    );
     expect(queue).toBeDefined();
     expect(queue!.counts.waiting! + (queue!.counts.prioritized ?? 0)).toBeGreaterThanOrEqual(1);
     expect(JSON.stringify(queues.body)).toContain(id);

@@ -78,7 +78,9 @@ describe('content that used to break the worker has a clear outcome, and the nex
     const content = json(JSON.stringify(records));
     const { progress } = await run('many-fields', content, ['analyze']);
     expectCompleted(progress);
-    const analysis = await readS3Json<{ record_count: number; fields: Record<string, any>; truncated?: unknown }>(progress.s3_artifacts.analyze!);
+    const analysis = await readS3Json<{ record_count: number; fields: Record<string, any>; truncated?: unknown }>(
+      progress.s3_artifacts.analyze!,
+    );
     expect(analysis.record_count).toBe(20_000);
     expect(Object.keys(analysis.fields)).toEqual(Array.from({ length: MAX_FIELDS }, (_, index) => `k${index}`));
     expect(analysis.truncated).toEqual({ field_limit: MAX_FIELDS });
@@ -99,27 +101,38 @@ describe('content that used to break the worker has a clear outcome, and the nex
     expectCompleted(progress);
     const analysis = await readS3Json<{ counts: { words: number }; terms: Record<string, unknown> }>(progress.s3_artifacts.analyze!);
     expect(analysis.counts.words).toBe(1);
-    expect(analysis.terms).toEqual({ total_terms: 1, distinct_terms: 1, exact: true, top_terms: [{ term: 'a'.repeat(MAX_VALUE_CHARACTERS), count: 1 }] });
+    expect(analysis.terms).toEqual({
+      total_terms: 1,
+      distinct_terms: 1,
+      exact: true,
+      top_terms: [{ term: 'a'.repeat(MAX_VALUE_CHARACTERS), count: 1 }],
+    });
     await expectOrdinaryObjectCompletes();
   });
 
   it(`JSON nested 100,000 deep fails validate at once, at the bracket past ${MAX_NESTING_DEPTH}`, async () => {
     const deep = '['.repeat(100_000) + ']'.repeat(100_000);
     const { id, progress } = await run('deep-json', json(`\n  ${deep}`), ['transform']);
-    expect(await expectFailedAtOnce(id, progress, 'validate')).toBe(`validate: JSON nesting deeper than ${MAX_NESTING_DEPTH} at line 2, column ${MAX_NESTING_DEPTH + 3}`);
+    expect(await expectFailedAtOnce(id, progress, 'validate')).toBe(
+      `validate: JSON nesting deeper than ${MAX_NESTING_DEPTH} at line 2, column ${MAX_NESTING_DEPTH + 3}`,
+    );
     await expectOrdinaryObjectCompletes();
   });
 
   it(`an NDJSON record nested past ${MAX_NESTING_DEPTH} fails validate at once, naming its line and column`, async () => {
     const deep = '['.repeat(5000) + ']'.repeat(5000);
     const { id, progress } = await run('deep-ndjson', ndjson(`{"a":1}\n{"b":${deep}}\n`), ['transform']);
-    expect(await expectFailedAtOnce(id, progress, 'validate')).toBe(`validate: NDJSON nesting deeper than ${MAX_NESTING_DEPTH} at line 2, column ${MAX_NESTING_DEPTH + 5}`);
+    expect(await expectFailedAtOnce(id, progress, 'validate')).toBe(
+      `validate: NDJSON nesting deeper than ${MAX_NESTING_DEPTH} at line 2, column ${MAX_NESTING_DEPTH + 5}`,
+    );
     await expectOrdinaryObjectCompletes();
   });
 
   it(`JSON nested exactly ${MAX_NESTING_DEPTH} deep goes through the whole plan`, async () => {
     const deepest = JSON.parse('['.repeat(MAX_NESTING_DEPTH - 2) + ']'.repeat(MAX_NESTING_DEPTH - 2)) as unknown;
-    const { identifier, progress } = await run('deepest-json', json(JSON.stringify([{ deepest }])), ['export'], { export: { format: 'json' } });
+    const { identifier, progress } = await run('deepest-json', json(JSON.stringify([{ deepest }])), ['export'], {
+      export: { format: 'json' },
+    });
     expectCompleted(progress);
     expect(JSON.parse((await readS3(artifact(identifier, 'export/records.json'))).toString())).toEqual([{ deepest }]);
   });
@@ -127,7 +140,9 @@ describe('content that used to break the worker has a clear outcome, and the nex
 
 describe('a field named __proto__ is kept, through to every export format', () => {
   it('CSV column → CSV export', async () => {
-    const { identifier, progress } = await run('proto-csv', csv('id,__proto__,name\n1,x,Ann\n2,y,Bob\n'), ['export'], { export: { format: 'csv' } });
+    const { identifier, progress } = await run('proto-csv', csv('id,__proto__,name\n1,x,Ann\n2,y,Bob\n'), ['export'], {
+      export: { format: 'csv' },
+    });
     expectCompleted(progress);
     expect((await readS3(artifact(identifier, 'export/records.csv'))).toString()).toBe('id,__proto__,name\n1,x,Ann\n2,y,Bob\n');
     expect((await readS3(artifact(identifier, 'transform/records.ndjson'))).toString()).toBe(
@@ -139,11 +154,17 @@ describe('a field named __proto__ is kept, through to every export format', () =
   });
 
   it('NDJSON key → JSON export, and JSON key → NDJSON export', async () => {
-    const fromNdjson = await run('proto-ndjson', ndjson('{"__proto__":{"admin":true},"a":1}\n{"a":2}\n'), ['export'], { export: { format: 'json' } });
+    const fromNdjson = await run('proto-ndjson', ndjson('{"__proto__":{"admin":true},"a":1}\n{"a":2}\n'), ['export'], {
+      export: { format: 'json' },
+    });
     expectCompleted(fromNdjson.progress);
-    expect((await readS3(artifact(fromNdjson.identifier, 'export/records.json'))).toString()).toBe('[\n{"__proto__":{"admin":true},"a":1},\n{"a":2}\n]\n');
+    expect((await readS3(artifact(fromNdjson.identifier, 'export/records.json'))).toString()).toBe(
+      '[\n{"__proto__":{"admin":true},"a":1},\n{"a":2}\n]\n',
+    );
 
-    const fromJson = await run('proto-json', json('[{"__proto__":5,"a":1},{"a":2,"__proto__":6}]'), ['export'], { export: { format: 'csv' } });
+    const fromJson = await run('proto-json', json('[{"__proto__":5,"a":1},{"a":2,"__proto__":6}]'), ['export'], {
+      export: { format: 'csv' },
+    });
     expectCompleted(fromJson.progress);
     expect((await readS3(artifact(fromJson.identifier, 'export/records.csv'))).toString()).toBe('__proto__,a\n5,1\n6,2\n');
     const asNdjson = await run('proto-json-ndjson', json('[{"__proto__":5,"a":1}]'), ['export']);
@@ -167,7 +188,9 @@ describe(`records on each side of ${SMALL_CONTENT_BYTES} bytes (kept in memory, 
   /** Records whose content is exactly `bytes` long: the last one's string is padded. */
   const sized = (format: Format, bytes: number) => {
     const records = Array.from({ length: Math.floor(bytes / 20) }, (_, index) => ({ a: index, s: 'x' }));
-    while (render(format, records).bytes.length > bytes - 50) {records.pop();}
+    while (render(format, records).bytes.length > bytes - 50) {
+      records.pop();
+    }
     records[records.length - 1]!.s += 'x'.repeat(bytes - render(format, records).bytes.length);
     return records;
   };

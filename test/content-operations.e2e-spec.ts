@@ -28,7 +28,9 @@ async function submitWithSource(
   options: Record<string, unknown> = {},
 ): Promise<{ id: string; identifier: string }> {
   const submitted = await submitUpload(service.baseUrl, uniqueIdentifier(label), file, operations, options);
-  const row = await query<{ source: { sha256: string; size: number } }>('select source from processing_objects where id = $1', [submitted.id]);
+  const row = await query<{ source: { sha256: string; size: number } }>('select source from processing_objects where id = $1', [
+    submitted.id,
+  ]);
   expect(row[0]!.source).toMatchObject({ sha256: sha256(file.bytes), size: file.bytes.length });
   return submitted;
 }
@@ -76,10 +78,17 @@ const CSV_ROWS = [
 const quote = (value: string) => `"${value.replace(/"/g, '""')}"`;
 const CSV_TEXT =
   '\uFEFFname;note;amount;active;code\r\n' +
-  CSV_ROWS.map((row) => [quote(row.name), row.note ? quote(row.note) : '', String(row.amount), String(row.active), row.code].join(';')).join('\r\n') +
+  CSV_ROWS.map((row) =>
+    [quote(row.name), row.note ? quote(row.note) : '', String(row.amount), String(row.active), row.code].join(';'),
+  ).join('\r\n') +
   '\r\n';
 
-const NDJSON_RECORDS = Array.from({ length: 250 }, (_, index) => ({ id: index + 1, group: ['a', 'b', 'c'][index % 3], score: (index * 7) % 101, ok: index % 2 === 0 }));
+const NDJSON_RECORDS = Array.from({ length: 250 }, (_, index) => ({
+  id: index + 1,
+  group: ['a', 'b', 'c'][index % 3],
+  score: (index * 7) % 101,
+  ok: index % 2 === 0,
+}));
 const NDJSON_TEXT = NDJSON_RECORDS.map((record, index) => JSON.stringify(record) + (index % 50 === 0 ? '\r\n\n' : '\n')).join('');
 
 const JSON_ARRAY = [{ city: 'Oslo', temp: 4 }, { city: 'Rome', temp: 18.5, extra: [1, 2] }, 'a bare string', { city: 'Lima', temp: null }];
@@ -105,7 +114,9 @@ beforeAll(async () => {
   const gif = await canvas(400, 200).gif().toBuffer();
   const avif = await canvas(640, 480).avif().toBuffer();
   const tiff = await canvas(500, 250).tiff().toBuffer();
-  const noisy = await sharp({ create: { width: 300, height: 300, channels: 3, background: 'white', noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+  const noisy = await sharp({
+    create: { width: 300, height: 300, channels: 3, background: 'white', noise: { type: 'gaussian', mean: 128, sigma: 40 } },
+  })
     .png()
     .toBuffer();
   const csv = (text: string) => ({ bytes: Buffer.from(text), contentType: 'text/csv', ext: 'csv' });
@@ -116,30 +127,57 @@ beforeAll(async () => {
       submitWithSource('ndjson', { bytes: Buffer.from(NDJSON_TEXT), contentType: 'application/x-ndjson', ext: 'ndjson' }, ['analyze'], {
         validate: { json_schema: { type: 'object', required: ['id', 'score'], properties: { score: { type: 'integer' } } } },
       }),
-    json: () => submitWithSource('json', { bytes: Buffer.from(JSON.stringify(JSON_ARRAY, null, 2)), contentType: 'application/json', ext: 'json' }, ['export']),
+    json: () =>
+      submitWithSource('json', { bytes: Buffer.from(JSON.stringify(JSON_ARRAY, null, 2)), contentType: 'application/json', ext: 'json' }, [
+        'export',
+      ]),
     text: () => submitWithSource('text', { bytes: Buffer.from(TEXT_SOURCE), contentType: 'text/plain', ext: 'txt' }, ['export']),
     jpeg: () => submitWithSource('jpeg', { bytes: jpegOriented, contentType: 'image/jpeg', ext: 'jpg' }, ['thumbnail', 'enrich']),
     png: () => submitWithSource('png', { bytes: png, contentType: 'image/png', ext: 'png' }, ['thumbnail', 'export']),
     webp: () => submitWithSource('webp', { bytes: smallWebp, contentType: 'image/webp', ext: 'webp' }, ['thumbnail']),
     gif: () => submitWithSource('gif', { bytes: gif, contentType: 'image/gif', ext: 'gif' }, ['thumbnail', 'analyze']),
     avif: () => submitWithSource('avif', { bytes: avif, contentType: 'image/avif', ext: 'avif' }, ['thumbnail']),
-    tiff: () => submitWithSource('tiff', { bytes: tiff, contentType: 'image/tiff', ext: 'tiff' }, ['thumbnail'], { thumbnail: { sizes: [[64, 64], [250, 1000]] } }),
+    tiff: () =>
+      submitWithSource('tiff', { bytes: tiff, contentType: 'image/tiff', ext: 'tiff' }, ['thumbnail'], {
+        thumbnail: {
+          sizes: [
+            [64, 64],
+            [250, 1000],
+          ],
+        },
+      }),
     // Malformed content.
     truncatedJson: () =>
-      submitWithSource('bad-json', { bytes: Buffer.from('[\n  {"a": 1},\n  {"b": [1, 2,\n'), contentType: 'application/json', ext: 'json' }, ['analyze']),
+      submitWithSource(
+        'bad-json',
+        { bytes: Buffer.from('[\n  {"a": 1},\n  {"b": [1, 2,\n'), contentType: 'application/json', ext: 'json' },
+        ['analyze'],
+      ),
     raggedCsv: () => submitWithSource('ragged-csv', csv('a,b,c\n1,2,3\n4,5\n6,7,8\n'), ['transform']),
     badQuoteCsv: () => submitWithSource('bad-quote-csv', csv('a,b\n1,2\n3,"x"y\n'), ['transform']),
     schemaNdjson: () =>
-      submitWithSource('schema-ndjson', { bytes: Buffer.from('{"count": 1}\n{"count": "two"}\n'), contentType: 'application/x-ndjson', ext: 'ndjson' }, ['validate'], {
-        validate: { json_schema: { type: 'object', properties: { count: { type: 'integer' } } } },
-      }),
+      submitWithSource(
+        'schema-ndjson',
+        { bytes: Buffer.from('{"count": 1}\n{"count": "two"}\n'), contentType: 'application/x-ndjson', ext: 'ndjson' },
+        ['validate'],
+        {
+          validate: { json_schema: { type: 'object', properties: { count: { type: 'integer' } } } },
+        },
+      ),
     invalidUtf8: () =>
       submitWithSource(
         'bad-utf8',
-        { bytes: Buffer.concat([Buffer.from(VALID_TEXT_BEFORE_BAD_BYTES), Buffer.from([0xff, 0xfe]), Buffer.from(' line\n')]), contentType: 'text/plain', ext: 'txt' },
+        {
+          bytes: Buffer.concat([Buffer.from(VALID_TEXT_BEFORE_BAD_BYTES), Buffer.from([0xff, 0xfe]), Buffer.from(' line\n')]),
+          contentType: 'text/plain',
+          ext: 'txt',
+        },
         ['transform'],
       ),
-    corruptPng: () => submitWithSource('corrupt-png', { bytes: noisy.subarray(0, Math.floor(noisy.length * 0.6)), contentType: 'image/png', ext: 'png' }, ['thumbnail']),
+    corruptPng: () =>
+      submitWithSource('corrupt-png', { bytes: noisy.subarray(0, Math.floor(noisy.length * 0.6)), contentType: 'image/png', ext: 'png' }, [
+        'thumbnail',
+      ]),
     bomb: () => submitWithSource('bomb', { bytes: pngDeclaring(30_000, 30_000), contentType: 'image/png', ext: 'png' }, ['thumbnail']),
     thumbnailOfCsv: () => submitWithSource('thumb-csv', csv('a,b\n1,2\n'), ['thumbnail']),
   };
@@ -177,8 +215,14 @@ describe('records', () => {
       csv: { delimiter: ';', header: true, columns: ['name', 'note', 'amount', 'active', 'code'] },
     });
 
-    const records = (await readS3(artifact(identifier, 'transform/records.ndjson'))).toString().trim().split('\n').map((line) => JSON.parse(line));
-    expect(records).toEqual(CSV_ROWS.map((row) => ({ ...row, note: row.note || null, code: row.code === '' ? null : row.code === '12' ? 12 : row.code })));
+    const records = (await readS3(artifact(identifier, 'transform/records.ndjson')))
+      .toString()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(records).toEqual(
+      CSV_ROWS.map((row) => ({ ...row, note: row.note || null, code: row.code === '' ? null : row.code === '12' ? 12 : row.code })),
+    );
 
     const enrichment = await readS3Json<{ schema: { fields: unknown[] } }>(progress.s3_artifacts.enrich!);
     expect(enrichment.schema.fields).toEqual([
@@ -190,11 +234,16 @@ describe('records', () => {
     ]);
     const analysis = await readS3Json<{ fields: Record<string, any> }>(progress.s3_artifacts.analyze!);
     const amounts = CSV_ROWS.map((row) => row.amount);
-    expect(analysis.fields.amount.numeric.mean * amounts.length).toBeCloseTo(amounts.reduce((sum, value) => sum + value, 0), 10);
+    expect(analysis.fields.amount.numeric.mean * amounts.length).toBeCloseTo(
+      amounts.reduce((sum, value) => sum + value, 0),
+      10,
+    );
     expect(analysis.fields.amount.numeric).toMatchObject({ min: -3, max: 100 });
 
     // The manifest's presigned URLs really download, and the CSV export round-trips.
-    const exported = await readS3Json<{ manifest: { artifacts: { key: string; url: string; s3_url: string }[] } }>(progress.s3_artifacts.export!);
+    const exported = await readS3Json<{ manifest: { artifacts: { key: string; url: string; s3_url: string }[] } }>(
+      progress.s3_artifacts.export!,
+    );
     const keys = exported.manifest.artifacts.map((entry) => entry.key).sort();
     expect(keys).toEqual(
       [
@@ -244,8 +293,16 @@ describe('records', () => {
     expect(await readS3Json(progress.s3_artifacts.validate!)).toMatchObject({ kind: 'json', json_kind: 'array', record_count: 4 });
     const expected = JSON_ARRAY.map((item) => (typeof item === 'object' ? item : { value: item }));
     const canonical = (await readS3(artifact(identifier, 'transform/records.ndjson'))).toString();
-    expect(canonical.trim().split('\n').map((line) => JSON.parse(line))).toEqual(expected);
-    expect(await readS3Json(progress.s3_artifacts.export!)).toMatchObject({ format: 'ndjson', file: artifact(identifier, 'export/records.ndjson') });
+    expect(
+      canonical
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line)),
+    ).toEqual(expected);
+    expect(await readS3Json(progress.s3_artifacts.export!)).toMatchObject({
+      format: 'ndjson',
+      file: artifact(identifier, 'export/records.ndjson'),
+    });
     expect((await readS3(artifact(identifier, 'export/records.ndjson'))).toString()).toBe(canonical);
   });
 });
@@ -253,7 +310,11 @@ describe('records', () => {
 describe('text', () => {
   it('becomes NFC with \\n line endings, with counts and top terms; export is the canonical text', async () => {
     const { identifier, progress } = await completedCase('text');
-    expect(await readS3Json(progress.s3_artifacts.validate!)).toMatchObject({ kind: 'text', content_type: 'text/plain', size: Buffer.byteLength(TEXT_SOURCE) });
+    expect(await readS3Json(progress.s3_artifacts.validate!)).toMatchObject({
+      kind: 'text',
+      content_type: 'text/plain',
+      size: Buffer.byteLength(TEXT_SOURCE),
+    });
     const canonical = (await readS3(artifact(identifier, 'transform/text.txt'))).toString('utf8');
     expect(canonical).toBe(TEXT_CANONICAL);
     expect(canonical).toBe(TEXT_SOURCE.replace(/\r\n?/g, '\n').normalize('NFC'));
@@ -271,7 +332,10 @@ describe('text', () => {
       { term: 'café', count: 2 },
       { term: 'end', count: 2 },
     ]);
-    expect(await readS3Json(progress.s3_artifacts.export!)).toMatchObject({ format: 'text', file: artifact(identifier, 'export/text.txt') });
+    expect(await readS3Json(progress.s3_artifacts.export!)).toMatchObject({
+      format: 'text',
+      file: artifact(identifier, 'export/text.txt'),
+    });
     expect((await readS3(artifact(identifier, 'export/text.txt'))).toString('utf8')).toBe(TEXT_CANONICAL);
   });
 });
@@ -338,8 +402,15 @@ describe('images', () => {
     expect(metadata.icc).toBeUndefined();
     const analysis = await readS3Json<Record<string, any>>(progress.s3_artifacts.analyze!);
     // Half red (200,40,40) and half blue (30,60,220): the two dominant colours, about half each.
-    expect(analysis.dominant_colours.slice(0, 2).map((colour: { hex: string }) => colour.hex).sort()).toEqual(['#1838d8', '#c82828']);
-    for (const colour of analysis.dominant_colours.slice(0, 2)) {expect(colour.share).toBeCloseTo(0.5, 1);}
+    expect(
+      analysis.dominant_colours
+        .slice(0, 2)
+        .map((colour: { hex: string }) => colour.hex)
+        .sort(),
+    ).toEqual(['#1838d8', '#c82828']);
+    for (const colour of analysis.dominant_colours.slice(0, 2)) {
+      expect(colour.share).toBeCloseTo(0.5, 1);
+    }
     expect(analysis.histogram.channels.red.reduce((sum: number, count: number) => sum + count, 0)).toBe(1024 * 512);
     expect(analysis.entropy).toBeGreaterThan(0);
     expect(typeof analysis.sharpness).toBe('number');
@@ -356,16 +427,25 @@ describe('images', () => {
 
   it('GIF, AVIF and TIFF decode and get thumbnails; sizes are configurable', async () => {
     const gif = (await completedCase('gif')).progress;
-    expect(await readS3Json(gif.s3_artifacts.validate!)).toMatchObject({ content_type: 'image/gif', image: { format: 'gif', width: 400, height: 200 } });
+    expect(await readS3Json(gif.s3_artifacts.validate!)).toMatchObject({
+      content_type: 'image/gif',
+      image: { format: 'gif', width: 400, height: 200 },
+    });
     expect((await downloadedThumbnails(gif)).map(({ width, height }) => [width, height])).toEqual([
       [100, 50],
       [300, 150],
       [400, 200],
     ]);
-    expect(await readS3Json(gif.s3_artifacts.analyze!)).toMatchObject({ kind: 'image', histogram: { sampled_width: 400, sampled_height: 200 } });
+    expect(await readS3Json(gif.s3_artifacts.analyze!)).toMatchObject({
+      kind: 'image',
+      histogram: { sampled_width: 400, sampled_height: 200 },
+    });
 
     const avif = (await completedCase('avif')).progress;
-    expect(await readS3Json(avif.s3_artifacts.validate!)).toMatchObject({ content_type: 'image/avif', image: { format: 'avif', width: 640, height: 480 } });
+    expect(await readS3Json(avif.s3_artifacts.validate!)).toMatchObject({
+      content_type: 'image/avif',
+      image: { format: 'avif', width: 640, height: 480 },
+    });
     expect((await downloadedThumbnails(avif)).map(({ width, height }) => [width, height])).toEqual([
       [100, 75],
       [300, 225],
@@ -394,7 +474,9 @@ describe('invalid content fails at once, saying what and where, and is not retri
   }
 
   it('truncated JSON: line and column', async () => {
-    expect(await failedCase('truncatedJson')).toBe('validate: Invalid JSON at line 4, column 1: the content ends where a value was expected');
+    expect(await failedCase('truncatedJson')).toBe(
+      'validate: Invalid JSON at line 4, column 1: the content ends where a value was expected',
+    );
   });
 
   it('a ragged CSV row: its line', async () => {
@@ -429,7 +511,9 @@ describe('invalid content fails at once, saying what and where, and is not retri
   it('the pixel limit is IMAGE_MAX_PIXELS', async () => {
     const strict = await startTestApp({ IMAGE_MAX_PIXELS: '1000' });
     try {
-      const image = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } }).png().toBuffer();
+      const image = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } })
+        .png()
+        .toBuffer();
       const response = await request(strict.baseUrl)
         .post('/api/v1/process')
         .field('identifier', uniqueIdentifier('strict-pixels'))

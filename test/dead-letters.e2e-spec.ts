@@ -70,24 +70,38 @@ describe('dead letters: error codes, fingerprints, filters and bulk retry (acces
 
   it('gives failed objects an error code and a fingerprint shared by failures of one cause, filters on both and on when they failed, and retries a fingerprint in bulk for one team only', async () => {
     const before = new Date();
-    const wrongType = [await failWith(keyA, 'dl-type', [{ sku: 'a', qty: 'one' }]), await failWith(keyA, 'dl-type', [{ sku: 'a', qty: 1 }, { sku: 'b', qty: 'two' }])];
+    const wrongType = [
+      await failWith(keyA, 'dl-type', [{ sku: 'a', qty: 'one' }]),
+      await failWith(keyA, 'dl-type', [
+        { sku: 'a', qty: 1 },
+        { sku: 'b', qty: 'two' },
+      ]),
+    ];
     const missing = await failWith(keyA, 'dl-missing', [{ qty: 1 }]);
     const otherTeam = await failWith(keyB, 'dl-type', [{ sku: 'a', qty: 'one' }]);
 
-    const views = await Promise.all([...wrongType, missing].map(async (id) => (await call(service, 'GET', `/api/v1/objects/${id}`, keyA)).body));
+    const views = await Promise.all(
+      [...wrongType, missing].map(async (id) => (await call(service, 'GET', `/api/v1/objects/${id}`, keyA)).body),
+    );
     expect(views.map((view) => view.error_code)).toEqual(['invalid_content', 'invalid_content', 'invalid_content']);
     const fingerprint = views[0]!.error_fingerprint as string;
     expect(fingerprint).toMatch(/^[0-9a-f]{16}$/);
     expect(views[1]!.error_fingerprint).toBe(fingerprint);
     expect(views[2]!.error_fingerprint).not.toBe(fingerprint);
-    const [stored] = await query<{ error_fingerprint: string }>('select error_fingerprint from processing_objects where id = $1', [otherTeam]);
+    const [stored] = await query<{ error_fingerprint: string }>('select error_fingerprint from processing_objects where id = $1', [
+      otherTeam,
+    ]);
     expect(stored?.error_fingerprint).toBe(fingerprint);
 
     const listed = async (filter: string) =>
-      ((await call(service, 'GET', `/api/v1/objects?limit=100&${filter}`, keyA)).body.items as { id: string }[]).map((item) => item.id).sort();
+      ((await call(service, 'GET', `/api/v1/objects?limit=100&${filter}`, keyA)).body.items as { id: string }[])
+        .map((item) => item.id)
+        .sort();
     expect(await listed(`error_fingerprint=${fingerprint}`)).toEqual([...wrongType].sort());
     expect(await listed('error_code=invalid_content&identifier_prefix=dl-')).toEqual([...wrongType, missing].sort());
-    expect(await listed(`failed_after=${encodeURIComponent(before.toISOString())}&identifier_prefix=dl-`)).toEqual([...wrongType, missing].sort());
+    expect(await listed(`failed_after=${encodeURIComponent(before.toISOString())}&identifier_prefix=dl-`)).toEqual(
+      [...wrongType, missing].sort(),
+    );
     expect(await listed(`failed_before=${encodeURIComponent(before.toISOString())}&identifier_prefix=dl-`)).toEqual([]);
     expect(await listed('error_code=budget_exceeded&identifier_prefix=dl-')).toEqual([]);
     for (const bad of ['error_code=nope', 'error_fingerprint=XYZ', 'failed_after=yesterday']) {
@@ -98,7 +112,11 @@ describe('dead letters: error codes, fingerprints, filters and bulk retry (acces
 
     const retried = await call(service, 'POST', '/api/v1/objects/retry', keyA, { error_fingerprint: fingerprint });
     expect(retried.status).toBe(200);
-    expect({ ...retried.body, ids: (retried.body.ids as string[]).sort() }).toEqual({ retried: 2, ids: [...wrongType].sort(), more: false });
+    expect({ ...retried.body, ids: (retried.body.ids as string[]).sort() }).toEqual({
+      retried: 2,
+      ids: [...wrongType].sort(),
+      more: false,
+    });
     for (const id of wrongType) {
       // The same content fails the same way again: a second attempt, the same fingerprint.
       const again = await waitFor(
@@ -110,7 +128,9 @@ describe('dead letters: error codes, fingerprints, filters and bulk retry (acces
       );
       expect(again.error_fingerprint).toBe(fingerprint);
     }
-    const [untouched] = await query<{ state: string; attempts: number }>('select state, attempts from processing_objects where id = $1', [otherTeam]);
+    const [untouched] = await query<{ state: string; attempts: number }>('select state, attempts from processing_objects where id = $1', [
+      otherTeam,
+    ]);
     expect(untouched).toEqual({ state: 'failed', attempts: 1 });
     const [missingRow] = await query<{ attempts: number }>('select attempts from processing_objects where id = $1', [missing]);
     expect(missingRow?.attempts).toBe(1);
@@ -125,7 +145,17 @@ describe('dead letters: error codes, fingerprints, filters and bulk retry (acces
   });
 
   it('refuses malformed and hostile filters with 400', async () => {
-    const bodies: unknown[] = [{ limit: 0 }, { limit: 1001 }, { error_code: 'x' }, { error_fingerprint: "' or 1=1 --" }, { failed_after: 'soon' }, { from_scratch: 'yes' }, { extra: 1 }, { identifier_prefix: '%' }, { operation: 'resize' }];
+    const bodies: unknown[] = [
+      { limit: 0 },
+      { limit: 1001 },
+      { error_code: 'x' },
+      { error_fingerprint: "' or 1=1 --" },
+      { failed_after: 'soon' },
+      { from_scratch: 'yes' },
+      { extra: 1 },
+      { identifier_prefix: '%' },
+      { operation: 'resize' },
+    ];
     for (const body of bodies) {
       const refused = await call(service, 'POST', '/api/v1/objects/retry', keyA, body);
       expect({ body, status: refused.status }).toEqual({ body, status: 400 });
@@ -162,7 +192,10 @@ describe('retry from an operation', () => {
     const submitted = await call(service, 'POST', '/api/v1/process', undefined, {
       identifier,
       operations: ['analyze'],
-      payload: [{ sku: 'a-1', qty: 3 }, { sku: 'b-2', qty: 5 }],
+      payload: [
+        { sku: 'a-1', qty: 3 },
+        { sku: 'b-2', qty: 5 },
+      ],
     });
     const id = submitted.body.id as string;
     const failed = await settled(service, id);
@@ -191,7 +224,9 @@ describe('retry from an operation', () => {
     expect(await modifiedAt(validateKey)).toBe(validateModified);
     expect((await readS3(done.s3_artifacts.validate!)).equals(validateBytes)).toBe(true);
     expect(await modifiedAt(transformKey)).toBeGreaterThan(transformModified);
-    expect(Date.parse(done.operations_status.transform!.started_at!)).toBeGreaterThan(Date.parse(failed.operations_status.enrich!.finished_at!));
+    expect(Date.parse(done.operations_status.transform!.started_at!)).toBeGreaterThan(
+      Date.parse(failed.operations_status.enrich!.finished_at!),
+    );
     expect((await listS3Keys(`${identifier}/`)).sort()).toEqual(
       [
         `${identifier}/analyze_result.json`,

@@ -110,9 +110,15 @@ function variablesTheAppReads(): Set<string> {
 }
 
 function portNumber(container: Container, port: string | number): number {
-  if (typeof port === 'number') {return port;}
+  if (typeof port === 'number') {
+    return port;
+  }
   const declared = container.ports?.find((candidate) => candidate.name === port);
-  expect({ container: container.name, port, declared: declared !== undefined }).toEqual({ container: container.name, port, declared: true });
+  expect({ container: container.name, port, declared: declared !== undefined }).toEqual({
+    container: container.name,
+    port,
+    declared: true,
+  });
   return declared!.containerPort;
 }
 
@@ -122,8 +128,12 @@ function probesOf(container: Container): [string, Probe][] {
 
 function preStopSeconds(container: Container): number {
   const preStop = container.lifecycle?.preStop;
-  if (!preStop) {return 0;}
-  if (preStop.sleep) {return preStop.sleep.seconds;}
+  if (!preStop) {
+    return 0;
+  }
+  if (preStop.sleep) {
+    return preStop.sleep.seconds;
+  }
   const [command, seconds] = preStop.exec?.command ?? [];
   expect(command).toBe('sleep');
   return Number(seconds);
@@ -136,7 +146,12 @@ describe('Kubernetes manifests (deploy/)', () => {
   const secrets = new Map(
     byKind('Secret').map((manifest) => [
       manifest.metadata.name,
-      { ...Object.fromEntries(Object.entries(manifest.data ?? {}).map(([key, value]) => [key, Buffer.from(value, 'base64').toString('utf8')])), ...(manifest.stringData ?? {}) },
+      {
+        ...Object.fromEntries(
+          Object.entries(manifest.data ?? {}).map(([key, value]) => [key, Buffer.from(value, 'base64').toString('utf8')]),
+        ),
+        ...(manifest.stringData ?? {}),
+      },
     ]),
   );
 
@@ -144,24 +159,34 @@ describe('Kubernetes manifests (deploy/)', () => {
     const env: Record<string, string> = {};
     for (const source of container.envFrom ?? []) {
       if (source.configMapRef) {
-        expect({ configMap: source.configMapRef.name, defined: configMaps.has(source.configMapRef.name) }).toEqual({ configMap: source.configMapRef.name, defined: true });
+        expect({ configMap: source.configMapRef.name, defined: configMaps.has(source.configMapRef.name) }).toEqual({
+          configMap: source.configMapRef.name,
+          defined: true,
+        });
         Object.assign(env, configMaps.get(source.configMapRef.name));
       }
       if (source.secretRef) {
-        expect({ secret: source.secretRef.name, defined: secrets.has(source.secretRef.name) }).toEqual({ secret: source.secretRef.name, defined: true });
+        expect({ secret: source.secretRef.name, defined: secrets.has(source.secretRef.name) }).toEqual({
+          secret: source.secretRef.name,
+          defined: true,
+        });
         Object.assign(env, secrets.get(source.secretRef.name));
       }
     }
     for (const variable of container.env ?? []) {
-      if (variable.value !== undefined) {env[variable.name] = variable.value;}
+      if (variable.value !== undefined) {
+        env[variable.name] = variable.value;
+      }
     }
     return env;
   }
 
   function workload(role: 'api' | 'worker'): Workload {
     const found = byKind('Deployment').flatMap((deployment) =>
-      deployment.spec!.template!.spec.containers
-        .filter((container) => container.env?.some((variable) => variable.name === 'APP_ROLE' && variable.value === role))
+      deployment
+        .spec!.template!.spec.containers.filter((container) =>
+          container.env?.some((variable) => variable.name === 'APP_ROLE' && variable.value === role),
+        )
         .map((container) => ({ deployment, pod: deployment.spec!.template!, container, env: environmentOf(container) })),
     );
     expect({ role, deployments: found.length }).toEqual({ role, deployments: 1 });
@@ -180,7 +205,9 @@ describe('Kubernetes manifests (deploy/)', () => {
     worker = workload('worker');
     apiApp = await startTestApp({ APP_ROLE: 'api' });
     workerApp = await startTestApp({ APP_ROLE: 'worker' });
-    const document = (await request(apiApp.baseUrl).get('/docs/json').expect(200)).body as { paths: Record<string, Record<string, unknown>> };
+    const document = (await request(apiApp.baseUrl).get('/docs/json').expect(200)).body as {
+      paths: Record<string, Record<string, unknown>>;
+    };
     documentedPaths = Object.entries(document.paths)
       .filter(([, methods]) => 'get' in methods)
       .map(([path]) => path);
@@ -204,7 +231,9 @@ describe('Kubernetes manifests (deploy/)', () => {
     const kustomization = parseAllDocuments(readFileSync(join(DEPLOY, 'kustomization.yaml'), 'utf8'));
     const { resources } = (Array.isArray(kustomization) ? kustomization[0] : kustomization)!.toJS() as { resources: string[] };
     expect([...resources].sort()).toEqual([...new Set(manifests.map(({ file }) => file))].sort());
-    expect(new Set(manifests.map(({ manifest }) => manifest.kind))).toEqual(new Set(['ConfigMap', 'Secret', 'Deployment', 'Service', 'PodDisruptionBudget']));
+    expect(new Set(manifests.map(({ manifest }) => manifest.kind))).toEqual(
+      new Set(['ConfigMap', 'Secret', 'Deployment', 'Service', 'PodDisruptionBudget']),
+    );
   });
 
   it('give the API and the worker a configuration the application accepts, in their roles', () => {
@@ -253,34 +282,40 @@ describe('Kubernetes manifests (deploy/)', () => {
     }
   });
 
-  it.each(['api', 'worker'] as const)('probe %s pods on paths the application serves: live for liveness and startup, ready for readiness', async (role) => {
-    const { container } = role === 'api' ? api : worker;
-    const app = role === 'api' ? apiApp : workerApp;
-    const paths = Object.fromEntries(probesOf(container).map(([kind, probe]) => [kind, probe.httpGet!.path]));
-    // Liveness (and startup, which gates it) must not depend on PostgreSQL, Redis or S3, or an outage restarts every pod.
-    expect(paths).toEqual({ startupProbe: '/health/live', readinessProbe: '/health/ready', livenessProbe: '/health/live' });
-    for (const path of Object.values(paths)) {
-      expect(documentedPaths).toContain(path);
-      const response = await request(app.baseUrl).get(path);
-      expect({ role, path, status: response.status }).toEqual({ role, path, status: 200 });
-    }
-    if (role === 'worker') {
-      // A worker-only process serves the probes and nothing of the API.
-      await request(app.baseUrl).get('/api/v1/status').expect(404);
-    }
-  });
+  it.each(['api', 'worker'] as const)(
+    'probe %s pods on paths the application serves: live for liveness and startup, ready for readiness',
+    async (role) => {
+      const { container } = role === 'api' ? api : worker;
+      const app = role === 'api' ? apiApp : workerApp;
+      const paths = Object.fromEntries(probesOf(container).map(([kind, probe]) => [kind, probe.httpGet!.path]));
+      // Liveness (and startup, which gates it) must not depend on PostgreSQL, Redis or S3, or an outage restarts every pod.
+      expect(paths).toEqual({ startupProbe: '/health/live', readinessProbe: '/health/ready', livenessProbe: '/health/live' });
+      for (const path of Object.values(paths)) {
+        expect(documentedPaths).toContain(path);
+        const response = await request(app.baseUrl).get(path);
+        expect({ role, path, status: response.status }).toEqual({ role, path, status: 200 });
+      }
+      if (role === 'worker') {
+        // A worker-only process serves the probes and nothing of the API.
+        await request(app.baseUrl).get('/api/v1/status').expect(404);
+      }
+    },
+  );
 
-  it.each(['api', 'worker'] as const)('let Prometheus scrape %s pods on the port and path the application serves metrics on', async (role) => {
-    const { pod, container } = role === 'api' ? api : worker;
-    const app = role === 'api' ? apiApp : workerApp;
-    const annotations = pod.metadata.annotations ?? {};
-    expect(annotations['prometheus.io/scrape']).toBe('true');
-    expect(Number(annotations['prometheus.io/port'])).toBe(container.ports![0]!.containerPort);
-    const response = await request(app.baseUrl).get(annotations['prometheus.io/path']!);
-    expect({ role, status: response.status }).toEqual({ role, status: 200 });
-    expect(response.headers['content-type']).toMatch(/^text\/plain/);
-    expect(response.text).toMatch(/^# (HELP|TYPE) /m);
-  });
+  it.each(['api', 'worker'] as const)(
+    'let Prometheus scrape %s pods on the port and path the application serves metrics on',
+    async (role) => {
+      const { pod, container } = role === 'api' ? api : worker;
+      const app = role === 'api' ? apiApp : workerApp;
+      const annotations = pod.metadata.annotations ?? {};
+      expect(annotations['prometheus.io/scrape']).toBe('true');
+      expect(Number(annotations['prometheus.io/port'])).toBe(container.ports![0]!.containerPort);
+      const response = await request(app.baseUrl).get(annotations['prometheus.io/path']!);
+      expect({ role, status: response.status }).toEqual({ role, status: 200 });
+      expect(response.headers['content-type']).toMatch(/^text\/plain/);
+      expect(response.text).toMatch(/^# (HELP|TYPE) /m);
+    },
+  );
 
   it.each(['api', 'worker'] as const)('give %s pods longer to stop than the shutdown timeout plus the preStop pause', (role) => {
     const { pod, container, env } = role === 'api' ? api : worker;
@@ -346,10 +381,13 @@ describe('Kubernetes manifests (deploy/)', () => {
     },
   );
 
-  it.each(['api', 'worker'] as const)('keep %s pods ready through a short blip: readiness fails only after three checks in a row', (role) => {
-    const { container } = role === 'api' ? api : worker;
-    expect(container.readinessProbe!.failureThreshold).toBeGreaterThanOrEqual(3);
-  });
+  it.each(['api', 'worker'] as const)(
+    'keep %s pods ready through a short blip: readiness fails only after three checks in a row',
+    (role) => {
+      const { container } = role === 'api' ? api : worker;
+      expect(container.readinessProbe!.failureThreshold).toBeGreaterThanOrEqual(3);
+    },
+  );
 });
 
 interface ComposeService {
@@ -369,7 +407,9 @@ function durationMs(duration: string): number {
 }
 
 describe('docker compose (docker-compose.yml)', () => {
-  const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, ComposeService> };
+  const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+    services: Record<string, ComposeService>;
+  };
   const services = compose.services;
   const roles = { migrate: services.migrate, api: services.api, worker: services.worker };
 

@@ -6,7 +6,15 @@ import { closeDatabase, query } from './support/database';
 import { expectErrorShape } from './support/error-shape';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
 
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const ALLOWED = 'https://app.example.com';
 const EVIL = 'https://evil.example';
 
@@ -31,7 +39,12 @@ describe('cross-origin requests', () => {
   });
 
   const submit = async (app: TestApp) =>
-    (await request(app.baseUrl).post('/api/v1/process').send({ identifier: uniqueIdentifier('cors'), operations: ['validate'] }).expect(202)).body as { id: string; identifier: string };
+    (
+      await request(app.baseUrl)
+        .post('/api/v1/process')
+        .send({ identifier: uniqueIdentifier('cors'), operations: ['validate'] })
+        .expect(202)
+    ).body as { id: string; identifier: string };
 
   describe('CORS', () => {
     it('answers a preflight from an allowed origin with that origin, the methods and the headers clients send', async () => {
@@ -54,9 +67,15 @@ describe('cross-origin requests', () => {
     it('lets an allowed origin read answers and the headers it needs', async () => {
       const response = await request(service.baseUrl).get('/api/v1/status').set('origin', ALLOWED).expect(200);
       expect(response.headers['access-control-allow-origin']).toBe(ALLOWED);
-      expect(response.headers['access-control-expose-headers']?.split(', ')).toEqual(expect.arrayContaining(['Retry-After', 'X-Request-Id', 'RateLimit-Limit']));
+      expect(response.headers['access-control-expose-headers']?.split(', ')).toEqual(
+        expect.arrayContaining(['Retry-After', 'X-Request-Id', 'RateLimit-Limit']),
+      );
       const { id } = await submit(service);
-      const cancelled = await request(service.baseUrl).post(`/api/v1/objects/${id}/cancel`).set('origin', ALLOWED).set('sec-fetch-site', 'cross-site').expect(200);
+      const cancelled = await request(service.baseUrl)
+        .post(`/api/v1/objects/${id}/cancel`)
+        .set('origin', ALLOWED)
+        .set('sec-fetch-site', 'cross-site')
+        .expect(200);
       expect(cancelled.headers['access-control-allow-origin']).toBe(ALLOWED);
     });
 
@@ -74,7 +93,11 @@ describe('cross-origin requests', () => {
     });
 
     it('sends no CORS headers at all when no origin is configured (the default)', async () => {
-      const preflight = await request(closed.baseUrl).options('/api/v1/process').set('origin', ALLOWED).set('access-control-request-method', 'POST').expect(204);
+      const preflight = await request(closed.baseUrl)
+        .options('/api/v1/process')
+        .set('origin', ALLOWED)
+        .set('access-control-request-method', 'POST')
+        .expect(204);
       expect(preflight.headers['access-control-allow-origin']).toBeUndefined();
       const response = await request(closed.baseUrl).get('/api/v1/status').set('origin', ALLOWED).expect(200);
       expect(Object.keys(response.headers).filter((name) => name.startsWith('access-control-'))).toEqual([]);
@@ -87,9 +110,18 @@ describe('cross-origin requests', () => {
 
   describe('state changes from another site are refused with 403 cross_site_request', () => {
     it('a JSON submission with a foreign Origin, or marked cross-site by the browser; nothing is created', async () => {
-      for (const headers of [{ origin: EVIL }, { 'sec-fetch-site': 'cross-site' }, { origin: 'null' }, { origin: `http://localhost:3001` }]) {
+      for (const headers of [
+        { origin: EVIL },
+        { 'sec-fetch-site': 'cross-site' },
+        { origin: 'null' },
+        { origin: `http://localhost:3001` },
+      ]) {
         const identifier = uniqueIdentifier('cross-site-json');
-        const response = await request(service.baseUrl).post('/api/v1/process').set(headers).send({ identifier, operations: ['validate'] }).expect(403);
+        const response = await request(service.baseUrl)
+          .post('/api/v1/process')
+          .set(headers)
+          .send({ identifier, operations: ['validate'] })
+          .expect(403);
         expectErrorShape(response.body, 403, 'cross_site_request');
         expect(response.headers['access-control-allow-origin']).toBeUndefined();
         expect(await rowsWithIdentifier(identifier)).toEqual([]);
@@ -126,7 +158,11 @@ describe('cross-origin requests', () => {
       const { id } = await submit(service);
       const host = new URL(service.baseUrl).host;
       await request(service.baseUrl).get(`/api/v1/progress/${id}`).set('origin', EVIL).set('sec-fetch-site', 'cross-site').expect(200);
-      await request(service.baseUrl).post(`/api/v1/objects/${id}/cancel`).set('origin', `http://${host}`).set('sec-fetch-site', 'same-origin').expect(200);
+      await request(service.baseUrl)
+        .post(`/api/v1/objects/${id}/cancel`)
+        .set('origin', `http://${host}`)
+        .set('sec-fetch-site', 'same-origin')
+        .expect(200);
       await request(service.baseUrl).delete(`/api/v1/objects/${id}`).expect(204);
     });
   });
@@ -163,7 +199,10 @@ describe('cross-origin requests', () => {
       try {
         await page.goto(`${evilUrl}/?identifier=${identifier}`);
         await page.setInputFiles('#attack input[type=file]', { name: 'a.csv', mimeType: 'text/csv', buffer: Buffer.from('a,b\n1,2\n') });
-        const [answer] = await Promise.all([page.waitForResponse((response) => response.url() === `${service.baseUrl}/api/v1/process`), page.evaluate(() => (globalThis as any).document.getElementById('attack').submit())]);
+        const [answer] = await Promise.all([
+          page.waitForResponse((response) => response.url() === `${service.baseUrl}/api/v1/process`),
+          page.evaluate(() => (globalThis as any).document.getElementById('attack').submit()),
+        ]);
         expect(answer.status()).toBe(403);
         expect(await answer.json()).toMatchObject({ statusCode: 403, code: 'cross_site_request' });
         // Sent as a real browser sends it: cross-site, with the other site's origin.

@@ -4,7 +4,15 @@ import { closeDatabase } from './support/database';
 import { sendRaw } from './support/raw-http';
 import { TestApp, startTestApp } from './support/test-app';
 
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const QUEUE_DASHBOARD = '/admin/queues';
 const DASHBOARD_AUTH = { username: 'ops', password: 'dashboard-secret' };
 
@@ -41,8 +49,20 @@ describe('security headers', () => {
     const dashboardAuth = `Basic ${Buffer.from(`${DASHBOARD_AUTH.username}:${DASHBOARD_AUTH.password}`).toString('base64')}`;
     const responses: [string, request.Response][] = [
       ['status', await api().get('/api/v1/status').expect(200)],
-      ['submission', await api().post('/api/v1/process').send({ identifier: `headers-${Date.now()}`, operations: ['validate'] }).expect(202)],
-      ['validation error', await api().post('/api/v1/process').send({ identifier: '../x', operations: ['validate'] }).expect(400)],
+      [
+        'submission',
+        await api()
+          .post('/api/v1/process')
+          .send({ identifier: `headers-${Date.now()}`, operations: ['validate'] })
+          .expect(202),
+      ],
+      [
+        'validation error',
+        await api()
+          .post('/api/v1/process')
+          .send({ identifier: '../x', operations: ['validate'] })
+          .expect(400),
+      ],
       ['unknown object', await api().get('/api/v1/progress/550e8400-e29b-41d4-a716-446655440000').expect(404)],
       ['unknown route', await api().get('/no/such/route').expect(404)],
       ['bad percent-encoding (a framework error)', await api().get('/api/v1/objects/%E0%A4%A').expect(400)],
@@ -99,18 +119,25 @@ describe('security headers', () => {
     });
 
     /** Opens `path` and collects console errors, page errors and CSP violations until `rendered` resolves. */
-    async function loadWithoutViolations(path: string, rendered: (page: import('playwright-core').Page) => Promise<void>): Promise<string[]> {
+    async function loadWithoutViolations(
+      path: string,
+      rendered: (page: import('playwright-core').Page) => Promise<void>,
+    ): Promise<string[]> {
       const context = await browser.newContext({ baseURL: service.baseUrl });
       const page = await context.newPage();
       const problems: string[] = [];
       page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
       page.on('console', (message) => {
-        if (message.type() === 'error') {problems.push(`console: ${message.text()}`);}
+        if (message.type() === 'error') {
+          problems.push(`console: ${message.text()}`);
+        }
       });
       await page.addInitScript(() => {
         const g = globalThis as any;
         g.__violations = [];
-        g.document.addEventListener('securitypolicyviolation', (event: any) => g.__violations.push(`${event.violatedDirective} ${event.blockedURI}`));
+        g.document.addEventListener('securitypolicyviolation', (event: any) =>
+          g.__violations.push(`${event.violatedDirective} ${event.blockedURI}`),
+        );
       });
       try {
         const response = await page.goto(path);
@@ -152,7 +179,9 @@ describe('security headers', () => {
         // setContent waits for the page's load event, which waits for the frame to load or be refused.
         await page.setContent(`<iframe id="framed" src="${service.baseUrl}/docs"></iframe>`);
         const frame = page.frames().find((candidate) => candidate !== page.mainFrame());
-        const rendered = frame ? await frame.evaluate(() => (globalThis as any).document.querySelector('#swagger-ui') !== null).catch(() => false) : false;
+        const rendered = frame
+          ? await frame.evaluate(() => (globalThis as any).document.querySelector('#swagger-ui') !== null).catch(() => false)
+          : false;
         expect(rendered).toBe(false);
       } finally {
         await context.close();

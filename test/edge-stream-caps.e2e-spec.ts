@@ -26,7 +26,10 @@ interface OpenedStream {
 /** Opens a progress stream from `localAddress`; a refusal is read whole, an open stream is left streaming. */
 function openStream(baseUrl: string, id: string, localAddress: string, headers: Record<string, string> = {}): Promise<OpenedStream> {
   return new Promise((resolve, reject) => {
-    const sent = httpRequest(`${baseUrl}/api/v1/progress/${id}/stream`, { localAddress, headers: { accept: 'text/event-stream', ...headers } });
+    const sent = httpRequest(`${baseUrl}/api/v1/progress/${id}/stream`, {
+      localAddress,
+      headers: { accept: 'text/event-stream', ...headers },
+    });
     sent.on('error', reject);
     sent.on('response', (response) => {
       const ended = new Promise<void>((done) => response.on('close', () => done()));
@@ -70,7 +73,14 @@ describe('progress stream caps', () => {
   });
 
   const submit = async () =>
-    ((await request(service.baseUrl).post('/api/v1/process').send({ identifier: uniqueIdentifier('capped'), operations: ['validate'] }).expect(202)).body as { id: string }).id;
+    (
+      (
+        await request(service.baseUrl)
+          .post('/api/v1/process')
+          .send({ identifier: uniqueIdentifier('capped'), operations: ['validate'] })
+          .expect(202)
+      ).body as { id: string }
+    ).id;
 
   const expectOpen = async (id: string, client: string) => {
     const stream = await openStream(service.baseUrl, id, client);

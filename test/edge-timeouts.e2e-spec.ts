@@ -36,7 +36,9 @@ function drip(baseUrl: string, head: string, drip: string): Promise<Dripped> {
     const chunks: Buffer[] = [];
     let sent = 0;
     const timer = setInterval(() => {
-      if (sent < drip.length && socket.writable) {socket.write(drip[sent++]!);}
+      if (sent < drip.length && socket.writable) {
+        socket.write(drip[sent++]!);
+      }
     }, 200);
     socket.on('data', (chunk) => chunks.push(chunk));
     socket.on('error', () => undefined);
@@ -70,7 +72,9 @@ async function unfinishedUploads(prefix: string): Promise<string[] | 'unsupporte
     const page = await client.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket, Prefix: prefix }));
     return (page.Uploads ?? []).map((upload) => upload.Key!);
   } catch (error) {
-    if ((error as { name?: string }).name === 'NotImplemented') {return 'unsupported';}
+    if ((error as { name?: string }).name === 'NotImplemented') {
+      return 'unsupported';
+    }
     throw error;
   } finally {
     client.destroy();
@@ -137,7 +141,10 @@ describe('HTTP timeouts', () => {
   it('a stalled upload loses its connection; its pending object and S3 upload go, and its identifier is free again', async () => {
     const identifier = uniqueIdentifier('stalled-upload');
     const boundary = `----stall${randomUUID().replace(/-/g, '')}`;
-    const upload = httpRequest(`${service.baseUrl}/api/v1/process`, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } });
+    const upload = httpRequest(`${service.baseUrl}/api/v1/process`, {
+      method: 'POST',
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    });
     const ended = new Promise<string>((resolve) => {
       upload.on('error', (error) => resolve(`error ${(error as NodeJS.ErrnoException).code}`));
       upload.on('response', (response) => {
@@ -155,7 +162,9 @@ describe('HTTP timeouts', () => {
     await waitFor(async () => (await rowsWithIdentifier(identifier)).length === 0, { what: 'the pending row to go' });
     expect(await listS3Keys(`${identifier}/`)).toEqual([]);
     const uploads = await unfinishedUploads(`${identifier}/`);
-    if (uploads !== 'unsupported') {expect(uploads).toEqual([]);}
+    if (uploads !== 'unsupported') {
+      expect(uploads).toEqual([]);
+    }
 
     const again = await request(service.baseUrl)
       .post('/api/v1/process')
@@ -167,8 +176,12 @@ describe('HTTP timeouts', () => {
   });
 
   it('progress streams outlive every timeout: a stream idle for longer still gets the next event and completes', async () => {
-    const { id } = (await request(service.baseUrl).post('/api/v1/process').send({ identifier: uniqueIdentifier('long-stream'), operations: ['validate'] }).expect(202))
-      .body as { id: string };
+    const { id } = (
+      await request(service.baseUrl)
+        .post('/api/v1/process')
+        .send({ identifier: uniqueIdentifier('long-stream'), operations: ['validate'] })
+        .expect(202)
+    ).body as { id: string };
     const stream = await openSse(`${service.baseUrl}/api/v1/progress/${id}/stream`);
     try {
       expect(stream.status).toBe(200);

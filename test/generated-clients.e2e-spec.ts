@@ -134,8 +134,21 @@ describe('clients generated from the committed contract', () => {
 
   it('openapi-typescript and @hey-api/openapi-ts, with default options, generate clients that ordinary code compiles against', () => {
     mkdirSync(join(workspace, 'openapi-typescript'));
-    run('openapi-typescript', [join(ROOT, 'node_modules', 'openapi-typescript', 'bin', 'cli.js'), CONTRACT_PATH, '-o', join(workspace, 'openapi-typescript', 'api.ts')], workspace);
-    run('@hey-api/openapi-ts', [join(ROOT, 'node_modules', '@hey-api', 'openapi-ts', 'bin', 'run.js'), '-i', CONTRACT_PATH, '-o', join(workspace, 'hey-api')], workspace);
+    run(
+      'openapi-typescript',
+      [
+        join(ROOT, 'node_modules', 'openapi-typescript', 'bin', 'cli.js'),
+        CONTRACT_PATH,
+        '-o',
+        join(workspace, 'openapi-typescript', 'api.ts'),
+      ],
+      workspace,
+    );
+    run(
+      '@hey-api/openapi-ts',
+      [join(ROOT, 'node_modules', '@hey-api', 'openapi-ts', 'bin', 'run.js'), '-i', CONTRACT_PATH, '-o', join(workspace, 'hey-api')],
+      workspace,
+    );
     writeFileSync(join(workspace, 'openapi-typescript-client.ts'), OPENAPI_TYPESCRIPT_CLIENT);
     writeFileSync(join(workspace, 'hey-api-client.ts'), HEY_API_CLIENT);
     writeFileSync(join(workspace, 'tsconfig.json'), JSON.stringify(TSCONFIG, null, 2));

@@ -17,7 +17,8 @@ describe('graceful shutdown on SIGTERM', () => {
     processes.push(service);
     return service;
   };
-  const objectOf = async (identifier: string) => (await request(api.baseUrl).get(`/api/v1/objects/${identifier}`).expect(200)).body as ObjectResponse;
+  const objectOf = async (identifier: string) =>
+    (await request(api.baseUrl).get(`/api/v1/objects/${identifier}`).expect(200)).body as ObjectResponse;
 
   beforeAll(async () => {
     api = await startTestApp({ APP_ROLE: 'api' });
@@ -33,8 +34,13 @@ describe('graceful shutdown on SIGTERM', () => {
     const first = spawn({ APP_ROLE: 'worker', SIMULATED_OPERATION_DELAY_MS: '1200', SHUTDOWN_TIMEOUT_MS: '20000' });
     await first.waitForOutput(/Running as role 'worker'/);
     const identifier = uniqueIdentifier('sigterm');
-    await request(api.baseUrl).post('/api/v1/process').send({ identifier, operations: ['analyze'] }).expect(202);
-    await waitFor(async () => (await objectOf(identifier)).operations_status.transform!.started_at !== null, { what: 'transform to start' });
+    await request(api.baseUrl)
+      .post('/api/v1/process')
+      .send({ identifier, operations: ['analyze'] })
+      .expect(202);
+    await waitFor(async () => (await objectOf(identifier)).operations_status.transform!.started_at !== null, {
+      what: 'transform to start',
+    });
 
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
@@ -45,10 +51,13 @@ describe('graceful shutdown on SIGTERM', () => {
     expect(handedBack.operations_status.enrich!.started_at).toBeNull();
 
     const second = spawn({ APP_ROLE: 'worker', SIMULATED_OPERATION_DELAY_MS: '100' });
-    const done = await waitFor(async () => {
-      const object = await objectOf(identifier);
-      return object.state === 'completed' && object;
-    }, { timeoutMs: 60_000, what: 'the second worker to complete the object' });
+    const done = await waitFor(
+      async () => {
+        const object = await objectOf(identifier);
+        return object.state === 'completed' && object;
+      },
+      { timeoutMs: 60_000, what: 'the second worker to complete the object' },
+    );
     for (const operation of PLAN) {
       expect(done.operations_status[operation]).toMatchObject({ completed: true, attempts: 1 });
     }
@@ -61,7 +70,12 @@ describe('graceful shutdown on SIGTERM', () => {
     const apiProcess = spawn({ APP_ROLE: 'api', PORT: String(port), HOST: '127.0.0.1' });
     await apiProcess.waitForOutput(/Listening on/);
     const baseUrl = `http://127.0.0.1:${port}`;
-    const { id } = (await request(baseUrl).post('/api/v1/process').send({ identifier: uniqueIdentifier('sse-stop'), operations: ['validate'] }).expect(202)).body;
+    const { id } = (
+      await request(baseUrl)
+        .post('/api/v1/process')
+        .send({ identifier: uniqueIdentifier('sse-stop'), operations: ['validate'] })
+        .expect(202)
+    ).body;
     const stream = await openSse(`${baseUrl}/api/v1/progress/${id}/stream`);
     await waitFor(() => stream.events.length > 0, { what: 'the first event' });
 

@@ -8,7 +8,10 @@ import { TestApp, startTestApp } from './support/test-app';
 import { waitFor } from './support/wait-for';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { startLocalS3 } = require('../scripts/local-s3') as {
-  startLocalS3(options: { directory: string; port?: number }): Promise<{ endpoint: string; env: Record<string, string>; stop(): Promise<void> }>;
+  startLocalS3(options: {
+    directory: string;
+    port?: number;
+  }): Promise<{ endpoint: string; env: Record<string, string>; stop(): Promise<void> }>;
 };
 
 const PACKAGE_VERSION = (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
@@ -96,7 +99,9 @@ describe('health probes', () => {
       const back = await readinessBecomes(service.baseUrl, 200, '/health/ready to recover once Redis is back');
       expect(back.body.info).toEqual({ database: { status: 'up' }, redis: { status: 'up' }, s3: { status: 'up' } });
     } finally {
-      if (!redis.running) {await redis.start().catch(() => undefined);}
+      if (!redis.running) {
+        await redis.start().catch(() => undefined);
+      }
       await service?.close();
       await redis.stop();
     }
@@ -166,7 +171,12 @@ describe('service info and API documentation', () => {
 
   beforeAll(async () => {
     service = await startTestApp({ APP_ROLE: 'api' });
-    document = (await request(service.baseUrl).get('/docs/json').expect(200).expect('content-type', /application\/json/)).body;
+    document = (
+      await request(service.baseUrl)
+        .get('/docs/json')
+        .expect(200)
+        .expect('content-type', /application\/json/)
+    ).body;
   });
 
   afterAll(async () => {
@@ -193,14 +203,19 @@ describe('service info and API documentation', () => {
   });
 
   it('GET /docs serves the Swagger UI', async () => {
-    const response = await request(service.baseUrl).get('/docs').expect(200).expect('content-type', /text\/html/);
+    const response = await request(service.baseUrl)
+      .get('/docs')
+      .expect(200)
+      .expect('content-type', /text\/html/);
     expect(response.text).toMatch(/swagger-ui/i);
   });
 
   it('the OpenAPI document describes every endpoint', () => {
     expect(document.openapi).toMatch(/^3\./);
     expect(document.info.version).toBe(PACKAGE_VERSION);
-    const documented = Object.entries(document.paths).flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method} ${path}`));
+    const documented = Object.entries(document.paths).flatMap(([path, methods]) =>
+      Object.keys(methods).map((method) => `${method} ${path}`),
+    );
     for (const [method, path] of EXPECTED_OPERATIONS) {
       expect(documented).toContain(`${method} ${path}`);
     }

@@ -37,7 +37,9 @@ describe('Idempotency-Key: a key of its own', () => {
   const api = (app: TestApp = service) => request(app.baseUrl);
 
   const jobsFor = async (objectId: string) =>
-    (await queue.getJobs(['waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed'])).filter((job) => job?.data?.objectId === objectId);
+    (await queue.getJobs(['waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed'])).filter(
+      (job) => job?.data?.objectId === objectId,
+    );
 
   const upload = (key: string, identifier: string, bytes: Buffer, app: TestApp = service) =>
     api(app)
@@ -62,10 +64,20 @@ describe('Idempotency-Key: a key of its own', () => {
     it('the same key and body (in any key order) return the first response; another identifier or body is 409 naming the first object, and leaves nothing behind', async () => {
       const key = randomUUID();
       const identifier = uniqueIdentifier('idem-json');
-      const body = { identifier, operations: ['validate'], metadata: { team: 'crm', nested: { a: 1, b: [1, 2] } }, payload: [{ sku: 'a', qty: 1 }] };
+      const body = {
+        identifier,
+        operations: ['validate'],
+        metadata: { team: 'crm', nested: { a: 1, b: [1, 2] } },
+        payload: [{ sku: 'a', qty: 1 }],
+      };
       const first = await api().post('/api/v1/process').set('Idempotency-Key', key).send(body).expect(202);
 
-      const reordered = { payload: [{ qty: 1, sku: 'a' }], metadata: { nested: { b: [1, 2], a: 1 }, team: 'crm' }, operations: ['validate'], identifier };
+      const reordered = {
+        payload: [{ qty: 1, sku: 'a' }],
+        metadata: { nested: { b: [1, 2], a: 1 }, team: 'crm' },
+        operations: ['validate'],
+        identifier,
+      };
       const replay = await api().post('/api/v1/process').set('Idempotency-Key', key).send(reordered).expect(202);
       expect(replay.text).toBe(first.text);
 
@@ -101,7 +113,9 @@ describe('Idempotency-Key: a key of its own', () => {
       const identifier = uniqueIdentifier('idem-burst');
       const body = { identifier, operations: ['transform'], payload: [{ name: 'a', value: 1 }] };
 
-      const responses = await Promise.all(Array.from({ length: 20 }, () => api().post('/api/v1/process').set('Idempotency-Key', key).send(body)));
+      const responses = await Promise.all(
+        Array.from({ length: 20 }, () => api().post('/api/v1/process').set('Idempotency-Key', key).send(body)),
+      );
 
       expect(responses.map((response) => response.status)).toEqual(Array(20).fill(202));
       expect(new Set(responses.map((response) => response.text)).size).toBe(1);
@@ -117,7 +131,12 @@ describe('Idempotency-Key: a key of its own', () => {
       const identifiers = Array.from({ length: 20 }, () => uniqueIdentifier('idem-race'));
 
       const responses = await Promise.all(
-        identifiers.map((identifier) => api().post('/api/v1/process').set('Idempotency-Key', key).send({ identifier, operations: ['validate'] })),
+        identifiers.map((identifier) =>
+          api()
+            .post('/api/v1/process')
+            .set('Idempotency-Key', key)
+            .send({ identifier, operations: ['validate'] }),
+        ),
       );
 
       const accepted = responses.filter((response) => response.status === 202);
@@ -159,7 +178,10 @@ describe('Idempotency-Key: a key of its own', () => {
 
     it('a key claimed by a submission whose process died is free once its claim lapses', async () => {
       const key = randomUUID();
-      await query(`insert into idempotency_keys (key, claim_token, expires_at) values ($1, $2, now() + interval '1 second')`, [key, randomUUID()]);
+      await query(`insert into idempotency_keys (key, claim_token, expires_at) values ($1, $2, now() + interval '1 second')`, [
+        key,
+        randomUUID(),
+      ]);
       const body = { identifier: uniqueIdentifier('idem-orphan'), operations: ['validate'] };
 
       const submitted = await api().post('/api/v1/process').set('Idempotency-Key', key).send(body).expect(202);
@@ -291,7 +313,9 @@ describe('Idempotency-Key: a key of its own', () => {
 
   it('the API document offers no example key, so "Try it out" sends none unless one is typed in', async () => {
     const document = (await api().get('/docs/json').expect(200)).body;
-    const parameter = document.paths['/api/v1/process'].post.parameters.find((candidate: { name: string }) => candidate.name.toLowerCase() === 'idempotency-key');
+    const parameter = document.paths['/api/v1/process'].post.parameters.find(
+      (candidate: { name: string }) => candidate.name.toLowerCase() === 'idempotency-key',
+    );
     expect(parameter).toMatchObject({ in: 'header', required: false });
     expect(parameter).not.toHaveProperty('example');
     expect(parameter).not.toHaveProperty('examples');

@@ -40,12 +40,21 @@ describe('input the service refuses with a clear 4xx', () => {
     const identifier = uniqueIdentifier('ordinary');
     const submitted = await api()
       .post('/api/v1/process')
-      .send({ identifier, operations: ['validate', 'analyze'], payload: [{ name: 'a', value: 1 }], options: { validate: { json_schema: { type: 'array' } } } })
+      .send({
+        identifier,
+        operations: ['validate', 'analyze'],
+        payload: [{ name: 'a', value: 1 }],
+        options: { validate: { json_schema: { type: 'array' } } },
+      })
       .expect(202);
     expect((await waitUntilSettled(service.baseUrl, submitted.body.id as string)).state).toBe('completed');
   }
 
-  async function expectRefusedSubmission(body: Record<string, unknown>, statusCode: number, code: string): Promise<Record<string, unknown>> {
+  async function expectRefusedSubmission(
+    body: Record<string, unknown>,
+    statusCode: number,
+    code: string,
+  ): Promise<Record<string, unknown>> {
     const response = await api().post('/api/v1/process').send(body);
     expect(response.status).toBe(statusCode);
     expectErrorShape(response.body, statusCode, code);
@@ -54,7 +63,12 @@ describe('input the service refuses with a clear 4xx', () => {
   }
 
   /** A multipart submission of a small JSON file, refused with a 400 and leaving nothing behind. */
-  async function expectRefusedUpload(identifier: string, filename: string, fields: Record<string, string>, code: string): Promise<Record<string, unknown>> {
+  async function expectRefusedUpload(
+    identifier: string,
+    filename: string,
+    fields: Record<string, string>,
+    code: string,
+  ): Promise<Record<string, unknown>> {
     let form = api().post('/api/v1/process').field('identifier', identifier).field('operations', 'validate');
     for (const [name, value] of Object.entries(fields)) {
       form = form.field(name, value);
@@ -67,13 +81,23 @@ describe('input the service refuses with a clear 4xx', () => {
   }
 
   describe('client JSON Schemas', () => {
-    const withSchema = (identifier: string, json_schema: unknown) => ({ identifier, operations: ['validate'], payload: { s: 'x' }, options: { validate: { json_schema } } });
+    const withSchema = (identifier: string, json_schema: unknown) => ({
+      identifier,
+      operations: ['validate'],
+      payload: { s: 'x' },
+      options: { validate: { json_schema } },
+    });
 
     it('runs patterns on a linear-time engine: a catastrophic pattern is an ordinary mismatch', async () => {
       const identifier = uniqueIdentifier('redos');
       const submitted = await api()
         .post('/api/v1/process')
-        .send({ identifier, operations: ['validate'], payload: { s: `${'a'.repeat(40)}!` }, options: { validate: { json_schema: { properties: { s: { pattern: '^(a+)+$' } } } } } })
+        .send({
+          identifier,
+          operations: ['validate'],
+          payload: { s: `${'a'.repeat(40)}!` },
+          options: { validate: { json_schema: { properties: { s: { pattern: '^(a+)+$' } } } } },
+        })
         .expect(202);
       const settled = await waitUntilSettled(service.baseUrl, submitted.body.id as string);
       expect(settled.state).toBe('failed');
@@ -89,7 +113,11 @@ describe('input the service refuses with a clear 4xx', () => {
         expect(body.message).toContain(JSON.stringify(pattern));
       }
       const identifier = uniqueIdentifier('pattern-props');
-      await expectRefusedSubmission(withSchema(identifier, { patternProperties: { '(?<!x)y': { type: 'string' } } }), 400, 'unsupported_pattern');
+      await expectRefusedSubmission(
+        withSchema(identifier, { patternProperties: { '(?<!x)y': { type: 'string' } } }),
+        400,
+        'unsupported_pattern',
+      );
       await expectOrdinaryObjectCompletes();
     });
 
@@ -104,7 +132,11 @@ describe('input the service refuses with a clear 4xx', () => {
         expect(body.message).toMatch(/recursive/);
         expect(body.details).toMatchObject({ field: 'options.validate.json_schema', limit: 'recursion' });
       }
-      const remote = await expectRefusedSubmission(withSchema(uniqueIdentifier('ref'), { $ref: 'https://example.com/schema.json' }), 400, 'json_schema_too_complex');
+      const remote = await expectRefusedSubmission(
+        withSchema(uniqueIdentifier('ref'), { $ref: 'https://example.com/schema.json' }),
+        400,
+        'json_schema_too_complex',
+      );
       expect(remote.message).toMatch(/local JSON pointer/);
       await expectOrdinaryObjectCompletes();
     });
@@ -113,13 +145,20 @@ describe('input the service refuses with a clear 4xx', () => {
       const identifier = uniqueIdentifier('ref-ok');
       const submitted = await api()
         .post('/api/v1/process')
-        .send(withSchema(identifier, { $defs: { text: { type: 'string' } }, properties: { s: { $ref: '#/$defs/text' }, t: { $ref: '#/$defs/text' } } }))
+        .send(
+          withSchema(identifier, {
+            $defs: { text: { type: 'string' } },
+            properties: { s: { $ref: '#/$defs/text' }, t: { $ref: '#/$defs/text' } },
+          }),
+        )
         .expect(202);
       expect((await waitUntilSettled(service.baseUrl, submitted.body.id as string)).state).toBe('completed');
     });
 
     it('refuses schemas over the size, depth and node limits, naming the limit', async () => {
-      const manyProperties = Object.fromEntries(Array.from({ length: JSON_SCHEMA_LIMITS.nodes }, (_, index) => [`p${index}`, { type: 'string' }]));
+      const manyProperties = Object.fromEntries(
+        Array.from({ length: JSON_SCHEMA_LIMITS.nodes }, (_, index) => [`p${index}`, { type: 'string' }]),
+      );
       const cases: [unknown, string][] = [
         [{ properties: manyProperties }, 'nodes'],
         [{ description: 'x'.repeat(JSON_SCHEMA_LIMITS.bytes) }, 'bytes'],
@@ -136,11 +175,18 @@ describe('input the service refuses with a clear 4xx', () => {
 
   describe('deeply nested JSON', () => {
     it('accepts metadata, options and payload nested to the limit, and refuses one level more', async () => {
-      const atLimit = { identifier: uniqueIdentifier('deep-ok'), operations: ['validate'], metadata: nested(MAX_JSON_DEPTH), payload: nested(MAX_JSON_DEPTH) };
+      const atLimit = {
+        identifier: uniqueIdentifier('deep-ok'),
+        operations: ['validate'],
+        metadata: nested(MAX_JSON_DEPTH),
+        payload: nested(MAX_JSON_DEPTH),
+      };
       await api().post('/api/v1/process').send(atLimit).expect(202);
       for (const field of ['metadata', 'payload']) {
         const identifier = uniqueIdentifier('deep');
-        const response = await api().post('/api/v1/process').send({ identifier, operations: ['validate'], [field]: nested(MAX_JSON_DEPTH + 1) });
+        const response = await api()
+          .post('/api/v1/process')
+          .send({ identifier, operations: ['validate'], [field]: nested(MAX_JSON_DEPTH + 1) });
         expect(response.status).toBe(400);
         expectErrorShape(response.body, 400, 'json_too_deep');
         await expectNothingKept(identifier);
@@ -160,7 +206,12 @@ describe('input the service refuses with a clear 4xx', () => {
 
     it('refuses a multipart metadata field nested beyond the limit', async () => {
       const identifier = uniqueIdentifier('deep-form');
-      const body = await expectRefusedUpload(identifier, 'a.json', { metadata: JSON.stringify(nested(MAX_JSON_DEPTH + 1)) }, 'json_too_deep');
+      const body = await expectRefusedUpload(
+        identifier,
+        'a.json',
+        { metadata: JSON.stringify(nested(MAX_JSON_DEPTH + 1)) },
+        'json_too_deep',
+      );
       expect(body.details).toEqual([expect.objectContaining({ field: 'metadata' })]);
     });
   });

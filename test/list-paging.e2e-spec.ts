@@ -75,9 +75,15 @@ describe('GET /api/v1/objects keyset paging', () => {
   });
 
   it('keeps reading cursors made with millisecond timestamps', async () => {
-    const [newest] = await query<{ id: string }>(`select id from processing_objects where identifier like $1 order by created_at desc, id desc limit 1`, [`${prefix}-%`]);
+    const [newest] = await query<{ id: string }>(
+      `select id from processing_objects where identifier like $1 order by created_at desc, id desc limit 1`,
+      [`${prefix}-%`],
+    );
     const cursor = Buffer.from(JSON.stringify(['2031-01-01T00:00:00.009Z', newest!.id])).toString('base64url');
-    const response = await request(service.baseUrl).get('/api/v1/objects').query({ identifier_prefix: `${prefix}-`, cursor, limit: 100 }).expect(200);
+    const response = await request(service.baseUrl)
+      .get('/api/v1/objects')
+      .query({ identifier_prefix: `${prefix}-`, cursor, limit: 100 })
+      .expect(200);
     expect(response.body.items.map((item: { id: string }) => item.id)).toEqual(
       (await expected(`and created_at < '2031-01-01T00:00:00.009Z'`)).slice(0, 100),
     );

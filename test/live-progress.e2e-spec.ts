@@ -20,10 +20,13 @@ async function recordedSeqs(id: string): Promise<number[]> {
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, index) => from + index);
 
 async function ended(stream: SseStream, what: string): Promise<void> {
-  await waitFor(async () => {
-    await Promise.race([stream.ended, new Promise((resolve) => setTimeout(resolve, 200))]);
-    return dataEvents(stream).length > 0 && ['completed', 'failed', 'cancelled'].includes(payloadOf(dataEvents(stream).at(-1)!).state);
-  }, { timeoutMs: 60_000, what });
+  await waitFor(
+    async () => {
+      await Promise.race([stream.ended, new Promise((resolve) => setTimeout(resolve, 200))]);
+      return dataEvents(stream).length > 0 && ['completed', 'failed', 'cancelled'].includes(payloadOf(dataEvents(stream).at(-1)!).state);
+    },
+    { timeoutMs: 60_000, what },
+  );
   await stream.ended;
 }
 
@@ -36,7 +39,12 @@ describe('live progress: gap-free and resumable', () => {
     return stream;
   };
   const submit = async (label: string, operations = ['export']) =>
-    (await request(service.baseUrl).post('/api/v1/process').send({ identifier: uniqueIdentifier(label), operations }).expect(202)).body as { id: string };
+    (
+      await request(service.baseUrl)
+        .post('/api/v1/process')
+        .send({ identifier: uniqueIdentifier(label), operations })
+        .expect(202)
+    ).body as { id: string };
 
   beforeAll(async () => {
     // 200 subscribers from one address: over the default per-client stream cap (50).
@@ -61,7 +69,10 @@ describe('live progress: gap-free and resumable', () => {
     expect(ids).toEqual(range(ids[0]!, recorded.at(-1)!));
     expect(ids.slice(1).every((seq) => recorded.includes(seq))).toBe(true);
 
-    const kinds = await query<{ kind: string; operation: string | null }>('select kind, operation from object_events where object_id = $1 order by seq', [id]);
+    const kinds = await query<{ kind: string; operation: string | null }>(
+      'select kind, operation from object_events where object_id = $1 order by seq',
+      [id],
+    );
     for (const operation of ['validate', 'transform', 'enrich', 'analyze', 'export']) {
       expect(kinds).toContainEqual({ kind: 'operation_started', operation });
       expect(kinds).toContainEqual({ kind: 'operation_finished', operation });
@@ -115,7 +126,8 @@ describe('live progress: gap-free and resumable', () => {
     const feeds = service.app.get(ProgressFeeds);
     const redis = new Redis(service.config.redis.url);
     try {
-      const listeners = async () => Number(((await redis.pubsub('NUMSUB', `${service.config.redis.prefix}:object-changes`)) as [string, number])[1]);
+      const listeners = async () =>
+        Number(((await redis.pubsub('NUMSUB', `${service.config.redis.prefix}:object-changes`)) as [string, number])[1]);
       const { id } = await submit('leavers');
       const leavers = await Promise.all(Array.from({ length: 20 }, () => open(id)));
       await waitFor(() => leavers.every((stream) => idsOf(stream).length > 0), { what: 'every client to get its snapshot' });
@@ -141,7 +153,12 @@ describe('live progress across processes', () => {
   });
 
   it('streams from API B an object submitted on API A and processed by a separate worker', async () => {
-    const env = { ...(process.env as Record<string, string>), REDIS_PREFIX: uniquePrefix(), SIMULATED_OPERATION_DELAY_MS: '150', LOG_LEVEL: 'log' };
+    const env = {
+      ...(process.env as Record<string, string>),
+      REDIS_PREFIX: uniquePrefix(),
+      SIMULATED_OPERATION_DELAY_MS: '150',
+      LOG_LEVEL: 'log',
+    };
     const [portA, portB] = [await freePort(), await freePort()];
     const apiA = spawnService({ ...env, APP_ROLE: 'api', PORT: String(portA), HOST: '127.0.0.1' });
     const apiB = spawnService({ ...env, APP_ROLE: 'api', PORT: String(portB), HOST: '127.0.0.1' });
@@ -149,13 +166,20 @@ describe('live progress across processes', () => {
     processes.push(apiA, apiB, worker);
     await Promise.all([apiA.waitForOutput(/Listening on/), apiB.waitForOutput(/Listening on/), worker.waitForOutput(/Worker started/)]);
 
-    const { id } = (await request(`http://127.0.0.1:${portA}`).post('/api/v1/process').send({ identifier: uniqueIdentifier('cross'), operations: ['analyze'] }).expect(202)).body;
+    const { id } = (
+      await request(`http://127.0.0.1:${portA}`)
+        .post('/api/v1/process')
+        .send({ identifier: uniqueIdentifier('cross'), operations: ['analyze'] })
+        .expect(202)
+    ).body;
     const stream = await openSse(`http://127.0.0.1:${portB}/api/v1/progress/${id}/stream`);
     try {
       await ended(stream, 'the stream on API B to finish');
       const ids = idsOf(stream);
       expect(ids).toEqual(range(ids[0]!, (await recordedSeqs(id)).at(-1)!));
-      const operations = dataEvents(stream).map((event) => payloadOf(event).current_operation).filter(Boolean);
+      const operations = dataEvents(stream)
+        .map((event) => payloadOf(event).current_operation)
+        .filter(Boolean);
       expect([...new Set(operations)]).toEqual(['validate', 'transform', 'enrich', 'analyze']);
       await worker.waitForOutput(new RegExp(`Object ${id}`));
     } finally {

@@ -52,7 +52,9 @@ describe("npm start's local S3 in a process of its own", () => {
       LOCAL_S3_PORT: String(s3Port),
       S3_BUCKET: bucket,
     };
-    for (const name of ['S3_ENDPOINT', 'S3_FORCE_PATH_STYLE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) delete env[name];
+    for (const name of ['S3_ENDPOINT', 'S3_FORCE_PATH_STYLE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) {
+      delete env[name];
+    }
     const service = spawnService(env, { script: START_LOCAL });
     try {
       await service.waitForOutput(/Listening on/, 120_000).catch((error: Error) => {
@@ -75,14 +77,19 @@ describe("npm start's local S3 in a process of its own", () => {
     const directory = mkdtempSync(join(tmpdir(), 'ops-local-s3-'));
     const parent = spawn(
       process.execPath,
-      ['-e', `require(${JSON.stringify(LOCAL_S3)}).spawnLocalS3({ directory: ${JSON.stringify(directory)} }).then((s3) => { console.log(s3.pid, s3.endpoint); setInterval(() => {}, 1000); })`],
+      [
+        '-e',
+        `require(${JSON.stringify(LOCAL_S3)}).spawnLocalS3({ directory: ${JSON.stringify(directory)} }).then((s3) => { console.log(s3.pid, s3.endpoint); setInterval(() => {}, 1000); })`,
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     try {
-      const [pid, endpoint] = await new Promise<[number, string]>((resolve) => parent.stdout.once('data', (chunk: Buffer) => {
-        const [childPid, url] = chunk.toString().trim().split(' ');
-        resolve([Number(childPid), url!]);
-      }));
+      const [pid, endpoint] = await new Promise<[number, string]>((resolve) =>
+        parent.stdout.once('data', (chunk: Buffer) => {
+          const [childPid, url] = chunk.toString().trim().split(' ');
+          resolve([Number(childPid), url!]);
+        }),
+      );
       expect((await fetch(`${endpoint}/`)).status).toBe(200);
       parent.kill('SIGKILL');
       await waitFor(() => gone(pid), { timeoutMs: 10_000, what: 'the local S3 process to end' });

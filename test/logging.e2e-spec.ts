@@ -43,13 +43,20 @@ async function startService(
 const submittedBy = new Map<string, string>();
 
 async function processObject(baseUrl: string, label: string): Promise<{ id: string; task_id: string }> {
-  const response = await request(baseUrl).post('/api/v1/process').send({ identifier: uniqueIdentifier(label), operations: ['transform'] }).expect(202);
+  const response = await request(baseUrl)
+    .post('/api/v1/process')
+    .send({ identifier: uniqueIdentifier(label), operations: ['transform'] })
+    .expect(202);
   const submitted = response.body as { id: string; task_id: string };
   submittedBy.set(submitted.id, response.headers['x-request-id'] as string);
-  await waitFor(async () => ((await request(baseUrl).get(`/api/v1/progress/${submitted.id}`).expect(200)).body as ProgressResponse).state === 'completed', {
-    timeoutMs: 60_000,
-    what: 'the object to complete',
-  });
+  await waitFor(
+    async () =>
+      ((await request(baseUrl).get(`/api/v1/progress/${submitted.id}`).expect(200)).body as ProgressResponse).state === 'completed',
+    {
+      timeoutMs: 60_000,
+      what: 'the object to complete',
+    },
+  );
   return submitted;
 }
 
@@ -73,10 +80,13 @@ describe('structured logs', () => {
       .expect(202);
     expect(submitted.headers['x-request-id']).toBe('abc123');
     const { id, task_id: taskId } = submitted.body as { id: string; task_id: string };
-    await waitFor(async () => ((await request(baseUrl).get(`/api/v1/progress/${id}`).expect(200)).body as ProgressResponse).state === 'completed', {
-      timeoutMs: 60_000,
-      what: 'the object to complete',
-    });
+    await waitFor(
+      async () => ((await request(baseUrl).get(`/api/v1/progress/${id}`).expect(200)).body as ProgressResponse).state === 'completed',
+      {
+        timeoutMs: 60_000,
+        what: 'the object to complete',
+      },
+    );
     await request(baseUrl).get('/health/live').expect(200);
     await request(baseUrl).get('/metrics').expect(200);
     await service.waitForOutput(new RegExp(`Object ${id} \\(job ${taskId.replace('.', '\\.')}\\): completed`));
@@ -108,7 +118,9 @@ describe('structured logs', () => {
 
   it('names the key and team of every request that came with a key, and never logs the key itself', async () => {
     const team = `logged-${uniquePrefix().slice(-8)}`;
-    const { key, secret } = await withApiKeys(new AppConfig(process.env), (apiKeys) => apiKeys.create({ name: 'logged', team, scopes: ['read', 'write'] }));
+    const { key, secret } = await withApiKeys(new AppConfig(process.env), (apiKeys) =>
+      apiKeys.create({ name: 'logged', team, scopes: ['read', 'write'] }),
+    );
     const { service, baseUrl, lines, stdout } = await startService('log', { AUTH_REQUIRED: 'true' });
     try {
       const submitted = await request(baseUrl)
@@ -116,19 +128,35 @@ describe('structured logs', () => {
         .set('authorization', `Bearer ${secret}`)
         .send({ identifier: uniqueIdentifier('logged'), operations: ['validate'] })
         .expect(202);
-      await request(baseUrl).post(`/api/v1/objects/${submitted.body.id as string}/cancel`).set('authorization', `Bearer ${secret}`);
-      await request(baseUrl).delete(`/api/v1/objects/${submitted.body.id as string}`).expect(401);
-      const token = (await request(baseUrl).post(`/api/v1/progress/${submitted.body.id as string}/stream-token`).set('authorization', `Bearer ${secret}`).expect(201)).body
-        .token as string;
-      await request(baseUrl).get(`/api/v1/progress/${submitted.body.id as string}?access_token=${token}`).expect(401);
+      await request(baseUrl)
+        .post(`/api/v1/objects/${submitted.body.id as string}/cancel`)
+        .set('authorization', `Bearer ${secret}`);
+      await request(baseUrl)
+        .delete(`/api/v1/objects/${submitted.body.id as string}`)
+        .expect(401);
+      const token = (
+        await request(baseUrl)
+          .post(`/api/v1/progress/${submitted.body.id as string}/stream-token`)
+          .set('authorization', `Bearer ${secret}`)
+          .expect(201)
+      ).body.token as string;
+      await request(baseUrl)
+        .get(`/api/v1/progress/${submitted.body.id as string}?access_token=${token}`)
+        .expect(401);
       const requestLines = await waitFor(
         async () => {
-          const found = lines().filter((line) => line.msg === 'request completed' && (line.req as { url?: string } | undefined)?.url?.startsWith('/api/v1/'));
+          const found = lines().filter(
+            (line) => line.msg === 'request completed' && (line.req as { url?: string } | undefined)?.url?.startsWith('/api/v1/'),
+          );
           return found.length >= 5 && found;
         },
         { timeoutMs: 10_000, what: 'five request lines' },
       );
-      const byMethod = requestLines.map((line) => ({ method: (line.req as { method: string }).method, key_id: line.key_id, team: line.team }));
+      const byMethod = requestLines.map((line) => ({
+        method: (line.req as { method: string }).method,
+        key_id: line.key_id,
+        team: line.team,
+      }));
       expect(byMethod).toEqual([
         { method: 'POST', key_id: key.id, team },
         { method: 'POST', key_id: key.id, team },
@@ -165,7 +193,9 @@ describe('structured logs', () => {
       expect(mentioning.length).toBeGreaterThan(fromProcessor.length);
       const requestId = submittedBy.get(id);
       // Lines of the requests (which carry a reqId but no objectId) aside, every line is the job's, with the request that queued it.
-      for (const line of mentioning.filter((candidate) => candidate.context !== undefined && (candidate.reqId === undefined || candidate.objectId !== undefined))) {
+      for (const line of mentioning.filter(
+        (candidate) => candidate.context !== undefined && (candidate.reqId === undefined || candidate.objectId !== undefined),
+      )) {
         expect({ msg: line.msg, objectId: line.objectId, jobId: line.jobId, reqId: line.reqId, level: line.level }).toEqual({
           msg: line.msg,
           objectId: id,

@@ -12,7 +12,6 @@ import { waitUntilSettled } from './support/objects';
 import { ACCESS_DENIED, S3FaultProxy } from './support/s3-fault-proxy';
 import { openSse } from './support/sse';
 
-
 async function submit(service: TestApp, body: Record<string, unknown>): Promise<{ id: string; task_id: string }> {
   return (await request(service.baseUrl).post('/api/v1/process').send(body).expect(202)).body;
 }
@@ -40,7 +39,11 @@ describe('Prometheus metrics at /metrics', () => {
   });
 
   it('counts requests by route pattern, objects by state, operations by outcome, failures by code, and the queue', async () => {
-    const completed = await submit(service, { identifier: uniqueIdentifier('metrics-ok'), operations: ['validate'], payload: [{ name: 'a' }] });
+    const completed = await submit(service, {
+      identifier: uniqueIdentifier('metrics-ok'),
+      operations: ['validate'],
+      payload: [{ name: 'a' }],
+    });
     const failed = await submit(service, {
       identifier: uniqueIdentifier('metrics-invalid'),
       operations: ['validate'],
@@ -54,8 +57,16 @@ describe('Prometheus metrics at /metrics', () => {
 
     const metrics = await scrape(service.baseUrl);
 
-    expect(sampleValue(metrics, 'http_request_duration_seconds_count', { method: 'POST', route: '/api/v1/process', status_code: '202' })).toBeGreaterThanOrEqual(2);
-    expect(sampleValue(metrics, 'http_request_duration_seconds_count', { method: 'GET', route: '/api/v1/progress/:object_id', status_code: '200' })).toBeGreaterThanOrEqual(2);
+    expect(
+      sampleValue(metrics, 'http_request_duration_seconds_count', { method: 'POST', route: '/api/v1/process', status_code: '202' }),
+    ).toBeGreaterThanOrEqual(2);
+    expect(
+      sampleValue(metrics, 'http_request_duration_seconds_count', {
+        method: 'GET',
+        route: '/api/v1/progress/:object_id',
+        status_code: '200',
+      }),
+    ).toBeGreaterThanOrEqual(2);
     expect(sampleValue(metrics, 'http_request_duration_seconds_count', { method: 'GET', route: 'unmatched', status_code: '404' })).toBe(1);
     // Route labels are patterns, never raw URLs: no object id makes a series of its own.
     const routes = samplesOf(metrics, 'http_request_duration_seconds_count').map((sample) => sample.labels.route);
@@ -64,8 +75,12 @@ describe('Prometheus metrics at /metrics', () => {
     expect(sampleValue(metrics, 'objects_current', { state: 'completed' })).toBeGreaterThanOrEqual(1);
     expect(sampleValue(metrics, 'objects_current', { state: 'failed' })).toBeGreaterThanOrEqual(1);
     expect(sampleValue(metrics, 'objects_current', { state: 'cancelled' })).toEqual(expect.any(Number));
-    expect(sampleValue(metrics, 'operation_duration_seconds_count', { operation: 'validate', outcome: 'completed' })).toBeGreaterThanOrEqual(1);
-    expect(sampleValue(metrics, 'operation_duration_seconds_count', { operation: 'validate', outcome: 'failed' })).toBeGreaterThanOrEqual(1);
+    expect(
+      sampleValue(metrics, 'operation_duration_seconds_count', { operation: 'validate', outcome: 'completed' }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(metrics, 'operation_duration_seconds_count', { operation: 'validate', outcome: 'failed' })).toBeGreaterThanOrEqual(
+      1,
+    );
     expect(sampleValue(metrics, 'object_failures_total', { code: 'invalid_content' })).toBeGreaterThanOrEqual(1);
     for (const state of ['waiting', 'active', 'delayed', 'failed']) {
       expect(sampleValue(metrics, 'queue_jobs', { state })).toEqual(expect.any(Number));
@@ -90,7 +105,9 @@ describe('Prometheus metrics at /metrics', () => {
       } finally {
         stream.close();
       }
-      await waitFor(async () => sampleValue(await scrape(api.baseUrl), 'sse_connections') === 0, { what: 'the stream to be counted closed' });
+      await waitFor(async () => sampleValue(await scrape(api.baseUrl), 'sse_connections') === 0, {
+        what: 'the stream to be counted closed',
+      });
       // The application with a worker role has its worker on its queue.
       expect(sampleValue(await scrape(service.baseUrl), 'queue_workers')).toBeGreaterThanOrEqual(1);
     } finally {
@@ -119,13 +136,26 @@ describe('Prometheus metrics at /metrics', () => {
 
   it('counts retries and failures after unexpected errors (S3 refusing) by operation and code', async () => {
     const proxy = await S3FaultProxy.start(process.env.S3_ENDPOINT!);
-    const flaky = await startTestApp({ S3_ENDPOINT: proxy.endpoint, JOB_ATTEMPTS: '2', JOB_BACKOFF_MS: '200', SIMULATED_OPERATION_DELAY_MS: '500', MAX_PARALLEL_WORKERS: '1' });
+    const flaky = await startTestApp({
+      S3_ENDPOINT: proxy.endpoint,
+      JOB_ATTEMPTS: '2',
+      JOB_BACKOFF_MS: '200',
+      SIMULATED_OPERATION_DELAY_MS: '500',
+      MAX_PARALLEL_WORKERS: '1',
+    });
     try {
-      const { id } = await submit(flaky, { identifier: uniqueIdentifier('metrics-transient'), operations: ['transform'], payload: [{ n: 1 }] });
-      await waitFor(async () => {
-        const progress = (await request(flaky.baseUrl).get(`/api/v1/progress/${id}`).expect(200)).body as ProgressResponse;
-        return progress.current_operation === 'transform';
-      }, { intervalMs: 20, what: 'transform to start' });
+      const { id } = await submit(flaky, {
+        identifier: uniqueIdentifier('metrics-transient'),
+        operations: ['transform'],
+        payload: [{ n: 1 }],
+      });
+      await waitFor(
+        async () => {
+          const progress = (await request(flaky.baseUrl).get(`/api/v1/progress/${id}`).expect(200)).body as ProgressResponse;
+          return progress.current_operation === 'transform';
+        },
+        { intervalMs: 20, what: 'transform to start' },
+      );
       proxy.fault = ACCESS_DENIED;
       expect(await objectRow((await settled(flaky, id)).id)).toMatchObject({ state: 'failed', error_code: 'operation_failed' });
 
@@ -175,9 +205,13 @@ describe('Prometheus metrics at /metrics', () => {
       expect(sampleValue(metrics, 'operation_duration_seconds_count', { operation: 'validate', outcome: 'completed' })).toBe(1);
       expect(sampleValue(metrics, 'objects_current', { state: 'completed' })).toBeGreaterThanOrEqual(1);
       expect(sampleValue(metrics, 'queue_jobs', { state: 'active' })).toEqual(expect.any(Number));
-      expect(sampleValue(metrics, 'http_request_duration_seconds_count', { method: 'GET', route: '/health/live', status_code: '200' })).toBe(1);
+      expect(
+        sampleValue(metrics, 'http_request_duration_seconds_count', { method: 'GET', route: '/health/live', status_code: '200' }),
+      ).toBe(1);
       // The API process did not run the operation: its own metrics have no run of it.
-      expect(sampleValue(await scrape(api.baseUrl), 'operation_duration_seconds_count', { operation: 'validate', outcome: 'completed' })).toBeUndefined();
+      expect(
+        sampleValue(await scrape(api.baseUrl), 'operation_duration_seconds_count', { operation: 'validate', outcome: 'completed' }),
+      ).toBeUndefined();
       await request(probeUrl).get('/api/v1/status').expect(404);
     } finally {
       await api.close();

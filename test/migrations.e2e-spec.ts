@@ -22,7 +22,9 @@ describe('migrating', () => {
     const client = new Client({ connectionString: databaseUrl });
     await client.connect();
     try {
-      const tables = await client.query(`select table_name from information_schema.tables where table_schema = 'public' and table_name in ('processing_objects', 'object_events')`);
+      const tables = await client.query(
+        `select table_name from information_schema.tables where table_schema = 'public' and table_name in ('processing_objects', 'object_events')`,
+      );
       expect(tables.rows.map((row: { table_name: string }) => row.table_name).sort()).toEqual(['object_events', 'processing_objects']);
     } finally {
       await client.end();

@@ -71,10 +71,13 @@ async function waitForOperation(service: TestApp, id: string, operation: string,
 }
 
 async function waitForIdleWorker(service: TestApp): Promise<void> {
-  await waitFor(async () => {
-    const status = await statusOf(service);
-    return status.active_workers === 0 && status.queue_size === 0;
-  }, { timeoutMs: 30_000, what: 'the worker to be idle' });
+  await waitFor(
+    async () => {
+      const status = await statusOf(service);
+      return status.active_workers === 0 && status.queue_size === 0;
+    },
+    { timeoutMs: 30_000, what: 'the worker to be idle' },
+  );
 }
 
 /** A BullMQ handle on an app's own queue, to see which jobs exist. */
@@ -164,7 +167,10 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
 
       const cancelled = (await api(slow).post(`/api/v1/objects/${id}/cancel`).expect(200)).body as ObjectResponse;
       expect(cancelled).toMatchObject({ id, state: 'cancelled', current_operation: null });
-      expect(cancelled.plan.filter((operation) => cancelled.operations_status[operation]!.started_at !== null)).toEqual(['validate', 'transform']);
+      expect(cancelled.plan.filter((operation) => cancelled.operations_status[operation]!.started_at !== null)).toEqual([
+        'validate',
+        'transform',
+      ]);
 
       // The job ends, and for longer than an operation's delay nothing else starts.
       await waitForIdleWorker(slow);
@@ -201,7 +207,9 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
     });
 
     it('answers 404 for an unknown object and 400 for a malformed id', async () => {
-      expect((await api(fast).post('/api/v1/objects/6f1c1f5e-8a57-4f38-9a59-0d9e5c0f0a11/cancel').expect(404)).body.code).toBe('object_not_found');
+      expect((await api(fast).post('/api/v1/objects/6f1c1f5e-8a57-4f38-9a59-0d9e5c0f0a11/cancel').expect(404)).body.code).toBe(
+        'object_not_found',
+      );
       expect((await api(fast).post('/api/v1/objects/not-a-uuid/cancel').expect(400)).body.code).toBe('validation_failed');
     });
   });
@@ -211,24 +219,37 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
       const { id } = await submit(fast, { identifier: uniqueIdentifier('retry-done'), operations: ['validate'] });
       await waitForState(fast, id, ['completed']);
       const response = await api(fast).post(`/api/v1/objects/${id}/retry`).expect(409);
-      expect(response.body).toMatchObject({ code: 'invalid_transition', details: { current_state: 'completed', attempted_state: 'queued' } });
+      expect(response.body).toMatchObject({
+        code: 'invalid_transition',
+        details: { current_state: 'completed', attempted_state: 'queued' },
+      });
     });
 
     it('fails invalid content at once, saying where, without retrying it', async () => {
       const { id, identifier, task_id } = await submit(fast, {
         identifier: uniqueIdentifier('schema-mismatch'),
         operations: ['analyze'],
-        payload: [{ name: 'a', count: 1 }, { name: 'b', count: 'two' }],
+        payload: [
+          { name: 'a', count: 1 },
+          { name: 'b', count: 'two' },
+        ],
         options: {
           validate: {
-            json_schema: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, count: { type: 'integer' } }, required: ['name', 'count'] } },
+            json_schema: {
+              type: 'array',
+              items: { type: 'object', properties: { name: { type: 'string' }, count: { type: 'integer' } }, required: ['name', 'count'] },
+            },
           },
         },
       });
       const failed = await waitForState(fast, id, ['failed', 'completed']);
       expect(failed.state).toBe('failed');
       expect(failed.error_message).toContain('/1/count');
-      expect(failed.operations_status.validate).toMatchObject({ completed: false, attempts: 1, error: expect.stringContaining('/1/count') });
+      expect(failed.operations_status.validate).toMatchObject({
+        completed: false,
+        attempts: 1,
+        error: expect.stringContaining('/1/count'),
+      });
       expect(failed.operations_status.transform).toMatchObject({ started_at: null, attempts: 0 });
       expect(Object.keys(failed.s3_artifacts)).toEqual([]);
 
@@ -272,7 +293,10 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
 
       /** Submits a payload object and makes S3 refuse every request once validate has completed. */
       async function submitAndRefuseS3(service: TestApp, label: string) {
-        const payload = [{ sku: 'a-1', qty: 3 }, { sku: 'b-2', qty: 5 }];
+        const payload = [
+          { sku: 'a-1', qty: 3 },
+          { sku: 'b-2', qty: 5 },
+        ];
         const submitted = await submit(service, { identifier: uniqueIdentifier(label), operations: ['analyze'], payload });
         const running = await waitForOperation(service, submitted.id, 'transform');
         proxy.fault = ACCESS_DENIED;
@@ -290,7 +314,13 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
         proxy.fault = undefined;
         const retried = await api(once).post(`/api/v1/objects/${id}/retry`).expect(202);
         // The idle worker may have taken it by the time the answer is read back.
-        expect(retried.body).toMatchObject({ id, state: expect.stringMatching(/^(queued|processing)$/), error_message: null, attempts: 2, task_id: `${id}.2` });
+        expect(retried.body).toMatchObject({
+          id,
+          state: expect.stringMatching(/^(queued|processing)$/),
+          error_message: null,
+          attempts: 2,
+          task_id: `${id}.2`,
+        });
 
         const done = await waitForState(once, id, ['completed', 'failed']);
         expect(done.state).toBe('completed');
@@ -300,7 +330,9 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
         expect(done.operations_status.transform).toMatchObject({ completed: true, attempts: 2, error: null });
         for (const operation of ['enrich', 'analyze']) {
           expect(done.operations_status[operation]).toMatchObject({ completed: true, attempts: 1 });
-          expect(Date.parse(done.operations_status[operation]!.started_at!)).toBeGreaterThan(Date.parse(failed.operations_status.transform!.finished_at!));
+          expect(Date.parse(done.operations_status[operation]!.started_at!)).toBeGreaterThan(
+            Date.parse(failed.operations_status.transform!.finished_at!),
+          );
         }
         const storage = s3Of(once);
         try {
@@ -370,7 +402,13 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
         directory = mkdtempSync(join(tmpdir(), 'ops-s3-lifecycle-'));
         port = await freePort();
         s3 = await startLocalS3({ directory, port });
-        once = await startTestApp({ ...s3.env, SIMULATED_OPERATION_DELAY_MS: '1000', MAX_PARALLEL_WORKERS: '1', JOB_ATTEMPTS: '1', DEPENDENCY_RETRY_MS: '200' });
+        once = await startTestApp({
+          ...s3.env,
+          SIMULATED_OPERATION_DELAY_MS: '1000',
+          MAX_PARALLEL_WORKERS: '1',
+          JOB_ATTEMPTS: '1',
+          DEPENDENCY_RETRY_MS: '200',
+        });
       });
 
       afterAll(async () => {
@@ -411,7 +449,11 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
 
   describe('delete', () => {
     it('deletes a completed object, its row and every artifact', async () => {
-      const { id, identifier } = await submit(fast, { identifier: uniqueIdentifier('delete-done'), operations: ['transform'], payload: { a: 1 } });
+      const { id, identifier } = await submit(fast, {
+        identifier: uniqueIdentifier('delete-done'),
+        operations: ['transform'],
+        payload: { a: 1 },
+      });
       await waitForState(fast, id, ['completed']);
       // validate's and transform's results and transform's records (the payload is kept with the object).
       expect((await listS3Keys(`${identifier}/`)).length).toBe(3);
@@ -484,7 +526,12 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
 
     const identifiersOf = (items: ObjectResponse[]) => items.map((item) => item.identifier);
     const list = async (query: Record<string, string | number>) =>
-      (await api(fast).get('/api/v1/objects').query({ identifier_prefix: prefix, ...query }).expect(200)).body as ObjectListResponse;
+      (
+        await api(fast)
+          .get('/api/v1/objects')
+          .query({ identifier_prefix: prefix, ...query })
+          .expect(200)
+      ).body as ObjectListResponse;
 
     it('filters by identifier prefix, newest first', async () => {
       expect(identifiersOf(all)).toEqual(created.map((object) => object.identifier).reverse());
@@ -498,14 +545,23 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
     it('filters by state and by operation', async () => {
       expect(identifiersOf((await list({ state: 'failed' })).items)).toEqual([created[2]!.identifier]);
       expect(identifiersOf((await list({ state: 'completed' })).items)).toEqual(
-        created.filter((object) => !object.fails).map((object) => object.identifier).reverse(),
+        created
+          .filter((object) => !object.fails)
+          .map((object) => object.identifier)
+          .reverse(),
       );
       expect((await list({ state: 'processing' })).items).toEqual([]);
       expect(identifiersOf((await list({ operation: 'export' })).items)).toEqual(
-        created.filter((object) => object.exports).map((object) => object.identifier).reverse(),
+        created
+          .filter((object) => object.exports)
+          .map((object) => object.identifier)
+          .reverse(),
       );
       expect(identifiersOf((await list({ operation: 'analyze' })).items)).toEqual(
-        created.filter((object) => object.exports).map((object) => object.identifier).reverse(),
+        created
+          .filter((object) => object.exports)
+          .map((object) => object.identifier)
+          .reverse(),
       );
       expect(identifiersOf((await list({ operation: 'validate' })).items)).toEqual(identifiersOf(all));
       expect((await list({ operation: 'thumbnail' })).items).toEqual([]);
@@ -567,7 +623,9 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
       expect(await bad({ limit: 101 })).toMatchObject({ statusCode: 400, code: 'validation_failed' });
       expect(await bad({ limit: 0 })).toMatchObject({ code: 'validation_failed' });
       expect(await bad({ cursor: 'not-a-cursor' })).toMatchObject({ code: 'validation_failed' });
-      expect(await bad({ cursor: Buffer.from(JSON.stringify(['yesterday', 'x'])).toString('base64url') })).toMatchObject({ code: 'validation_failed' });
+      expect(await bad({ cursor: Buffer.from(JSON.stringify(['yesterday', 'x'])).toString('base64url') })).toMatchObject({
+        code: 'validation_failed',
+      });
       const unknownOperation = await bad({ operation: 'compress' });
       expect(unknownOperation.code).toBe('unknown_operation');
       expect(unknownOperation.message).toContain('export');
@@ -598,7 +656,13 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
       });
       expect(object).toEqual({ ...object, ...(await progressOf(fast, id)) });
 
-      expect((await api(fast).get(`/api/v1/objects/${uniqueIdentifier('missing')}`).expect(404)).body.code).toBe('object_not_found');
+      expect(
+        (
+          await api(fast)
+            .get(`/api/v1/objects/${uniqueIdentifier('missing')}`)
+            .expect(404)
+        ).body.code,
+      ).toBe('object_not_found');
 
       const longest = uniqueIdentifier('longest').padEnd(200, 'x');
       const long = await submit(fast, { identifier: longest, operations: ['validate'] });
@@ -658,7 +722,9 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
           .map((key) => `s3://${bucket}/${key}`)
           .sort(),
       );
-      expect((await listS3Keys(`${identifier}/`)).map((key) => `s3://${bucket}/${key}`)).toEqual(response.artifacts.map((artifact) => artifact.s3_url).sort());
+      expect((await listS3Keys(`${identifier}/`)).map((key) => `s3://${bucket}/${key}`)).toEqual(
+        response.artifacts.map((artifact) => artifact.s3_url).sort(),
+      );
 
       for (const artifact of response.artifacts) {
         expect(artifact.key).toBe(artifact.s3_url.replace(`s3://${bucket}/`, ''));
@@ -671,7 +737,7 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
       }
 
       const csv = response.artifacts.find((artifact) => artifact.s3_url.endsWith('/export/records.csv'))!;
-      expect((await (await fetch(csv.url)).text())).toBe('name,value,ok\nalpha,1,true\n"beta, ""quoted""",2.5,false\ngamma,-3,true\n');
+      expect(await (await fetch(csv.url)).text()).toBe('name,value,ok\nalpha,1,true\n"beta, ""quoted""",2.5,false\ngamma,-3,true\n');
       // The payload is kept with the object (it is small): not an artifact in S3, but the object still describes it.
       expect(response.artifacts.filter((artifact) => artifact.operation === 'source')).toEqual([]);
       const bytes = Buffer.from(JSON.stringify(payload));
@@ -688,12 +754,16 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
       expect(file.operation).toBe('export');
       const downloaded = await fetch(file.url);
       expect(JSON.parse(await downloaded.text())).toEqual(payload);
-      const result = JSON.parse((await readS3(response.artifacts.find((artifact) => artifact.key.endsWith('export_result.json'))!.s3_url)).toString('utf8'));
+      const result = JSON.parse(
+        (await readS3(response.artifacts.find((artifact) => artifact.key.endsWith('export_result.json'))!.s3_url)).toString('utf8'),
+      );
       expect(result).toMatchObject({ format: 'json', file: file.s3_url });
     });
 
     it('answers 404 for the artifacts of an unknown object', async () => {
-      expect((await api(fast).get('/api/v1/objects/3d8e5b1c-2f4a-4c6b-8e9d-1a2b3c4d5e6f/artifacts').expect(404)).body.code).toBe('object_not_found');
+      expect((await api(fast).get('/api/v1/objects/3d8e5b1c-2f4a-4c6b-8e9d-1a2b3c4d5e6f/artifacts').expect(404)).body.code).toBe(
+        'object_not_found',
+      );
     });
   });
 });

@@ -71,11 +71,15 @@ function resolve(document: OpenApiDocument, schema: Schema): Schema {
 /** Where a schema (or what it refers to) leaves a scalar value without an example, as JSON-pointer-like paths. */
 function propertiesWithoutExamples(document: OpenApiDocument, schema: Schema, at: string, seen = new Set<string>()): string[] {
   if (schema.$ref) {
-    if (seen.has(schema.$ref)) {return [];}
+    if (seen.has(schema.$ref)) {
+      return [];
+    }
     seen.add(schema.$ref);
     return propertiesWithoutExamples(document, resolve(document, schema), schema.$ref.replace('#/components/schemas/', ''), seen);
   }
-  if (schema.items) {return propertiesWithoutExamples(document, schema.items, `${at}[]`, seen);}
+  if (schema.items) {
+    return propertiesWithoutExamples(document, schema.items, `${at}[]`, seen);
+  }
   const missing: string[] = [];
   for (const [name, property] of Object.entries(schema.properties ?? {})) {
     if (property.$ref || property.items?.$ref) {
@@ -113,16 +117,22 @@ describe('OpenAPI contract', () => {
   });
 
   it('the committed openapi/openapi.json is written exactly as `npm run openapi:export` writes it', () => {
-    expect({ hint: REGENERATE, text: readFileSync(CONTRACT_PATH, 'utf8') }).toEqual({ hint: REGENERATE, text: `${JSON.stringify(committed, null, 2)}\n` });
+    expect({ hint: REGENERATE, text: readFileSync(CONTRACT_PATH, 'utf8') }).toEqual({
+      hint: REGENERATE,
+      text: `${JSON.stringify(committed, null, 2)}\n`,
+    });
   });
 
   it('the committed typed client (test/support/api-types.ts) is generated from the committed contract', () => {
     expect({ hint: REGENERATE, types: readFileSync(TYPES_PATH, 'utf8') }).toEqual({ hint: REGENERATE, types: renderTypes(CONTRACT_PATH) });
   });
 
-  it('the committed document lints with no errors under Redocly\'s recommended rules', () => {
+  it("the committed document lints with no errors under Redocly's recommended rules", () => {
     const cli = join(__dirname, '..', 'node_modules', '@redocly', 'cli', 'bin', 'cli.js');
-    const lint = spawnSync(process.execPath, [cli, 'lint', CONTRACT_PATH, '--extends=recommended', '--format=stylish'], { encoding: 'utf8', env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' } });
+    const lint = spawnSync(process.execPath, [cli, 'lint', CONTRACT_PATH, '--extends=recommended', '--format=stylish'], {
+      encoding: 'utf8',
+      env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
+    });
     const errors = `${lint.stdout}${lint.stderr}`.split('\n').filter((line) => / error /.test(line));
     expect({ exitCode: lint.status, errors }).toEqual({ exitCode: 0, errors: [] });
   });
@@ -138,7 +148,10 @@ describe('OpenAPI contract', () => {
   });
 
   it('lists exactly the operations the service runs', async () => {
-    const refused = await request(service.baseUrl).post('/api/v1/process').send({ identifier: 'never-stored', operations: ['resize'] }).expect(400);
+    const refused = await request(service.baseUrl)
+      .post('/api/v1/process')
+      .send({ identifier: 'never-stored', operations: ['resize'] })
+      .expect(400);
     expect(refused.body.details.valid).toEqual(DOCUMENTED_OPERATIONS);
     const listed = committed.components.schemas.SubmitObjectDto!.properties!.operations!.items!.enum;
     expect(listed).toEqual(DOCUMENTED_OPERATIONS);
@@ -158,7 +171,11 @@ describe('OpenAPI contract', () => {
       expect({ where, summary: typeof operation.summary === 'string' && operation.summary.length > 0 }).toEqual({ where, summary: true });
       const successes = Object.entries(operation.responses).filter(([status]) => /^2\d\d$/.test(status));
       const withBody = successes.filter(([status]) => status !== '204');
-      expect({ where, successes: successes.length > 0, withBody: withBody.length <= 1 }).toEqual({ where, successes: true, withBody: true });
+      expect({ where, successes: successes.length > 0, withBody: withBody.length <= 1 }).toEqual({
+        where,
+        successes: true,
+        withBody: true,
+      });
       for (const [, response] of successes.filter(([status]) => status === '204')) {
         expect({ where, content: response.content }).toEqual({ where, content: undefined });
       }
@@ -175,7 +192,11 @@ describe('OpenAPI contract', () => {
         expect({ where, mediaType, withoutExample: missing }).toEqual({ where, mediaType, withoutExample: [] });
         if (!exemplified) {
           // A schema without properties and without an example gives a reader nothing to go on.
-          expect({ where, mediaType, described: Object.keys(resolve(served, schema!).properties ?? {}).length > 0 }).toEqual({ where, mediaType, described: true });
+          expect({ where, mediaType, described: Object.keys(resolve(served, schema!).properties ?? {}).length > 0 }).toEqual({
+            where,
+            mediaType,
+            described: true,
+          });
         }
       }
     }
@@ -184,7 +205,9 @@ describe('OpenAPI contract', () => {
   it('documents every error in the one ErrorResponse shape, as JSON, with an example per status whose code the schema allows', () => {
     const errorSchema = served.components.schemas.ErrorResponse;
     const codes = errorSchema!.properties!.code!.enum!;
-    expect(codes).toEqual(expect.arrayContaining(['validation_failed', 'object_not_found', 'invalid_transition', 'identifier_taken', 'dependency_unavailable']));
+    expect(codes).toEqual(
+      expect.arrayContaining(['validation_failed', 'object_not_found', 'invalid_transition', 'identifier_taken', 'dependency_unavailable']),
+    );
     for (const { where, operation } of operationsOf(served)) {
       const takesInput = (operation.parameters ?? []).length > 0 || operation.requestBody !== undefined;
       const errors = Object.entries(operation.responses).filter(([status]) => /^[45]\d\d$/.test(status));
@@ -195,17 +218,35 @@ describe('OpenAPI contract', () => {
         expect({ where, documentsErrors: errors.length > 0 }).toEqual({ where, documentsErrors: true });
       }
       for (const [status, response] of errors) {
-        expect({ where, status, mediaTypes: Object.keys(response.content ?? {}) }).toEqual({ where, status, mediaTypes: ['application/json'] });
+        expect({ where, status, mediaTypes: Object.keys(response.content ?? {}) }).toEqual({
+          where,
+          status,
+          mediaTypes: ['application/json'],
+        });
         const media = response.content!['application/json'];
         expect({ where, status, schema: media!.schema }).toEqual({ where, status, schema: { $ref: '#/components/schemas/ErrorResponse' } });
         const examples = Object.values(media!.examples ?? {}).map((entry) => entry.value);
-        if (media!.example !== undefined) {examples.push(media!.example);}
+        if (media!.example !== undefined) {
+          examples.push(media!.example);
+        }
         expect({ where, status, examples: examples.length > 0 }).toEqual({ where, status, examples: true });
         for (const value of examples) {
           const body = value as Record<string, unknown>;
-          expect({ where, status, keys: Object.keys(body).filter((key) => !(key in errorSchema!.properties!)) }).toEqual({ where, status, keys: [] });
-          expect({ where, status, required: errorSchema!.required!.filter((key) => !(key in body)) }).toEqual({ where, status, required: [] });
-          expect({ where, statusCode: body.statusCode, knownCode: codes.includes(body.code) }).toEqual({ where, statusCode: Number(status), knownCode: true });
+          expect({ where, status, keys: Object.keys(body).filter((key) => !(key in errorSchema!.properties!)) }).toEqual({
+            where,
+            status,
+            keys: [],
+          });
+          expect({ where, status, required: errorSchema!.required!.filter((key) => !(key in body)) }).toEqual({
+            where,
+            status,
+            required: [],
+          });
+          expect({ where, statusCode: body.statusCode, knownCode: codes.includes(body.code) }).toEqual({
+            where,
+            statusCode: Number(status),
+            knownCode: true,
+          });
         }
       }
     }
@@ -214,36 +255,52 @@ describe('OpenAPI contract', () => {
   it('every parameter (but the Idempotency-Key) and every request body property has an example', () => {
     for (const { where, operation } of operationsOf(served)) {
       // Swagger UI fills a parameter's example into "Try it out": an example key would make every try a replay of the first.
-      for (const parameter of (operation.parameters ?? []).filter((parameter) => !WITHOUT_EXAMPLE.has(`${parameter.in} ${parameter.name}`))) {
+      for (const parameter of (operation.parameters ?? []).filter(
+        (parameter) => !WITHOUT_EXAMPLE.has(`${parameter.in} ${parameter.name}`),
+      )) {
         const exemplified = parameter.example !== undefined || parameter.examples !== undefined || parameter.schema?.example !== undefined;
-        expect({ where, parameter: `${parameter.in} ${parameter.name}`, exemplified }).toEqual({ where, parameter: `${parameter.in} ${parameter.name}`, exemplified: true });
+        expect({ where, parameter: `${parameter.in} ${parameter.name}`, exemplified }).toEqual({
+          where,
+          parameter: `${parameter.in} ${parameter.name}`,
+          exemplified: true,
+        });
       }
       for (const [mediaType, media] of Object.entries(operation.requestBody?.content ?? {})) {
         expect({ where, mediaType, schema: media.schema !== undefined }).toEqual({ where, mediaType, schema: true });
-        expect({ where, mediaType, withoutExample: propertiesWithoutExamples(served, media.schema!, where) }).toEqual({ where, mediaType, withoutExample: [] });
+        expect({ where, mediaType, withoutExample: propertiesWithoutExamples(served, media.schema!, where) }).toEqual({
+          where,
+          mediaType,
+          withoutExample: [],
+        });
       }
     }
   });
 
   it('every property of every schema has an example', () => {
     for (const name of Object.keys(served.components.schemas)) {
-      expect({ name, withoutExample: propertiesWithoutExamples(served, { $ref: `#/components/schemas/${name}` }, name) }).toEqual({ name, withoutExample: [] });
+      expect({ name, withoutExample: propertiesWithoutExamples(served, { $ref: `#/components/schemas/${name}` }, name) }).toEqual({
+        name,
+        withoutExample: [],
+      });
     }
   });
 
   it('the documented error examples have the shape the server really answers with', async () => {
     const unknown = '00000000-0000-4000-8000-000000000000';
     const notFound = await request(service.baseUrl).get(`/api/v1/progress/${unknown}`).expect(404);
-    const documented404 = served.paths['/api/v1/progress/{object_id}']!.get!.responses['404']!.content!['application/json']!.examples!.object_not_found!.value;
+    const documented404 =
+      served.paths['/api/v1/progress/{object_id}']!.get!.responses['404']!.content!['application/json']!.examples!.object_not_found!.value;
     expect(Object.keys(notFound.body).sort()).toEqual(Object.keys(documented404 as object).sort());
     expect(notFound.body).toEqual({ ...(documented404 as object), message: `Object ${unknown} not found` });
 
     const badId = await request(service.baseUrl).get('/api/v1/progress/not-a-uuid').expect(400);
-    const documented400 = served.paths['/api/v1/progress/{object_id}']!.get!.responses['400']!.content!['application/json']!.examples!.validation_failed!.value;
+    const documented400 =
+      served.paths['/api/v1/progress/{object_id}']!.get!.responses['400']!.content!['application/json']!.examples!.validation_failed!.value;
     expect(badId.body).toEqual(documented400);
 
     const unsupported = await request(service.baseUrl).post('/api/v1/process').set('content-type', 'text/plain').send('hello').expect(415);
-    const documented415 = served.paths['/api/v1/process']!.post!.responses['415']!.content!['application/json']!.examples!.unsupported_media_type!.value;
+    const documented415 =
+      served.paths['/api/v1/process']!.post!.responses['415']!.content!['application/json']!.examples!.unsupported_media_type!.value;
     expect(unsupported.body).toEqual(documented415);
 
     for (const path of ['/health/live', '/health/ready']) {
@@ -252,8 +309,13 @@ describe('OpenAPI contract', () => {
       expect({ path, keys: Object.keys(answer.body).sort() }).toEqual({ path, keys: [...documented.required!].sort() });
     }
 
-    const malformed = await request(service.baseUrl).post('/api/v1/process').set('content-type', 'application/json').send('{"identifier":').expect(400);
-    const documentedMalformed = served.paths['/api/v1/process']!.post!.responses['400']!.content!['application/json']!.examples!.malformed_json!.value;
+    const malformed = await request(service.baseUrl)
+      .post('/api/v1/process')
+      .set('content-type', 'application/json')
+      .send('{"identifier":')
+      .expect(400);
+    const documentedMalformed =
+      served.paths['/api/v1/process']!.post!.responses['400']!.content!['application/json']!.examples!.malformed_json!.value;
     expect(malformed.body).toEqual(documentedMalformed);
   });
 });

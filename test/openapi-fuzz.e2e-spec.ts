@@ -21,12 +21,20 @@ const BOUNDARY = 'fuzzboundary7MA4YWxkTrZu0gW';
 
 function bodyOf(fuzz: Extract<FuzzRequest, { kind: 'http' }>): { contentType?: string; bytes?: Buffer } {
   const body = fuzz.body;
-  if (!body) {return {};}
-  if (body.type === 'json') {return { contentType: 'application/json', bytes: Buffer.from(body.text) };}
-  if (body.type === 'raw') {return { contentType: body.contentType, bytes: Buffer.from(body.text) };}
+  if (!body) {
+    return {};
+  }
+  if (body.type === 'json') {
+    return { contentType: 'application/json', bytes: Buffer.from(body.text) };
+  }
+  if (body.type === 'raw') {
+    return { contentType: body.contentType, bytes: Buffer.from(body.text) };
+  }
   const parts = body.fields.map(([name, value]) => `--${BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`);
   if (body.file) {
-    parts.push(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="${body.file.name}"; filename="${body.file.filename}"\r\nContent-Type: ${body.file.contentType}\r\n\r\n${body.file.content}\r\n`);
+    parts.push(
+      `--${BOUNDARY}\r\nContent-Disposition: form-data; name="${body.file.name}"; filename="${body.file.filename}"\r\nContent-Type: ${body.file.contentType}\r\n\r\n${body.file.content}\r\n`,
+    );
   }
   parts.push(`--${BOUNDARY}--\r\n`);
   return { contentType: `multipart/form-data; boundary=${BOUNDARY}`, bytes: Buffer.from(parts.join('')) };
@@ -46,7 +54,11 @@ function send(baseUrl: string, fuzz: FuzzRequest): Promise<RawResponse> {
         port,
         method: fuzz.method.toUpperCase(),
         path: fuzz.url,
-        headers: { ...fuzz.headers, ...(contentType ? { 'content-type': contentType } : {}), ...(bytes ? { 'content-length': bytes.length } : {}) },
+        headers: {
+          ...fuzz.headers,
+          ...(contentType ? { 'content-type': contentType } : {}),
+          ...(bytes ? { 'content-length': bytes.length } : {}),
+        },
         timeout: 20_000,
       },
       (response) => {
@@ -59,7 +71,11 @@ function send(baseUrl: string, fuzz: FuzzRequest): Promise<RawResponse> {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('end', () =>
-          resolve({ statusCode: response.statusCode ?? 0, headers: response.headers as Record<string, string>, body: Buffer.concat(chunks).toString('utf8') }),
+          resolve({
+            statusCode: response.statusCode ?? 0,
+            headers: response.headers as Record<string, string>,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
         );
         response.on('error', reject);
       },
@@ -128,7 +144,9 @@ describe('fuzzing every operation of the OpenAPI document', () => {
           expect(DOCUMENTED_CODES).toContain(body.code);
         }
       } catch (error) {
-        throw new Error(`${(error as Error).message}\nanswer ${response.statusCode} ${response.body.slice(0, 500)}\nto ${describeRequest(fuzz)} (TEST_FUZZ_SEED=${SEED})`);
+        throw new Error(
+          `${(error as Error).message}\nanswer ${response.statusCode} ${response.body.slice(0, 500)}\nto ${describeRequest(fuzz)} (TEST_FUZZ_SEED=${SEED})`,
+        );
       }
       if (fuzz.kind === 'http' && fuzz.identifier?.startsWith('fz-') && response.statusCode >= 400) {
         refusedIdentifiers.push(fuzz.identifier);
@@ -137,10 +155,16 @@ describe('fuzzing every operation of the OpenAPI document', () => {
         created.push(JSON.parse(response.body) as { id: string; identifier: string });
       }
     }
-    expect([...operationsSeen].sort()).toEqual(Object.entries(document.paths).flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`)).sort());
+    expect([...operationsSeen].sort()).toEqual(
+      Object.entries(document.paths)
+        .flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`))
+        .sort(),
+    );
     expect(refusedIdentifiers.length).toBeGreaterThan(20);
     expect(created.length).toBeGreaterThan(10);
-    const kept = await query<{ identifier: string }>('select identifier from processing_objects where identifier = any($1)', [refusedIdentifiers]);
+    const kept = await query<{ identifier: string }>('select identifier from processing_objects where identifier = any($1)', [
+      refusedIdentifiers,
+    ]);
     expect(kept).toEqual([]);
     const keys = await listS3Keys(`fz-${SEED}-`);
     expect(keys.filter((key) => refusedIdentifiers.includes(key.split('/')[0]!))).toEqual([]);

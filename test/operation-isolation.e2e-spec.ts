@@ -61,7 +61,11 @@ describe('operations run in threads, off the event loop, within a time and memor
     const settled = await waitUntilSettled(service.baseUrl, id);
     expect(settled.state).toBe('failed');
     expect(settled.error_message).toBe('validate: exceeded its time budget of 100 ms and was stopped');
-    expect(settled.operations_status.validate).toMatchObject({ completed: false, attempts: 1, error: 'exceeded its time budget of 100 ms and was stopped' });
+    expect(settled.operations_status.validate).toMatchObject({
+      completed: false,
+      attempts: 1,
+      error: 'exceeded its time budget of 100 ms and was stopped',
+    });
     expect(await objectRow(id)).toMatchObject({ error_code: 'budget_exceeded', attempts: 1 });
     await expectNormalObjectCompletes();
   });
@@ -82,7 +86,11 @@ describe('operations run in threads, off the event loop, within a time and memor
   it('refuses a budget above the server maximum at submission', async () => {
     const response = await api()
       .post('/api/v1/process')
-      .send({ identifier: uniqueIdentifier('budget-cap'), operations: ['validate'], options: { budget: { time_ms: 3_600_001, memory_mb: 4096 } } })
+      .send({
+        identifier: uniqueIdentifier('budget-cap'),
+        operations: ['validate'],
+        options: { budget: { time_ms: 3_600_001, memory_mb: 4096 } },
+      })
       .expect(400);
     expect(response.body).toMatchObject({ statusCode: 400, code: 'validation_failed' });
     expect(response.body.message).toContain('options.budget.time_ms: at most 3600000 on this server');
@@ -130,6 +138,8 @@ describe('operations run in threads, off the event loop, within a time and memor
     // A wide margin for a busy 2-core machine; an operation on this loop blocks it for seconds. Precise figures: bench/.
     expect(maxDelayMs).toBeLessThan(1000);
     expect(slowestLiveMs).toBeLessThan(1000);
-    process.stdout.write(`event loop while processing: max delay ${maxDelayMs.toFixed(1)} ms, p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms; /health/live slowest ${slowestLiveMs.toFixed(1)} ms of ${liveLatencies.length}\n`);
+    process.stdout.write(
+      `event loop while processing: max delay ${maxDelayMs.toFixed(1)} ms, p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms; /health/live slowest ${slowestLiveMs.toFixed(1)} ms of ${liveLatencies.length}\n`,
+    );
   }, 150_000);
 });

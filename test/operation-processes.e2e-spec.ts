@@ -18,7 +18,9 @@ function operationProcesses(): number[] {
 
 function largeCsv(rows: number): Buffer {
   const lines = ['id,name,score'];
-  for (let i = 0; i < rows; i++) {lines.push(`${i},customer-${i % 9973},${(i * 7919) % 1000}.${i % 10}`);}
+  for (let i = 0; i < rows; i++) {
+    lines.push(`${i},customer-${i % 9973},${(i * 7919) % 1000}.${i % 10}`);
+  }
   return Buffer.from(`${lines.join('\n')}\n`);
 }
 
@@ -60,7 +62,10 @@ describe('operation processes', () => {
   it('keeps no process for a per-object budget once its run is over: their number stays bounded', async () => {
     service = await startTestApp({ MAX_PARALLEL_WORKERS: '1' });
     for (const memoryMb of [96, 160, 224, 288]) {
-      expect((await waitUntilSettled(service.baseUrl, await submitPayload(service, `budget-${memoryMb}`, { budget: { memory_mb: memoryMb } }))).state).toBe('completed');
+      expect(
+        (await waitUntilSettled(service.baseUrl, await submitPayload(service, `budget-${memoryMb}`, { budget: { memory_mb: memoryMb } })))
+          .state,
+      ).toBe('completed');
     }
     await waitFor(() => operationProcesses().length <= 1, { timeoutMs: 10_000, what: 'only the default pool’s process to remain' });
   });
@@ -68,7 +73,10 @@ describe('operation processes', () => {
   it('counts a time budget from the start of the operation, not from the boot of its process', async () => {
     service = await startTestApp({ MAX_PARALLEL_WORKERS: '1' });
     // A pool of its own (another memory budget) boots a process for this run; the operation itself takes milliseconds.
-    const settled = await waitUntilSettled(service.baseUrl, await submitPayload(service, 'cold-pool', { budget: { time_ms: 400, memory_mb: 96 } }));
+    const settled = await waitUntilSettled(
+      service.baseUrl,
+      await submitPayload(service, 'cold-pool', { budget: { time_ms: 400, memory_mb: 96 } }),
+    );
     expect({ state: settled.state, error: settled.error_message }).toEqual({ state: 'completed', error: null });
   });
 
@@ -93,7 +101,10 @@ describe('operation processes', () => {
     const operation = await untilReporting(service, id);
     operationProcesses().forEach((pid) => process.kill(pid, 'SIGSEGV'));
     const settled = await waitUntilSettled(service.baseUrl, id, 60_000);
-    expect(settled).toMatchObject({ state: 'failed', error_message: `${operation} failed after 1 attempt(s): its operation process ended unexpectedly` });
+    expect(settled).toMatchObject({
+      state: 'failed',
+      error_message: `${operation} failed after 1 attempt(s): its operation process ended unexpectedly`,
+    });
     expect(await objectRow(id)).toMatchObject({ error_code: 'operation_failed' });
     expect((await waitUntilSettled(service.baseUrl, await submitPayload(service, 'after-crash'))).state).toBe('completed');
   });
@@ -105,7 +116,13 @@ describe('an S3 error for one object while S3 serves everything else', () => {
 
   beforeAll(async () => {
     proxy = await S3FaultProxy.start(process.env.S3_ENDPOINT!);
-    service = await startTestApp({ S3_ENDPOINT: proxy.endpoint, MAX_PARALLEL_WORKERS: '1', JOB_ATTEMPTS: '2', JOB_BACKOFF_MS: '100', DEPENDENCY_RETRY_MS: '100' });
+    service = await startTestApp({
+      S3_ENDPOINT: proxy.endpoint,
+      MAX_PARALLEL_WORKERS: '1',
+      JOB_ATTEMPTS: '2',
+      JOB_BACKOFF_MS: '100',
+      DEPENDENCY_RETRY_MS: '100',
+    });
   });
 
   afterAll(async () => {
@@ -116,8 +133,16 @@ describe('an S3 error for one object while S3 serves everything else', () => {
 
   it('is not an outage: it spends the object’s attempts, then fails it', async () => {
     const identifier = uniqueIdentifier('s3-500');
-    proxy.fault = { status: 500, code: 'InternalError', message: 'We encountered an internal error', when: (path) => path.includes(`${identifier}/validate_result`) };
-    const submitted = await request(service.baseUrl).post('/api/v1/process').send({ identifier, operations: ['validate'], payload: [{ a: 1 }] }).expect(202);
+    proxy.fault = {
+      status: 500,
+      code: 'InternalError',
+      message: 'We encountered an internal error',
+      when: (path) => path.includes(`${identifier}/validate_result`),
+    };
+    const submitted = await request(service.baseUrl)
+      .post('/api/v1/process')
+      .send({ identifier, operations: ['validate'], payload: [{ a: 1 }] })
+      .expect(202);
     const settled = await waitUntilSettled(service.baseUrl, submitted.body.id as string, 60_000);
     expect(settled.state).toBe('failed');
     expect(settled.error_message).toBe('Processing was given up: validate: We encountered an internal error');

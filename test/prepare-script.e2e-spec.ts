@@ -26,7 +26,9 @@ describe('npm start prepares only what changed (scripts/prepare.sh)', () => {
 
   function ageEverything(): void {
     const past = secondsAgo(100);
-    for (const entry of readdirSync(project, { recursive: true, encoding: 'utf8' })) {utimesSync(join(project, entry), past, past);}
+    for (const entry of readdirSync(project, { recursive: true, encoding: 'utf8' })) {
+      utimesSync(join(project, entry), past, past);
+    }
   }
 
   function change(path: string): void {
@@ -47,10 +49,14 @@ describe('npm start prepares only what changed (scripts/prepare.sh)', () => {
 
   beforeEach(() => {
     project = mkdtempSync(join(tmpdir(), 'ops-prepare-'));
-    for (const directory of ['scripts', 'bin', 'src/objects', 'migrations']) {mkdirSync(join(project, directory), { recursive: true });}
+    for (const directory of ['scripts', 'bin', 'src/objects', 'migrations']) {
+      mkdirSync(join(project, directory), { recursive: true });
+    }
     copyFileSync(PREPARE, join(project, 'scripts', 'prepare.sh'));
     writeFileSync(join(project, 'bin', 'npm'), FAKE_NPM, { mode: 0o755 });
-    for (const file of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'nest-cli.json']) {writeFileSync(join(project, file), '{}');}
+    for (const file of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'nest-cli.json']) {
+      writeFileSync(join(project, file), '{}');
+    }
     writeFileSync(join(project, 'src', 'main.ts'), '');
     writeFileSync(join(project, 'src', 'objects', 'entity.ts'), '');
     writeFileSync(join(project, 'migrations', 'index.ts'), '');

@@ -32,7 +32,9 @@ function distinctOperations(events: SseEvent[]): string[] {
   const operations: string[] = [];
   for (const event of events) {
     const operation = payloadOf(event).current_operation;
-    if (operation && operations[operations.length - 1] !== operation) {operations.push(operation);}
+    if (operation && operations[operations.length - 1] !== operation) {
+      operations.push(operation);
+    }
   }
   return operations;
 }
@@ -74,7 +76,12 @@ describe('live progress over server-sent events', () => {
   }
 
   async function submit(label: string): Promise<{ id: string; identifier: string }> {
-    return (await request(service.baseUrl).post('/api/v1/process').send({ identifier: uniqueIdentifier(label), operations: ['analyze'] }).expect(202)).body;
+    return (
+      await request(service.baseUrl)
+        .post('/api/v1/process')
+        .send({ identifier: uniqueIdentifier(label), operations: ['analyze'] })
+        .expect(202)
+    ).body;
   }
 
   async function progressOf(id: string): Promise<ProgressResponse> {
@@ -100,7 +107,10 @@ describe('live progress over server-sent events', () => {
   it('opens with the event-stream headers and the request id, then sends the snapshot frame', async () => {
     const { id } = await submit('sse-headers');
     const controller = new AbortController();
-    const response = await fetch(streamUrl(id), { headers: { accept: 'text/event-stream', 'x-request-id': 'sse-headers-1' }, signal: controller.signal });
+    const response = await fetch(streamUrl(id), {
+      headers: { accept: 'text/event-stream', 'x-request-id': 'sse-headers-1' },
+      signal: controller.signal,
+    });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('text/event-stream');
     expect(response.headers.get('cache-control')).toBe('private, no-cache, no-store, must-revalidate, max-age=0, no-transform');
@@ -111,7 +121,9 @@ describe('live progress over server-sent events', () => {
     try {
       for await (const chunk of response.body!) {
         text += decoder.decode(chunk as Uint8Array, { stream: true });
-        if (/\ndata: .*\n\n/.test(text)) {break;}
+        if (/\ndata: .*\n\n/.test(text)) {
+          break;
+        }
       }
     } finally {
       controller.abort();
@@ -189,7 +201,10 @@ describe('live progress over server-sent events', () => {
 
     it('answers 204 No Content, which makes an EventSource stop, to a client that already saw the final event', async () => {
       const final = events[events.length - 1];
-      const response = await request(service.baseUrl).get(`/api/v1/progress/${object.id}/stream`).set('last-event-id', final!.id!).expect(204);
+      const response = await request(service.baseUrl)
+        .get(`/api/v1/progress/${object.id}/stream`)
+        .set('last-event-id', final!.id!)
+        .expect(204);
       expect(response.text).toBe('');
       const resumed = await open(object.id, { 'last-event-id': final!.id! });
       expect(resumed.status).toBe(204);
@@ -254,7 +269,12 @@ describe('live progress over server-sent events', () => {
     }
 
     it('release what they held when they leave early, and the server carries on', async () => {
-      const { id } = (await request(slow.baseUrl).post('/api/v1/process').send({ identifier: uniqueIdentifier('sse-leave'), operations: ['analyze'] }).expect(202)).body;
+      const { id } = (
+        await request(slow.baseUrl)
+          .post('/api/v1/process')
+          .send({ identifier: uniqueIdentifier('sse-leave'), operations: ['analyze'] })
+          .expect(202)
+      ).body;
       const url = `${slow.baseUrl}/api/v1/progress/${id}/stream`;
       const early = await Promise.all([openSse(url), openSse(url), openSse(url)]);
       streams.push(...early);
@@ -275,7 +295,10 @@ describe('live progress over server-sent events', () => {
       await within(late.ended, 15_000, 'the later stream to end after the cancel');
       const sent = dataEvents(late);
       expect(payloadOf(sent[sent.length - 1]!)).toMatchObject({ id, state: 'cancelled', current_operation: null });
-      await waitFor(async () => (await slowChangeListeners()) === 0, { timeoutMs: 10_000, what: 'the change listener to be released after the stream ended' });
+      await waitFor(async () => (await slowChangeListeners()) === 0, {
+        timeoutMs: 10_000,
+        what: 'the change listener to be released after the stream ended',
+      });
     });
   });
 });

@@ -18,13 +18,24 @@ describe('queue pause, retention status and queue waits with access control (AUT
   const as = (key: string) => ({ authorization: `Bearer ${key}` });
   const statusAs = async (key: string) => (await request(service.baseUrl).get('/api/v1/status').set(as(key)).expect(200)).body;
   const submitAndCancel = async (key: string) => {
-    const { id } = (await request(service.baseUrl).post('/api/v1/process').set(as(key)).send({ identifier: uniqueIdentifier('team'), operations: ['validate'] }).expect(202)).body;
+    const { id } = (
+      await request(service.baseUrl)
+        .post('/api/v1/process')
+        .set(as(key))
+        .send({ identifier: uniqueIdentifier('team'), operations: ['validate'] })
+        .expect(202)
+    ).body;
     await request(service.baseUrl).post(`/api/v1/objects/${id}/cancel`).set(as(key)).expect(200);
   };
 
   beforeAll(async () => {
     // API only, retention on with an age of 1 s: no worker runs it here, so the scheduler is set by hand, due in an hour.
-    service = await startTestApp({ AUTH_REQUIRED: 'true', APP_ROLE: 'api', RETENTION_MAX_AGE_SECONDS: '1', RETENTION_INTERVAL_SECONDS: '3600' });
+    service = await startTestApp({
+      AUTH_REQUIRED: 'true',
+      APP_ROLE: 'api',
+      RETENTION_MAX_AGE_SECONDS: '1',
+      RETENTION_INTERVAL_SECONDS: '3600',
+    });
     const apiKeys = service.app.get(ApiKeysService);
     const create = async (name: string, team: string, scopes: Scope[]) => apiKeys.create({ name, team, scopes });
     const admin = await create('queue admin', 'ops', ['admin']);
@@ -32,7 +43,9 @@ describe('queue pause, retention status and queue waits with access control (AUT
     keys.admin = admin.secret;
     keys.alpha = (await create('alpha writer', alpha, ['read', 'write'])).secret;
     keys.beta = (await create('beta writer', beta, ['read', 'write'])).secret;
-    await service.app.get<Queue>(getQueueToken(MAINTENANCE_QUEUE)).upsertJobScheduler(RETENTION_SCHEDULER, { every: 3_600_000, startDate: Date.now() + 3_600_000 }, { name: RETENTION_SCHEDULER });
+    await service.app
+      .get<Queue>(getQueueToken(MAINTENANCE_QUEUE))
+      .upsertJobScheduler(RETENTION_SCHEDULER, { every: 3_600_000, startDate: Date.now() + 3_600_000 }, { name: RETENTION_SCHEDULER });
   });
 
   afterAll(async () => {
@@ -42,13 +55,27 @@ describe('queue pause, retention status and queue waits with access control (AUT
   });
 
   it('only an admin key pauses the shared queue; every team sees who paused it, and why', async () => {
-    const refused = await request(service.baseUrl).post('/api/v1/queue/pause').set(as(keys.alpha)).send({ mode: 'stop', reason: 'mine' }).expect(403);
+    const refused = await request(service.baseUrl)
+      .post('/api/v1/queue/pause')
+      .set(as(keys.alpha))
+      .send({ mode: 'stop', reason: 'mine' })
+      .expect(403);
     expectErrorShape(refused.body, 403, 'insufficient_scope');
     expect((await statusAs(keys.alpha)).pause.paused).toBe(false);
 
-    await request(service.baseUrl).post('/api/v1/queue/pause').set(as(keys.admin)).send({ mode: 'stop', reason: 'S3 migration' }).expect(200);
+    await request(service.baseUrl)
+      .post('/api/v1/queue/pause')
+      .set(as(keys.admin))
+      .send({ mode: 'stop', reason: 'S3 migration' })
+      .expect(200);
     for (const key of [keys.alpha, keys.beta]) {
-      expect((await statusAs(key)).pause).toMatchObject({ paused: true, mode: 'stop', reason: 'S3 migration', paused_by_key_id: adminKeyId, paused_by_key_name: 'queue admin' });
+      expect((await statusAs(key)).pause).toMatchObject({
+        paused: true,
+        mode: 'stop',
+        reason: 'S3 migration',
+        paused_by_key_id: adminKeyId,
+        paused_by_key_name: 'queue admin',
+      });
     }
     await request(service.baseUrl).post('/api/v1/queue/resume').set(as(keys.beta)).expect(403);
     await request(service.baseUrl).post('/api/v1/queue/resume').set(as(keys.admin)).expect(200);
@@ -68,7 +95,13 @@ describe('queue pause, retention status and queue waits with access control (AUT
   });
 
   it("explains the wait of the team's own queued object, and hides another team's", async () => {
-    const { id } = (await request(service.baseUrl).post('/api/v1/process').set(as(keys.alpha)).send({ identifier: uniqueIdentifier('wait'), operations: ['validate'] }).expect(202)).body;
+    const { id } = (
+      await request(service.baseUrl)
+        .post('/api/v1/process')
+        .set(as(keys.alpha))
+        .send({ identifier: uniqueIdentifier('wait'), operations: ['validate'] })
+        .expect(202)
+    ).body;
     const own = (await request(service.baseUrl).get(`/api/v1/progress/${id}`).set(as(keys.alpha)).expect(200)).body;
     expect(own.waiting).toMatchObject({ position: expect.any(Number), held_by: expect.arrayContaining(['no_workers']) });
     const hidden = await request(service.baseUrl).get(`/api/v1/progress/${id}`).set(as(keys.beta)).expect(404);

@@ -19,19 +19,33 @@ describe('pausing and resuming the queue (POST /api/v1/queue/pause, /resume)', (
   const workers: ServiceProcess[] = [];
 
   const startWorker = async () => {
-    const worker = spawnService({ ...api.env, APP_ROLE: 'worker', LOG_LEVEL: 'log', SIMULATED_OPERATION_DELAY_MS: '700', GLOBAL_LIMIT_CHECK_INTERVAL_MS: '200' });
+    const worker = spawnService({
+      ...api.env,
+      APP_ROLE: 'worker',
+      LOG_LEVEL: 'log',
+      SIMULATED_OPERATION_DELAY_MS: '700',
+      GLOBAL_LIMIT_CHECK_INTERVAL_MS: '200',
+    });
     workers.push(worker);
     await worker.waitForOutput(/Running as role 'worker'/);
     return worker;
   };
   const submit = async (operations: string[]) =>
-    (await request(api.baseUrl).post('/api/v1/process').send({ identifier: uniqueIdentifier('pause'), operations }).expect(202)).body as { id: string };
+    (
+      await request(api.baseUrl)
+        .post('/api/v1/process')
+        .send({ identifier: uniqueIdentifier('pause'), operations })
+        .expect(202)
+    ).body as { id: string };
   const objectOf = async (id: string) => (await request(api.baseUrl).get(`/api/v1/objects/${id}`).expect(200)).body as ObjectResponse;
   const waitForObject = (id: string, done: (object: ObjectResponse) => boolean, what: string) =>
-    waitFor(async () => {
-      const object = await objectOf(id);
-      return done(object) && object;
-    }, { timeoutMs: 60_000, what });
+    waitFor(
+      async () => {
+        const object = await objectOf(id);
+        return done(object) && object;
+      },
+      { timeoutMs: 60_000, what },
+    );
   const pause = (mode: string, reason: string) => request(api.baseUrl).post('/api/v1/queue/pause').send({ mode, reason });
   const statusOf = async () => (await request(api.baseUrl).get('/api/v1/status').expect(200)).body;
   const redisFlag = () => api.app.get(ProcessingQueue).isPaused();
@@ -54,7 +68,14 @@ describe('pausing and resuming the queue (POST /api/v1/queue/pause, /resume)', (
       const refused = await request(api.baseUrl).post('/api/v1/queue/pause').send(body).expect(400);
       expectErrorShape(refused.body, 400, 'validation_failed');
     }
-    expect((await statusOf()).pause).toEqual({ paused: false, mode: null, reason: null, since: null, paused_by_key_id: null, paused_by_key_name: null });
+    expect((await statusOf()).pause).toEqual({
+      paused: false,
+      mode: null,
+      reason: null,
+      since: null,
+      paused_by_key_id: null,
+      paused_by_key_name: null,
+    });
   });
 
   it('drain: the running object finishes and nothing new starts, through a worker killed and restarted and a Redis that lost the flag, until resumed', async () => {
@@ -63,7 +84,13 @@ describe('pausing and resuming the queue (POST /api/v1/queue/pause, /resume)', (
     await waitForObject(running.id, (object) => object.operations_status.validate!.started_at !== null, 'the first operation to start');
 
     const paused = (await pause('drain', 'database maintenance').expect(200)).body;
-    expect(paused).toMatchObject({ paused: true, mode: 'drain', reason: 'database maintenance', paused_by_key_id: null, paused_by_key_name: 'open access' });
+    expect(paused).toMatchObject({
+      paused: true,
+      mode: 'drain',
+      reason: 'database maintenance',
+      paused_by_key_id: null,
+      paused_by_key_name: 'open access',
+    });
     const waiting = await submit(['validate']);
 
     const finished = await waitForObject(running.id, (object) => object.state === 'completed', 'the running object to finish');

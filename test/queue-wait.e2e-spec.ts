@@ -9,8 +9,14 @@ describe('why a queued object waits (GET /api/v1/progress/{id} → waiting)', ()
   let api: TestApp;
   let worker: ServiceProcess | undefined;
   const submit = async (operations: string[], priority = 5) =>
-    (await request(api.baseUrl).post('/api/v1/process').send({ identifier: uniqueIdentifier('wait'), operations, priority }).expect(202)).body as { id: string };
-  const progressOf = async (id: string) => (await request(api.baseUrl).get(`/api/v1/progress/${id}`).expect(200)).body as ProgressWithWaitingResponse;
+    (
+      await request(api.baseUrl)
+        .post('/api/v1/process')
+        .send({ identifier: uniqueIdentifier('wait'), operations, priority })
+        .expect(202)
+    ).body as { id: string };
+  const progressOf = async (id: string) =>
+    (await request(api.baseUrl).get(`/api/v1/progress/${id}`).expect(200)).body as ProgressWithWaitingResponse;
 
   beforeAll(async () => {
     api = await startTestApp({ APP_ROLE: 'api', MAX_PARALLEL_WORKERS: '1' });
@@ -27,10 +33,23 @@ describe('why a queued object waits (GET /api/v1/progress/{id} → waiting)', ()
     const second = await submit(['validate']);
     const urgent = await submit(['validate'], 9);
 
-    expect((await progressOf(urgent.id)).waiting).toMatchObject({ position: 1, higher_priority_ahead: 0, held_by: ['no_workers'], estimated_start_seconds: null });
-    expect((await progressOf(first.id)).waiting).toMatchObject({ position: 2, higher_priority_ahead: 1, held_by: ['no_workers', 'higher_priority'] });
+    expect((await progressOf(urgent.id)).waiting).toMatchObject({
+      position: 1,
+      higher_priority_ahead: 0,
+      held_by: ['no_workers'],
+      estimated_start_seconds: null,
+    });
+    expect((await progressOf(first.id)).waiting).toMatchObject({
+      position: 2,
+      higher_priority_ahead: 1,
+      held_by: ['no_workers', 'higher_priority'],
+    });
     const last = await progressOf(second.id);
-    expect(last.waiting).toMatchObject({ position: 3, higher_priority_ahead: 1, held_by: ['no_workers', 'higher_priority', 'earlier_submissions'] });
+    expect(last.waiting).toMatchObject({
+      position: 3,
+      higher_priority_ahead: 1,
+      held_by: ['no_workers', 'higher_priority', 'earlier_submissions'],
+    });
     expect(last.waiting!.estimate_sample_size).toEqual(expect.any(Number));
 
     await request(api.baseUrl).post('/api/v1/queue/pause').send({ mode: 'drain', reason: 'look at the queue' }).expect(200);

@@ -12,7 +12,15 @@ describe("npm start's first API key", () => {
 
   async function start(): Promise<{ service: ServiceProcess; baseUrl: string }> {
     const port = await freePort();
-    const env = { ...(process.env as Record<string, string>), AUTH_REQUIRED: 'true', LOG_LEVEL: 'log', DATABASE_URL: databaseUrl.toString(), REDIS_PREFIX: prefix, PORT: String(port), HOST: '127.0.0.1' };
+    const env = {
+      ...(process.env as Record<string, string>),
+      AUTH_REQUIRED: 'true',
+      LOG_LEVEL: 'log',
+      DATABASE_URL: databaseUrl.toString(),
+      REDIS_PREFIX: prefix,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+    };
     const service = spawnService(env, { script: START_LOCAL });
     await service.waitForOutput(/Listening on/, 60_000);
     return { service, baseUrl: `http://127.0.0.1:${port}` };

@@ -129,7 +129,9 @@ describe('rate limits', () => {
         const response = await answered;
         const chunks: Buffer[] = [];
         const closed = new Promise((resolve) => response.socket.once('close', resolve));
-        for await (const chunk of response) {chunks.push(chunk as Buffer);}
+        for await (const chunk of response) {
+          chunks.push(chunk as Buffer);
+        }
         expect(response.statusCode).toBe(429);
         expect(response.headers.connection).toBe('close');
         expectErrorShape(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>, 429, 'rate_limited');
@@ -159,7 +161,12 @@ describe('rate limits', () => {
     const api = () => request(service.baseUrl);
 
     beforeAll(async () => {
-      service = await startTestApp({ APP_ROLE: 'api', RATE_LIMIT_REQUESTS: '7', RATE_LIMIT_SUBMISSIONS: '2', RATE_LIMIT_WINDOW_MS: '60000' });
+      service = await startTestApp({
+        APP_ROLE: 'api',
+        RATE_LIMIT_REQUESTS: '7',
+        RATE_LIMIT_SUBMISSIONS: '2',
+        RATE_LIMIT_WINDOW_MS: '60000',
+      });
     });
 
     afterAll(async () => {
@@ -179,7 +186,12 @@ describe('rate limits', () => {
 
       const refused = await api().post('/api/v1/process').send(submission('third')).expect(429);
       expectErrorShape(refused.body, 429, 'rate_limited');
-      expect(refused.body.details).toEqual({ limit: 'submissions', max: 2, window_ms: 60000, retry_after_seconds: Number(refused.headers['retry-after']) });
+      expect(refused.body.details).toEqual({
+        limit: 'submissions',
+        max: 2,
+        window_ms: 60000,
+        retry_after_seconds: Number(refused.headers['retry-after']),
+      });
       expect(refused.body.message).toMatch(/^Too many submissions: this client may make 2 per 60 s; retry in \d+ s$/);
       expect(counted(refused)).toMatchObject({ limit: 2, remaining: 0 });
       const refusedUpload = await api()
@@ -237,11 +249,16 @@ describe('rate limits', () => {
 
       // Started again empty: the counts begin anew as soon as the limiter has reconnected.
       await redis.start();
-      await waitFor(async () => counted(await api().get('/api/v1/objects').expect(200)).limit === 2, { what: 'the limiter to count again', intervalMs: 200 });
+      await waitFor(async () => counted(await api().get('/api/v1/objects').expect(200)).limit === 2, {
+        what: 'the limiter to count again',
+        intervalMs: 200,
+      });
       await api().get('/api/v1/objects').expect(200);
       await api().get('/api/v1/objects').expect(429);
     } finally {
-      if (!redis.running) {await redis.start();}
+      if (!redis.running) {
+        await redis.start();
+      }
       await service?.close();
       await redis.stop();
     }
@@ -249,10 +266,23 @@ describe('rate limits', () => {
 
   it('is documented on every operation under /api/ of the committed contract, and on no other: 429 with Retry-After and RateLimit-*', () => {
     const contract = JSON.parse(readFileSync(join(__dirname, '..', 'openapi', 'openapi.json'), 'utf8')) as {
-      paths: Record<string, Record<string, { responses: Record<string, { headers?: Record<string, unknown>; content?: Record<string, { examples?: Record<string, { value: { code: string } }> }> }> }>>;
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            responses: Record<
+              string,
+              { headers?: Record<string, unknown>; content?: Record<string, { examples?: Record<string, { value: { code: string } }> }> }
+            >;
+          }
+        >
+      >;
       components: { headers: Record<string, unknown> };
     };
-    const operations = Object.entries(contract.paths).flatMap(([path, item]) => Object.entries(item).map(([method, operation]) => ({ where: `${method.toUpperCase()} ${path}`, path, operation })));
+    const operations = Object.entries(contract.paths).flatMap(([path, item]) =>
+      Object.entries(item).map(([method, operation]) => ({ where: `${method.toUpperCase()} ${path}`, path, operation })),
+    );
     expect(operations.filter(({ path }) => path.startsWith('/api/')).length).toBeGreaterThanOrEqual(11);
     for (const { where, path, operation } of operations) {
       const tooMany = operation.responses['429'];
@@ -260,10 +290,16 @@ describe('rate limits', () => {
         expect({ where, documents429: tooMany !== undefined }).toEqual({ where, documents429: false });
         continue;
       }
-      expect({ where, headers: Object.keys(tooMany?.headers ?? {}).sort() }).toEqual({ where, headers: ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After'] });
+      expect({ where, headers: Object.keys(tooMany?.headers ?? {}).sort() }).toEqual({
+        where,
+        headers: ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After'],
+      });
       const examples = tooMany!.content!['application/json']!.examples!;
       const rateLimited = Object.keys(examples).filter((name) => examples[name]!.value.code === 'rate_limited');
-      expect({ where, rateLimited }).toEqual({ where, rateLimited: where.startsWith('POST /api/v1/process') ? ['requests', 'submissions'] : ['requests'] });
+      expect({ where, rateLimited }).toEqual({
+        where,
+        rateLimited: where.startsWith('POST /api/v1/process') ? ['requests', 'submissions'] : ['requests'],
+      });
     }
     for (const name of ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After']) {
       expect(contract.components.headers[name]).toMatchObject({ schema: { type: 'integer' } });

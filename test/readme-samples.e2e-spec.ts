@@ -43,17 +43,20 @@ describe("the README's upload examples", () => {
     }
   });
 
-  it.each(readmeUploads().map((example) => [example.file, example] as const))('%s uploads and completes every operation', async (_file, { operations, file }) => {
-    const response = await request(service.baseUrl)
-      .post('/api/v1/process')
-      .field('identifier', uniqueIdentifier('readme'))
-      .field('operations', JSON.stringify(operations))
-      .attach('file', join(ROOT, file))
-      .expect(202);
-    const settled: ProgressResponse = await waitUntilSettled(service.baseUrl, response.body.id as string);
-    expect({ state: settled.state, error: settled.error_message }).toEqual({ state: 'completed', error: null });
-    for (const operation of operations) {
-      expect(Object.keys(settled.s3_artifacts)).toContain(operation);
-    }
-  });
+  it.each(readmeUploads().map((example) => [example.file, example] as const))(
+    '%s uploads and completes every operation',
+    async (_file, { operations, file }) => {
+      const response = await request(service.baseUrl)
+        .post('/api/v1/process')
+        .field('identifier', uniqueIdentifier('readme'))
+        .field('operations', JSON.stringify(operations))
+        .attach('file', join(ROOT, file))
+        .expect(202);
+      const settled: ProgressResponse = await waitUntilSettled(service.baseUrl, response.body.id as string);
+      expect({ state: settled.state, error: settled.error_message }).toEqual({ state: 'completed', error: null });
+      for (const operation of operations) {
+        expect(Object.keys(settled.s3_artifacts)).toContain(operation);
+      }
+    },
+  );
 });

@@ -36,7 +36,9 @@ async function settleJobs(prefix: string, jobs: { objectId: string; outcome: 'co
       OBJECTS_QUEUE,
       async (job) => {
         const outcome = outcomes.get(job.data.objectId as string);
-        if (outcome !== 'completed') {throw new Error(outcome?.failedWith);}
+        if (outcome !== 'completed') {
+          throw new Error(outcome?.failedWith);
+        }
       },
       { connection, prefix },
     );
@@ -146,8 +148,12 @@ describe('the sweep over unsettled objects', () => {
     let position: SweepPosition | null = null;
     for (;;) {
       const batch = await repository.findUnsettledAfter('processing', position, 1);
-      if (batch.length === 0) {break;}
-      for (const object of batch) {visits.set(object.id, (visits.get(object.id) ?? 0) + 1);}
+      if (batch.length === 0) {
+        break;
+      }
+      for (const object of batch) {
+        visits.set(object.id, (visits.get(object.id) ?? 0) + 1);
+      }
       position = batch[batch.length - 1]!.position;
     }
 

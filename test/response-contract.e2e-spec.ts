@@ -48,7 +48,9 @@ describe('response validation against the committed contract', () => {
     fastify.get('/api/v1/status', async () => ({ queue_size: 'many' }));
     fastify.post('/api/v1/objects/:object_id/cancel', async (_request, reply) => reply.code(418).send({ statusCode: 418 }));
     fastify.get('/api/v1/not-documented', async (_request, reply) => reply.code(400).send({ message: 'bad' }));
-    fastify.delete('/api/v1/objects/:object', async (_request, reply) => reply.code(204).header('content-type', 'application/json').send('{"deleted":true}'));
+    fastify.delete('/api/v1/objects/:object', async (_request, reply) =>
+      reply.code(204).header('content-type', 'application/json').send('{"deleted":true}'),
+    );
     await fastify.inject({ method: 'GET', url: '/api/v1/status' });
     await fastify.inject({ method: 'POST', url: `/api/v1/objects/${OBJECT_ID}/cancel` });
     await fastify.inject({ method: 'GET', url: '/api/v1/not-documented' });

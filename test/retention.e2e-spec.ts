@@ -15,7 +15,8 @@ describe('retention (RETENTION_MAX_AGE_SECONDS)', () => {
     (await api().post('/api/v1/process').set(headers).send(body).expect(202)).body as { id: string; identifier: string; task_id: string };
   const stateOf = async (id: string) => ((await api().get(`/api/v1/objects/${id}`).expect(200)).body as ObjectResponse).state;
   const statusOf = async () => (await api().get('/api/v1/status').expect(200)).body;
-  const eventCount = async (id: string) => Number((await query<{ count: string }>('select count(*) as count from object_events where object_id = $1', [id]))[0]!.count);
+  const eventCount = async (id: string) =>
+    Number((await query<{ count: string }>('select count(*) as count from object_events where object_id = $1', [id]))[0]!.count);
 
   beforeAll(async () => {
     service = await startTestApp({
@@ -37,10 +38,18 @@ describe('retention (RETENTION_MAX_AGE_SECONDS)', () => {
   it('removes settled objects that finished longer ago than the age, with their events, idempotency keys, jobs and artifacts, in batches, and never touches a live one', async () => {
     const idempotencyKey = uniqueIdentifier('retention-key');
     const completed = [
-      await submit({ identifier: uniqueIdentifier('kept-result'), operations: ['validate'], payload: { n: 1 } }, { 'idempotency-key': idempotencyKey }),
+      await submit(
+        { identifier: uniqueIdentifier('kept-result'), operations: ['validate'], payload: { n: 1 } },
+        { 'idempotency-key': idempotencyKey },
+      ),
       await submit({ identifier: uniqueIdentifier('kept-result'), operations: ['transform'], payload: { n: 2 } }),
     ];
-    const failed = await submit({ identifier: uniqueIdentifier('failed'), operations: ['validate'], payload: { n: 3 }, options: { validate: { json_schema: { type: 'string' } } } });
+    const failed = await submit({
+      identifier: uniqueIdentifier('failed'),
+      operations: ['validate'],
+      payload: { n: 3 },
+      options: { validate: { json_schema: { type: 'string' } } },
+    });
     for (const object of completed) {
       await waitFor(async () => (await stateOf(object.id)) === 'completed', { what: `${object.identifier} to complete` });
     }
@@ -65,9 +74,14 @@ describe('retention (RETENTION_MAX_AGE_SECONDS)', () => {
 
     const removed = [...completed, failed, cancelled];
     for (const object of removed) {
-      await waitFor(async () => (await api().get(`/api/v1/objects/${object.id}`)).status === 404, { timeoutMs: 30_000, what: `${object.identifier} to be removed` });
+      await waitFor(async () => (await api().get(`/api/v1/objects/${object.id}`)).status === 404, {
+        timeoutMs: 30_000,
+        what: `${object.identifier} to be removed`,
+      });
       // Its row goes first, then its artifacts.
-      await waitFor(async () => (await listS3Keys(`${object.identifier}/`)).length === 0, { what: `the artifacts of ${object.identifier} to be removed` });
+      await waitFor(async () => (await listS3Keys(`${object.identifier}/`)).length === 0, {
+        what: `the artifacts of ${object.identifier} to be removed`,
+      });
     }
     for (const object of removed) {
       expect(await eventCount(object.id)).toBe(0);

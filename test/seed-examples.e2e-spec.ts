@@ -17,7 +17,8 @@ describe('the seed examples, end to end', () => {
     await closeDatabase();
   });
 
-  const progressOf = async (id: string) => (await request(service.baseUrl).get(`/api/v1/progress/${id}`).expect(200)).body as ProgressResponse;
+  const progressOf = async (id: string) =>
+    (await request(service.baseUrl).get(`/api/v1/progress/${id}`).expect(200)).body as ProgressResponse;
 
   it('runs validate, transform, enrich, analyze in order and shows the seed progress shape at every step', async () => {
     const identifier = uniqueIdentifier('object-123');
@@ -47,7 +48,17 @@ describe('the seed examples, end to end', () => {
     for (const progress of seen) {
       // `waiting`, added to the seed's shape, explains a queued object's wait (README "Queue control").
       expect(Object.keys(progress).sort()).toEqual(
-        ['current_operation', 'error_message', 'id', 'identifier', 'operations_status', 's3_artifacts', 'state', 'progress', ...(progress.state === 'queued' ? ['waiting'] : [])].sort(),
+        [
+          'current_operation',
+          'error_message',
+          'id',
+          'identifier',
+          'operations_status',
+          's3_artifacts',
+          'state',
+          'progress',
+          ...(progress.state === 'queued' ? ['waiting'] : []),
+        ].sort(),
       );
       expect(progress.progress.total).toBe(4);
       expect(progress.progress.current).toBe(Object.values(progress.operations_status).filter((status) => status.completed).length);
@@ -91,7 +102,10 @@ describe('the seed examples, end to end', () => {
       { city: 'Rome', temperature: 18.5, rainy: false },
       { city: 'Oslo', temperature: 7.5, rainy: null },
     ];
-    const submitted = await request(service.baseUrl).post('/api/v1/process').send({ identifier, operations: ['analyze'], payload }).expect(202);
+    const submitted = await request(service.baseUrl)
+      .post('/api/v1/process')
+      .send({ identifier, operations: ['analyze'], payload })
+      .expect(202);
     const final = await waitFor(async () => {
       const progress = await progressOf(submitted.body.id);
       return progress.state === 'completed' && progress;
@@ -106,7 +120,9 @@ describe('the seed examples, end to end', () => {
     const records = (await readS3(`s3://${service.config.s3.bucket}/${identifier}/transform/records.ndjson`)).toString().trim().split('\n');
     expect(records.map((line) => JSON.parse(line))).toEqual(payload);
 
-    const enrichment = await readS3Json<{ schema: { fields: { name: string; types: string[]; nullable: boolean }[] } }>(final.s3_artifacts.enrich!);
+    const enrichment = await readS3Json<{ schema: { fields: { name: string; types: string[]; nullable: boolean }[] } }>(
+      final.s3_artifacts.enrich!,
+    );
     expect(enrichment.schema.fields).toEqual([
       { name: 'city', types: ['string'], nullable: false, present_in: 3 },
       { name: 'temperature', types: ['integer', 'number'], nullable: false, present_in: 3 },
@@ -121,7 +137,15 @@ describe('the seed examples, end to end', () => {
     expect(temperature.mean).toBeCloseTo(10, 10);
     expect(temperature.stddev).toBeCloseTo(Math.sqrt(((4 - 10) ** 2 + (18.5 - 10) ** 2 + (7.5 - 10) ** 2) / 2), 10);
     expect(temperature.quantiles.p50).toBe(7.5);
-    expect(analysis.fields.city).toMatchObject({ count: 3, nulls: 0, distinct: 2, top_values: [{ value: 'Oslo', count: 2 }, { value: 'Rome', count: 1 }] });
+    expect(analysis.fields.city).toMatchObject({
+      count: 3,
+      nulls: 0,
+      distinct: 2,
+      top_values: [
+        { value: 'Oslo', count: 2 },
+        { value: 'Rome', count: 1 },
+      ],
+    });
     expect(analysis.fields.rainy).toMatchObject({ nulls: 1, distinct: 2 });
   });
 });

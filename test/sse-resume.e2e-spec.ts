@@ -47,7 +47,11 @@ describe('a standard EventSource client across an API restart', () => {
       api = start(apiEnv);
       await api.waitForOutput(/Listening on/);
 
-      await waitFor(() => source.readyState === EventSource.CLOSED, { timeoutMs: 60_000, intervalMs: 100, what: 'the client to stop after the final event' });
+      await waitFor(() => source.readyState === EventSource.CLOSED, {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+        what: 'the client to stop after the final event',
+      });
       expect(received.length).toBeGreaterThan(beforeRestart);
       const ids = received.map((event) => event.id);
       expect(ids).toEqual(ids.map((_, index) => ids[0]! + index));

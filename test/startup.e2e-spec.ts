@@ -13,14 +13,26 @@ async function exitOf(service: ReturnType<typeof spawnService>): Promise<{ code:
   const timer = setTimeout(() => service.child.kill('SIGKILL'), EXIT_WAIT_MS);
   try {
     const code = await service.exited;
-    return { code, lines: service.output().split('\n').filter((line) => line.trim() !== '') };
+    return {
+      code,
+      lines: service
+        .output()
+        .split('\n')
+        .filter((line) => line.trim() !== ''),
+    };
   } finally {
     clearTimeout(timer);
   }
 }
 
 describe('start-up', () => {
-  const baseEnv = () => ({ ...(process.env as Record<string, string>), REDIS_PREFIX: uniquePrefix(), APP_ROLE: 'all', PORT: '0', HOST: '127.0.0.1' });
+  const baseEnv = () => ({
+    ...(process.env as Record<string, string>),
+    REDIS_PREFIX: uniquePrefix(),
+    APP_ROLE: 'all',
+    PORT: '0',
+    HOST: '127.0.0.1',
+  });
 
   afterAll(async () => {
     await closeDatabase();
@@ -40,12 +52,23 @@ describe('start-up', () => {
 
   describe('with a dependency that does not answer, exits non-zero with one line naming it, where it was looked for, and the variable', () => {
     it.each([
-      ['PostgreSQL', (port: number) => ({ DATABASE_URL: `postgresql://postgres@127.0.0.1:${port}/object_processing` }),
-        (port: number) => `PostgreSQL is not reachable at postgresql://postgres@127.0.0.1:${port}/object_processing (DATABASE_URL): connect ECONNREFUSED 127.0.0.1:${port}`],
-      ['Redis, its password hidden', (port: number) => ({ REDIS_URL: `redis://:secret@127.0.0.1:${port}` }),
-        (port: number) => `Redis is not reachable at redis://:***@127.0.0.1:${port} (REDIS_URL): connect ECONNREFUSED 127.0.0.1:${port}`],
-      ['S3', (port: number) => ({ S3_ENDPOINT: `http://127.0.0.1:${port}` }),
-        (port: number) => `S3 is not reachable at http://127.0.0.1:${port} (S3_ENDPOINT): fetch failed: connect ECONNREFUSED 127.0.0.1:${port}`],
+      [
+        'PostgreSQL',
+        (port: number) => ({ DATABASE_URL: `postgresql://postgres@127.0.0.1:${port}/object_processing` }),
+        (port: number) =>
+          `PostgreSQL is not reachable at postgresql://postgres@127.0.0.1:${port}/object_processing (DATABASE_URL): connect ECONNREFUSED 127.0.0.1:${port}`,
+      ],
+      [
+        'Redis, its password hidden',
+        (port: number) => ({ REDIS_URL: `redis://:secret@127.0.0.1:${port}` }),
+        (port: number) => `Redis is not reachable at redis://:***@127.0.0.1:${port} (REDIS_URL): connect ECONNREFUSED 127.0.0.1:${port}`,
+      ],
+      [
+        'S3',
+        (port: number) => ({ S3_ENDPOINT: `http://127.0.0.1:${port}` }),
+        (port: number) =>
+          `S3 is not reachable at http://127.0.0.1:${port} (S3_ENDPOINT): fetch failed: connect ECONNREFUSED 127.0.0.1:${port}`,
+      ],
     ])('%s', async (_dependency, pointingAt, line) => {
       const port = await freePort();
       const { code, lines } = await exitOf(spawnService({ ...baseEnv(), ...pointingAt(port) }));
@@ -57,13 +80,19 @@ describe('start-up', () => {
       const url = `postgresql://postgres@127.0.0.1:5432/never_created_${Date.now().toString(36)}`;
       const { code, lines } = await exitOf(spawnService({ ...baseEnv(), DATABASE_URL: url }));
       expect(code).toBe(1);
-      expect(lines).toEqual([`PostgreSQL is not reachable at ${url} (DATABASE_URL): database "${new URL(url).pathname.slice(1)}" does not exist (npm run migrate creates it)`]);
+      expect(lines).toEqual([
+        `PostgreSQL is not reachable at ${url} (DATABASE_URL): database "${new URL(url).pathname.slice(1)}" does not exist (npm run migrate creates it)`,
+      ]);
     });
 
     it('PostgreSQL and Redis both: a line for each', async () => {
       const [databasePort, redisPort] = [await freePort(), await freePort()];
       const { code, lines } = await exitOf(
-        spawnService({ ...baseEnv(), DATABASE_URL: `postgresql://postgres@127.0.0.1:${databasePort}/object_processing`, REDIS_URL: `redis://127.0.0.1:${redisPort}` }),
+        spawnService({
+          ...baseEnv(),
+          DATABASE_URL: `postgresql://postgres@127.0.0.1:${databasePort}/object_processing`,
+          REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+        }),
       );
       expect(code).toBe(1);
       expect(lines).toEqual([
@@ -98,7 +127,9 @@ describe('start-up', () => {
       expect(filePort).not.toBe(environmentPort);
       writeFileSync(join(directory, '.env'), `REDIS_URL=redis://127.0.0.1:${filePort}\n`);
       const { lines } = await exitOf(spawnService({ ...baseEnv(), REDIS_URL: `redis://127.0.0.1:${environmentPort}` }, { cwd: directory }));
-      expect(lines).toEqual([`Redis is not reachable at redis://127.0.0.1:${environmentPort} (REDIS_URL): connect ECONNREFUSED 127.0.0.1:${environmentPort}`]);
+      expect(lines).toEqual([
+        `Redis is not reachable at redis://127.0.0.1:${environmentPort} (REDIS_URL): connect ECONNREFUSED 127.0.0.1:${environmentPort}`,
+      ]);
     });
   });
 });

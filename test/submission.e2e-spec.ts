@@ -29,7 +29,9 @@ describe('submitting objects', () => {
   const totalJobs = () => countJobs(queue);
 
   const jobsFor = async (objectId: string) =>
-    (await queue.getJobs(['waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed'])).filter((job) => job?.data?.objectId === objectId);
+    (await queue.getJobs(['waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed'])).filter(
+      (job) => job?.data?.objectId === objectId,
+    );
 
   const settled = (id: string) => waitUntilSettled(service.baseUrl, id);
 
@@ -52,16 +54,26 @@ describe('submitting objects', () => {
   describe('an identifier that is taken', () => {
     it('is 409 identifier_taken naming the existing object', async () => {
       const identifier = uniqueIdentifier('taken');
-      const first = await api().post('/api/v1/process').send({ identifier, operations: ['validate'] }).expect(202);
+      const first = await api()
+        .post('/api/v1/process')
+        .send({ identifier, operations: ['validate'] })
+        .expect(202);
       const existingId = first.body.id as string;
 
-      const second = await api().post('/api/v1/process').send({ identifier, operations: ['transform'] }).expect(409);
+      const second = await api()
+        .post('/api/v1/process')
+        .send({ identifier, operations: ['transform'] })
+        .expect(409);
       expectErrorShape(second.body, 409, 'identifier_taken');
       expect(second.body.error).toBe('Conflict');
       expect(second.body.message).toContain(existingId);
       expect(second.body.details).toMatchObject({ id: existingId, identifier });
 
-      const withOtherKey = await api().post('/api/v1/process').set('Idempotency-Key', randomUUID()).send({ identifier, operations: ['validate'] }).expect(409);
+      const withOtherKey = await api()
+        .post('/api/v1/process')
+        .set('Idempotency-Key', randomUUID())
+        .send({ identifier, operations: ['validate'] })
+        .expect(409);
       expect(withOtherKey.body).toMatchObject({ code: 'identifier_taken', details: { id: existingId } });
 
       const rows = await rowsWithIdentifier(identifier);
@@ -75,11 +87,27 @@ describe('submitting objects', () => {
     it('returns exactly the first response for the same key and body, and 409 for the same key with another body', async () => {
       const identifier = uniqueIdentifier('idem');
       const key = randomUUID();
-      const body = { identifier, operations: ['validate', 'transform'], metadata: { team: 'crm', nested: { a: 1, b: [1, 2] } }, priority: 7 };
+      const body = {
+        identifier,
+        operations: ['validate', 'transform'],
+        metadata: { team: 'crm', nested: { a: 1, b: [1, 2] } },
+        priority: 7,
+      };
       const first = await api().post('/api/v1/process').set('Idempotency-Key', key).send(body).expect(202);
-      expect(first.body).toEqual({ id: expect.any(String), identifier, state: 'queued', task_id: expect.any(String), message: 'Object queued for processing' });
+      expect(first.body).toEqual({
+        id: expect.any(String),
+        identifier,
+        state: 'queued',
+        task_id: expect.any(String),
+        message: 'Object queued for processing',
+      });
 
-      const reordered = { priority: 7, metadata: { nested: { b: [1, 2], a: 1 }, team: 'crm' }, operations: ['validate', 'transform'], identifier };
+      const reordered = {
+        priority: 7,
+        metadata: { nested: { b: [1, 2], a: 1 }, team: 'crm' },
+        operations: ['validate', 'transform'],
+        identifier,
+      };
       const repeated = await api().post('/api/v1/process').set('Idempotency-Key', key).send(reordered).expect(202);
       expect(repeated.body).toEqual(first.body);
 
@@ -107,7 +135,10 @@ describe('submitting objects', () => {
     it('with one Idempotency-Key: all 202 with the same answer, one row, one job, each operation run once', async () => {
       const identifier = uniqueIdentifier('burst-key');
       const key = randomUUID();
-      const payload = [{ name: 'a', value: 1 }, { name: 'b', value: 2 }];
+      const payload = [
+        { name: 'a', value: 1 },
+        { name: 'b', value: 2 },
+      ];
       const body = { identifier, operations: ['transform'], payload };
 
       const responses = await Promise.all(
@@ -134,7 +165,11 @@ describe('submitting objects', () => {
 
       // A payload this small is kept with its object: no S3 source.
       const bytes = Buffer.from(JSON.stringify(payload));
-      expect(rows[0]!.source).toEqual({ content_type: 'application/json', size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+      expect(rows[0]!.source).toEqual({
+        content_type: 'application/json',
+        size: bytes.length,
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+      });
       expect(JSON.parse((rows[0]!.source_inline as Buffer).toString())).toEqual(payload);
       expect(await listS3Keys(`${identifier}/source/`)).toEqual([]);
       expect((await api().get(`/api/v1/objects/${first.id}`)).body.source).toEqual(rows[0]!.source);
@@ -169,7 +204,9 @@ describe('submitting objects', () => {
       const payload = { text: 'x'.repeat(100) };
       const body = { identifier, operations: ['validate'], payload };
 
-      const responses = await Promise.all(Array.from({ length: CONCURRENT }, () => request(smallLimitService.baseUrl).post('/api/v1/process').send(body)));
+      const responses = await Promise.all(
+        Array.from({ length: CONCURRENT }, () => request(smallLimitService.baseUrl).post('/api/v1/process').send(body)),
+      );
 
       const accepted = responses.filter((response) => response.status === 202);
       expect(accepted).toHaveLength(1);
@@ -225,7 +262,13 @@ describe('submitting objects', () => {
       ['an identifier with a tab', withIdentifier('tab\there', '')],
       ['an identifier with NUL', withIdentifier('nul\u0000', '')],
       ['a Cyrillic identifier', withIdentifier('ключ', '')],
-      ['no operations', (() => { const identifier = uniqueIdentifier('no-ops'); return { identifier, body: { identifier }, field: 'operations' }; })()],
+      [
+        'no operations',
+        (() => {
+          const identifier = uniqueIdentifier('no-ops');
+          return { identifier, body: { identifier }, field: 'operations' };
+        })(),
+      ],
       ['empty operations', { ...withValid('empty-ops', { operations: [] }), field: 'operations' }],
       ['non-string operations', { ...withValid('numeric-ops', { operations: [1] }), field: 'operations' }],
       ['operations not an array', { ...withValid('string-ops', { operations: 'validate' }), field: 'operations' }],
@@ -252,7 +295,10 @@ describe('submitting objects', () => {
       for (const [name, value] of Object.entries(bad.headers ?? {})) {
         call = call.set(name, value);
       }
-      const response = typeof bad.body === 'string' ? await call.set('content-type', 'application/json').send(bad.body) : await call.send(bad.body as object);
+      const response =
+        typeof bad.body === 'string'
+          ? await call.set('content-type', 'application/json').send(bad.body)
+          : await call.send(bad.body as object);
 
       expect(response.status).toBe(400);
       expect(response.headers['content-type']).toMatch(/^application\/json/);
@@ -273,7 +319,10 @@ describe('submitting objects', () => {
       const before = await footprint();
       const identifier = uniqueIdentifier('unknown-op');
 
-      const response = await api().post('/api/v1/process').send({ identifier, operations: ['validate', 'resize'] }).expect(400);
+      const response = await api()
+        .post('/api/v1/process')
+        .send({ identifier, operations: ['validate', 'resize'] })
+        .expect(400);
 
       expectErrorShape(response.body, 400, 'unknown_operation');
       expect(response.body.message).toContain('resize');
@@ -298,22 +347,31 @@ describe('submitting objects', () => {
       expect(await listS3Keys(`${identifier}/`)).toEqual([]);
 
       const small = uniqueIdentifier('small-enough');
-      await request(smallLimitService.baseUrl).post('/api/v1/process').send({ identifier: small, operations: ['validate'], payload: { text: 'x' } }).expect(202);
+      await request(smallLimitService.baseUrl)
+        .post('/api/v1/process')
+        .send({ identifier: small, operations: ['validate'], payload: { text: 'x' } })
+        .expect(202);
       expect(await rowsWithIdentifier(small)).toHaveLength(1);
     });
 
-    it.each(['text/plain', 'application/xml', 'application/x-www-form-urlencoded'])('a %s body is 415 unsupported_media_type and writes nothing', async (contentType) => {
-      const before = await footprint();
-      const identifier = uniqueIdentifier('wrong-type');
+    it.each(['text/plain', 'application/xml', 'application/x-www-form-urlencoded'])(
+      'a %s body is 415 unsupported_media_type and writes nothing',
+      async (contentType) => {
+        const before = await footprint();
+        const identifier = uniqueIdentifier('wrong-type');
 
-      const body = contentType === 'application/x-www-form-urlencoded' ? `identifier=${identifier}&operations=validate` : JSON.stringify(valid(identifier));
-      const response = await api().post('/api/v1/process').set('content-type', contentType).send(body);
+        const body =
+          contentType === 'application/x-www-form-urlencoded'
+            ? `identifier=${identifier}&operations=validate`
+            : JSON.stringify(valid(identifier));
+        const response = await api().post('/api/v1/process').set('content-type', contentType).send(body);
 
-      expect(response.status).toBe(415);
-      expectErrorShape(response.body, 415, 'unsupported_media_type');
-      expect(await footprint()).toEqual(before);
-      expect(await rowsWithIdentifier(identifier)).toEqual([]);
-    });
+        expect(response.status).toBe(415);
+        expectErrorShape(response.body, 415, 'unsupported_media_type');
+        expect(await footprint()).toEqual(before);
+        expect(await rowsWithIdentifier(identifier)).toEqual([]);
+      },
+    );
   });
 
   describe('object ids and routes', () => {
@@ -346,17 +404,33 @@ describe('submitting objects', () => {
 
     it('GET and DELETE /api/v1/objects/{object} take the id or the identifier, a UUID as an id first', async () => {
       const identifier = uniqueIdentifier('by-reference');
-      const named = (await api().post('/api/v1/process').send({ identifier, operations: ['validate'] }).expect(202)).body as { id: string };
+      const named = (
+        await api()
+          .post('/api/v1/process')
+          .send({ identifier, operations: ['validate'] })
+          .expect(202)
+      ).body as { id: string };
       const uuidIdentifier = randomUUID();
-      const uuidNamed = (await api().post('/api/v1/process').send({ identifier: uuidIdentifier, operations: ['validate'] }).expect(202)).body as { id: string };
+      const uuidNamed = (
+        await api()
+          .post('/api/v1/process')
+          .send({ identifier: uuidIdentifier, operations: ['validate'] })
+          .expect(202)
+      ).body as { id: string };
       await Promise.all([settled(named.id), settled(uuidNamed.id)]);
 
       expect((await api().get(`/api/v1/objects/${named.id}`).expect(200)).body).toMatchObject({ id: named.id, identifier });
       expect((await api().get(`/api/v1/objects/${identifier}`).expect(200)).body).toMatchObject({ id: named.id, identifier });
       // No object has this UUID as its id, so it is the other object's identifier.
-      expect((await api().get(`/api/v1/objects/${uuidIdentifier}`).expect(200)).body).toMatchObject({ id: uuidNamed.id, identifier: uuidIdentifier });
+      expect((await api().get(`/api/v1/objects/${uuidIdentifier}`).expect(200)).body).toMatchObject({
+        id: uuidNamed.id,
+        identifier: uuidIdentifier,
+      });
       // Another object's identifier never shadows an id.
-      await api().post('/api/v1/process').send({ identifier: named.id, operations: ['validate'] }).expect(202);
+      await api()
+        .post('/api/v1/process')
+        .send({ identifier: named.id, operations: ['validate'] })
+        .expect(202);
       expect((await api().get(`/api/v1/objects/${named.id}`).expect(200)).body).toMatchObject({ id: named.id, identifier });
 
       await api().delete(`/api/v1/objects/${identifier}`).expect(204);
@@ -389,7 +463,10 @@ describe('submitting objects', () => {
   describe('duplicate operation names', () => {
     it('are ignored: the object asks for and plans each operation once', async () => {
       const identifier = uniqueIdentifier('dup-ops');
-      const submitted = await api().post('/api/v1/process').send({ identifier, operations: ['validate', 'validate'] }).expect(202);
+      const submitted = await api()
+        .post('/api/v1/process')
+        .send({ identifier, operations: ['validate', 'validate'] })
+        .expect(202);
 
       const object = (await api().get(`/api/v1/objects/${identifier}`).expect(200)).body as ObjectResponse;
       expect(object).toMatchObject({ id: submitted.body.id, identifier, operations: ['validate'], plan: ['validate'] });

@@ -53,7 +53,15 @@ describe('tracing (OTLP export on)', () => {
     const submitted = await request(baseUrl)
       .post('/api/v1/process')
       .set(headers)
-      .send({ identifier: uniqueIdentifier(label), operations: ['validate', 'transform'], payload: [{ name: 'a', value: 1 }, { name: 'b', value: 2 }], options })
+      .send({
+        identifier: uniqueIdentifier(label),
+        operations: ['validate', 'transform'],
+        payload: [
+          { name: 'a', value: 1 },
+          { name: 'b', value: 2 },
+        ],
+        options,
+      })
       .expect(202);
     const id = (submitted.body as { id: string }).id;
     const object = await waitFor(
@@ -63,17 +71,23 @@ describe('tracing (OTLP export on)', () => {
       },
       { timeoutMs: 60_000, what: 'the object to complete' },
     );
-    const jobSpan = await waitFor(() => receiver.spans().find((span) => span.kind === SPAN_KIND_CONSUMER && span.attributes['object.id'] === id), {
-      timeoutMs: 10_000,
-      what: 'the span of the job',
-    });
+    const jobSpan = await waitFor(
+      () => receiver.spans().find((span) => span.kind === SPAN_KIND_CONSUMER && span.attributes['object.id'] === id),
+      {
+        timeoutMs: 10_000,
+        what: 'the span of the job',
+      },
+    );
     const trace = () => receiver.spans().filter((span) => span.traceId === jobSpan.traceId);
     // The operation process exports its spans in batches of its own: they may come after the job's.
     await waitFor(
       () => {
         const spans = trace();
         const operations = spans.filter((span) => span.name.startsWith('operation '));
-        return operations.length === object.plan.length && operations.every((operation) => spans.some((span) => span.parentSpanId === operation.spanId && span.name === 'S3.PutObject'));
+        return (
+          operations.length === object.plan.length &&
+          operations.every((operation) => spans.some((span) => span.parentSpanId === operation.spanId && span.name === 'S3.PutObject'))
+        );
       },
       { timeoutMs: 10_000, what: 'the S3 calls of every operation' },
     );
@@ -90,12 +104,21 @@ describe('tracing (OTLP export on)', () => {
     const spans = trace();
 
     const post = spans.find((span) => span.kind === SPAN_KIND_SERVER && span.attributes['http.route'] === '/api/v1/process');
-    expect(post).toMatchObject({ name: 'POST /api/v1/process', parentSpanId: undefined, attributes: expect.objectContaining({ 'http.response.status_code': 202 }) });
+    expect(post).toMatchObject({
+      name: 'POST /api/v1/process',
+      parentSpanId: undefined,
+      attributes: expect.objectContaining({ 'http.response.status_code': 202 }),
+    });
     expect(post!.resource).toMatchObject({ 'service.name': 'ops-under-test' });
     expect(ancestry(jobSpan, spans).at(-1)).toBe(post);
     expect(jobSpan).toMatchObject({
       name: 'process process-object',
-      attributes: expect.objectContaining({ 'messaging.system': 'bullmq', 'messaging.message.id': object.task_id, 'job.attempt': 1, 'job.outcome': 'completed' }),
+      attributes: expect.objectContaining({
+        'messaging.system': 'bullmq',
+        'messaging.message.id': object.task_id,
+        'job.attempt': 1,
+        'job.outcome': 'completed',
+      }),
     });
 
     const servicePid = post!.resource['process.pid'];
@@ -124,7 +147,9 @@ describe('tracing (OTLP export on)', () => {
       // Its state changes are written to PostgreSQL by the job: its end, in one statement with the next operation's start.
       expect(children.filter((span) => span.name.startsWith('pg.query')).length).toBeGreaterThanOrEqual(1);
     }
-    const artifactsWritten = spans.filter((span) => span.name === 'S3.PutObject' && operationSpans.some((operation) => operation.spanId === span.parentSpanId));
+    const artifactsWritten = spans.filter(
+      (span) => span.name === 'S3.PutObject' && operationSpans.some((operation) => operation.spanId === span.parentSpanId),
+    );
     expect(artifactsWritten.length).toBeGreaterThanOrEqual(Object.keys(object.s3_artifacts).length);
   }, 120_000);
 
@@ -147,7 +172,9 @@ describe('tracing (OTLP export on)', () => {
     expect(operations.map((span) => span.attributes['operation.name'])).toEqual(object.plan);
     // Each run had a process of its own, ended once the run was over: its spans were exported before it answered.
     const processes = new Set(
-      spans.filter((span) => span.name === 'S3.PutObject' && operations.some((operation) => operation.spanId === span.parentSpanId)).map((span) => span.resource['process.pid']),
+      spans
+        .filter((span) => span.name === 'S3.PutObject' && operations.some((operation) => operation.spanId === span.parentSpanId))
+        .map((span) => span.resource['process.pid']),
     );
     expect(processes.size).toBe(object.plan.length);
   }, 120_000);
@@ -203,10 +230,17 @@ describe('tracing with no collector answering', () => {
     try {
       const baseUrl = `http://127.0.0.1:${port}`;
       await service.waitForOutput(/Listening on/, 60_000);
-      const submitted = await request(baseUrl).post('/api/v1/process').send({ identifier: uniqueIdentifier('untraced'), operations: ['transform'], payload: [{ a: 1 }] }).expect(202);
+      const submitted = await request(baseUrl)
+        .post('/api/v1/process')
+        .send({ identifier: uniqueIdentifier('untraced'), operations: ['transform'], payload: [{ a: 1 }] })
+        .expect(202);
       const object = await waitFor(
         async () => {
-          const body = (await request(baseUrl).get(`/api/v1/objects/${(submitted.body as { id: string }).id}`).expect(200)).body as ObjectResponse;
+          const body = (
+            await request(baseUrl)
+              .get(`/api/v1/objects/${(submitted.body as { id: string }).id}`)
+              .expect(200)
+          ).body as ObjectResponse;
           return body.state !== 'queued' && body.state !== 'processing' && body;
         },
         { timeoutMs: 60_000, what: 'the object to settle' },

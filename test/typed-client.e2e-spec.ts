@@ -31,18 +31,35 @@ describe('a typed client generated from the OpenAPI contract', () => {
 
   it('submits an object, follows it to completed, reads it and downloads its artifacts', async () => {
     const identifier = uniqueIdentifier('typed-client');
-    const submission: Schemas['SubmitObjectDto'] = { identifier, operations: ['analyze'], payload: RECORDS, metadata: { source: 'typed-client' }, priority: 7 };
+    const submission: Schemas['SubmitObjectDto'] = {
+      identifier,
+      operations: ['analyze'],
+      payload: RECORDS,
+      metadata: { source: 'typed-client' },
+      priority: 7,
+    };
 
-    const submitted = await client.POST('/api/v1/process', { body: submission, params: { header: { 'idempotency-key': `key-${identifier}` } } });
+    const submitted = await client.POST('/api/v1/process', {
+      body: submission,
+      params: { header: { 'idempotency-key': `key-${identifier}` } },
+    });
     expect(submitted.response.status).toBe(202);
     expect(submitted.error).toBeUndefined();
     const accepted: Schemas['SubmissionResponseDto'] = submitted.data!;
-    expect(accepted).toEqual({ id: expect.any(String), identifier, state: 'queued', task_id: expect.any(String), message: 'Object queued for processing' });
+    expect(accepted).toEqual({
+      id: expect.any(String),
+      identifier,
+      state: 'queued',
+      task_id: expect.any(String),
+      message: 'Object queued for processing',
+    });
 
     const finished = await waitFor(
       async () => {
         const { data, error } = await client.GET('/api/v1/progress/{object_id}', { params: { path: { object_id: accepted.id } } });
-        if (error) {throw new Error(`${error.code}: ${error.message}`);}
+        if (error) {
+          throw new Error(`${error.code}: ${error.message}`);
+        }
         return (data.state === 'completed' || data.state === 'failed') && data;
       },
       { timeoutMs: 45_000, intervalMs: 100, what: `object ${accepted.id} to finish` },
@@ -56,12 +73,21 @@ describe('a typed client generated from the OpenAPI contract', () => {
     const byIdentifier = await client.GET('/api/v1/objects/{object}', { params: { path: { object: identifier } } });
     expect(byIdentifier.response.status).toBe(200);
     const object: Schemas['ObjectResponse'] = byIdentifier.data!;
-    expect(object).toMatchObject({ id: accepted.id, identifier, state: 'completed', operations: ['analyze'], priority: 7, metadata: { source: 'typed-client' } });
+    expect(object).toMatchObject({
+      id: accepted.id,
+      identifier,
+      state: 'completed',
+      operations: ['analyze'],
+      priority: 7,
+      metadata: { source: 'typed-client' },
+    });
     expect(object.plan).toEqual(['validate', 'transform', 'enrich', 'analyze']);
     expect(object.source?.content_type).toBe('application/json');
     expect(Object.keys(object.s3_artifacts).sort()).toEqual(['analyze', 'enrich', 'transform', 'validate']);
 
-    const listed = await client.GET('/api/v1/objects', { params: { query: { identifier_prefix: identifier, state: 'completed', limit: 5 } } });
+    const listed = await client.GET('/api/v1/objects', {
+      params: { query: { identifier_prefix: identifier, state: 'completed', limit: 5 } },
+    });
     expect(listed.data?.items.map((item) => item.id)).toEqual([accepted.id]);
     expect(listed.data?.next_cursor).toBeNull();
 
@@ -96,10 +122,17 @@ describe('a typed client generated from the OpenAPI contract', () => {
     const unknownId = '00000000-0000-4000-8000-000000000000';
     const missing = await client.GET('/api/v1/objects/{object_id}/artifacts', { params: { path: { object_id: unknownId } } });
     expect(missing.response.status).toBe(404);
-    expect(missing.error).toEqual({ statusCode: 404, error: 'Not Found', code: 'object_not_found', message: `Object ${unknownId} not found` });
+    expect(missing.error).toEqual({
+      statusCode: 404,
+      error: 'Not Found',
+      code: 'object_not_found',
+      message: `Object ${unknownId} not found`,
+    });
 
     // The contract lists the operations, so a typed client cannot name an unknown one: this one is smuggled past the types.
-    const invalid = await client.POST('/api/v1/process', { body: { identifier: uniqueIdentifier('typed-bad'), operations: ['resize' as Schemas['SubmitObjectDto']['operations'][number]] } });
+    const invalid = await client.POST('/api/v1/process', {
+      body: { identifier: uniqueIdentifier('typed-bad'), operations: ['resize' as Schemas['SubmitObjectDto']['operations'][number]] },
+    });
     expect(invalid.response.status).toBe(400);
     expect(invalid.error?.code).toBe('unknown_operation');
     expect(invalid.error?.message).toContain('resize');

@@ -7,7 +7,15 @@ import { freePort, spawnService } from './support/service-process';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
 import { waitFor } from './support/wait-for';
 
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const SETTLE_TIMEOUT_MS = 30_000;
 
 interface PageRecorder {
@@ -34,7 +42,9 @@ function recordPage(): void {
   };
   new g.MutationObserver(() => {
     const text: string = g.document.getElementById('detail-state')?.textContent ?? '';
-    if (text && ui.states[ui.states.length - 1] !== text) {ui.states.push(text);}
+    if (text && ui.states[ui.states.length - 1] !== text) {
+      ui.states.push(text);
+    }
   }).observe(g.document, { subtree: true, childList: true, characterData: true });
 }
 
@@ -62,7 +72,9 @@ describe('the browser page at /ui, with access control on', () => {
     requests = [];
     page.on('pageerror', (error) => pageErrors.push(error.message));
     page.on('console', (message) => {
-      if (message.type() === 'error') {pageErrors.push(message.text());}
+      if (message.type() === 'error') {
+        pageErrors.push(message.text());
+      }
     });
     page.on('request', (sent) => requests.push(sent));
   });
@@ -131,7 +143,9 @@ describe('the browser page at /ui, with access control on', () => {
       const base = `http://127.0.0.1:${port}`;
       const html = await waitFor(
         async () => {
-          if (built.child.exitCode !== null) {throw new Error(`the built service exited: ${built.output()}`);}
+          if (built.child.exitCode !== null) {
+            throw new Error(`the built service exited: ${built.output()}`);
+          }
           const response = await fetch(`${base}/ui`);
           return response.ok ? response.text() : false;
         },
@@ -155,7 +169,14 @@ describe('the browser page at /ui, with access control on', () => {
     for (const operation of ['validate', 'transform', 'enrich', 'analyze', 'export']) {
       await page.check(`#submit-form input[name="operations"][value="${operation}"]`);
     }
-    await page.fill('#payload', JSON.stringify([{ city: 'Oslo', t: 4 }, { city: 'Rome', t: 18.5 }, { city: 'Lima', t: 19 }]));
+    await page.fill(
+      '#payload',
+      JSON.stringify([
+        { city: 'Oslo', t: 4 },
+        { city: 'Rome', t: 18.5 },
+        { city: 'Lima', t: 19 },
+      ]),
+    );
     await page.selectOption('#export-format', 'csv');
 
     const [submission] = await Promise.all([
@@ -186,19 +207,27 @@ describe('the browser page at /ui, with access control on', () => {
     expect(streamUrl).toMatch(/\?access_token=opst_[\w-]+$/);
     expect(requests.filter((sent) => sent.url().includes(apiKey))).toEqual([]);
     const apiRequests = requests.filter((sent) => sent.url().includes('/api/v1/'));
-    expect(apiRequests.filter((sent) => !sent.url().includes('access_token=') && sent.headers().authorization !== authorization()).map((sent) => sent.url())).toEqual([]);
+    expect(
+      apiRequests
+        .filter((sent) => !sent.url().includes('access_token=') && sent.headers().authorization !== authorization())
+        .map((sent) => sent.url()),
+    ).toEqual([]);
     expect(requests.filter((sent) => sent.url() === `${service.baseUrl}/api/v1/progress/${id}`)).toEqual([]);
     // The page closed its EventSource itself once the object settled, so the browser does not reconnect.
     expect(eventSources).toEqual([{ url: streamUrl, readyState: 2 }]);
 
-    const operationRows = await page.$$eval('#detail-operations-body tr', (rows) => rows.map((row) => [row.getAttribute('data-operation'), row.getAttribute('data-status')]));
+    const operationRows = await page.$$eval('#detail-operations-body tr', (rows) =>
+      rows.map((row) => [row.getAttribute('data-operation'), row.getAttribute('data-status')]),
+    );
     expect(operationRows).toEqual(['validate', 'transform', 'enrich', 'analyze', 'export'].map((operation) => [operation, 'completed']));
 
     await page.locator(`#objects-body tr[data-id="${id}"] .badge[data-state="completed"]`).waitFor({ timeout: 10_000 });
     expect(await page.textContent(`#objects-body tr[data-id="${id}"] [data-testid="row-progress"]`)).toBe('5/5');
 
     // Links to every artifact the API lists; one of them downloads the exact bytes stored in S3.
-    const { artifacts } = (await request(service.baseUrl).get(`/api/v1/objects/${id}/artifacts`).set('authorization', authorization()).expect(200)).body as {
+    const { artifacts } = (
+      await request(service.baseUrl).get(`/api/v1/objects/${id}/artifacts`).set('authorization', authorization()).expect(200)
+    ).body as {
       artifacts: { operation: string; key: string; s3_url: string }[];
     };
     const links = page.locator('#detail-artifacts a[data-testid="artifact-link"]');
@@ -206,7 +235,9 @@ describe('the browser page at /ui, with access control on', () => {
       (count) => (globalThis as any).document.querySelectorAll('#detail-artifacts a[data-testid="artifact-link"]').length === count,
       artifacts.length,
     );
-    const shown = await links.evaluateAll((anchors: any[]) => anchors.map((anchor) => ({ key: anchor.getAttribute('data-key') as string, href: anchor.href as string })));
+    const shown = await links.evaluateAll((anchors: any[]) =>
+      anchors.map((anchor) => ({ key: anchor.getAttribute('data-key') as string, href: anchor.href as string })),
+    );
     expect(shown.map((link) => link.key).sort()).toEqual(artifacts.map((artifact) => artifact.key).sort());
     expect(artifacts.map((artifact) => artifact.operation)).toEqual(expect.arrayContaining(['validate', 'export']));
     const exported = artifacts.find((artifact) => artifact.operation === 'export' && artifact.key.endsWith('.csv'))!;
@@ -217,7 +248,9 @@ describe('the browser page at /ui, with access control on', () => {
     expect(bytes.equals(await readS3(exported.s3_url))).toBe(true);
     expect(bytes.toString('utf8')).toContain('Rome');
 
-    if (process.env.UI_SCREENSHOT) {await page.screenshot({ path: process.env.UI_SCREENSHOT, fullPage: true });}
+    if (process.env.UI_SCREENSHOT) {
+      await page.screenshot({ path: process.env.UI_SCREENSHOT, fullPage: true });
+    }
     expect(pageErrors).toEqual([]);
   });
 
@@ -285,6 +318,8 @@ describe('the browser page at /ui, with access control on', () => {
     expect(await page.isDisabled('#cancel-button')).toBe(true);
     expect(await page.isDisabled('#retry-button')).toBe(true);
     expect((await recorded()).eventSources.every((source) => source.readyState === 2)).toBe(true);
-    expect((await query<{ state: string }>('select state from processing_objects where identifier = $1', [identifier]))[0]?.state).toBe('cancelled');
+    expect((await query<{ state: string }>('select state from processing_objects where identifier = $1', [identifier]))[0]?.state).toBe(
+      'cancelled',
+    );
   });
 });

@@ -34,7 +34,9 @@ const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex
 
 function csvOf(rows: number): Buffer {
   const lines = ['id,name,score,active'];
-  for (let i = 1; i <= rows; i++) {lines.push(`${i},name-${i},${(i * 1.5).toFixed(1)},${i % 2 === 0}`);}
+  for (let i = 1; i <= rows; i++) {
+    lines.push(`${i},name-${i},${(i * 1.5).toFixed(1)},${i % 2 === 0}`);
+  }
   return Buffer.from(`${lines.join('\n')}\n`);
 }
 
@@ -58,7 +60,9 @@ async function unfinishedUploads(prefix: string): Promise<string[] | 'unsupporte
     const page = await client.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket, Prefix: prefix }));
     return (page.Uploads ?? []).map((upload) => upload.Key!);
   } catch (error) {
-    if ((error as { name?: string }).name === 'NotImplemented') {return 'unsupported';}
+    if ((error as { name?: string }).name === 'NotImplemented') {
+      return 'unsupported';
+    }
     throw error;
   } finally {
     client.destroy();
@@ -88,7 +92,9 @@ describe('uploading a file (multipart/form-data)', () => {
     expect(await rowsWithIdentifier(identifier)).toEqual([]);
     expect(await listS3Keys(`${identifier}/`)).toEqual([]);
     const uploads = await unfinishedUploads(`${identifier}/`);
-    if (uploads !== 'unsupported') {expect(uploads).toEqual([]);}
+    if (uploads !== 'unsupported') {
+      expect(uploads).toEqual([]);
+    }
     expect(await jobCount(q)).toBe(jobsBefore);
   };
 
@@ -98,7 +104,10 @@ describe('uploading a file (multipart/form-data)', () => {
     queue = new Queue(OBJECTS_QUEUE, { connection: { url: service.config.redis.url }, prefix: service.config.redis.prefix });
     limitedQueue = new Queue(OBJECTS_QUEUE, { connection: { url: limited.config.redis.url }, prefix: limited.config.redis.prefix });
     partsLimited = await startTestApp({ UPLOAD_LIMIT_BYTES: String(PARTS_LIMIT), APP_ROLE: 'api' });
-    partsLimitedQueue = new Queue(OBJECTS_QUEUE, { connection: { url: partsLimited.config.redis.url }, prefix: partsLimited.config.redis.prefix });
+    partsLimitedQueue = new Queue(OBJECTS_QUEUE, {
+      connection: { url: partsLimited.config.redis.url },
+      prefix: partsLimited.config.redis.prefix,
+    });
   });
 
   afterAll(async () => {
@@ -122,7 +131,13 @@ describe('uploading a file (multipart/form-data)', () => {
       .field('priority', '7')
       .attach('file', csv, { filename: 'customers.csv', contentType: 'text/csv' })
       .expect(202);
-    expect(response.body).toEqual({ id: expect.any(String), identifier, state: 'queued', task_id: expect.any(String), message: 'Object queued for processing' });
+    expect(response.body).toEqual({
+      id: expect.any(String),
+      identifier,
+      state: 'queued',
+      task_id: expect.any(String),
+      message: 'Object queued for processing',
+    });
 
     const [row] = await rowsWithIdentifier(identifier);
     expect(row).toMatchObject({ id: response.body.id, operations: ['validate', 'transform'], metadata: { team: 'crm' }, priority: 7 });
@@ -185,13 +200,20 @@ describe('uploading a file (multipart/form-data)', () => {
     expect((row!.source as SourceRow).content_type).toBe('text/csv');
     await settled(accepted.body.id as string);
 
-    const json = await api().post('/api/v1/process/upload').send({ identifier: uniqueIdentifier('upload-json'), operations: ['validate'] }).expect(415);
+    const json = await api()
+      .post('/api/v1/process/upload')
+      .send({ identifier: uniqueIdentifier('upload-json'), operations: ['validate'] })
+      .expect(415);
     expectErrorShape(json.body, 415, 'unsupported_media_type');
   });
 
   it('recognises images by their bytes: a PNG is image/png, a JPEG sent as customers.csv (text/csv) is image/jpeg', async () => {
-    const png = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#336699' } }).png().toBuffer();
-    const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#996633' } }).jpeg().toBuffer();
+    const png = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#336699' } })
+      .png()
+      .toBuffer();
+    const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#996633' } })
+      .jpeg()
+      .toBuffer();
 
     const pngIdentifier = uniqueIdentifier('png-upload');
     const pngResponse = await api()
@@ -256,7 +278,10 @@ describe('uploading a file (multipart/form-data)', () => {
     const identifier = uniqueIdentifier('aborted');
     const jobsBefore = await jobCount(queue);
     const boundary = `----abort${randomUUID().replace(/-/g, '')}`;
-    const req = httpRequest(`${service.baseUrl}/api/v1/process`, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } });
+    const req = httpRequest(`${service.baseUrl}/api/v1/process`, {
+      method: 'POST',
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    });
     req.on('error', () => undefined);
     req.write(`--${boundary}\r\ncontent-disposition: form-data; name="identifier"\r\n\r\n${identifier}\r\n`);
     req.write(`--${boundary}\r\ncontent-disposition: form-data; name="operations"\r\n\r\nvalidate\r\n`);
@@ -273,7 +298,10 @@ describe('uploading a file (multipart/form-data)', () => {
     const identifier = uniqueIdentifier('big-payload');
     const jobsBefore = await jobCount(limitedQueue);
     const payload = Array.from({ length: 400 }, (_, i) => ({ i, text: 'x'.repeat(20) }));
-    const response = await request(limited.baseUrl).post('/api/v1/process').send({ identifier, operations: ['validate'], payload }).expect(413);
+    const response = await request(limited.baseUrl)
+      .post('/api/v1/process')
+      .send({ identifier, operations: ['validate'], payload })
+      .expect(413);
     expectErrorShape(response.body, 413, 'payload_too_large');
     await expectNothingLeft(identifier, limitedQueue, jobsBefore);
   });
@@ -310,10 +338,19 @@ describe('uploading a file (multipart/form-data)', () => {
         'validation_failed',
         /must come before the file/,
       ],
-      ['no file', (identifier) => api().post('/api/v1/process').field('identifier', identifier).field('operations', 'validate'), 'validation_failed', /file.*required/],
+      [
+        'no file',
+        (identifier) => api().post('/api/v1/process').field('identifier', identifier).field('operations', 'validate'),
+        'validation_failed',
+        /file.*required/,
+      ],
       [
         'no identifier',
-        () => api().post('/api/v1/process').field('operations', 'validate').attach('file', file, { filename: 'a.csv', contentType: 'text/csv' }),
+        () =>
+          api()
+            .post('/api/v1/process')
+            .field('operations', 'validate')
+            .attach('file', file, { filename: 'a.csv', contentType: 'text/csv' }),
         'validation_failed',
         /identifier/,
       ],
@@ -417,8 +454,13 @@ describe('uploading a file (multipart/form-data)', () => {
     const csv = csvOf(20);
     const send = (bytes: Buffer, idempotencyKey?: string) => {
       const req = api().post('/api/v1/process');
-      if (idempotencyKey) {req.set('Idempotency-Key', idempotencyKey);}
-      return req.field('identifier', identifier).field('operations', 'validate').attach('file', bytes, { filename: 'a.csv', contentType: 'text/csv' });
+      if (idempotencyKey) {
+        req.set('Idempotency-Key', idempotencyKey);
+      }
+      return req
+        .field('identifier', identifier)
+        .field('operations', 'validate')
+        .attach('file', bytes, { filename: 'a.csv', contentType: 'text/csv' });
     };
     const first = await send(csv, key).expect(202);
 
@@ -433,7 +475,10 @@ describe('uploading a file (multipart/form-data)', () => {
     expect(duplicate.body.message).toContain(first.body.id);
     expect(duplicate.body.details).toMatchObject({ id: first.body.id, identifier });
 
-    const viaJson = await api().post('/api/v1/process').send({ identifier, operations: ['validate'] }).expect(409);
+    const viaJson = await api()
+      .post('/api/v1/process')
+      .send({ identifier, operations: ['validate'] })
+      .expect(409);
     expect(viaJson.body).toMatchObject({ code: 'identifier_taken', details: { id: first.body.id } });
 
     const rows = await rowsWithIdentifier(identifier);
@@ -449,7 +494,10 @@ describe('uploading a file (multipart/form-data)', () => {
     const apiProcess = spawnService({ ...service.env, APP_ROLE: 'api', PORT: String(port), HOST: '127.0.0.1' });
     try {
       const baseUrl = `http://127.0.0.1:${port}`;
-      await waitFor(async () => (await fetch(`${baseUrl}/health/live`).catch(() => undefined))?.ok === true, { what: 'the API process to answer', timeoutMs: 30_000 });
+      await waitFor(async () => (await fetch(`${baseUrl}/health/live`).catch(() => undefined))?.ok === true, {
+        what: 'the API process to answer',
+        timeoutMs: 30_000,
+      });
       const identifier = uniqueIdentifier('large-upload');
       const rssBefore = memoryOf(apiProcess.child.pid!);
       const sent = await streamMultipartUpload(baseUrl, identifier, 24 * 1024 * 1024);
@@ -487,17 +535,22 @@ async function streamMultipartUpload(
   const hash = createHash('sha256');
   let size = 0;
   function* body(): Generator<Buffer> {
-    const field = (name: string, value: string) => Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`);
+    const field = (name: string, value: string) =>
+      Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`);
     yield field('identifier', identifier);
     yield field('operations', '["validate"]');
-    yield Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="large.csv"\r\ncontent-type: text/csv\r\n\r\n`);
+    yield Buffer.from(
+      `--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="large.csv"\r\ncontent-type: text/csv\r\n\r\n`,
+    );
     const header = Buffer.from('id,name,score,active,comment\n');
     hash.update(header);
     size += header.length;
     yield header;
-    for (let row = 0; size < bytes; ) {
+    for (let row = 0; size < bytes;) {
       const lines: string[] = [];
-      for (let i = 0; i < 2000; i++, row++) {lines.push(`${row},name-${row},${row % 97},${row % 2 === 0},some words of comment ${row}\n`);}
+      for (let i = 0; i < 2000; i++, row++) {
+        lines.push(`${row},name-${row},${row % 97},${row % 2 === 0},some words of comment ${row}\n`);
+      }
       const chunk = Buffer.from(lines.join(''));
       hash.update(chunk);
       size += chunk.length;
@@ -506,11 +559,17 @@ async function streamMultipartUpload(
     yield Buffer.from(`\r\n--${boundary}--\r\n`);
   }
   const answer = await new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
-    const req = httpRequest(`${baseUrl}/api/v1/process`, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> }));
-    });
+    const req = httpRequest(
+      `${baseUrl}/api/v1/process`,
+      { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> }),
+        );
+      },
+    );
     req.on('error', reject);
     pipeline(Readable.from(body()), req).catch(reject);
   });

@@ -60,14 +60,23 @@ async function call(app: TestApp, { method, path, key, body }: Call): Promise<Re
 }
 
 async function submit(app: TestApp, body: Record<string, unknown>, key?: string): Promise<Response> {
-  const response = await call(app, { method: 'POST', path: '/api/v1/process', key, body: { identifier: uniqueIdentifier('webhook'), operations: ['validate'], ...body } });
-  if (response.status === 202) {createdObjects.push({ app, id: response.body.id as string, key });}
+  const response = await call(app, {
+    method: 'POST',
+    path: '/api/v1/process',
+    key,
+    body: { identifier: uniqueIdentifier('webhook'), operations: ['validate'], ...body },
+  });
+  if (response.status === 202) {
+    createdObjects.push({ app, id: response.body.id as string, key });
+  }
   return response;
 }
 
 async function registerWebhook(app: TestApp, body: Record<string, unknown>, key?: string): Promise<Response> {
   const response = await call(app, { method: 'POST', path: '/api/v1/webhooks', key, body });
-  if (response.status === 201) {createdWebhooks.push(response.body.id as string);}
+  if (response.status === 201) {
+    createdWebhooks.push(response.body.id as string);
+  }
   return response;
 }
 
@@ -126,7 +135,9 @@ describe('webhooks (API and worker in one process)', () => {
     const secret = submitted.body.webhook_secret as string;
     expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
 
-    const [request] = await waitFor(() => requestsAbout('/own', id).length > 0 && requestsAbout('/own', id), { what: 'the delivery of the own webhook' });
+    const [request] = await waitFor(() => requestsAbout('/own', id).length > 0 && requestsAbout('/own', id), {
+      what: 'the delivery of the own webhook',
+    });
     expect(request!.headers['content-type']).toBe('application/json');
     expect(signatureIsValid(secret, request!)).toBe(true);
     expect(signatureIsValid(`whsec_${Buffer.alloc(32).toString('base64')}`, request!)).toBe(false);
@@ -139,7 +150,17 @@ describe('webhooks (API and worker in one process)', () => {
       return items[0]?.status === 'delivered' && items;
     });
     expect(recorded).toEqual([
-      expect.objectContaining({ id: request!.headers['webhook-id'], webhook_id: null, object_id: id, event: 'completed', status: 'delivered', attempts: 1, last_status_code: 200, last_error: null, next_attempt_at: null }),
+      expect.objectContaining({
+        id: request!.headers['webhook-id'],
+        webhook_id: null,
+        object_id: id,
+        event: 'completed',
+        status: 'delivered',
+        attempts: 1,
+        last_status_code: 200,
+        last_error: null,
+        next_attempt_at: null,
+      }),
     ]);
     // The secret is not part of the object as shown.
     const object = await call(app, { method: 'GET', path: `/api/v1/objects/${id}` });
@@ -150,13 +171,25 @@ describe('webhooks (API and worker in one process)', () => {
     receiver.answer('/team-retry', (nth) => (nth < 2 ? 500 : 204));
     const created = await registerWebhook(app, { url: `${receiverUrl}/team-retry`, events: ['completed', 'cancelled'] });
     expect(created.status).toBe(201);
-    expect(created.body).toEqual({ id: expect.any(String), team: 'default', url: `${receiverUrl}/team-retry`, events: ['completed', 'cancelled'], created_at: expect.any(String), secret: expect.stringMatching(/^whsec_/) });
+    expect(created.body).toEqual({
+      id: expect.any(String),
+      team: 'default',
+      url: `${receiverUrl}/team-retry`,
+      events: ['completed', 'cancelled'],
+      created_at: expect.any(String),
+      secret: expect.stringMatching(/^whsec_/),
+    });
     const webhookId = created.body.id as string;
     const listed = await call(app, { method: 'GET', path: '/api/v1/webhooks' });
-    expect((listed.body.items as Record<string, unknown>[]).find((item) => item.id === webhookId)).toEqual({ ...created.body, secret: undefined });
+    expect((listed.body.items as Record<string, unknown>[]).find((item) => item.id === webhookId)).toEqual({
+      ...created.body,
+      secret: undefined,
+    });
 
     const id = (await submit(app, {})).body.id as string;
-    const requests = await waitFor(() => requestsAbout('/team-retry', id).length >= 3 && requestsAbout('/team-retry', id), { what: 'three attempts' });
+    const requests = await waitFor(() => requestsAbout('/team-retry', id).length >= 3 && requestsAbout('/team-retry', id), {
+      what: 'three attempts',
+    });
     expect(requests.map((request) => request.answeredWith)).toEqual([500, 500, 204]);
     expect(new Set(requests.map((request) => request.headers['webhook-id'])).size).toBe(1);
     for (const request of requests) {
@@ -168,14 +201,27 @@ describe('webhooks (API and worker in one process)', () => {
       const items = (await deliveries(app, `/api/v1/webhooks/${webhookId}/deliveries`)).filter((item) => item.object_id === id);
       return items[0]?.status === 'delivered' && items;
     });
-    expect(recorded).toEqual([expect.objectContaining({ webhook_id: webhookId, event: 'completed', status: 'delivered', attempts: 3, last_status_code: 204, last_error: null })]);
+    expect(recorded).toEqual([
+      expect.objectContaining({
+        webhook_id: webhookId,
+        event: 'completed',
+        status: 'delivered',
+        attempts: 3,
+        last_status_code: 204,
+        last_error: null,
+      }),
+    ]);
     expect(await deliveries(app, `/api/v1/objects/${id}/webhook-deliveries`)).toEqual(recorded);
     const metrics = await (await fetch(`${app.baseUrl}/metrics`)).text();
     expect(sampleValue(metrics, 'webhook_delivery_attempts_total', { outcome: 'failed' })).toBeGreaterThanOrEqual(2);
     expect(sampleValue(metrics, 'webhook_delivery_attempts_total', { outcome: 'delivered' })).toBeGreaterThanOrEqual(1);
 
     // Not asked for: no delivery of a failure.
-    expect(receiver.to('/team-retry').filter((request) => payloadOf(request).type !== 'object.completed' && payloadOf(request).type !== 'object.cancelled')).toEqual([]);
+    expect(
+      receiver
+        .to('/team-retry')
+        .filter((request) => payloadOf(request).type !== 'object.completed' && payloadOf(request).type !== 'object.cancelled'),
+    ).toEqual([]);
 
     expect((await call(app, { method: 'DELETE', path: `/api/v1/webhooks/${webhookId}` })).status).toBe(204);
     const gone = await call(app, { method: 'GET', path: `/api/v1/webhooks/${webhookId}/deliveries` });
@@ -194,7 +240,12 @@ describe('webhooks (API and worker in one process)', () => {
       },
       { timeoutMs: 30_000, what: 'the delivery to fail for good' },
     );
-    expect(failed).toMatchObject({ status: 'failed', last_status_code: 500, last_error: expect.stringMatching(/^HTTP 500: refused by the test receiver/), next_attempt_at: null });
+    expect(failed).toMatchObject({
+      status: 'failed',
+      last_status_code: 500,
+      last_error: expect.stringMatching(/^HTTP 500: refused by the test receiver/),
+      next_attempt_at: null,
+    });
     expect(failed!.attempts).toBeGreaterThan(1);
     expect(requestsAbout('/always-500', id)).toHaveLength(failed!.attempts);
   });
@@ -213,7 +264,11 @@ describe('webhooks (API and worker in one process)', () => {
       },
     });
     expect(response.status).toBe(200);
-    const [accepted, refused] = response.body.items as { status: number; result?: Record<string, unknown>; error?: Record<string, unknown> }[];
+    const [accepted, refused] = response.body.items as {
+      status: number;
+      result?: Record<string, unknown>;
+      error?: Record<string, unknown>;
+    }[];
     expect(accepted).toMatchObject({ status: 202, result: { identifier: good, webhook_secret: expect.stringMatching(/^whsec_/) } });
     expect(refused).toMatchObject({ status: 400, error: { code: 'webhook_destination_refused' } });
     const id = accepted!.result!.id as string;
@@ -262,7 +317,11 @@ describe('webhooks (API and worker in one process)', () => {
     expect(metadata.body.message).toMatch(/metadata/);
 
     const identifier = uniqueIdentifier('webhook-refused');
-    const submitted = await call(app, { method: 'POST', path: '/api/v1/process', body: { identifier, operations: ['validate'], webhook: { url: `http://localhost:${receiver.port}/own` } } });
+    const submitted = await call(app, {
+      method: 'POST',
+      path: '/api/v1/process',
+      body: { identifier, operations: ['validate'], webhook: { url: `http://localhost:${receiver.port}/own` } },
+    });
     expect(submitted.status).toBe(400);
     expectErrorShape(submitted.body, 400, 'webhook_destination_refused');
     expect(submitted.body.details).toEqual([{ field: 'webhook.url', message: expect.stringMatching(/loopback/) }]);
@@ -283,7 +342,9 @@ describe('webhooks (API and worker in one process)', () => {
     const body = (await response.json()) as Record<string, unknown>;
     expect(response.status).toBe(202);
     createdObjects.push({ app, id: body.id as string });
-    const [request] = await waitFor(() => requestsAbout('/upload', body.id as string).length > 0 && requestsAbout('/upload', body.id as string));
+    const [request] = await waitFor(
+      () => requestsAbout('/upload', body.id as string).length > 0 && requestsAbout('/upload', body.id as string),
+    );
     expect(signatureIsValid(body.webhook_secret as string, request!)).toBe(true);
   });
 });
@@ -292,7 +353,13 @@ describe('webhooks delivered by separate worker processes', () => {
   let api: TestApp;
   const workers: ServiceProcess[] = [];
   // Jobs of a killed worker come back within seconds, and a killed delivery's claim lapses after 2 × 1 s + 1 s.
-  const WORKER_ENV = { ...FAST_DELIVERY, WEBHOOK_TIMEOUT_MS: '1000', WORKER_LOCK_DURATION_MS: '2000', WORKER_STALLED_INTERVAL_MS: '1000', RECONCILE_INTERVAL_MS: '1000' };
+  const WORKER_ENV = {
+    ...FAST_DELIVERY,
+    WEBHOOK_TIMEOUT_MS: '1000',
+    WORKER_LOCK_DURATION_MS: '2000',
+    WORKER_STALLED_INTERVAL_MS: '1000',
+    RECONCILE_INTERVAL_MS: '1000',
+  };
 
   function spawnWorker(overrides: Record<string, string> = {}): ServiceProcess {
     const worker = spawnService({ ...api.env, APP_ROLE: 'worker', LOG_LEVEL: 'log', ...WORKER_ENV, ...overrides });
@@ -361,16 +428,26 @@ describe('webhooks delivered by separate worker processes', () => {
     const submitted = await submit(api, { webhook: { url: `http://localhost:${receiver.port}/rebound` } });
     expect(submitted.status).toBe(202);
     const id = submitted.body.id as string;
-    const [refused] = await waitFor(async () => {
-      const items = await deliveries(api, `/api/v1/objects/${id}/webhook-deliveries`);
-      return items[0] && items[0].attempts >= 2 && items;
-    }, { timeoutMs: 60_000, what: 'two refused attempts' });
-    expect(refused).toMatchObject({ status: 'pending', last_status_code: null, last_error: expect.stringMatching(/^The webhook host 'localhost' resolves to (127\.0\.0\.1|::1), a loopback address/) });
+    const [refused] = await waitFor(
+      async () => {
+        const items = await deliveries(api, `/api/v1/objects/${id}/webhook-deliveries`);
+        return items[0] && items[0].attempts >= 2 && items;
+      },
+      { timeoutMs: 60_000, what: 'two refused attempts' },
+    );
+    expect(refused).toMatchObject({
+      status: 'pending',
+      last_status_code: null,
+      last_error: expect.stringMatching(/^The webhook host 'localhost' resolves to (127\.0\.0\.1|::1), a loopback address/),
+    });
     expect(receiver.to('/rebound')).toEqual([]);
     // Its delivery would otherwise go on being tried by the next describe's worker.
     expect((await call(api, { method: 'DELETE', path: `/api/v1/objects/${id}` })).status).toBe(204);
     expect(await query('select id from webhook_deliveries where object_id = $1', [id])).toEqual([]);
-    createdObjects.splice(createdObjects.findIndex((created) => created.id === id), 1);
+    createdObjects.splice(
+      createdObjects.findIndex((created) => created.id === id),
+      1,
+    );
   }, 120_000);
 });
 
@@ -421,11 +498,18 @@ describe('webhooks and teams (AUTH_REQUIRED=true)', () => {
     const alphaObject = (await submit(app, {}, keys.alphaWriter)).body.id as string;
     await waitFor(() => requestsAbout('/alpha', alphaObject).length > 0, { what: "the delivery of alpha's object" });
     // Beta's object settled too (its row says so), and alpha's webhook was told nothing of it.
-    await waitFor(async () => (await query<{ state: string }>('select state from processing_objects where id = $1', [betaObject]))[0]?.state === 'completed');
+    await waitFor(
+      async () =>
+        (await query<{ state: string }>('select state from processing_objects where id = $1', [betaObject]))[0]?.state === 'completed',
+    );
     expect(requestsAbout('/alpha', betaObject)).toEqual([]);
     expect(await query('select id from webhook_deliveries where object_id = $1', [betaObject])).toEqual([]);
 
-    const alphaDeliveries = await call(app, { method: 'GET', path: `/api/v1/objects/${alphaObject}/webhook-deliveries`, key: keys.betaWriter });
+    const alphaDeliveries = await call(app, {
+      method: 'GET',
+      path: `/api/v1/objects/${alphaObject}/webhook-deliveries`,
+      key: keys.betaWriter,
+    });
     expect(alphaDeliveries.status).toBe(404);
     expectErrorShape(alphaDeliveries.body, 404, 'object_not_found');
     const own = await call(app, { method: 'GET', path: `/api/v1/webhooks/${webhookId}/deliveries`, key: keys.alphaReader });

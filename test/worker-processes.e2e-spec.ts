@@ -35,7 +35,11 @@ async function within<T, F>(promise: Promise<T>, ms: number, fallback: F): Promi
 
 /** Every `Object <id> (job <job>): <outcome>` line a worker process logged. */
 function handledJobs(worker: ServiceProcess): { objectId: string; jobId: string; outcome: string }[] {
-  return [...worker.output().matchAll(/Object ([0-9a-f-]{36}) \(job ([^)]+)\): (\w+)/g)].map(([, objectId, jobId, outcome]) => ({ objectId: objectId!, jobId: jobId!, outcome: outcome! }));
+  return [...worker.output().matchAll(/Object ([0-9a-f-]{36}) \(job ([^)]+)\): (\w+)/g)].map(([, objectId, jobId, outcome]) => ({
+    objectId: objectId!,
+    jobId: jobId!,
+    outcome: outcome!,
+  }));
 }
 
 /** The worker logs how a job ended just after the row settles: wait until `count` such lines are there. */
@@ -108,8 +112,12 @@ describe('worker processes', () => {
           [`${prefix}-%`],
         );
         maxProcessing = Math.max(maxProcessing, Number(row!.processing));
-        if (stopped || (submitted && Number(row!.completed) === total)) {return;}
-        if (Date.now() > deadline) {throw new Error(`only ${row!.completed} of ${total} objects completed in time`);}
+        if (stopped || (submitted && Number(row!.completed) === total)) {
+          return;
+        }
+        if (Date.now() > deadline) {
+          throw new Error(`only ${row!.completed} of ${total} objects completed in time`);
+        }
         await sleep(20);
       }
     })();
@@ -133,7 +141,11 @@ describe('worker processes', () => {
     }
     // Each object was completed exactly once, by one of the two processes, and both took part.
     await waitForHandledJobs(workers, total);
-    const completedBy = workers.map((worker) => handledJobs(worker).filter((job) => job.outcome === 'completed').map((job) => job.objectId));
+    const completedBy = workers.map((worker) =>
+      handledJobs(worker)
+        .filter((job) => job.outcome === 'completed')
+        .map((job) => job.objectId),
+    );
     expect([...completedBy[0]!, ...completedBy[1]!].sort()).toEqual([...ids].sort());
     expect(completedBy[0]!.length).toBeGreaterThanOrEqual(1);
     expect(completedBy[1]!.length).toBeGreaterThanOrEqual(1);
@@ -198,7 +210,9 @@ describe('worker processes', () => {
     // Exactly one result per operation of the plan, plus the files the operations recorded, and nothing else.
     const bucket = api.config.s3.bucket;
     const resultKeys = EXPORT_PLAN.map((operation) => `${identifier}/${operation}_result.json`);
-    const fileKeys = EXPORT_PLAN.flatMap((operation) => statusesAfter[operation]!.files ?? []).map((url) => url.replace(`s3://${bucket}/`, ''));
+    const fileKeys = EXPORT_PLAN.flatMap((operation) => statusesAfter[operation]!.files ?? []).map((url) =>
+      url.replace(`s3://${bucket}/`, ''),
+    );
     expect(fileKeys).toEqual(expect.arrayContaining([`${identifier}/transform/records.ndjson`, `${identifier}/export/records.ndjson`]));
     const keys = await listS3Keys(`${identifier}/`);
     expect(keys).toEqual([...resultKeys, ...fileKeys].sort());
@@ -224,16 +238,26 @@ describe('worker processes', () => {
       await waitFor(
         async () => {
           const progress = await progressOf(api, id);
-          return (progress.progress.current >= ANALYZE_PLAN.length - 1 || ['completed', 'failed', 'cancelled'].includes(progress.state)) && progress;
+          return (
+            (progress.progress.current >= ANALYZE_PLAN.length - 1 || ['completed', 'failed', 'cancelled'].includes(progress.state)) &&
+            progress
+          );
         },
         { timeoutMs: 60_000, intervalMs: 5, what: `round ${round}: the last operation to start` },
       );
       await sleep((round % 5) * 15);
       const cancel = await request(api.baseUrl).post(`/api/v1/objects/${id}/cancel`);
-      expect({ round, status: cancel.status, expected: [200, 409].includes(cancel.status) }).toEqual({ round, status: cancel.status, expected: true });
+      expect({ round, status: cancel.status, expected: [200, 409].includes(cancel.status) }).toEqual({
+        round,
+        status: cancel.status,
+        expected: true,
+      });
 
       // The worker reports how its run of the job ended; after that, nothing may change the state.
-      await waitFor(() => handledJobs(worker).find((job) => job.objectId === id), { timeoutMs: 60_000, what: `round ${round}: the worker to finish the job` });
+      await waitFor(() => handledJobs(worker).find((job) => job.objectId === id), {
+        timeoutMs: 60_000,
+        what: `round ${round}: the worker to finish the job`,
+      });
       const workerOutcome = handledJobs(worker).find((job) => job.objectId === id)!.outcome;
       await sleep(300);
       const settled = await progressOf(api, id);
@@ -243,7 +267,14 @@ describe('worker processes', () => {
 
       if (cancel.status === 200) {
         outcomes.cancelled++;
-        expect({ round, cancelState: cancel.body.state, settled: settled.state, later: later.state, row: row.state, workerOutcome }).toEqual({
+        expect({
+          round,
+          cancelState: cancel.body.state,
+          settled: settled.state,
+          later: later.state,
+          row: row.state,
+          workerOutcome,
+        }).toEqual({
           round,
           cancelState: 'cancelled',
           settled: 'cancelled',
@@ -286,7 +317,10 @@ describe('worker processes', () => {
     expect(worker.output()).not.toMatch(/Listening on/);
 
     const id = await submit(api, uniqueIdentifier('worker-role'), ['validate']);
-    await waitFor(async () => (await progressOf(api, id)).state === 'completed', { timeoutMs: 60_000, what: 'the worker process to complete the object' });
+    await waitFor(async () => (await progressOf(api, id)).state === 'completed', {
+      timeoutMs: 60_000,
+      what: 'the worker process to complete the object',
+    });
     await waitForHandledJobs([worker], 1);
     expect(handledJobs(worker)).toEqual([{ objectId: id, jobId: expect.any(String), outcome: 'completed' }]);
   }, 120_000);
@@ -295,12 +329,16 @@ describe('worker processes', () => {
     ['MAX_PARALLEL_WORKERS', 'abc'],
     ['APP_ROLE', 'bogus'],
     ['DATABASE_URL', 'not-a-url'],
-  ])('refuses to start with %s=%s, naming the variable', async (name, value) => {
-    const service = spawnService({ ...(process.env as Record<string, string>), LOG_LEVEL: 'log', [name]: value });
-    processes.push(service);
-    const code = await within(service.exited, 30_000, 'still running');
-    expect(code).toBe(1);
-    expect(service.output()).toContain(name);
-    expect(service.output()).not.toMatch(/^\s+at /m);
-  }, 60_000);
+  ])(
+    'refuses to start with %s=%s, naming the variable',
+    async (name, value) => {
+      const service = spawnService({ ...(process.env as Record<string, string>), LOG_LEVEL: 'log', [name]: value });
+      processes.push(service);
+      const code = await within(service.exited, 30_000, 'still running');
+      expect(code).toBe(1);
+      expect(service.output()).toContain(name);
+      expect(service.output()).not.toMatch(/^\s+at /m);
+    },
+    60_000,
+  );
 });

@@ -44,7 +44,13 @@ function jsonOperations({ presign }) {
           kind: 'json',
           size: sourceBytes.length,
           sha256: createHash('sha256').update(sourceBytes).digest('hex'),
-          json_kind: Array.isArray(document) ? 'array' : document === null ? 'null' : typeof document === 'object' ? 'object' : typeof document,
+          json_kind: Array.isArray(document)
+            ? 'array'
+            : document === null
+              ? 'null'
+              : typeof document === 'object'
+                ? 'object'
+                : typeof document,
           record_count: Array.isArray(document) ? document.length : 1,
           json_schema: 'not_provided',
         },
@@ -116,7 +122,11 @@ function jsonOperations({ presign }) {
         }
       }
       return {
-        result: { kind: 'json', record_count: state.records.length, fields: Object.fromEntries([...statistics].map(([name, s]) => [name, s.summary()])) },
+        result: {
+          kind: 'json',
+          record_count: state.records.length,
+          fields: Object.fromEntries([...statistics].map(([name, s]) => [name, s.summary()])),
+        },
       };
     },
     export(state) {
@@ -137,7 +147,12 @@ function jsonOperations({ presign }) {
               return { operation, key, s3_url: s3Url, url, expires_at: expiresAt.toISOString() };
             }),
           );
-          return { format: 'ndjson', file: files[0].s3Url, bytes: files[0].size, manifest: { generated_at: new Date().toISOString(), artifacts } };
+          return {
+            format: 'ndjson',
+            file: files[0].s3Url,
+            bytes: files[0].size,
+            manifest: { generated_at: new Date().toISOString(), artifacts },
+          };
         },
       };
     },

@@ -29,13 +29,21 @@ const client = new S3Client({
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 const INTEGER = /^-?\d+$/;
 function inferScalar(cell) {
-  if (cell === '') return null;
+  if (cell === '') {
+    return null;
+  }
   const lower = cell.toLowerCase();
-  if (lower === 'true') return true;
-  if (lower === 'false') return false;
+  if (lower === 'true') {
+    return true;
+  }
+  if (lower === 'false') {
+    return false;
+  }
   if (NUMBER.test(cell)) {
     const value = Number(cell);
-    if (Number.isFinite(value) && (!INTEGER.test(cell) || Number.isSafeInteger(value))) return value;
+    if (Number.isFinite(value) && (!INTEGER.test(cell) || Number.isSafeInteger(value))) {
+      return value;
+    }
   }
   return cell;
 }
@@ -53,7 +61,9 @@ function ndjson() {
         return done();
       }
       const record = {};
-      for (let index = 0; index < columns.length; index++) record[columns[index]] = inferScalar(row[index] ?? '');
+      for (let index = 0; index < columns.length; index++) {
+        record[columns[index]] = inferScalar(row[index] ?? '');
+      }
       pending += `${JSON.stringify(record)}\n`;
       records++;
       if (pending.length >= 65536) {
@@ -97,7 +107,14 @@ async function main() {
   const cpuUsed = process.cpuUsage(cpu);
   const status = fs.readFileSync('/proc/self/status', 'utf8');
   const hwmKb = Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN);
-  const result = { ms, cpu_ms: (cpuUsed.user + cpuUsed.system) / 1000, records: converter.records(), bytes_in: Number(source.ContentLength), bytes_out: bytesOut, peak_rss_bytes: hwmKb * 1024 };
+  const result = {
+    ms,
+    cpu_ms: (cpuUsed.user + cpuUsed.system) / 1000,
+    records: converter.records(),
+    bytes_in: Number(source.ContentLength),
+    bytes_out: bytesOut,
+    peak_rss_bytes: hwmKb * 1024,
+  };
   fs.writeFileSync(env.BASELINE_RESULT, JSON.stringify(result));
   client.destroy();
 }

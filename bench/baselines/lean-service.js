@@ -93,7 +93,9 @@ function progressView(row) {
     state: row.state,
     current_operation: row.current_operation,
     progress: row.progress,
-    operations_status: Object.fromEntries(row.plan.map((operation) => [operation, { ...NOT_STARTED, ...row.operations_status[operation] }])),
+    operations_status: Object.fromEntries(
+      row.plan.map((operation) => [operation, { ...NOT_STARTED, ...row.operations_status[operation] }]),
+    ),
     s3_artifacts: row.s3_artifacts,
     error_message: row.error_message,
   };
@@ -106,7 +108,9 @@ function buildApi(queue) {
     app.addHook('onRequest', async (request, reply) => {
       const token = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1];
       if (!token || !timingSafeEqual(createHash('sha256').update(token).digest(), keyHash)) {
-        return reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: 'A valid API key is required', code: 'unauthorized' });
+        return reply
+          .code(401)
+          .send({ statusCode: 401, error: 'Unauthorized', message: 'A valid API key is required', code: 'unauthorized' });
       }
     });
   }
@@ -129,7 +133,9 @@ function buildApi(queue) {
       ]);
     } catch (error) {
       if (error.code === '23505') {
-        return reply.code(409).send({ statusCode: 409, error: 'Conflict', message: `Identifier '${body.identifier}' is taken`, code: 'identifier_taken' });
+        return reply
+          .code(409)
+          .send({ statusCode: 409, error: 'Conflict', message: `Identifier '${body.identifier}' is taken`, code: 'identifier_taken' });
       }
       throw error;
     }
@@ -141,7 +147,9 @@ function buildApi(queue) {
   app.get('/api/v1/progress/:object_id', async (request, reply) => {
     const id = request.params.object_id;
     if (!UUID.test(id)) {
-      return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: 'object_id must be a UUID', code: 'validation_failed' });
+      return reply
+        .code(400)
+        .send({ statusCode: 400, error: 'Bad Request', message: 'object_id must be a UUID', code: 'validation_failed' });
     }
     const { rows } = await query('lean-progress', SELECT_PROGRESS, [id]);
     if (!rows[0]) {
@@ -176,7 +184,9 @@ function buildWorker() {
     endpoint: process.env.S3_ENDPOINT,
     region: process.env.S3_REGION ?? 'us-east-1',
     forcePathStyle: process.env.S3_FORCE_PATH_STYLE === 'true',
-    credentials: process.env.AWS_ACCESS_KEY_ID ? { accessKeyId: process.env.AWS_ACCESS_KEY_ID, secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY } : undefined,
+    credentials: process.env.AWS_ACCESS_KEY_ID
+      ? { accessKeyId: process.env.AWS_ACCESS_KEY_ID, secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY }
+      : undefined,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     maxAttempts: 3,
@@ -190,11 +200,16 @@ function buildWorker() {
   };
   const presign = async (url) => {
     const key = url.slice(`s3://${bucket}/`.length);
-    return { key, url: await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: presignExpires }), expiresAt: new Date(Date.now() + presignExpires * 1000) };
+    return {
+      key,
+      url: await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: presignExpires }),
+      expiresAt: new Date(Date.now() + presignExpires * 1000),
+    };
   };
   const operations = jsonOperations({ presign });
   // Published without waiting for Redis's reply: ioredis sends them in order on one connection, and the row is the record.
-  const publish = (row) => publisher.publish(channel, JSON.stringify(progressView(row))).catch((error) => console.error(`publish failed: ${error.message}`));
+  const publish = (row) =>
+    publisher.publish(channel, JSON.stringify(progressView(row))).catch((error) => console.error(`publish failed: ${error.message}`));
 
   async function processJob(job) {
     const { rows } = await query('lean-start', START, [job.data.objectId]);
@@ -218,10 +233,16 @@ function buildWorker() {
     for (const [index, operation] of state.plan.entries()) {
       const startedAt = new Date();
       const produced = operations[operation](state);
-      const files = await Promise.all((produced.files ?? []).map(([name, body, type]) => put(`${state.identifier}/${operation}/${name}`, body, type)));
+      const files = await Promise.all(
+        (produced.files ?? []).map(([name, body, type]) => put(`${state.identifier}/${operation}/${name}`, body, type)),
+      );
       const result = typeof produced.result === 'function' ? await produced.result(files) : produced.result;
       state.results[operation] = result;
-      const stored = await put(`${state.identifier}/${operation}_result.json`, Buffer.from(JSON.stringify(result, null, 2)), 'application/json');
+      const stored = await put(
+        `${state.identifier}/${operation}_result.json`,
+        Buffer.from(JSON.stringify(result, null, 2)),
+        'application/json',
+      );
       const finishedAt = new Date();
       const status = {
         completed: true,
@@ -236,7 +257,14 @@ function buildWorker() {
       state.statuses[operation] = status;
       const next = state.plan[index + 1] ?? null;
       const progress = { current: index + 1, total: state.plan.length, message: next ? `Executing ${next}` : 'Completed' };
-      const recorded = await query('lean-recorded', RECORDED, [state.id, operation, next, JSON.stringify(status), stored.s3Url, JSON.stringify(progress)]);
+      const recorded = await query('lean-recorded', RECORDED, [
+        state.id,
+        operation,
+        next,
+        JSON.stringify(status),
+        stored.s3Url,
+        JSON.stringify(progress),
+      ]);
       if (!recorded.rows[0]) {
         return 'cancelled';
       }
@@ -246,7 +274,12 @@ function buildWorker() {
     return 'completed';
   }
 
-  const worker = new Worker(QUEUE, processJob, { connection: { url: redisUrl, maxRetriesPerRequest: null }, prefix, concurrency, autorun: false });
+  const worker = new Worker(QUEUE, processJob, {
+    connection: { url: redisUrl, maxRetriesPerRequest: null },
+    prefix,
+    concurrency,
+    autorun: false,
+  });
   worker.on('error', (error) => console.error(`worker error: ${error.message}`));
   return {
     async start() {

@@ -25,8 +25,11 @@ function replay(events) {
       while (next < events.length && events[next].offset <= elapsed) {
         redis.publish(channel, message(events[next++])).catch(reject);
       }
-      if (next < events.length) setTimeout(tick, Math.max(0, events[next].offset - (Date.now() - start)));
-      else resolve(next);
+      if (next < events.length) {
+        setTimeout(tick, Math.max(0, events[next].offset - (Date.now() - start)));
+      } else {
+        resolve(next);
+      }
     };
     tick();
   });

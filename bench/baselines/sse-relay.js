@@ -41,11 +41,15 @@ const server = http.createServer((request, response) => {
     }
   }
   let set = followers.get(id);
-  if (!set) followers.set(id, (set = new Set()));
+  if (!set) {
+    followers.set(id, (set = new Set()));
+  }
   set.add(response);
   response.on('close', () => {
     set.delete(response);
-    if (set.size === 0 && followers.get(id) === set) followers.delete(id);
+    if (set.size === 0 && followers.get(id) === set) {
+      followers.delete(id);
+    }
   });
 });
 server.keepAliveTimeout = 0;
@@ -62,16 +66,26 @@ subscriber.on('message', (_channel, message) => {
   const frame = `event: progress\nid: ${message.slice(a + 1, b)}\ndata: ${message.slice(d + 1)}\n\n`;
   latest.set(id, { frame, last });
   const set = followers.get(id);
-  if (!set) return;
+  if (!set) {
+    return;
+  }
   for (const response of set) {
     response.write(frame);
-    if (last) response.end();
+    if (last) {
+      response.end();
+    }
   }
-  if (last) followers.delete(id);
+  if (last) {
+    followers.delete(id);
+  }
 });
 
 setInterval(() => {
-  for (const set of followers.values()) for (const response of set) response.write(': heartbeat\n\n');
+  for (const set of followers.values()) {
+    for (const response of set) {
+      response.write(': heartbeat\n\n');
+    }
+  }
 }, 15_000).unref();
 
 async function main() {

@@ -43,7 +43,9 @@ async function thumbnails(key, index) {
         .toBuffer({ resolveWithObject: true })
     : null;
   for (const [width, height] of SIZES) {
-    const input = largest ? sharp(largest.data, { raw: { width: largest.info.width, height: largest.info.height, channels: largest.info.channels } }) : sharp(source, { failOn: 'warning' }).autoOrient();
+    const input = largest
+      ? sharp(largest.data, { raw: { width: largest.info.width, height: largest.info.height, channels: largest.info.channels } })
+      : sharp(source, { failOn: 'warning' }).autoOrient();
     const { data, info } = await input
       .resize(width, height, { fit: 'inside', withoutEnlargement: true })
       .webp()
@@ -81,7 +83,14 @@ async function main() {
   const cpu = process.cpuUsage(cpuBefore);
   fs.writeFileSync(
     process.env.BENCH_RESULT,
-    JSON.stringify({ firstStart, lastFinish, cpuMs: (cpu.user + cpu.system) / 1000, images: keys.length, sizes, sharp: { concurrency: sharp.concurrency(), cache: sharp.cache(), versions: sharp.versions } }),
+    JSON.stringify({
+      firstStart,
+      lastFinish,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      images: keys.length,
+      sizes,
+      sharp: { concurrency: sharp.concurrency(), cache: sharp.cache(), versions: sharp.versions },
+    }),
   );
 }
 

@@ -36,7 +36,9 @@ function productionNodeOptions(role) {
     const deployment = YAML.parse(fs.readFileSync(path.join(ROOT, 'deploy', file), 'utf8'));
     for (const container of deployment.spec.template.spec.containers) {
       const env = Object.fromEntries((container.env ?? []).map((variable) => [variable.name, variable.value]));
-      if (env.APP_ROLE === role) return env.NODE_OPTIONS ?? '';
+      if (env.APP_ROLE === role) {
+        return env.NODE_OPTIONS ?? '';
+      }
     }
   }
   return '';
@@ -66,7 +68,9 @@ async function deleteKeys(redis, prefix) {
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
     cursor = next;
-    if (keys.length) await redis.unlink(...keys);
+    if (keys.length) {
+      await redis.unlink(...keys);
+    }
   } while (cursor !== '0');
 }
 
@@ -125,7 +129,9 @@ async function prepareEnvironment(name, { s3Process = false } = {}) {
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
   onCleanup('the Redis keys', async () => {
-    if (!KEEP) await deleteKeys(redis, prefix);
+    if (!KEEP) {
+      await deleteKeys(redis, prefix);
+    }
     await redis.quit();
   });
 

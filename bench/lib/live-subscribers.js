@@ -37,7 +37,9 @@ function openStream(stream, record) {
           const frame = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
           const at = frame.startsWith('id: ') ? 0 : frame.indexOf('\nid: ');
-          if (at === -1) continue;
+          if (at === -1) {
+            continue;
+          }
           const from = at === 0 ? 4 : at + 5;
           const to = frame.indexOf('\n', from);
           state.ids.push(Number(frame.slice(from, to === -1 ? undefined : to)));
@@ -49,7 +51,9 @@ function openStream(stream, record) {
         }
       });
       response.on('close', () => {
-        if (!response.complete) state.error ??= 'closed before its end';
+        if (!response.complete) {
+          state.error ??= 'closed before its end';
+        }
         if (!state.ended) {
           state.ended = true;
           record.ended();
@@ -81,7 +85,9 @@ async function openAll(streams, concurrency) {
   const record = {
     ended: () => {
       remaining -= 1;
-      if (remaining === 0) onAllEnded();
+      if (remaining === 0) {
+        onAllEnded();
+      }
     },
   };
   let next = 0;
@@ -96,7 +102,9 @@ async function openAll(streams, concurrency) {
 }
 
 process.on('message', async (message) => {
-  if (message.type !== 'open') return;
+  if (message.type !== 'open') {
+    return;
+  }
   try {
     const started = Date.now();
     const { states, allEnded } = await openAll(message.streams, message.connectConcurrency ?? 100);

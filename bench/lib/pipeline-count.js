@@ -29,11 +29,14 @@ S3Client.prototype.send = function (command, ...rest) {
 const { Redis } = fromApp('ioredis');
 const sendCommand = Redis.prototype.sendCommand;
 Redis.prototype.sendCommand = function (command, ...rest) {
-  const name = command.name === 'evalsha' || command.name === 'eval' ? `${command.name} ${String(command.args?.[1] ?? '').slice(0, 0)}` : command.name;
+  const name =
+    command.name === 'evalsha' || command.name === 'eval' ? `${command.name} ${String(command.args?.[1] ?? '').slice(0, 0)}` : command.name;
   add('redis', name);
   return sendCommand.call(this, command, ...rest);
 };
 
 process.on('exit', () => {
-  if (process.env.PIPELINE_COUNT_FILE) fs.writeFileSync(process.env.PIPELINE_COUNT_FILE, JSON.stringify(counts, null, 2));
+  if (process.env.PIPELINE_COUNT_FILE) {
+    fs.writeFileSync(process.env.PIPELINE_COUNT_FILE, JSON.stringify(counts, null, 2));
+  }
 });

@@ -40,7 +40,9 @@ function spawnProcess(name, script, env, logDir, args = []) {
       }
     },
     async stop() {
-      if (!running()) return exited;
+      if (!running()) {
+        return exited;
+      }
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
       const result = await exited;
@@ -54,10 +56,14 @@ function spawnProcess(name, script, env, logDir, args = []) {
 async function waitForHttp(url, proc, { timeoutMs = 60_000, anyStatus = false } = {}) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (!proc.running()) throw new Error(`${proc.name} exited before answering ${url}:\n${proc.tail()}`);
+    if (!proc.running()) {
+      throw new Error(`${proc.name} exited before answering ${url}:\n${proc.tail()}`);
+    }
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      if (anyStatus || response.ok) return;
+      if (anyStatus || response.ok) {
+        return;
+      }
     } catch {
       // not listening yet
     }
@@ -83,7 +89,9 @@ function processTree(pid) {
     }
   }
   const tree = [String(pid)];
-  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]) ?? []));
+  for (let i = 0; i < tree.length; i++) {
+    tree.push(...(children.get(tree[i]) ?? []));
+  }
   return tree;
 }
 
@@ -122,7 +130,9 @@ function backendCpuMs() {
     try {
       const { comm, fields } = procStatFields(pid);
       const kind = comm === 'postgres' || comm.startsWith('postgres:') ? 'postgres' : comm.startsWith('redis-server') ? 'redis' : null;
-      if (!kind) continue;
+      if (!kind) {
+        continue;
+      }
       // utime + stime, plus cutime + cstime: the postmaster collects the time of backends that have exited.
       totals[kind] += ((Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * 1000) / 100;
     } catch {

@@ -18,14 +18,18 @@ const DOC = path.join(ROOT, 'docs', 'BENCHMARKS.md');
 
 const median = (values) => {
   const sorted = values.filter((value) => value !== null && value !== undefined && !Number.isNaN(value)).sort((a, b) => a - b);
-  if (!sorted.length) return null;
+  if (!sorted.length) {
+    return null;
+  }
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 };
 
 /** The p-th percentile (0–100) by nearest rank. */
 const percentile = (values, p) => {
-  if (!values.length) return null;
+  if (!values.length) {
+    return null;
+  }
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 };
@@ -53,10 +57,18 @@ async function describeMachine(db, redis) {
     postgres: (await db.query('show server_version')).rows[0].server_version,
     redis: /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown',
     packages: Object.fromEntries(
-      ['@nestjs/core', '@nestjs/platform-fastify', '@mikro-orm/postgresql', 'fastify', 'pg', 'bullmq', 'ioredis', 'sharp', 'csv-parse', 'autocannon'].map((name) => [
-        name,
-        packageVersion(name),
-      ]),
+      [
+        '@nestjs/core',
+        '@nestjs/platform-fastify',
+        '@mikro-orm/postgresql',
+        'fastify',
+        'pg',
+        'bullmq',
+        'ioredis',
+        'sharp',
+        'csv-parse',
+        'autocannon',
+      ].map((name) => [name, packageVersion(name)]),
     ),
   };
 }
@@ -69,13 +81,17 @@ function machineTable(machine) {
     `| OS | ${machine.os} |`,
     `| load average at start (1, 5, 15 min) | ${machine.loadAverageAtStart.join(', ')} |`,
     `| Node / PostgreSQL / Redis | ${machine.node} / ${machine.postgres} / ${machine.redis} |`,
-    `| packages | ${Object.entries(machine.packages).map(([name, version]) => `${name} ${version}`).join(', ')} |`,
+    `| packages | ${Object.entries(machine.packages)
+      .map(([name, version]) => `${name} ${version}`)
+      .join(', ')} |`,
   ].join('\n');
 }
 
 /** A ratio to two decimals, or three where two would round it onto its target and hide which side of it it is. */
 function ratioText(ratio, target) {
-  if (ratio === null || ratio === undefined) return '—';
+  if (ratio === null || ratio === undefined) {
+    return '—';
+  }
   const limit = Number(/\d+(?:\.\d+)?/.exec(String(target))?.[0]);
   const short = fixed(ratio, 2);
   return Number(short) === limit && ratio !== limit ? fixed(ratio, 3) : short;
@@ -87,7 +103,9 @@ function headlineRow(row) {
 }
 
 function headlineTable(rows) {
-  return ['| scenario | measure | service | baseline | ratio | target | |', '|---|---|---|---|---|---|---|', ...rows.map(headlineRow)].join('\n');
+  return ['| scenario | measure | service | baseline | ratio | target | |', '|---|---|---|---|---|---|---|', ...rows.map(headlineRow)].join(
+    '\n',
+  );
 }
 
 /** Replaces the section between `<!-- bench:<key>:start -->` and its end marker, appending it under `heading` when missing. */
@@ -118,9 +136,23 @@ function saveResult(result) {
   writeDocSection(result.scenario, result.title, body);
   console.log(`[bench] wrote ${full.file} and the ${result.scenario} section of ${path.relative(ROOT, DOC)}`);
   for (const row of result.headline) {
-    console.log(`[bench] ${row.name}: service ${fixed(row.service, 2)}, baseline ${fixed(row.baseline, 2)}, ratio ${ratioText(row.ratio, row.target)} (target ${row.target}) ${row.met ? 'met' : 'MISSED'}`);
+    console.log(
+      `[bench] ${row.name}: service ${fixed(row.service, 2)}, baseline ${fixed(row.baseline, 2)}, ratio ${ratioText(row.ratio, row.target)} (target ${row.target}) ${row.met ? 'met' : 'MISSED'}`,
+    );
   }
   return file;
 }
 
-module.exports = { RESULTS, DOC, median, percentile, fixed, ratioText, describeMachine, machineTable, headlineTable, writeDocSection, saveResult };
+module.exports = {
+  RESULTS,
+  DOC,
+  median,
+  percentile,
+  fixed,
+  ratioText,
+  describeMachine,
+  machineTable,
+  headlineTable,
+  writeDocSection,
+  saveResult,
+};

@@ -43,7 +43,10 @@ const settings = {
   records: positive('BENCH_PIPELINE_RECORDS', 9),
   readBacklog: positive('BENCH_READ_BACKLOG', 1000),
   timeoutS: positive('BENCH_PIPELINE_TIMEOUT_S', 600),
-  workloads: (process.env.BENCH_WORKLOADS ?? 'write,pipeline,read').split(',').map((name) => name.trim()).filter(Boolean),
+  workloads: (process.env.BENCH_WORKLOADS ?? 'write,pipeline,read')
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean),
 };
 const DEFAULT_LIMIT = 3;
 const TARGETS = { write: 0.7, pipeline: 0.6, read: 0.8 };
@@ -77,7 +80,7 @@ function descendantsRunning(pid, needle) {
       if (!fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle)) {
         continue;
       }
-      for (let parent = entry; parent && parent !== '1' && parent !== '0'; ) {
+      for (let parent = entry; parent && parent !== '1' && parent !== '0';) {
         const stat = fs.readFileSync(`/proc/${parent}/stat`, 'utf8');
         parent = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
         if (parent === String(pid)) {
@@ -137,7 +140,9 @@ const cpuText = (perUnit) =>
 
 function runLoad(options, durationS) {
   return new Promise((resolve, reject) => {
-    const instance = autocannon({ ...options, duration: durationS, timeout: 10 }, (error, result) => (error ? reject(error) : resolve(result)));
+    const instance = autocannon({ ...options, duration: durationS, timeout: 10 }, (error, result) =>
+      error ? reject(error) : resolve(result),
+    );
     instance.on('error', reject);
   });
 }
@@ -180,7 +185,10 @@ function rowsOf(db, table) {
   return {
     table,
     async settled(tag) {
-      const { rows } = await db.query(`select count(*) filter (where state in ('completed', 'failed', 'cancelled'))::int as settled, count(*)::int as total from ${table} where identifier like $1`, [`${tag}-%`]);
+      const { rows } = await db.query(
+        `select count(*) filter (where state in ('completed', 'failed', 'cancelled'))::int as settled, count(*)::int as total from ${table} where identifier like $1`,
+        [`${tag}-%`],
+      );
       return rows[0];
     },
     async batch(tag) {
@@ -191,11 +199,17 @@ function rowsOf(db, table) {
       return rows;
     },
     async span(tag) {
-      const { rows } = await db.query(`select extract(epoch from max(finished_at) - min(created_at)) * 1000 as ms from ${table} where identifier like $1`, [`${tag}-%`]);
+      const { rows } = await db.query(
+        `select extract(epoch from max(finished_at) - min(created_at)) * 1000 as ms from ${table} where identifier like $1`,
+        [`${tag}-%`],
+      );
       return Number(rows[0].ms);
     },
     async completedIds(like, limit) {
-      const { rows } = await db.query(`select id from ${table} where identifier like $1 and state = 'completed' order by random() limit $2`, [like, limit]);
+      const { rows } = await db.query(
+        `select id from ${table} where identifier like $1 and state = 'completed' order by random() limit $2`,
+        [like, limit],
+      );
       return rows.map((row) => row.id);
     },
     /** Rows whose job the harness removed from the queue: cancelled, so nothing puts them back in the queue. */
@@ -205,7 +219,12 @@ function rowsOf(db, table) {
 }
 
 function s3ClientFor(endpoint) {
-  return new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  return new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
 }
 
 async function listKeys(s3, bucket, prefix) {
@@ -241,7 +260,14 @@ async function waitForLine(proc, line, timeoutMs = 60_000) {
 /** The environment the Quick start gets: the scenario's database and Redis prefix, its own local S3, no S3 or access settings of the harness. */
 function quickStartEnv(env, extra) {
   const result = { ...env, ...extra };
-  for (const name of ['S3_ENDPOINT', 'S3_FORCE_PATH_STYLE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AUTH_REQUIRED', 'NODE_OPTIONS']) {
+  for (const name of [
+    'S3_ENDPOINT',
+    'S3_FORCE_PATH_STYLE',
+    'AWS_ACCESS_KEY_ID',
+    'AWS_SECRET_ACCESS_KEY',
+    'AUTH_REQUIRED',
+    'NODE_OPTIONS',
+  ]) {
     delete result[name];
   }
   return result;
@@ -271,11 +297,18 @@ function sidesFor(topology, environment) {
       const proc = spawnProcess(
         `service-quickstart-${generation}`,
         START_LOCAL,
-        quickStartEnv(env, { PORT: String(port), LOCAL_S3_PORT: String(quickStart.s3Port), S3_BUCKET: quickStart.bucket, ...(limit === DEFAULT_LIMIT ? {} : { MAX_PARALLEL_WORKERS: String(limit) }) }),
+        quickStartEnv(env, {
+          PORT: String(port),
+          LOCAL_S3_PORT: String(quickStart.s3Port),
+          S3_BUCKET: quickStart.bucket,
+          ...(limit === DEFAULT_LIMIT ? {} : { MAX_PARALLEL_WORKERS: String(limit) }),
+        }),
         work,
       );
       onCleanup(proc.name, () => proc.stop());
-      onCleanup('the Quick start bucket in .s3rver/', () => fs.rmSync(path.join(ROOT, '.s3rver', quickStart.bucket), { recursive: true, force: true }));
+      onCleanup('the Quick start bucket in .s3rver/', () =>
+        fs.rmSync(path.join(ROOT, '.s3rver', quickStart.bucket), { recursive: true, force: true }),
+      );
       const url = `http://127.0.0.1:${port}`;
       await waitForHttp(`${url}/health/ready`, proc, { timeoutMs: 180_000 });
       quickStart.apiKey ??= /^ {2}(opsk_\S+)$/m.exec(fs.readFileSync(proc.logFile, 'utf8'))?.[1] ?? null;
@@ -287,7 +320,13 @@ function sidesFor(topology, environment) {
         { label: s3Children.length ? 'service' : 'service (with its in-process S3)', pid: proc.pid, minus: s3Children },
         ...s3Children.map((pid) => ({ label: 'service S3 process', pid })),
       ];
-      return { procs: [proc], processes, url, headers: { authorization: `Bearer ${quickStart.apiKey}` }, s3: { client: s3ClientFor(`http://127.0.0.1:${quickStart.s3Port}`), bucket: quickStart.bucket } };
+      return {
+        procs: [proc],
+        processes,
+        url,
+        headers: { authorization: `Bearer ${quickStart.apiKey}` },
+        s3: { client: s3ClientFor(`http://127.0.0.1:${quickStart.s3Port}`), bucket: quickStart.bucket },
+      };
     }
     const api = await environment.startService(`service-api-${generation}`, 'api');
     const worker = await environment.startService(`service-worker-${generation}`, 'worker', { MAX_PARALLEL_WORKERS: String(limit) });
@@ -306,16 +345,36 @@ function sidesFor(topology, environment) {
   async function startBaseline(limit) {
     generation++;
     const start = async (name, role, port) => {
-      const proc = spawnProcess(`${name}-${generation}`, LEAN_SERVICE, { ...env, LEAN_ROLE: role, PORT: String(port ?? 0), MAX_PARALLEL_WORKERS: String(limit), ...(topology === 'quickstart' ? { LEAN_API_KEY: baselineKey } : {}) }, work);
+      const proc = spawnProcess(
+        `${name}-${generation}`,
+        LEAN_SERVICE,
+        {
+          ...env,
+          LEAN_ROLE: role,
+          PORT: String(port ?? 0),
+          MAX_PARALLEL_WORKERS: String(limit),
+          ...(topology === 'quickstart' ? { LEAN_API_KEY: baselineKey } : {}),
+        },
+        work,
+      );
       onCleanup(proc.name, () => proc.stop());
       await waitForLine(proc, 'ready');
       return proc;
     };
     const port = await freePort();
-    const procs = topology === 'quickstart' ? [await start('baseline', 'all', port)] : [await start('baseline-worker', 'worker'), await start('baseline-api', 'api', port)];
+    const procs =
+      topology === 'quickstart'
+        ? [await start('baseline', 'all', port)]
+        : [await start('baseline-worker', 'worker'), await start('baseline-api', 'api', port)];
     return {
       procs,
-      processes: topology === 'quickstart' ? [{ label: 'baseline', pid: procs[0].pid }] : [{ label: 'baseline worker', pid: procs[0].pid }, { label: 'baseline API', pid: procs[1].pid }],
+      processes:
+        topology === 'quickstart'
+          ? [{ label: 'baseline', pid: procs[0].pid }]
+          : [
+              { label: 'baseline worker', pid: procs[0].pid },
+              { label: 'baseline API', pid: procs[1].pid },
+            ],
       url: `http://127.0.0.1:${port}`,
       headers: topology === 'quickstart' ? { authorization: `Bearer ${baselineKey}` } : {},
       s3: harnessS3,
@@ -329,7 +388,7 @@ function sidesFor(topology, environment) {
         await Promise.all(side.running.procs.map((proc) => proc.stop()));
         // The Quick start's S3 process ends once its parent has: its port is taken again by the next start.
         const children = side.running.processes.filter((p) => p.label === 'service S3 process').map((p) => p.pid);
-        for (const deadline = Date.now() + 30_000; children.some((pid) => fs.existsSync(`/proc/${pid}`)) && Date.now() < deadline; ) {
+        for (const deadline = Date.now() + 30_000; children.some((pid) => fs.existsSync(`/proc/${pid}`)) && Date.now() < deadline;) {
           await sleep(100);
         }
       }
@@ -344,7 +403,9 @@ function sidesFor(topology, environment) {
           throw new Error(`${name}: the warm-up batch did not settle in 120 s`);
         }
       }
-      log(`${topology}: ${name} at MAX_PARALLEL_WORKERS=${limit} on ${side.url} (${side.processes.map((p) => `${p.label} pid ${p.pid}`).join(', ')})`);
+      log(
+        `${topology}: ${name} at MAX_PARALLEL_WORKERS=${limit} on ${side.url} (${side.processes.map((p) => `${p.label} pid ${p.pid}`).join(', ')})`,
+      );
     };
     side.alive = () => {
       for (const proc of side.procs) {
@@ -386,7 +447,11 @@ function shapeOf(value) {
   if (value === null || typeof value !== 'object') {
     return value === null ? 'null' : typeof value;
   }
-  return Object.fromEntries(Object.keys(value).sort().map((key) => [key, shapeOf(value[key])]));
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((key) => [key, shapeOf(value[key])]),
+  );
 }
 
 /** Both sides refuse a request without the key (Quick start), accept a submission with the same answer, finish it alike and report its progress alike. */
@@ -394,7 +459,11 @@ async function checkSameAnswers(topology, sides) {
   const answers = {};
   for (const side of [sides.service, sides.baseline]) {
     if (topology === 'quickstart') {
-      const refused = await fetch(`${side.url}/api/v1/process`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const refused = await fetch(`${side.url}/api/v1/process`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
       if (refused.status !== 401) {
         throw new Error(`${side.name} answered ${refused.status} to a submission without an API key`);
       }
@@ -412,7 +481,13 @@ async function checkSameAnswers(topology, sides) {
     const progress = await response.json();
     answers[side.name] = {
       accepted: { keys: Object.keys(accepted).sort(), state: accepted.state, taskId: accepted.task_id === `${accepted.id}.1` },
-      progress: { status: response.status, shape: shapeOf(progress), state: progress.state, progress: progress.progress, artifacts: Object.keys(progress.s3_artifacts).sort() },
+      progress: {
+        status: response.status,
+        shape: shapeOf(progress),
+        state: progress.state,
+        progress: progress.progress,
+        artifacts: Object.keys(progress.s3_artifacts).sort(),
+      },
     };
   }
   const [service, baseline] = [JSON.stringify(answers.service), JSON.stringify(answers.baseline)];
@@ -436,7 +511,10 @@ async function verifyBatch(side, tag, count) {
     if (row.state !== 'completed' || row.progress?.current !== PLAN.length || recorded.length !== PLAN.length) {
       problems.push(`${row.identifier}: ${row.state}, progress ${row.progress?.current}, ${recorded.length} artifacts recorded`);
     }
-    const urls = [...Object.values(row.s3_artifacts ?? {}), ...Object.values(row.operations_status ?? {}).flatMap((status) => status.files ?? [])];
+    const urls = [
+      ...Object.values(row.s3_artifacts ?? {}),
+      ...Object.values(row.operations_status ?? {}).flatMap((status) => status.files ?? []),
+    ];
     for (const url of urls) {
       const key = url.slice(`s3://${side.s3.bucket}/`.length);
       if (!keys.has(key)) {
@@ -466,7 +544,10 @@ async function measureWrite(side, shared, round) {
         method: 'POST',
         path: '/api/v1/process',
         headers: { 'content-type': 'application/json', ...side.headers },
-        setupRequest: (request) => ({ ...request, body: `{"identifier":"${tag}-${String(counter++).padStart(6, '0')}","operations":["export"],"payload":${PAYLOAD}}` }),
+        setupRequest: (request) => ({
+          ...request,
+          body: `{"identifier":"${tag}-${String(counter++).padStart(6, '0')}","operations":["export"],"payload":${PAYLOAD}}`,
+        }),
       },
     ],
   };
@@ -584,7 +665,19 @@ function summarize(workload, name, unit, rounds, extra = {}) {
   // throughput when other work shares the machine.
   const spent = (side) => sideCpu(cpus[side]) + (cpus[side].PostgreSQL ?? 0) + (cpus[side].Redis ?? 0);
   const cpuRatio = spent('service') > 0 ? spent('baseline') / spent('service') : null;
-  return { workload, name, unit, service, baseline, ratio: service && baseline ? service / baseline : null, cpuRatio, target: TARGETS[workload], cpu: cpus, rounds, ...extra };
+  return {
+    workload,
+    name,
+    unit,
+    service,
+    baseline,
+    ratio: service && baseline ? service / baseline : null,
+    cpuRatio,
+    target: TARGETS[workload],
+    cpu: cpus,
+    rounds,
+    ...extra,
+  };
 }
 
 /** CPU of one side's processes with the S3 that served it (the Quick start's own, or the harness's), summed per unit. */
@@ -604,8 +697,13 @@ function roundTable(result) {
   for (const round of result.rounds) {
     for (const side of round.first === 'service' ? ['service', 'baseline'] : ['baseline', 'service']) {
       const f = round[side];
-      const middle = result.unit === 'req/s' ? `${f.latencyMs.p50} / ${f.latencyMs.p99} | ${fixed(f.processedPerSecond, 1)}${f.backlogRanDry ? ' (ran dry)' : ''} | ` : `${f.ms} | `;
-      lines.push(`| ${round.round} | ${side} | ${fixed(f.perSecond, 1)}${f.failed ? ` (${f.failed} failed)` : ''} | ${middle}${fixed(f.machineBusyPercent)} %, ${fixed(f.loadAverage, 1)} | ${cpuText(f.perUnit)} |`);
+      const middle =
+        result.unit === 'req/s'
+          ? `${f.latencyMs.p50} / ${f.latencyMs.p99} | ${fixed(f.processedPerSecond, 1)}${f.backlogRanDry ? ' (ran dry)' : ''} | `
+          : `${f.ms} | `;
+      lines.push(
+        `| ${round.round} | ${side} | ${fixed(f.perSecond, 1)}${f.failed ? ` (${f.failed} failed)` : ''} | ${middle}${fixed(f.machineBusyPercent)} %, ${fixed(f.loadAverage, 1)} | ${cpuText(f.perUnit)} |`,
+      );
     }
   }
   lines.push(
@@ -622,7 +720,7 @@ function describeTopology(topology) {
   return topology === 'quickstart'
     ? 'The Quick start as shipped: `node scripts/start-local.js` (what `npm start` runs after its install and build step) with its defaults — APP_ROLE all, ' +
         'MAX_PARALLEL_WORKERS 3 (16 only for the pipeline at 16), access control on (the harness sends the API key it printed at first start), its own ' +
-        'local S3 on a free LOCAL_S3_PORT with a bucket of the run in `.s3rver/` (removed at the end), no NODE_OPTIONS — on the scenario\'s database and ' +
+        "local S3 on a free LOCAL_S3_PORT with a bucket of the run in `.s3rver/` (removed at the end), no NODE_OPTIONS — on the scenario's database and " +
         'Redis prefix, with RATE_LIMIT_REQUESTS and RATE_LIMIT_SUBMISSIONS at 1,000,000,000 (counted, never refusing). Baseline: one ' +
         '`bench/baselines/lean-service.js` process (LEAN_ROLE=all) checking an API key too, on an s3rver in a process of the harness.' +
         (process.env.BENCH_QUICKSTART_SCRIPT ? ` Start script: \`${path.relative(ROOT, START_LOCAL)}\` (BENCH_QUICKSTART_SCRIPT).` : '')
@@ -664,7 +762,12 @@ async function runWorkloads(topology) {
   const machine = await describeMachine(environment.db, environment.redis);
   const sides = sidesFor(topology, environment);
   const shared = sharedProcesses(environment);
-  log(`${topology}: workloads ${settings.workloads.join(', ')}; ${settings.rounds} rounds; load average ${os.loadavg().map((v) => v.toFixed(2)).join(', ')}`);
+  log(
+    `${topology}: workloads ${settings.workloads.join(', ')}; ${settings.rounds} rounds; load average ${os
+      .loadavg()
+      .map((v) => v.toFixed(2))
+      .join(', ')}`,
+  );
 
   const results = [];
   const limits = settings.workloads.includes('pipeline') ? settings.limits : [];
@@ -681,7 +784,9 @@ async function runWorkloads(topology) {
       results.push(summarize('write', `${topology} write`, 'req/s', rounds));
     }
     if (limits.includes(limit)) {
-      const rounds = await alternate(`${topology} pipeline at ${limit}`, 'objects/s', sides, (side, round) => measurePipeline(side, shared, limit, round));
+      const rounds = await alternate(`${topology} pipeline at ${limit}`, 'objects/s', sides, (side, round) =>
+        measurePipeline(side, shared, limit, round),
+      );
       results.push(summarize('pipeline', `${topology} pipeline at ${limit}`, 'objects/s', rounds, { limit }));
     }
     if (limit === DEFAULT_LIMIT && settings.workloads.includes('read')) {
@@ -732,7 +837,8 @@ async function runWorkloads(topology) {
   ].join('\n');
   saveResult({
     scenario: topology,
-    title: topology === 'quickstart' ? 'Workloads on the Quick start (npm start as shipped)' : 'Workloads on separate API and worker processes',
+    title:
+      topology === 'quickstart' ? 'Workloads on the Quick start (npm start as shipped)' : 'Workloads on separate API and worker processes',
     date,
     headline,
     details,

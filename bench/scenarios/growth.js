@@ -66,8 +66,18 @@ function planTemplates(plan) {
   const artifacts = {};
   for (const operation of plan) {
     const url = `s3://bench-artifacts/__ID__/${operation === 'thumbnail' ? 'thumbnail/manifest.json' : `${operation}_result.json`}`;
-    statuses[operation] = { completed: true, s3_url: url, started_at: '__T__', finished_at: '__T__', duration_ms: 40, attempts: 1, error: null };
-    if (operation === 'thumbnail') statuses[operation].files = ['100x100', '300x300', '800x800'].map((size) => `s3://bench-artifacts/__ID__/thumbnail/${size}.webp`);
+    statuses[operation] = {
+      completed: true,
+      s3_url: url,
+      started_at: '__T__',
+      finished_at: '__T__',
+      duration_ms: 40,
+      attempts: 1,
+      error: null,
+    };
+    if (operation === 'thumbnail') {
+      statuses[operation].files = ['100x100', '300x300', '800x800'].map((size) => `s3://bench-artifacts/__ID__/thumbnail/${size}.webp`);
+    }
     artifacts[operation] = url;
   }
   return { statuses: JSON.stringify(statuses), artifacts: JSON.stringify(artifacts) };
@@ -89,7 +99,10 @@ async function grow(db, from, to, anchor) {
     const { statuses, artifacts } = planTemplates(entry.plan);
     return [cumulative, JSON.stringify(entry.operations), JSON.stringify(entry.plan), entry.plan.length, statuses, artifacts];
   });
-  const values = planRows.map((_, i) => `($${i * 6 + 5}::float8, $${i * 6 + 6}::jsonb, $${i * 6 + 7}::jsonb, $${i * 6 + 8}::int, $${i * 6 + 9}::text, $${i * 6 + 10}::text)`);
+  const values = planRows.map(
+    (_, i) =>
+      `($${i * 6 + 5}::float8, $${i * 6 + 6}::jsonb, $${i * 6 + 7}::jsonb, $${i * 6 + 8}::int, $${i * 6 + 9}::text, $${i * 6 + 10}::text)`,
+  );
   const sql = `
     with plans(upto, operations, plan, steps, statuses, artifacts) as (values ${values.join(', ')}),
     base as (
@@ -133,8 +146,12 @@ function queryString(filter, extra = {}) {
 /** The filter as SQL, the same conditions the service's list query has. */
 function filterSql(filter) {
   const conditions = [`state = '${filter.query.state}'`];
-  if (filter.query.identifier_prefix) conditions.push(`identifier like '${filter.query.identifier_prefix}%'`);
-  if (filter.query.operation) conditions.push(`plan @> '["${filter.query.operation}"]'`);
+  if (filter.query.identifier_prefix) {
+    conditions.push(`identifier like '${filter.query.identifier_prefix}%'`);
+  }
+  if (filter.query.operation) {
+    conditions.push(`plan @> '["${filter.query.operation}"]'`);
+  }
   return conditions.join(' and ');
 }
 
@@ -156,7 +173,10 @@ async function deepCursor(db, filter) {
 }
 
 async function expectedIds(db, filter, offset) {
-  const rows = await db.query(`select id from processing_objects where ${filterSql(filter)} order by created_at desc, id desc offset $1 limit $2`, [offset, settings.limit]);
+  const rows = await db.query(
+    `select id from processing_objects where ${filterSql(filter)} order by created_at desc, id desc offset $1 limit $2`,
+    [offset, settings.limit],
+  );
   return rows.rows.map((row) => row.id);
 }
 
@@ -164,7 +184,9 @@ async function expectedIds(db, filter, offset) {
 async function getJson(url) {
   const response = await fetch(url);
   const text = await response.text();
-  if (!response.ok) throw new Error(`GET ${url}: ${response.status} ${text}`);
+  if (!response.ok) {
+    throw new Error(`GET ${url}: ${response.status} ${text}`);
+  }
   return Object.defineProperty(JSON.parse(text), 'bodyBytes', { value: Buffer.byteLength(text) });
 }
 
@@ -175,7 +197,9 @@ async function preparePaths(db, base, sizeLabel) {
     const first = await getJson(`${base}/api/v1/objects?${queryString(filter)}`);
     const same = (items, ids, what) => {
       const got = items.map((item) => item.id);
-      if (!ids.length || got.join() !== ids.join()) throw new Error(`${sizeLabel} ${key} ${what}: the service's page differs from SQL's`);
+      if (!ids.length || got.join() !== ids.join()) {
+        throw new Error(`${sizeLabel} ${key} ${what}: the service's page differs from SQL's`);
+      }
     };
     same(first.items, await expectedIds(db, filter, 0), 'first page');
     const second = await getJson(`${base}/api/v1/objects?${queryString(filter, { cursor: first.next_cursor })}`);
@@ -193,7 +217,9 @@ async function preparePaths(db, base, sizeLabel) {
   }
   const ids = (await db.query(`select id from processing_objects order by random() limit $1`, [settings.ids])).rows.map((row) => row.id);
   const sample = await getJson(`${base}/api/v1/progress/${ids[0]}`);
-  if (sample.id !== ids[0]) throw new Error('progress answered another object');
+  if (sample.id !== ids[0]) {
+    throw new Error('progress answered another object');
+  }
   paths.progressIds = ids;
   return paths;
 }
@@ -206,11 +232,15 @@ function load(base, requestOptions, durationS, record) {
     let bytes = 0;
     const instance = autocannon(
       { url: base, connections: settings.connections, duration: durationS, ...requestOptions },
-      (error, result) => (error ? reject(error) : resolve({ latencies, bytes, failed: failed + result.errors + result.timeouts, requests: result.requests.total })),
+      (error, result) =>
+        error
+          ? reject(error)
+          : resolve({ latencies, bytes, failed: failed + result.errors + result.timeouts, requests: result.requests.total }),
     );
     instance.on('response', (_client, statusCode, responseBytes, responseTime) => {
-      if (statusCode !== 200) failed += 1;
-      else if (record) {
+      if (statusCode !== 200) {
+        failed += 1;
+      } else if (record) {
         latencies.push(responseTime);
         bytes += responseBytes;
       }
@@ -246,7 +276,7 @@ const CHANGES = [
   'The repository now writes it as the row comparison `(created_at, id) < (?, ?)`, which becomes an index condition',
   '(same query: 0.5 ms, 170 buffers; an e2e test pages through objects sharing one created_at). No index was added: the existing',
   '(state, created_at, id) and (created_at, id) indexes serve both filters once the scan is bounded, and `identifier` is `collate "C"`,',
-  'so its unique index already serves `like \'prefix%\'` (no text_pattern_ops index needed).',
+  "so its unique index already serves `like 'prefix%'` (no text_pattern_ops index needed).",
   'Before (the old query; an earlier version of this script that grew one table in place and measured the sizes one after the other,',
   'same filters, cursors, connections and durations): at 10,000 rows, deep pages p50 39.0 ms (prefix) and 32.5 ms (operation);',
   'at 1,000,000 rows 4,995 ms (prefix, 2,079–5,049 ms per round) and ≥ 4,991 ms (operation: one response in the first 5-s window,',
@@ -272,14 +302,18 @@ async function measurePair(sides, measure, keys, round) {
   for (const key of keys) {
     const side = sides[key];
     side.options = requestOptionsFor(side.base, measure, side.paths);
-    if (settings.warmupS > 0) await load(side.base, side.options, settings.warmupS, false);
+    if (settings.warmupS > 0) {
+      await load(side.base, side.options, settings.warmupS, false);
+    }
     collected[key] = { latencies: [], bytes: 0 };
   }
   for (let slice = 0; slice < settings.slices; slice += 1) {
     for (const key of slice % 2 ? [...keys].reverse() : keys) {
       const side = sides[key];
       const result = await load(side.base, side.options, sliceS, true);
-      if (result.failed) throw new Error(`${measure} at ${side.size} rows: ${result.failed} failed requests`);
+      if (result.failed) {
+        throw new Error(`${measure} at ${side.size} rows: ${result.failed} failed requests`);
+      }
       collected[key].latencies.push(...result.latencies);
       collected[key].bytes += result.bytes;
     }
@@ -290,11 +324,23 @@ async function measurePair(sides, measure, keys, round) {
     const { latencies, bytes } = collected[key];
     const [filter, page] = measure.split(':');
     const minimum = page ? side.paths[filter].bodyBytes[page] : 200;
-    if (bytes / latencies.length < minimum) throw new Error(`${measure} at ${side.size} rows: responses smaller than the checked page`);
-    figures[key] = { p50: percentile(latencies, 50), p99: percentile(latencies, 99), requests: latencies.length, bytesPerResponse: bytes / latencies.length };
+    if (bytes / latencies.length < minimum) {
+      throw new Error(`${measure} at ${side.size} rows: responses smaller than the checked page`);
+    }
+    figures[key] = {
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      requests: latencies.length,
+      bytesPerResponse: bytes / latencies.length,
+    };
     const label = `round ${round + 1}, ${measure}, ${side.size} rows`;
-    if (!latencies.length) log(`${label}: no response within ${settings.durationS} s`);
-    else log(`${label}: p50 ${fixed(figures[key].p50, 2)} ms, p99 ${fixed(figures[key].p99, 2)} ms, ${latencies.length} requests of ${fixed(figures[key].bytesPerResponse)} bytes`);
+    if (!latencies.length) {
+      log(`${label}: no response within ${settings.durationS} s`);
+    } else {
+      log(
+        `${label}: p50 ${fixed(figures[key].p50, 2)} ms, p99 ${fixed(figures[key].p99, 2)} ms, ${latencies.length} requests of ${fixed(figures[key].bytesPerResponse)} bytes`,
+      );
+    }
   }
   return figures;
 }
@@ -320,7 +366,11 @@ function summarize(side, rounds) {
   const medians = Object.fromEntries(
     MEASURES.map((measure) => [
       measure,
-      { p50: median(mine.map((r) => r[measure].p50)), p99: median(mine.map((r) => r[measure].p99)), requests: median(mine.map((r) => r[measure].requests)) },
+      {
+        p50: median(mine.map((r) => r[measure].p50)),
+        p99: median(mine.map((r) => r[measure].p99)),
+        requests: median(mine.map((r) => r[measure].requests)),
+      },
     ]),
   );
   const { paths } = side;
@@ -340,7 +390,12 @@ async function tableFacts(db) {
     await db.query(`select count(*)::int as rows, pg_total_relation_size('processing_objects') as total, pg_relation_size('processing_objects') as heap,
       pg_indexes_size('processing_objects') as indexes from processing_objects`)
   ).rows[0];
-  return { rows: row.rows, totalMiB: Number(row.total) / 2 ** 20, heapMiB: Number(row.heap) / 2 ** 20, indexesMiB: Number(row.indexes) / 2 ** 20 };
+  return {
+    rows: row.rows,
+    totalMiB: Number(row.total) / 2 ** 20,
+    heapMiB: Number(row.heap) / 2 ** 20,
+    indexesMiB: Number(row.indexes) / 2 ** 20,
+  };
 }
 
 /** Fills a table to `size` rows in 250,000-row statements, then VACUUM ANALYZE; returns its facts and the seconds it took. */
@@ -348,7 +403,9 @@ async function fill(db, size, anchor) {
   const started = Date.now();
   for (let from = 0; from < size; from += 250_000) {
     await grow(db, from, Math.min(size, from + 250_000), anchor);
-    if (size > 250_000) log(`grew to ${Math.min(size, from + 250_000)} rows (${fixed((Date.now() - started) / 1000, 1)} s)`);
+    if (size > 250_000) {
+      log(`grew to ${Math.min(size, from + 250_000)} rows (${fixed((Date.now() - started) / 1000, 1)} s)`);
+    }
   }
   await db.query('vacuum analyze processing_objects');
   const loadS = (Date.now() - started) / 1000;
@@ -358,7 +415,9 @@ async function fill(db, size, anchor) {
 }
 
 async function main() {
-  if (!(settings.large > settings.small && settings.small >= 1000)) throw new Error('need BENCH_GROWTH_LARGE > BENCH_GROWTH_SMALL ≥ 1000');
+  if (!(settings.large > settings.small && settings.small >= 1000)) {
+    throw new Error('need BENCH_GROWTH_LARGE > BENCH_GROWTH_SMALL ≥ 1000');
+  }
   const env = await prepareEnvironment('growth');
   const machine = await describeMachine(env.db, env.redis);
   log(`settings ${JSON.stringify(settings)}`);
@@ -366,7 +425,9 @@ async function main() {
   // The environment's database holds the large table; a second one, migrated the same way, the small one.
   const smallUrl = new URL(env.databaseUrl);
   smallUrl.pathname = `${smallUrl.pathname}_small`;
-  onCleanup('the small database', () => (process.env.BENCH_KEEP === '1' ? log(`kept database ${smallUrl}`) : dropDatabase(smallUrl.toString())));
+  onCleanup('the small database', () =>
+    process.env.BENCH_KEEP === '1' ? log(`kept database ${smallUrl}`) : dropDatabase(smallUrl.toString()),
+  );
   const { AppConfig } = distModule('config/app-config');
   const { migrateDatabase } = distModule('database/migrate');
   await migrateDatabase(new AppConfig({ ...env.env, DATABASE_URL: smallUrl.toString() }));
@@ -388,14 +449,23 @@ async function main() {
   const digests = await Promise.all(
     Object.values(sides).map(async (side) => {
       const oldest = `select id, identifier, state, plan, created_at from processing_objects order by created_at, id limit $1`;
-      return (await side.db.query(`select md5(string_agg(concat_ws('|', id, identifier, state, plan, created_at), ',' order by created_at, id)) as digest from (${oldest}) o`, [settings.small])).rows[0].digest;
+      return (
+        await side.db.query(
+          `select md5(string_agg(concat_ws('|', id, identifier, state, plan, created_at), ',' order by created_at, id)) as digest from (${oldest}) o`,
+          [settings.small],
+        )
+      ).rows[0].digest;
     }),
   );
-  if (digests[0] !== digests[1]) throw new Error("the large table's oldest rows are not the small table's rows");
+  if (digests[0] !== digests[1]) {
+    throw new Error("the large table's oldest rows are not the small table's rows");
+  }
 
   const rounds = await measureBoth(sides);
   for (const side of Object.values(sides)) {
-    if (!(await fetch(`${side.base}/health/ready`)).ok) throw new Error(`the ${side.key} API is not ready any more`);
+    if (!(await fetch(`${side.base}/health/ready`)).ok) {
+      throw new Error(`the ${side.key} API is not ready any more`);
+    }
   }
   const small = summarize(sides.small, rounds);
   const large = summarize(sides.large, rounds);

@@ -24,7 +24,9 @@ const TARGET_MS = 100;
 
 function csv(rows) {
   const lines = ['id,name,score,active,joined'];
-  for (let i = 0; i < rows; i++) lines.push(`${i},customer-${i % 9973},${(i * 7919) % 1000}.${i % 10},${i % 3 === 0},2024-0${(i % 9) + 1}-1${i % 10}`);
+  for (let i = 0; i < rows; i++) {
+    lines.push(`${i},customer-${i % 9973},${(i * 7919) % 1000}.${i % 10},${i % 3 === 0},2024-0${(i % 9) + 1}-1${i % 10}`);
+  }
   return `${lines.join('\n')}\n`;
 }
 
@@ -35,18 +37,36 @@ const INPUTS = [
     operations: ['transform'],
     file: { body: Array.from({ length: 1100 }, (_, i) => JSON.stringify({ a: i })).join('\n'), type: 'application/x-ndjson' },
   },
-  { name: '20,000 records each with a new key, analyze', operations: ['analyze'], payload: Array.from({ length: 20000 }, (_, i) => ({ [`k${i}`]: 1 })) },
+  {
+    name: '20,000 records each with a new key, analyze',
+    operations: ['analyze'],
+    payload: Array.from({ length: 20000 }, (_, i) => ({ [`k${i}`]: 1 })),
+  },
   { name: '80 KB word then "!", analyze', operations: ['analyze'], file: { body: `${'a'.repeat(80000)}!`, type: 'text/plain' } },
-  { name: 'JSON nested 100,000 deep, transform', operations: ['transform'], file: { body: `${'['.repeat(100000)}${']'.repeat(100000)}`, type: 'application/json' } },
+  {
+    name: 'JSON nested 100,000 deep, transform',
+    operations: ['transform'],
+    file: { body: `${'['.repeat(100000)}${']'.repeat(100000)}`, type: 'application/json' },
+  },
   {
     name: 'pattern ^(a+)+$ in a JSON Schema',
     operations: ['validate'],
     payload: { s: `${'a'.repeat(30)}!` },
     options: { validate: { json_schema: { properties: { s: { pattern: '^(a+)+$' } } } } },
   },
-  { name: '{"$ref":"#"} as JSON Schema', operations: ['validate'], payload: { a: 1 }, options: { validate: { json_schema: { $ref: '#' } } } },
+  {
+    name: '{"$ref":"#"} as JSON Schema',
+    operations: ['validate'],
+    payload: { a: 1 },
+    options: { validate: { json_schema: { $ref: '#' } } },
+  },
   { name: '12 MB CSV (300,000 rows), export', operations: ['export'], file: { body: csv(300000), type: 'text/csv' } },
-  { name: 'the same CSV over a 100 ms time budget', operations: ['analyze'], file: { body: csv(300000), type: 'text/csv' }, options: { budget: { time_ms: 100 } } },
+  {
+    name: 'the same CSV over a 100 ms time budget',
+    operations: ['analyze'],
+    file: { body: csv(300000), type: 'text/csv' },
+    options: { budget: { time_ms: 100 } },
+  },
 ];
 
 async function main() {
@@ -72,7 +92,9 @@ async function main() {
       const form = new FormData();
       form.append('identifier', identifier);
       form.append('operations', JSON.stringify(input.operations));
-      if (input.options) form.append('options', JSON.stringify(input.options));
+      if (input.options) {
+        form.append('options', JSON.stringify(input.options));
+      }
       form.append('file', new Blob([input.file.body], { type: input.file.type }), 'content');
       return fetch(`${url}/api/v1/process`, { method: 'POST', body: form });
     }
@@ -83,12 +105,19 @@ async function main() {
   async function settle(id) {
     for (;;) {
       const progress = await (await fetch(`${url}/api/v1/progress/${id}`)).json();
-      if (['completed', 'failed', 'cancelled'].includes(progress.state)) return progress;
+      if (['completed', 'failed', 'cancelled'].includes(progress.state)) {
+        return progress;
+      }
       await sleep(50);
     }
   }
 
-  const summarize = (latencies) => ({ probes: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: Math.max(...latencies) });
+  const summarize = (latencies) => ({
+    probes: latencies.length,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    max: Math.max(...latencies),
+  });
 
   const idleUntil = Date.now() + IDLE_S * 1000;
   const idle = summarize(await probeWhile(() => Date.now() < idleUntil));
@@ -105,8 +134,17 @@ async function main() {
     const outcome = answer.status === 202 ? await settle(body.id) : { state: `refused ${answer.status}`, error_message: body.message };
     running = false;
     const latencies = summarize(await probing);
-    const result = { input: input.name, outcome: outcome.state, error: outcome.error_message ?? null, seconds: (Date.now() - started) / 1000, cpuMs: cpuMs(proc.pid) - cpuBefore, ...latencies };
-    log(`${input.name}: ${result.outcome}${result.error ? ` (${result.error})` : ''} in ${fixed(result.seconds, 1)} s; /health/live p99 ${fixed(result.p99, 1)} ms, max ${fixed(result.max, 1)} ms`);
+    const result = {
+      input: input.name,
+      outcome: outcome.state,
+      error: outcome.error_message ?? null,
+      seconds: (Date.now() - started) / 1000,
+      cpuMs: cpuMs(proc.pid) - cpuBefore,
+      ...latencies,
+    };
+    log(
+      `${input.name}: ${result.outcome}${result.error ? ` (${result.error})` : ''} in ${fixed(result.seconds, 1)} s; /health/live p99 ${fixed(result.p99, 1)} ms, max ${fixed(result.max, 1)} ms`,
+    );
     results.push(result);
   }
 

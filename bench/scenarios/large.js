@@ -67,9 +67,60 @@ uploads keep 2 parts of 5 MiB in flight instead of lib-storage's 4 (the baseline
 // ---------------------------------------------------------------------------------------------
 // Input: a CSV written to disk in chunks, never held whole in memory.
 
-const FIRST = ['Ada', 'Linus', 'Grace', 'Alan', 'Barbara', 'Edsger', 'Margaret', 'Ken', 'Radia', 'Donald', 'Frances', 'Niklaus', 'Hedy', 'Tim', 'Sophie', 'Dennis'];
-const LAST = ['Lovelace', 'Torvalds', 'Hopper', 'Turing', 'Liskov', 'Dijkstra', 'Hamilton', 'Thompson', 'Perlman', 'Knuth', 'Allen', 'Wirth', 'Lamarr', 'Berners-Lee', 'Wilson', 'Ritchie'];
-const CITIES = ['Oslo', 'Rome', 'Lisbon', 'Tallinn', 'Kraków', 'São Paulo', 'Zürich', 'Reykjavík', 'Nairobi', 'Osaka', 'Montréal', 'Auckland', 'Lima', 'Seoul', 'Cape Town', '"Washington, D.C."'];
+const FIRST = [
+  'Ada',
+  'Linus',
+  'Grace',
+  'Alan',
+  'Barbara',
+  'Edsger',
+  'Margaret',
+  'Ken',
+  'Radia',
+  'Donald',
+  'Frances',
+  'Niklaus',
+  'Hedy',
+  'Tim',
+  'Sophie',
+  'Dennis',
+];
+const LAST = [
+  'Lovelace',
+  'Torvalds',
+  'Hopper',
+  'Turing',
+  'Liskov',
+  'Dijkstra',
+  'Hamilton',
+  'Thompson',
+  'Perlman',
+  'Knuth',
+  'Allen',
+  'Wirth',
+  'Lamarr',
+  'Berners-Lee',
+  'Wilson',
+  'Ritchie',
+];
+const CITIES = [
+  'Oslo',
+  'Rome',
+  'Lisbon',
+  'Tallinn',
+  'Kraków',
+  'São Paulo',
+  'Zürich',
+  'Reykjavík',
+  'Nairobi',
+  'Osaka',
+  'Montréal',
+  'Auckland',
+  'Lima',
+  'Seoul',
+  'Cape Town',
+  '"Washington, D.C."',
+];
 
 /** mulberry32: the same size gives the same file. */
 function prng(seed) {
@@ -92,7 +143,9 @@ async function generateCsv(file, targetBytes) {
   let rows = 0;
   const write = async (chunk) => {
     bytes += Buffer.byteLength(chunk);
-    if (!out.write(chunk)) await once(out, 'drain');
+    if (!out.write(chunk)) {
+      await once(out, 'drain');
+    }
   };
   await write('id,name,city,amount,flag,created\n');
   while (bytes < targetBytes) {
@@ -127,7 +180,9 @@ async function digestOf(client, bucket, key) {
   for await (const line of reader) {
     hash.update(`${line}\n`);
     bytes += Buffer.byteLength(line) + 1;
-    if (line.length > 0) lines++;
+    if (line.length > 0) {
+      lines++;
+    }
   }
   return { lines, bytes, sha256: hash.digest('hex') };
 }
@@ -176,7 +231,9 @@ async function main() {
     const samples = [];
     const sampler = setInterval(() => {
       const memory = memoryOf(worker.proc.pid);
-      if (memory) samples.push({ t: Date.now(), rss: memory.rss });
+      if (memory) {
+        samples.push({ t: Date.now(), rss: memory.rss });
+      }
     }, SAMPLE_MS);
     const heapSamples = [];
     let heapSampling = true;
@@ -204,14 +261,22 @@ async function main() {
       const response = await fetch(`${api.url}/api/v1/process`, { method: 'POST', body: form });
       const submitted = await response.json();
       const queuedAt = Date.now();
-      if (response.status !== 202) throw new Error(`upload answered ${response.status}: ${JSON.stringify(submitted)}`);
+      if (response.status !== 202) {
+        throw new Error(`upload answered ${response.status}: ${JSON.stringify(submitted)}`);
+      }
       let progress;
       const deadline = Date.now() + TIMEOUT_MS;
       for (;;) {
         progress = await (await fetch(`${api.url}/api/v1/progress/${submitted.id}`)).json();
-        if (['completed', 'failed', 'cancelled'].includes(progress.state)) break;
-        if (!worker.proc.running()) throw new Error(`the worker exited:\n${worker.proc.tail()}`);
-        if (Date.now() > deadline) throw new Error(`not settled within ${TIMEOUT_MS / 60_000} min: ${JSON.stringify(progress)}`);
+        if (['completed', 'failed', 'cancelled'].includes(progress.state)) {
+          break;
+        }
+        if (!worker.proc.running()) {
+          throw new Error(`the worker exited:\n${worker.proc.tail()}`);
+        }
+        if (Date.now() > deadline) {
+          throw new Error(`not settled within ${TIMEOUT_MS / 60_000} min: ${JSON.stringify(progress)}`);
+        }
         await sleep(200);
       }
       clearInterval(sampler);
@@ -219,7 +284,9 @@ async function main() {
       await heapSampler;
       const peak = memoryOf(worker.proc.pid);
       const workerCpuMs = cpuMs(worker.proc.pid) - cpuBefore;
-      if (progress.state !== 'completed') throw new Error(`object ${progress.state}: ${progress.error ?? ''}\n${worker.proc.tail()}`);
+      if (progress.state !== 'completed') {
+        throw new Error(`object ${progress.state}: ${progress.error ?? ''}\n${worker.proc.tail()}`);
+      }
       const object = await (await fetch(`${api.url}/api/v1/objects/${encodeURIComponent(identifier)}`)).json();
       const processingMs = Date.parse(object.finished_at) - queuedAt;
       const maxOf = (list, from, to, field) => {
@@ -278,9 +345,19 @@ async function main() {
       work,
     );
     const code = await proc.exited;
-    if (code !== 0) throw new Error(`the baseline exited with ${code}:\n${proc.tail()}`);
+    if (code !== 0) {
+      throw new Error(`the baseline exited with ${code}:\n${proc.tail()}`);
+    }
     const result = JSON.parse(fs.readFileSync(resultFile, 'utf8'));
-    return { side: 'baseline', ms: result.ms, cpu_ms: result.cpu_ms, mib_per_s: inputMib / (result.ms / 1000), peak_rss_mib: result.peak_rss_bytes / MIB, records: result.records, outputKey: targetKey };
+    return {
+      side: 'baseline',
+      ms: result.ms,
+      cpu_ms: result.cpu_ms,
+      mib_per_s: inputMib / (result.ms / 1000),
+      peak_rss_mib: result.peak_rss_bytes / MIB,
+      records: result.records,
+      outputKey: targetKey,
+    };
   }
 
   const rounds = [];
@@ -292,12 +369,24 @@ async function main() {
       figures[side] = side === 'service' ? await runService(round) : await runBaseline(round);
       log(`round ${round}: ${side} ${fixed(figures[side].mib_per_s, 2)} MiB/s, peak RSS ${fixed(figures[side].peak_rss_mib, 0)} MiB`);
     }
-    const [serviceOut, baselineOut] = [await digestOf(client, bucket, figures.service.outputKey), await digestOf(client, bucket, figures.baseline.outputKey)];
+    const [serviceOut, baselineOut] = [
+      await digestOf(client, bucket, figures.service.outputKey),
+      await digestOf(client, bucket, figures.baseline.outputKey),
+    ];
     const verified = serviceOut.lines === input.rows && baselineOut.lines === input.rows && serviceOut.sha256 === baselineOut.sha256;
     if (!verified) {
-      throw new Error(`outputs differ: generated ${input.rows} rows; service ${serviceOut.lines} lines (${serviceOut.sha256}), baseline ${baselineOut.lines} lines (${baselineOut.sha256})`);
+      throw new Error(
+        `outputs differ: generated ${input.rows} rows; service ${serviceOut.lines} lines (${serviceOut.sha256}), baseline ${baselineOut.lines} lines (${baselineOut.sha256})`,
+      );
     }
-    rounds.push({ round, order, service: figures.service, baseline: figures.baseline, ratio: figures.service.mib_per_s / figures.baseline.mib_per_s, output: serviceOut });
+    rounds.push({
+      round,
+      order,
+      service: figures.service,
+      baseline: figures.baseline,
+      ratio: figures.service.mib_per_s / figures.baseline.mib_per_s,
+      output: serviceOut,
+    });
     // Each round's output is as large as the input: s3rver keeps it on disk until removed.
     await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: figures.baseline.outputKey }));
   }
@@ -326,7 +415,8 @@ async function main() {
     '| operation | s | MiB/s of the input | worker RSS ≤ | heap used ≤ | external ≤ |',
     '|---|---|---|---|---|---|',
     ...last.operations.map(
-      (o) => `| ${o.operation} | ${fixed(o.ms / 1000, 1)} | ${fixed(inputMib / (o.ms / 1000), 1)} | ${fixed(o.rss_mib, 0)} MiB | ${fixed(o.heap_mib, 0)} MiB | ${fixed(o.external_mib, 0)} MiB |`,
+      (o) =>
+        `| ${o.operation} | ${fixed(o.ms / 1000, 1)} | ${fixed(inputMib / (o.ms / 1000), 1)} | ${fixed(o.rss_mib, 0)} MiB | ${fixed(o.heap_mib, 0)} MiB | ${fixed(o.external_mib, 0)} MiB |`,
     ),
   ].join('\n');
 
@@ -334,14 +424,14 @@ async function main() {
     `A ${fixed(inputMib, 1)} MiB CSV (${input.rows} rows; columns id, name, city, amount, flag, created; non-ASCII cities, a quoted comma, 2 % empty amounts) ` +
       'is uploaded as multipart/form-data with `operations: ["export"]` (plan validate, transform, enrich, analyze, export) to the built service: ' +
       'an API process and a separate worker process (`APP_ROLE=worker`, `MAX_PARALLEL_WORKERS=1`, `LOG_LEVEL=warn`), started afresh for each round. ' +
-      '**Service MiB/s** is the input size over processing time, from the 202 of the upload (queued) to the object\'s `finished_at`: the upload itself is excluded. ' +
-      '**Worker peak RSS** is the worker\'s `VmHWM` (includes start-up), the target being ≤ 300 MB.',
+      "**Service MiB/s** is the input size over processing time, from the 202 of the upload (queued) to the object's `finished_at`: the upload itself is excluded. " +
+      "**Worker peak RSS** is the worker's `VmHWM` (includes start-up), the target being ≤ 300 MB.",
     '',
     'The baseline (bench/baselines/large-csv.js, its own process) reads the same file from the same s3rver with GetObject, parses it with csv-parse ' +
-      '(the delimiter, `bom` and `skip_empty_lines` the service uses), types the cells with the service\'s rules, writes NDJSON in 64 KiB chunks and uploads it with ' +
+      "(the delimiter, `bom` and `skip_empty_lines` the service uses), types the cells with the service's rules, writes NDJSON in 64 KiB chunks and uploads it with " +
       `@aws-sdk/lib-storage (part size ${partSize / MIB} MiB, queue size ${queueSize}, as the service). Its time runs from the GetObject to the end of the upload. ` +
-      'It does one pass. The service\'s plan reads the CSV twice: validate hashes it and checks it byte by byte (CsvScanner), transform parses it with csv-parse, writes the NDJSON ' +
-      'and gathers the schema and statistics that enrich and analyze report; export copies transform\'s NDJSON inside S3.',
+      "It does one pass. The service's plan reads the CSV twice: validate hashes it and checks it byte by byte (CsvScanner), transform parses it with csv-parse, writes the NDJSON " +
+      "and gathers the schema and statistics that enrich and analyze report; export copies transform's NDJSON inside S3.",
     '',
     `Verification: the service's exported records.ndjson and the baseline's NDJSON both have exactly the ${input.rows} generated rows and the same sha256 (${rounds[0].output.sha256.slice(0, 16)}…).`,
     '',
@@ -367,8 +457,26 @@ async function main() {
     scenario: 'large',
     title: 'Large CSV',
     headline: [
-      { name: 'large', measure: 'worker peak RSS (VmHWM)', unit: 'MiB', service: peakRss, baseline: baselineRss, ratio: null, target: `≤ ${RSS_TARGET_MB} MiB`, met: rssMet },
-      { name: 'large', measure: 'MiB/s, queued → completed vs bare csv-parse → NDJSON → S3', unit: 'MiB/s', service: serviceMibs, baseline: baselineMibs, ratio, target: `≥ ${RATIO_TARGET.toFixed(2)}`, met: ratio >= RATIO_TARGET },
+      {
+        name: 'large',
+        measure: 'worker peak RSS (VmHWM)',
+        unit: 'MiB',
+        service: peakRss,
+        baseline: baselineRss,
+        ratio: null,
+        target: `≤ ${RSS_TARGET_MB} MiB`,
+        met: rssMet,
+      },
+      {
+        name: 'large',
+        measure: 'MiB/s, queued → completed vs bare csv-parse → NDJSON → S3',
+        unit: 'MiB/s',
+        service: serviceMibs,
+        baseline: baselineMibs,
+        ratio,
+        target: `≥ ${RATIO_TARGET.toFixed(2)}`,
+        met: ratio >= RATIO_TARGET,
+      },
     ],
     details,
     input: { bytes: input.bytes, rows: input.rows },

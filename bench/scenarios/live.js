@@ -50,7 +50,9 @@ function forkHelper(name, script, env, logDir) {
   fs.closeSync(fd);
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
   const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
+    if (child.exitCode !== null || child.signalCode !== null) {
+      return;
+    }
     child.kill('SIGTERM');
     await exited;
   };
@@ -63,8 +65,11 @@ function forkHelper(name, script, env, logDir) {
           clearTimeout(timer);
           child.off('message', onMessage);
           child.off('exit', onExit);
-          if (reply.type === 'failed') reject(new Error(`${name}: ${reply.error}`));
-          else resolve(reply);
+          if (reply.type === 'failed') {
+            reject(new Error(`${name}: ${reply.error}`));
+          } else {
+            resolve(reply);
+          }
         }
       };
       const onExit = (code) => {
@@ -73,7 +78,9 @@ function forkHelper(name, script, env, logDir) {
       };
       child.on('message', onMessage);
       child.once('exit', onExit);
-      if (message) child.send(message);
+      if (message) {
+        child.send(message);
+      }
     });
   return { name, pid: child.pid, request, stop };
 }
@@ -130,7 +137,9 @@ function analyse(states, expected, stamps) {
   let delivered = 0;
   for (const state of states) {
     bytes += state.bytes;
-    if (state.error || !state.ended) errors += 1;
+    if (state.error || !state.ended) {
+      errors += 1;
+    }
     const [snapshot, ...ids] = state.ids;
     const wanted = (expected.get(state.object) ?? []).filter((seq) => seq > snapshot);
     const got = new Set(ids);
@@ -170,7 +179,9 @@ function analyse(states, expected, stamps) {
 
 function readStamps(file) {
   const stamps = new Map();
-  for (const [object, seq, at] of JSON.parse(fs.readFileSync(file, 'utf8'))) stamps.set(`${object} ${seq}`, at);
+  for (const [object, seq, at] of JSON.parse(fs.readFileSync(file, 'utf8'))) {
+    stamps.set(`${object} ${seq}`, at);
+  }
   return stamps;
 }
 
@@ -179,8 +190,10 @@ async function main() {
   const { env, db, work, prefix } = environment;
   const machine = await describeMachine(db, environment.redis);
   const { toProgressView } = distModule('objects/object.presenter');
-  log(`live: ${SUBSCRIBERS} subscribers, ${PER_OBJECT} per object (${OBJECTS} objects), plan of ${OPERATIONS.join(',')}, ` +
-    `MAX_PARALLEL_WORKERS=${WORKERS}, SIMULATED_OPERATION_DELAY_MS=${DELAY_MS}, ${ROUNDS} rounds, ulimit -n ${fdLimit()}`);
+  log(
+    `live: ${SUBSCRIBERS} subscribers, ${PER_OBJECT} per object (${OBJECTS} objects), plan of ${OPERATIONS.join(',')}, ` +
+      `MAX_PARALLEL_WORKERS=${WORKERS}, SIMULATED_OPERATION_DELAY_MS=${DELAY_MS}, ${ROUNDS} rounds, ulimit -n ${fdLimit()}`,
+  );
 
   const apiNodeOptions = process.env.BENCH_LIVE_API_NODE_OPTIONS;
   // Every subscriber is one client on one process: the stream caps (default 1000 per process, 50 per client) must let them all in.
@@ -188,7 +201,12 @@ async function main() {
   const api = await environment.startService('live-api', 'api', { ...caps, ...(apiNodeOptions ? { NODE_OPTIONS: apiNodeOptions } : {}) });
   const relayChannel = `${prefix}:relay`;
   const relayPort = await freePort();
-  const relay = spawnProcess('sse-relay', path.join(ROOT, 'bench', 'baselines', 'sse-relay.js'), { ...env, PORT: String(relayPort), RELAY_CHANNEL: relayChannel }, work);
+  const relay = spawnProcess(
+    'sse-relay',
+    path.join(ROOT, 'bench', 'baselines', 'sse-relay.js'),
+    { ...env, PORT: String(relayPort), RELAY_CHANNEL: relayChannel },
+    work,
+  );
   onCleanup('sse-relay', () => relay.stop());
   const relayUrl = `http://127.0.0.1:${relayPort}`;
   await waitForHttp(`${relayUrl}/`, relay, { anyStatus: true });
@@ -209,10 +227,20 @@ async function main() {
             body: JSON.stringify({
               identifier: `${label}-${index + offset}`,
               operations: OPERATIONS,
-              payload: { order: index + offset, customer: 'Jürgen Müller', items: [{ sku: 'A-1', qty: 2 }, { sku: 'B-7', qty: 1 }], note: 'deliver, after 5pm' },
+              payload: {
+                order: index + offset,
+                customer: 'Jürgen Müller',
+                items: [
+                  { sku: 'A-1', qty: 2 },
+                  { sku: 'B-7', qty: 1 },
+                ],
+                note: 'deliver, after 5pm',
+              },
             }),
           });
-          if (response.status !== 202) throw new Error(`POST /api/v1/process: ${response.status} ${await response.text()}`);
+          if (response.status !== 202) {
+            throw new Error(`POST /api/v1/process: ${response.status} ${await response.text()}`);
+          }
           return (await response.json()).id;
         }),
       );
@@ -223,7 +251,11 @@ async function main() {
 
   /** The pipeline: a worker process with the scenario's settings, which starts on the queued objects at once. */
   const startWorker = (name) =>
-    environment.startService(name, 'worker', { LOG_LEVEL: 'warn', MAX_PARALLEL_WORKERS: String(WORKERS), SIMULATED_OPERATION_DELAY_MS: String(DELAY_MS) });
+    environment.startService(name, 'worker', {
+      LOG_LEVEL: 'warn',
+      MAX_PARALLEL_WORKERS: String(WORKERS),
+      SIMULATED_OPERATION_DELAY_MS: String(DELAY_MS),
+    });
 
   async function serviceRound(round) {
     const submitted = Date.now();
@@ -257,7 +289,9 @@ async function main() {
       )
     ).rows;
     const expected = new Map(objectIds.map((id) => [id, []]));
-    for (const event of events) expected.get(event.object_id).push(event.seq);
+    for (const event of events) {
+      expected.get(event.object_id).push(event.seq);
+    }
     const result = analyse(states, expected, stamps);
     const recordedStamps = new Map(events.map((event) => [`${event.object_id} ${event.seq}`, Number(event.recorded)]));
     const fromRecorded = analyse(states, expected, recordedStamps);
@@ -266,10 +300,15 @@ async function main() {
     // The baseline's trace: each object's snapshot (as its subscribers got it) and every later event with its offset.
     const byId = new Map(objects.map((object) => [object.id, object]));
     const snapshotSeq = new Map();
-    for (const state of states) snapshotSeq.set(state.object, Math.min(snapshotSeq.get(state.object) ?? Infinity, state.ids[0]));
+    for (const state of states) {
+      snapshotSeq.set(state.object, Math.min(snapshotSeq.get(state.object) ?? Infinity, state.ids[0]));
+    }
     const data = (event) => JSON.stringify(toProgressView({ ...fromRow(byId.get(event.object_id)), ...event.snapshot }));
     const t0 = Math.min(...[...stamps.values()].filter((at) => at !== null));
-    const trace = { snapshots: objectIds.map((id) => ({ object: id, seq: snapshotSeq.get(id), last: false, data: snapshotData.get(id) })), events: [] };
+    const trace = {
+      snapshots: objectIds.map((id) => ({ object: id, seq: snapshotSeq.get(id), last: false, data: snapshotData.get(id) })),
+      events: [],
+    };
     for (const event of events) {
       if (event.seq > snapshotSeq.get(event.object_id)) {
         trace.events.push({
@@ -284,9 +323,26 @@ async function main() {
     trace.events.sort((a, b) => a.offset - b.offset);
     const traceFile = path.join(work, `trace-${round}.json`);
     fs.writeFileSync(traceFile, JSON.stringify(trace));
-    traces.push({ round, file: traceFile, objectIds, events: trace.events.length, snapshots: trace.snapshots.length, spanS: (trace.events.at(-1)?.offset ?? 0) / 1000 });
+    traces.push({
+      round,
+      file: traceFile,
+      objectIds,
+      events: trace.events.length,
+      snapshots: trace.snapshots.length,
+      spanS: (trace.events.at(-1)?.offset ?? 0) / 1000,
+    });
 
-    const row = { round, side: 'service', seconds, events: trace.events.length, apiCpuMs: apiCpu, clientCpuMs: clientCpu, notCompleted, fromRecorded: pick(fromRecorded), ...result };
+    const row = {
+      round,
+      side: 'service',
+      seconds,
+      events: trace.events.length,
+      apiCpuMs: apiCpu,
+      clientCpuMs: clientCpu,
+      notCompleted,
+      fromRecorded: pick(fromRecorded),
+      ...result,
+    };
     log(`round ${round} service: ${describe(row)}; from created_at p99 ${fixed(fromRecorded.p99)} ms`);
     return row;
   }
@@ -304,11 +360,18 @@ async function main() {
   async function baselineRound(round, trace) {
     // The same pipeline runs meanwhile (its own objects, nobody following them), so both sides share the machine with it.
     const loadIds = BASELINE_PIPELINE ? await submitObjects(`live-load-${round}`) : [];
-    const publisher = forkHelper(`sse-publisher-${round}`, path.join(ROOT, 'bench', 'baselines', 'sse-publisher.js'), { ...env, RELAY_CHANNEL: relayChannel }, work);
+    const publisher = forkHelper(
+      `sse-publisher-${round}`,
+      path.join(ROOT, 'bench', 'baselines', 'sse-publisher.js'),
+      { ...env, RELAY_CHANNEL: relayChannel },
+      work,
+    );
     await publisher.request({ type: 'prime', traceFile: trace.file }, 'primed');
     await monitor.request({ type: 'start', channel: relayChannel, format: 'relay' }, 'listening');
     const subscribers = await openSubscribers(`baseline-${round}`, subscriberStreams(relayUrl, trace.objectIds), env, work);
-    log(`round ${round} baseline: ${SUBSCRIBERS} subscribers have their snapshots (${subscribers.connectMs} ms), replaying the trace of service round ${trace.round}`);
+    log(
+      `round ${round} baseline: ${SUBSCRIBERS} subscribers have their snapshots (${subscribers.connectMs} ms), replaying the trace of service round ${trace.round}`,
+    );
     const relayCpuBefore = cpuMs(relay.pid);
     subscribers.markStart();
     const started = Date.now();
@@ -327,7 +390,11 @@ async function main() {
     await publisher.stop();
     if (worker) {
       await worker.proc.stop();
-      const settled = (await environment.db.query(`select count(*)::int as n from processing_objects where id = any($1) and state = 'completed'`, [loadIds])).rows[0].n;
+      const settled = (
+        await environment.db.query(`select count(*)::int as n from processing_objects where id = any($1) and state = 'completed'`, [
+          loadIds,
+        ])
+      ).rows[0].n;
       log(`round ${round} baseline: the pipeline completed ${settled} of its ${loadIds.length} objects meanwhile`);
     }
     const stampsFile = path.join(work, `stamps-baseline-${round}.json`);
@@ -335,10 +402,23 @@ async function main() {
     const stamps = readStamps(stampsFile);
     const traceData = JSON.parse(fs.readFileSync(trace.file, 'utf8'));
     const expected = new Map(trace.objectIds.map((id) => [id, []]));
-    for (const event of traceData.events) expected.get(event.object).push(event.seq);
-    for (const list of expected.values()) list.sort((a, b) => a - b);
+    for (const event of traceData.events) {
+      expected.get(event.object).push(event.seq);
+    }
+    for (const list of expected.values()) {
+      list.sort((a, b) => a - b);
+    }
     const result = analyse(states, expected, stamps);
-    const row = { round, side: 'baseline', replayOf: trace.round, seconds, events: count, apiCpuMs: relayCpu, clientCpuMs: clientCpu, ...result };
+    const row = {
+      round,
+      side: 'baseline',
+      replayOf: trace.round,
+      seconds,
+      events: count,
+      apiCpuMs: relayCpu,
+      clientCpuMs: clientCpu,
+      ...result,
+    };
     log(`round ${round} baseline: ${describe(row)}`);
     return row;
   }
@@ -361,7 +441,10 @@ async function main() {
   const baselineP99 = med(baseline, 'p99');
   const ratio = serviceP99 / Math.max(baselineP99, 1);
   const lostTotal = service.reduce((sum, row) => sum + row.lost + row.duplicated + row.unexpected + row.outOfOrder + row.streamErrors, 0);
-  const baselineLost = baseline.reduce((sum, row) => sum + row.lost + row.duplicated + row.unexpected + row.outOfOrder + row.streamErrors, 0);
+  const baselineLost = baseline.reduce(
+    (sum, row) => sum + row.lost + row.duplicated + row.unexpected + row.outOfOrder + row.streamErrors,
+    0,
+  );
   const unstamped = rows.reduce((sum, row) => sum + row.unstamped, 0);
   const notCompleted = service.reduce((sum, row) => sum + row.notCompleted, 0);
   const met = ratio <= TARGET && lostTotal === 0 && unstamped === 0 && notCompleted === 0;
@@ -375,7 +458,12 @@ async function main() {
         `${fixed(row.p50)} | ${fixed(row.p90)} | ${fixed(row.p99)} | ${fixed(row.max)} | ${fixed(row.apiCpuMs / 1000, 1)} | ${fixed(row.clientCpuMs / 1000, 1)} | ${fixed(row.bytes / 1e6, 1)} | ${fixed(row.seconds, 1)} |`,
     ),
   ].join('\n');
-  const recorded = service.map((row) => `round ${row.round}: p50 ${fixed(row.fromRecorded.p50)}, p99 ${fixed(row.fromRecorded.p99)}, max ${fixed(row.fromRecorded.max)} ms`).join('; ');
+  const recorded = service
+    .map(
+      (row) =>
+        `round ${row.round}: p50 ${fixed(row.fromRecorded.p50)}, p99 ${fixed(row.fromRecorded.p99)}, max ${fixed(row.fromRecorded.max)} ms`,
+    )
+    .join('; ');
   const details = [
     `${SUBSCRIBERS} SSE subscribers (${PER_OBJECT} per object, ${OBJECTS} objects) on one \`APP_ROLE=api\` process while one \`APP_ROLE=worker\` process ` +
       `(\`MAX_PARALLEL_WORKERS=${WORKERS}\`, \`SIMULATED_OPERATION_DELAY_MS=${DELAY_MS}\` to keep events flowing) runs the plan of \`${JSON.stringify(OPERATIONS)}\` ` +
@@ -424,7 +512,15 @@ async function main() {
       },
     ],
     details,
-    settings: { subscribers: SUBSCRIBERS, perObject: PER_OBJECT, objects: OBJECTS, operations: OPERATIONS, workers: WORKERS, delayMs: DELAY_MS, rounds: ROUNDS },
+    settings: {
+      subscribers: SUBSCRIBERS,
+      perObject: PER_OBJECT,
+      objects: OBJECTS,
+      operations: OPERATIONS,
+      workers: WORKERS,
+      delayMs: DELAY_MS,
+      rounds: ROUNDS,
+    },
     rounds: rows,
     machine,
   });
@@ -459,10 +555,10 @@ const CHANGES = [
     'queued on a 2-core machine shared with the pipeline. The profile of the streaming phase: socket writes (writev) about 30 %, GC 7 %, ' +
     'frame building 5 %. Runs of 3 rounds swing widely on this shared machine: with these changes the ratio came out 2.07, 1.74, 1.67 ' +
     'and, in the run of the rounds table (relay p99 34 / 29 / 17 ms), 0.93; typically about 1.7, so the target is not reliably met.',
-  '5. Session 3. A submission records no creation event any more, and a feed starts from the object\'s version rather than its ' +
+  "5. Session 3. A submission records no creation event any more, and a feed starts from the object's version rather than its " +
     'latest event, so the first change of every object is passed on from its notification instead of looking like a gap and costing a ' +
     'read of `object_events` (before that fix, 200 of the 2,400 events of a round waited for PostgreSQL: ratio 1.60). The API also ' +
-    'keeps V8\'s default young generation now. Three runs of 3 rounds after it: 1.57 (11 vs 7 ms), 1.00 (12 vs 12 ms) and the rounds ' +
+    "keeps V8's default young generation now. Three runs of 3 rounds after it: 1.57 (11 vs 7 ms), 1.00 (12 vs 12 ms) and the rounds " +
     'table; p99 is in whole milliseconds of ~10, so one millisecond moves the ratio by 0.1, and the machine moves it by more.',
 ].join('\n');
 

@@ -52,8 +52,12 @@ async function photo(index) {
   let state = (index + 1) * 2654435761;
   const random = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
   const cells = Buffer.alloc(8 * 6 * 3);
-  for (let i = 0; i < cells.length; i++) cells[i] = Math.floor(random() * 256);
-  const noise = await sharp({ create: { width, height, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 30 } } })
+  for (let i = 0; i < cells.length; i++) {
+    cells[i] = Math.floor(random() * 256);
+  }
+  const noise = await sharp({
+    create: { width, height, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 30 } },
+  })
     .raw()
     .toBuffer();
   const image = sharp(cells, { raw: { width: 8, height: 6, channels: 3 } })
@@ -82,7 +86,7 @@ const CHANGES = [
   '| after | 327 | 235 | 0.72 | 1.28 | 2.61 | 0.62 (rounds 0.81, 0.42, 0.62) |',
   '',
   'Wall-clock ratios on the shared machine (load average 10–11) swing by ±0.2 between rounds; CPU per image is steadier.',
-  "(Those figures are against the `per-size` baseline, the default then.)",
+  '(Those figures are against the `per-size` baseline, the default then.)',
   '',
   '**Baseline.** The default baseline is now `one-decode` (one shrink-on-load decode into the 1200 box, the 100 and 300',
   'resized from those pixels): the same method the service uses and the cheapest honest way to make the three sizes, so',
@@ -109,11 +113,11 @@ const CHANGES = [
   '| after | 206 | 181 | 0.88 | 7.48 | 9.56 | 0.78 (rounds 0.79, 0.77) |',
   '| after, 30 images, 3 rounds | 200 | 184 | 0.92 | 6.44 | 7.65 | 0.80 (rounds 0.80, 1.13, 0.72) |',
   '',
-  "What is left: CPU is within 12% of the baseline (the full decode validate must do costs a little more than the",
+  'What is left: CPU is within 12% of the baseline (the full decode validate must do costs a little more than the',
   "baseline's shrink-on-load decode; the SDK calls, row updates and events the rest). Images/s trails CPU: per image the",
-  'service also waits for about 7 row updates and events and 2 more S3 PUTs (the operations\' results) that the baseline',
+  "service also waits for about 7 row updates and events and 2 more S3 PUTs (the operations' results) that the baseline",
   'does not make, about 85 ms of a 400 ms job outside the two operations, and s3rver and PostgreSQL spend CPU on them on',
-  'the same 2 cores. Batching the processor\'s per-operation row updates (finished + next started in one statement) is',
+  "the same 2 cores. Batching the processor's per-operation row updates (finished + next started in one statement) is",
   'the next step; it is a change to every plan, not to thumbnails.',
   '',
   '**Changes made, third pass** (session 3; 60 images, medians of 3 rounds, side by side). `thumbnail` stores each',
@@ -166,7 +170,12 @@ async function main() {
   /** The worker of another build (BENCH_WORKER_MAIN, e.g. a copy of dist/ from before a change), for before/after figures. */
   async function startWorkerFrom(main, round, extraEnv) {
     const port = await freePort();
-    const proc = spawnProcess(`thumbnails-worker-r${round}`, main, { ...env, APP_ROLE: 'worker', PROBE_PORT: String(port), ...extraEnv }, work);
+    const proc = spawnProcess(
+      `thumbnails-worker-r${round}`,
+      main,
+      { ...env, APP_ROLE: 'worker', PROBE_PORT: String(port), ...extraEnv },
+      work,
+    );
     onCleanup(proc.name, () => proc.stop());
     await waitForHttp(`http://127.0.0.1:${port}/health/ready`, proc);
     return { proc };
@@ -184,7 +193,9 @@ async function main() {
           form.append('operations', JSON.stringify(['thumbnail']));
           form.append('file', await fs.openAsBlob(images[index].file, { type: 'image/jpeg' }), `photo-${index}.jpg`);
           const response = await fetch(`${api}/api/v1/process`, { method: 'POST', body: form });
-          if (response.status !== 202) throw new Error(`upload ${index}: ${response.status} ${await response.text()}`);
+          if (response.status !== 202) {
+            throw new Error(`upload ${index}: ${response.status} ${await response.text()}`);
+          }
         }
       }),
     );
@@ -193,7 +204,9 @@ async function main() {
       LOG_LEVEL: 'warn',
       ...(process.env.BENCH_WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS } : {}),
     };
-    const worker = WORKER_MAIN ? await startWorkerFrom(WORKER_MAIN, round, workerEnv) : await environment.startService(`thumbnails-worker-r${round}`, 'worker', workerEnv);
+    const worker = WORKER_MAIN
+      ? await startWorkerFrom(WORKER_MAIN, round, workerEnv)
+      : await environment.startService(`thumbnails-worker-r${round}`, 'worker', workerEnv);
     const cpuBefore = cpuMs(worker.proc.pid);
     const deadline = Date.now() + TIMEOUT_MS;
     for (;;) {
@@ -201,9 +214,15 @@ async function main() {
         `select count(*) filter (where state in ('completed', 'failed', 'cancelled'))::int as settled from processing_objects where identifier = any($1)`,
         [identifiers],
       );
-      if (rows[0].settled === identifiers.length) break;
-      if (Date.now() > deadline) throw new Error(`service round ${round}: ${rows[0].settled} of ${identifiers.length} settled in time`);
-      if (!worker.proc.running()) throw new Error(`the worker exited:\n${worker.proc.tail()}`);
+      if (rows[0].settled === identifiers.length) {
+        break;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`service round ${round}: ${rows[0].settled} of ${identifiers.length} settled in time`);
+      }
+      if (!worker.proc.running()) {
+        throw new Error(`the worker exited:\n${worker.proc.tail()}`);
+      }
       await sleep(100);
     }
     const workerCpuMs = cpuMs(worker.proc.pid) - cpuBefore;
@@ -213,7 +232,9 @@ async function main() {
       [identifiers],
     );
     const failed = rows.filter((row) => row.state !== 'completed');
-    if (failed.length) throw new Error(`service round ${round}: ${failed.length} not completed, e.g. ${failed[0].identifier}: ${failed[0].error_message}`);
+    if (failed.length) {
+      throw new Error(`service round ${round}: ${failed.length} not completed, e.g. ${failed[0].identifier}: ${failed[0].error_message}`);
+    }
     const firstStart = Math.min(...rows.map((row) => row.started_at.getTime()));
     const lastFinish = Math.max(...rows.map((row) => row.finished_at.getTime()));
     const seconds = (lastFinish - firstStart) / 1000;
@@ -231,14 +252,19 @@ async function main() {
   async function runBaseline(round) {
     const resultFile = path.join(work, `baseline-r${round}.json`);
     const prefix = `baseline-r${round}/`;
-    const proc = spawnProcess(`thumbnails-baseline-r${round}`, path.join(ROOT, 'bench', 'baselines', 'thumbnails.js'), {
-      ...env,
-      BENCH_SOURCES: sourcesFile,
-      BENCH_OUTPUT_PREFIX: prefix,
-      BENCH_RESULT: resultFile,
-      BENCH_CONCURRENCY: String(WORKERS),
-      BENCH_BASELINE_MODE: BASELINE_MODE,
-    }, work);
+    const proc = spawnProcess(
+      `thumbnails-baseline-r${round}`,
+      path.join(ROOT, 'bench', 'baselines', 'thumbnails.js'),
+      {
+        ...env,
+        BENCH_SOURCES: sourcesFile,
+        BENCH_OUTPUT_PREFIX: prefix,
+        BENCH_RESULT: resultFile,
+        BENCH_CONCURRENCY: String(WORKERS),
+        BENCH_BASELINE_MODE: BASELINE_MODE,
+      },
+      work,
+    );
     const code = await Promise.race([proc.exited, sleep(TIMEOUT_MS).then(() => 'timeout')]);
     if (code !== 0) {
       await proc.stop();
@@ -246,7 +272,13 @@ async function main() {
     }
     const result = JSON.parse(fs.readFileSync(resultFile, 'utf8'));
     const seconds = (result.lastFinish - result.firstStart) / 1000;
-    return { seconds, imagesPerSecond: IMAGES / seconds, cpuMsPerImage: result.cpuMs / IMAGES, sharp: result.sharp, keyOf: (index, size) => `${prefix}${index}/thumbnail/${size}.webp` };
+    return {
+      seconds,
+      imagesPerSecond: IMAGES / seconds,
+      cpuMsPerImage: result.cpuMs / IMAGES,
+      sharp: result.sharp,
+      keyOf: (index, size) => `${prefix}${index}/thumbnail/${size}.webp`,
+    };
   }
 
   /** Both sides' thumbnails, read back from S3: each must exist, be WebP, and have the same size on both sides. */
@@ -254,13 +286,17 @@ async function main() {
     const dimensions = async (key) => {
       const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       const metadata = await sharp(Buffer.from(await response.Body.transformToByteArray())).metadata();
-      if (metadata.format !== 'webp') throw new Error(`${key} is ${metadata.format}, not WebP`);
+      if (metadata.format !== 'webp') {
+        throw new Error(`${key} is ${metadata.format}, not WebP`);
+      }
       return `${metadata.width}x${metadata.height}`;
     };
     for (let index = 0; index < IMAGES; index++) {
       for (const size of SIZES) {
         const [ours, theirs] = await Promise.all([dimensions(service.keyOf(index, size)), dimensions(baseline.keyOf(index, size))]);
-        if (ours !== theirs) throw new Error(`image ${index} ${size}: the service made ${ours}, the baseline ${theirs}`);
+        if (ours !== theirs) {
+          throw new Error(`image ${index} ${size}: the service made ${ours}, the baseline ${theirs}`);
+        }
       }
     }
   }
@@ -271,7 +307,9 @@ async function main() {
     const results = {};
     for (const side of order) {
       results[side] = side === 'service' ? await runService(round) : await runBaseline(round);
-      log(`round ${round} ${side}: ${fixed(results[side].imagesPerSecond, 2)} images/s (${fixed(results[side].seconds, 1)} s, ${fixed(results[side].cpuMsPerImage)} CPU ms / image)`);
+      log(
+        `round ${round} ${side}: ${fixed(results[side].imagesPerSecond, 2)} images/s (${fixed(results[side].seconds, 1)} s, ${fixed(results[side].cpuMsPerImage)} CPU ms / image)`,
+      );
     }
     await verify(results.service, results.baseline);
     const ratio = results.service.imagesPerSecond / results.baseline.imagesPerSecond;
@@ -308,12 +346,29 @@ async function main() {
   saveResult({
     scenario: 'thumbnails',
     title: 'Thumbnails',
-    headline: [{ name: 'thumbnails', measure: 'images/s, validate + thumbnail', unit: '', service, baseline, ratio, target: `≥ ${TARGET}`, met: ratio >= TARGET }],
+    headline: [
+      {
+        name: 'thumbnails',
+        measure: 'images/s, validate + thumbnail',
+        unit: '',
+        service,
+        baseline,
+        ratio,
+        target: `≥ ${TARGET}`,
+        met: ratio >= TARGET,
+      },
+    ],
     details,
     settings: { images: IMAGES, rounds: ROUNDS, workers: WORKERS, baselineMode: BASELINE_MODE },
     rounds: rounds.map(({ service: s, baseline: b, ...rest }) => ({
       ...rest,
-      service: { seconds: s.seconds, imagesPerSecond: s.imagesPerSecond, cpuMsPerImage: s.cpuMsPerImage, validateMs: s.validateMs, thumbnailMs: s.thumbnailMs },
+      service: {
+        seconds: s.seconds,
+        imagesPerSecond: s.imagesPerSecond,
+        cpuMsPerImage: s.cpuMsPerImage,
+        validateMs: s.validateMs,
+        thumbnailMs: s.thumbnailMs,
+      },
       baseline: { seconds: b.seconds, imagesPerSecond: b.imagesPerSecond, cpuMsPerImage: b.cpuMsPerImage },
     })),
     machine,

@@ -39,7 +39,10 @@ const settings = {
   connections: positive('BENCH_CONNECTIONS', 32),
   objects: positive('BENCH_TRACING_OBJECTS', 500),
   pipelineObjects: positive('BENCH_TRACING_PIPELINE_OBJECTS', 120),
-  parts: (process.env.BENCH_TRACING_PARTS ?? 'read,pipeline').split(',').map((part) => part.trim()).filter(Boolean),
+  parts: (process.env.BENCH_TRACING_PARTS ?? 'read,pipeline')
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean),
   baseMain: process.env.BENCH_BASE_MAIN,
 };
 const PIPELINE_OPERATIONS = ['analyze'];
@@ -64,7 +67,9 @@ function variants(sink) {
     { name: 'off', env: {} },
     { name: 'on', env: { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url } },
   ];
-  if (settings.baseMain) list.push({ name: 'before', env: {}, main: settings.baseMain });
+  if (settings.baseMain) {
+    list.push({ name: 'before', env: {}, main: settings.baseMain });
+  }
   return list;
 }
 
@@ -76,7 +81,12 @@ async function startVariant(environment, variant, role, name, extraEnv = {}) {
   const port = await freePort();
   const portEnv = role === 'worker' ? { PROBE_PORT: String(port) } : { PORT: String(port) };
   const nodeOptions = productionNodeOptions(role);
-  const proc = spawnProcess(name, variant.main, { ...environment.env, APP_ROLE: role, ...portEnv, ...variant.env, ...extraEnv, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) }, environment.work);
+  const proc = spawnProcess(
+    name,
+    variant.main,
+    { ...environment.env, APP_ROLE: role, ...portEnv, ...variant.env, ...extraEnv, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) },
+    environment.work,
+  );
   onCleanup(name, () => proc.stop());
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/health/ready`, proc);
@@ -84,7 +94,12 @@ async function startVariant(environment, variant, role, name, extraEnv = {}) {
 }
 
 function payload(index) {
-  return Array.from({ length: 9 }, (_, row) => ({ id: index * 9 + row, name: `name ${row}`, amount: (index * 37 + row) % 1000, flag: row % 2 === 0 }));
+  return Array.from({ length: 9 }, (_, row) => ({
+    id: index * 9 + row,
+    name: `name ${row}`,
+    amount: (index * 37 + row) % 1000,
+    flag: row % 2 === 0,
+  }));
 }
 
 async function submit(apiUrl, identifiers, withPayload) {
@@ -94,8 +109,14 @@ async function submit(apiUrl, identifiers, withPayload) {
     while (next < identifiers.length) {
       const index = next++;
       const body = { identifier: identifiers[index], operations: PIPELINE_OPERATIONS, ...(withPayload ? { payload: payload(index) } : {}) };
-      const response = await fetch(`${apiUrl}/api/v1/process`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      if (response.status !== 202) throw new Error(`submission of ${identifiers[index]}: ${response.status} ${await response.text()}`);
+      const response = await fetch(`${apiUrl}/api/v1/process`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      if (response.status !== 202) {
+        throw new Error(`submission of ${identifiers[index]}: ${response.status} ${await response.text()}`);
+      }
       ids[index] = (await response.json()).id;
     }
   };
@@ -118,13 +139,22 @@ async function measureRead(server, paths) {
     timeout: 10,
     requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, path: paths[next++ % paths.length] }) }],
   };
-  if (settings.warmupS > 0) await runLoad({ ...options, duration: settings.warmupS });
+  if (settings.warmupS > 0) {
+    await runLoad({ ...options, duration: settings.warmupS });
+  }
   const cpuBefore = cpuMs(server.proc.pid);
   const result = await runLoad({ ...options, duration: settings.durationS });
   const cpu = cpuMs(server.proc.pid) - cpuBefore;
   const ok = result.statusCodeStats['200']?.count ?? 0;
-  if (ok !== result.requests.total) throw new Error(`read: ${result.requests.total - ok} answers were not 200: ${JSON.stringify(result.statusCodeStats)}`);
-  return { reqPerSec: ok / result.duration, p50: result.latency.p50, p99: result.latency.p99, cpuMsPerRequest: cpu / result.requests.total };
+  if (ok !== result.requests.total) {
+    throw new Error(`read: ${result.requests.total - ok} answers were not 200: ${JSON.stringify(result.statusCodeStats)}`);
+  }
+  return {
+    reqPerSec: ok / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    cpuMsPerRequest: cpu / result.requests.total,
+  };
 }
 
 async function readPart(environment, sink) {
@@ -142,7 +172,9 @@ async function readPart(environment, sink) {
       const exportsBefore = sink.counts.exports;
       const figures = await measureRead(server, paths);
       rounds.push({ round, variant: server.variant, ...figures, exports: sink.counts.exports - exportsBefore });
-      log(`read round ${round} ${server.variant}: ${fixed(figures.reqPerSec)} req/s, p50 ${figures.p50} p99 ${figures.p99} ms, ${fixed(figures.cpuMsPerRequest, 3)} CPU ms/req`);
+      log(
+        `read round ${round} ${server.variant}: ${fixed(figures.reqPerSec)} req/s, p50 ${figures.p50} p99 ${figures.p99} ms, ${fixed(figures.cpuMsPerRequest, 3)} CPU ms/req`,
+      );
     }
   }
   await Promise.all(servers.map((server) => server.proc.stop()));
@@ -151,10 +183,19 @@ async function readPart(environment, sink) {
 
 async function waitForBatch(db, prefix, count, proc) {
   for (;;) {
-    const { rows } = await db.query(`select count(*) filter (where state = 'completed')::int as done, count(*) filter (where state in ('failed', 'cancelled'))::int as bad from processing_objects where identifier like $1`, [`${prefix}%`]);
-    if (rows[0].bad > 0) throw new Error(`${prefix}: ${rows[0].bad} objects did not complete`);
-    if (rows[0].done >= count) return;
-    if (!proc.running()) throw new Error(`${proc.name} exited:\n${proc.tail()}`);
+    const { rows } = await db.query(
+      `select count(*) filter (where state = 'completed')::int as done, count(*) filter (where state in ('failed', 'cancelled'))::int as bad from processing_objects where identifier like $1`,
+      [`${prefix}%`],
+    );
+    if (rows[0].bad > 0) {
+      throw new Error(`${prefix}: ${rows[0].bad} objects did not complete`);
+    }
+    if (rows[0].done >= count) {
+      return;
+    }
+    if (!proc.running()) {
+      throw new Error(`${proc.name} exited:\n${proc.tail()}`);
+    }
     await sleep(100);
   }
 }
@@ -167,18 +208,33 @@ async function pipelinePart(environment, sink) {
     const order = all.map((_, index) => all[(index + round - 1) % all.length]);
     for (const variant of order) {
       const prefix = `bench-tracing-${variant.name}-${round}-`;
-      await submit(api.url, Array.from({ length: settings.pipelineObjects }, (_, index) => `${prefix}${index}`), true);
+      await submit(
+        api.url,
+        Array.from({ length: settings.pipelineObjects }, (_, index) => `${prefix}${index}`),
+        true,
+      );
       const exportsBefore = sink.counts.exports;
-      const worker = await startVariant(environment, variant, 'worker', `tracing-pipeline-${variant.name}-${round}`, { MAX_PARALLEL_WORKERS: '3' });
+      const worker = await startVariant(environment, variant, 'worker', `tracing-pipeline-${variant.name}-${round}`, {
+        MAX_PARALLEL_WORKERS: '3',
+      });
       const cpuBefore = cpuMs(worker.proc.pid);
       await waitForBatch(environment.db, prefix, settings.pipelineObjects, worker.proc);
       const cpu = cpuMs(worker.proc.pid) - cpuBefore;
       await worker.proc.stop();
-      const { rows } = await environment.db.query(`select extract(epoch from max(finished_at) - min(started_at)) * 1000 as ms from processing_objects where identifier like $1`, [`${prefix}%`]);
+      const { rows } = await environment.db.query(
+        `select extract(epoch from max(finished_at) - min(started_at)) * 1000 as ms from processing_objects where identifier like $1`,
+        [`${prefix}%`],
+      );
       const ms = Number(rows[0].ms);
-      const figures = { objectsPerSecond: (settings.pipelineObjects * 1000) / ms, cpuMsPerObject: cpu / settings.pipelineObjects, exports: sink.counts.exports - exportsBefore };
+      const figures = {
+        objectsPerSecond: (settings.pipelineObjects * 1000) / ms,
+        cpuMsPerObject: cpu / settings.pipelineObjects,
+        exports: sink.counts.exports - exportsBefore,
+      };
       rounds.push({ round, variant: variant.name, ms: Math.round(ms), ...figures });
-      log(`pipeline round ${round} ${variant.name}: ${fixed(figures.objectsPerSecond, 1)} objects/s, ${fixed(figures.cpuMsPerObject, 2)} worker CPU ms/object, ${figures.exports} exports`);
+      log(
+        `pipeline round ${round} ${variant.name}: ${fixed(figures.objectsPerSecond, 1)} objects/s, ${fixed(figures.cpuMsPerObject, 2)} worker CPU ms/object, ${figures.exports} exports`,
+      );
     }
   }
   await api.proc.stop();
@@ -187,7 +243,14 @@ async function pipelinePart(environment, sink) {
 
 function summary(rounds, fields) {
   const names = [...new Set(rounds.map((round) => round.variant))];
-  return Object.fromEntries(names.map((name) => [name, Object.fromEntries(fields.map((field) => [field, median(rounds.filter((round) => round.variant === name).map((round) => round[field]))]))]));
+  return Object.fromEntries(
+    names.map((name) => [
+      name,
+      Object.fromEntries(
+        fields.map((field) => [field, median(rounds.filter((round) => round.variant === name).map((round) => round[field]))]),
+      ),
+    ]),
+  );
 }
 
 async function main() {
@@ -206,10 +269,14 @@ async function main() {
   const file = path.join(RESULTS, `tracing-${result.date.replace(/[:.]/g, '-')}.json`);
   fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   for (const [name, m] of Object.entries(result.readMedians ?? {})) {
-    log(`read ${name}: median ${fixed(m.reqPerSec)} req/s (${fixed(m.reqPerSec / result.readMedians.off.reqPerSec, 3)} of off), p50 ${m.p50} p99 ${m.p99} ms, ${fixed(m.cpuMsPerRequest, 3)} CPU ms/req`);
+    log(
+      `read ${name}: median ${fixed(m.reqPerSec)} req/s (${fixed(m.reqPerSec / result.readMedians.off.reqPerSec, 3)} of off), p50 ${m.p50} p99 ${m.p99} ms, ${fixed(m.cpuMsPerRequest, 3)} CPU ms/req`,
+    );
   }
   for (const [name, m] of Object.entries(result.pipelineMedians ?? {})) {
-    log(`pipeline ${name}: median ${fixed(m.objectsPerSecond, 1)} objects/s (${fixed(m.objectsPerSecond / result.pipelineMedians.off.objectsPerSecond, 3)} of off), ${fixed(m.cpuMsPerObject, 2)} worker CPU ms/object`);
+    log(
+      `pipeline ${name}: median ${fixed(m.objectsPerSecond, 1)} objects/s (${fixed(m.objectsPerSecond / result.pipelineMedians.off.objectsPerSecond, 3)} of off), ${fixed(m.cpuMsPerObject, 2)} worker CPU ms/object`,
+    );
   }
   log(`wrote ${path.relative(process.cwd(), file)}`);
 }

@@ -17,7 +17,11 @@ export const API_KEY_SCHEME = 'api_key';
 
 /** The route needs an API key with `scope` (admin keys have every scope); documented with its 401 and 403. */
 export function Access(scope: Scope, options: { streamToken?: boolean } = {}) {
-  return applyDecorators(SetMetadata(ACCESS_RULE, { scope, ...options } satisfies AccessRule), ApiBearerAuth(API_KEY_SCHEME), ApiErrors(401, 403));
+  return applyDecorators(
+    SetMetadata(ACCESS_RULE, { scope, ...options } satisfies AccessRule),
+    ApiBearerAuth(API_KEY_SCHEME),
+    ApiErrors(401, 403),
+  );
 }
 
 export function PublicAccess() {

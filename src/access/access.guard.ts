@@ -16,7 +16,9 @@ export class AccessGuard implements CanActivate {
   ) {}
 
   canActivate(context: ExecutionContext): boolean {
-    const rule = this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_RULE, [context.getHandler(), context.getClass()]) ?? { scope: 'admin' };
+    const rule = this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_RULE, [context.getHandler(), context.getClass()]) ?? {
+      scope: 'admin',
+    };
     const scope = this.scopeOf(rule);
     if (scope === 'public' || !this.config.access.required) {
       return true;
@@ -26,7 +28,10 @@ export class AccessGuard implements CanActivate {
     if (!principal) {
       throw refusalOf(request) ?? new UnauthorizedError('This route needs an API key: send the header Authorization: Bearer <key>');
     }
-    if (principal.streamOf !== undefined && !(rule.streamToken && (request.params as Record<string, string>).object_id?.toLowerCase() === principal.streamOf)) {
+    if (
+      principal.streamOf !== undefined &&
+      !(rule.streamToken && (request.params as Record<string, string>).object_id?.toLowerCase() === principal.streamOf)
+    ) {
       throw new UnauthorizedError('A stream token opens only the progress stream of its object');
     }
     if (!hasScope(principal, scope)) {

@@ -24,7 +24,9 @@ export class ApiKeysController {
   @ApiErrors(400, 503)
   async create(@Body() body: CreateApiKeyDto, @Caller() caller: Principal): Promise<CreatedApiKeyResponse> {
     const { key, secret } = await this.apiKeys.create(body);
-    this.logger.log(`API key ${key.id} ('${key.name}') created for team '${key.team}' with scopes ${key.scopes.join(', ')} by key ${caller.keyId ?? '(open access)'}`);
+    this.logger.log(
+      `API key ${key.id} ('${key.name}') created for team '${key.team}' with scopes ${key.scopes.join(', ')} by key ${caller.keyId ?? '(open access)'}`,
+    );
     return { ...toApiKeyView(key), key: secret };
   }
 
@@ -42,10 +44,7 @@ export class ApiKeysController {
   @ApiUuidParam('key_id', '8d0f1c9e-3b7a-4c55-9a0e-2f4b6d8c1a37')
   @ApiNoContentResponse({ description: 'Revoked (also when it already was)' })
   @ApiErrors(400, 404, 503)
-  async revoke(
-    @Param('key_id', uuidPipe('key_id')) id: string,
-    @Caller() caller: Principal,
-  ): Promise<void> {
+  async revoke(@Param('key_id', uuidPipe('key_id')) id: string, @Caller() caller: Principal): Promise<void> {
     const key = await this.apiKeys.revoke(id);
     this.logger.log(`API key ${key.id} of team '${key.team}' revoked by key ${caller.keyId ?? '(open access)'}`);
   }

@@ -27,7 +27,12 @@ export function refusalOf(request: FastifyRequest): Error | undefined {
  * parameter holding a stream token. Public paths never cause a lookup. Nothing is refused here: the access
  * guard decides per route.
  */
-export function authenticateRequests(fastify: FastifyInstance, usesKeys: (path: string) => boolean, apiKeys: ApiKeysService, streamTokens: StreamTokens): void {
+export function authenticateRequests(
+  fastify: FastifyInstance,
+  usesKeys: (path: string) => boolean,
+  apiKeys: ApiKeysService,
+  streamTokens: StreamTokens,
+): void {
   fastify.addHook('onRequest', async (request) => {
     if (usesKeys(routedPathOf(request))) {
       await authenticate(request, apiKeys, streamTokens);
@@ -44,7 +49,10 @@ async function authenticate(request: FastifyRequest, apiKeys: ApiKeysService, st
       return;
     }
     if (typeof found === 'string') {
-      refusals.set(request, new UnauthorizedError(bearer === undefined ? 'The Authorization header must be "Bearer <API key>"' : REFUSAL_MESSAGES[found]));
+      refusals.set(
+        request,
+        new UnauthorizedError(bearer === undefined ? 'The Authorization header must be "Bearer <API key>"' : REFUSAL_MESSAGES[found]),
+      );
     } else {
       setPrincipal(request, found);
     }

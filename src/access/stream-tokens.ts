@@ -29,7 +29,13 @@ export class StreamTokens {
   async issue(principal: Principal, objectId: string): Promise<IssuedStreamToken> {
     const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
     const ttl = this.config.access.streamTokenTtlSeconds;
-    const holder: Principal = { keyId: principal.keyId, keyName: principal.keyName, team: principal.team, scopes: ['read'], streamOf: objectId };
+    const holder: Principal = {
+      keyId: principal.keyId,
+      keyName: principal.keyName,
+      team: principal.team,
+      scopes: ['read'],
+      streamOf: objectId,
+    };
     await this.redis.client.set(this.keyOf(token), JSON.stringify(holder), 'EX', ttl);
     return { token, expiresAt: new Date(Date.now() + ttl * 1000) };
   }

@@ -15,11 +15,17 @@ function example(summary: string, statusCode: number, error: string, code: Error
 
 const ERRORS = {
   400: {
-    description: 'Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id, a refused webhook destination)',
+    description:
+      'Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id, a refused webhook destination)',
     examples: {
-      validation_failed: example('A field is missing or has the wrong type', 400, 'Bad Request', ErrorCode.ValidationFailed, 'object_id must be a UUID', [
-        { field: 'object_id', message: 'must be a UUID' },
-      ]),
+      validation_failed: example(
+        'A field is missing or has the wrong type',
+        400,
+        'Bad Request',
+        ErrorCode.ValidationFailed,
+        'object_id must be a UUID',
+        [{ field: 'object_id', message: 'must be a UUID' }],
+      ),
       unknown_operation: example(
         'An operation that does not exist',
         400,
@@ -28,10 +34,21 @@ const ERRORS = {
         'Unknown operation: resize. Valid operations: validate, transform, enrich, analyze, export, thumbnail',
         { unknown: ['resize'], valid: ['validate', 'transform', 'enrich', 'analyze', 'export', 'thumbnail'] },
       ),
-      malformed_json: example('The body is not JSON', 400, 'Bad Request', ErrorCode.MalformedJson, "Body is not valid JSON but content-type is set to 'application/json'"),
-      json_too_deep: example('metadata, options or payload nests deeper than 64 levels', 400, 'Bad Request', ErrorCode.JsonTooDeep, 'body nests deeper than 65 levels (at line 1, column 97)', [
-        { field: 'body', message: 'nests deeper than 65 levels (at line 1, column 97)', limit: 65, line: 1, column: 97 },
-      ]),
+      malformed_json: example(
+        'The body is not JSON',
+        400,
+        'Bad Request',
+        ErrorCode.MalformedJson,
+        "Body is not valid JSON but content-type is set to 'application/json'",
+      ),
+      json_too_deep: example(
+        'metadata, options or payload nests deeper than 64 levels',
+        400,
+        'Bad Request',
+        ErrorCode.JsonTooDeep,
+        'body nests deeper than 65 levels (at line 1, column 97)',
+        [{ field: 'body', message: 'nests deeper than 65 levels (at line 1, column 97)', limit: 65, line: 1, column: 97 }],
+      ),
       unstorable_character: example(
         'U+0000 or an unpaired surrogate in a string or key',
         400,
@@ -76,7 +93,13 @@ const ERRORS = {
   401: {
     description: 'No API key, or one that is malformed, unknown or revoked; or a stream token that has expired or is for another object',
     examples: {
-      missing_key: example('No Authorization header', 401, 'Unauthorized', ErrorCode.Unauthorized, 'This route needs an API key: send the header Authorization: Bearer <key>'),
+      missing_key: example(
+        'No Authorization header',
+        401,
+        'Unauthorized',
+        ErrorCode.Unauthorized,
+        'This route needs an API key: send the header Authorization: Bearer <key>',
+      ),
       revoked_key: example('A revoked key', 401, 'Unauthorized', ErrorCode.Unauthorized, 'This API key has been revoked'),
     },
   },
@@ -84,10 +107,17 @@ const ERRORS = {
     description:
       'The API key lacks the scope the route needs (read, write or admin); or, for a state-changing request, a browser sent it from another site (Sec-Fetch-Site, or an Origin that is neither this host nor in CORS_ALLOWED_ORIGINS)',
     examples: {
-      insufficient_scope: example('A read-only key submits', 403, 'Forbidden', ErrorCode.InsufficientScope, "This API key lacks the 'write' scope (it has: read)", {
-        needed: 'write',
-        held: ['read'],
-      }),
+      insufficient_scope: example(
+        'A read-only key submits',
+        403,
+        'Forbidden',
+        ErrorCode.InsufficientScope,
+        "This API key lacks the 'write' scope (it has: read)",
+        {
+          needed: 'write',
+          held: ['read'],
+        },
+      ),
       cross_site_request: example(
         'A form or script on another site tried to change something',
         403,
@@ -101,18 +131,43 @@ const ERRORS = {
   404: {
     description: 'No such object (or one of another team)',
     examples: {
-      object_not_found: example('No object has this id or identifier', 404, 'Not Found', ErrorCode.ObjectNotFound, `Object ${OBJECT_ID} not found`),
-      api_key_not_found: example('No API key has this id', 404, 'Not Found', ErrorCode.ApiKeyNotFound, 'API key 8d0f1c9e-3b7a-4c55-9a0e-2f4b6d8c1a37 not found'),
-      webhook_not_found: example("No webhook of the caller's team has this id", 404, 'Not Found', ErrorCode.WebhookNotFound, 'Webhook 3f2b8c1e-6d4a-4e7b-9c2d-1a5e8f0b7c63 not found'),
+      object_not_found: example(
+        'No object has this id or identifier',
+        404,
+        'Not Found',
+        ErrorCode.ObjectNotFound,
+        `Object ${OBJECT_ID} not found`,
+      ),
+      api_key_not_found: example(
+        'No API key has this id',
+        404,
+        'Not Found',
+        ErrorCode.ApiKeyNotFound,
+        'API key 8d0f1c9e-3b7a-4c55-9a0e-2f4b6d8c1a37 not found',
+      ),
+      webhook_not_found: example(
+        "No webhook of the caller's team has this id",
+        404,
+        'Not Found',
+        ErrorCode.WebhookNotFound,
+        'Webhook 3f2b8c1e-6d4a-4e7b-9c2d-1a5e8f0b7c63 not found',
+      ),
     },
   },
   409: {
     description: 'Conflict: refused state transition, identifier taken, or Idempotency-Key reused with another body',
     examples: {
-      invalid_transition: example('The state machine refuses the change', 409, 'Conflict', ErrorCode.InvalidTransition, "Cannot change state from 'completed' to 'cancelled'", {
-        current_state: 'completed',
-        attempted_state: 'cancelled',
-      }),
+      invalid_transition: example(
+        'The state machine refuses the change',
+        409,
+        'Conflict',
+        ErrorCode.InvalidTransition,
+        "Cannot change state from 'completed' to 'cancelled'",
+        {
+          current_state: 'completed',
+          attempted_state: 'cancelled',
+        },
+      ),
       identifier_taken: example(
         'Another object has this identifier',
         409,
@@ -121,32 +176,79 @@ const ERRORS = {
         `An object with identifier 'object-123' already exists (id ${OBJECT_ID})`,
         { id: OBJECT_ID, identifier: 'object-123', state: 'processing' },
       ),
-      idempotency_key_reused: example('The Idempotency-Key came with another body', 409, 'Conflict', ErrorCode.IdempotencyKeyReused, 'This Idempotency-Key was used with a different request body', {
-        id: OBJECT_ID,
-      }),
-      object_busy: example('The object is processing', 409, 'Conflict', ErrorCode.ObjectBusy, `Object ${OBJECT_ID} is processing; cancel it before deleting it`),
+      idempotency_key_reused: example(
+        'The Idempotency-Key came with another body',
+        409,
+        'Conflict',
+        ErrorCode.IdempotencyKeyReused,
+        'This Idempotency-Key was used with a different request body',
+        {
+          id: OBJECT_ID,
+        },
+      ),
+      object_busy: example(
+        'The object is processing',
+        409,
+        'Conflict',
+        ErrorCode.ObjectBusy,
+        `Object ${OBJECT_ID} is processing; cancel it before deleting it`,
+      ),
     },
   },
   413: {
-    description: 'Request body over the configured limit: a JSON body over PAYLOAD_LIMIT_BYTES, an uploaded file over UPLOAD_LIMIT_BYTES (nothing is kept)',
+    description:
+      'Request body over the configured limit: a JSON body over PAYLOAD_LIMIT_BYTES, an uploaded file over UPLOAD_LIMIT_BYTES (nothing is kept)',
     examples: {
-      payload_too_large: example('The body is over the limit', 413, 'Payload Too Large', ErrorCode.PayloadTooLarge, 'Request body is too large'),
-      file_too_large: example('An uploaded file is over the limit', 413, 'Payload Too Large', ErrorCode.PayloadTooLarge, 'The file is larger than the upload limit of 104857600 bytes', {
-        limit_bytes: 104857600,
-      }),
+      payload_too_large: example(
+        'The body is over the limit',
+        413,
+        'Payload Too Large',
+        ErrorCode.PayloadTooLarge,
+        'Request body is too large',
+      ),
+      file_too_large: example(
+        'An uploaded file is over the limit',
+        413,
+        'Payload Too Large',
+        ErrorCode.PayloadTooLarge,
+        'The file is larger than the upload limit of 104857600 bytes',
+        {
+          limit_bytes: 104857600,
+        },
+      ),
     },
   },
   415: {
-    description: 'Unsupported content type: a request body that is neither JSON nor multipart/form-data, or an uploaded file of a type the service cannot process',
+    description:
+      'Unsupported content type: a request body that is neither JSON nor multipart/form-data, or an uploaded file of a type the service cannot process',
     examples: {
-      unsupported_media_type: example('The body is neither application/json nor multipart/form-data', 415, 'Unsupported Media Type', ErrorCode.UnsupportedMediaType, 'Unsupported Media Type'),
+      unsupported_media_type: example(
+        'The body is neither application/json nor multipart/form-data',
+        415,
+        'Unsupported Media Type',
+        ErrorCode.UnsupportedMediaType,
+        'Unsupported Media Type',
+      ),
       unsupported_upload: example(
         'An uploaded file of a type the service cannot process',
         415,
         'Unsupported Media Type',
         ErrorCode.UnsupportedMediaType,
         'Unsupported content type: application/pdf (detected from the content). Supported: image/jpeg, image/png, image/webp, image/gif, image/avif, image/tiff, application/json, application/x-ndjson, text/csv, text/plain',
-        { supported: ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif', 'image/tiff', 'application/json', 'application/x-ndjson', 'text/csv', 'text/plain'] },
+        {
+          supported: [
+            'image/jpeg',
+            'image/png',
+            'image/webp',
+            'image/gif',
+            'image/avif',
+            'image/tiff',
+            'application/json',
+            'application/x-ndjson',
+            'text/csv',
+            'text/plain',
+          ],
+        },
       ),
     },
   },
@@ -155,10 +257,17 @@ const ERRORS = {
       'Too many: the team has TEAM_MAX_QUEUED_OBJECTS objects waiting (submissions), or the client holds SSE_MAX_STREAMS_PER_CLIENT open progress streams (the stream); Retry-After says when to try again',
     headers: { 'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'integer', example: 5 } } },
     examples: {
-      team_queue_full: example('The team\'s queue is full', 429, 'Too Many Requests', ErrorCode.TeamQueueFull, "Team 'billing' has 10000 objects waiting, its cap; submit again once some have started", {
-        team: 'billing',
-        cap: 10000,
-      }),
+      team_queue_full: example(
+        "The team's queue is full",
+        429,
+        'Too Many Requests',
+        ErrorCode.TeamQueueFull,
+        "Team 'billing' has 10000 objects waiting, its cap; submit again once some have started",
+        {
+          team: 'billing',
+          cap: 10000,
+        },
+      ),
       too_many_streams: example(
         'The client has its share of streams open',
         429,
@@ -172,7 +281,13 @@ const ERRORS = {
   503: {
     description: 'PostgreSQL, Redis or S3 unavailable; the message and details name which',
     examples: {
-      dependency_unavailable: example('A backing service is down', 503, 'Service Unavailable', ErrorCode.DependencyUnavailable, 'A backing service is unavailable; try again shortly'),
+      dependency_unavailable: example(
+        'A backing service is down',
+        503,
+        'Service Unavailable',
+        ErrorCode.DependencyUnavailable,
+        'A backing service is unavailable; try again shortly',
+      ),
     },
   },
 } satisfies Record<number, ErrorStatus>;
@@ -213,7 +328,13 @@ export function ApiNotReadyError() {
               error: { redis: { status: 'down', message: 'no answer within 2000 ms' } },
               details: { database: { status: 'up' }, redis: { status: 'down', message: 'no answer within 2000 ms' }, s3: { status: 'up' } },
             }),
-            shutting_down: example('The process received SIGTERM', 503, 'Service Unavailable', ErrorCode.NotReady, 'Not ready: shutting down'),
+            shutting_down: example(
+              'The process received SIGTERM',
+              503,
+              'Service Unavailable',
+              ErrorCode.NotReady,
+              'Not ready: shutting down',
+            ),
           },
         },
       },
@@ -228,7 +349,12 @@ export function ApiStreamUnavailableError() {
     ApiResponse({
       status: 503,
       description: `${ERRORS[503].description}; or this instance already serves SSE_MAX_STREAMS progress streams (streams_at_capacity, with Retry-After)`,
-      headers: { 'Retry-After': { description: 'Seconds to wait before trying again (with streams_at_capacity)', schema: { type: 'integer', example: 5 } } },
+      headers: {
+        'Retry-After': {
+          description: 'Seconds to wait before trying again (with streams_at_capacity)',
+          schema: { type: 'integer', example: 5 },
+        },
+      },
       content: {
         'application/json': {
           schema: { $ref: getSchemaPath(ErrorResponse) },

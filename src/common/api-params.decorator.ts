@@ -15,7 +15,7 @@ export function ApiObjectReferenceParam(): MethodDecorator {
   return ApiParam({
     name: 'object',
     description:
-      'The object\'s id (the UUID returned by POST /api/v1/process) or its identifier. A UUID is looked up as an id first, then as an identifier; anything else is an identifier.',
+      "The object's id (the UUID returned by POST /api/v1/process) or its identifier. A UUID is looked up as an id first, then as an identifier; anything else is an identifier.",
     schema: { type: 'string', maxLength: 200, example: 'object-123' },
   });
 }

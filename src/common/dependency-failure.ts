@@ -1,4 +1,13 @@
-const NETWORK_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ECONNABORTED']);
+const NETWORK_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ECONNABORTED',
+]);
 /** PostgreSQL shutting down, restarting or starting up: admin_shutdown, crash_shutdown, cannot_connect_now. */
 const POSTGRES_UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03']);
 const UNREACHABLE_MESSAGES = /Connection is closed|Connection terminated|Stream isn't writeable|connect ECONNREFUSED|socket hang up/;

@@ -28,12 +28,10 @@ export class InvalidTransitionError extends DomainError {
     readonly to: string,
     reason?: string,
   ) {
-    super(
-      HttpStatus.CONFLICT,
-      ErrorCode.InvalidTransition,
-      reason ?? `Cannot change state from '${from}' to '${to}'`,
-      { current_state: from, attempted_state: to },
-    );
+    super(HttpStatus.CONFLICT, ErrorCode.InvalidTransition, reason ?? `Cannot change state from '${from}' to '${to}'`, {
+      current_state: from,
+      attempted_state: to,
+    });
   }
 }
 

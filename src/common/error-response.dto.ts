@@ -17,7 +17,10 @@ export class ErrorResponse {
   @ApiPropertyOptional({
     description: 'Structured detail: offending fields, current state, existing id',
     example: { current_state: 'completed', attempted_state: 'cancelled' },
-    oneOf: [{ type: 'object', additionalProperties: true }, { type: 'array', items: {} }],
+    oneOf: [
+      { type: 'object', additionalProperties: true },
+      { type: 'array', items: {} },
+    ],
   })
   details?: unknown;
 }

@@ -21,7 +21,11 @@ export function answerFrameworkError(error: FastifyError, request: FastifyReques
       : errorBody(HttpStatus.BAD_REQUEST, ErrorCode.MalformedRequest, 'The URL is not validly percent-encoded');
   // Raised before the onRequest hooks, which set the security headers of every other answer.
   void reply.headers(Object.fromEntries(RAW_ANSWER_SECURITY_HEADERS));
-  void reply.status(body.statusCode).header('x-request-id', request.id).header('content-type', 'application/json; charset=utf-8').send(body);
+  void reply
+    .status(body.statusCode)
+    .header('x-request-id', request.id)
+    .header('content-type', 'application/json; charset=utf-8')
+    .send(body);
 }
 
 /**
@@ -43,7 +47,11 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Socket):
       ? errorBody(HttpStatus.REQUEST_TIMEOUT, ErrorCode.RequestTimeout, 'The request was not received in time')
       : error.code === 'HPE_HEADER_OVERFLOW'
         ? errorBody(REQUEST_HEADER_FIELDS_TOO_LARGE, ErrorCode.HeadersTooLarge, 'The request headers are larger than 16 KiB')
-        : errorBody(HttpStatus.BAD_REQUEST, ErrorCode.MalformedRequest, 'The request is not valid HTTP (unknown method, or a malformed request line or header)');
+        : errorBody(
+            HttpStatus.BAD_REQUEST,
+            ErrorCode.MalformedRequest,
+            'The request is not valid HTTP (unknown method, or a malformed request line or header)',
+          );
   writeToSocket(socket, body);
 }
 

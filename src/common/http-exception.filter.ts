@@ -95,7 +95,11 @@ export class HttpExceptionFilter implements ExceptionFilter {
       return errorBody(fastifyError.statusCode, code, fastifyError.message ?? 'Bad request');
     }
     if (isDependencyFailure(exception)) {
-      return errorBody(HttpStatus.SERVICE_UNAVAILABLE, ErrorCode.DependencyUnavailable, 'A backing service is unavailable; try again shortly');
+      return errorBody(
+        HttpStatus.SERVICE_UNAVAILABLE,
+        ErrorCode.DependencyUnavailable,
+        'A backing service is unavailable; try again shortly',
+      );
     }
     return errorBody(HttpStatus.INTERNAL_SERVER_ERROR, ErrorCode.InternalError, 'Internal server error');
   }

@@ -13,7 +13,11 @@ export const MAX_JSON_BODY_DEPTH = MAX_JSON_DEPTH + 1;
 export class JsonTooDeepError extends ValidationError {
   constructor(field: string, limit: number, where?: TextPosition) {
     const at = where ? ` (at line ${where.line}, column ${where.column})` : '';
-    super(`${field} nests deeper than ${limit} levels${at}`, [{ field, message: `nests deeper than ${limit} levels${at}`, limit, ...where }], ErrorCode.JsonTooDeep);
+    super(
+      `${field} nests deeper than ${limit} levels${at}`,
+      [{ field, message: `nests deeper than ${limit} levels${at}`, limit, ...where }],
+      ErrorCode.JsonTooDeep,
+    );
   }
 }
 
@@ -37,7 +41,11 @@ export function hasUnstorableCharacter(text: string): boolean {
 
 export class UnstorableCharacterError extends ValidationError {
   constructor(field: string) {
-    super(`${field} contains U+0000 or an unpaired surrogate, which cannot be stored`, [{ field, message: 'contains U+0000 or an unpaired surrogate' }], ErrorCode.UnstorableCharacter);
+    super(
+      `${field} contains U+0000 or an unpaired surrogate, which cannot be stored`,
+      [{ field, message: 'contains U+0000 or an unpaired surrogate' }],
+      ErrorCode.UnstorableCharacter,
+    );
   }
 }
 

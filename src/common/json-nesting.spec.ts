@@ -18,7 +18,9 @@ describe('NestingGauge', () => {
 
   it('keeps its place across chunks, a string or an escape cut in two included', () => {
     const gauge = new NestingGauge(2);
-    for (const chunk of ['["a\\', '"[', '"', ',\n', ' [']) {expect(gauge.write(chunk)).toBeUndefined();}
+    for (const chunk of ['["a\\', '"[', '"', ',\n', ' [']) {
+      expect(gauge.write(chunk)).toBeUndefined();
+    }
     expect(gauge.write('[')).toEqual({ line: 2, column: 3 });
   });
 });

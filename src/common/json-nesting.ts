@@ -33,13 +33,19 @@ export class NestingGauge {
       const code = text.charCodeAt(index);
       column++;
       if (inString) {
-        if (escaped) {escaped = false;}
-        else if (code === BACKSLASH) {escaped = true;}
-        else if (code === QUOTE) {inString = false;}
+        if (escaped) {
+          escaped = false;
+        } else if (code === BACKSLASH) {
+          escaped = true;
+        } else if (code === QUOTE) {
+          inString = false;
+        }
       } else if (code === QUOTE) {
         inString = true;
       } else if (code === OPEN_BRACKET || code === OPEN_BRACE) {
-        if (++depth > limit) {return { line, column };}
+        if (++depth > limit) {
+          return { line, column };
+        }
       } else if (code === CLOSE_BRACKET || code === CLOSE_BRACE) {
         depth--;
       } else if (code === NEWLINE) {
@@ -56,4 +62,3 @@ export class NestingGauge {
 export function deepNestingIn(text: string, limit: number): TextPosition | undefined {
   return text.length > limit ? new NestingGauge(limit).write(text) : undefined;
 }
-

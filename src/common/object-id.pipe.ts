@@ -5,7 +5,9 @@ const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 
 /** A path parameter that must be a UUID; anything else is a 400 in the one error shape. */
 export function uuidPipe(field: string): ParseUUIDPipe {
-  return new ParseUUIDPipe({ exceptionFactory: () => new ValidationError(`${field} must be a UUID`, [{ field, message: 'must be a UUID' }]) });
+  return new ParseUUIDPipe({
+    exceptionFactory: () => new ValidationError(`${field} must be a UUID`, [{ field, message: 'must be a UUID' }]),
+  });
 }
 
 /** Object ids are UUIDs. */

@@ -42,9 +42,12 @@ describe('CORS_ALLOWED_ORIGINS', () => {
     ]);
   });
 
-  it.each(['*', 'app.example.com', 'https://app.example.com/path', 'ftp://files.example.com'])('refuses %s, naming the variable', (value) => {
-    expect(() => new AppConfig({ CORS_ALLOWED_ORIGINS: value })).toThrow(/CORS_ALLOWED_ORIGINS/);
-  });
+  it.each(['*', 'app.example.com', 'https://app.example.com/path', 'ftp://files.example.com'])(
+    'refuses %s, naming the variable',
+    (value) => {
+      expect(() => new AppConfig({ CORS_ALLOWED_ORIGINS: value })).toThrow(/CORS_ALLOWED_ORIGINS/);
+    },
+  );
 });
 
 describe('HTTP timeouts', () => {
@@ -57,8 +60,14 @@ describe('RETENTION_MAX_AGE_SECONDS, RETENTION_INTERVAL_SECONDS, RETENTION_BATCH
   it('keeps everything unless an age is set; then runs hourly in batches of 100 unless told otherwise', () => {
     expect(new AppConfig({}).retention).toBeUndefined();
     expect(new AppConfig({ RETENTION_MAX_AGE_SECONDS: '0', RETENTION_BATCH_SIZE: '5' }).retention).toBeUndefined();
-    expect(new AppConfig({ RETENTION_MAX_AGE_SECONDS: '86400' }).retention).toEqual({ maxAgeSeconds: 86400, intervalSeconds: 3600, batchSize: 100 });
-    expect(new AppConfig({ RETENTION_MAX_AGE_SECONDS: '2', RETENTION_INTERVAL_SECONDS: '1', RETENTION_BATCH_SIZE: '1000' }).retention).toEqual({
+    expect(new AppConfig({ RETENTION_MAX_AGE_SECONDS: '86400' }).retention).toEqual({
+      maxAgeSeconds: 86400,
+      intervalSeconds: 3600,
+      batchSize: 100,
+    });
+    expect(
+      new AppConfig({ RETENTION_MAX_AGE_SECONDS: '2', RETENTION_INTERVAL_SECONDS: '1', RETENTION_BATCH_SIZE: '1000' }).retention,
+    ).toEqual({
       maxAgeSeconds: 2,
       intervalSeconds: 1,
       batchSize: 1000,

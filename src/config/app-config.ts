@@ -2,19 +2,23 @@ import { z } from 'zod';
 
 const MIB = 1024 * 1024;
 
-const booleanFromString = z
-  .enum(['true', 'false', '1', '0'])
-  .transform((value) => value === 'true' || value === '1');
+const booleanFromString = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
 
 const positiveInt = z.coerce.number().int().positive();
 
 const envSchema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgresql://postgres@127.0.0.1:5432/object_processing'),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
-  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('ops'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('ops'),
   S3_ENDPOINT: z.url().optional(),
   S3_PUBLIC_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
-  S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/).default('object-artifacts'),
+  S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/)
+    .default('object-artifacts'),
   S3_REGION: z.string().min(1).default('us-east-1'),
   S3_FORCE_PATH_STYLE: booleanFromString.default(false),
   S3_PRESIGN_EXPIRES_SECONDS: positiveInt.max(604800).default(3600),
@@ -28,7 +32,12 @@ const envSchema = z.object({
   APP_ROLE: z.enum(['api', 'worker', 'all']).default('all'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'log', 'debug', 'verbose']).default('log'),
   PAYLOAD_LIMIT_BYTES: positiveInt.default(MIB),
-  PAYLOAD_INLINE_MAX_BYTES: z.coerce.number().int().min(0).max(MIB).default(64 * 1024),
+  PAYLOAD_INLINE_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(MIB)
+    .default(64 * 1024),
   UPLOAD_LIMIT_BYTES: positiveInt.default(100 * MIB),
   IMAGE_MAX_PIXELS: positiveInt.default(100_000_000),
   JOB_ATTEMPTS: positiveInt.max(100).default(5),
@@ -46,7 +55,12 @@ const envSchema = z.object({
   RATE_LIMIT_REQUESTS: z.coerce.number().int().min(0).max(1_000_000_000).default(6000),
   RATE_LIMIT_SUBMISSIONS: z.coerce.number().int().min(0).max(1_000_000_000).default(600),
   RATE_LIMIT_WINDOW_MS: positiveInt.min(1000).max(86_400_000).default(60_000),
-  RETENTION_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(100 * 365 * 86400).default(0),
+  RETENTION_MAX_AGE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(100 * 365 * 86400)
+    .default(0),
   RETENTION_INTERVAL_SECONDS: positiveInt.max(7 * 86400).default(3600),
   RETENTION_BATCH_SIZE: positiveInt.max(1000).default(100),
   SIMULATED_OPERATION_DELAY_MS: z.coerce.number().int().min(0).max(600000).default(0),
@@ -57,8 +71,19 @@ const envSchema = z.object({
   METRICS_REQUIRE_KEY: booleanFromString.default(false),
   CORS_ALLOWED_ORIGINS: z
     .string()
-    .transform((value) => value.split(',').map((origin) => origin.trim()).filter((origin) => origin.length > 0))
-    .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'a comma-separated list of origins like https://app.example.com (scheme and host, no path)')))
+    .transform((value) =>
+      value
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter((origin) => origin.length > 0),
+    )
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(/^https?:\/\/[^/\s]+$/, 'a comma-separated list of origins like https://app.example.com (scheme and host, no path)'),
+      ),
+    )
     // As browsers send them in Origin: host in lower case, no default port.
     .transform((origins) => origins.map((origin) => new URL(origin).origin))
     .default([]),
@@ -79,7 +104,12 @@ const envSchema = z.object({
   BULL_BOARD_INSECURE: booleanFromString.default(false),
   WEBHOOK_ALLOWED_HOSTS: z
     .string()
-    .transform((value) => value.split(',').map((host) => host.trim().toLowerCase()).filter((host) => host.length > 0))
+    .transform((value) =>
+      value
+        .split(',')
+        .map((host) => host.trim().toLowerCase())
+        .filter((host) => host.length > 0),
+    )
     .pipe(z.array(z.string().regex(/^[a-z0-9.:_\[\]-]+$/, 'a comma-separated list of host names or IP addresses')))
     .default([]),
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: booleanFromString.default(false),
@@ -206,7 +236,9 @@ export class AppConfig {
     }
     const e = parsed.data;
     if (e.OPERATION_TIME_BUDGET_MS > e.OPERATION_TIME_BUDGET_MAX_MS || e.OPERATION_MEMORY_BUDGET_MB > e.OPERATION_MEMORY_BUDGET_MAX_MB) {
-      throw new ConfigError('Invalid configuration: OPERATION_TIME_BUDGET_MS and OPERATION_MEMORY_BUDGET_MB must not exceed their _MAX_ counterparts');
+      throw new ConfigError(
+        'Invalid configuration: OPERATION_TIME_BUDGET_MS and OPERATION_MEMORY_BUDGET_MB must not exceed their _MAX_ counterparts',
+      );
     }
     const known = new Set(Object.keys(envSchema.shape));
     this.env = Object.fromEntries(Object.entries(withoutEmptyValues(env)).filter(([name]) => known.has(name)));
@@ -244,7 +276,12 @@ export class AppConfig {
     this.shutdownTimeoutMs = e.SHUTDOWN_TIMEOUT_MS;
     this.role = e.APP_ROLE;
     this.logLevel = e.LOG_LEVEL;
-    this.limits = { payloadBytes: e.PAYLOAD_LIMIT_BYTES, payloadInlineBytes: e.PAYLOAD_INLINE_MAX_BYTES, uploadBytes: e.UPLOAD_LIMIT_BYTES, imagePixels: e.IMAGE_MAX_PIXELS };
+    this.limits = {
+      payloadBytes: e.PAYLOAD_LIMIT_BYTES,
+      payloadInlineBytes: e.PAYLOAD_INLINE_MAX_BYTES,
+      uploadBytes: e.UPLOAD_LIMIT_BYTES,
+      imagePixels: e.IMAGE_MAX_PIXELS,
+    };
     this.jobs = {
       attempts: e.JOB_ATTEMPTS,
       backoffMs: e.JOB_BACKOFF_MS,
@@ -297,7 +334,9 @@ export class AppConfig {
       ? {
           path: e.BULL_BOARD_PATH,
           credentials:
-            e.BULL_BOARD_USERNAME && e.BULL_BOARD_PASSWORD ? { username: e.BULL_BOARD_USERNAME, password: e.BULL_BOARD_PASSWORD } : undefined,
+            e.BULL_BOARD_USERNAME && e.BULL_BOARD_PASSWORD
+              ? { username: e.BULL_BOARD_USERNAME, password: e.BULL_BOARD_PASSWORD }
+              : undefined,
         }
       : undefined;
   }
@@ -323,7 +362,5 @@ export function tracingWanted(env: Record<string, string | undefined>): boolean 
 }
 
 function withoutEmptyValues(env: Record<string, string | undefined>): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''),
-  );
+  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
 }

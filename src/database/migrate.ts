@@ -32,7 +32,9 @@ async function ensureDatabase(config: AppConfig): Promise<void> {
   try {
     await orm.schema.ensureDatabase();
   } catch (error) {
-    if (!DATABASE_CREATED_MEANWHILE.includes((error as { code?: string }).code ?? '')) throw error;
+    if (!DATABASE_CREATED_MEANWHILE.includes((error as { code?: string }).code ?? '')) {
+      throw error;
+    }
   } finally {
     await orm.close(true);
   }

@@ -67,7 +67,13 @@ export class Sql extends StatementRunner {
   constructor(private readonly em: EntityManager) {
     super(
       () => em.getConnection().getNativeClient(),
-      (error) => (error instanceof DriverException ? error : em.getPlatform().getExceptionConverter().convertException(error as Error)),
+      (error) =>
+        error instanceof DriverException
+          ? error
+          : em
+              .getPlatform()
+              .getExceptionConverter()
+              .convertException(error as Error),
     );
   }
 

@@ -6,7 +6,15 @@ import { AppConfig } from '../config/app-config';
 const ALLOWED_METHODS = ['GET', 'POST', 'DELETE'];
 const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key', 'Last-Event-ID', 'X-Request-Id'];
 /** Response headers a cross-origin script may read: Retry-After and the RateLimit headers (both IETF drafts' forms), and the request id. */
-const EXPOSED_HEADERS = ['Retry-After', 'RateLimit', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'RateLimit-Policy', 'X-Request-Id'];
+const EXPOSED_HEADERS = [
+  'Retry-After',
+  'RateLimit',
+  'RateLimit-Limit',
+  'RateLimit-Remaining',
+  'RateLimit-Reset',
+  'RateLimit-Policy',
+  'X-Request-Id',
+];
 /** How long a browser may reuse a preflight answer, in seconds. */
 const PREFLIGHT_MAX_AGE_SECONDS = 600;
 

@@ -46,7 +46,10 @@ function crossSiteRefusal(request: FastifyRequest, config: AppConfig): { message
     return { message: `Cross-site request refused: origin '${origin}' may not change anything here`, details: { origin } };
   }
   if (site === 'cross-site') {
-    return { message: 'Cross-site request refused: a page on another site may not change anything here', details: { sec_fetch_site: site } };
+    return {
+      message: 'Cross-site request refused: a page on another site may not change anything here',
+      details: { sec_fetch_site: site },
+    };
   }
   return undefined;
 }

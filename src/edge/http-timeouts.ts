@@ -18,12 +18,18 @@ const MAX_CHECK_INTERVAL_MS = 1000;
  * - keepAliveTimeout: an idle keep-alive connection between requests closes after HTTP_KEEP_ALIVE_TIMEOUT_MS;
  *   longer than the 60 s idle timeout of common load balancers, so that they, not this server, close first.
  */
-export function httpTimeoutOptions(config: AppConfig): Pick<FastifyHttpOptions<Server>, 'requestTimeout' | 'connectionTimeout' | 'keepAliveTimeout' | 'http'> {
+export function httpTimeoutOptions(
+  config: AppConfig,
+): Pick<FastifyHttpOptions<Server>, 'requestTimeout' | 'connectionTimeout' | 'keepAliveTimeout' | 'http'> {
   const { requestMs, headersMs, idleMs, keepAliveMs } = config.httpTimeouts;
   return {
     requestTimeout: requestMs,
     connectionTimeout: idleMs,
     keepAliveTimeout: keepAliveMs,
-    http: { headersTimeout: headersMs, requestTimeout: requestMs, connectionsCheckingInterval: Math.min(MAX_CHECK_INTERVAL_MS, Math.ceil(headersMs / 4)) },
+    http: {
+      headersTimeout: headersMs,
+      requestTimeout: requestMs,
+      connectionsCheckingInterval: Math.min(MAX_CHECK_INTERVAL_MS, Math.ceil(headersMs / 4)),
+    },
   };
 }

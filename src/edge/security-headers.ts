@@ -81,7 +81,9 @@ export const RAW_ANSWER_SECURITY_HEADERS: readonly [string, string][] = (() => {
     removeHeader: (name: string) => headers.delete(name),
   };
   helmet(helmetOptions(PAGE_DIRECTIVES, 0))({} as IncomingMessage, response as unknown as ServerResponse, (error?: unknown) => {
-    if (error) {throw error instanceof Error ? error : new Error(String(error));}
+    if (error) {
+      throw error instanceof Error ? error : new Error(String(error));
+    }
   });
   return [...headers];
 })();

@@ -32,7 +32,11 @@ export class DependencyProbes {
   /** The dependencies that do not answer now: `database`, `redis`, `s3`. */
   async unreachable(): Promise<string[]> {
     const results = await Promise.all([this.database(), this.redisServer(), this.objectStorage()]);
-    return results.flatMap((result) => Object.entries(result).filter(([, status]) => status.status === 'down').map(([key]) => key));
+    return results.flatMap((result) =>
+      Object.entries(result)
+        .filter(([, status]) => status.status === 'down')
+        .map(([key]) => key),
+    );
   }
 
   private async probe(key: string, check: (signal: AbortSignal) => Promise<unknown>): Promise<HealthIndicatorResult> {

@@ -9,7 +9,12 @@ import { PublicAccess } from '../access/access.decorator';
 function healthResult(example: Record<string, unknown>) {
   const indicators = {
     type: 'object',
-    additionalProperties: { type: 'object', required: ['status'], properties: { status: { type: 'string', enum: ['up', 'down'] } }, additionalProperties: true },
+    additionalProperties: {
+      type: 'object',
+      required: ['status'],
+      properties: { status: { type: 'string', enum: ['up', 'down'] } },
+      additionalProperties: true,
+    },
   };
   return {
     type: 'object',

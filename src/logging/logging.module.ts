@@ -65,7 +65,9 @@ export function withoutSecrets(url: string | undefined): string | undefined {
     return redactedPath;
   }
   const pairs = [...new URLSearchParams(query)].map(([name, value]) =>
-    name === 'access_token' || /ops[kt]_/i.test(value) ? `${encodeURIComponent(name)}=[redacted]` : `${encodeURIComponent(name)}=${encodeURIComponent(value)}`,
+    name === 'access_token' || /ops[kt]_/i.test(value)
+      ? `${encodeURIComponent(name)}=[redacted]`
+      : `${encodeURIComponent(name)}=${encodeURIComponent(value)}`,
   );
   return `${redactedPath}?${pairs.join('&').replace(SECRET, '[redacted]')}`;
 }

@@ -38,7 +38,10 @@ export class ObjectNotifications implements OnApplicationShutdown {
   private readonly routing$: Observable<never>;
 
   constructor(private readonly redis: RedisService) {
-    this.changes$ = this.channel(CHANGES).pipe(map((message) => JSON.parse(message) as ObjectChange), share());
+    this.changes$ = this.channel(CHANGES).pipe(
+      map((message) => JSON.parse(message) as ObjectChange),
+      share(),
+    );
     this.cancellations$ = this.channel(CANCELLATIONS).pipe(share());
     this.routing$ = this.changes$.pipe(
       tap((change) => this.listeners.get(change.id)?.forEach((listener) => listener.next(change))),
@@ -54,7 +57,10 @@ export class ObjectNotifications implements OnApplicationShutdown {
         this.listeners.set(id, (listeners = new Set()));
       }
       listeners.add(subscriber);
-      const routing = this.routing$.subscribe({ error: (error: unknown) => subscriber.error(error), complete: () => subscriber.complete() });
+      const routing = this.routing$.subscribe({
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      });
       return () => {
         routing.unsubscribe();
         listeners.delete(subscriber);
@@ -124,7 +130,9 @@ export class ObjectNotifications implements OnApplicationShutdown {
         fullName,
         this.redis.subscriber
           .subscribe(fullName)
-          .catch((error: unknown) => this.logger.error(`Subscribing to ${fullName} failed; listeners in this process get no live changes on it: ${String(error)}`)),
+          .catch((error: unknown) =>
+            this.logger.error(`Subscribing to ${fullName} failed; listeners in this process get no live changes on it: ${String(error)}`),
+          ),
       );
       const subscription = this.messages
         .pipe(

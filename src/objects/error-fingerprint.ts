@@ -10,5 +10,8 @@ const NUMBER = /\d+(\.\d+)?/g;
  */
 export function errorFingerprint(code: string | null, message: string): string {
   const shape = message.replace(UUID, '<id>').replace(NUMBER, '<n>');
-  return createHash('sha256').update(`${code ?? ''}\n${shape}`).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(`${code ?? ''}\n${shape}`)
+    .digest('hex')
+    .slice(0, 16);
 }

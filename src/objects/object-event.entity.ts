@@ -2,7 +2,13 @@ import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import { ProcessingObjectSchema } from './processing-object.entity';
 import type { ProgressFields } from './object.presenter';
 
-export const OBJECT_EVENT_KINDS = ['state_changed', 'operation_started', 'operation_progress', 'operation_finished', 'operation_failed'] as const;
+export const OBJECT_EVENT_KINDS = [
+  'state_changed',
+  'operation_started',
+  'operation_progress',
+  'operation_finished',
+  'operation_failed',
+] as const;
 export type ObjectEventKind = (typeof OBJECT_EVENT_KINDS)[number];
 
 /** What an object looked like right after the change: the fields of its progress view. */

@@ -42,7 +42,10 @@ export function columnChanges(patch: ObjectPatch, from: string): ColumnChange[] 
   const set = (column: string, sql: string, ...params: unknown[]) => {
     columns.push({ column, sql, params });
   };
-  const progress = new ColumnExpression(patch.progress ? '?::jsonb' : `${from}progress`, patch.progress ? [JSON.stringify(patch.progress)] : []);
+  const progress = new ColumnExpression(
+    patch.progress ? '?::jsonb' : `${from}progress`,
+    patch.progress ? [JSON.stringify(patch.progress)] : [],
+  );
   const rerun = patch.rerunOperations;
   const artifacts =
     rerun === 'all'
@@ -56,13 +59,21 @@ export function columnChanges(patch: ObjectPatch, from: string): ColumnChange[] 
     artifacts.wrap('(', ' || jsonb_build_object(?::text, ?::text))', patch.completedOperation.operation, patch.completedOperation.s3Url);
   }
   if (rerun || patch.completedOperation) {
-    progress.wrap('jsonb_set(', `, '{current}', to_jsonb((select count(*) from jsonb_object_keys(${artifacts.sql}))))`, ...artifacts.params);
+    progress.wrap(
+      'jsonb_set(',
+      `, '{current}', to_jsonb((select count(*) from jsonb_object_keys(${artifacts.sql}))))`,
+      ...artifacts.params,
+    );
   }
   if (patch.progressMessage !== undefined) {
     progress.wrap('jsonb_set(', `, '{message}', to_jsonb(?::text))`, patch.progressMessage);
   }
-  if (progress.sql !== `${from}progress`) set('progress', progress.sql, ...progress.params);
-  if (artifacts.sql !== `${from}s3_artifacts`) set('s3_artifacts', artifacts.sql, ...artifacts.params);
+  if (progress.sql !== `${from}progress`) {
+    set('progress', progress.sql, ...progress.params);
+  }
+  if (artifacts.sql !== `${from}s3_artifacts`) {
+    set('s3_artifacts', artifacts.sql, ...artifacts.params);
+  }
   if (patch.operationStatus) {
     const { operation, status } = patch.operationStatus;
     set(
@@ -77,18 +88,34 @@ export function columnChanges(patch: ObjectPatch, from: string): ColumnChange[] 
   } else if (rerun) {
     set('operations_status', `${from}operations_status - ?::text[]`, rerun);
   }
-  if (patch.currentOperation !== undefined) set('current_operation', '?', patch.currentOperation);
+  if (patch.currentOperation !== undefined) {
+    set('current_operation', '?', patch.currentOperation);
+  }
   if (patch.errorMessage !== undefined) {
     set('error_message', '?', patch.errorMessage);
     set('error_fingerprint', '?', patch.errorMessage === null ? null : errorFingerprint(patch.errorCode ?? null, patch.errorMessage));
   }
-  if (patch.errorCode !== undefined) set('error_code', '?', patch.errorCode);
-  if (patch.taskId !== undefined) set('task_id', '?', patch.taskId);
-  if (patch.source !== undefined) set('source', '?::jsonb', JSON.stringify(patch.source));
-  if (patch.incrementAttempts) set('attempts', `${from}attempts + 1`);
-  if (patch.markStarted) set('started_at', `coalesce(${from}started_at, now())`);
-  if (patch.markFinished) set('finished_at', 'now()');
-  if (patch.clearFinished) set('finished_at', 'null');
+  if (patch.errorCode !== undefined) {
+    set('error_code', '?', patch.errorCode);
+  }
+  if (patch.taskId !== undefined) {
+    set('task_id', '?', patch.taskId);
+  }
+  if (patch.source !== undefined) {
+    set('source', '?::jsonb', JSON.stringify(patch.source));
+  }
+  if (patch.incrementAttempts) {
+    set('attempts', `${from}attempts + 1`);
+  }
+  if (patch.markStarted) {
+    set('started_at', `coalesce(${from}started_at, now())`);
+  }
+  if (patch.markFinished) {
+    set('finished_at', 'now()');
+  }
+  if (patch.clearFinished) {
+    set('finished_at', 'null');
+  }
   return columns;
 }
 

@@ -33,7 +33,6 @@ export class ObjectStateStore {
     await insertQueued(this.sql, object, queued);
   }
 
-
   /**
    * Moves the object to `to` when its current state allows it (per the transition table) and is one of
    * `from` if given. Returns the recorded event (its seq is the new version); throws ObjectNotFoundError when
@@ -43,7 +42,13 @@ export class ObjectStateStore {
     const allowedFrom = from ?? statesLeadingTo(to);
     allowedFrom.forEach((state) => assertTransition(state, to));
     const operation = patch.operationStatus?.operation ?? patch.currentOperation ?? null;
-    const recorded = await this.updateRecordingEvent({ id, states: allowedFrom, newState: to, patch, event: { kind: 'state_changed', operation } });
+    const recorded = await this.updateRecordingEvent({
+      id,
+      states: allowedFrom,
+      newState: to,
+      patch,
+      event: { kind: 'state_changed', operation },
+    });
     if (recorded) {
       return recorded;
     }
@@ -58,7 +63,11 @@ export class ObjectStateStore {
    * Moves a queued object whose job is `taskId` to processing, records the event, and returns the
    * object as it now is, in one statement; null when it is not queued under that job.
    */
-  async startProcessing(id: string, taskId: string, patch: ObjectPatch): Promise<{ object: ProcessingObject; event: ObjectEventRecord } | null> {
+  async startProcessing(
+    id: string,
+    taskId: string,
+    patch: ObjectPatch,
+  ): Promise<{ object: ProcessingObject; event: ObjectEventRecord } | null> {
     assertTransition('queued', 'processing');
     const { assignments, params } = patchAssignments(patch);
     const [row] = await this.sql.prepared<StartedRow>(

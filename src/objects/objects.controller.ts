@@ -25,14 +25,17 @@ export class ObjectsController {
   @Access('read')
   @ApiErrors(400, 503)
   list(@Query() query: ListObjectsQuery, @Caller() caller: Principal): Promise<ObjectListResponse> {
-    return this.objects.list({
-      ...sharedFilterOf(query),
-      state: query.state,
-      createdAfter: query.created_after ? listInstant('created_after', query.created_after) : undefined,
-      createdBefore: query.created_before ? listInstant('created_before', query.created_before) : undefined,
-      cursor: query.cursor,
-      limit: query.limit ?? 20,
-    }, caller);
+    return this.objects.list(
+      {
+        ...sharedFilterOf(query),
+        state: query.state,
+        createdAfter: query.created_after ? listInstant('created_after', query.created_after) : undefined,
+        createdBefore: query.created_before ? listInstant('created_before', query.created_before) : undefined,
+        cursor: query.cursor,
+        limit: query.limit ?? 20,
+      },
+      caller,
+    );
   }
 
   @Get(':object')
@@ -70,7 +73,8 @@ export class ObjectsController {
   @HttpCode(HttpStatus.OK)
   @ApiOperation({
     summary: 'Retry failed objects in bulk: every failed object matching the filter, up to limit (newest first)',
-    description: 'Dead-letter triage: filter by error_code, error_fingerprint, failed-at range, identifier prefix or operation; `more` says whether more match.',
+    description:
+      'Dead-letter triage: filter by error_code, error_fingerprint, failed-at range, identifier prefix or operation; `more` says whether more match.',
   })
   @ApiOkResponse({ type: BulkRetryResponse })
   @Access('write')
@@ -81,7 +85,10 @@ export class ObjectsController {
 
   @Post(':object_id/retry')
   @HttpCode(HttpStatus.ACCEPTED)
-  @ApiOperation({ summary: 'Re-queue a failed object; completed operations are skipped unless from_scratch=true, or from=<operation> reruns it and every later one' })
+  @ApiOperation({
+    summary:
+      'Re-queue a failed object; completed operations are skipped unless from_scratch=true, or from=<operation> reruns it and every later one',
+  })
   @ApiAcceptedResponse({ type: ObjectResponse })
   @ApiObjectIdParam()
   @Access('write')

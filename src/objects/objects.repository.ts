@@ -2,7 +2,15 @@ import { Injectable } from '@nestjs/common';
 import { EntityManager, raw } from '@mikro-orm/postgresql';
 import { ObjectNotFoundError } from '../common/domain-errors';
 import { Sql } from '../database/sql';
-import type { ListedObject, NewObject, ObjectListFilter, RecentDurations, SweepPosition, UnsettledObject, UnsettledState } from './object-records';
+import type {
+  ListedObject,
+  NewObject,
+  ObjectListFilter,
+  RecentDurations,
+  SweepPosition,
+  UnsettledObject,
+  UnsettledState,
+} from './object-records';
 import type { ObjectState } from './object-state';
 import type { ProgressFields } from './object.presenter';
 import { ObjectProgress, OperationStatus, ProcessingObject, ProcessingObjectSchema } from './processing-object.entity';
@@ -91,7 +99,10 @@ export class ObjectsRepository {
    * every submission (the team's cap): a prepared statement, at a fifth of the CPU of the ORM's count.
    */
   async countWaiting(team: string): Promise<number> {
-    const [row] = await this.sql.prepared<{ count: string }>(`select count(*) as count from ${TABLE} where team = ? and state in ('pending', 'queued')`, [team]);
+    const [row] = await this.sql.prepared<{ count: string }>(
+      `select count(*) as count from ${TABLE} where team = ? and state in ('pending', 'queued')`,
+      [team],
+    );
     return Number(row?.count ?? 0);
   }
 

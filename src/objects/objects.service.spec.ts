@@ -81,7 +81,12 @@ class FakeObjects {
     if (!(from ?? statesLeadingTo(to)).includes(row.state)) {
       throw new InvalidTransitionError(row.state, to);
     }
-    Object.assign(row, { state: to }, patch.taskId ? { taskId: patch.taskId } : {}, patch.incrementAttempts ? { attempts: row.attempts + 1 } : {});
+    Object.assign(
+      row,
+      { state: to },
+      patch.taskId ? { taskId: patch.taskId } : {},
+      patch.incrementAttempts ? { attempts: row.attempts + 1 } : {},
+    );
     return { seq: ++this.seq, kind: 'state_changed', operation: null, snapshot: { state: to } } as unknown as ObjectEventRecord;
   }
 
@@ -165,7 +170,14 @@ function setUp() {
   const queue = new FakeQueue();
   const storage = new FakeStorage();
   const events = new FakeEvents();
-  const teamQueue = { full: false, check: async (team: string) => { if (teamQueue.full) throw new TeamQueueFullError(team, 1, 5); } };
+  const teamQueue = {
+    full: false,
+    check: async (team: string) => {
+      if (teamQueue.full) {
+        throw new TeamQueueFullError(team, 1, 5);
+      }
+    },
+  };
   const service = new ObjectsService(
     objects as unknown as ObjectsRepository,
     objects as unknown as ObjectStateStore,
@@ -212,7 +224,10 @@ describe('ObjectsService', () => {
       await service.delete(ID, WRITER);
 
       expect(events.cancellations).toEqual([ID]);
-      expect(events.changes.map((change) => change.event?.snapshot.state ?? change.version)).toEqual(['cancelled', Number.MAX_SAFE_INTEGER]);
+      expect(events.changes.map((change) => change.event?.snapshot.state ?? change.version)).toEqual([
+        'cancelled',
+        Number.MAX_SAFE_INTEGER,
+      ]);
       expect(objects.rows.size).toBe(0);
       expect(queue.jobs.size).toBe(0);
       expect(storage.keys.size).toBe(0);
@@ -226,7 +241,13 @@ describe('ObjectsService', () => {
 
         await service.delete(ID, WRITER);
 
-        expect({ state, rows: objects.rows.size, jobs: queue.jobs.size, keys: [...storage.keys], cancellations: events.cancellations }).toEqual({
+        expect({
+          state,
+          rows: objects.rows.size,
+          jobs: queue.jobs.size,
+          keys: [...storage.keys],
+          cancellations: events.cancellations,
+        }).toEqual({
           state,
           rows: 0,
           jobs: 0,
@@ -241,7 +262,10 @@ describe('ObjectsService', () => {
       stored(ID, 'failed');
       objects.beforeDelete = (row) => Object.assign(row, { state: 'queued' });
 
-      await expect(service.delete(ID, WRITER)).rejects.toMatchObject({ code: ErrorCode.ObjectBusy, message: expect.stringContaining("changed to 'queued'") });
+      await expect(service.delete(ID, WRITER)).rejects.toMatchObject({
+        code: ErrorCode.ObjectBusy,
+        message: expect.stringContaining("changed to 'queued'"),
+      });
       expect(objects.rows.get(ID)?.state).toBe('queued');
     });
 
@@ -258,7 +282,10 @@ describe('ObjectsService', () => {
       stored(ID, 'completed');
       storage.down = true;
 
-      await expect(service.delete(ID, WRITER)).rejects.toMatchObject({ status: HttpStatus.SERVICE_UNAVAILABLE, code: ErrorCode.DependencyUnavailable });
+      await expect(service.delete(ID, WRITER)).rejects.toMatchObject({
+        status: HttpStatus.SERVICE_UNAVAILABLE,
+        code: ErrorCode.DependencyUnavailable,
+      });
       expect(objects.rows.has(ID)).toBe(true);
     });
 
@@ -266,7 +293,10 @@ describe('ObjectsService', () => {
       const { service, objects, stored } = setUp();
       stored(ID, 'completed');
 
-      await expect(service.delete(ID, OTHER_TEAM_WRITER)).rejects.toMatchObject({ status: HttpStatus.NOT_FOUND, code: ErrorCode.ObjectNotFound });
+      await expect(service.delete(ID, OTHER_TEAM_WRITER)).rejects.toMatchObject({
+        status: HttpStatus.NOT_FOUND,
+        code: ErrorCode.ObjectNotFound,
+      });
       await expect(service.deleteByReference('no-such-doc', WRITER)).rejects.toMatchObject({ status: HttpStatus.NOT_FOUND });
       expect(objects.rows.has(ID)).toBe(true);
     });
@@ -296,14 +326,17 @@ describe('ObjectsService', () => {
       const { service, objects } = setUp();
       objects.add(ID, 'completed', { identifier: 'plain' });
 
-      await expect(service.findByReference('not an identifier!', WRITER)).rejects.toMatchObject({ status: HttpStatus.BAD_REQUEST, code: ErrorCode.InvalidIdentifier });
+      await expect(service.findByReference('not an identifier!', WRITER)).rejects.toMatchObject({
+        status: HttpStatus.BAD_REQUEST,
+        code: ErrorCode.InvalidIdentifier,
+      });
       await expect(service.findByReference('plain', OTHER_TEAM_WRITER)).rejects.toMatchObject({ status: HttpStatus.NOT_FOUND });
       await expect(service.findByReference(ID, OTHER_TEAM_WRITER)).rejects.toMatchObject({ status: HttpStatus.NOT_FOUND });
     });
   });
 
   describe('retry', () => {
-    it('queues a failed object again with a new job; from=<operation> removes that operation\'s results and every later one\'s', async () => {
+    it("queues a failed object again with a new job; from=<operation> removes that operation's results and every later one's", async () => {
       const { service, objects, queue, storage, stored } = setUp();
       stored(ID, 'failed');
       const identifier = objects.rows.get(ID)!.identifier;

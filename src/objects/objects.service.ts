@@ -1,5 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { ConflictError, DependencyUnavailableError, InvalidTransitionError, ObjectNotFoundError, ValidationError } from '../common/domain-errors';
+import {
+  ConflictError,
+  DependencyUnavailableError,
+  InvalidTransitionError,
+  ObjectNotFoundError,
+  ValidationError,
+} from '../common/domain-errors';
 import { ErrorCode } from '../common/error-codes';
 import { ObjectNotifications } from '../notifications/object-notifications';
 import { OperationRegistry } from '../operations/operation-registry';
@@ -86,7 +92,11 @@ export class ObjectsService {
       return byId;
     }
     if (!isValidIdentifier(reference)) {
-      throw new ValidationError(`object must be a UUID or an identifier of ${IDENTIFIER_RULE}`, [{ field: 'object', message: 'invalid identifier' }], ErrorCode.InvalidIdentifier);
+      throw new ValidationError(
+        `object must be a UUID or an identifier of ${IDENTIFIER_RULE}`,
+        [{ field: 'object', message: 'invalid identifier' }],
+        ErrorCode.InvalidIdentifier,
+      );
     }
     const byIdentifier = await this.objects.findByIdentifier(reference);
     if (!byIdentifier || !isVisibleTo(byIdentifier, caller)) {
@@ -182,7 +192,12 @@ export class ObjectsService {
    * Re-queues up to `limit` of the caller's failed objects that match `filter`, newest first. An object
    * that stops being failed meanwhile (retried by someone else) is skipped, not an error.
    */
-  async retryMatching(filter: SharedFilter, limit: number, fromScratch: boolean, caller: Principal): Promise<{ retried: number; ids: string[]; more: boolean }> {
+  async retryMatching(
+    filter: SharedFilter,
+    limit: number,
+    fromScratch: boolean,
+    caller: Principal,
+  ): Promise<{ retried: number; ids: string[]; more: boolean }> {
     this.checkOperationName(filter.operation);
     const matching = await this.objects.list({ ...filter, team: visibleTeam(caller), state: 'failed', limit: limit + 1 });
     const chosen = matching.slice(0, limit).map(({ object }) => object.id);
@@ -208,14 +223,20 @@ export class ObjectsService {
 
   private checkOperationName(operation: string | undefined): void {
     if (operation && !this.operations.names.includes(operation)) {
-      throw new ValidationError(`Unknown operation '${operation}'; valid operations: ${this.operations.names.join(', ')}`, undefined, ErrorCode.UnknownOperation);
+      throw new ValidationError(
+        `Unknown operation '${operation}'; valid operations: ${this.operations.names.join(', ')}`,
+        undefined,
+        ErrorCode.UnknownOperation,
+      );
     }
   }
 
   private operationsFrom(object: ProcessingObject, from: string): string[] {
     const start = object.plan.indexOf(from);
     if (start < 0) {
-      throw new ValidationError(`from must be an operation of this object's plan: ${object.plan.join(', ')}`, [{ field: 'from', message: 'not in the plan' }]);
+      throw new ValidationError(`from must be an operation of this object's plan: ${object.plan.join(', ')}`, [
+        { field: 'from', message: 'not in the plan' },
+      ]);
     }
     return object.plan.slice(start);
   }

@@ -40,7 +40,13 @@ export const ProcessingObjectSchema = defineEntity({
   tableName: 'processing_objects',
   uniques: [{ name: 'processing_objects_identifier_unique', properties: ['identifier'] }],
   indexes: [
-    { name: 'processing_objects_created_idx', columns: [{ name: 'created_at', sort: 'desc' }, { name: 'id', sort: 'desc' }] },
+    {
+      name: 'processing_objects_created_idx',
+      columns: [
+        { name: 'created_at', sort: 'desc' },
+        { name: 'id', sort: 'desc' },
+      ],
+    },
     {
       name: 'processing_objects_state_created_idx',
       columns: [{ name: 'state' }, { name: 'created_at', sort: 'desc' }, { name: 'id', sort: 'desc' }],
@@ -55,7 +61,10 @@ export const ProcessingObjectSchema = defineEntity({
       name: 'processing_objects_failed_idx',
       expression: `create index processing_objects_failed_idx on processing_objects (team, error_fingerprint, finished_at desc) where state = 'failed'`,
     },
-    { name: 'processing_objects_plan_idx', expression: 'create index processing_objects_plan_idx on processing_objects using gin (plan jsonb_path_ops)' },
+    {
+      name: 'processing_objects_plan_idx',
+      expression: 'create index processing_objects_plan_idx on processing_objects using gin (plan jsonb_path_ops)',
+    },
   ],
   properties: {
     id: p.uuid().primary(),

@@ -36,7 +36,9 @@ export class AnalyzeOperation implements ProcessingOperation {
     const statistics = new RecordStatistics(enrichment.schema.fields.map((field) => field.name));
     const progress = new ProgressThrottle(context);
     for await (const batch of readNdjsonBatches(await context.openFile('transform', RECORDS_FILE))) {
-      for (const record of batch) {statistics.add(record);}
+      for (const record of batch) {
+        statistics.add(record);
+      }
       await progress.report(`Analyzed ${statistics.records} of ${enrichment.record_count} records`);
     }
     return { ...statistics.summary() };

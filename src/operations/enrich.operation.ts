@@ -81,7 +81,9 @@ export class EnrichOperation implements ProcessingOperation {
     const inference = new SchemaInference();
     const progress = new ProgressThrottle(context);
     for await (const batch of readNdjsonBatches(await context.openFile('transform', RECORDS_FILE))) {
-      for (const record of batch) {inference.add(record);}
+      for (const record of batch) {
+        inference.add(record);
+      }
       await progress.report(`Inferred schema of ${inference.records} of ${transform.record_count} records`);
     }
     return { record_count: inference.records, schema: inference.schema() };

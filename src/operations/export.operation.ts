@@ -47,7 +47,9 @@ export class ExportOperation implements ProcessingOperation {
     if (format === 'csv') {
       const { truncated } = (await context.readResult<EnrichResult>('enrich')).schema;
       if (truncated) {
-        return failed(`export format csv has a column per field, and the records have more than ${truncated.field_limit} distinct fields: export them as ndjson or json`);
+        return failed(
+          `export format csv has a column per field, and the records have more than ${truncated.field_limit} distinct fields: export them as ndjson or json`,
+        );
       }
     }
     // Transform's records file already is the NDJSON export (one JSON.stringify per record, \n-terminated): it is copied, not parsed and written again.

@@ -14,12 +14,19 @@ describe('checkJsonSchemaLimits', () => {
   it('refuses every recursive $ref, direct, through definitions, or under a data keyword it descends into', () => {
     expect(refusal({ $ref: '#' })).toMatchObject({ limit: 'recursion' });
     expect(refusal({ properties: { a: { items: { $ref: '#/properties/a' } } } })).toMatchObject({ limit: 'recursion' });
-    expect(refusal({ $defs: { a: { $ref: '#/$defs/b' }, b: { $ref: '#/$defs/c' }, c: { anyOf: [{ $ref: '#/$defs/a' }] } }, $ref: '#/$defs/a' })).toMatchObject({ limit: 'recursion' });
+    expect(
+      refusal({ $defs: { a: { $ref: '#/$defs/b' }, b: { $ref: '#/$defs/c' }, c: { anyOf: [{ $ref: '#/$defs/a' }] } }, $ref: '#/$defs/a' }),
+    ).toMatchObject({ limit: 'recursion' });
     expect(refusal({ $defs: { 'a/b': { $ref: '#/$defs/a~1b' } } })).toMatchObject({ limit: 'recursion' });
   });
 
   it('accepts references that do not recurse, and $ref text inside data keywords', () => {
-    expect(refusal({ $defs: { a: { type: 'string' }, b: { $ref: '#/$defs/a' } }, properties: { x: { $ref: '#/$defs/b' }, y: { $ref: '#/$defs/a' } } })).toBeUndefined();
+    expect(
+      refusal({
+        $defs: { a: { type: 'string' }, b: { $ref: '#/$defs/a' } },
+        properties: { x: { $ref: '#/$defs/b' }, y: { $ref: '#/$defs/a' } },
+      }),
+    ).toBeUndefined();
     expect(refusal({ const: { $ref: '#' }, enum: [{ $ref: 'http://example.com' }] })).toBeUndefined();
   });
 
@@ -31,10 +38,14 @@ describe('checkJsonSchemaLimits', () => {
   });
 
   it('names the limit a schema is over', () => {
-    const refs = Object.fromEntries(Array.from({ length: JSON_SCHEMA_LIMITS.refs + 1 }, (_, index) => [`p${index}`, { $ref: '#/$defs/a' }]));
+    const refs = Object.fromEntries(
+      Array.from({ length: JSON_SCHEMA_LIMITS.refs + 1 }, (_, index) => [`p${index}`, { $ref: '#/$defs/a' }]),
+    );
     expect(refusal({ $defs: { a: {} }, properties: refs })).toMatchObject({ limit: 'refs' });
     expect(refusal({ enum: Array.from({ length: JSON_SCHEMA_LIMITS.nodes + 1 }, (_, index) => index) })).toMatchObject({ limit: 'nodes' });
-    const patterns = Object.fromEntries(Array.from({ length: JSON_SCHEMA_LIMITS.patterns }, (_, index) => [`p${index}`, { pattern: `^${index}$` }]));
+    const patterns = Object.fromEntries(
+      Array.from({ length: JSON_SCHEMA_LIMITS.patterns }, (_, index) => [`p${index}`, { pattern: `^${index}$` }]),
+    );
     expect(refusal({ properties: patterns })).toBeUndefined();
     expect(refusal({ properties: patterns, patternProperties: { '^x': {} } })).toMatchObject({ limit: 'patterns' });
   });

@@ -88,10 +88,13 @@ export function checkJsonSchemaLimits(schema: Record<string, unknown>): void {
 function collectReference(node: Record<string, unknown>, path: string[], references: Reference[]): void {
   const unsupported = UNSUPPORTED_KEYWORDS.find((keyword) => keyword in node) ?? (path.length > 0 && '$id' in node ? '$id' : undefined);
   if (unsupported) {
-    throw new JsonSchemaRefusedError(`${unsupported} at ${pointer(path)} is not supported (only $id at the root, and $ref to local JSON pointers)`, {
-      keyword: unsupported,
-      at: pointer(path),
-    });
+    throw new JsonSchemaRefusedError(
+      `${unsupported} at ${pointer(path)} is not supported (only $id at the root, and $ref to local JSON pointers)`,
+      {
+        keyword: unsupported,
+        at: pointer(path),
+      },
+    );
   }
   const ref = node.$ref;
   if (typeof ref === 'string') {
@@ -107,10 +110,18 @@ function countPatterns(node: Record<string, unknown>): number {
 
 function parseLocalPointer(ref: string, at: string[]): string[] {
   if (ref !== '#' && !ref.startsWith('#/')) {
-    throw new JsonSchemaRefusedError(`$ref "${ref}" at ${pointer(at)} is not a local JSON pointer (# or #/…)`, { keyword: '$ref', at: pointer(at) });
+    throw new JsonSchemaRefusedError(`$ref "${ref}" at ${pointer(at)} is not a local JSON pointer (# or #/…)`, {
+      keyword: '$ref',
+      at: pointer(at),
+    });
   }
   try {
-    return ref === '#' ? [] : ref.slice(2).split('/').map((segment) => decodeURIComponent(segment).replaceAll('~1', '/').replaceAll('~0', '~'));
+    return ref === '#'
+      ? []
+      : ref
+          .slice(2)
+          .split('/')
+          .map((segment) => decodeURIComponent(segment).replaceAll('~1', '/').replaceAll('~0', '~'));
   } catch {
     throw new JsonSchemaRefusedError(`$ref "${ref}" at ${pointer(at)} is not a valid JSON pointer`, { keyword: '$ref', at: pointer(at) });
   }
@@ -141,10 +152,13 @@ function refuseRecursion(references: Reference[]): void {
         continue;
       }
       if (state.get(reference) === 'open') {
-        throw new JsonSchemaRefusedError(`$ref at ${pointer(reference.at)} is recursive (it can reach itself); recursive schemas are not accepted`, {
-          limit: 'recursion',
-          at: pointer(reference.at),
-        });
+        throw new JsonSchemaRefusedError(
+          `$ref at ${pointer(reference.at)} is recursive (it can reach itself); recursive schemas are not accepted`,
+          {
+            limit: 'recursion',
+            at: pointer(reference.at),
+          },
+        );
       }
       if (!state.has(reference)) {
         state.set(reference, 'open');

@@ -17,8 +17,14 @@ export const MAX_THUMBNAIL_SIZES = 10;
 
 const optionsSchema = z
   .object({
-    validate: z.object({ json_schema: z.record(z.string(), z.unknown()).optional() }).strict().optional(),
-    export: z.object({ format: z.enum(EXPORT_FORMATS).optional() }).strict().optional(),
+    validate: z
+      .object({ json_schema: z.record(z.string(), z.unknown()).optional() })
+      .strict()
+      .optional(),
+    export: z
+      .object({ format: z.enum(EXPORT_FORMATS).optional() })
+      .strict()
+      .optional(),
     thumbnail: z
       .object({
         sizes: z

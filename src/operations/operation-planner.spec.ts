@@ -11,13 +11,22 @@ const SERVICE_GRAPH: OperationNode[] = [
 
 describe('planOperations', () => {
   it.each([
-    [['validate', 'transform', 'analyze'], ['validate', 'transform', 'enrich', 'analyze']],
+    [
+      ['validate', 'transform', 'analyze'],
+      ['validate', 'transform', 'enrich', 'analyze'],
+    ],
     [['analyze'], ['validate', 'transform', 'enrich', 'analyze']],
     [['export'], ['validate', 'transform', 'enrich', 'analyze', 'export']],
     [['validate'], ['validate']],
     [['thumbnail'], ['validate', 'thumbnail']],
-    [['thumbnail', 'transform'], ['validate', 'transform', 'thumbnail']],
-    [['analyze', 'analyze', 'validate'], ['validate', 'transform', 'enrich', 'analyze']],
+    [
+      ['thumbnail', 'transform'],
+      ['validate', 'transform', 'thumbnail'],
+    ],
+    [
+      ['analyze', 'analyze', 'validate'],
+      ['validate', 'transform', 'enrich', 'analyze'],
+    ],
   ])('plans %j as %j', (requested, expected) => {
     expect(planOperations(SERVICE_GRAPH, requested)).toEqual(expected);
   });
@@ -36,7 +45,9 @@ describe('planOperations', () => {
   });
 
   it('names every unknown operation once', () => {
-    expect(() => planOperations(SERVICE_GRAPH, ['validate', 'resize', 'resize', 'zip'])).toThrow(new UnknownOperationError(['resize', 'zip']));
+    expect(() => planOperations(SERVICE_GRAPH, ['validate', 'resize', 'resize', 'zip'])).toThrow(
+      new UnknownOperationError(['resize', 'zip']),
+    );
   });
 });
 
@@ -65,6 +76,11 @@ describe('assertValidGraph', () => {
   });
 
   it('refuses two operations with one name', () => {
-    expect(() => assertValidGraph([{ name: 'a', dependsOn: [] }, { name: 'a', dependsOn: [] }])).toThrow(/registered twice/);
+    expect(() =>
+      assertValidGraph([
+        { name: 'a', dependsOn: [] },
+        { name: 'a', dependsOn: [] },
+      ]),
+    ).toThrow(/registered twice/);
   });
 });

@@ -29,7 +29,9 @@ export function assertValidGraph(nodes: readonly OperationNode[]): void {
   const visiting = new Set<string>();
   const done = new Set<string>();
   const visit = (name: string, path: string[]): void => {
-    if (done.has(name)) {return;}
+    if (done.has(name)) {
+      return;
+    }
     if (visiting.has(name)) {
       throw new OperationGraphError(`Operations form a cycle: ${[...path.slice(path.indexOf(name)), name].join(' -> ')}`);
     }
@@ -53,7 +55,9 @@ export function planOperations(nodes: readonly OperationNode[], requested: reado
   }
   const needed = new Set<string>();
   const include = (name: string): void => {
-    if (needed.has(name)) {return;}
+    if (needed.has(name)) {
+      return;
+    }
     needed.add(name);
     byName.get(name)!.dependsOn.forEach(include);
   };

@@ -70,9 +70,7 @@ export interface OperationContext {
 }
 
 /** Expected outcomes are values; operations throw only for errors worth retrying. */
-export type OperationOutcome =
-  | { status: 'completed'; result: Record<string, unknown> }
-  | { status: 'failed'; reason: string };
+export type OperationOutcome = { status: 'completed'; result: Record<string, unknown> } | { status: 'failed'; reason: string };
 
 export interface ProcessingOperation {
   readonly name: string;

@@ -11,7 +11,15 @@ import { ThumbnailOperation } from './thumbnail.operation';
 /** Registration order is the tie-breaker of the planner: it decides the order of independent operations. */
 @Module({
   imports: [DiscoveryModule],
-  providers: [ValidateOperation, TransformOperation, EnrichOperation, AnalyzeOperation, ExportOperation, ThumbnailOperation, OperationRegistry],
+  providers: [
+    ValidateOperation,
+    TransformOperation,
+    EnrichOperation,
+    AnalyzeOperation,
+    ExportOperation,
+    ThumbnailOperation,
+    OperationRegistry,
+  ],
   exports: [OperationRegistry],
 })
 export class OperationsModule {}

@@ -43,7 +43,10 @@ export class ThumbnailOperation implements ProcessingOperation {
     // decode already made those pixels; otherwise (a later delivery) it is decoded here.
     const box = largestBox(sizes, validation.image?.oriented_width, validation.image?.oriented_height);
     const handed = context.sharedInJob<FittedImage>(FITTED_IMAGE);
-    const largest = handed && handed.box[0] === box[0] && handed.box[1] === box[1] ? handed : await largestThumbnail((await context.contentFile()).path, box);
+    const largest =
+      handed && handed.box[0] === box[0] && handed.box[1] === box[1]
+        ? handed
+        : await largestThumbnail((await context.contentFile()).path, box);
     // Each thumbnail is stored while the next one is encoded; the stores still finish in size order.
     let storing: Promise<void> = Promise.resolve();
     for (const [width, height] of sizes) {
@@ -54,7 +57,14 @@ export class ThumbnailOperation implements ProcessingOperation {
         .toBuffer({ resolveWithObject: true });
       await storing;
       storing = context.writeFile(`${width}x${height}.webp`, data, 'image/webp').then((file) => {
-        written.push({ size: `${width}x${height}`, width: info.width, height: info.height, bytes: file.size, key: file.key, s3_url: file.s3Url });
+        written.push({
+          size: `${width}x${height}`,
+          width: info.width,
+          height: info.height,
+          bytes: file.size,
+          key: file.key,
+          s3_url: file.s3Url,
+        });
       });
       // Awaited at the next size or after the loop; until then a failure must not count as unhandled.
       storing.catch(() => undefined);

@@ -57,12 +57,18 @@ export class TransformOperation implements ProcessingOperation {
         return completed({ ...(await this.records(kind, validation, context)) });
       }
       if (kind === 'text') {
-        const file = await context.writeFile(TEXT_FILE, textStream(canonicalText(strictUtf8(await context.openContent()))), 'text/plain; charset=utf-8');
+        const file = await context.writeFile(
+          TEXT_FILE,
+          textStream(canonicalText(strictUtf8(await context.openContent()))),
+          'text/plain; charset=utf-8',
+        );
         return completed({ ...result(kind, 'text', TEXT_FILE, file), text_file: file.s3Url });
       }
       return completed({ ...(await this.image(context)) });
     } catch (error) {
-      if (error instanceof ContentError) {return failed(error.message);}
+      if (error instanceof ContentError) {
+        return failed(error.message);
+      }
       throw error;
     }
   }
@@ -76,7 +82,10 @@ export class TransformOperation implements ProcessingOperation {
     const statistics = context.object.plan.includes('analyze') ? new RecordStatistics() : undefined;
     const content = await context.openContent();
     const batches = (async function* (): AsyncGenerator<JsonRecord[]> {
-      const source = kind === 'csv' && validation.csv ? csvRecordBatches(content, validation.csv) : itemBatches(sourceItems(kind, content, validation.csv));
+      const source =
+        kind === 'csv' && validation.csv
+          ? csvRecordBatches(content, validation.csv)
+          : itemBatches(sourceItems(kind, content, validation.csv));
       for await (const batch of source) {
         for (const record of batch) {
           inference.add(record);
@@ -120,13 +129,17 @@ async function* itemBatches(items: AsyncIterable<SourceItem>): AsyncGenerator<Js
       batch = [];
     }
   }
-  if (batch.length > 0) {yield batch;}
+  if (batch.length > 0) {
+    yield batch;
+  }
 }
 
 function textStream(chunks: AsyncIterable<string>): Readable {
   return Readable.from(
     (async function* () {
-      for await (const chunk of chunks) {yield Buffer.from(chunk, 'utf8');}
+      for await (const chunk of chunks) {
+        yield Buffer.from(chunk, 'utf8');
+      }
     })(),
   );
 }

@@ -4,7 +4,14 @@ import type { ValidateFunction } from 'ajv';
 import { Assembler } from 'stream-json/assembler.js';
 import { AppConfig } from '../config/app-config';
 import { ContentError } from './content/content-error';
-import { ContentKind, IMAGE_CONTENT_TYPES, baseContentType, contentKindOf, isRecordKind, supportedContentTypes } from './content/content-kind';
+import {
+  ContentKind,
+  IMAGE_CONTENT_TYPES,
+  baseContentType,
+  contentKindOf,
+  isRecordKind,
+  supportedContentTypes,
+} from './content/content-kind';
 import { CsvDialect, checkCsvRecords, sniffCsvDialect } from './content/csv';
 import { FITTED_IMAGE, checkImage, checkImageFitted, fileHead, imageContentType, orientedSize } from './content/images';
 import { JsonKind, JsonSyntaxError, jsonTokens, kindOfToken, locateJsonError } from './content/json-stream';
@@ -69,7 +76,9 @@ export class ValidateOperation implements ProcessingOperation {
     // An image is decoded from a local copy of the job's anyway: its signature is read from that
     // copy rather than by a request of its own.
     const head =
-      declaredKind === 'image' ? await fileHead((await context.contentFile()).path, HEAD_BYTES) : await readHead(await context.openContent(), HEAD_BYTES);
+      declaredKind === 'image'
+        ? await fileHead((await context.contentFile()).path, HEAD_BYTES)
+        : await readHead(await context.openContent(), HEAD_BYTES);
     const detected = (await fileTypeFromBuffer(head))?.mime;
     let contentType = declared;
     if (detected && (IMAGE_CONTENT_TYPES as readonly string[]).includes(detected)) {
@@ -108,7 +117,9 @@ export class ValidateOperation implements ProcessingOperation {
     } catch (error) {
       if (error instanceof JsonSyntaxError) {
         const where = await locateJsonError(await context.openContent());
-        return failed(where ? `Invalid JSON at line ${where.line}, column ${where.column}: ${where.reason}` : `Invalid JSON: ${error.message}`);
+        return failed(
+          where ? `Invalid JSON at line ${where.line}, column ${where.column}: ${where.reason}` : `Invalid JSON: ${error.message}`,
+        );
       }
       if (error instanceof JsonNestingError) {
         const where = await locateDeepNesting(await context.openContent());
@@ -133,8 +144,11 @@ export class ValidateOperation implements ProcessingOperation {
         const content = measured(await context.openContent(), limit);
         if (csv && !schema) {
           // Nothing looks at the records: parsing them strictly and counting them is the proof.
-          const count = await checkCsvRecords(content, csv, () => context.openContent(), (records) =>
-            progress.report(records > 0 ? `Validated ${records} records` : `Validated ${content.size} bytes`),
+          const count = await checkCsvRecords(
+            content,
+            csv,
+            () => context.openContent(),
+            (records) => progress.report(records > 0 ? `Validated ${records} records` : `Validated ${content.size} bytes`),
           );
           return { size: content.size, sha256: content.sha256, record_count: count, csv };
         }
@@ -221,7 +235,9 @@ export class ValidateOperation implements ProcessingOperation {
           elements++;
           await progress.report(`Validated ${elements} elements`);
         }
-        if (token.name === 'startArray' || token.name === 'startObject') {depth++;}
+        if (token.name === 'startArray' || token.name === 'startObject') {
+          depth++;
+        }
       }
       document?.tapChain(token);
     }
@@ -245,7 +261,9 @@ function describeSchemaError(schema: ValidateFunction): string {
 /** The head of CSV content as text for sniffing: a cut-off last line is dropped. */
 function sampleOf(head: Buffer): string {
   const text = head.toString('utf8');
-  if (head.length < HEAD_BYTES) {return text;}
+  if (head.length < HEAD_BYTES) {
+    return text;
+  }
   const lastNewline = text.lastIndexOf('\n');
   return lastNewline > 0 ? text.slice(0, lastNewline + 1) : text;
 }

@@ -15,7 +15,8 @@ export const IdempotencyKeySchema = defineEntity({
     team: p.string().length(100).collation('C').primary().default('default'),
     key: p.string().length(200).collation('C').primary(),
     requestHash: p.text().nullable(),
-    object: () => p.manyToOne(ProcessingObjectSchema).nullable().deleteRule('cascade').fieldName('object_id').index('idempotency_keys_object_id_index'),
+    object: () =>
+      p.manyToOne(ProcessingObjectSchema).nullable().deleteRule('cascade').fieldName('object_id').index('idempotency_keys_object_id_index'),
     response: p.json<SubmissionResponse>().columnType('json').nullable(),
     claimToken: p.uuid(),
     createdAt: p.datetime().defaultRaw('now()'),

@@ -76,7 +76,10 @@ export class IdempotencyKeysRepository {
       if (claimed.length === 1) {
         return this.held(team, key, token);
       }
-      const [row] = await this.sql.prepared<KeyRow>(`select request_hash, object_id, response from idempotency_keys where team = ? and key = ?`, [team, key]);
+      const [row] = await this.sql.prepared<KeyRow>(
+        `select request_hash, object_id, response from idempotency_keys where team = ? and key = ?`,
+        [team, key],
+      );
       if (row?.response && row.request_hash) {
         return { requestHash: row.request_hash, objectId: row.object_id, response: row.response };
       }
@@ -86,12 +89,14 @@ export class IdempotencyKeysRepository {
 
   private held(team: string, key: string, token: string): ClaimedKey {
     const renewal = setInterval(() => {
-      this.sql.prepared(`update idempotency_keys set expires_at = now() + make_interval(secs => ?) where team = ? and key = ? and claim_token = ? and response is null`, [
-        CLAIM_LEASE_SECONDS,
-        team,
-        key,
-        token,
-      ]).catch((error: unknown) => this.logger.warn(`Renewing the claim of an Idempotency-Key failed (retried in ${CLAIM_RENEW_MS} ms): ${String(error)}`));
+      this.sql
+        .prepared(
+          `update idempotency_keys set expires_at = now() + make_interval(secs => ?) where team = ? and key = ? and claim_token = ? and response is null`,
+          [CLAIM_LEASE_SECONDS, team, key, token],
+        )
+        .catch((error: unknown) =>
+          this.logger.warn(`Renewing the claim of an Idempotency-Key failed (retried in ${CLAIM_RENEW_MS} ms): ${String(error)}`),
+        );
     }, CLAIM_RENEW_MS);
     renewal.unref();
     return {
@@ -101,7 +106,11 @@ export class IdempotencyKeysRepository {
       },
       release: async () => {
         clearInterval(renewal);
-        await this.sql.prepared(`delete from idempotency_keys where team = ? and key = ? and claim_token = ? and response is null`, [team, key, token]);
+        await this.sql.prepared(`delete from idempotency_keys where team = ? and key = ? and claim_token = ? and response is null`, [
+          team,
+          key,
+          token,
+        ]);
       },
     };
   }
@@ -111,7 +120,15 @@ export class IdempotencyKeysRepository {
       const kept = await this.sql.prepared<{ key: string }>(
         `update idempotency_keys set request_hash = ?, object_id = ?, response = ?::json, expires_at = now() + make_interval(secs => ?)
            where team = ? and key = ? and claim_token = ? and response is null returning key`,
-        [submission.requestHash, submission.objectId, JSON.stringify(submission.response), this.config.idempotencyKeyTtlSeconds, team, key, token],
+        [
+          submission.requestHash,
+          submission.objectId,
+          JSON.stringify(submission.response),
+          this.config.idempotencyKeyTtlSeconds,
+          team,
+          key,
+          token,
+        ],
       );
       if (kept.length === 0) {
         this.logger.warn(`The claim of an Idempotency-Key for object ${submission.objectId} had lapsed; the key was not kept`);

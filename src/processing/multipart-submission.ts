@@ -2,7 +2,13 @@ import type { Multipart, MultipartFile } from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
 import { DomainError, PayloadTooLargeError, ValidationError } from '../common/domain-errors';
 import { ErrorCode } from '../common/error-codes';
-import { MAX_JSON_DEPTH, UnstorableCharacterError, checkJsonTextDepth, checkJsonValue, hasUnstorableCharacter } from '../common/json-limits';
+import {
+  MAX_JSON_DEPTH,
+  UnstorableCharacterError,
+  checkJsonTextDepth,
+  checkJsonValue,
+  hasUnstorableCharacter,
+} from '../common/json-limits';
 import { withTimeout } from '../common/with-timeout';
 import { validateSubmission } from './dto/validate-submission';
 import { SubmitObjectDto } from './dto/submit-object.dto';
@@ -81,7 +87,12 @@ export async function readMultipartSubmission(request: FastifyRequest, limits: {
         throw new UnstorableCharacterError(`${FILE_FIELD} (its file name)`);
       }
       const submission = await validateSubmission(toSubmissionBody(fields));
-      const upload = await ClassifiedUpload.open({ filename: part.filename || undefined, mimetype: part.mimetype, stream: part.file, limitBytes: limits.uploadBytes });
+      const upload = await ClassifiedUpload.open({
+        filename: part.filename || undefined,
+        mimetype: part.mimetype,
+        stream: part.file,
+        limitBytes: limits.uploadBytes,
+      });
       return {
         request: submission,
         upload,
@@ -112,10 +123,20 @@ async function discardRest(parts: AsyncIterator<Multipart>, open: ClassifiedUplo
   }
   for (;;) {
     // A form that breaks while it is being discarded has nothing more to discard.
-    const next = await withTimeout(parts.next().catch(() => ({ done: true, value: undefined }) as const), left(), () => 'timeout' as const);
-    if (next === 'timeout') {return false;}
-    if (next.done) {return true;}
-    if (next.value.type === 'file' && !(await drainFile(next.value.file, left()))) {return false;}
+    const next = await withTimeout(
+      parts.next().catch(() => ({ done: true, value: undefined }) as const),
+      left(),
+      () => 'timeout' as const,
+    );
+    if (next === 'timeout') {
+      return false;
+    }
+    if (next.done) {
+      return true;
+    }
+    if (next.value.type === 'file' && !(await drainFile(next.value.file, left()))) {
+      return false;
+    }
   }
 }
 
@@ -123,7 +144,9 @@ async function expectNothingMore(parts: AsyncIterator<Multipart>): Promise<void>
   const next = await nextPart(parts);
   if (!next.done) {
     const name = next.value.fieldname;
-    throw new ValidationError(`Part '${name}' follows the file: send exactly one file, after all the fields`, [{ field: name, message: 'must come before the file' }]);
+    throw new ValidationError(`Part '${name}' follows the file: send exactly one file, after all the fields`, [
+      { field: name, message: 'must come before the file' },
+    ]);
   }
 }
 
@@ -140,7 +163,9 @@ function toSubmissionBody(fields: Map<string, unknown[]>): Record<string, unknow
     }
     const value = values[0];
     if (name === 'payload') {
-      throw new ValidationError('Send either a payload (JSON) or a file (multipart), not both', [{ field: 'payload', message: 'not allowed with a file' }]);
+      throw new ValidationError('Send either a payload (JSON) or a file (multipart), not both', [
+        { field: 'payload', message: 'not allowed with a file' },
+      ]);
     } else if (name === 'metadata' || name === 'options' || name === 'webhook') {
       body[name] = parseJsonField(name, value);
     } else if (name === 'priority' && typeof value === 'string' && /^-?\d+$/.test(value.trim())) {
@@ -206,7 +231,11 @@ export function toMultipartError(error: unknown): unknown {
     return new ValidationError(`Malformed multipart form: ${message}`, undefined, ErrorCode.ValidationFailed);
   }
   // busboy's own errors carry no code
-  if (/^(Unexpected end of multipart data|Multipart: Boundary not found)|terminated early due to unexpected end of multipart data/.test(message)) {
+  if (
+    /^(Unexpected end of multipart data|Multipart: Boundary not found)|terminated early due to unexpected end of multipart data/.test(
+      message,
+    )
+  ) {
     return new ValidationError(`Malformed multipart form: ${message}`);
   }
   return error;

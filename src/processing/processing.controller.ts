@@ -80,7 +80,7 @@ export class ProcessingController {
     description:
       'JSON (application/json): inline `payload` content, or none (the operations run on {identifier, metadata}). ' +
       'Multipart (multipart/form-data): the fields identifier, operations and optionally metadata, options, priority, then one `file` part, ' +
-      'streamed to S3 as the object\'s source; over the upload limit it is 413 and nothing is kept, a type the service cannot process is 415.',
+      "streamed to S3 as the object's source; over the upload limit it is 413 and nothing is kept, a type the service cannot process is 415.",
     requestBody: {
       required: true,
       content: {
@@ -138,7 +138,8 @@ export class ProcessingController {
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({
     summary: 'Upload a file as a new object and queue it for processing',
-    description: 'The multipart/form-data form of POST /api/v1/process, alone: the fields, then one `file` part. Anything but multipart/form-data is 415.',
+    description:
+      'The multipart/form-data form of POST /api/v1/process, alone: the fields, then one `file` part. Anything but multipart/form-data is 415.',
     requestBody: { required: true, content: { 'multipart/form-data': { schema: { $ref: getSchemaPath(SubmitUploadFormDto) } } } },
   })
   @ApiHeader(IDEMPOTENCY_KEY_HEADER)
@@ -171,7 +172,11 @@ export class ProcessingController {
   @ApiOkResponse({ type: BatchResponseDto })
   @Access('write')
   @ApiErrors(400, 409, 413, 415, 429, 503)
-  async batch(@Req() request: FastifyRequest, @Caller() caller: Principal, @Headers('idempotency-key') idempotencyKey?: string): Promise<BatchResponseDto> {
+  async batch(
+    @Req() request: FastifyRequest,
+    @Caller() caller: Principal,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<BatchResponseDto> {
     if (request.isMultipart()) {
       throw new UnsupportedMediaTypeError('POST /api/v1/process/batch takes JSON: {"objects": [...]}');
     }
@@ -183,7 +188,8 @@ export class ProcessingController {
   @Get('progress/:object_id')
   @ApiOperation({
     summary: 'Progress of an object',
-    description: 'For a queued object, `waiting` says where it stands in the queue, what holds it and roughly when it starts; in any other state it is absent, and the view is the one the event stream sends.',
+    description:
+      'For a queued object, `waiting` says where it stands in the queue, what holds it and roughly when it starts; in any other state it is absent, and the view is the one the event stream sends.',
   })
   @ApiOkResponse({ type: ProgressWithWaitingResponse })
   @ApiObjectIdParam()
@@ -199,14 +205,22 @@ export class ProcessingController {
     description:
       'Sends the current snapshot, then an event for every change, and closes after a terminal state. Each event is `event: progress`, an increasing `id:`, and `data:` the progress JSON. Reconnect with Last-Event-ID to skip what you have seen. Comment lines are heartbeats.',
   })
-  @ApiHeader({ name: 'last-event-id', required: false, description: 'Last-Event-ID: the id of the last event received; the stream resumes after it', example: '7' })
+  @ApiHeader({
+    name: 'last-event-id',
+    required: false,
+    description: 'Last-Event-ID: the id of the last event received; the stream resumes after it',
+    example: '7',
+  })
   @ApiOkResponse(PROGRESS_EVENT_STREAM)
-  @ApiNoContentResponse({ description: 'Nothing left to send: the object is settled and Last-Event-ID is at or past its last event. Do not reconnect.' })
+  @ApiNoContentResponse({
+    description: 'Nothing left to send: the object is settled and Last-Event-ID is at or past its last event. Do not reconnect.',
+  })
   @ApiObjectIdParam()
   @ApiQuery({
     name: 'access_token',
     required: false,
-    description: 'A stream token from POST /api/v1/progress/{object_id}/stream-token, for clients that cannot send Authorization (EventSource)',
+    description:
+      'A stream token from POST /api/v1/progress/{object_id}/stream-token, for clients that cannot send Authorization (EventSource)',
   })
   @Access('read', { streamToken: true })
   @ApiErrors(400, 404, 429)
@@ -225,7 +239,7 @@ export class ProcessingController {
 
   @Post('progress/:object_id/stream-token')
   @ApiOperation({
-    summary: 'A short-lived token that opens this object\'s progress stream',
+    summary: "A short-lived token that opens this object's progress stream",
     description:
       'For browsers: EventSource cannot send an Authorization header, and an API key must not travel in a URL. The token opens ' +
       'GET /api/v1/progress/{object_id}/stream?access_token=… (and its reconnections) until it expires, and nothing else.',
@@ -251,11 +265,21 @@ export class ProcessingController {
 /** The items of a batch body: `{"objects": [...]}` with 1 to MAX_BATCH_ITEMS entries and nothing else. */
 function batchItems(body: unknown): unknown[] {
   const objects = (body as { objects?: unknown } | null | undefined)?.objects;
-  if (body === null || typeof body !== 'object' || Array.isArray(body) || Object.keys(body).some((key) => key !== 'objects') || !Array.isArray(objects)) {
-    throw new ValidationError('The body must be {"objects": [...]}, the submissions', [{ field: 'objects', message: 'must be an array, and the only field' }]);
+  if (
+    body === null ||
+    typeof body !== 'object' ||
+    Array.isArray(body) ||
+    Object.keys(body).some((key) => key !== 'objects') ||
+    !Array.isArray(objects)
+  ) {
+    throw new ValidationError('The body must be {"objects": [...]}, the submissions', [
+      { field: 'objects', message: 'must be an array, and the only field' },
+    ]);
   }
   if (objects.length === 0 || objects.length > MAX_BATCH_ITEMS) {
-    throw new ValidationError(`objects must hold 1 to ${MAX_BATCH_ITEMS} submissions`, [{ field: 'objects', message: `holds ${objects.length}`, limit: MAX_BATCH_ITEMS }]);
+    throw new ValidationError(`objects must hold 1 to ${MAX_BATCH_ITEMS} submissions`, [
+      { field: 'objects', message: `holds ${objects.length}`, limit: MAX_BATCH_ITEMS },
+    ]);
   }
   return objects;
 }

@@ -20,8 +20,28 @@ import { StreamSlots } from './stream-slots';
 import { SubmissionService } from './submission.service';
 
 @Module({
-  imports: [ObjectsModule, OperationsModule, AccessModule, WebhooksModule, RetentionModule, QueueModule, StorageModule, NotificationsModule, MetricsModule, SqlModule],
+  imports: [
+    ObjectsModule,
+    OperationsModule,
+    AccessModule,
+    WebhooksModule,
+    RetentionModule,
+    QueueModule,
+    StorageModule,
+    NotificationsModule,
+    MetricsModule,
+    SqlModule,
+  ],
   controllers: [ProcessingController],
-  providers: [QueueWait, SubmissionService, IdempotencyKeysRepository, ProgressStream, ProgressFeeds, StreamSlots, ProgressService, StatusService],
+  providers: [
+    QueueWait,
+    SubmissionService,
+    IdempotencyKeysRepository,
+    ProgressStream,
+    ProgressFeeds,
+    StreamSlots,
+    ProgressService,
+    StatusService,
+  ],
 })
 export class ProcessingModule {}

@@ -94,7 +94,10 @@ export class ProgressFeeds {
       return (await this.eventLog.currentVersion(id)) > 0 ? [] : null;
     };
     const events$ = new Observable<ObjectEventRecord>((subscriber) => {
-      const subscription = merge(this.notifications.changesOf(id), this.notifications.changesListening().pipe(map((): typeof LISTENING => LISTENING)))
+      const subscription = merge(
+        this.notifications.changesOf(id),
+        this.notifications.changesListening().pipe(map((): typeof LISTENING => LISTENING)),
+      )
         .pipe(concatMap(readNew))
         .subscribe({
           next: (events) => (events === null ? subscriber.complete() : events.forEach((event) => subscriber.next(event))),

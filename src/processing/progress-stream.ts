@@ -91,7 +91,12 @@ export class ProgressStream implements BeforeApplicationShutdown {
     // The reconnection delay, then the snapshot unless the client resumes.
     let opening = `retry: ${RECONNECT_AFTER_MS}\n\n`;
     if (lastEventId === undefined) {
-      const snapshot: ObjectEventRecord = { seq: object.version, kind: 'state_changed', operation: object.currentOperation ?? null, snapshot: object };
+      const snapshot: ObjectEventRecord = {
+        seq: object.version,
+        kind: 'state_changed',
+        operation: object.currentOperation ?? null,
+        snapshot: object,
+      };
       opening += frameOf(object, snapshot);
     }
     response.write(opening);

@@ -39,7 +39,9 @@ export class ProgressService {
     if (!object) {
       throw new ObjectNotFoundError(id);
     }
-    return object.state === 'queued' ? { ...toProgressView(object), waiting: await this.queueWait.explain(object) } : toProgressView(object);
+    return object.state === 'queued'
+      ? { ...toProgressView(object), waiting: await this.queueWait.explain(object) }
+      : toProgressView(object);
   }
 
   /** Streams the object's progress to `reply`, holding one of `client`'s stream slots until the response closes. */

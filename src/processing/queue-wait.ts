@@ -33,7 +33,10 @@ export class QueueWait {
     ]);
     const heldBy = reasons(place, pause !== null, workers, this.config.maxParallelWorkers);
     const runMs = remainingRunMs(object, durations);
-    const startMs = pause === null && workers > 0 && place?.position !== undefined && place.position !== null ? startInMs(place.position - 1, place.active, this.config.maxParallelWorkers, durations) : null;
+    const startMs =
+      pause === null && workers > 0 && place?.position !== undefined && place.position !== null
+        ? startInMs(place.position - 1, place.active, this.config.maxParallelWorkers, durations)
+        : null;
     return {
       position: place?.position ?? null,
       higher_priority_ahead: place?.higherPriorityAhead ?? null,
@@ -47,16 +50,28 @@ export class QueueWait {
 
 function reasons(place: QueuePlace | null, paused: boolean, workers: number, maxWorkers: number): WaitReason[] {
   const held: WaitReason[] = [];
-  if (paused) {held.push('paused');}
-  if (workers === 0) {held.push('no_workers');}
+  if (paused) {
+    held.push('paused');
+  }
+  if (workers === 0) {
+    held.push('no_workers');
+  }
   if (!place || place.state === 'unknown') {
     held.push('not_in_queue');
     return held;
   }
-  if (place.active >= maxWorkers) {held.push('global_limit');}
-  if ((place.higherPriorityAhead ?? 0) > 0) {held.push('higher_priority');}
-  if (place.position !== null && place.position - 1 > (place.higherPriorityAhead ?? 0)) {held.push('earlier_submissions');}
-  if (place.state === 'delayed') {held.push('retry_backoff');}
+  if (place.active >= maxWorkers) {
+    held.push('global_limit');
+  }
+  if ((place.higherPriorityAhead ?? 0) > 0) {
+    held.push('higher_priority');
+  }
+  if (place.position !== null && place.position - 1 > (place.higherPriorityAhead ?? 0)) {
+    held.push('earlier_submissions');
+  }
+  if (place.state === 'delayed') {
+    held.push('retry_backoff');
+  }
   return held;
 }
 
@@ -65,7 +80,9 @@ function remainingRunMs(object: Pick<ProcessingObject, 'plan' | 'operationsStatu
   let total = 0;
   for (const operation of object.plan.filter((name) => !object.operationsStatus[name]?.completed)) {
     const mean = durations.operations[operation]?.meanMs;
-    if (mean === undefined) {return null;}
+    if (mean === undefined) {
+      return null;
+    }
     total += mean;
   }
   return total;
@@ -76,7 +93,9 @@ function remainingRunMs(object: Pick<ProcessingObject, 'plan' | 'operationsStatu
  * slots, each after a mean object's run: a rough figure, which assumes objects like the recent ones.
  */
 function startInMs(ahead: number, active: number, maxWorkers: number, durations: RecentDurations): number | null {
-  if (durations.objects === 0) {return null;}
+  if (durations.objects === 0) {
+    return null;
+  }
   const meanObjectMs = Object.values(durations.operations).reduce((sum, { meanMs, runs }) => sum + meanMs * runs, 0) / durations.objects;
   return ((ahead + (active >= maxWorkers ? 1 : 0)) * meanObjectMs) / maxWorkers;
 }

@@ -45,7 +45,12 @@ export class StatusService {
     const retention = this.config.retention;
     const nextRun = retention ? await this.maintenance.nextRetentionRun() : null;
     if (!retention || !nextRun) {
-      return { enabled: retention !== undefined, max_age_seconds: retention?.maxAgeSeconds ?? null, next_run_at: null, next_run_count: null };
+      return {
+        enabled: retention !== undefined,
+        max_age_seconds: retention?.maxAgeSeconds ?? null,
+        next_run_at: null,
+        next_run_count: null,
+      };
     }
     const cutoff = new Date(nextRun.getTime() - retention.maxAgeSeconds * 1000);
     return {

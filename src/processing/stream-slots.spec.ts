@@ -8,7 +8,9 @@ function refusal(take: () => unknown): { status: number; code: string; retryAfte
   try {
     take();
   } catch (error) {
-    if (error instanceof DomainError) {return { status: error.status, code: error.code, retryAfter: error.headers['retry-after'] };}
+    if (error instanceof DomainError) {
+      return { status: error.status, code: error.code, retryAfter: error.headers['retry-after'] };
+    }
     throw error;
   }
   throw new Error('the slot was given');

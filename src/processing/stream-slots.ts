@@ -44,7 +44,9 @@ export class StreamSlots {
     this.heldBy.set(client, held + 1);
     let released = false;
     return () => {
-      if (released) {return;}
+      if (released) {
+        return;
+      }
       released = true;
       this.open--;
       const left = (this.heldBy.get(client) ?? 1) - 1;

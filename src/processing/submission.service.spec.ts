@@ -37,7 +37,7 @@ class FakeObjects {
     if (!row || !from.includes(row.state)) {
       throw new Error(`object ${id} is not ${from.join(' or ')}`);
     }
-    this.rows.set(id, { ...row, ...patch, state: to } as unknown as ProcessingObject);
+    this.rows.set(id, { ...row, ...patch, state: to });
   }
 
   async findByIdentifier(identifier: string): Promise<ProcessingObject | null> {
@@ -132,7 +132,11 @@ function setUp() {
   const queue = new FakeQueue();
   const keys = new FakeIdempotencyKeys();
   const operations = { names: ['validate', 'transform'], plan: (requested: string[]) => requested } as unknown as OperationRegistry;
-  const teamQueue = { check: async () => undefined, room: async () => Number.MAX_SAFE_INTEGER, queued: () => undefined } as unknown as TeamQueueCap;
+  const teamQueue = {
+    check: async () => undefined,
+    room: async () => Number.MAX_SAFE_INTEGER,
+    queued: () => undefined,
+  } as unknown as TeamQueueCap;
   const submissions = new SubmissionService(
     // Every payload goes to S3 here: the path with the most to clean up (small ones are kept inline by default).
     new AppConfig({ PAYLOAD_INLINE_MAX_BYTES: '0' }),
@@ -148,7 +152,11 @@ function setUp() {
   return { submissions, objects, storage, queue, keys };
 }
 
-const request = (identifier: string, extra: Partial<SubmitObjectDto> = {}): SubmitObjectDto => ({ identifier, operations: ['validate'], ...extra });
+const request = (identifier: string, extra: Partial<SubmitObjectDto> = {}): SubmitObjectDto => ({
+  identifier,
+  operations: ['validate'],
+  ...extra,
+});
 
 describe('SubmissionService', () => {
   describe('an identifier that is taken', () => {
@@ -204,7 +212,9 @@ describe('SubmissionService', () => {
         details: { id: first.id },
       });
       // A different key for the same identifier is a clash, not a replay.
-      await expect(submissions.submit(request('doc-1', { payload: { n: 1 } }), 'key-2', TEAM)).rejects.toMatchObject({ code: ErrorCode.IdentifierTaken });
+      await expect(submissions.submit(request('doc-1', { payload: { n: 1 } }), 'key-2', TEAM)).rejects.toMatchObject({
+        code: ErrorCode.IdentifierTaken,
+      });
       expect(objects.rows.size).toBe(1);
     });
 
@@ -240,7 +250,9 @@ describe('SubmissionService', () => {
       const { submissions, objects, storage, queue } = setUp();
       queue.down = true;
 
-      await expect(submissions.submitBatch([request('doc-1', { payload: { n: 1 } }), request('doc-2')], undefined, TEAM)).rejects.toMatchObject({
+      await expect(
+        submissions.submitBatch([request('doc-1', { payload: { n: 1 } }), request('doc-2')], undefined, TEAM),
+      ).rejects.toMatchObject({
         status: HttpStatus.SERVICE_UNAVAILABLE,
         code: ErrorCode.DependencyUnavailable,
       });

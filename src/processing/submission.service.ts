@@ -63,10 +63,18 @@ export class SubmissionService {
     const prepared = await this.prepare(request, team);
     const requestHash = hashRequest(request);
     const create = () =>
-      this.createUnlessTaken(prepared, idempotencyKey, requestHash, async () => undefined, () =>
-        this.createWithPayload(request, prepared, idempotencyKey, requestHash),
+      this.createUnlessTaken(
+        prepared,
+        idempotencyKey,
+        requestHash,
+        async () => undefined,
+        () => this.createWithPayload(request, prepared, idempotencyKey, requestHash),
       );
-    return this.underIdempotencyKey(team, idempotencyKey, { requestHash: async () => requestHash, create, objectIdOf: (response) => response.id });
+    return this.underIdempotencyKey(team, idempotencyKey, {
+      requestHash: async () => requestHash,
+      create,
+      objectIdOf: (response) => response.id,
+    });
   }
 
   /**
@@ -76,7 +84,11 @@ export class SubmissionService {
    */
   async submitBatch(items: unknown[], idempotencyKey: string | undefined, team: string): Promise<BatchResponse> {
     const requestHash = hashRequest({ batch: items });
-    return this.underIdempotencyKey(team, idempotencyKey, { requestHash: async () => requestHash, create: () => this.createBatch(items, team), objectIdOf: () => null });
+    return this.underIdempotencyKey(team, idempotencyKey, {
+      requestHash: async () => requestHash,
+      create: () => this.createBatch(items, team),
+      objectIdOf: () => null,
+    });
   }
 
   private async createBatch(items: unknown[], team: string): Promise<BatchResponse> {
@@ -92,7 +104,11 @@ export class SubmissionService {
         const earlier = firstWith.get(request.identifier);
         if (earlier !== undefined) {
           // Items are created several at once: the one first in the request gets the identifier, whatever finishes first.
-          throw new ConflictError(ErrorCode.IdentifierTaken, `Identifier '${request.identifier}' is taken by item ${earlier} of this batch`, { index: earlier });
+          throw new ConflictError(
+            ErrorCode.IdentifierTaken,
+            `Identifier '${request.identifier}' is taken by item ${earlier} of this batch`,
+            { index: earlier },
+          );
         }
         firstWith.set(request.identifier, index);
         candidates.push({ index, request, prepared: await this.prepare(request, team) });
@@ -143,7 +159,9 @@ export class SubmissionService {
   private async refusalOfItem(error: unknown, request: SubmitObjectDto, team: string): Promise<DomainError> {
     if (error instanceof UniqueConstraintViolationException) {
       const existing = await this.objects.findByIdentifier(request.identifier);
-      return existing ? this.identifierTaken(existing, team) : new ConflictError(ErrorCode.IdentifierTaken, `Identifier '${request.identifier}' is being submitted concurrently; try again`);
+      return existing
+        ? this.identifierTaken(existing, team)
+        : new ConflictError(ErrorCode.IdentifierTaken, `Identifier '${request.identifier}' is being submitted concurrently; try again`);
     }
     if (error instanceof DomainError) {
       return error;
@@ -153,7 +171,9 @@ export class SubmissionService {
 
   /** Best effort: the failure that led here is the answer, and a source left behind costs only storage. */
   private async removeSource(sourceKey: string, of: string): Promise<void> {
-    await this.storage.deleteKeys([sourceKey]).catch((error: unknown) => this.logger.warn(`Removing the source ${sourceKey} of ${of} failed: ${String(error)}`));
+    await this.storage
+      .deleteKeys([sourceKey])
+      .catch((error: unknown) => this.logger.warn(`Removing the source ${sourceKey} of ${of} failed: ${String(error)}`));
   }
 
   /** Objects of a failed batch: their rows and their sources go again. */
@@ -180,7 +200,9 @@ export class SubmissionService {
     afterStored: () => Promise<void> = async () => undefined,
   ): Promise<SubmissionResponse> {
     if (request.payload !== undefined) {
-      throw new ValidationError('Send either a payload (JSON) or a file (multipart), not both', [{ field: 'payload', message: 'not allowed with a file' }]);
+      throw new ValidationError('Send either a payload (JSON) or a file (multipart), not both', [
+        { field: 'payload', message: 'not allowed with a file' },
+      ]);
     }
     const prepared = await this.prepare(request, team);
     // The file's own hash is known only once it has been read: the replay check compares it then.
@@ -216,7 +238,9 @@ export class SubmissionService {
     const claim = await this.idempotencyKeys.claim(team, idempotencyKey);
     if ('response' in claim) {
       if (claim.requestHash !== (await submission.requestHash())) {
-        throw new ConflictError(ErrorCode.IdempotencyKeyReused, 'This Idempotency-Key was used with a different request', { id: claim.objectId });
+        throw new ConflictError(ErrorCode.IdempotencyKeyReused, 'This Idempotency-Key was used with a different request', {
+          id: claim.objectId,
+        });
       }
       // The same request hash: the same kind of request made it, so it is the same kind of answer.
       return claim.response as R;
@@ -225,16 +249,22 @@ export class SubmissionService {
     try {
       response = await submission.create();
     } catch (error) {
-      await claim.release().catch((releaseError: unknown) =>
-        this.logger.warn(`Freeing the Idempotency-Key of a failed submission failed; it frees when its claim lapses: ${String(releaseError)}`),
-      );
+      await claim
+        .release()
+        .catch((releaseError: unknown) =>
+          this.logger.warn(
+            `Freeing the Idempotency-Key of a failed submission failed; it frees when its claim lapses: ${String(releaseError)}`,
+          ),
+        );
       throw error;
     }
     try {
       await claim.keep({ requestHash: await submission.requestHash(), objectId: submission.objectIdOf(response), response });
     } catch (error) {
       // The objects exist and are queued: that is the answer. A retry of a single submission with the key finds it by its identifier (answerForExisting).
-      this.logger.warn(`Keeping the Idempotency-Key of ${submission.objectIdOf(response) ?? 'a batch'} failed; the key frees when its claim lapses: ${String(error)}`);
+      this.logger.warn(
+        `Keeping the Idempotency-Key of ${submission.objectIdOf(response) ?? 'a batch'} failed; the key frees when its claim lapses: ${String(error)}`,
+      );
     }
     return response;
   }
@@ -291,13 +321,23 @@ export class SubmissionService {
       return this.operations.plan(operations);
     } catch (error) {
       if (error instanceof UnknownOperationError) {
-        throw new ValidationError(`${error.message}. Valid operations: ${this.operations.names.join(', ')}`, { unknown: error.unknown, valid: this.operations.names }, ErrorCode.UnknownOperation);
+        throw new ValidationError(
+          `${error.message}. Valid operations: ${this.operations.names.join(', ')}`,
+          { unknown: error.unknown, valid: this.operations.names },
+          ErrorCode.UnknownOperation,
+        );
       }
       throw error;
     }
   }
 
-  private newObject(request: SubmitObjectDto, { team, operations, plan, webhook }: Prepared, id: string, idempotencyKey: string | undefined, requestHash: string): NewObject {
+  private newObject(
+    request: SubmitObjectDto,
+    { team, operations, plan, webhook }: Prepared,
+    id: string,
+    idempotencyKey: string | undefined,
+    requestHash: string,
+  ): NewObject {
     return {
       id,
       identifier: request.identifier,
@@ -341,7 +381,11 @@ export class SubmissionService {
       return { id };
     }
     const body = Buffer.from(JSON.stringify(request.payload));
-    const source: ObjectSource = { content_type: 'application/json', size: body.length, sha256: createHash('sha256').update(body).digest('hex') };
+    const source: ObjectSource = {
+      content_type: 'application/json',
+      size: body.length,
+      sha256: createHash('sha256').update(body).digest('hex'),
+    };
     if (body.length <= this.config.limits.payloadInlineBytes) {
       await this.states.insertQueued(newObject, { taskId, source, sourceInline: body });
       return { id };
@@ -394,13 +438,20 @@ export class SubmissionService {
       await this.removeSource(sourceKey, 'a failed submission');
       await this.objects
         .deleteById(newObject.id, ['pending'])
-        .catch((cleanupError: unknown) => this.logger.warn(`Removing the pending object ${newObject.id} of a failed submission failed: ${String(cleanupError)}`));
+        .catch((cleanupError: unknown) =>
+          this.logger.warn(`Removing the pending object ${newObject.id} of a failed submission failed: ${String(cleanupError)}`),
+        );
       throw error;
     }
   }
 
   /** Queues the job of a just-queued object; if the queue is down, the object and its source go again. */
-  private async enqueue(request: SubmitObjectDto, prepared: Prepared, id: string, sourceKey: string | undefined): Promise<SubmissionResponse> {
+  private async enqueue(
+    request: SubmitObjectDto,
+    prepared: Prepared,
+    id: string,
+    sourceKey: string | undefined,
+  ): Promise<SubmissionResponse> {
     try {
       await this.queue.enqueue(firstRun(request, id));
     } catch (error) {
@@ -424,7 +475,9 @@ export class SubmissionService {
       // the multipart parser's errors (client gone, malformed form) are the client's; anything else is S3.
       const cause = bodyError ?? error;
       if (bodyError !== undefined && error !== bodyError) {
-        this.logger.warn(`Cleaning up the refused upload ${key} failed too (an unfinished S3 multipart upload may remain): ${String(error)}`);
+        this.logger.warn(
+          `Cleaning up the refused upload ${key} failed too (an unfinished S3 multipart upload may remain): ${String(error)}`,
+        );
       }
       if (cause instanceof DomainError) {
         throw cause;
@@ -449,10 +502,17 @@ export class SubmissionService {
    * The key's own row answers replays; the key and request hash on the object row still answer a
    * retry whose key was not kept (the process died, or keeping it failed, after the object was created).
    */
-  private answerForExisting(existing: ProcessingObject, team: string, idempotencyKey: string | undefined, requestHash: string): SubmissionResponse {
+  private answerForExisting(
+    existing: ProcessingObject,
+    team: string,
+    idempotencyKey: string | undefined,
+    requestHash: string,
+  ): SubmissionResponse {
     if (existing.team === team && idempotencyKey !== undefined && existing.idempotencyKey === idempotencyKey) {
       if (existing.requestHash !== requestHash) {
-        throw new ConflictError(ErrorCode.IdempotencyKeyReused, 'This Idempotency-Key was used with a different request body', { id: existing.id });
+        throw new ConflictError(ErrorCode.IdempotencyKeyReused, 'This Idempotency-Key was used with a different request body', {
+          id: existing.id,
+        });
       }
       return firstResponse(existing);
     }
@@ -464,11 +524,15 @@ export class SubmissionService {
       // Identifiers are global (they are the S3 prefix), but nothing else of another team's object is told.
       return new ConflictError(ErrorCode.IdentifierTaken, `Identifier '${existing.identifier}' is taken`);
     }
-    return new ConflictError(ErrorCode.IdentifierTaken, `An object with identifier '${existing.identifier}' already exists (id ${existing.id})`, {
-      id: existing.id,
-      identifier: existing.identifier,
-      state: existing.state,
-    });
+    return new ConflictError(
+      ErrorCode.IdentifierTaken,
+      `An object with identifier '${existing.identifier}' already exists (id ${existing.id})`,
+      {
+        id: existing.id,
+        identifier: existing.identifier,
+        state: existing.state,
+      },
+    );
   }
 }
 

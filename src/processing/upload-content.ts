@@ -51,7 +51,13 @@ const TEXT_BY_EXTENSION: Record<string, UploadType> = {
   text: TEXT_TYPE,
 };
 
-export const SUPPORTED_UPLOAD_TYPES = [...Object.keys(IMAGE_TYPES), JSON_TYPE.contentType, NDJSON_TYPE.contentType, CSV_TYPE.contentType, TEXT_TYPE.contentType];
+export const SUPPORTED_UPLOAD_TYPES = [
+  ...Object.keys(IMAGE_TYPES),
+  JSON_TYPE.contentType,
+  NDJSON_TYPE.contentType,
+  CSV_TYPE.contentType,
+  TEXT_TYPE.contentType,
+];
 
 /**
  * Classifies an upload from its first bytes: images by their signature (a JPEG named .csv is a
@@ -141,7 +147,9 @@ export class ClassifiedUpload {
     let length = 0;
     while (length < SNIFF_BYTES) {
       const next = await source.next();
-      if (next.done) {break;}
+      if (next.done) {
+        break;
+      }
       prefix.push(next.value);
       length += next.value.length;
     }
@@ -164,7 +172,9 @@ export class ClassifiedUpload {
         if (next === 'limit' || this.file.stream.truncated) {
           throw tooLarge(this.file.limitBytes);
         }
-        if (next.done) {break;}
+        if (next.done) {
+          break;
+        }
         yield this.count(next.value);
       }
       this.finished = true;

@@ -57,7 +57,10 @@ function dashboardAuth(credentials: { username: string; password: string } | und
     const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(request.headers.authorization ?? '');
     const given = match?.[1] ? Buffer.from(match[1], 'base64').toString('utf8') : undefined;
     try {
-      if (given !== undefined && ((expected && timingSafeEqual(digest(given), expected)) || (await isAdminKey(given.slice(given.indexOf(':') + 1))))) {
+      if (
+        given !== undefined &&
+        ((expected && timingSafeEqual(digest(given), expected)) || (await isAdminKey(given.slice(given.indexOf(':') + 1))))
+      ) {
         return undefined;
       }
     } catch (error) {

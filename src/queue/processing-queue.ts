@@ -81,7 +81,11 @@ export class ProcessingQueue {
   async placeOf(jobId: string, priority: number): Promise<QueuePlace> {
     const keys = this.queue.keys;
     const redis = this.connection.redis;
-    const [state, waitLength, active] = await Promise.all([this.queue.getJobState(jobId), redis.llen(keys.wait!), redis.llen(keys.active!)]);
+    const [state, waitLength, active] = await Promise.all([
+      this.queue.getJobState(jobId),
+      redis.llen(keys.wait!),
+      redis.llen(keys.active!),
+    ]);
     if (state === 'prioritized') {
       const [rank, higher] = await Promise.all([
         redis.zrank(keys.prioritized!, jobId),

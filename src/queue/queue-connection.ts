@@ -28,7 +28,10 @@ export class QueueConnection implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await closeGracefully(() => this.redis.quit(), () => this.redis.disconnect());
+    await closeGracefully(
+      () => this.redis.quit(),
+      () => this.redis.disconnect(),
+    );
   }
 }
 

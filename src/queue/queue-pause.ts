@@ -47,9 +47,18 @@ export class QueuePause implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   async current(): Promise<PauseState | null> {
-    const [row] = await this.sql.prepared<PauseRow>('select mode, reason, paused_at, paused_by_key_id, paused_by_key_name from queue_pauses where queue = ?', [this.key]);
+    const [row] = await this.sql.prepared<PauseRow>(
+      'select mode, reason, paused_at, paused_by_key_id, paused_by_key_name from queue_pauses where queue = ?',
+      [this.key],
+    );
     return row
-      ? { mode: row.mode, reason: row.reason, since: new Date(row.paused_at), byKeyId: row.paused_by_key_id, byKeyName: row.paused_by_key_name }
+      ? {
+          mode: row.mode,
+          reason: row.reason,
+          since: new Date(row.paused_at),
+          byKeyId: row.paused_by_key_id,
+          byKeyName: row.paused_by_key_name,
+        }
       : null;
   }
 
@@ -81,7 +90,9 @@ export class QueuePause implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.restoreFlag('start').catch((error: Error) => this.logger.warn(`Could not check the queue's pause flag at start: ${error.message}`));
+    await this.restoreFlag('start').catch((error: Error) =>
+      this.logger.warn(`Could not check the queue's pause flag at start: ${error.message}`),
+    );
     this.stopListening = this.queue.onConnectionReady(() => this.check('the Redis connection is back'));
     this.timer = setInterval(() => this.check('periodic check'), this.config.jobs.globalLimitCheckIntervalMs);
   }
@@ -97,7 +108,9 @@ export class QueuePause implements OnApplicationBootstrap, OnApplicationShutdown
     const [pause, flagged] = await Promise.all([this.current(), this.queue.isPaused()]);
     if (pause && !flagged) {
       await this.queue.pause();
-      this.logger.warn(`The queue is paused (${pause.mode}, since ${pause.since.toISOString()}) but Redis did not say so (${trigger}); paused it again`);
+      this.logger.warn(
+        `The queue is paused (${pause.mode}, since ${pause.since.toISOString()}) but Redis did not say so (${trigger}); paused it again`,
+      );
     } else if (!pause && flagged) {
       await this.queue.resume();
       this.logger.warn(`Redis had the queue paused, which no pause recorded in PostgreSQL explains (${trigger}); resumed it`);

@@ -31,7 +31,10 @@ export class QueueController {
 
   @Post('resume')
   @HttpCode(HttpStatus.OK)
-  @ApiOperation({ summary: 'Resume the processing queue', description: 'Waiting objects start again, highest priority first. Resuming a running queue changes nothing.' })
+  @ApiOperation({
+    summary: 'Resume the processing queue',
+    description: 'Waiting objects start again, highest priority first. Resuming a running queue changes nothing.',
+  })
   @ApiOkResponse({ type: QueuePauseResponse })
   @Access('admin')
   @ApiErrors(503)

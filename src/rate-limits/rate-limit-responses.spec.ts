@@ -7,7 +7,9 @@ interface Response {
 }
 type Paths = Record<string, Record<string, { responses: Record<string, Response> }>>;
 
-const errorContent = (examples: Record<string, { value: unknown }>) => ({ 'application/json': { schema: { $ref: '#/components/schemas/ErrorResponse' }, examples } });
+const errorContent = (examples: Record<string, { value: unknown }>) => ({
+  'application/json': { schema: { $ref: '#/components/schemas/ErrorResponse' }, examples },
+});
 
 /** The paths after documentRateLimits ran on a document holding only them. */
 function documented(paths: Paths): Paths {
@@ -19,7 +21,9 @@ function documented(paths: Paths): Paths {
 describe('documentRateLimits', () => {
   it('adds a 429 (in status order) to operations under /api/ only, with the submissions example on submissions only', () => {
     const paths = documented({
-      '/api/v1/process': { post: { responses: { 202: { description: 'queued' }, 503: { description: 'down', content: errorContent({}) } } } },
+      '/api/v1/process': {
+        post: { responses: { 202: { description: 'queued' }, 503: { description: 'down', content: errorContent({}) } } },
+      },
       '/api/v1/status': { get: { responses: { 200: { description: 'ok' } } } },
       '/health/live': { get: { responses: { 200: { description: 'live' } } } },
     });
@@ -36,7 +40,15 @@ describe('documentRateLimits', () => {
     const streamCap = { statusCode: 429, error: 'Too Many Requests', message: 'Too many streams', code: 'too_many_streams' };
     const paths = documented({
       '/api/v1/progress/{object_id}/stream': {
-        get: { responses: { 429: { description: 'Too many streams.', headers: { 'Retry-After': { description: 'seconds' } }, content: errorContent({ too_many_streams: { value: streamCap } }) } } },
+        get: {
+          responses: {
+            429: {
+              description: 'Too many streams.',
+              headers: { 'Retry-After': { description: 'seconds' } },
+              content: errorContent({ too_many_streams: { value: streamCap } }),
+            },
+          },
+        },
       },
     });
     const tooMany = paths['/api/v1/progress/{object_id}/stream']!.get!.responses['429'];

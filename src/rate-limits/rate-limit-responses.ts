@@ -5,10 +5,14 @@ import { isRateLimited, isSubmission } from './rate-limits';
 
 const HEADERS: Record<string, HeaderObject> = {
   'RateLimit-Limit': {
-    description: "The client's limit closest to running out: requests per window, or on a submission the submissions per window when fewer of those are left",
+    description:
+      "The client's limit closest to running out: requests per window, or on a submission the submissions per window when fewer of those are left",
     schema: { type: 'integer', example: 6000 },
   },
-  'RateLimit-Remaining': { description: 'How many of that limit are left in the current window', schema: { type: 'integer', example: 5999 } },
+  'RateLimit-Remaining': {
+    description: 'How many of that limit are left in the current window',
+    schema: { type: 'integer', example: 5999 },
+  },
   'RateLimit-Reset': { description: "Seconds until that limit's current window ends", schema: { type: 'integer', example: 60 } },
   'Retry-After': { description: 'Seconds until this client is answered again', schema: { type: 'integer', example: 12 } },
 };
@@ -27,7 +31,12 @@ function rateLimitedResponse(submission: boolean): ResponseObject {
   const examples = {
     requests: example('Over RATE_LIMIT_REQUESTS requests per RATE_LIMIT_WINDOW_MS', new RateLimitedError('requests', 6000, 60_000, 12)),
     ...(submission
-      ? { submissions: example('Over RATE_LIMIT_SUBMISSIONS submissions per RATE_LIMIT_WINDOW_MS', new RateLimitedError('submissions', 600, 60_000, 12)) }
+      ? {
+          submissions: example(
+            'Over RATE_LIMIT_SUBMISSIONS submissions per RATE_LIMIT_WINDOW_MS',
+            new RateLimitedError('submissions', 600, 60_000, 12),
+          ),
+        }
       : {}),
   };
   return {
@@ -64,7 +73,10 @@ export function documentRateLimits(document: OpenAPIObject): void {
       }
       const rateLimited = rateLimitedResponse(isSubmission(method, path));
       const other = operation.responses['429'];
-      const responses: Record<string, ResponseObject> = { ...operation.responses, 429: other ? alongside(other, rateLimited) : rateLimited };
+      const responses: Record<string, ResponseObject> = {
+        ...operation.responses,
+        429: other ? alongside(other, rateLimited) : rateLimited,
+      };
       for (const [status, response] of Object.entries(responses).filter(([status]) => status.startsWith('2'))) {
         responses[status] = { ...response, headers: { ...headerRefs(COUNT_HEADERS), ...response.headers } };
       }

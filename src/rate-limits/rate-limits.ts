@@ -49,9 +49,16 @@ export async function installRateLimits(fastify: FastifyInstance, config: AppCon
   }
   const logger = new Logger('RateLimits');
   const redis = await connect(config.redis.url, logger);
-  fastify.addHook('onClose', () => closeGracefully(() => redis.quit(), () => redis.disconnect()));
+  fastify.addHook('onClose', () =>
+    closeGracefully(
+      () => redis.quit(),
+      () => redis.disconnect(),
+    ),
+  );
   const limit = async (name: Limit['name'], max: number): Promise<Limit | undefined> =>
-    max === 0 ? undefined : { name, check: await registerLimit(fastify, redis, `${config.redis.prefix}:rate-limit:${name}:`, max, windowMs) };
+    max === 0
+      ? undefined
+      : { name, check: await registerLimit(fastify, redis, `${config.redis.prefix}:rate-limit:${name}:`, max, windowMs) };
   const requestsLimit = await limit('requests', requests);
   const submissionsLimit = await limit('submissions', submissions);
   const availability = new Availability(logger);
@@ -100,7 +107,12 @@ export async function installRateLimits(fastify: FastifyInstance, config: AppCon
  * Redis that is down or hung fails the count at once, and the request goes on uncounted.
  */
 async function connect(url: string, logger: Logger): Promise<Redis> {
-  const redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: COMMAND_TIMEOUT_MS });
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: COMMAND_TIMEOUT_MS,
+  });
   // Connection errors surface as failed counts, which Availability logs once per outage.
   redis.on('error', () => undefined);
   try {
@@ -119,7 +131,15 @@ async function connect(url: string, logger: Logger): Promise<Redis> {
 async function registerLimit(fastify: FastifyInstance, redis: Redis, nameSpace: string, max: number, timeWindow: number): Promise<Check> {
   let check: Check | undefined;
   await fastify.register(async (scope) => {
-    await scope.register(fastifyRateLimit, { global: false, redis, nameSpace, max, timeWindow, keyGenerator: clientKeyOf, skipOnError: false });
+    await scope.register(fastifyRateLimit, {
+      global: false,
+      redis,
+      nameSpace,
+      max,
+      timeWindow,
+      keyGenerator: clientKeyOf,
+      skipOnError: false,
+    });
     check = scope.createRateLimit();
   });
   if (!check) {

@@ -30,6 +30,13 @@ export class RedisService implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     const connections = [this.client, ...(this.subscriberConnection ? [this.subscriberConnection] : [])];
-    await Promise.all(connections.map((connection) => closeGracefully(() => connection.quit(), () => connection.disconnect())));
+    await Promise.all(
+      connections.map((connection) =>
+        closeGracefully(
+          () => connection.quit(),
+          () => connection.disconnect(),
+        ),
+      ),
+    );
   }
 }

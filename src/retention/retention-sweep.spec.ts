@@ -22,7 +22,9 @@ function setUp(expired: ExpiredObject[], { inUse = [] as string[], s3Fails = [] 
   const deletedPrefixes: string[] = [];
   const storage = {
     deletePrefix: async (prefix: string) => {
-      if (s3Fails.some((identifier) => prefix === `${identifier}/`)) {throw new Error('S3 is down');}
+      if (s3Fails.some((identifier) => prefix === `${identifier}/`)) {
+        throw new Error('S3 is down');
+      }
       deletedPrefixes.push(prefix);
       return 1;
     },

@@ -66,7 +66,9 @@ export class RetentionSweep {
       try {
         await this.storage.deletePrefix(artifactKeys.objectPrefix(object.identifier));
       } catch (error) {
-        this.logger.error(`Retention: the artifacts of ${object.identifier} (object ${object.id}, removed) stay in S3 under ${artifactKeys.objectPrefix(object.identifier)}: ${(error as Error).message}`);
+        this.logger.error(
+          `Retention: the artifacts of ${object.identifier} (object ${object.id}, removed) stay in S3 under ${artifactKeys.objectPrefix(object.identifier)}: ${(error as Error).message}`,
+        );
         failures.push(object.identifier);
       }
     }

@@ -25,7 +25,9 @@ export async function assertDependenciesReachable(config: AppConfig, options: { 
   await assertReachable([
     postgres(config, options.databaseMayBeMissing ?? false),
     { name: 'Redis', variable: 'REDIS_URL', url: config.redis.url, check: () => checkRedis(config.redis.url) },
-    ...(config.s3.endpoint ? [{ name: 'S3', variable: 'S3_ENDPOINT', url: config.s3.endpoint, check: () => checkHttp(config.s3.endpoint!) }] : []),
+    ...(config.s3.endpoint
+      ? [{ name: 'S3', variable: 'S3_ENDPOINT', url: config.s3.endpoint, check: () => checkHttp(config.s3.endpoint!) }]
+      : []),
   ]);
 }
 
@@ -35,7 +37,12 @@ export async function assertDatabaseReachable(config: AppConfig): Promise<void> 
 }
 
 function postgres(config: AppConfig, databaseMayBeMissing: boolean): Dependency {
-  return { name: 'PostgreSQL', variable: 'DATABASE_URL', url: config.databaseUrl, check: () => checkPostgres(config.databaseUrl, databaseMayBeMissing) };
+  return {
+    name: 'PostgreSQL',
+    variable: 'DATABASE_URL',
+    url: config.databaseUrl,
+    check: () => checkPostgres(config.databaseUrl, databaseMayBeMissing),
+  };
 }
 
 async function assertReachable(dependencies: Dependency[]): Promise<void> {
@@ -61,15 +68,25 @@ async function checkPostgres(url: string, databaseMayBeMissing: boolean): Promis
     await client.connect();
     await client.query('select 1');
   } catch (error) {
-    if ((error as { code?: string }).code !== MISSING_DATABASE) {throw error;}
-    if (!databaseMayBeMissing) {throw new Error(`${(error as Error).message} (npm run migrate creates it)`);}
+    if ((error as { code?: string }).code !== MISSING_DATABASE) {
+      throw error;
+    }
+    if (!databaseMayBeMissing) {
+      throw new Error(`${(error as Error).message} (npm run migrate creates it)`);
+    }
   } finally {
     await client.end();
   }
 }
 
 async function checkRedis(url: string): Promise<void> {
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: CHECK_TIMEOUT_MS, commandTimeout: CHECK_TIMEOUT_MS, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: CHECK_TIMEOUT_MS,
+    commandTimeout: CHECK_TIMEOUT_MS,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   // connect() rejects with only "Connection is closed."; the socket's error says why, and without a listener ioredis would print it.
   let socketError: Error | undefined;
   redis.on('error', (error: Error) => (socketError = error));
@@ -90,7 +107,9 @@ async function checkHttp(url: string): Promise<void> {
 }
 
 function reasonOf(error: unknown): string {
-  if (!(error instanceof Error)) {return String(error);}
+  if (!(error instanceof Error)) {
+    return String(error);
+  }
   // fetch reports "fetch failed" and keeps the network error (ECONNREFUSED, ENOTFOUND) as its cause.
   const cause = error.cause instanceof Error ? error.cause : undefined;
   const message = cause ? `${error.message}: ${cause.message}` : error.message;
@@ -99,7 +118,9 @@ function reasonOf(error: unknown): string {
 
 function withoutPassword(url: string): string {
   const parsed = new URL(url);
-  if (!parsed.password) {return url;}
+  if (!parsed.password) {
+    return url;
+  }
   parsed.password = '***';
   return parsed.toString();
 }

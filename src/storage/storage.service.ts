@@ -99,7 +99,13 @@ export class StorageService implements OnApplicationShutdown {
    * Streams `body` to S3 in parts, so memory stays flat whatever the size. A body of at most
    * `keepUpTo` bytes is also returned as `body`, for callers that read it again soon.
    */
-  async putStream(key: string, body: Readable, contentType: string, signal?: AbortSignal, keepUpTo = 0): Promise<StoredObject & { body?: Buffer }> {
+  async putStream(
+    key: string,
+    body: Readable,
+    contentType: string,
+    signal?: AbortSignal,
+    keepUpTo = 0,
+  ): Promise<StoredObject & { body?: Buffer }> {
     // Counted in the pipeline rather than by a 'data' listener, which would switch the body to flowing mode and defeat backpressure.
     let size = 0;
     let kept: Buffer[] | undefined = keepUpTo > 0 ? [] : undefined;
@@ -107,8 +113,11 @@ export class StorageService implements OnApplicationShutdown {
       transform(chunk: Buffer, _encoding, done) {
         size += chunk.length;
         if (kept) {
-          if (size <= keepUpTo) kept.push(chunk);
-          else kept = undefined;
+          if (size <= keepUpTo) {
+            kept.push(chunk);
+          } else {
+            kept = undefined;
+          }
         }
         done(null, chunk);
       },
@@ -135,9 +144,16 @@ export class StorageService implements OnApplicationShutdown {
     if (size > COPY_OBJECT_MAX_BYTES) {
       return this.putStream(to, await this.getStream(from, signal), head.ContentType ?? 'application/octet-stream', signal);
     }
-    await this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: to, CopySource: `${this.bucket}/${from.split('/').map(encodeURIComponent).join('/')}` }), {
-      abortSignal: signal,
-    });
+    await this.client.send(
+      new CopyObjectCommand({
+        Bucket: this.bucket,
+        Key: to,
+        CopySource: `${this.bucket}/${from.split('/').map(encodeURIComponent).join('/')}`,
+      }),
+      {
+        abortSignal: signal,
+      },
+    );
     return { key: to, s3Url: this.s3Url(to), size };
   }
 

@@ -1,4 +1,15 @@
-import { Attributes, Context, ROOT_CONTEXT, Span, SpanKind, SpanStatusCode, context, isSpanContextValid, propagation, trace } from '@opentelemetry/api';
+import {
+  Attributes,
+  Context,
+  ROOT_CONTEXT,
+  Span,
+  SpanKind,
+  SpanStatusCode,
+  context,
+  isSpanContextValid,
+  propagation,
+  trace,
+} from '@opentelemetry/api';
 
 /**
  * Spans of this service's own work (jobs, operations), beside the instrumentations' spans. When
@@ -33,7 +44,11 @@ export interface SpanSettings {
 }
 
 /** Runs `work` in a new child span of the active context; the span ends when the work settles, marked failed if it threw. */
-export async function inSpan<T>(name: string, { kind = SpanKind.INTERNAL, attributes, expected }: SpanSettings, work: (span: Span) => Promise<T>): Promise<T> {
+export async function inSpan<T>(
+  name: string,
+  { kind = SpanKind.INTERNAL, attributes, expected }: SpanSettings,
+  work: (span: Span) => Promise<T>,
+): Promise<T> {
   const parent = context.active();
   const span = tracer.startSpan(name, { kind, attributes }, parent);
   try {

@@ -22,7 +22,8 @@ export function startTracing(process: TracedProcess): void {
   /* eslint-disable @typescript-eslint/no-require-imports -- loaded only when tracing is on */
   const { NodeSDK } = require('@opentelemetry/sdk-node') as typeof import('@opentelemetry/sdk-node');
   const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http') as typeof import('@opentelemetry/instrumentation-http');
-  const { AwsInstrumentation } = require('@opentelemetry/instrumentation-aws-sdk') as typeof import('@opentelemetry/instrumentation-aws-sdk');
+  const { AwsInstrumentation } =
+    require('@opentelemetry/instrumentation-aws-sdk') as typeof import('@opentelemetry/instrumentation-aws-sdk');
   const instrumentations: Instrumentation[] = [
     new HttpInstrumentation({
       ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.test(request.url ?? ''),
@@ -35,7 +36,8 @@ export function startTracing(process: TracedProcess): void {
   if (process === 'service') {
     const { FastifyOtelInstrumentation } = require('@fastify/otel') as typeof import('@fastify/otel');
     const { PgInstrumentation } = require('@opentelemetry/instrumentation-pg') as typeof import('@opentelemetry/instrumentation-pg');
-    const { IORedisInstrumentation } = require('@opentelemetry/instrumentation-ioredis') as typeof import('@opentelemetry/instrumentation-ioredis');
+    const { IORedisInstrumentation } =
+      require('@opentelemetry/instrumentation-ioredis') as typeof import('@opentelemetry/instrumentation-ioredis');
     instrumentations.push(
       new FastifyOtelInstrumentation({
         registerOnInitialization: true,

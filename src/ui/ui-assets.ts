@@ -44,13 +44,17 @@ export class UiAssets implements OnModuleInit {
   }
 
   get html(): UiAsset {
-    if (!this.page) {throw new Error('UI assets are not loaded yet');}
+    if (!this.page) {
+      throw new Error('UI assets are not loaded yet');
+    }
     return this.page;
   }
 
   file(name: UiStaticFile): UiAsset {
     const file = this.files.get(name);
-    if (!file) {throw new Error(`UI asset ${name} is not loaded`);}
+    if (!file) {
+      throw new Error(`UI asset ${name} is not loaded`);
+    }
     return file;
   }
 }

@@ -26,12 +26,20 @@ export class UiController {
   }
 
   @Get('app.js')
-  script(@Query('v') version: string | undefined, @Headers('if-none-match') ifNoneMatch: string | undefined, @Res() reply: FastifyReply): void {
+  script(
+    @Query('v') version: string | undefined,
+    @Headers('if-none-match') ifNoneMatch: string | undefined,
+    @Res() reply: FastifyReply,
+  ): void {
     this.sendFile('app.js', version, ifNoneMatch, reply);
   }
 
   @Get('app.css')
-  styles(@Query('v') version: string | undefined, @Headers('if-none-match') ifNoneMatch: string | undefined, @Res() reply: FastifyReply): void {
+  styles(
+    @Query('v') version: string | undefined,
+    @Headers('if-none-match') ifNoneMatch: string | undefined,
+    @Res() reply: FastifyReply,
+  ): void {
     this.sendFile('app.css', version, ifNoneMatch, reply);
   }
 
@@ -52,7 +60,9 @@ function send(reply: FastifyReply, asset: UiAsset, cacheControl: string, ifNoneM
 
 /** If-None-Match: a list of entity tags, compared weakly (RFC 9110 §13.1.2), or `*`. */
 function matches(ifNoneMatch: string | undefined, etag: string): boolean {
-  if (!ifNoneMatch) return false;
+  if (!ifNoneMatch) {
+    return false;
+  }
   return ifNoneMatch.split(',').some((candidate) => {
     const tag = candidate.trim();
     return tag === '*' || tag.replace(/^W\//, '') === etag;

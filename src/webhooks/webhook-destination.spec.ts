@@ -29,14 +29,27 @@ describe('webhook destinations', () => {
     expect(refusedKind(address)).toBeUndefined();
   });
 
-  it.each(['ftp://example.com/', 'http://user:secret@example.com/', 'example.com/hook', 'file:///etc/passwd'])('refuses the URL %s', (url) => {
-    expect(() => parseWebhookUrl(url)).toThrow(DestinationRefusal);
-  });
+  it.each(['ftp://example.com/', 'http://user:secret@example.com/', 'example.com/hook', 'file:///etc/passwd'])(
+    'refuses the URL %s',
+    (url) => {
+      expect(() => parseWebhookUrl(url)).toThrow(DestinationRefusal);
+    },
+  );
 
   it('checks IP literals without asking DNS, and lets the allowed hosts through', async () => {
-    await expect(resolveDestination(new URL('http://[::1]:8080/'), NOTHING_ALLOWED)).rejects.toThrow(/'::1' resolves to ::1, a loopback address/);
-    await expect(resolveDestination(new URL('http://127.0.0.1/'), { allowedHosts: ['127.0.0.1'], allowPrivateNetworks: false })).resolves.toEqual({ address: '127.0.0.1', family: 4 });
-    await expect(resolveDestination(new URL('http://10.0.0.1/'), { allowedHosts: [], allowPrivateNetworks: true })).resolves.toEqual({ address: '10.0.0.1', family: 4 });
-    await expect(resolveDestination(new URL('http://[::1]/'), { allowedHosts: ['[::1]'], allowPrivateNetworks: false })).resolves.toEqual({ address: '::1', family: 6 });
+    await expect(resolveDestination(new URL('http://[::1]:8080/'), NOTHING_ALLOWED)).rejects.toThrow(
+      /'::1' resolves to ::1, a loopback address/,
+    );
+    await expect(
+      resolveDestination(new URL('http://127.0.0.1/'), { allowedHosts: ['127.0.0.1'], allowPrivateNetworks: false }),
+    ).resolves.toEqual({ address: '127.0.0.1', family: 4 });
+    await expect(resolveDestination(new URL('http://10.0.0.1/'), { allowedHosts: [], allowPrivateNetworks: true })).resolves.toEqual({
+      address: '10.0.0.1',
+      family: 4,
+    });
+    await expect(resolveDestination(new URL('http://[::1]/'), { allowedHosts: ['[::1]'], allowPrivateNetworks: false })).resolves.toEqual({
+      address: '::1',
+      family: 6,
+    });
   });
 });

@@ -3,15 +3,51 @@ import { BlockList, isIP } from 'node:net';
 
 /** Why an address is no place for a webhook: each kind is a range list of its own, so a refusal names it. */
 const REFUSED_RANGES: { kind: string; ranges: [address: string, prefix: number, family: 'ipv4' | 'ipv6'][] }[] = [
-  { kind: 'a cloud metadata address', ranges: [['169.254.169.254', 32, 'ipv4'], ['fd00:ec2::254', 128, 'ipv6']] },
-  { kind: 'an unspecified address', ranges: [['0.0.0.0', 8, 'ipv4'], ['::', 128, 'ipv6']] },
-  { kind: 'a loopback address', ranges: [['127.0.0.0', 8, 'ipv4'], ['::1', 128, 'ipv6']] },
+  {
+    kind: 'a cloud metadata address',
+    ranges: [
+      ['169.254.169.254', 32, 'ipv4'],
+      ['fd00:ec2::254', 128, 'ipv6'],
+    ],
+  },
+  {
+    kind: 'an unspecified address',
+    ranges: [
+      ['0.0.0.0', 8, 'ipv4'],
+      ['::', 128, 'ipv6'],
+    ],
+  },
+  {
+    kind: 'a loopback address',
+    ranges: [
+      ['127.0.0.0', 8, 'ipv4'],
+      ['::1', 128, 'ipv6'],
+    ],
+  },
   {
     kind: 'a private network address',
-    ranges: [['10.0.0.0', 8, 'ipv4'], ['172.16.0.0', 12, 'ipv4'], ['192.168.0.0', 16, 'ipv4'], ['100.64.0.0', 10, 'ipv4'], ['fc00::', 7, 'ipv6']],
+    ranges: [
+      ['10.0.0.0', 8, 'ipv4'],
+      ['172.16.0.0', 12, 'ipv4'],
+      ['192.168.0.0', 16, 'ipv4'],
+      ['100.64.0.0', 10, 'ipv4'],
+      ['fc00::', 7, 'ipv6'],
+    ],
   },
-  { kind: 'a link-local address', ranges: [['169.254.0.0', 16, 'ipv4'], ['fe80::', 10, 'ipv6']] },
-  { kind: 'a multicast or reserved address', ranges: [['224.0.0.0', 3, 'ipv4'], ['ff00::', 8, 'ipv6']] },
+  {
+    kind: 'a link-local address',
+    ranges: [
+      ['169.254.0.0', 16, 'ipv4'],
+      ['fe80::', 10, 'ipv6'],
+    ],
+  },
+  {
+    kind: 'a multicast or reserved address',
+    ranges: [
+      ['224.0.0.0', 3, 'ipv4'],
+      ['ff00::', 8, 'ipv6'],
+    ],
+  },
 ];
 
 const REFUSED = REFUSED_RANGES.map(({ kind, ranges }) => {

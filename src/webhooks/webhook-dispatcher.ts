@@ -61,7 +61,9 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     }
     const delayMs = Math.min(limits.retryBaseMs * 2 ** (delivery.attempts - 1), limits.retryMaxDelayMs);
     await this.webhooks.recordFailed(delivery.id, delivery.attempts, { ...outcome, delayMs, windowSeconds: limits.retryWindowSeconds });
-    this.logger.warn(`Webhook delivery ${delivery.id} (object ${delivery.object.id}, ${delivery.event}) attempt ${delivery.attempts} failed: ${outcome.error}`);
+    this.logger.warn(
+      `Webhook delivery ${delivery.id} (object ${delivery.object.id}, ${delivery.event}) attempt ${delivery.attempts} failed: ${outcome.error}`,
+    );
   }
 
   async beforeApplicationShutdown(): Promise<void> {

@@ -33,10 +33,13 @@ export async function sendWebhook(request: WebhookRequest, limits: SendLimits): 
   let destination;
   try {
     const url = parseWebhookUrl(request.url);
-    destination = { url, resolved: await withTimeout(resolveDestination(url, limits), limits.timeoutMs, () => {
+    destination = {
+      url,
+      resolved: await withTimeout(resolveDestination(url, limits), limits.timeoutMs, () => {
         // The lookup itself cannot be cancelled, and is left to end.
         throw new DestinationRefusal(`Resolving '${url.hostname}' took over ${limits.timeoutMs} ms`);
-      }) };
+      }),
+    };
   } catch (error) {
     if (error instanceof DestinationRefusal) {
       return { delivered: false, statusCode: null, error: error.message };

@@ -10,7 +10,9 @@ describe('webhook signatures', () => {
   it('change with the id, the timestamp and the body', () => {
     const secret = newWebhookSecret();
     const signature = signWebhook(secret, 'a', 1, '{}');
-    expect([signWebhook(secret, 'b', 1, '{}'), signWebhook(secret, 'a', 2, '{}'), signWebhook(secret, 'a', 1, '{ }')]).not.toContain(signature);
+    expect([signWebhook(secret, 'b', 1, '{}'), signWebhook(secret, 'a', 2, '{}'), signWebhook(secret, 'a', 1, '{ }')]).not.toContain(
+      signature,
+    );
   });
 
   it('use secrets of 32 random bytes', () => {

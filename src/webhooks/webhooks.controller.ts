@@ -41,7 +41,9 @@ export class WebhooksController {
   @ApiErrors(400, 503)
   async create(@Body() body: CreateWebhookDto, @Caller() caller: Principal): Promise<CreatedWebhookResponse> {
     const webhook = await this.webhooks.create(body, caller);
-    this.logger.log(`Webhook ${webhook.id} of team '${webhook.team}' registered for ${webhook.events.join(', ')} by key ${caller.keyId ?? '(open access)'}`);
+    this.logger.log(
+      `Webhook ${webhook.id} of team '${webhook.team}' registered for ${webhook.events.join(', ')} by key ${caller.keyId ?? '(open access)'}`,
+    );
     return { ...toWebhookView(webhook), secret: webhook.secret };
   }
 
@@ -72,7 +74,11 @@ export class WebhooksController {
   @ApiOkResponse({ type: WebhookDeliveryListResponse })
   @Access('read')
   @ApiErrors(400, 404, 503)
-  async deliveries(@Param('webhook_id', WebhookIdPipe) id: string, @Query() query: DeliveriesQuery, @Caller() caller: Principal): Promise<WebhookDeliveryListResponse> {
+  async deliveries(
+    @Param('webhook_id', WebhookIdPipe) id: string,
+    @Query() query: DeliveriesQuery,
+    @Caller() caller: Principal,
+  ): Promise<WebhookDeliveryListResponse> {
     return { items: (await this.webhooks.deliveriesOf(id, caller, query.limit ?? DEFAULT_DELIVERIES)).map(toDeliveryView) };
   }
 

@@ -74,7 +74,8 @@ interface ClaimedRow {
   event_at: Date;
 }
 
-const DELIVERY_COLUMNS = 'id, webhook_id, object_id, event, status, attempts, last_status_code, last_error, next_attempt_at, created_at, delivered_at';
+const DELIVERY_COLUMNS =
+  'id, webhook_id, object_id, event, status, attempts, last_status_code, last_error, next_attempt_at, created_at, delivered_at';
 
 /**
  * Team webhooks and the deliveries of every webhook. Deliveries are written by the database itself
@@ -106,7 +107,10 @@ export class WebhooksRepository {
 
   /** The webhook, when `team` may see it (undefined: any team). */
   async findVisible(id: string, team: string | undefined): Promise<Webhook | null> {
-    const rows = await this.sql.query<WebhookRow>(`select * from webhooks where id = ? ${team === undefined ? '' : 'and team = ?'}`, team === undefined ? [id] : [id, team]);
+    const rows = await this.sql.query<WebhookRow>(
+      `select * from webhooks where id = ? ${team === undefined ? '' : 'and team = ?'}`,
+      team === undefined ? [id] : [id, team],
+    );
     return rows[0] ? toWebhook(rows[0]) : null;
   }
 
@@ -180,7 +184,11 @@ export class WebhooksRepository {
    * Records a failed attempt: the delivery is due again after `delayMs`, or has failed for good when that is
    * past `windowSeconds` after it was created.
    */
-  async recordFailed(id: string, attempts: number, failure: { statusCode: number | null; error: string; delayMs: number; windowSeconds: number }): Promise<void> {
+  async recordFailed(
+    id: string,
+    attempts: number,
+    failure: { statusCode: number | null; error: string; delayMs: number; windowSeconds: number },
+  ): Promise<void> {
     await this.sql.query(
       `update webhook_deliveries
           set status = case when retry.at <= created_at + retry.within then 'pending' else 'failed' end,

@@ -77,7 +77,9 @@ export class JobMemory {
       local.then(
         (content) => (this.downloaded = content),
         () => {
-          if (this.local === local) this.local = undefined;
+          if (this.local === local) {
+            this.local = undefined;
+          }
         },
       );
     }

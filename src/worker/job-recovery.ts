@@ -13,11 +13,7 @@ import type { JobFate } from '../queue/jobs';
  *   object that kills its worker looks like): requeuing could kill workers forever, so the object is
  *   failed with a message saying so, and can be retried by hand.
  */
-export type Recovery =
-  | { action: 'none' }
-  | { action: 'add' }
-  | { action: 'requeue'; reason: string }
-  | { action: 'fail'; reason: string };
+export type Recovery = { action: 'none' } | { action: 'add' } | { action: 'requeue'; reason: string } | { action: 'fail'; reason: string };
 
 /** BullMQ's failedReason for a job moved to the failed set by its stall check (moveStalledJobsToWait). */
 const STALLED_OUT = /stalled more than allowable limit/i;
@@ -32,7 +28,10 @@ export function recoveryFor(state: UnsettledState, job: JobFate): Recovery {
       const reason = job.failedReason || 'no reason recorded';
       // Only a processing object can be failed (queued → failed is not a transition); a queued one never started, so it runs again.
       return STALLED_OUT.test(reason) && state === 'processing'
-        ? { action: 'fail', reason: `Processing was given up: its worker stopped while running it too many times (${reason}); retry the object to run it again` }
+        ? {
+            action: 'fail',
+            reason: `Processing was given up: its worker stopped while running it too many times (${reason}); retry the object to run it again`,
+          }
         : { action: 'requeue', reason: `its job was given up by the queue (${reason})` };
     }
     case 'waiting':

@@ -59,18 +59,32 @@ interface SetUp {
   env?: Record<string, string>;
 }
 
-function setUp({ cancellations = new Cancellations({} as ObjectNotifications), unreachable = [], closeWorker = async () => undefined, env = {} }: SetUp = {}) {
+function setUp({
+  cancellations = new Cancellations({} as ObjectNotifications),
+  unreachable = [],
+  closeWorker = async () => undefined,
+  env = {},
+}: SetUp = {}) {
   const config = new AppConfig({ DEPENDENCY_RETRY_MS: '2000', ...env });
   const runner = new FakeRunner();
   const paused: JobTaker[] = [];
   const gate = {
     async closeIfUnreachable(taker: JobTaker) {
-      if (unreachable.length > 0) paused.push(taker);
+      if (unreachable.length > 0) {
+        paused.push(taker);
+      }
       return unreachable.length > 0;
     },
   };
   const pino = { runInContext: <T>(work: () => T) => work() } as unknown as PinoLogger;
-  const processor = new ObjectJobsProcessor(config, {} as GlobalLimit, runner as unknown as PlanRunner, cancellations, gate as unknown as DependencyGate, pino);
+  const processor = new ObjectJobsProcessor(
+    config,
+    {} as GlobalLimit,
+    runner as unknown as PlanRunner,
+    cancellations,
+    gate as unknown as DependencyGate,
+    pino,
+  );
   const worker = { close: closeWorker } as unknown as Worker;
   // What @nestjs/bullmq's explorer does once it has built the worker.
   Object.defineProperty(processor, '_worker', { value: worker });

@@ -113,12 +113,17 @@ export class ObjectJobsProcessor extends WorkerHost implements OnApplicationBoot
         throw new WaitingError();
       }
       const reason = (error as Error).message;
-      if ((error instanceof OperationDependencyError || isDependencyFailure(error)) && (await this.gate.closeIfUnreachable(this.worker, reason))) {
+      if (
+        (error instanceof OperationDependencyError || isDependencyFailure(error)) &&
+        (await this.gate.closeIfUnreachable(this.worker, reason))
+      ) {
         try {
           await job.moveToDelayed(Date.now() + this.config.dependencyRetryMs, token);
         } catch (moveError) {
           // Redis is down too: the job's lock lapses, and the stalled-job check hands it back once Redis is up.
-          this.logger.warn(`Object ${job.data.objectId} (job ${job.id}): could not be put back to wait (${(moveError as Error).message}) after: ${reason}`);
+          this.logger.warn(
+            `Object ${job.data.objectId} (job ${job.id}): could not be put back to wait (${(moveError as Error).message}) after: ${reason}`,
+          );
           throw moveError;
         }
         annotateSpan({ 'job.outcome': 'waits for a dependency' });
@@ -153,7 +158,10 @@ export class ObjectJobsProcessor extends WorkerHost implements OnApplicationBoot
    */
   async beforeApplicationShutdown(): Promise<void> {
     this.runner.drain();
-    const abortBeforeDeadline = setTimeout(() => this.cancellations.abortAll(), Math.max(this.config.shutdownTimeoutMs - 5000, this.config.shutdownTimeoutMs / 2));
+    const abortBeforeDeadline = setTimeout(
+      () => this.cancellations.abortAll(),
+      Math.max(this.config.shutdownTimeoutMs - 5000, this.config.shutdownTimeoutMs / 2),
+    );
     await this.worker.close();
     clearTimeout(abortBeforeDeadline);
   }

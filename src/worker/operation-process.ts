@@ -25,17 +25,23 @@ import type { OperationProcessMessage, OperationTask, OperationTaskOutcome, Oper
 @Module({})
 class OperationProcessModule {
   static forRoot(config: AppConfig): DynamicModule {
-    return { module: OperationProcessModule, imports: [ConfigModule.forRoot(config), OperationsModule], providers: [StorageService, ArtifactsService] };
+    return {
+      module: OperationProcessModule,
+      imports: [ConfigModule.forRoot(config), OperationsModule],
+      providers: [StorageService, ArtifactsService],
+    };
   }
 }
 
 // Built when the process starts, so that a warm process runs its first task at once. The
 // environment is the job process's own (a forked process inherits it).
-const services = NestFactory.createApplicationContext(OperationProcessModule.forRoot(new AppConfig(process.env)), { logger: false }).then((app) => ({
-  storage: app.get(StorageService),
-  artifacts: app.get(ArtifactsService),
-  registry: app.get(OperationRegistry),
-}));
+const services = NestFactory.createApplicationContext(OperationProcessModule.forRoot(new AppConfig(process.env)), { logger: false }).then(
+  (app) => ({
+    storage: app.get(StorageService),
+    artifacts: app.get(ArtifactsService),
+    registry: app.get(OperationRegistry),
+  }),
+);
 services.catch((error: unknown) => console.error(`Operation process could not start: ${(error as Error).stack ?? String(error)}`));
 
 /** Cancellation and budgets end the whole process, so nothing inside it is ever aborted. */
@@ -71,7 +77,11 @@ async function runInTrace(task: OperationTask): Promise<OperationTaskResult> {
     if (ran.status === 'failed') {
       outcome = { status: 'failed', code: 'invalid_content', reason: ran.reason };
     } else {
-      const { body, ...result } = await storage.putJson(artifactKeys.result(task.object.identifier, task.operation), ran.result, NEVER_ABORTED);
+      const { body, ...result } = await storage.putJson(
+        artifactKeys.result(task.object.identifier, task.operation),
+        ran.result,
+        NEVER_ABORTED,
+      );
       // Kept for the operations after this one.
       memory.keep(result.key, body, 'application/json');
       outcome = { status: 'completed', result, files: run.writtenFiles };

@@ -65,7 +65,12 @@ export class OperationProcesses implements OnApplicationBootstrap, OnApplication
    * all of them before this resolves. Rejects with `signal.reason` when `signal` aborts, and with an
    * OperationProcessError when the process ends for another reason than its budget.
    */
-  async run(task: OperationRequest, budget: OperationBudget, signal: AbortSignal, onProgress: (message: string) => Promise<void>): Promise<OperationTaskResult> {
+  async run(
+    task: OperationRequest,
+    budget: OperationBudget,
+    signal: AbortSignal,
+    onProgress: (message: string) => Promise<void>,
+  ): Promise<OperationTaskResult> {
     try {
       return await this.runOnce(task, budget, signal, onProgress);
     } catch (error) {
@@ -77,7 +82,12 @@ export class OperationProcesses implements OnApplicationBootstrap, OnApplication
     }
   }
 
-  private async runOnce(task: OperationRequest, budget: OperationBudget, signal: AbortSignal, onProgress: (message: string) => Promise<void>): Promise<OperationTaskResult> {
+  private async runOnce(
+    task: OperationRequest,
+    budget: OperationBudget,
+    signal: AbortSignal,
+    onProgress: (message: string) => Promise<void>,
+  ): Promise<OperationTaskResult> {
     signal.throwIfAborted();
     const memoryMb = roundedMemory(budget.memoryMb);
     const entry = this.pool(memoryMb);
@@ -139,7 +149,9 @@ export class OperationProcesses implements OnApplicationBootstrap, OnApplication
 
   private closePool(memoryMb: number, entry: PoolEntry): void {
     this.pools.delete(memoryMb);
-    entry.pool.terminate(true, 1000).catch((error: unknown) => this.logger.warn(`Closing the ${memoryMb} MB operation pool: ${(error as Error).message}`));
+    entry.pool
+      .terminate(true, 1000)
+      .catch((error: unknown) => this.logger.warn(`Closing the ${memoryMb} MB operation pool: ${(error as Error).message}`));
   }
 
   private defaultMemoryMb(): number {
@@ -159,7 +171,10 @@ export class OperationProcesses implements OnApplicationBootstrap, OnApplication
         forkOpts: {
           env: { ...process.env, ...this.config.env },
           // workerpool appends this process's own --max-old-space-size after these: start workers with NODE_OPTIONS instead.
-          execArgv: [...process.execArgv.filter((option) => !option.startsWith('--max-old-space-size')), `--max-old-space-size=${memoryMb}`],
+          execArgv: [
+            ...process.execArgv.filter((option) => !option.startsWith('--max-old-space-size')),
+            `--max-old-space-size=${memoryMb}`,
+          ],
           // Buffers cross as bytes, not as JSON arrays of numbers.
           serialization: 'advanced',
         },

@@ -31,7 +31,9 @@ function fakeStorage(contents: Record<string, string>) {
     async putStream(key: string, body: Readable, _type: string, _signal?: AbortSignal, keepUpTo = 0) {
       requests.push(`PUT ${key}`);
       const chunks: Buffer[] = [];
-      for await (const chunk of body) chunks.push(Buffer.from(chunk as Buffer));
+      for await (const chunk of body) {
+        chunks.push(Buffer.from(chunk as Buffer));
+      }
       const stored = Buffer.concat(chunks);
       bucket.set(key, stored);
       return { key, s3Url: `s3://bucket/${key}`, size: stored.length, ...(stored.length <= keepUpTo ? { body: stored } : {}) };
@@ -117,7 +119,11 @@ describe('OperationRun', () => {
 
   it('reads a source kept inline from the task itself, with no request to S3', async () => {
     const { storage, requests } = fakeStorage({});
-    const object: ObjectForRun = { ...objectWithSource(5), source: { content_type: 'application/json', size: 5, sha256: 'x' }, sourceInline: new Uint8Array(Buffer.from('[1,2]')) };
+    const object: ObjectForRun = {
+      ...objectWithSource(5),
+      source: { content_type: 'application/json', size: 5, sha256: 'x' },
+      sourceInline: new Uint8Array(Buffer.from('[1,2]')),
+    };
     const job = await Job.start();
     expect(await text(await job.run(object, 'validate', storage).openContent())).toBe('[1,2]');
     expect(await readFile((await job.run(object, 'transform', storage).contentFile()).path, 'utf8')).toBe('[1,2]');
@@ -177,7 +183,11 @@ describe('OperationRun', () => {
       async getStream(key: string) {
         if (failures-- > 0) {
           requests.push(`GET ${key} (broken)`);
-          return new Readable({ read() { this.destroy(new Error('connection reset')); } });
+          return new Readable({
+            read() {
+              this.destroy(new Error('connection reset'));
+            },
+          });
         }
         return storage.getStream(key);
       },

@@ -107,7 +107,10 @@ export class OperationRun implements OperationContext {
   async writeFile(name: string, body: Readable | Buffer, contentType: string): Promise<WrittenFile> {
     const key = artifactKeys.file(this.object.identifier, this.operation, name);
     const { body: kept, ...stored } = Buffer.isBuffer(body)
-      ? { ...(await this.dependencies.storage.putBuffer(key, body, contentType, this.signal)), body: body.length <= SMALL_CONTENT_BYTES ? body : undefined }
+      ? {
+          ...(await this.dependencies.storage.putBuffer(key, body, contentType, this.signal)),
+          body: body.length <= SMALL_CONTENT_BYTES ? body : undefined,
+        }
       : await this.dependencies.storage.putStream(key, body, contentType, this.signal, SMALL_CONTENT_BYTES);
     if (kept) {
       this.dependencies.memory.keep(key, kept, contentType);

@@ -67,7 +67,11 @@ class FakeObjects {
     return this.findById();
   }
 
-  async updateTwiceWhileProcessing(_id: string, first: RecordedChange, second: RecordedChange & { to?: ObjectState }): Promise<ObjectEventRecord[] | null> {
+  async updateTwiceWhileProcessing(
+    _id: string,
+    first: RecordedChange,
+    second: RecordedChange & { to?: ObjectState },
+  ): Promise<ObjectEventRecord[] | null> {
     this.failIfUnreachable();
     if (this.state !== 'processing') {
       return null;
@@ -130,14 +134,26 @@ class FakeOperationProcesses {
   readonly ran: OperationRequest[] = [];
   readonly scripts = new Map<string, Script>();
 
-  async run(task: OperationRequest, _budget: unknown, signal: AbortSignal, onProgress: (message: string) => Promise<void>): Promise<OperationTaskResult> {
+  async run(
+    task: OperationRequest,
+    _budget: unknown,
+    signal: AbortSignal,
+    onProgress: (message: string) => Promise<void>,
+  ): Promise<OperationTaskResult> {
     this.ran.push(structuredClone(task));
     const script = this.scripts.get(task.operation);
     await onProgress(`${task.operation}: halfway`);
     const outcome = script
       ? await script(task, signal)
-      : { status: 'completed' as const, result: { key: `doc/${task.operation}_result.json`, s3Url: `s3://b/doc/${task.operation}_result.json`, size: 2 }, files: [] };
-    return { outcome, carry: { contents: [[`doc/${task.operation}/kept`, { body: Buffer.from(task.operation), contentType: 'text/plain' }]], shared: [] } };
+      : {
+          status: 'completed' as const,
+          result: { key: `doc/${task.operation}_result.json`, s3Url: `s3://b/doc/${task.operation}_result.json`, size: 2 },
+          files: [],
+        };
+    return {
+      outcome,
+      carry: { contents: [[`doc/${task.operation}/kept`, { body: Buffer.from(task.operation), contentType: 'text/plain' }]], shared: [] },
+    };
   }
 }
 
@@ -192,7 +208,11 @@ describe('PlanRunner', () => {
     expect(objects.state).toBe('completed');
     expect(objects.events).toEqual([
       'state_changed:processing',
-      ...PLAN.flatMap((operation) => [`operation_started:${operation}`, `operation_progress:${operation}`, `operation_finished:${operation}`]),
+      ...PLAN.flatMap((operation) => [
+        `operation_started:${operation}`,
+        `operation_progress:${operation}`,
+        `operation_finished:${operation}`,
+      ]),
       'state_changed:completed',
     ]);
     expect(objects.operationsStatus.transform).toMatchObject({ completed: true, attempts: 1, s3_url: 's3://b/doc/transform_result.json' });
@@ -218,7 +238,11 @@ describe('PlanRunner', () => {
 
   it.each([
     ['invalid_content', contentFailure, 'validate: Invalid JSON at line 1, column 2'],
-    ['budget_exceeded', (async () => ({ status: 'failed', code: 'budget_exceeded', reason: 'exceeded its time budget of 100 ms and was stopped' })) as Script, 'validate: exceeded its time budget of 100 ms and was stopped'],
+    [
+      'budget_exceeded',
+      async () => ({ status: 'failed', code: 'budget_exceeded', reason: 'exceeded its time budget of 100 ms and was stopped' }),
+      'validate: exceeded its time budget of 100 ms and was stopped',
+    ],
   ])('fails the object for good on a %s failure, on the first attempt, and runs nothing after it', async (code, script, message) => {
     const { objects, processes, runner, failures } = setUp();
     processes.scripts.set('validate', script);
@@ -241,14 +265,24 @@ describe('PlanRunner', () => {
     const { objects, processes, runner, failures } = setUp();
     processes.scripts.set('transform', async () => ({ status: 'error', cause: 'unexpected', message: 'Access Denied' }));
     await expect(runner.process(attempt(5, true))).rejects.toThrow('transform: Access Denied');
-    expect(objects).toMatchObject({ state: 'failed', errorCode: 'operation_failed', errorMessage: 'transform failed after 5 attempt(s): Access Denied' });
+    expect(objects).toMatchObject({
+      state: 'failed',
+      errorCode: 'operation_failed',
+      errorMessage: 'transform failed after 5 attempt(s): Access Denied',
+    });
     expect(failures).toEqual(['operation_failed']);
   });
 
   it('leaves the object processing, with nothing recorded against it, when a dependency is unreachable', async () => {
     const { objects, processes, runner } = setUp();
-    processes.scripts.set('transform', async () => ({ status: 'error', cause: 'dependency', message: 'connect ECONNREFUSED 127.0.0.1:9000' }));
-    await expect(runner.process(attempt(1, true))).rejects.toThrow(new OperationDependencyError('transform: connect ECONNREFUSED 127.0.0.1:9000'));
+    processes.scripts.set('transform', async () => ({
+      status: 'error',
+      cause: 'dependency',
+      message: 'connect ECONNREFUSED 127.0.0.1:9000',
+    }));
+    await expect(runner.process(attempt(1, true))).rejects.toThrow(
+      new OperationDependencyError('transform: connect ECONNREFUSED 127.0.0.1:9000'),
+    );
     expect(objects.state).toBe('processing');
     expect(objects.events).not.toContain('operation_failed:transform');
     expect(objects.operationsStatus.transform).toMatchObject({ completed: false, error: null });
@@ -296,7 +330,11 @@ describe('PlanRunner', () => {
     const { objects, processes, runner, pause } = setUp();
     processes.scripts.set('transform', async (task) => {
       pause.stopped = true;
-      return { status: 'completed', result: { key: `doc/${task.operation}_result.json`, s3Url: 's3://b/doc/transform_result.json', size: 2 }, files: [] };
+      return {
+        status: 'completed',
+        result: { key: `doc/${task.operation}_result.json`, s3Url: 's3://b/doc/transform_result.json', size: 2 },
+        files: [],
+      };
     });
     await expect(runner.process(attempt())).rejects.toBeInstanceOf(WorkerStoppingError);
     expect(processes.ran.map((task) => task.operation)).toEqual(['validate', 'transform']);
@@ -324,7 +362,11 @@ describe('PlanRunner', () => {
     await expect(runner.abandon('object-1', TASK_ID, 'stalled')).resolves.toBeUndefined();
     expect(objects.state).toBe('processing');
     await runner.abandon('object-1', TASK_ID, 'Processing was given up: job stalled more than allowable limit');
-    expect(objects).toMatchObject({ state: 'failed', errorCode: 'operation_failed', errorMessage: 'Processing was given up: job stalled more than allowable limit' });
+    expect(objects).toMatchObject({
+      state: 'failed',
+      errorCode: 'operation_failed',
+      errorMessage: 'Processing was given up: job stalled more than allowable limit',
+    });
   });
 });
 
@@ -353,7 +395,11 @@ describe('PlanRunner: resume after redelivery', () => {
     processes.scripts.delete('transform');
     expect(await setUp(objects, processes).runner.process(attempt(2))).toBe('completed');
     expect(processes.ran.map((task) => task.operation)).toEqual(['validate', 'transform', 'transform', 'enrich']);
-    expect(objects.operationsStatus).toMatchObject({ validate: { attempts: 1 }, transform: { completed: true, attempts: 2, error: null }, enrich: { attempts: 1 } });
+    expect(objects.operationsStatus).toMatchObject({
+      validate: { attempts: 1 },
+      transform: { completed: true, attempts: 2, error: null },
+      enrich: { attempts: 1 },
+    });
   });
 });
 
@@ -374,7 +420,12 @@ describe('PlanRunner: the cancel race', () => {
       }
     };
     expect(await runner.process(attempt())).toBe('cancelled');
-    expect(objects.events.filter((event) => !event.startsWith('operation_progress'))).toEqual(['state_changed:processing', 'operation_started:validate', 'operation_finished:validate', 'operation_started:transform']);
+    expect(objects.events.filter((event) => !event.startsWith('operation_progress'))).toEqual([
+      'state_changed:processing',
+      'operation_started:validate',
+      'operation_finished:validate',
+      'operation_started:transform',
+    ]);
     expect(processes.ran.map((task) => task.operation)).toEqual(['validate', 'transform']);
     expect(objects.state).toBe('cancelled');
     expect(objects.operationsStatus.validate).toMatchObject({ completed: true });
@@ -385,7 +436,9 @@ describe('PlanRunner: the cancel race', () => {
   it('stops the running operation when its progress finds the object cancelled, even with no cancel notification received', async () => {
     const { objects, processes, runner, deleted } = setUp();
     objects.afterRecord = (kind) => {
-      if (kind === 'operation_started:transform') objects.state = 'cancelled';
+      if (kind === 'operation_started:transform') {
+        objects.state = 'cancelled';
+      }
     };
     processes.scripts.set('transform', async (_task, signal) => untilAborted(signal));
     expect(await runner.process(attempt())).toBe('cancelled');
@@ -413,7 +466,11 @@ describe('PlanRunner: transient and final failures', () => {
       throw new Error('The operation process exited with code 134');
     });
     await expect(runner.process(attempt(3, true))).rejects.toThrow('exited with code 134');
-    expect(objects).toMatchObject({ state: 'failed', errorCode: 'operation_failed', errorMessage: 'transform failed after 3 attempt(s): The operation process exited with code 134' });
+    expect(objects).toMatchObject({
+      state: 'failed',
+      errorCode: 'operation_failed',
+      errorMessage: 'transform failed after 3 attempt(s): The operation process exited with code 134',
+    });
     expect(failures).toEqual(['operation_failed']);
   });
 
@@ -422,7 +479,11 @@ describe('PlanRunner: transient and final failures', () => {
     processes.scripts.set('enrich', contentFailure);
     await expect(runner.process(attempt(1, false))).resolves.toBe('failed');
     expect(objects.state).toBe('failed');
-    expect(objects.operationsStatus).toMatchObject({ validate: { completed: true }, transform: { completed: true }, enrich: { error: 'Invalid JSON at line 1, column 2' } });
+    expect(objects.operationsStatus).toMatchObject({
+      validate: { completed: true },
+      transform: { completed: true },
+      enrich: { error: 'Invalid JSON at line 1, column 2' },
+    });
   });
 });
 

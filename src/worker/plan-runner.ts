@@ -96,7 +96,13 @@ export class PlanRunner {
       let end: OperationEnd = 'completed';
       for (const [index, operation] of remaining.entries()) {
         // Each operation records its end with the start of the next one, or with the object's completion after the last.
-        end = await this.runOperation(object, operation, { signal: controller.signal, attempt, carry, budget, next: remaining[index + 1] ?? null });
+        end = await this.runOperation(object, operation, {
+          signal: controller.signal,
+          attempt,
+          carry,
+          budget,
+          next: remaining[index + 1] ?? null,
+        });
         if (end !== 'completed') {
           break;
         }
@@ -129,7 +135,10 @@ export class PlanRunner {
    * is moved and read in one statement; only otherwise is it read (a processing one is resumed).
    */
   private async start(attempt: ProcessAttempt): Promise<ProcessingObject | null> {
-    const started = await this.states.startProcessing(attempt.objectId, attempt.taskId, { markStarted: true, progressMessage: 'Processing' });
+    const started = await this.states.startProcessing(attempt.objectId, attempt.taskId, {
+      markStarted: true,
+      progressMessage: 'Processing',
+    });
     if (started) {
       await this.publish(started.object.id, started.event);
       return started.object;
@@ -171,15 +180,22 @@ export class PlanRunner {
     }
   }
 
-  private async executeOperation(object: ProcessingObject, operation: string, { signal, attempt, carry, budget, next }: OperationRunSettings): Promise<OperationEnd> {
+  private async executeOperation(
+    object: ProcessingObject,
+    operation: string,
+    { signal, attempt, carry, budget, next }: OperationRunSettings,
+  ): Promise<OperationEnd> {
     const startedAt = new Date(object.operationsStatus[operation]?.started_at ?? Date.now());
     if (this.config.jobs.simulatedOperationDelayMs > 0) {
       await sleep(this.config.jobs.simulatedOperationDelayMs, undefined, { signal });
     }
     let ran;
     try {
-      ran = await this.operationProcesses.run({ operation, object: objectForRun(object), carry: carry.carry, trace: currentTraceCarrier() }, budget, signal, (message) =>
-        this.recordProgress(object.id, operation, message),
+      ran = await this.operationProcesses.run(
+        { operation, object: objectForRun(object), carry: carry.carry, trace: currentTraceCarrier() },
+        budget,
+        signal,
+        (message) => this.recordProgress(object.id, operation, message),
       );
     } catch (error) {
       if (signal.reason instanceof ObjectCancelledError) {
@@ -216,7 +232,11 @@ export class PlanRunner {
         const finishedStatus = { ...timing, completed: true, s3_url: outcome.result.s3Url, error: null, files };
         const finishing: RecordedChange = {
           event: { kind: 'operation_finished', operation },
-          patch: { operationStatus: { operation, status: finishedStatus }, completedOperation: { operation, s3Url: outcome.result.s3Url }, progressMessage: `Finished ${operation}` },
+          patch: {
+            operationStatus: { operation, status: finishedStatus },
+            completedOperation: { operation, s3Url: outcome.result.s3Url },
+            progressMessage: `Finished ${operation}`,
+          },
         };
         try {
           const end = await this.recordEnd(object, finishing, next);
@@ -238,7 +258,11 @@ export class PlanRunner {
    */
   private async recordEnd(object: ProcessingObject, finishing: RecordedChange, next: string | null): Promise<OperationEnd> {
     if (next === null) {
-      const completing = { event: { kind: 'state_changed' as const, operation: null }, patch: { ...COMPLETED, ...SETTLING }, to: 'completed' as const };
+      const completing = {
+        event: { kind: 'state_changed' as const, operation: null },
+        patch: { ...COMPLETED, ...SETTLING },
+        to: 'completed' as const,
+      };
       await this.updateTwiceOrStop(object.id, finishing, completing);
       return 'completed';
     }
@@ -282,7 +306,11 @@ export class PlanRunner {
 
   /** Records and publishes a progress message of a running operation; one that finds the object no longer processing stops the run. */
   private async recordProgress(objectId: string, operation: string, message: string): Promise<void> {
-    const recorded = await this.states.updateWhileProcessing(objectId, { progressMessage: message }, { kind: 'operation_progress', operation });
+    const recorded = await this.states.updateWhileProcessing(
+      objectId,
+      { progressMessage: message },
+      { kind: 'operation_progress', operation },
+    );
     if (recorded === null) {
       this.cancellations.abort(objectId);
       return;
@@ -373,12 +401,25 @@ const SETTLING: ObjectPatch = { currentOperation: null, markFinished: true };
 
 function objectForRun(object: ProcessingObject): ObjectForRun {
   const { id, identifier, metadata, options, createdAt, plan, operationsStatus } = object;
-  return { id, identifier, metadata, options, source: object.source ?? null, sourceInline: object.sourceInline ?? null, createdAt, plan, operationsStatus };
+  return {
+    id,
+    identifier,
+    metadata,
+    options,
+    source: object.source ?? null,
+    sourceInline: object.sourceInline ?? null,
+    createdAt,
+    plan,
+    operationsStatus,
+  };
 }
 
 /** Applies a status this job wrote to its record of the row, merged as the UPDATE merges it. */
 function recordStatus(object: ProcessingObject, operation: string, status: Partial<OperationStatus>): void {
-  object.operationsStatus = { ...object.operationsStatus, [operation]: { ...object.operationsStatus[operation], ...status } as OperationStatus };
+  object.operationsStatus = {
+    ...object.operationsStatus,
+    [operation]: { ...object.operationsStatus[operation], ...status } as OperationStatus,
+  };
 }
 
 /** How a run that threw ended, for the metrics: the queue runs it again unless this was the last attempt or it was cancelled. */

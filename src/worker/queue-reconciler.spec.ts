@@ -29,11 +29,21 @@ function fakeObjects(rows: FakeRow[]) {
     },
     async updateWhileTask(change: { id: string; taskId: string; states: readonly UnsettledState[]; to?: ObjectState }, patch: ObjectPatch) {
       const row = rows.find((candidate) => candidate.id === change.id);
-      if (!row || row.taskId !== change.taskId || !change.states.includes(row.state)) return null;
-      if (change.to) row.state = change.to as UnsettledState;
-      if (patch.taskId) row.taskId = patch.taskId;
-      if (patch.incrementAttempts) row.attempts += 1;
-      if (patch.errorMessage) row.errorMessage = patch.errorMessage;
+      if (!row || row.taskId !== change.taskId || !change.states.includes(row.state)) {
+        return null;
+      }
+      if (change.to) {
+        row.state = change.to as UnsettledState;
+      }
+      if (patch.taskId) {
+        row.taskId = patch.taskId;
+      }
+      if (patch.incrementAttempts) {
+        row.attempts += 1;
+      }
+      if (patch.errorMessage) {
+        row.errorMessage = patch.errorMessage;
+      }
       row.updatedAt = new Date();
       return { seq: 2, kind: 'state_changed', operation: null, snapshot: {} } as unknown as ObjectEventRecord;
     },
@@ -59,7 +69,16 @@ function fakeQueue(fates: Record<string, JobFate>) {
 }
 
 function row(id: string, state: UnsettledState, overrides: Partial<FakeRow> = {}): FakeRow {
-  return { id, state, taskId: `${id}.1`, priority: 0, attempts: 1, updatedAt: LONG_AGO, position: { createdAt: '2026-01-01', id }, ...overrides };
+  return {
+    id,
+    state,
+    taskId: `${id}.1`,
+    priority: 0,
+    attempts: 1,
+    updatedAt: LONG_AGO,
+    position: { createdAt: '2026-01-01', id },
+    ...overrides,
+  };
 }
 
 /** `published` receives the id of each object whose recorded change the reconciler publishes. */
@@ -70,9 +89,12 @@ function reconcilerWith(repository: ObjectsRepository, queue: ProcessingQueue, p
 }
 
 describe('recoveryFor', () => {
-  it.each(['waiting', 'prioritized', 'delayed', 'active', 'waiting-children'] as const)('leaves an object whose job is %s alone', (state) => {
-    expect(recoveryFor('processing', { state })).toEqual({ action: 'none' });
-  });
+  it.each(['waiting', 'prioritized', 'delayed', 'active', 'waiting-children'] as const)(
+    'leaves an object whose job is %s alone',
+    (state) => {
+      expect(recoveryFor('processing', { state })).toEqual({ action: 'none' });
+    },
+  );
 
   it('adds an absent job again under its own id', () => {
     expect(recoveryFor('queued', { state: 'unknown' })).toEqual({ action: 'add' });
@@ -91,7 +113,10 @@ describe('recoveryFor', () => {
 
   it('fails a processing object whose job stalled out, saying it can be retried', () => {
     const recovery = recoveryFor('processing', { state: 'failed', failedReason: 'job stalled more than allowable limit' });
-    expect(recovery).toEqual({ action: 'fail', reason: expect.stringMatching(/worker stopped while running it too many times.*retry the object/) });
+    expect(recovery).toEqual({
+      action: 'fail',
+      reason: expect.stringMatching(/worker stopped while running it too many times.*retry the object/),
+    });
   });
 
   it('replaces the stalled-out job of an object that never left queued (queued cannot become failed)', () => {
@@ -144,7 +169,7 @@ describe('QueueReconciler', () => {
     const healthy = Array.from({ length: RECONCILE_BATCH }, (_, index) => row(`a${String(index).padStart(4, '0')}`, 'queued'));
     const stranded = row('b', 'queued');
     const { repository, reads } = fakeObjects([...healthy, stranded]);
-    const { queue, added } = fakeQueue(Object.fromEntries(healthy.map((object) => [object.taskId, { state: 'waiting' } as JobFate])));
+    const { queue, added } = fakeQueue(Object.fromEntries(healthy.map((object) => [object.taskId, { state: 'waiting' }])));
     const reconciler = reconcilerWith(repository, queue);
 
     await reconciler.reconcile();
@@ -156,47 +181,56 @@ describe('QueueReconciler', () => {
   });
 
   describe('each fate of an idle object’s job, and what the reconciler does', () => {
-    it.each(['waiting', 'prioritized', 'delayed', 'active', 'waiting-children'] as const)('%s: leaves the object and its job alone', async (state) => {
-      const rows = [row('a', 'processing')];
-      const { repository } = fakeObjects(rows);
-      const { queue, added } = fakeQueue({ 'a.1': { state } });
-      const published: string[] = [];
+    it.each(['waiting', 'prioritized', 'delayed', 'active', 'waiting-children'] as const)(
+      '%s: leaves the object and its job alone',
+      async (state) => {
+        const rows = [row('a', 'processing')];
+        const { repository } = fakeObjects(rows);
+        const { queue, added } = fakeQueue({ 'a.1': { state } });
+        const published: string[] = [];
 
-      await reconcilerWith(repository, queue, published).reconcile();
+        await reconcilerWith(repository, queue, published).reconcile();
 
-      expect(added).toEqual([]);
-      expect(published).toEqual([]);
-      expect(rows[0]).toMatchObject({ state: 'processing', taskId: 'a.1', attempts: 1 });
-    });
+        expect(added).toEqual([]);
+        expect(published).toEqual([]);
+        expect(rows[0]).toMatchObject({ state: 'processing', taskId: 'a.1', attempts: 1 });
+      },
+    );
 
-    it.each(['queued', 'processing'] as const)('absent, the object %s: adds the job again under its id and priority, the object unchanged', async (state) => {
-      const rows = [row('a', state, { priority: 9 })];
-      const { repository } = fakeObjects(rows);
-      const { queue, queued } = fakeQueue({});
-      const published: string[] = [];
+    it.each(['queued', 'processing'] as const)(
+      'absent, the object %s: adds the job again under its id and priority, the object unchanged',
+      async (state) => {
+        const rows = [row('a', state, { priority: 9 })];
+        const { repository } = fakeObjects(rows);
+        const { queue, queued } = fakeQueue({});
+        const published: string[] = [];
 
-      await reconcilerWith(repository, queue, published).reconcile();
+        await reconcilerWith(repository, queue, published).reconcile();
 
-      expect(queued).toEqual([{ id: 'a', taskId: 'a.1', priority: 9 }]);
-      expect(published).toEqual([]);
-      expect(rows[0]).toMatchObject({ state, taskId: 'a.1', attempts: 1 });
-    });
+        expect(queued).toEqual([{ id: 'a', taskId: 'a.1', priority: 9 }]);
+        expect(published).toEqual([]);
+        expect(rows[0]).toMatchObject({ state, taskId: 'a.1', attempts: 1 });
+      },
+    );
 
     it.each([
       ['completed without settling the object', { state: 'completed' }],
       ['given up by the queue', { state: 'failed', failedReason: 'connect ECONNREFUSED 127.0.0.1:5432' }],
-    ] as const)('%s: gives the object its next run under a fresh job id, with its priority, and publishes the change', async (_fate, fate: JobFate) => {
-      const rows = [row('a', 'processing', { priority: 2 })];
-      const { repository } = fakeObjects(rows);
-      const { queue, queued } = fakeQueue({ 'a.1': fate });
-      const published: string[] = [];
+    ] as const)(
+      '%s: gives the object its next run under a fresh job id, with its priority, and publishes the change',
+      async (_fate, fate: JobFate) => {
+        const rows = [row('a', 'processing', { priority: 2 })];
+        const { repository } = fakeObjects(rows);
+        const { queue, queued } = fakeQueue({ 'a.1': fate });
+        const published: string[] = [];
 
-      await reconcilerWith(repository, queue, published).reconcile();
+        await reconcilerWith(repository, queue, published).reconcile();
 
-      expect(queued).toEqual([{ id: 'a', taskId: 'a.2', priority: 2 }]);
-      expect(rows[0]).toMatchObject({ state: 'processing', taskId: 'a.2', attempts: 2 });
-      expect(published).toEqual(['a']);
-    });
+        expect(queued).toEqual([{ id: 'a', taskId: 'a.2', priority: 2 }]);
+        expect(rows[0]).toMatchObject({ state: 'processing', taskId: 'a.2', attempts: 2 });
+        expect(published).toEqual(['a']);
+      },
+    );
 
     it('stalled out while the object is queued: queues it again rather than failing it', async () => {
       const rows = [row('a', 'queued')];
@@ -230,7 +264,9 @@ describe('QueueReconciler', () => {
       const sweep = repository.findUnsettledAfter.bind(repository);
       repository.findUnsettledAfter = async (...args: Parameters<ObjectsRepository['findUnsettledAfter']>) => {
         const page = await sweep(...args);
-        if (page.length > 0) rows[0]!.taskId = 'a.5';
+        if (page.length > 0) {
+          rows[0]!.taskId = 'a.5';
+        }
         return page;
       };
 

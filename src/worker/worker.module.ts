@@ -24,8 +24,26 @@ export class WorkerModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [ObjectsModule, OperationsModule, HealthModule, WebhooksModule, QueueModule, StorageModule, NotificationsModule, MetricsModule],
-      providers: [Cancellations, DependencyGate, GlobalLimit, PlanRunner, objectJobsProcessorFor(config), OperationProcesses, QueueReconciler, WebhookDispatcher],
+      imports: [
+        ObjectsModule,
+        OperationsModule,
+        HealthModule,
+        WebhooksModule,
+        QueueModule,
+        StorageModule,
+        NotificationsModule,
+        MetricsModule,
+      ],
+      providers: [
+        Cancellations,
+        DependencyGate,
+        GlobalLimit,
+        PlanRunner,
+        objectJobsProcessorFor(config),
+        OperationProcesses,
+        QueueReconciler,
+        WebhookDispatcher,
+      ],
     };
   }
 }

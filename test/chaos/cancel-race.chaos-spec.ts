@@ -15,8 +15,11 @@ it('cancel race: objects cancelled at random moments of their processing', async
       objects.map(async (object, index) => {
         await sleep((index * 7919) % 6000);
         const response = await fetch(`${cluster.apiUrl}/api/v1/objects/${object.id}/cancel`, { method: 'POST' });
-        if (response.status === 200) {cancels += 1;}
-        else {refused += 1;} // already completed: a cancel that lost the race
+        if (response.status === 200) {
+          cancels += 1;
+        } else {
+          refused += 1;
+        } // already completed: a cancel that lost the race
       }),
     );
     const settledIn = await waitUntilSettled(cluster, 120_000);

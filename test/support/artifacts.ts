@@ -7,7 +7,9 @@ const s3Config = () => new AppConfig(process.env).s3;
 /** The bytes stored at an s3:// URL, read back through a client of the test's own. */
 export async function readS3(s3Url: string): Promise<Buffer> {
   const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(s3Url);
-  if (!match) {throw new Error(`not an s3 url: ${s3Url}`);}
+  if (!match) {
+    throw new Error(`not an s3 url: ${s3Url}`);
+  }
   const client = createS3Client(s3Config());
   try {
     const response = await client.send(new GetObjectCommand({ Bucket: match[1], Key: match[2] }));

@@ -14,9 +14,13 @@ export function cutAt(bytes: Buffer, offsets: readonly number[]): Buffer[] {
 
 /** `bytes` in chunks of `size` bytes (the last one shorter); one chunk when size is Infinity. */
 export function chunksOf(bytes: Buffer, size: number): Buffer[] {
-  if (!Number.isFinite(size)) {return [bytes];}
+  if (!Number.isFinite(size)) {
+    return [bytes];
+  }
   const chunks: Buffer[] = [];
-  for (let start = 0; start < bytes.length; start += size) {chunks.push(bytes.subarray(start, start + size));}
+  for (let start = 0; start < bytes.length; start += size) {
+    chunks.push(bytes.subarray(start, start + size));
+  }
   return chunks;
 }
 

@@ -2,7 +2,12 @@ const ERROR_SHAPE_KEYS = ['code', 'details', 'error', 'message', 'statusCode'];
 
 /** Asserts the one error shape: the four fields always, details only as an extra, and nothing of the server's insides. */
 export function expectErrorShape(body: Record<string, unknown>, statusCode: number, code?: string): void {
-  expect(body).toMatchObject({ statusCode, error: expect.any(String), message: expect.any(String), code: code ?? expect.stringMatching(/^[a-z_]+$/) });
+  expect(body).toMatchObject({
+    statusCode,
+    error: expect.any(String),
+    message: expect.any(String),
+    code: code ?? expect.stringMatching(/^[a-z_]+$/),
+  });
   expect((body.message as string).length).toBeGreaterThan(0);
   expect(Object.keys(body).filter((key) => !ERROR_SHAPE_KEYS.includes(key))).toEqual([]);
   expect(JSON.stringify(body)).not.toMatch(/\bat .+:\d+:\d+|\.ts:\d+|node_modules|stack/i);

@@ -30,7 +30,10 @@ interface KeyValue {
 interface ExportTraceServiceRequest {
   resourceSpans?: {
     resource?: { attributes?: KeyValue[] };
-    scopeSpans?: { scope?: { name?: string }; spans?: (Omit<ReceivedSpan, 'attributes' | 'scope' | 'resource'> & { attributes?: KeyValue[] })[] }[];
+    scopeSpans?: {
+      scope?: { name?: string };
+      spans?: (Omit<ReceivedSpan, 'attributes' | 'scope' | 'resource'> & { attributes?: KeyValue[] })[];
+    }[];
   }[];
 }
 
@@ -41,11 +44,21 @@ export interface OtlpReceiver {
 }
 
 function valueOf(value: AnyValue): unknown {
-  if (value.stringValue !== undefined) {return value.stringValue;}
-  if (value.intValue !== undefined) {return Number(value.intValue);}
-  if (value.doubleValue !== undefined) {return value.doubleValue;}
-  if (value.boolValue !== undefined) {return value.boolValue;}
-  if (value.arrayValue !== undefined) {return (value.arrayValue.values ?? []).map(valueOf);}
+  if (value.stringValue !== undefined) {
+    return value.stringValue;
+  }
+  if (value.intValue !== undefined) {
+    return Number(value.intValue);
+  }
+  if (value.doubleValue !== undefined) {
+    return value.doubleValue;
+  }
+  if (value.boolValue !== undefined) {
+    return value.boolValue;
+  }
+  if (value.arrayValue !== undefined) {
+    return (value.arrayValue.values ?? []).map(valueOf);
+  }
   return undefined;
 }
 
@@ -68,7 +81,9 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         return;
       }
       const body = Buffer.concat(chunks);
-      const exported = JSON.parse((request.headers['content-encoding'] === 'gzip' ? gunzipSync(body) : body).toString()) as ExportTraceServiceRequest;
+      const exported = JSON.parse(
+        (request.headers['content-encoding'] === 'gzip' ? gunzipSync(body) : body).toString(),
+      ) as ExportTraceServiceRequest;
       for (const { resource, scopeSpans } of exported.resourceSpans ?? []) {
         for (const { scope, spans } of scopeSpans ?? []) {
           for (const span of spans ?? []) {

@@ -65,7 +65,9 @@ export class ResponseContract {
     const method = request.method.toLowerCase();
     const path = request.routeOptions.url === undefined ? undefined : documentPath(request.routeOptions.url);
     const operation = path === undefined ? undefined : this.document.paths[path]?.[method];
-    const contentType = String(reply.getHeader('content-type') ?? '').split(';')[0]!.trim();
+    const contentType = String(reply.getHeader('content-type') ?? '')
+      .split(';')[0]!
+      .trim();
     const text = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : undefined;
     if (!operation) {
       if (status >= 400 && contentType === 'application/json' && text !== undefined) {
@@ -80,12 +82,20 @@ export class ResponseContract {
     }
     if (!documented.content) {
       if (text !== undefined && text.length > 0) {
-        this.violations.push({ request: where, status, problem: `documented without content, answered ${JSON.stringify(text.slice(0, 200))}` });
+        this.violations.push({
+          request: where,
+          status,
+          problem: `documented without content, answered ${JSON.stringify(text.slice(0, 200))}`,
+        });
       }
       return;
     }
     if (!(contentType in documented.content)) {
-      this.violations.push({ request: where, status, problem: `content type '${contentType}' is not documented (${Object.keys(documented.content).join(', ')})` });
+      this.violations.push({
+        request: where,
+        status,
+        problem: `content type '${contentType}' is not documented (${Object.keys(documented.content).join(', ')})`,
+      });
       return;
     }
     if (contentType === 'application/json' && text !== undefined) {
@@ -108,7 +118,11 @@ export class ResponseContract {
       this.validators.set(schemaRef, validator);
     }
     if (!validator(body)) {
-      this.violations.push({ request: where, status, problem: `${this.ajv.errorsText(validator.errors)} in ${JSON.stringify(body).slice(0, 500)}` });
+      this.violations.push({
+        request: where,
+        status,
+        problem: `${this.ajv.errorsText(validator.errors)} in ${JSON.stringify(body).slice(0, 500)}`,
+      });
     }
   }
 }

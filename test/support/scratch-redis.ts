@@ -12,15 +12,21 @@ export class ScratchRedis {
   }
 
   async start(): Promise<void> {
-    const child = spawn('/usr/bin/redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      '/usr/bin/redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     this.child = child;
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     await waitFor(
-      () => /Ready to accept connections/.test(output) || (child.exitCode !== null ? Promise.reject(new Error(`redis-server exited: ${output}`)) : false),
+      () =>
+        /Ready to accept connections/.test(output) ||
+        (child.exitCode !== null ? Promise.reject(new Error(`redis-server exited: ${output}`)) : false),
       { timeoutMs: 20_000, what: `redis-server on port ${this.port} to accept connections` },
     );
   }
@@ -28,7 +34,9 @@ export class ScratchRedis {
   async stop(): Promise<void> {
     const child = this.child;
     this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) {return;}
+    if (!child || child.exitCode !== null || child.signalCode !== null) {
+      return;
+    }
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');
     await exited;

@@ -20,7 +20,10 @@ export const START_LOCAL = join(__dirname, '..', '..', 'scripts', 'start-local.j
  * `cwd`, where it reads a `.env` if there is one: by default this directory, which has none, so a developer's
  * own .env never reaches a test. `script` may be START_LOCAL instead.
  */
-export function spawnService(env: Record<string, string>, { cwd = __dirname, script = MAIN }: { cwd?: string; script?: string } = {}): ServiceProcess {
+export function spawnService(
+  env: Record<string, string>,
+  { cwd = __dirname, script = MAIN }: { cwd?: string; script?: string } = {},
+): ServiceProcess {
   const child = spawn(process.execPath, [script], { cwd, env: { ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -37,7 +40,9 @@ export function spawnService(env: Record<string, string>, { cwd = __dirname, scr
       });
     },
     stop: async (signal = 'SIGTERM') => {
-      if (child.exitCode === null && child.signalCode === null) {child.kill(signal);}
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill(signal);
+      }
       return exited;
     },
   };

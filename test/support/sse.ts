@@ -26,7 +26,9 @@ export async function openSse(url: string, headers: Record<string, string> = {})
   const events: SseEvent[] = [];
   const stream: SseStream = { status: response.status, events, ended: Promise.resolve('completed'), close: () => controller.abort() };
   stream.ended = (async () => {
-    if (!response.body || response.status !== 200) {return 'completed';}
+    if (!response.body || response.status !== 200) {
+      return 'completed';
+    }
     const decoder = new TextDecoder();
     let buffer = '';
     try {
@@ -35,12 +37,16 @@ export async function openSse(url: string, headers: Record<string, string> = {})
         let boundary: number;
         while ((boundary = buffer.indexOf('\n\n')) >= 0) {
           const event = parseBlock(buffer.slice(0, boundary), stream);
-          if (event) {events.push(event);}
+          if (event) {
+            events.push(event);
+          }
           buffer = buffer.slice(boundary + 2);
         }
       }
     } catch (error) {
-      if ((error as Error).name === 'AbortError') {return 'completed';}
+      if ((error as Error).name === 'AbortError') {
+        return 'completed';
+      }
       return 'interrupted';
     }
     return 'completed';
@@ -58,9 +64,13 @@ function parseBlock(block: string, stream: SseStream): SseEvent | undefined {
     const separator = line.indexOf(':');
     const field = line.slice(0, separator);
     const value = line.slice(separator + 1).replace(/^ /, '');
-    if (field === 'data') {event.data = event.data === undefined ? value : `${event.data}\n${value}`;}
-    else if (field === 'event' || field === 'id') {event[field] = value;}
-    else if (field === 'retry') {stream.retry = Number(value);}
+    if (field === 'data') {
+      event.data = event.data === undefined ? value : `${event.data}\n${value}`;
+    } else if (field === 'event' || field === 'id') {
+      event[field] = value;
+    } else if (field === 'retry') {
+      stream.retry = Number(value);
+    }
   }
   return event.data !== undefined || event.comment !== undefined ? event : undefined;
 }

@@ -34,7 +34,9 @@ export class WebhookReceiver {
       }
       record.answeredWith = answer;
       const redirect = answer >= 300 && answer < 400 ? { location: '/redirected' } : {};
-      response.writeHead(answer, { 'content-type': 'text/plain', ...redirect }).end(answer >= 300 ? `refused by the test receiver (${answer})` : 'ok');
+      response
+        .writeHead(answer, { 'content-type': 'text/plain', ...redirect })
+        .end(answer >= 300 ? `refused by the test receiver (${answer})` : 'ok');
     });
   });
 

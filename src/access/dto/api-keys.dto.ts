@@ -35,7 +35,13 @@ export class ApiKeyResponse {
   @ApiProperty({ example: 'billing' }) team!: string;
   @ApiProperty({ type: 'array', items: { type: 'string', enum: [...SCOPES] }, example: ['read', 'write'] }) scopes!: Scope[];
   @ApiProperty({ format: 'date-time', example: '2026-01-01T12:00:00.000Z' }) created_at!: string;
-  @ApiProperty({ type: String, nullable: true, format: 'date-time', example: null, description: 'When it was revoked; null while it works' })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    format: 'date-time',
+    example: null,
+    description: 'When it was revoked; null while it works',
+  })
   revoked_at!: string | null;
 }
 
@@ -52,13 +58,20 @@ export class ApiKeyListResponse {
 }
 
 export class StreamTokenResponse {
-  @ApiProperty({ example: 'opst_3q2-7wD1yW0mZ1cz3WmQ8vX9n0bTqQ4fJ2hS6dLkP1E', description: 'Opens this object\'s progress stream as ?access_token=…' })
+  @ApiProperty({
+    example: 'opst_3q2-7wD1yW0mZ1cz3WmQ8vX9n0bTqQ4fJ2hS6dLkP1E',
+    description: "Opens this object's progress stream as ?access_token=…",
+  })
   token!: string;
-  @ApiProperty({ format: 'date-time', example: '2026-01-01T12:05:00.000Z', description: 'Until when it opens new connections (STREAM_TOKEN_TTL_SECONDS after issue)' })
+  @ApiProperty({
+    format: 'date-time',
+    example: '2026-01-01T12:05:00.000Z',
+    description: 'Until when it opens new connections (STREAM_TOKEN_TTL_SECONDS after issue)',
+  })
   expires_at!: string;
   @ApiProperty({
     example: '/api/v1/progress/550e8400-e29b-41d4-a716-446655440000/stream?access_token=opst_3q2-7wD1yW0mZ1cz3WmQ8vX9n0bTqQ4fJ2hS6dLkP1E',
-    description: 'The stream\'s path with the token, for new EventSource(…)',
+    description: "The stream's path with the token, for new EventSource(…)",
   })
   stream_url!: string;
 }

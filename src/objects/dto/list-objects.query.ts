@@ -21,7 +21,10 @@ export class ListObjectsQuery extends ObjectFilterFields {
   @IsISO8601({ strict: true })
   created_before?: string;
 
-  @ApiPropertyOptional({ description: 'next_cursor of the previous page', example: 'WyIyMDI2LTAxLTAxVDEyOjAwOjAwLjAwMFoiLCI1NTBlODQwMC1lMjliLTQxZDQtYTcxNi00NDY2NTU0NDAwMDAiXQ' })
+  @ApiPropertyOptional({
+    description: 'next_cursor of the previous page',
+    example: 'WyIyMDI2LTAxLTAxVDEyOjAwOjAwLjAwMFoiLCI1NTBlODQwMC1lMjliLTQxZDQtYTcxNi00NDY2NTU0NDAwMDAiXQ',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(200)
@@ -38,13 +41,19 @@ export class ListObjectsQuery extends ObjectFilterFields {
 
 export class RetryQuery {
   // A boolean in the contract (a query string carries it as `true` or `false`); the TypeScript type stays a string so no implicit conversion turns 'false' into true.
-  @ApiPropertyOptional({ description: 'Rerun every operation, not only those that did not complete', type: 'boolean', default: false, example: true })
+  @ApiPropertyOptional({
+    description: 'Rerun every operation, not only those that did not complete',
+    type: 'boolean',
+    default: false,
+    example: true,
+  })
   @IsOptional()
   @IsIn(['true', 'false'])
   from_scratch?: 'true' | 'false';
 
   @ApiPropertyOptional({
-    description: 'Rerun this operation and every later one in the plan; earlier results are kept, later ones replaced. Not with from_scratch.',
+    description:
+      'Rerun this operation and every later one in the plan; earlier results are kept, later ones replaced. Not with from_scratch.',
     enum: DOCUMENTED_OPERATIONS,
     example: 'transform',
   })

@@ -30,24 +30,37 @@ export class ObjectFilterFields {
   @IsIn(FAILURE_CODES)
   error_code?: string;
 
-  @ApiPropertyOptional({ description: 'Failed objects whose error_fingerprint is this (16 hex digits): the same cause of failure', example: '3f2a9c0d1b4e5f67' })
+  @ApiPropertyOptional({
+    description: 'Failed objects whose error_fingerprint is this (16 hex digits): the same cause of failure',
+    example: '3f2a9c0d1b4e5f67',
+  })
   @IsOptional()
   @Matches(/^[0-9a-f]{16}$/, { message: 'error_fingerprint must be 16 lowercase hex digits' })
   error_fingerprint?: string;
 
-  @ApiPropertyOptional({ description: 'Failed at or after (ISO 8601); only failed objects', format: 'date-time', example: '2026-01-01T00:00:00Z' })
+  @ApiPropertyOptional({
+    description: 'Failed at or after (ISO 8601); only failed objects',
+    format: 'date-time',
+    example: '2026-01-01T00:00:00Z',
+  })
   @IsOptional()
   @IsISO8601({ strict: true })
   failed_after?: string;
 
-  @ApiPropertyOptional({ description: 'Failed before (ISO 8601); only failed objects', format: 'date-time', example: '2026-02-01T00:00:00Z' })
+  @ApiPropertyOptional({
+    description: 'Failed before (ISO 8601); only failed objects',
+    format: 'date-time',
+    example: '2026-02-01T00:00:00Z',
+  })
   @IsOptional()
   @IsISO8601({ strict: true })
   failed_before?: string;
-
 }
 
-export type SharedFilter = Pick<ObjectListFilter, 'identifierPrefix' | 'operation' | 'errorCode' | 'errorFingerprint' | 'failedAfter' | 'failedBefore'>;
+export type SharedFilter = Pick<
+  ObjectListFilter,
+  'identifierPrefix' | 'operation' | 'errorCode' | 'errorFingerprint' | 'failedAfter' | 'failedBefore'
+>;
 
 /** The repository's filter for these fields, its instants checked as the list's are. */
 export function sharedFilterOf(fields: ObjectFilterFields): SharedFilter {

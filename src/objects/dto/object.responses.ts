@@ -10,8 +10,13 @@ export class OperationStatusResponse {
   @ApiProperty({ type: String, nullable: true, format: 'date-time', example: '2026-01-01T12:00:00.345Z' }) finished_at!: string | null;
   @ApiProperty({ type: Number, nullable: true, example: 225 }) duration_ms!: number | null;
   @ApiProperty({ example: 1 }) attempts!: number;
-  @ApiProperty({ type: String, nullable: true, example: null, description: 'Why the operation failed; null unless it did' }) error!: string | null;
-  @ApiPropertyOptional({ type: [String], description: 'Further files the operation wrote', example: ['s3://object-artifacts/object-123/thumbnail/100x100.webp'] })
+  @ApiProperty({ type: String, nullable: true, example: null, description: 'Why the operation failed; null unless it did' }) error!:
+    string | null;
+  @ApiPropertyOptional({
+    type: [String],
+    description: 'Further files the operation wrote',
+    example: ['s3://object-artifacts/object-123/thumbnail/100x100.webp'],
+  })
   files?: string[];
 }
 
@@ -27,7 +32,8 @@ export class ObjectSourceResponse {
   @ApiProperty({ example: '0a3f5c1e9b7d2f4a6c8e0b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7d9f1a' }) sha256!: string;
   @ApiPropertyOptional({
     example: 's3://object-artifacts/object-123/source/upload.csv',
-    description: 'Where the source is stored (an upload, or a payload over PAYLOAD_INLINE_MAX_BYTES); absent for a payload kept with the object',
+    description:
+      'Where the source is stored (an upload, or a payload over PAYLOAD_INLINE_MAX_BYTES); absent for a payload kept with the object',
   })
   s3_url?: string;
   @ApiPropertyOptional({ description: 'The uploaded file name, for multipart uploads', example: 'customers.csv' }) filename?: string;
@@ -52,17 +58,42 @@ export class ProgressResponse {
         attempts: 1,
         error: null,
       },
-      transform: { completed: false, s3_url: null, started_at: '2026-01-01T12:00:00.350Z', finished_at: null, duration_ms: null, attempts: 1, error: null },
+      transform: {
+        completed: false,
+        s3_url: null,
+        started_at: '2026-01-01T12:00:00.350Z',
+        finished_at: null,
+        duration_ms: null,
+        attempts: 1,
+        error: null,
+      },
     },
   })
   operations_status!: Record<string, OperationStatusResponse>;
-  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' }, example: { validate: 's3://object-artifacts/object-123/validate_result.json' } })
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    example: { validate: 's3://object-artifacts/object-123/validate_result.json' },
+  })
   s3_artifacts!: Record<string, string>;
-  @ApiProperty({ type: String, nullable: true, example: null, description: 'Why the object failed, in words a user can act on; null unless it did' })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: null,
+    description: 'Why the object failed, in words a user can act on; null unless it did',
+  })
   error_message!: string | null;
 }
 
-export const WAIT_REASONS = ['paused', 'no_workers', 'global_limit', 'higher_priority', 'earlier_submissions', 'retry_backoff', 'not_in_queue'] as const;
+export const WAIT_REASONS = [
+  'paused',
+  'no_workers',
+  'global_limit',
+  'higher_priority',
+  'earlier_submissions',
+  'retry_backoff',
+  'not_in_queue',
+] as const;
 export type WaitReason = (typeof WAIT_REASONS)[number];
 
 export class WaitingResponse {
@@ -70,7 +101,8 @@ export class WaitingResponse {
     type: Number,
     nullable: true,
     example: 4,
-    description: 'Its place among the jobs waiting to start, across all teams (the queue is shared): 1 starts next. Null when its job is not waiting to start (a retry backoff, or no job)',
+    description:
+      'Its place among the jobs waiting to start, across all teams (the queue is shared): 1 starts next. Null when its job is not waiting to start (a retry backoff, or no job)',
   })
   position!: number | null;
   @ApiProperty({ type: Number, nullable: true, example: 2, description: 'How many of the jobs ahead of it have a higher priority' })
@@ -89,10 +121,16 @@ export class WaitingResponse {
     type: Number,
     nullable: true,
     example: 12.5,
-    description: 'Rough seconds until it starts, from recent operation durations, the jobs ahead and MAX_PARALLEL_WORKERS; null while paused, without workers or without history',
+    description:
+      'Rough seconds until it starts, from recent operation durations, the jobs ahead and MAX_PARALLEL_WORKERS; null while paused, without workers or without history',
   })
   estimated_start_seconds!: number | null;
-  @ApiProperty({ type: Number, nullable: true, example: 3.2, description: 'Rough seconds its remaining operations take, from their recent mean durations; null without history for one of them' })
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    example: 3.2,
+    description: 'Rough seconds its remaining operations take, from their recent mean durations; null without history for one of them',
+  })
   estimated_run_seconds!: number | null;
   @ApiProperty({ example: 100, description: 'How many recently completed objects the estimates come from' })
   estimate_sample_size!: number;
@@ -116,16 +154,26 @@ export class ObjectResponse extends ProgressResponse {
     type: String,
     nullable: true,
     example: null,
-    description: 'Why a failed object failed: invalid_content (its content), budget_exceeded (an operation\'s time or memory), operation_failed (anything else, after every attempt)',
+    description:
+      "Why a failed object failed: invalid_content (its content), budget_exceeded (an operation's time or memory), operation_failed (anything else, after every attempt)",
   })
   error_code!: string | null;
-  @ApiProperty({ type: String, nullable: true, example: null, description: 'The same for failures of the same cause (error_code and message without numbers and ids): filter and retry by it' })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: null,
+    description: 'The same for failures of the same cause (error_code and message without numbers and ids): filter and retry by it',
+  })
   error_fingerprint!: string | null;
   @ApiProperty({ type: [String], example: ['validate', 'transform', 'analyze'] }) operations!: string[];
   @ApiProperty({ type: [String], example: ['validate', 'transform', 'enrich', 'analyze'] }) plan!: string[];
   @ApiProperty({ type: String, nullable: true, example: `${OBJECT_ID}.1`, description: 'Queue job id' }) task_id!: string | null;
   // OpenAPI 3.0 cannot make a $ref nullable in place (`nullable` beside `allOf` leaves the $ref refusing null): null is a branch of its own.
-  @ApiProperty({ oneOf: [{ $ref: getSchemaPath(ObjectSourceResponse) }, { type: 'object', nullable: true, enum: [null], example: null }], example: null, description: 'The stored content; null when the object has none' })
+  @ApiProperty({
+    oneOf: [{ $ref: getSchemaPath(ObjectSourceResponse) }, { type: 'object', nullable: true, enum: [null], example: null }],
+    example: null,
+    description: 'The stored content; null when the object has none',
+  })
   source!: ObjectSourceResponse | null;
   @ApiProperty({ type: 'object', additionalProperties: true, example: { source: 'crm' } }) metadata!: Record<string, unknown>;
   @ApiProperty({ type: 'object', additionalProperties: true, example: { export: { format: 'csv' } } }) options!: Record<string, unknown>;
@@ -154,7 +202,8 @@ export class ArtifactResponse {
   @ApiProperty({ example: 's3://object-artifacts/object-123/validate_result.json' }) s3_url!: string;
   @ApiProperty({
     description: 'Presigned GET URL',
-    example: 'https://object-artifacts.s3.us-east-1.amazonaws.com/object-123/validate_result.json?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=3600&X-Amz-Signature=…',
+    example:
+      'https://object-artifacts.s3.us-east-1.amazonaws.com/object-123/validate_result.json?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=3600&X-Amz-Signature=…',
   })
   url!: string;
   @ApiProperty({ format: 'date-time', example: '2026-01-01T13:00:00.000Z' }) expires_at!: string;

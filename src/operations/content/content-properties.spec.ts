@@ -23,7 +23,9 @@ const json = fc.jsonValue({ maxDepth: 4 });
 
 async function collect<T, R>(items: AsyncIterable<T>, pick: (item: T) => R): Promise<R[]> {
   const out: R[] = [];
-  for await (const item of items) {out.push(pick(item));}
+  for await (const item of items) {
+    out.push(pick(item));
+  }
   return out;
 }
 
@@ -65,8 +67,14 @@ describe('parsers agree with a reference on random valid content in random chunk
 
   it('CSV: csv-parse/sync of the whole text, typed by inferScalar', async () => {
     const cell = fc.string({ unit: fc.constantFrom('a', 'b', '1', '-', '.', ' ', ',', '"', '\n', 'é'), maxLength: 6 });
-    const table = fc.integer({ min: 2, max: 5 }).chain((width) => fc.array(fc.array(cell, { minLength: width, maxLength: width }), { minLength: 1, maxLength: 20 }));
-    const dialect = (width: number): CsvDialect => ({ delimiter: ',', header: false, columns: Array.from({ length: width }, (_, index) => `c${index}`) });
+    const table = fc
+      .integer({ min: 2, max: 5 })
+      .chain((width) => fc.array(fc.array(cell, { minLength: width, maxLength: width }), { minLength: 1, maxLength: 20 }));
+    const dialect = (width: number): CsvDialect => ({
+      delimiter: ',',
+      header: false,
+      columns: Array.from({ length: width }, (_, index) => `c${index}`),
+    });
     const quoted = (value: string) => (/[",\n]|^$/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);
     await fc.assert(
       fc.asyncProperty(table, fc.constantFrom('\n', '\r\n'), cuts, async (rows, newline, at) => {
@@ -118,11 +126,15 @@ describe('random invalid content fails validate with a position, never with an e
 
   /** Valid text with one character inserted, replaced or removed at a random place. */
   const mutated = (valid: fc.Arbitrary<string>, alphabet: string[]) =>
-    fc.tuple(valid, fc.nat(), fc.constantFrom(...alphabet), fc.constantFrom('insert', 'replace', 'remove')).map(([text, position, character, how]) => {
-      const index = text.length === 0 ? 0 : position % text.length;
-      if (how === 'remove') {return text.slice(0, index) + text.slice(index + 1);}
-      return text.slice(0, index) + character + text.slice(how === 'replace' ? index + 1 : index);
-    });
+    fc
+      .tuple(valid, fc.nat(), fc.constantFrom(...alphabet), fc.constantFrom('insert', 'replace', 'remove'))
+      .map(([text, position, character, how]) => {
+        const index = text.length === 0 ? 0 : position % text.length;
+        if (how === 'remove') {
+          return text.slice(0, index) + text.slice(index + 1);
+        }
+        return text.slice(0, index) + character + text.slice(how === 'replace' ? index + 1 : index);
+      });
 
   const SYNTAX = ['{', '}', '[', ']', '"', ',', ':', '\\', 'x', '1', '\n', ' '];
 

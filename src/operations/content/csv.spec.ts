@@ -61,10 +61,14 @@ describe('csvRecords', () => {
   const records = async (text: string | Buffer, chunkSize = 3) => {
     const bytes = Buffer.from(text);
     const chunks = [];
-    for (let start = 0; start < bytes.length; start += chunkSize) {chunks.push(bytes.subarray(start, start + chunkSize));}
+    for (let start = 0; start < bytes.length; start += chunkSize) {
+      chunks.push(bytes.subarray(start, start + chunkSize));
+    }
     const dialect = sniffCsvDialect(bytes.toString());
     const out = [];
-    for await (const record of csvRecords(Readable.from(chunks), dialect)) {out.push(record);}
+    for await (const record of csvRecords(Readable.from(chunks), dialect)) {
+      out.push(record);
+    }
     return out;
   };
 
@@ -88,7 +92,9 @@ describe('csvRecords', () => {
     const dialect = sniffCsvDialect(`"${long.slice(0, 65_000)}`);
     expect(dialect.columns).toEqual([]);
     const out = [];
-    for await (const { record } of csvRecords(Readable.from([Buffer.from(`"${long}",1\ny,2\n`)]), dialect)) {out.push(record);}
+    for await (const { record } of csvRecords(Readable.from([Buffer.from(`"${long}",1\ny,2\n`)]), dialect)) {
+      out.push(record);
+    }
     expect(out).toEqual([
       { column_1: long, column_2: 1 },
       { column_1: 'y', column_2: 2 },
@@ -96,7 +102,9 @@ describe('csvRecords', () => {
   });
 
   it('names the line of a ragged row', async () => {
-    await expect(records('a,b\n1,2\n3\n')).rejects.toThrow(new ContentError('Invalid CSV at line 3: the row has 1 field(s), expected 2 like the first row'));
+    await expect(records('a,b\n1,2\n3\n')).rejects.toThrow(
+      new ContentError('Invalid CSV at line 3: the row has 1 field(s), expected 2 like the first row'),
+    );
   });
 
   it('names the line of a bad quote', async () => {
@@ -112,7 +120,9 @@ describe('CsvScanner', () => {
   const scan = (text: string, delimiter = ',', chunkSize = 7) => {
     const bytes = Buffer.from(text);
     const scanner = new CsvScanner({ delimiter, header: false, columns: [] });
-    for (let start = 0; start < bytes.length; start += chunkSize) {scanner.write(bytes.subarray(start, start + chunkSize));}
+    for (let start = 0; start < bytes.length; start += chunkSize) {
+      scanner.write(bytes.subarray(start, start + chunkSize));
+    }
     return scanner.end();
   };
   const parsed = (text: string, delimiter = ',') => {
@@ -138,13 +148,15 @@ describe('CsvScanner', () => {
 
   it('never accepts what csv-parse refuses, and counts as csv-parse does (random CSV, random chunks)', () => {
     let seed = 7;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
     const alphabet = ['a', 'b', ',', ',', '"', '"', '\n', '\n', ' ', ';', '\r', 'é'];
     let accepted = 0;
     for (let run = 0; run < 40000; run++) {
       const length = 1 + Math.floor(random() * 24);
       let text = '';
-      for (let index = 0; index < length; index++) {text += alphabet[Math.floor(random() * alphabet.length)];}
+      for (let index = 0; index < length; index++) {
+        text += alphabet[Math.floor(random() * alphabet.length)];
+      }
       const rows = scan(text, ',', 3 + Math.floor(random() * 6));
       if (rows !== undefined) {
         accepted++;

@@ -23,13 +23,19 @@ const INTEGER = /^-?\d+$/;
  * everything else is the string itself.
  */
 export function inferScalar(cell: string): string | number | boolean | null {
-  if (cell === '') {return null;}
+  if (cell === '') {
+    return null;
+  }
   // Called for every cell of large files: cheap character tests first, the regular expressions only for what can be a number.
   const first = cell.charCodeAt(0);
   if (cell.length === 4 || cell.length === 5) {
     const lower = cell.toLowerCase();
-    if (lower === 'true') {return true;}
-    if (lower === 'false') {return false;}
+    if (lower === 'true') {
+      return true;
+    }
+    if (lower === 'false') {
+      return false;
+    }
   }
   if (((first >= 48 && first <= 57) || first === 45) && NUMBER.test(cell)) {
     const value = Number(cell);
@@ -52,7 +58,9 @@ export function sniffCsvDialect(sample: string): CsvDialect {
   let best: { delimiter: string; rows: string[][]; score: number[] } | undefined;
   for (const delimiter of CSV_DELIMITERS) {
     const rows = sampleRows(text, delimiter);
-    if (!rows) {continue;}
+    if (!rows) {
+      continue;
+    }
     const widths = rows.map((row) => row.length);
     const mode = modeOf(widths);
     const consistent = widths.filter((width) => width === mode).length / Math.max(widths.length, 1);
@@ -94,13 +102,17 @@ function modeOf(values: number[]): number {
 function compareScores(a: number[], b: number[]): number {
   for (const [index, value] of a.entries()) {
     const difference = value - (b[index] ?? 0);
-    if (difference !== 0) {return difference;}
+    if (difference !== 0) {
+      return difference;
+    }
   }
   return 0;
 }
 
 function looksLikeHeader(row: string[]): boolean {
-  if (row.length === 0) {return false;}
+  if (row.length === 0) {
+    return false;
+  }
   const cells = row.map((cell) => cell.trim());
   return cells.every((cell) => cell !== '' && typeof inferScalar(cell) === 'string') && new Set(cells).size === cells.length;
 }
@@ -136,7 +148,9 @@ export async function* csvRecords(stream: Readable, dialect: CsvDialect): AsyncG
       for (const { record, info } of rows) {
         if (first) {
           first = false;
-          if (dialect.header) {continue;}
+          if (dialect.header) {
+            continue;
+          }
         }
         yield { record: typedRecord(dialect.columns, record), line: info.lines };
       }
@@ -159,16 +173,24 @@ export async function* csvRecordBatches(stream: Readable, dialect: CsvDialect): 
     for (const row of rows) {
       if (first) {
         first = false;
-        if (dialect.header) {continue;}
+        if (dialect.header) {
+          continue;
+        }
       }
       records.push(typedRecord(dialect.columns, row));
     }
-    if (records.length > 0) {yield records;}
+    if (records.length > 0) {
+      yield records;
+    }
   }
 }
 
 /** Parses a whole CSV stream as strictly as `csvRecords` and counts its records, without typing them. */
-export async function countCsvRecords(stream: Readable, dialect: CsvDialect, onBatch?: (records: number) => Promise<void>): Promise<number> {
+export async function countCsvRecords(
+  stream: Readable,
+  dialect: CsvDialect,
+  onBatch?: (records: number) => Promise<void>,
+): Promise<number> {
   let rows = 0;
   const records = () => (dialect.header ? Math.max(rows - 1, 0) : rows);
   for await (const batch of csvRowBatches(stream, dialect)) {
@@ -216,18 +238,26 @@ export class CsvScanner {
 
   /** False once it has given up. */
   write(chunk: Buffer): boolean {
-    if (this.gaveUp) {return false;}
+    if (this.gaveUp) {
+      return false;
+    }
     let start = 0;
     if (!this.started) {
       this.started = true;
-      if (chunk.length < 3) {return this.giveUp();}
-      if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) {start = 3;}
+      if (chunk.length < 3) {
+        return this.giveUp();
+      }
+      if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) {
+        start = 3;
+      }
     }
     const delimiter = this.delimiter;
     let { state, fields, lineHasContent, quotedEmpty } = this;
     for (let index = start; index < chunk.length; index++) {
       const byte = chunk[index];
-      if (byte === CARRIAGE_RETURN) {return this.giveUp();}
+      if (byte === CARRIAGE_RETURN) {
+        return this.giveUp();
+      }
       switch (state) {
         case ScanState.FieldStart:
           if (byte === QUOTE) {
@@ -239,7 +269,9 @@ export class CsvScanner {
             lineHasContent = true;
           } else if (byte === NEWLINE) {
             if (lineHasContent) {
-              if (!this.endRecord(fields + 1)) {return false;}
+              if (!this.endRecord(fields + 1)) {
+                return false;
+              }
               fields = 0;
               lineHasContent = false;
             }
@@ -253,7 +285,9 @@ export class CsvScanner {
             fields++;
             state = ScanState.FieldStart;
           } else if (byte === NEWLINE) {
-            if (!this.endRecord(fields + 1)) {return false;}
+            if (!this.endRecord(fields + 1)) {
+              return false;
+            }
             fields = 0;
             lineHasContent = false;
             state = ScanState.FieldStart;
@@ -262,8 +296,11 @@ export class CsvScanner {
           }
           break;
         case ScanState.Quoted:
-          if (byte === QUOTE) {state = ScanState.QuoteInQuoted;}
-          else {quotedEmpty = false;}
+          if (byte === QUOTE) {
+            state = ScanState.QuoteInQuoted;
+          } else {
+            quotedEmpty = false;
+          }
           break;
         case ScanState.QuoteInQuoted:
           if (byte === QUOTE) {
@@ -274,8 +311,12 @@ export class CsvScanner {
             state = ScanState.FieldStart;
           } else if (byte === NEWLINE) {
             // A line of one empty quoted field: csv-parse's empty-line rules are not worth guessing.
-            if (fields === 0 && quotedEmpty) {return this.giveUp();}
-            if (!this.endRecord(fields + 1)) {return false;}
+            if (fields === 0 && quotedEmpty) {
+              return this.giveUp();
+            }
+            if (!this.endRecord(fields + 1)) {
+              return false;
+            }
             fields = 0;
             lineHasContent = false;
             state = ScanState.FieldStart;
@@ -291,12 +332,16 @@ export class CsvScanner {
 
   /** The records (a header row included), or undefined when csv-parse must decide. */
   end(): CsvScan {
-    if (this.gaveUp || !this.started) {return undefined;}
+    if (this.gaveUp || !this.started) {
+      return undefined;
+    }
     switch (this.state) {
       case ScanState.Quoted:
         return undefined;
       case ScanState.QuoteInQuoted:
-        if (this.fields === 0 && this.quotedEmpty) {return undefined;}
+        if (this.fields === 0 && this.quotedEmpty) {
+          return undefined;
+        }
         return this.endRecord(this.fields + 1) ? this.rows : undefined;
       case ScanState.Unquoted:
         return this.endRecord(this.fields + 1) ? this.rows : undefined;
@@ -306,8 +351,11 @@ export class CsvScanner {
   }
 
   private endRecord(fields: number): boolean {
-    if (this.width === -1) {this.width = fields;}
-    else if (fields !== this.width) {return this.giveUp();}
+    if (this.width === -1) {
+      this.width = fields;
+    } else if (fields !== this.width) {
+      return this.giveUp();
+    }
     this.rows++;
     return true;
   }
@@ -333,14 +381,18 @@ export async function checkCsvRecords(
   try {
     for await (const chunk of stream) {
       // After giving up, the rest is still read: the caller measures (hashes) the stream as it goes.
-      if (scanning) {scanning = scanner.write(chunk as Buffer);}
+      if (scanning) {
+        scanning = scanner.write(chunk as Buffer);
+      }
       await onProgress?.(0);
     }
   } finally {
     stream.destroy();
   }
   const rows = scanner.end();
-  if (rows !== undefined) {return dialect.header ? Math.max(rows - 1, 0) : rows;}
+  if (rows !== undefined) {
+    return dialect.header ? Math.max(rows - 1, 0) : rows;
+  }
   return countCsvRecords(await reopen(), dialect, onProgress);
 }
 
@@ -367,8 +419,11 @@ function typedRecord(columns: string[], row: string[]): JsonRecord {
     const column = columns[index] ?? `column_${index + 1}`;
     const value = inferScalar(row[index] ?? '');
     // An assignment to __proto__ would set the prototype and lose the field: it is defined as an own property, as JSON.parse does.
-    if (column === '__proto__') {Object.defineProperty(typed, column, { value, enumerable: true, writable: true, configurable: true });}
-    else {typed[column] = value;}
+    if (column === '__proto__') {
+      Object.defineProperty(typed, column, { value, enumerable: true, writable: true, configurable: true });
+    } else {
+      typed[column] = value;
+    }
   }
   return typed;
 }
@@ -395,16 +450,24 @@ export async function* readableBatches<T>(stream: Readable): AsyncGenerator<T[]>
   stream.on('error', onError);
   try {
     for (;;) {
-      if (failure !== undefined) {throw failure;}
+      if (failure !== undefined) {
+        throw failure;
+      }
       const batch: T[] = [];
       let item: T | null;
-      while ((item = stream.read() as T | null) !== null) {batch.push(item);}
+      while ((item = stream.read() as T | null) !== null) {
+        batch.push(item);
+      }
       if (batch.length > 0) {
         yield batch;
         continue;
       }
-      if (stream.readableEnded) {return;}
-      if (stream.destroyed) {throw failure ?? new Error('the stream was destroyed before it ended');}
+      if (stream.readableEnded) {
+        return;
+      }
+      if (stream.destroyed) {
+        throw failure ?? new Error('the stream was destroyed before it ended');
+      }
       await new Promise<void>((resolve) => (wake = resolve));
       wake = undefined;
     }

@@ -4,9 +4,17 @@ import { FieldStatistics, RecordStatistics } from './field-statistics';
 describe('FieldStatistics', () => {
   it('counts values by their JSON text, numbers and strings alike', () => {
     const statistics = new FieldStatistics(() => 0.5);
-    for (const value of [1, 1, '1', 2.5, true, 'x', null, { a: 1 }, { a: 1 }]) {statistics.add(value);}
+    for (const value of [1, 1, '1', 2.5, true, 'x', null, { a: 1 }, { a: 1 }]) {
+      statistics.add(value);
+    }
     const summary = statistics.summary();
-    expect(summary).toMatchObject({ count: 9, nulls: 1, distinct: 5, distinct_exact: true, types: { integer: 2, string: 2, number: 1, boolean: 1, null: 1, object: 2 } });
+    expect(summary).toMatchObject({
+      count: 9,
+      nulls: 1,
+      distinct: 5,
+      distinct_exact: true,
+      types: { integer: 2, string: 2, number: 1, boolean: 1, null: 1, object: 2 },
+    });
     expect(summary.top_values).toEqual([
       { value: '1', count: 3 },
       { value: '{"a":1}', count: 2 },
@@ -19,8 +27,12 @@ describe('FieldStatistics', () => {
 
   it('stops counting new values after 10,000 distinct ones, numbers and strings together', () => {
     const statistics = new FieldStatistics();
-    for (let index = 0; index < 6000; index++) {statistics.add(index);}
-    for (let index = 0; index < 6000; index++) {statistics.add(`s${index}`);}
+    for (let index = 0; index < 6000; index++) {
+      statistics.add(index);
+    }
+    for (let index = 0; index < 6000; index++) {
+      statistics.add(`s${index}`);
+    }
     statistics.add(0);
     const summary = statistics.summary();
     expect(summary).toMatchObject({ count: 12001, distinct: 10000, distinct_exact: false });
@@ -30,7 +42,9 @@ describe('FieldStatistics', () => {
   it(`counts values by their first ${MAX_VALUE_CHARACTERS} characters, and then says the distinct count is not exact`, () => {
     const statistics = new FieldStatistics();
     const long = 'x'.repeat(MAX_VALUE_CHARACTERS);
-    for (const value of [`${long}1`, `${long}2`, 'short']) {statistics.add(value);}
+    for (const value of [`${long}1`, `${long}2`, 'short']) {
+      statistics.add(value);
+    }
     expect(statistics.summary()).toMatchObject({
       distinct: 2,
       distinct_exact: false,
@@ -45,7 +59,9 @@ describe('FieldStatistics', () => {
 describe('RecordStatistics', () => {
   it('gathers every field in the order it first appears, a record without it counting as null', () => {
     const statistics = new RecordStatistics();
-    for (const record of [{ a: 1 }, { a: 2, b: 'x' }, { b: 'y' }]) {statistics.add(record);}
+    for (const record of [{ a: 1 }, { a: 2, b: 'x' }, { b: 'y' }]) {
+      statistics.add(record);
+    }
     const summary = statistics.summary();
     expect(summary.record_count).toBe(3);
     expect(Object.keys(summary.fields)).toEqual(['a', 'b']);
@@ -56,7 +72,9 @@ describe('RecordStatistics', () => {
   it('gives each field its nulls for the records without it, before and after it appears', () => {
     const statistics = new RecordStatistics(['seeded']);
     const records = Array.from({ length: 600 }, (_, index) => ({ [`k${index}`]: index, shared: index % 2 === 0 ? 'even' : null }));
-    for (const record of records) {statistics.add(record);}
+    for (const record of records) {
+      statistics.add(record);
+    }
     const summary = statistics.summary();
     expect(Object.keys(summary.fields).slice(0, 3)).toEqual(['seeded', 'k0', 'shared']);
     expect(summary.fields.seeded).toMatchObject({ count: 600, nulls: 600, types: { null: 600 } });
@@ -66,7 +84,9 @@ describe('RecordStatistics', () => {
 
   it(`follows at most ${MAX_FIELDS} fields and says the summary is truncated`, () => {
     const statistics = new RecordStatistics();
-    for (let index = 0; index < MAX_FIELDS + 10; index++) {statistics.add({ [`k${index}`]: 1 });}
+    for (let index = 0; index < MAX_FIELDS + 10; index++) {
+      statistics.add({ [`k${index}`]: 1 });
+    }
     const summary = statistics.summary();
     expect(Object.keys(summary.fields)).toHaveLength(MAX_FIELDS);
     expect(summary.truncated).toEqual({ field_limit: MAX_FIELDS });

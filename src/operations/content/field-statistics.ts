@@ -65,7 +65,9 @@ export class FieldStatistics {
     }
     if (typeof value === 'number') {
       this.countNumber(value);
-      if (Number.isFinite(value)) {this.addNumber(value);}
+      if (Number.isFinite(value)) {
+        this.addNumber(value);
+      }
     } else {
       this.countValue(typeof value === 'string' ? value : typeof value === 'boolean' ? String(value) : JSON.stringify(value));
     }
@@ -80,7 +82,9 @@ export class FieldStatistics {
   addNulls(count: number): void {
     this.count += count;
     this.nulls += count;
-    if (count > 0) {this.types.null = (this.types.null ?? 0) + count;}
+    if (count > 0) {
+      this.types.null = (this.types.null ?? 0) + count;
+    }
   }
 
   summary(): FieldSummary {
@@ -184,7 +188,9 @@ export class RecordStatistics {
   records = 0;
 
   constructor(names: readonly string[] = []) {
-    for (const name of names) {this.track(name);}
+    for (const name of names) {
+      this.track(name);
+    }
   }
 
   add(record: Record<string, unknown>): void {
@@ -219,7 +225,9 @@ export class RecordStatistics {
 
 /** Linear interpolation between closest ranks. */
 export function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) {return NaN;}
+  if (sorted.length === 0) {
+    return NaN;
+  }
   const position = (sorted.length - 1) * q;
   const lower = Math.floor(position);
   const upper = Math.ceil(position);

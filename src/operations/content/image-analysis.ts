@@ -35,8 +35,12 @@ export async function analyzeImage(path: string): Promise<ImageAnalysis> {
   const buckets = new Uint32Array(4096);
   let counted = 0;
   for (let offset = 0; offset < data.length; offset += channels) {
-    for (const [channel, histogram] of histograms.entries()) {countAt(histogram, data.readUInt8(offset + channel));}
-    if (channels === 4 && data.readUInt8(offset + 3) < 128) {continue;}
+    for (const [channel, histogram] of histograms.entries()) {
+      countAt(histogram, data.readUInt8(offset + channel));
+    }
+    if (channels === 4 && data.readUInt8(offset + 3) < 128) {
+      continue;
+    }
     const first = data.readUInt8(offset);
     const [r, g, b] = channels >= 3 ? [first, data.readUInt8(offset + 1), data.readUInt8(offset + 2)] : [first, first, first];
     countAt(buckets, ((r >> 4) << 8) | ((g >> 4) << 4) | (b >> 4));

@@ -45,7 +45,10 @@ export async function checkImage(path: string, maxPixels: number): Promise<Metad
     // over every pixel, which cost about three times the decode itself and nothing used.
     await sharp(path, { limitInputPixels: maxPixels, failOn: 'warning' })
       .extract({ left: 0, top: 0, width, height })
-      .resize(Math.max(1, Math.round(width / CHECK_SUBSAMPLE)), Math.max(1, Math.round(height / CHECK_SUBSAMPLE)), { fit: 'fill', kernel: 'nearest' })
+      .resize(Math.max(1, Math.round(width / CHECK_SUBSAMPLE)), Math.max(1, Math.round(height / CHECK_SUBSAMPLE)), {
+        fit: 'fill',
+        kernel: 'nearest',
+      })
       .raw()
       .toBuffer();
   } catch (error) {
@@ -105,7 +108,8 @@ export async function checkImageFitted(
 
 /** The box of `sizes` that keeps the most of an image of this (oriented) size: every other box's thumbnail fits inside its thumbnail. */
 export function largestBox(sizes: readonly (readonly [number, number])[], width?: number, height?: number): readonly [number, number] {
-  const scale = ([boxWidth, boxHeight]: readonly [number, number]) => (width && height ? Math.min(boxWidth / width, boxHeight / height) : boxWidth * boxHeight);
+  const scale = ([boxWidth, boxHeight]: readonly [number, number]) =>
+    width && height ? Math.min(boxWidth / width, boxHeight / height) : boxWidth * boxHeight;
   return sizes.reduce((best, size) => (scale(size) > scale(best) ? size : best));
 }
 

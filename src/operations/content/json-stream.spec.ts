@@ -6,7 +6,9 @@ const stream = (text: string) => Readable.from([Buffer.from(text)]);
 describe('jsonItems', () => {
   it('streams the elements of a top-level array', async () => {
     const items = [];
-    for await (const item of jsonItems(stream('[{"a":1},[2],"x",null,{"b":{"c":[true]}}]'))) {items.push(item);}
+    for await (const item of jsonItems(stream('[{"a":1},[2],"x",null,{"b":{"c":[true]}}]'))) {
+      items.push(item);
+    }
     expect(items).toEqual([
       { documentKind: 'array', value: { a: 1 } },
       { documentKind: 'array', value: [2] },
@@ -18,13 +20,17 @@ describe('jsonItems', () => {
 
   it('gives a non-array document as one item', async () => {
     const items = [];
-    for await (const item of jsonItems(stream(' {"a": [1, 2]} '))) {items.push(item);}
+    for await (const item of jsonItems(stream(' {"a": [1, 2]} '))) {
+      items.push(item);
+    }
     expect(items).toEqual([{ documentKind: 'object', value: { a: [1, 2] } }]);
   });
 
   it('throws a JsonSyntaxError on malformed JSON', async () => {
     const consume = async () => {
-      for await (const item of jsonItems(stream('[{"a":1},'))) {void item;}
+      for await (const item of jsonItems(stream('[{"a":1},'))) {
+        void item;
+      }
     };
     await expect(consume()).rejects.toBeInstanceOf(JsonSyntaxError);
   });
@@ -32,7 +38,11 @@ describe('jsonItems', () => {
 
 describe('locateJsonError', () => {
   it('gives line and column of the problem', async () => {
-    expect(await locateJsonError(stream('[\n  {"a": 1},\n  {"b" 2}\n]'))).toEqual({ line: 3, column: 8, reason: expect.stringContaining("':'") });
+    expect(await locateJsonError(stream('[\n  {"a": 1},\n  {"b" 2}\n]'))).toEqual({
+      line: 3,
+      column: 8,
+      reason: expect.stringContaining("':'"),
+    });
   });
 
   it('says nothing for valid JSON', async () => {

@@ -23,7 +23,9 @@ export async function* jsonTokens(stream: Readable): AsyncGenerator<Token> {
   try {
     for await (const token of tokens as AsyncIterable<Token>) {
       if (token.name === 'startArray' || token.name === 'startObject') {
-        if (++depth > MAX_NESTING_DEPTH) {throw new JsonNestingError();}
+        if (++depth > MAX_NESTING_DEPTH) {
+          throw new JsonNestingError();
+        }
       } else if (token.name === 'endArray' || token.name === 'endObject') {
         depth--;
       }
@@ -72,7 +74,9 @@ export async function* jsonItems(stream: Readable): AsyncGenerator<JsonItem> {
   for await (const token of jsonTokens(stream)) {
     if (documentKind === undefined) {
       documentKind = kindOfToken(token);
-      if (documentKind === 'array') {continue;}
+      if (documentKind === 'array') {
+        continue;
+      }
     }
     if (documentKind === 'array' && !assembler && token.name === 'endArray') {
       continue;

@@ -36,7 +36,9 @@ export async function readHead(stream: Readable, bytes: number): Promise<Buffer>
     for await (const chunk of stream) {
       chunks.push(chunk as Buffer);
       size += (chunk as Buffer).length;
-      if (size >= bytes) {break;}
+      if (size >= bytes) {
+        break;
+      }
     }
   } finally {
     stream.destroy();

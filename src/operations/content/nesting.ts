@@ -18,7 +18,9 @@ export async function locateDeepNesting(stream: Readable): Promise<TextPosition 
   try {
     for await (const chunk of stream) {
       const found = gauge.write(decoder.write(chunk as Buffer));
-      if (found) {return found;}
+      if (found) {
+        return found;
+      }
     }
     return gauge.write(decoder.end());
   } finally {

@@ -45,9 +45,13 @@ export async function* readNdjsonBatches(stream: Readable): AsyncGenerator<JsonR
     const batch: JsonRecord[] = [];
     for (const text of lines) {
       const json = ndjsonText(text, ++line);
-      if (json !== undefined) {batch.push(parseNdjsonLine(json, line) as JsonRecord);}
+      if (json !== undefined) {
+        batch.push(parseNdjsonLine(json, line) as JsonRecord);
+      }
     }
-    if (batch.length > 0) {yield batch;}
+    if (batch.length > 0) {
+      yield batch;
+    }
   }
 }
 
@@ -60,9 +64,13 @@ export async function* ndjsonValues(stream: Readable): AsyncGenerator<{ value: u
   for await (const lines of lineBatches(stream)) {
     for (const text of lines) {
       const json = ndjsonText(text, ++line);
-      if (json === undefined) {continue;}
+      if (json === undefined) {
+        continue;
+      }
       const tooDeep = deepNestingIn(json, MAX_NESTING_DEPTH);
-      if (tooDeep) {throw new ContentError(describeDeepNesting('NDJSON', { line, column: tooDeep.column }));}
+      if (tooDeep) {
+        throw new ContentError(describeDeepNesting('NDJSON', { line, column: tooDeep.column }));
+      }
       yield { value: parseNdjsonLine(json, line), line };
     }
   }
@@ -110,8 +118,12 @@ export async function* lineBatches(stream: Readable): AsyncGenerator<string[]> {
         }
         start = end + 1;
       }
-      if (start < text.length) {parts.push(text.slice(start));}
-      if (lines.length > 0) {yield lines;}
+      if (start < text.length) {
+        parts.push(text.slice(start));
+      }
+      if (lines.length > 0) {
+        yield lines;
+      }
     }
     parts.push(decoder.end());
     yield [parts.join('')];
@@ -142,7 +154,9 @@ export async function* sourceItems(kind: ContentKind, stream: Readable, dialect?
       yield { value, record: asRecord(value), where: `line ${line}` };
     }
   } else if (kind === 'csv') {
-    if (!dialect) {throw new Error('CSV records need a dialect');}
+    if (!dialect) {
+      throw new Error('CSV records need a dialect');
+    }
     for await (const { record, line } of csvRecords(stream, dialect)) {
       yield { value: record, record, where: `line ${line}` };
     }
@@ -155,7 +169,9 @@ export async function* sourceItems(kind: ContentKind, stream: Readable, dialect?
 export function ndjsonStream(records: Iterable<JsonRecord> | AsyncIterable<JsonRecord>): Readable {
   return ndjsonBatchStream(
     (async function* () {
-      for await (const record of records) {yield [record];}
+      for await (const record of records) {
+        yield [record];
+      }
     })(),
   );
 }
@@ -166,13 +182,17 @@ export function ndjsonBatchStream(batches: AsyncIterable<JsonRecord[]>): Readabl
     (async function* () {
       let pending = '';
       for await (const batch of batches) {
-        for (const record of batch) {pending += `${JSON.stringify(record)}\n`;}
+        for (const record of batch) {
+          pending += `${JSON.stringify(record)}\n`;
+        }
         if (pending.length >= NDJSON_CHUNK_CHARACTERS) {
           yield pending;
           pending = '';
         }
       }
-      if (pending.length > 0) {yield pending;}
+      if (pending.length > 0) {
+        yield pending;
+      }
     })(),
     { objectMode: false },
   );
@@ -183,9 +203,17 @@ const NDJSON_CHUNK_CHARACTERS = 64 * 1024;
 export type FieldType = 'string' | 'integer' | 'number' | 'boolean' | 'null' | 'object' | 'array';
 
 export function typeOf(value: unknown): FieldType {
-  if (value === null || value === undefined) {return 'null';}
-  if (Array.isArray(value)) {return 'array';}
-  if (typeof value === 'number') {return Number.isInteger(value) ? 'integer' : 'number';}
-  if (typeof value === 'string' || typeof value === 'boolean' || typeof value === 'object') {return typeof value as FieldType;}
+  if (value === null || value === undefined) {
+    return 'null';
+  }
+  if (Array.isArray(value)) {
+    return 'array';
+  }
+  if (typeof value === 'number') {
+    return Number.isInteger(value) ? 'integer' : 'number';
+  }
+  if (typeof value === 'string' || typeof value === 'boolean' || typeof value === 'object') {
+    return typeof value as FieldType;
+  }
   return 'string';
 }

@@ -30,7 +30,9 @@ const counted = (count: number): JsonRecord[] => Array.from({ length: count }, (
 /** Records whose rendering is exactly `bytes` long: the last record's string is padded. */
 function sized(format: Format, bytes: number): JsonRecord[] {
   const records = counted(Math.floor(bytes / 20));
-  while (render(format, records).length > bytes - 50) {records.pop();}
+  while (render(format, records).length > bytes - 50) {
+    records.pop();
+  }
   const last = records[records.length - 1];
   last!.s = `${String(last!.s)}${'x'.repeat(bytes - render(format, records).length)}`;
   expect(render(format, records).length).toBe(bytes);
@@ -46,7 +48,14 @@ const CONTENTS: [string, (format: Format) => JsonRecord[]][] = [
   ['64 KiB - 1 bytes', (format) => sized(format, 64 * KiB - 1)],
   ['64 KiB', (format) => sized(format, 64 * KiB)],
   ['64 KiB + 1 bytes', (format) => sized(format, 64 * KiB + 1)],
-  ['a record larger than a chunk', () => [{ a: 1, s: 'x' }, { a: 2, s: 'y'.repeat(200 * KiB) }, { a: 3, s: 'z' }]],
+  [
+    'a record larger than a chunk',
+    () => [
+      { a: 1, s: 'x' },
+      { a: 2, s: 'y'.repeat(200 * KiB) },
+      { a: 3, s: 'z' },
+    ],
+  ],
 ];
 
 const CHUNK_SIZES = [Infinity, 7, 1021, 64 * KiB, 64 * KiB + 1];

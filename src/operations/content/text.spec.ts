@@ -4,13 +4,17 @@ import { TermCounter, TextCounter, canonicalText, incompleteTail, longestValidPr
 
 const chunked = (bytes: Buffer, size: number) => {
   const chunks = [];
-  for (let start = 0; start < bytes.length; start += size) {chunks.push(bytes.subarray(start, start + size));}
+  for (let start = 0; start < bytes.length; start += size) {
+    chunks.push(bytes.subarray(start, start + size));
+  }
   return Readable.from(chunks);
 };
 
 const collect = async (chunks: AsyncIterable<string>) => {
   let text = '';
-  for await (const chunk of chunks) {text += chunk;}
+  for await (const chunk of chunks) {
+    text += chunk;
+  }
   return text;
 };
 
@@ -58,9 +62,13 @@ describe('canonicalText on text with no place to cut', () => {
   it('cuts a run of combining marks past the held-back limit, so what it holds does not grow with the text', async () => {
     const marks = '\u0301'.repeat(200_000);
     const chunks = [];
-    for (let start = 0; start < marks.length; start += 10_000) {chunks.push(marks.slice(start, start + 10_000));}
+    for (let start = 0; start < marks.length; start += 10_000) {
+      chunks.push(marks.slice(start, start + 10_000));
+    }
     const yielded: string[] = [];
-    for await (const chunk of canonicalText(Readable.from(chunks))) {yielded.push(chunk);}
+    for await (const chunk of canonicalText(Readable.from(chunks))) {
+      yielded.push(chunk);
+    }
     expect(yielded.join('')).toBe(marks);
     expect(Math.max(...yielded.map((chunk) => chunk.length))).toBeLessThanOrEqual(64 * 1024 + 10_000);
   });
@@ -94,7 +102,9 @@ describe('TermCounter', () => {
 
   it('stays within its capacity and says the result is approximate', () => {
     const terms = new TermCounter(100);
-    for (let index = 0; index < 1000; index++) {terms.add(`common rare${index} `);}
+    for (let index = 0; index < 1000; index++) {
+      terms.add(`common rare${index} `);
+    }
     const summary = terms.summary(1);
     expect(summary.distinct_terms).toBeLessThanOrEqual(101);
     expect(summary.exact).toBe(false);
@@ -106,7 +116,9 @@ describe('TermCounter', () => {
     for (const size of [80_001, 64 * 1024, 1000, 7]) {
       const terms = new TermCounter();
       const text = `${word}! Done`;
-      for (let start = 0; start < text.length; start += size) {terms.add(text.slice(start, start + size));}
+      for (let start = 0; start < text.length; start += size) {
+        terms.add(text.slice(start, start + size));
+      }
       const summary = terms.summary(5);
       expect(summary).toEqual({
         total_terms: 2,
@@ -122,7 +134,9 @@ describe('TermCounter', () => {
 
   it('keeps words split between chunks whole, astral letters included', () => {
     const terms = new TermCounter();
-    for (const chunk of ['x', '𝒜y an', 'd x𝒜', 'y', '', ' x', '𝒜', 'y']) {terms.add(chunk);}
+    for (const chunk of ['x', '𝒜y an', 'd x𝒜', 'y', '', ' x', '𝒜', 'y']) {
+      terms.add(chunk);
+    }
     expect(terms.summary(2)).toMatchObject({
       total_terms: 4,
       top_terms: [

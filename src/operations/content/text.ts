@@ -27,11 +27,15 @@ export async function* strictUtf8(stream: Readable): AsyncGenerator<string> {
     offset += chunk.length;
     const joined = chunk.length >= 4 ? chunk : Buffer.concat([pending, chunk]);
     pending = Buffer.from(joined.subarray(joined.length - incompleteTail(joined)));
-    if (text) {yield text;}
+    if (text) {
+      yield text;
+    }
   }
   try {
     const rest = decoder.decode();
-    if (rest) {yield rest;}
+    if (rest) {
+      yield rest;
+    }
   } catch {
     throw new ContentError(`Invalid UTF-8 at byte ${offset - pending.length} (line ${lines}): the content ends inside a character`);
   }
@@ -39,7 +43,9 @@ export async function* strictUtf8(stream: Readable): AsyncGenerator<string> {
 
 function countNewlines(bytes: Buffer): number {
   let count = 0;
-  for (let index = bytes.indexOf(10); index !== -1; index = bytes.indexOf(10, index + 1)) {count++;}
+  for (let index = bytes.indexOf(10); index !== -1; index = bytes.indexOf(10, index + 1)) {
+    count++;
+  }
   return count;
 }
 
@@ -47,7 +53,9 @@ function countNewlines(bytes: Buffer): number {
 export function incompleteTail(bytes: Buffer): number {
   for (let back = 1; back <= Math.min(3, bytes.length); back++) {
     const byte = bytes.readUInt8(bytes.length - back);
-    if ((byte & 0xc0) === 0x80) {continue;}
+    if ((byte & 0xc0) === 0x80) {
+      continue;
+    }
     if (byte >= 0xc0) {
       const length = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : 2;
       return length > back ? back : 0;
@@ -94,19 +102,27 @@ export async function* canonicalText(chunks: AsyncIterable<string>): AsyncGenera
       held = held.slice(cut);
     }
   }
-  if (held) {yield canonical(held);}
+  if (held) {
+    yield canonical(held);
+  }
 }
 
 function cutPoint(text: string): number {
   for (let index = text.length - 1; index > 0; index--) {
     const code = text.charCodeAt(index);
     // Never split CR LF: cut before the CR, not between the two.
-    if (code < 0x80 && code !== 0x0a && text.charCodeAt(index - 1) !== 0x0d) {return index;}
-    if (code === 0x0a && text.charCodeAt(index - 1) !== 0x0d) {return index;}
+    if (code < 0x80 && code !== 0x0a && text.charCodeAt(index - 1) !== 0x0d) {
+      return index;
+    }
+    if (code === 0x0a && text.charCodeAt(index - 1) !== 0x0d) {
+      return index;
+    }
   }
   if (text.length > MAX_HELD_BACK) {
     for (let index = text.length - 1; index > 0; index--) {
-      if (!/[\p{M}\u1160-\u11ff\udc00-\udfff]/u.test(text.charAt(index))) {return index;}
+      if (!/[\p{M}\u1160-\u11ff\udc00-\udfff]/u.test(text.charAt(index))) {
+        return index;
+      }
     }
     // Nothing but combining marks: they are cut anyway (between two whole characters), or held text would grow without end.
     const last = text.charCodeAt(text.length - 1);
@@ -133,9 +149,13 @@ export class TextCounter {
     for (const character of text) {
       this.characters++;
       const space = /\s/u.test(character);
-      if (!space && !this.inWord) {this.words++;}
+      if (!space && !this.inWord) {
+        this.words++;
+      }
       this.inWord = !space;
-      if (character === '\n') {this.newlines++;}
+      if (character === '\n') {
+        this.newlines++;
+      }
       this.lastCharacter = character;
     }
   }
@@ -173,7 +193,9 @@ export class TermCounter {
     let rest = text;
     if (this.overlong) {
       const end = leadingWordEnd(rest);
-      if (end === rest.length) {return;}
+      if (end === rest.length) {
+        return;
+      }
       this.overlong = false;
       rest = rest.slice(end);
     }
@@ -211,7 +233,9 @@ export class TermCounter {
       const term = (word.length > MAX_VALUE_CHARACTERS ? word.slice(0, MAX_VALUE_CHARACTERS) : word).toLowerCase();
       this.total++;
       this.counts.set(term, (this.counts.get(term) ?? 0) + 1);
-      if (this.counts.size > this.capacity) {this.prune();}
+      if (this.counts.size > this.capacity) {
+        this.prune();
+      }
     }
   }
 
@@ -219,7 +243,9 @@ export class TermCounter {
     const sorted = [...this.counts.values()].sort((a, b) => a - b);
     const threshold = sorted[Math.floor(sorted.length / 2)] ?? 0;
     for (const [term, count] of this.counts) {
-      if (count <= threshold) {this.counts.delete(term);}
+      if (count <= threshold) {
+        this.counts.delete(term);
+      }
     }
     this.pruned = true;
   }
@@ -235,7 +261,9 @@ function trailingWordStart(text: string): number {
   while (start > 0) {
     const code = text.charCodeAt(start - 1);
     const width = code >= 0xdc00 && code <= 0xdfff && start >= 2 ? 2 : 1;
-    if (!isWordCharacter(text.slice(start - width, start))) {break;}
+    if (!isWordCharacter(text.slice(start - width, start))) {
+      break;
+    }
     start -= width;
   }
   return start;
@@ -247,7 +275,9 @@ function leadingWordEnd(text: string): number {
   while (end < text.length) {
     const code = text.charCodeAt(end);
     const width = code >= 0xd800 && code <= 0xdbff && end + 1 < text.length ? 2 : 1;
-    if (!isWordCharacter(text.slice(end, end + width))) {break;}
+    if (!isWordCharacter(text.slice(end, end + width))) {
+      break;
+    }
     end += width;
   }
   return end;

@@ -10,22 +10,35 @@ export class SubmissionResponseDto {
   @ApiProperty({ example: 'Object queued for processing' }) message!: string;
   @ApiPropertyOptional({
     example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw0bA4f5Q3m1c=',
-    description: "With a webhook in the submission: the secret that signs its deliveries (Standard Webhooks), in this answer only (and an Idempotency-Key replay of it)",
+    description:
+      'With a webhook in the submission: the secret that signs its deliveries (Standard Webhooks), in this answer only (and an Idempotency-Key replay of it)',
   })
   webhook_secret?: string;
 }
 
 export class RetentionStatusResponse {
   @ApiProperty({ example: true, description: 'False unless RETENTION_MAX_AGE_SECONDS is set' }) enabled!: boolean;
-  @ApiProperty({ type: Number, nullable: true, example: 2592000, description: 'RETENTION_MAX_AGE_SECONDS: settled objects that finished longer ago are removed' })
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    example: 2592000,
+    description: 'RETENTION_MAX_AGE_SECONDS: settled objects that finished longer ago are removed',
+  })
   max_age_seconds!: number | null;
-  @ApiProperty({ type: String, nullable: true, format: 'date-time', example: '2026-01-01T13:00:00.000Z', description: 'When the next run is due; null when none is scheduled' })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    format: 'date-time',
+    example: '2026-01-01T13:00:00.000Z',
+    description: 'When the next run is due; null when none is scheduled',
+  })
   next_run_at!: string | null;
   @ApiProperty({
     type: Number,
     nullable: true,
     example: 42,
-    description: 'How many objects (of your team; admin keys: of every team) the next run would remove, counted up to 10000; null when none is scheduled',
+    description:
+      'How many objects (of your team; admin keys: of every team) the next run would remove, counted up to 10000; null when none is scheduled',
   })
   next_run_count!: number | null;
 }
@@ -42,7 +55,10 @@ export class StatusResponse {
     example: { pending: 0, queued: 5, processing: 3, completed: 120, failed: 2, cancelled: 1 },
   })
   objects_by_state!: Record<string, number>;
-  @ApiProperty({ type: QueuePauseResponse, description: 'Whether the queue is paused (POST /api/v1/queue/pause), how, why, since when and by whom' })
+  @ApiProperty({
+    type: QueuePauseResponse,
+    description: 'Whether the queue is paused (POST /api/v1/queue/pause), how, why, since when and by whom',
+  })
   pause!: QueuePauseResponse;
   @ApiProperty({ type: RetentionStatusResponse }) retention!: RetentionStatusResponse;
 }

@@ -1,12 +1,28 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayNotEmpty, IsArray, IsInt, IsObject, IsOptional, IsString, Matches, Max, Min, ValidateNested } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayNotEmpty,
+  IsArray,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  ValidateNested,
+} from 'class-validator';
 import { WebhookTargetDto } from '../../webhooks/dto/webhooks.dto';
 import { IDENTIFIER_PATTERN, IDENTIFIER_RULE } from '../../objects/identifier';
 import { DOCUMENTED_OPERATIONS } from './operation-names';
 
 export class SubmitObjectDto {
-  @ApiProperty({ example: 'object-123', description: `Client-chosen unique name: ${IDENTIFIER_RULE}. Becomes the S3 key prefix.`, maxLength: 200 })
+  @ApiProperty({
+    example: 'object-123',
+    description: `Client-chosen unique name: ${IDENTIFIER_RULE}. Becomes the S3 key prefix.`,
+    maxLength: 200,
+  })
   @IsString()
   @Matches(IDENTIFIER_PATTERN, { message: `identifier must be ${IDENTIFIER_RULE}` })
   identifier!: string;
@@ -25,13 +41,27 @@ export class SubmitObjectDto {
 
   @ApiPropertyOptional({
     description: 'Inline JSON content to process. Without it, operations run on the metadata document {identifier, metadata}.',
-    example: [{ name: 'a', value: 1 }, { name: 'b', value: 2.5 }],
-    oneOf: [{ type: 'object', additionalProperties: true }, { type: 'array', items: {} }, { type: 'string' }, { type: 'number' }, { type: 'boolean' }],
+    example: [
+      { name: 'a', value: 1 },
+      { name: 'b', value: 2.5 },
+    ],
+    oneOf: [
+      { type: 'object', additionalProperties: true },
+      { type: 'array', items: {} },
+      { type: 'string' },
+      { type: 'number' },
+      { type: 'boolean' },
+    ],
   })
   @IsOptional()
   payload?: unknown;
 
-  @ApiPropertyOptional({ description: 'Free JSON attached to the object', example: { source: 'crm' }, type: 'object', additionalProperties: true })
+  @ApiPropertyOptional({
+    description: 'Free JSON attached to the object',
+    example: { source: 'crm' },
+    type: 'object',
+    additionalProperties: true,
+  })
   @IsOptional()
   @IsObject()
   metadata?: Record<string, unknown>;

@@ -8,12 +8,17 @@ import { DOCUMENTED_OPERATIONS } from './operation-names';
  * The fields must come before the file.
  */
 export class SubmitUploadFormDto {
-  @ApiProperty({ example: 'customers-2024', description: `Client-chosen unique name: ${IDENTIFIER_RULE}. Becomes the S3 key prefix.`, maxLength: 200 })
+  @ApiProperty({
+    example: 'customers-2024',
+    description: `Client-chosen unique name: ${IDENTIFIER_RULE}. Becomes the S3 key prefix.`,
+    maxLength: 200,
+  })
   identifier!: string;
 
   @ApiProperty({
     example: ['validate', 'transform'],
-    description: 'Operations to run: the field repeated once per name (also accepted: one field holding a JSON array or a comma-separated list).',
+    description:
+      'Operations to run: the field repeated once per name (also accepted: one field holding a JSON array or a comma-separated list).',
     type: 'array',
     items: { type: 'string', enum: DOCUMENTED_OPERATIONS },
   })
@@ -22,7 +27,10 @@ export class SubmitUploadFormDto {
   @ApiPropertyOptional({ example: '{"source":"crm"}', description: 'Free JSON object attached to the object, as a JSON string' })
   metadata?: string;
 
-  @ApiPropertyOptional({ example: '{"export":{"format":"csv"}}', description: 'Per-operation options, as a JSON string (see the JSON body)' })
+  @ApiPropertyOptional({
+    example: '{"export":{"format":"csv"}}',
+    description: 'Per-operation options, as a JSON string (see the JSON body)',
+  })
   options?: string;
 
   @ApiPropertyOptional({ example: 5, description: '1 (lowest) to 10 (highest); 5 when left out', type: 'integer', minimum: 1, maximum: 10 })
@@ -39,7 +47,7 @@ export class SubmitUploadFormDto {
     format: 'binary',
     example: 'id,name\n1,Ada\n',
     description:
-      'The content, last in the form, streamed to S3 (limit UPLOAD_LIMIT_BYTES, 100 MiB by default; 413 beyond). Images (JPEG, PNG, WebP, GIF, AVIF, TIFF) are recognised by their bytes; JSON, NDJSON, CSV and UTF-8 text by the part\'s media type or the file name\'s extension. Anything else is 415.',
+      "The content, last in the form, streamed to S3 (limit UPLOAD_LIMIT_BYTES, 100 MiB by default; 413 beyond). Images (JPEG, PNG, WebP, GIF, AVIF, TIFF) are recognised by their bytes; JSON, NDJSON, CSV and UTF-8 text by the part's media type or the file name's extension. Anything else is 415.",
   })
   file!: string;
 }

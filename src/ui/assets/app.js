@@ -32,11 +32,15 @@
   function el(tag, attributes = {}, ...children) {
     const node = document.createElement(tag);
     for (const [name, value] of Object.entries(attributes)) {
-      if (value === undefined || value === null || value === false) {continue;}
+      if (value === undefined || value === null || value === false) {
+        continue;
+      }
       node.setAttribute(name, value === true ? '' : String(value));
     }
     for (const child of children) {
-      if (child !== undefined && child !== null) {node.append(child);}
+      if (child !== undefined && child !== null) {
+        node.append(child);
+      }
     }
     return node;
   }
@@ -44,8 +48,11 @@
   function show(node, text, kind) {
     node.textContent = text;
     node.hidden = !text;
-    if (kind) {node.dataset.kind = kind;}
-    else {delete node.dataset.kind;}
+    if (kind) {
+      node.dataset.kind = kind;
+    } else {
+      delete node.dataset.kind;
+    }
     node.classList.toggle('error', kind === 'error');
     node.classList.toggle('ok', kind === 'ok');
   }
@@ -61,8 +68,12 @@
   /** A JSON request to the API; failures carry the server's `message`. */
   async function api(path, { method = 'GET', body } = {}) {
     const headers = { accept: 'application/json' };
-    if (body !== undefined) {headers['content-type'] = 'application/json';}
-    if (apiKey()) {headers.authorization = `Bearer ${apiKey()}`;}
+    if (body !== undefined) {
+      headers['content-type'] = 'application/json';
+    }
+    if (apiKey()) {
+      headers.authorization = `Bearer ${apiKey()}`;
+    }
     let response;
     try {
       response = await fetch(API + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -80,7 +91,9 @@
     }
     if (!response.ok) {
       const message = parsed && typeof parsed.message === 'string' ? parsed.message : `Request failed with status ${response.status}`;
-      if (response.status === 401) {askForKey(message);}
+      if (response.status === 401) {
+        askForKey(message);
+      }
       throw new ApiError(message, response.status, parsed);
     }
     return parsed;
@@ -92,7 +105,9 @@
 
   function askForKey(reason) {
     const status = $('key-status');
-    status.textContent = apiKey() ? `${reason}. Enter another key.` : 'This service wants an API key: paste the one npm start printed, or one from npm run keys.';
+    status.textContent = apiKey()
+      ? `${reason}. Enter another key.`
+      : 'This service wants an API key: paste the one npm start printed, or one from npm run keys.';
     status.dataset.kind = 'error';
   }
 
@@ -106,7 +121,9 @@
   function useKey(event) {
     event.preventDefault();
     const key = $('api-key').value.trim();
-    if (!key) {return;}
+    if (!key) {
+      return;
+    }
     sessionStorage.setItem(KEY_STORAGE, key);
     $('api-key').value = '';
     showKeyState();
@@ -114,8 +131,11 @@
     list.items = [];
     void refreshList();
     const fromHash = decodeURIComponent(location.hash.slice(1));
-    if (selected) {void connect();}
-    else if (/^[0-9a-f-]{36}$/i.test(fromHash)) {openObject(fromHash);}
+    if (selected) {
+      void connect();
+    } else if (/^[0-9a-f-]{36}$/i.test(fromHash)) {
+      openObject(fromHash);
+    }
   }
 
   function forgetKey() {
@@ -130,7 +150,9 @@
   }
 
   function formatDuration(ms) {
-    if (typeof ms !== 'number') {return '';}
+    if (typeof ms !== 'number') {
+      return '';
+    }
     return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(2)} s`;
   }
 
@@ -149,7 +171,9 @@
   function listQuery(extra) {
     const query = new URLSearchParams(extra);
     const state = $('state-filter').value;
-    if (state) {query.set('state', state);}
+    if (state) {
+      query.set('state', state);
+    }
     return `/objects?${query}`;
   }
 
@@ -182,13 +206,17 @@
   }
 
   function runAgainIfAsked() {
-    if (!list.again) {return;}
+    if (!list.again) {
+      return;
+    }
     list.again = false;
     void refreshList();
   }
 
   async function loadMore() {
-    if (!list.nextCursor || list.loading) {return;}
+    if (!list.nextCursor || list.loading) {
+      return;
+    }
     list.loading = true;
     $('load-more').disabled = true;
     try {
@@ -214,7 +242,9 @@
     body.replaceChildren(...list.items.map(renderRow));
     if (focusedId) {
       const again = body.querySelector(`button[data-id="${CSS.escape(focusedId)}"]`);
-      if (again) {again.focus();}
+      if (again) {
+        again.focus();
+      }
     }
     $('objects-empty').hidden = list.items.length > 0;
     $('load-more').hidden = !list.nextCursor;
@@ -235,11 +265,17 @@
   /** Keeps the list row of the object being followed in step with its live events. */
   function patchRow(progress) {
     const item = list.items.find((candidate) => candidate.id === progress.id);
-    if (!item) {return;}
-    if (item.state === progress.state && progressText(item.progress) === progressText(progress.progress)) {return;}
+    if (!item) {
+      return;
+    }
+    if (item.state === progress.state && progressText(item.progress) === progressText(progress.progress)) {
+      return;
+    }
     Object.assign(item, { state: progress.state, progress: progress.progress, current_operation: progress.current_operation });
     const row = $('objects-body').querySelector(`tr[data-id="${CSS.escape(progress.id)}"]`);
-    if (row) {row.replaceWith(renderRow(item));}
+    if (row) {
+      row.replaceWith(renderRow(item));
+    }
   }
 
   // ---------------------------------------------------------------- detail panel
@@ -263,7 +299,17 @@
 
   function openObject(id) {
     closeStream();
-    selected = { id, stream: null, state: null, events: 0, states: [], artifactCount: -1, artifactsLoading: false, artifactsAgain: false, renewals: 0 };
+    selected = {
+      id,
+      stream: null,
+      state: null,
+      events: 0,
+      states: [],
+      artifactCount: -1,
+      artifactsLoading: false,
+      artifactsAgain: false,
+      renewals: 0,
+    };
     const detail = $('detail');
     detail.hidden = false;
     detail.dataset.objectId = id;
@@ -284,12 +330,17 @@
     $('detail-artifacts').replaceChildren();
     $('artifacts-message').textContent = '';
     updateButtons();
-    if (location.hash !== `#${id}`) {history.replaceState(null, '', `#${id}`);}
+    if (location.hash !== `#${id}`) {
+      history.replaceState(null, '', `#${id}`);
+    }
     for (const row of $('objects-body').querySelectorAll('tr')) {
       const here = row.dataset.id === id;
       row.classList.toggle('selected', here);
-      if (here) {row.setAttribute('aria-current', 'true');}
-      else {row.removeAttribute('aria-current');}
+      if (here) {
+        row.setAttribute('aria-current', 'true');
+      } else {
+        row.removeAttribute('aria-current');
+      }
     }
     void loadArtifacts();
     void connect();
@@ -300,7 +351,9 @@
    * EventSource cannot send the key: the stream opens with a short-lived token for this object, asked for with the key.
    */
   async function connect() {
-    if (!selected) {return;}
+    if (!selected) {
+      return;
+    }
     closeStream();
     const target = selected;
     setLive('connecting');
@@ -314,25 +367,35 @@
       }
       return;
     }
-    if (selected !== target || target.stream) {return;}
+    if (selected !== target || target.stream) {
+      return;
+    }
     const stream = new EventSource(streamUrl);
     target.stream = stream;
     stream.onopen = () => {
-      if (target.stream === stream) {setLive('live');}
+      if (target.stream === stream) {
+        setLive('live');
+      }
     };
     stream.addEventListener('progress', (event) => {
-      if (target.stream !== stream) {return;}
+      if (target.stream !== stream) {
+        return;
+      }
       let progress;
       try {
         progress = JSON.parse(event.data);
       } catch {
         return;
       }
-      if (!progress || progress.id !== target.id) {return;}
+      if (!progress || progress.id !== target.id) {
+        return;
+      }
       target.events += 1;
       target.renewals = 0;
       $('detail').dataset.eventCount = String(target.events);
-      if (target.stream === stream) {setLive('live');}
+      if (target.stream === stream) {
+        setLive('live');
+      }
       renderProgress(progress);
       if (SETTLED.has(progress.state)) {
         stream.close();
@@ -343,7 +406,9 @@
       }
     });
     stream.onerror = () => {
-      if (target.stream !== stream) {return;}
+      if (target.stream !== stream) {
+        return;
+      }
       if (stream.readyState === EventSource.CLOSED) {
         // Refused: the token may have expired while EventSource reconnected. Try a fresh one a few times, then say why.
         target.stream = null;
@@ -363,9 +428,13 @@
   async function explainDisconnect(target) {
     try {
       const progress = await api(`/progress/${encodeURIComponent(target.id)}`);
-      if (selected === target) {renderProgress(progress);}
+      if (selected === target) {
+        renderProgress(progress);
+      }
     } catch (error) {
-      if (selected === target) {show($('detail-error'), error.message, 'error');}
+      if (selected === target) {
+        show($('detail-error'), error.message, 'error');
+      }
     }
   }
 
@@ -381,7 +450,9 @@
 
   /** Shows a progress document (from the stream, or an action's response). */
   function renderProgress(progress) {
-    if (!selected || progress.id !== selected.id) {return;}
+    if (!selected || progress.id !== selected.id) {
+      return;
+    }
     selected.state = progress.state;
     $('detail-identifier').textContent = progress.identifier;
     setState(progress.state);
@@ -396,14 +467,22 @@
     updateButtons();
     patchRow(progress);
     const artifactCount = Object.keys(progress.s3_artifacts || {}).length;
-    if (artifactCount !== selected.artifactCount && selected.artifactCount !== -1) {void loadArtifacts();}
+    if (artifactCount !== selected.artifactCount && selected.artifactCount !== -1) {
+      void loadArtifacts();
+    }
     selected.artifactCount = artifactCount;
   }
 
   function operationStatus(name, status, progress) {
-    if (status.completed) {return 'completed';}
-    if (status.error) {return 'failed';}
-    if (progress.state === 'processing' && progress.current_operation === name) {return 'running';}
+    if (status.completed) {
+      return 'completed';
+    }
+    if (status.error) {
+      return 'failed';
+    }
+    if (progress.state === 'processing' && progress.current_operation === name) {
+      return 'running';
+    }
     return 'pending';
   }
 
@@ -432,7 +511,9 @@
   /** Presigned links to every artifact; one request at a time, repeated if more were asked for meanwhile. */
   async function loadArtifacts() {
     const target = selected;
-    if (!target) {return;}
+    if (!target) {
+      return;
+    }
     if (target.artifactsLoading) {
       target.artifactsAgain = true;
       return;
@@ -443,9 +524,13 @@
         target.artifactsAgain = false;
         try {
           const response = await api(`${objectPath(target.id)}/artifacts`);
-          if (selected === target) {renderArtifacts(response.artifacts || []);}
+          if (selected === target) {
+            renderArtifacts(response.artifacts || []);
+          }
         } catch (error) {
-          if (selected === target) {$('artifacts-message').textContent = error.message;}
+          if (selected === target) {
+            $('artifacts-message').textContent = error.message;
+          }
         }
       } while (target.artifactsAgain && selected === target);
     } finally {
@@ -467,33 +552,56 @@
       const href = safeHref(artifact.url);
       const name = el('span', { class: 'artifact-operation' }, artifact.operation);
       const link = href
-        ? el('a', { href, target: '_blank', rel: 'noopener noreferrer', 'data-testid': 'artifact-link', 'data-operation': artifact.operation, 'data-key': artifact.key }, artifact.key)
+        ? el(
+            'a',
+            {
+              href,
+              target: '_blank',
+              rel: 'noopener noreferrer',
+              'data-testid': 'artifact-link',
+              'data-operation': artifact.operation,
+              'data-key': artifact.key,
+            },
+            artifact.key,
+          )
         : el('span', {}, artifact.key);
       return el('li', { 'data-operation': artifact.operation }, name, ' ', link);
     });
     $('detail-artifacts').replaceChildren(...items);
-    $('artifacts-message').textContent = items.length ? `${items.length} artifact${items.length === 1 ? '' : 's'}; links expire, reopen to renew.` : 'No artifacts yet.';
+    $('artifacts-message').textContent = items.length
+      ? `${items.length} artifact${items.length === 1 ? '' : 's'}; links expire, reopen to renew.`
+      : 'No artifacts yet.';
   }
 
   async function act(kind) {
     const target = selected;
-    if (!target || target.busy) {return;}
+    if (!target || target.busy) {
+      return;
+    }
     target.busy = true;
     updateButtons();
     show($('action-message'), '');
     try {
       const object = await api(`${objectPath(target.id)}/${kind}`, { method: 'POST' });
-      if (selected !== target) {return;}
+      if (selected !== target) {
+        return;
+      }
       show($('action-message'), kind === 'cancel' ? 'Cancellation requested.' : 'Queued again.', 'ok');
       renderProgress(object);
       // A retried object is active again: follow it afresh (the previous stream closed when it failed).
-      if (!target.stream && !SETTLED.has(object.state)) {void connect();}
+      if (!target.stream && !SETTLED.has(object.state)) {
+        void connect();
+      }
       void refreshList();
     } catch (error) {
-      if (selected === target) {show($('action-message'), error.message, 'error');}
+      if (selected === target) {
+        show($('action-message'), error.message, 'error');
+      }
     } finally {
       target.busy = false;
-      if (selected === target) {updateButtons();}
+      if (selected === target) {
+        updateButtons();
+      }
     }
   }
 
@@ -512,7 +620,9 @@
       }
     }
     const format = $('export-format').value;
-    if (format) {body.options = { export: { format } };}
+    if (format) {
+      body.options = { export: { format } };
+    }
     return body;
   }
 
@@ -556,12 +666,16 @@
     $('load-more').addEventListener('click', () => void loadMore());
     $('objects-body').addEventListener('click', (event) => {
       const button = event.target.closest('button[data-id]');
-      if (button) {openObject(button.dataset.id);}
+      if (button) {
+        openObject(button.dataset.id);
+      }
     });
     $('cancel-button').addEventListener('click', () => void act('cancel'));
     $('retry-button').addEventListener('click', () => void act('retry'));
     $('reconnect-button').addEventListener('click', () => {
-      if (selected) {selected.renewals = 0;}
+      if (selected) {
+        selected.renewals = 0;
+      }
       void connect();
     });
     $('key-form').addEventListener('submit', useKey);
@@ -569,14 +683,20 @@
     $('forget-key-button').addEventListener('click', forgetKey);
     showKeyState();
     document.addEventListener('visibilitychange', () => {
-      if (!document.hidden) {void refreshList();}
+      if (!document.hidden) {
+        void refreshList();
+      }
     });
     list.timer = setInterval(() => {
-      if (!document.hidden) {void refreshList();}
+      if (!document.hidden) {
+        void refreshList();
+      }
     }, REFRESH_MS);
     window.addEventListener('pagehide', closeStream);
     window.addEventListener('pageshow', (event) => {
-      if (event.persisted && selected && !SETTLED.has(selected.state)) {void connect();}
+      if (event.persisted && selected && !SETTLED.has(selected.state)) {
+        void connect();
+      }
     });
 
     void begin();
@@ -600,10 +720,15 @@
       return;
     }
     const fromHash = decodeURIComponent(location.hash.slice(1));
-    if (/^[0-9a-f-]{36}$/i.test(fromHash)) {openObject(fromHash);}
+    if (/^[0-9a-f-]{36}$/i.test(fromHash)) {
+      openObject(fromHash);
+    }
     void refreshList();
   }
 
-  if (document.readyState === 'loading') {document.addEventListener('DOMContentLoaded', start);}
-  else {start();}
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', start);
+  } else {
+    start();
+  }
 })();

@@ -15,7 +15,12 @@ export class WebhookTargetDto {
   @MaxLength(2000)
   url!: string;
 
-  @ApiPropertyOptional({ type: 'array', items: { type: 'string', enum: [...WEBHOOK_EVENTS] }, example: ['completed', 'failed'], description: EVENTS_DESCRIPTION })
+  @ApiPropertyOptional({
+    type: 'array',
+    items: { type: 'string', enum: [...WEBHOOK_EVENTS] },
+    example: ['completed', 'failed'],
+    description: EVENTS_DESCRIPTION,
+  })
   @IsOptional()
   @IsArray()
   @ArrayNotEmpty()
@@ -30,14 +35,15 @@ export class WebhookResponse {
   @ApiProperty({ format: 'uuid', example: WEBHOOK_ID }) id!: string;
   @ApiProperty({ example: 'billing' }) team!: string;
   @ApiProperty({ example: 'https://hooks.example.com/objects' }) url!: string;
-  @ApiProperty({ type: 'array', items: { type: 'string', enum: [...WEBHOOK_EVENTS] }, example: ['completed', 'failed'] }) events!: WebhookEvent[];
+  @ApiProperty({ type: 'array', items: { type: 'string', enum: [...WEBHOOK_EVENTS] }, example: ['completed', 'failed'] })
+  events!: WebhookEvent[];
   @ApiProperty({ format: 'date-time', example: '2026-01-01T12:00:00.000Z' }) created_at!: string;
 }
 
 export class CreatedWebhookResponse extends WebhookResponse {
   @ApiProperty({
     example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw0bA4f5Q3m1c=',
-    description: 'The signing secret (Standard Webhooks), shown this once: verify each delivery\'s webhook-signature with it',
+    description: "The signing secret (Standard Webhooks), shown this once: verify each delivery's webhook-signature with it",
   })
   secret!: string;
 }
@@ -47,8 +53,19 @@ export class WebhookListResponse {
 }
 
 export class WebhookDeliveryResponse {
-  @ApiProperty({ format: 'uuid', example: '0e7c5b9a-2f1d-4c8e-b6a3-9d4f2e1c7b58', description: 'Sent as the webhook-id header, the same on every attempt' }) id!: string;
-  @ApiProperty({ type: String, nullable: true, format: 'uuid', example: WEBHOOK_ID, description: "The team webhook; null for the object's own webhook" })
+  @ApiProperty({
+    format: 'uuid',
+    example: '0e7c5b9a-2f1d-4c8e-b6a3-9d4f2e1c7b58',
+    description: 'Sent as the webhook-id header, the same on every attempt',
+  })
+  id!: string;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    format: 'uuid',
+    example: WEBHOOK_ID,
+    description: "The team webhook; null for the object's own webhook",
+  })
   webhook_id!: string | null;
   @ApiProperty({ format: 'uuid', example: '550e8400-e29b-41d4-a716-446655440000' }) object_id!: string;
   @ApiProperty({ enum: [...WEBHOOK_EVENTS], example: 'completed' }) event!: WebhookEvent;
@@ -59,9 +76,17 @@ export class WebhookDeliveryResponse {
   })
   status!: DeliveryStatus;
   @ApiProperty({ example: 2, description: 'Attempts made (or under way)' }) attempts!: number;
-  @ApiProperty({ type: Number, nullable: true, example: 500, description: 'The HTTP status of the latest answer; null when none came' }) last_status_code!: number | null;
-  @ApiProperty({ type: String, nullable: true, example: 'HTTP 500: upstream unavailable', description: 'Why the latest attempt failed' }) last_error!: string | null;
-  @ApiProperty({ type: String, nullable: true, format: 'date-time', example: '2026-01-01T12:00:10.000Z', description: 'When the next attempt is due; null once delivered or failed' })
+  @ApiProperty({ type: Number, nullable: true, example: 500, description: 'The HTTP status of the latest answer; null when none came' })
+  last_status_code!: number | null;
+  @ApiProperty({ type: String, nullable: true, example: 'HTTP 500: upstream unavailable', description: 'Why the latest attempt failed' })
+  last_error!: string | null;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    format: 'date-time',
+    example: '2026-01-01T12:00:10.000Z',
+    description: 'When the next attempt is due; null once delivered or failed',
+  })
   next_attempt_at!: string | null;
   @ApiProperty({ format: 'date-time', example: '2026-01-01T12:00:00.000Z' }) created_at!: string;
   @ApiProperty({ type: String, nullable: true, format: 'date-time', example: null }) delivered_at!: string | null;
@@ -72,7 +97,13 @@ export class WebhookDeliveryListResponse {
 }
 
 export class DeliveriesQuery {
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 100, example: 50, description: 'How many of the latest deliveries; 50 when left out' })
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 1,
+    maximum: 100,
+    example: 50,
+    description: 'How many of the latest deliveries; 50 when left out',
+  })
   @IsOptional()
   @Type(() => Number)
   @IsInt()

@@ -16,7 +16,9 @@ const TERMINAL = ['completed', 'failed', 'cancelled'];
 /** Every submitted object exists exactly once and ended completed, failed with a message, or cancelled. */
 export function everyObjectSettledOnce(submitted: Submitted[], rows: ObjectOutcome[], allowed = TERMINAL): Check {
   const byId = new Map<string, number>();
-  for (const row of rows) {byId.set(row.id, (byId.get(row.id) ?? 0) + 1);}
+  for (const row of rows) {
+    byId.set(row.id, (byId.get(row.id) ?? 0) + 1);
+  }
   const missing = submitted.filter((object) => !byId.has(object.id)).length;
   const unsettled = rows.filter((row) => !allowed.includes(row.state));
   const silentFailures = rows.filter((row) => row.state === 'failed' && !row.error_message);
@@ -65,7 +67,9 @@ export async function nothingAfterCancel(cluster: ChaosCluster, rows: ObjectOutc
     for (const row of rows.filter((candidate) => candidate.state === 'cancelled')) {
       for (const key of await keysOf(row.identifier)) {
         const operation = /^[^/]+\/(\w+)_result\.json$/.exec(key)?.[1];
-        if (operation && !row.operations_status[operation]?.completed) {strayResults += 1;}
+        if (operation && !row.operations_status[operation]?.completed) {
+          strayResults += 1;
+        }
       }
     }
   });
@@ -84,10 +88,14 @@ export async function listPagesComplete(cluster: ChaosCluster, submitted: Submit
   do {
     const url = new URL(`${cluster.apiUrl}/api/v1/objects`);
     url.searchParams.set('limit', '1');
-    if (cursor) {url.searchParams.set('cursor', cursor);}
+    if (cursor) {
+      url.searchParams.set('cursor', cursor);
+    }
     const page = (await (await fetch(url)).json()) as { items: { id: string }[]; next_cursor: string | null };
     pages += 1;
-    for (const item of page.items) {seen.set(item.id, (seen.get(item.id) ?? 0) + 1);}
+    for (const item of page.items) {
+      seen.set(item.id, (seen.get(item.id) ?? 0) + 1);
+    }
     cursor = page.next_cursor;
   } while (cursor && pages <= submitted.length * 2);
   const missing = submitted.filter((object) => !seen.has(object.id)).length;
@@ -150,8 +158,17 @@ async function withKeyLister<T>(cluster: ChaosCluster, use: (keysOf: KeysOf) => 
 }
 
 /** The checks every scenario makes on how its objects ended; failed objects are then retried, and must complete. */
-export async function outcomeChecks(cluster: ChaosCluster, submitted: Submitted[], rows: ObjectOutcome[], allowed = TERMINAL): Promise<Check[]> {
-  const checks = [everyObjectSettledOnce(submitted, rows, allowed), await oneArtifactPerOperation(cluster, rows), await listPagesComplete(cluster, submitted)];
+export async function outcomeChecks(
+  cluster: ChaosCluster,
+  submitted: Submitted[],
+  rows: ObjectOutcome[],
+  allowed = TERMINAL,
+): Promise<Check[]> {
+  const checks = [
+    everyObjectSettledOnce(submitted, rows, allowed),
+    await oneArtifactPerOperation(cluster, rows),
+    await listPagesComplete(cluster, submitted),
+  ];
   return allowed.includes('failed') ? [...checks, await failedOnesCompleteWhenRetried(cluster, rows)] : checks;
 }
 
@@ -161,7 +178,9 @@ async function failedOnesCompleteWhenRetried(cluster: ChaosCluster, rows: Object
   const refused: number[] = [];
   for (const row of failed) {
     const response = await fetch(`${cluster.apiUrl}/api/v1/objects/${row.id}/retry`, { method: 'POST' });
-    if (response.status !== 202) {refused.push(response.status);}
+    if (response.status !== 202) {
+      refused.push(response.status);
+    }
   }
   const settled = failed.length === 0 || (await waitUntilSettled(cluster, 120_000)) !== null;
   const ids = new Set(failed.map((row) => row.id));

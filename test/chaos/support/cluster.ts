@@ -61,7 +61,9 @@ export class ChaosCluster {
     try {
       execFileSync(process.execPath, [join(ROOT, 'dist', 'src', 'migrate.js')], { env: cluster.env('api'), stdio: 'pipe' });
       await cluster.startApi();
-      for (let index = 0; index < options.workers; index += 1) {cluster.startWorker();}
+      for (let index = 0; index < options.workers; index += 1) {
+        cluster.startWorker();
+      }
       await Promise.all(cluster.workers.map((worker) => worker.waitForOutput(/Running as role 'worker'/, 60_000)));
     } catch (error) {
       await cluster.stop();
@@ -115,7 +117,9 @@ export class ChaosCluster {
   async kill(service: ServiceProcess): Promise<void> {
     this.deliberate.add(service);
     const index = this.workers.indexOf(service);
-    if (index >= 0) {this.workers.splice(index, 1);}
+    if (index >= 0) {
+      this.workers.splice(index, 1);
+    }
     await service.stop('SIGKILL');
   }
 
@@ -129,7 +133,9 @@ export class ChaosCluster {
     own(service.child);
     this.started.push(service);
     void service.exited.then((code) => {
-      if (this.stopping || this.deliberate.has(service)) {return;}
+      if (this.stopping || this.deliberate.has(service)) {
+        return;
+      }
       const lastLines = service.output().split('\n').slice(-15).join('\n');
       this.figures.unexpectedExits.push({ role, code, signal: service.child.signalCode, lastLines });
       restart();

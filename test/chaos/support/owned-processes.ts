@@ -41,9 +41,13 @@ export function killAllOwned(): void {
   }
   cleanups.clear();
   for (const child of children) {
-    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {process.kill(child.pid, 'SIGKILL');}
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      process.kill(child.pid, 'SIGKILL');
+    }
   }
-  for (const path of directories) {rmSync(path, { recursive: true, force: true });}
+  for (const path of directories) {
+    rmSync(path, { recursive: true, force: true });
+  }
   directories.clear();
 }
 

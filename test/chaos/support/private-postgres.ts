@@ -37,7 +37,14 @@ export class PrivatePostgres {
   }
 
   up(): void {
-    this.pgCtl(['start', '-w', '-l', join(this.directory, 'server.log'), '-o', `-p ${this.port} -k ${this.directory} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`]);
+    this.pgCtl([
+      'start',
+      '-w',
+      '-l',
+      join(this.directory, 'server.log'),
+      '-o',
+      `-p ${this.port} -k ${this.directory} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`,
+    ]);
   }
 
   /** An abrupt stop, as a crash or a lost host: connections break, nothing is shut down cleanly. */

@@ -29,14 +29,21 @@ export class PrivateRedis {
   /** Starts the server (again, empty) on the same port. */
   async up(): Promise<void> {
     this.child = own(
-      spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.directory], {
-        stdio: 'ignore',
-      }),
+      spawn(
+        'redis-server',
+        ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.directory],
+        {
+          stdio: 'ignore',
+        },
+      ),
     );
     const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     probe.on('error', () => undefined);
     try {
-      await waitFor(async () => (await probe.connect().then(() => probe.ping())) === 'PONG', { timeoutMs: 15_000, what: 'the private redis-server' });
+      await waitFor(async () => (await probe.connect().then(() => probe.ping())) === 'PONG', {
+        timeoutMs: 15_000,
+        what: 'the private redis-server',
+      });
     } finally {
       probe.disconnect();
     }
@@ -45,7 +52,9 @@ export class PrivateRedis {
   /** SIGKILL: the data in memory is gone. */
   async kill(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) {return;}
+    if (!child || child.exitCode !== null || child.signalCode !== null) {
+      return;
+    }
     const exited = new Promise((resolve) => child.once('exit', resolve));
     process.kill(child.pid!, 'SIGKILL');
     await exited;

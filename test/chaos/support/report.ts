@@ -47,7 +47,9 @@ export function recordResult(result: ScenarioResult, commit: string): void {
 
 function readSections(): Map<string, string> {
   const sections = new Map<string, string>();
-  if (!existsSync(REPORT)) {return sections;}
+  if (!existsSync(REPORT)) {
+    return sections;
+  }
   for (const match of readFileSync(REPORT, 'utf8').matchAll(/<!-- scenario:([\w-]+) -->[\s\S]*?<!-- \/scenario -->\n/g)) {
     sections.set(match[1]!, match[0]);
   }

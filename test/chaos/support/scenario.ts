@@ -25,11 +25,9 @@ export async function runScenario(
   result.figures['processes that exited on their own (restarted by the harness)'] = exits.length
     ? exits.map((exit) => `${exit.role} (code ${exit.code}${exit.signal ? `, ${exit.signal}` : ''})`).join(', ')
     : 'none';
-  result.figures['reconciler recoveries logged by all worker processes (job re-added / replaced / object failed after stalling out); several processes may log the same re-add'] = [
-    /had no job in the queue; re-added job/,
-    /queued again as job/,
-    /worker stopped while running it too many times/,
-  ]
+  result.figures[
+    'reconciler recoveries logged by all worker processes (job re-added / replaced / object failed after stalling out); several processes may log the same re-add'
+  ] = [/had no job in the queue; re-added job/, /queued again as job/, /worker stopped while running it too many times/]
     .map((pattern) => cluster.countLogged(pattern))
     .join(' / ');
   result.figures['unhandled rejections logged (the process went on)'] = String(cluster.countLogged(/Unhandled promise rejection/));
@@ -38,7 +36,9 @@ export async function runScenario(
     held: exits.length === 0,
     detail: exits.length ? `last lines before the first exit:\n${exits[0]!.lastLines.split('\n').slice(-3).join(' / ')}` : 'none did',
   });
-  if (process.env.CHAOS_QUICK === '1') {result.title += ' (quick run: CHAOS_QUICK=1, a tenth of the counts)';}
+  if (process.env.CHAOS_QUICK === '1') {
+    result.title += ' (quick run: CHAOS_QUICK=1, a tenth of the counts)';
+  }
   recordResult(result, execFileSync('git', ['rev-parse', '--short', 'HEAD']).toString().trim());
   const failed = result.checks.filter((check) => !check.held).map((check) => `${check.name}: ${check.detail}`);
   expect(failed).toEqual([]);

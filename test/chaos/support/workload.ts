@@ -20,7 +20,13 @@ export interface SubmissionFigures {
  */
 export async function submitObjects(
   cluster: ChaosCluster,
-  { count, operations, label, parallel = 8, pauseMs = 0 }: { count: number; operations: string[]; label: string; parallel?: number; pauseMs?: number },
+  {
+    count,
+    operations,
+    label,
+    parallel = 8,
+    pauseMs = 0,
+  }: { count: number; operations: string[]; label: string; parallel?: number; pauseMs?: number },
 ): Promise<{ objects: Submitted[]; figures: SubmissionFigures }> {
   const figures: SubmissionFigures = { requests: 0, resent: 0, conflictingAnswers: [] };
   const objects: Submitted[] = [];
@@ -38,9 +44,13 @@ export async function submitObjects(
       }).catch(() => undefined);
       if (response && response.status < 500) {
         const body = (await response.json()) as { id?: string; message?: string };
-        if (response.status !== 202 || !body.id) {throw new Error(`submission of ${identifier} answered ${response.status}: ${body.message}`);}
+        if (response.status !== 202 || !body.id) {
+          throw new Error(`submission of ${identifier} answered ${response.status}: ${body.message}`);
+        }
         ids.add(body.id);
-        if (ids.size > 1) {figures.conflictingAnswers.push(key);}
+        if (ids.size > 1) {
+          figures.conflictingAnswers.push(key);
+        }
         objects.push({ id: body.id, identifier });
         return;
       }
@@ -52,7 +62,9 @@ export async function submitObjects(
     Array.from({ length: parallel }, async () => {
       while (next < count) {
         await submitOne(next++);
-        if (pauseMs) {await sleep(pauseMs);}
+        if (pauseMs) {
+          await sleep(pauseMs);
+        }
       }
     }),
   );
@@ -66,7 +78,9 @@ export async function waitUntilSettled(cluster: ChaosCluster, timeoutMs: number)
     const rows = await cluster
       .query<{ count: string }>(`select count(*) from processing_objects where state in ('pending', 'queued', 'processing')`)
       .catch(() => [{ count: 'unreachable' }]);
-    if (rows[0]!.count === '0') {return Date.now() - started;}
+    if (rows[0]!.count === '0') {
+      return Date.now() - started;
+    }
     await sleep(250);
   }
   return null;
@@ -91,7 +105,9 @@ export async function outcomes(cluster: ChaosCluster): Promise<ObjectOutcome[]> 
 /** Counts per state, e.g. { completed: 198, failed: 2 }. */
 export function countByState(rows: ObjectOutcome[]): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const row of rows) {counts[row.state] = (counts[row.state] ?? 0) + 1;}
+  for (const row of rows) {
+    counts[row.state] = (counts[row.state] ?? 0) + 1;
+  }
   return counts;
 }
 
@@ -99,7 +115,9 @@ export function countByState(rows: ObjectOutcome[]): Record<string, number> {
 export async function whenCompleted(cluster: ChaosCluster, count: number): Promise<void> {
   for (;;) {
     const [row] = await cluster.query<{ count: string }>(`select count(*) from processing_objects where state = 'completed'`);
-    if (Number(row!.count) >= count) {return;}
+    if (Number(row!.count) >= count) {
+      return;
+    }
     await sleep(100);
   }
 }
