@@ -198,6 +198,11 @@ function attempt(attempts = 1, isFinalAttempt = false): ProcessAttempt {
 }
 
 const contentFailure: Script = async () => ({ status: 'failed', code: 'invalid_content', reason: 'Invalid JSON at line 1, column 2' });
+const budgetFailure: Script = async () => ({
+  status: 'failed',
+  code: 'budget_exceeded',
+  reason: 'exceeded its time budget of 100 ms and was stopped',
+});
 
 describe('PlanRunner', () => {
   it('runs the plan in order, hands each operation what the earlier ones kept, records every step and completes', async () => {
@@ -238,11 +243,7 @@ describe('PlanRunner', () => {
 
   it.each([
     ['invalid_content', contentFailure, 'validate: Invalid JSON at line 1, column 2'],
-    [
-      'budget_exceeded',
-      async () => ({ status: 'failed', code: 'budget_exceeded', reason: 'exceeded its time budget of 100 ms and was stopped' }),
-      'validate: exceeded its time budget of 100 ms and was stopped',
-    ],
+    ['budget_exceeded', budgetFailure, 'validate: exceeded its time budget of 100 ms and was stopped'],
   ])('fails the object for good on a %s failure, on the first attempt, and runs nothing after it', async (code, script, message) => {
     const { objects, processes, runner, failures } = setUp();
     processes.scripts.set('validate', script);
