@@ -17,7 +17,7 @@ import { ArtifactsService } from './artifacts.service';
 import { IDENTIFIER_RULE, isValidIdentifier } from './identifier';
 import { decodeCursor, encodeCursor } from './list-cursor';
 import { ObjectView, toObjectView } from './object.presenter';
-import { ObjectState, isSettled } from './object-state';
+import { isSettled } from './object-state';
 import type { ObjectListFilter } from './object-records';
 import { ObjectStateStore } from './object-state-store';
 import { ObjectsRepository } from './objects.repository';
@@ -37,19 +37,8 @@ export interface RetryOptions {
   from?: string;
 }
 
-export interface ListQuery {
-  state?: ObjectState;
-  identifierPrefix?: string;
-  operation?: string;
-  createdAfter?: Date;
-  createdBefore?: Date;
-  errorCode?: string;
-  errorFingerprint?: string;
-  failedAfter?: Date;
-  failedBefore?: Date;
-  cursor?: string;
-  limit: number;
-}
+/** A list request as the API takes it: the repository's filter with an opaque cursor instead of a position, and no team (the caller's). */
+export type ListQuery = Omit<ObjectListFilter, 'team' | 'after'> & { cursor?: string };
 
 /** Lifecycle commands and queries on existing objects. */
 @Injectable()
