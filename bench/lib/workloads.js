@@ -564,16 +564,7 @@ async function measureWrite(side, shared, round) {
     throw new Error(`${side.name} ${tag}: ${accepted} submissions accepted but ${total} rows stored`);
   }
   await side.quiesce();
-  const ok = okCount(result, 202);
-  return {
-    perSecond: ok / result.duration,
-    failed: result.requests.total - ok + result.errors + result.timeouts,
-    statusCodes: statusCodes(result),
-    latencyMs: { p50: result.latency.p50, p99: result.latency.p99 },
-    processedPerSecond: (settled - processedBefore) / result.duration,
-    loadAverage: os.loadavg()[0],
-    ...cpuPerUnit(before, after, result.requests.total),
-  };
+  return loadFigures(result, 202, settled - processedBefore, cpuPerUnit(before, after, result.requests.total));
 }
 
 async function measurePipeline(side, shared, limit, round) {
@@ -618,16 +609,23 @@ async function measureRead(side, shared, round, ids) {
   const { settled } = await side.rows.settled(backlog);
   side.alive();
   await side.quiesce();
-  const ok = okCount(result, 200);
+  return {
+    ...loadFigures(result, 200, settled - processedBefore, cpuPerUnit(before, after, result.requests.total)),
+    backlogRanDry: settled >= settings.readBacklog,
+  };
+}
+
+/** What one autocannon run of a side measured: answers with `status` per second, the rest as failures, and what its workers processed meanwhile. */
+function loadFigures(result, status, processed, cpu) {
+  const ok = okCount(result, status);
   return {
     perSecond: ok / result.duration,
     failed: result.requests.total - ok + result.errors + result.timeouts,
     statusCodes: statusCodes(result),
     latencyMs: { p50: result.latency.p50, p99: result.latency.p99 },
-    processedPerSecond: (settled - processedBefore) / result.duration,
-    backlogRanDry: settled >= settings.readBacklog,
+    processedPerSecond: processed / result.duration,
     loadAverage: os.loadavg()[0],
-    ...cpuPerUnit(before, after, result.requests.total),
+    ...cpu,
   };
 }
 
