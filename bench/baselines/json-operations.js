@@ -13,20 +13,8 @@ const { createHash } = require('node:crypto');
 
 const DIST = path.resolve(__dirname, '..', '..', 'dist', 'src');
 const { FieldStatistics } = require(path.join(DIST, 'operations', 'content', 'field-statistics.js'));
+const { typeOf } = require(path.join(DIST, 'operations', 'content', 'records.js'));
 const { SERVICE_NAME, SERVICE_VERSION } = require(path.join(DIST, 'common', 'service-info.js'));
-
-function typeOf(value) {
-  if (value === null || value === undefined) {
-    return 'null';
-  }
-  if (Array.isArray(value)) {
-    return 'array';
-  }
-  if (typeof value === 'number') {
-    return Number.isInteger(value) ? 'integer' : 'number';
-  }
-  return typeof value;
-}
 
 const asRecord = (item) => (typeof item === 'object' && item !== null && !Array.isArray(item) ? item : { value: item });
 const ndjson = (records) => Buffer.from(records.map((record) => `${JSON.stringify(record)}\n`).join(''));
