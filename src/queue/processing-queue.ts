@@ -1,5 +1,5 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { AppConfig } from '../config/app-config';
 import { JobFate, JobOrigin, OBJECTS_QUEUE } from './jobs';
@@ -54,11 +54,15 @@ export class ProcessingQueue {
     }
   }
 
-  /** Removes a job that is not running; a job a worker holds is left to notice cancellation itself. */
+  /**
+   * Removes a job that is not running; a job a worker holds is left to notice cancellation itself. False when it
+   * could not be removed: a job left behind finds its object settled and does nothing (the reconciler's rule).
+   */
   async removeJob(jobId: string): Promise<boolean> {
     try {
       return (await this.queue.remove(jobId)) === 1;
-    } catch {
+    } catch (error) {
+      new Logger(ProcessingQueue.name).warn(`Could not remove job ${jobId}; it will find its object settled and stop: ${String(error)}`);
       return false;
     }
   }

@@ -22,7 +22,7 @@ export class RedisService implements OnApplicationShutdown {
   get subscriber(): Redis {
     if (!this.subscriberConnection) {
       this.subscriberConnection = new Redis(this.config.redis.url, { maxRetriesPerRequest: null });
-      // As for the client: a failed SUBSCRIBE is logged where it is sent (ObjectEvents).
+      // As for the client: a failed SUBSCRIBE is logged where it is sent (ObjectNotifications).
       this.subscriberConnection.on('error', () => undefined);
     }
     return this.subscriberConnection;
