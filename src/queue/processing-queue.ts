@@ -34,6 +34,8 @@ export interface QueueCounts {
 /** Thin adapter over the BullMQ queue the API produces to and the workers consume from. */
 @Injectable()
 export class ProcessingQueue {
+  private readonly logger = new Logger(ProcessingQueue.name);
+
   constructor(
     private readonly config: AppConfig,
     @InjectQueue(OBJECTS_QUEUE) private readonly queue: Queue,
@@ -62,7 +64,7 @@ export class ProcessingQueue {
     try {
       return (await this.queue.remove(jobId)) === 1;
     } catch (error) {
-      new Logger(ProcessingQueue.name).warn(`Could not remove job ${jobId}; it will find its object settled and stop: ${String(error)}`);
+      this.logger.warn(`Could not remove job ${jobId}; it will find its object settled and stop: ${String(error)}`);
       return false;
     }
   }
