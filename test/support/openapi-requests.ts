@@ -137,7 +137,8 @@ function parameterValue(parameter: Parameter, identifiers: fc.Arbitrary<string>)
     plausible.push(fc.constantFrom(...schema.enum.map(String)));
   }
   if (schema.example !== undefined) {
-    plausible.push(fc.constant(String(schema.example)));
+    // JSON.stringify writes a number or boolean as String would, and an object as JSON rather than '[object Object]'.
+    plausible.push(fc.constant(typeof schema.example === 'string' ? schema.example : JSON.stringify(schema.example)));
   }
   if (schema.format === 'uuid') {
     plausible.push(
