@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import { createHash, randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { ObjectResponse } from '../src/objects/dto/object.responses';
-import { OBJECTS_QUEUE } from '../src/queue/jobs';
+import { JobItem, OBJECTS_QUEUE } from '../src/queue/jobs';
 import { listS3Keys, readS3 } from './support/artifacts';
 import { closeDatabase, query } from './support/database';
 import { expectErrorShape } from './support/error-shape';
@@ -22,7 +22,7 @@ async function totalRows(): Promise<number> {
 describe('submitting objects', () => {
   let service: TestApp;
   let smallLimitService: TestApp;
-  let queue: Queue;
+  let queue: Queue<JobItem['data']>;
 
   const api = () => request(service.baseUrl);
 
