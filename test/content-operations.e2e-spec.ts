@@ -4,6 +4,7 @@ import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import request from 'supertest';
 import type { ProgressResponse } from '../src/objects/dto/object.responses';
+import type { components } from './support/api-types';
 import { readS3, readS3Json } from './support/artifacts';
 import { closeDatabase, query } from './support/database';
 import { UploadedFile, submitUpload, waitUntilSettled } from './support/objects';
@@ -204,7 +205,7 @@ async function completedCase(name: string) {
 describe('records', () => {
   it('CSV with a BOM, ; delimiter, header and quoted fields: detected, typed, analysed and exported as CSV', async () => {
     const { id, identifier, progress } = await completedCase('csv');
-    const validation = await readS3Json<Record<string, any>>(progress.s3_artifacts.validate!);
+    const validation = await readS3Json<Record<string, unknown>>(progress.s3_artifacts.validate!);
     expect(validation).toMatchObject({
       valid: true,
       content_type: 'text/csv',
@@ -219,7 +220,7 @@ describe('records', () => {
       .toString()
       .trim()
       .split('\n')
-      .map((line) => JSON.parse(line));
+      .map((line) => JSON.parse(line) as unknown);
     expect(records).toEqual(
       CSV_ROWS.map((row) => ({ ...row, note: row.note || null, code: row.code === '' ? null : row.code === '12' ? 12 : row.code })),
     );
@@ -232,7 +233,7 @@ describe('records', () => {
       { name: 'active', types: ['boolean'], nullable: false, present_in: 4 },
       { name: 'code', types: ['integer', 'string'], nullable: true, present_in: 4 },
     ]);
-    const analysis = await readS3Json<{ fields: Record<string, any> }>(progress.s3_artifacts.analyze!);
+    const analysis = await readS3Json<{ fields: { amount: { numeric: { mean: number } } } }>(progress.s3_artifacts.analyze!);
     const amounts = CSV_ROWS.map((row) => row.amount);
     expect(analysis.fields.amount.numeric.mean * amounts.length).toBeCloseTo(
       amounts.reduce((sum, value) => sum + value, 0),
@@ -264,19 +265,27 @@ describe('records', () => {
       expect(Buffer.from(await download.arrayBuffer()).equals(await readS3(entry.s3_url))).toBe(true);
     }
     const csvUrl = exported.manifest.artifacts.find((entry) => entry.key.endsWith('export/records.csv'))!.url;
-    const rows = parseCsv(await (await fetch(csvUrl)).text(), { columns: true }) as Record<string, string>[];
+    const rows = parseCsv<Record<string, string>>(await (await fetch(csvUrl)).text(), { columns: true });
     expect(rows.map((row) => row.name)).toEqual(CSV_ROWS.map((row) => row.name));
     expect(rows[1]!.note).toBe('two\nlines');
     expect(rows.reduce((sum, row) => sum + Number(row.amount), 0)).toBeCloseTo(109.75, 10);
-    expect((await request(service.baseUrl).get(`/api/v1/objects/${id}/artifacts`).expect(200)).body.artifacts.length).toBe(keys.length + 1); // + export_result.json
+    expect(
+      (
+        (await request(service.baseUrl).get(`/api/v1/objects/${id}/artifacts`).expect(200))
+          .body as components['schemas']['ArtifactsResponse']
+      ).artifacts.length,
+    ).toBe(keys.length + 1); // + export_result.json
   });
 
   it('NDJSON (CRLF, blank lines) checked record by record against a JSON Schema, with statistics that match', async () => {
     const { identifier, progress } = await completedCase('ndjson');
     expect(await readS3Json(progress.s3_artifacts.validate!)).toMatchObject({ kind: 'ndjson', record_count: 250, json_schema: 'passed' });
     const records = (await readS3(artifact(identifier, 'transform/records.ndjson'))).toString().trim().split('\n');
-    expect(records.map((line) => JSON.parse(line))).toEqual(NDJSON_RECORDS);
-    const analysis = await readS3Json<{ record_count: number; fields: Record<string, any> }>(progress.s3_artifacts.analyze!);
+    expect(records.map((line) => JSON.parse(line) as unknown)).toEqual(NDJSON_RECORDS);
+    const analysis = await readS3Json<{
+      record_count: number;
+      fields: { score: { numeric: { mean: number; min: number } }; group: { top_values: unknown } };
+    }>(progress.s3_artifacts.analyze!);
     const scores = NDJSON_RECORDS.map((record) => record.score);
     expect(analysis.record_count).toBe(250);
     expect(analysis.fields.score.numeric.mean).toBeCloseTo(scores.reduce((sum, value) => sum + value, 0) / scores.length, 10);
@@ -297,7 +306,7 @@ describe('records', () => {
       canonical
         .trim()
         .split('\n')
-        .map((line) => JSON.parse(line)),
+        .map((line) => JSON.parse(line) as unknown),
     ).toEqual(expected);
     expect(await readS3Json(progress.s3_artifacts.export!)).toMatchObject({
       format: 'ndjson',
@@ -400,7 +409,12 @@ describe('images', () => {
     expect(metadata).toMatchObject({ format: 'webp', width: 2000, height: 1000 });
     expect(metadata.exif).toBeUndefined();
     expect(metadata.icc).toBeUndefined();
-    const analysis = await readS3Json<Record<string, any>>(progress.s3_artifacts.analyze!);
+    const analysis = await readS3Json<{
+      dominant_colours: { hex: string; share: number }[];
+      histogram: { channels: { red: number[] } };
+      entropy: number;
+      sharpness: unknown;
+    }>(progress.s3_artifacts.analyze!);
     // Half red (200,40,40) and half blue (30,60,220): the two dominant colours, about half each.
     expect(
       analysis.dominant_colours
@@ -520,7 +534,7 @@ describe('invalid content fails at once, saying what and where, and is not retri
         .field('operations', 'validate')
         .attach('file', image, { filename: 'small.png', contentType: 'image/png' })
         .expect(202);
-      const progress = await waitUntilSettled(strict.baseUrl, response.body.id);
+      const progress = await waitUntilSettled(strict.baseUrl, (response.body as { id: string }).id);
       expect(progress.error_message).toBe('validate: image exceeds 1000 pixels: it is 64x64');
     } finally {
       await strict.close();

@@ -5,7 +5,9 @@ import { AppConfig } from '../src/config/app-config';
 import { migrateDatabase } from '../src/database/migrate';
 import { testDatabaseUrl } from './test-environment';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { startLocalS3 } = require('../scripts/local-s3');
+const { startLocalS3 } = require('../scripts/local-s3') as {
+  startLocalS3: (options: { directory: string }) => Promise<{ env: Record<string, string>; stop: () => Promise<void> }>;
+};
 
 /**
  * One database, one Redis key prefix and one s3rver for this test run, none shared with

@@ -3,13 +3,18 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { IdempotencyKeysRepository } from '../src/processing/idempotency-keys.repository';
 import { firstResponse } from '../src/processing/submission-response';
-import { OBJECTS_QUEUE } from '../src/queue/jobs';
+import { JobItem, OBJECTS_QUEUE } from '../src/queue/jobs';
+import type { components } from './support/api-types';
 import { listS3Keys } from './support/artifacts';
 import { closeDatabase, query } from './support/database';
 import { expectErrorShape } from './support/error-shape';
 import { countJobs, waitUntilSettled } from './support/objects';
 import { S3FaultProxy } from './support/s3-fault-proxy';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
+
+/** The 202 a submission answers with, and the body of a refusal. */
+const submissionOf = (response: { body: unknown }) => response.body as components['schemas']['SubmissionResponseDto'];
+const errorOf = (response: { body: unknown }) => response.body as components['schemas']['ErrorResponse'];
 
 interface KeyRow extends Record<string, unknown> {
   key: string;
@@ -32,7 +37,7 @@ function csv(rows: number): Buffer {
 
 describe('Idempotency-Key: a key of its own', () => {
   let service: TestApp;
-  let queue: Queue;
+  let queue: Queue<JobItem['data']>;
 
   const api = (app: TestApp = service) => request(app.baseUrl);
 
@@ -89,7 +94,7 @@ describe('Idempotency-Key: a key of its own', () => {
         .send({ ...body, identifier: otherIdentifier })
         .expect(409);
       expectErrorShape(withOtherIdentifier.body, 409, 'idempotency_key_reused');
-      expect(withOtherIdentifier.body.details).toEqual({ id: first.body.id });
+      expect(errorOf(withOtherIdentifier).details).toEqual({ id: submissionOf(first).id });
 
       const withOtherBody = await api()
         .post('/api/v1/process')
@@ -97,15 +102,15 @@ describe('Idempotency-Key: a key of its own', () => {
         .send({ ...body, metadata: { team: 'billing' } })
         .expect(409);
       expectErrorShape(withOtherBody.body, 409, 'idempotency_key_reused');
-      expect(withOtherBody.body.details).toEqual({ id: first.body.id });
+      expect(errorOf(withOtherBody).details).toEqual({ id: submissionOf(first).id });
 
       expect(await objectIdsWithIdentifier(otherIdentifier)).toEqual([]);
       expect(await listS3Keys(`${otherIdentifier}/`)).toEqual([]);
       expect(await countJobs(queue)).toBe(jobsBefore);
-      expect(await objectIdsWithIdentifier(identifier)).toEqual([first.body.id]);
-      expect(await jobsFor(first.body.id)).toHaveLength(1);
-      expect(await keyRows(key)).toEqual([{ key, object_id: first.body.id, response: first.body, expired: false }]);
-      await waitUntilSettled(service.baseUrl, first.body.id);
+      expect(await objectIdsWithIdentifier(identifier)).toEqual([submissionOf(first).id]);
+      expect(await jobsFor(submissionOf(first).id)).toHaveLength(1);
+      expect(await keyRows(key)).toEqual([{ key, object_id: submissionOf(first).id, response: submissionOf(first), expired: false }]);
+      await waitUntilSettled(service.baseUrl, submissionOf(first).id);
     });
 
     it('20 identical requests sent at once: one object, one job, and every answer the same 202', async () => {
@@ -119,7 +124,7 @@ describe('Idempotency-Key: a key of its own', () => {
 
       expect(responses.map((response) => response.status)).toEqual(Array(20).fill(202));
       expect(new Set(responses.map((response) => response.text)).size).toBe(1);
-      const first = responses[0]!.body;
+      const first = submissionOf(responses[0]!);
       expect(await objectIdsWithIdentifier(identifier)).toEqual([first.id]);
       expect(await jobsFor(first.id)).toHaveLength(1);
       expect(await keyRows(key)).toHaveLength(1);
@@ -141,12 +146,12 @@ describe('Idempotency-Key: a key of its own', () => {
 
       const accepted = responses.filter((response) => response.status === 202);
       expect(accepted).toHaveLength(1);
-      const winner = accepted[0]!.body;
+      const winner = submissionOf(accepted[0]!);
       for (const refused of responses.filter((response) => response.status !== 202)) {
         expectErrorShape(refused.body, 409, 'idempotency_key_reused');
-        expect(refused.body.details).toEqual({ id: winner.id });
+        expect(errorOf(refused).details).toEqual({ id: winner.id });
       }
-      const created = await query('select id from processing_objects where identifier = any($1)', [identifiers]);
+      const created = await query<{ id: string }>('select id from processing_objects where identifier = any($1)', [identifiers]);
       expect(created).toEqual([{ id: winner.id }]);
       await waitUntilSettled(service.baseUrl, winner.id);
     });
@@ -155,14 +160,16 @@ describe('Idempotency-Key: a key of its own', () => {
       const key = randomUUID();
       const body = { identifier: uniqueIdentifier('idem-deleted'), operations: ['validate'] };
       const first = await api().post('/api/v1/process').set('Idempotency-Key', key).send(body).expect(202);
-      await waitUntilSettled(service.baseUrl, first.body.id);
-      await api().delete(`/api/v1/objects/${first.body.id}`).expect(204);
+      await waitUntilSettled(service.baseUrl, submissionOf(first).id);
+      await api()
+        .delete(`/api/v1/objects/${submissionOf(first).id}`)
+        .expect(204);
       expect(await keyRows(key)).toEqual([]);
 
       const again = await api().post('/api/v1/process').set('Idempotency-Key', key).send(body).expect(202);
-      expect(again.body.id).not.toBe(first.body.id);
-      expect(await keyRows(key)).toMatchObject([{ object_id: again.body.id }]);
-      await waitUntilSettled(service.baseUrl, again.body.id);
+      expect(submissionOf(again).id).not.toBe(submissionOf(first).id);
+      expect(await keyRows(key)).toMatchObject([{ object_id: submissionOf(again).id }]);
+      await waitUntilSettled(service.baseUrl, submissionOf(again).id);
     });
 
     it('a key whose object was deleted before the key was kept is free', async () => {
@@ -186,8 +193,10 @@ describe('Idempotency-Key: a key of its own', () => {
 
       const submitted = await api().post('/api/v1/process').set('Idempotency-Key', key).send(body).expect(202);
 
-      expect(await keyRows(key)).toEqual([{ key, object_id: submitted.body.id, response: submitted.body, expired: false }]);
-      await waitUntilSettled(service.baseUrl, submitted.body.id);
+      expect(await keyRows(key)).toEqual([
+        { key, object_id: submissionOf(submitted).id, response: submissionOf(submitted), expired: false },
+      ]);
+      await waitUntilSettled(service.baseUrl, submissionOf(submitted).id);
     });
   });
 
@@ -202,18 +211,18 @@ describe('Idempotency-Key: a key of its own', () => {
 
       const otherFile = await upload(key, identifier, csv(21)).expect(409);
       expectErrorShape(otherFile.body, 409, 'idempotency_key_reused');
-      expect(otherFile.body.details).toEqual({ id: first.body.id });
+      expect(errorOf(otherFile).details).toEqual({ id: submissionOf(first).id });
 
       const otherIdentifier = uniqueIdentifier('idem-upload-other');
       const withOtherIdentifier = await upload(key, otherIdentifier, csv(20)).expect(409);
       expectErrorShape(withOtherIdentifier.body, 409, 'idempotency_key_reused');
-      expect(withOtherIdentifier.body.details).toEqual({ id: first.body.id });
+      expect(errorOf(withOtherIdentifier).details).toEqual({ id: submissionOf(first).id });
 
       expect(await objectIdsWithIdentifier(otherIdentifier)).toEqual([]);
       expect(await listS3Keys(`${otherIdentifier}/`)).toEqual([]);
-      expect(await objectIdsWithIdentifier(identifier)).toEqual([first.body.id]);
+      expect(await objectIdsWithIdentifier(identifier)).toEqual([submissionOf(first).id]);
       expect(await listS3Keys(`${identifier}/source/`)).toEqual([`${identifier}/source/upload.csv`]);
-      await waitUntilSettled(service.baseUrl, first.body.id);
+      await waitUntilSettled(service.baseUrl, submissionOf(first).id);
     });
 
     it('identical uploads sent at once: one object, one stored file, every answer the same 202', async () => {
@@ -224,7 +233,7 @@ describe('Idempotency-Key: a key of its own', () => {
 
       expect(responses.map((response) => response.status)).toEqual(Array(10).fill(202));
       expect(new Set(responses.map((response) => response.text)).size).toBe(1);
-      const first = responses[0]!.body;
+      const first = submissionOf(responses[0]!);
       expect(await objectIdsWithIdentifier(identifier)).toEqual([first.id]);
       expect(await listS3Keys(`${identifier}/source/`)).toEqual([`${identifier}/source/upload.csv`]);
       await waitUntilSettled(service.baseUrl, first.id);
@@ -256,10 +265,10 @@ describe('Idempotency-Key: a key of its own', () => {
         .set('Idempotency-Key', key)
         .send({ identifier: uniqueIdentifier('idem-ttl-next'), operations: ['validate'] })
         .expect(202);
-      expect(second.body.id).not.toBe(first.body.id);
-      expect(await keyRows(key)).toEqual([{ key, object_id: second.body.id, response: second.body, expired: false }]);
-      await waitUntilSettled(shortLived.baseUrl, first.body.id);
-      await waitUntilSettled(shortLived.baseUrl, second.body.id);
+      expect(submissionOf(second).id).not.toBe(submissionOf(first).id);
+      expect(await keyRows(key)).toEqual([{ key, object_id: submissionOf(second).id, response: submissionOf(second), expired: false }]);
+      await waitUntilSettled(shortLived.baseUrl, submissionOf(first).id);
+      await waitUntilSettled(shortLived.baseUrl, submissionOf(second).id);
     });
 
     async function waitUntilExpired(key: string): Promise<void> {
@@ -293,8 +302,8 @@ describe('Idempotency-Key: a key of its own', () => {
       expect(await objectIdsWithIdentifier(body.identifier)).toEqual([]);
 
       const retried = await api().post('/api/v1/process').set('Idempotency-Key', key).send(body).expect(202);
-      expect(await keyRows(key)).toMatchObject([{ object_id: retried.body.id }]);
-      await waitUntilSettled(service.baseUrl, retried.body.id);
+      expect(await keyRows(key)).toMatchObject([{ object_id: submissionOf(retried).id }]);
+      await waitUntilSettled(service.baseUrl, submissionOf(retried).id);
     });
 
     it('an upload with S3 stopped (503) frees its key: a retry with the same key and file succeeds', async () => {
@@ -306,19 +315,21 @@ describe('Idempotency-Key: a key of its own', () => {
       expect(await objectIdsWithIdentifier(identifier)).toEqual([]);
 
       const retried = await upload(key, identifier, csv(30)).expect(202);
-      expect(await objectIdsWithIdentifier(identifier)).toEqual([retried.body.id]);
-      await waitUntilSettled(service.baseUrl, retried.body.id);
+      expect(await objectIdsWithIdentifier(identifier)).toEqual([submissionOf(retried).id]);
+      await waitUntilSettled(service.baseUrl, submissionOf(retried).id);
     });
   });
 
   it('the API document offers no example key, so "Try it out" sends none unless one is typed in', async () => {
-    const document = (await api().get('/docs/json').expect(200)).body;
+    const document = (await api().get('/docs/json').expect(200)).body as {
+      paths: { '/api/v1/process': { post: { parameters: { name: string; schema?: object }[] } } };
+    };
     const parameter = document.paths['/api/v1/process'].post.parameters.find(
-      (candidate: { name: string }) => candidate.name.toLowerCase() === 'idempotency-key',
+      (candidate) => candidate.name.toLowerCase() === 'idempotency-key',
     );
     expect(parameter).toMatchObject({ in: 'header', required: false });
     expect(parameter).not.toHaveProperty('example');
     expect(parameter).not.toHaveProperty('examples');
-    expect(parameter.schema ?? {}).not.toHaveProperty('example');
+    expect(parameter?.schema ?? {}).not.toHaveProperty('example');
   });
 });

@@ -2,12 +2,17 @@ import { Queue } from 'bullmq';
 import { createHash, randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { ObjectResponse } from '../src/objects/dto/object.responses';
-import { OBJECTS_QUEUE } from '../src/queue/jobs';
+import { JobItem, OBJECTS_QUEUE } from '../src/queue/jobs';
+import type { components } from './support/api-types';
 import { listS3Keys, readS3 } from './support/artifacts';
 import { closeDatabase, query } from './support/database';
 import { expectErrorShape } from './support/error-shape';
 import { countJobs, waitUntilSettled } from './support/objects';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
+
+/** The 202 a submission answers with, and the body of a refusal. */
+const submissionOf = (response: { body: unknown }) => response.body as components['schemas']['SubmissionResponseDto'];
+const errorOf = (response: { body: unknown }) => response.body as components['schemas']['ErrorResponse'];
 
 const VALID_OPERATIONS = ['validate', 'transform', 'enrich', 'analyze', 'export', 'thumbnail'];
 
@@ -22,7 +27,7 @@ async function totalRows(): Promise<number> {
 describe('submitting objects', () => {
   let service: TestApp;
   let smallLimitService: TestApp;
-  let queue: Queue;
+  let queue: Queue<JobItem['data']>;
 
   const api = () => request(service.baseUrl);
 
@@ -58,16 +63,16 @@ describe('submitting objects', () => {
         .post('/api/v1/process')
         .send({ identifier, operations: ['validate'] })
         .expect(202);
-      const existingId = first.body.id as string;
+      const existingId = submissionOf(first).id;
 
       const second = await api()
         .post('/api/v1/process')
         .send({ identifier, operations: ['transform'] })
         .expect(409);
       expectErrorShape(second.body, 409, 'identifier_taken');
-      expect(second.body.error).toBe('Conflict');
-      expect(second.body.message).toContain(existingId);
-      expect(second.body.details).toMatchObject({ id: existingId, identifier });
+      expect(errorOf(second).error).toBe('Conflict');
+      expect(errorOf(second).message).toContain(existingId);
+      expect(errorOf(second).details).toMatchObject({ id: existingId, identifier });
 
       const withOtherKey = await api()
         .post('/api/v1/process')
@@ -95,10 +100,10 @@ describe('submitting objects', () => {
       };
       const first = await api().post('/api/v1/process').set('Idempotency-Key', key).send(body).expect(202);
       expect(first.body).toEqual({
-        id: expect.any(String),
+        id: expect.any(String) as unknown,
         identifier,
         state: 'queued',
-        task_id: expect.any(String),
+        task_id: expect.any(String) as unknown,
         message: 'Object queued for processing',
       });
 
@@ -119,13 +124,18 @@ describe('submitting objects', () => {
       expectErrorShape(changed.body, 409, 'idempotency_key_reused');
 
       const withoutKey = await api().post('/api/v1/process').send(body).expect(409);
-      expect(withoutKey.body).toMatchObject({ code: 'identifier_taken', details: { id: first.body.id } });
+      expect(withoutKey.body).toMatchObject({ code: 'identifier_taken', details: { id: submissionOf(first).id } });
 
       const rows = await rowsWithIdentifier(identifier);
       expect(rows).toHaveLength(1);
-      expect(rows[0]).toMatchObject({ id: first.body.id, task_id: first.body.task_id, metadata: body.metadata, priority: 7 });
-      expect(await jobsFor(first.body.id)).toHaveLength(1);
-      await settled(first.body.id);
+      expect(rows[0]).toMatchObject({
+        id: submissionOf(first).id,
+        task_id: submissionOf(first).task_id,
+        metadata: body.metadata,
+        priority: 7,
+      });
+      expect(await jobsFor(submissionOf(first).id)).toHaveLength(1);
+      await settled(submissionOf(first).id);
     });
   });
 
@@ -146,7 +156,7 @@ describe('submitting objects', () => {
       );
 
       expect(responses.map((response) => response.status)).toEqual(Array(CONCURRENT).fill(202));
-      const first = responses[0]!.body;
+      const first = submissionOf(responses[0]!);
       for (const response of responses) {
         expect(response.body).toEqual(first);
       }
@@ -161,7 +171,7 @@ describe('submitting objects', () => {
       }
       const jobs = await jobsFor(first.id);
       expect(jobs.map((job) => job.id)).toEqual([first.task_id]);
-      expect((await query('select attempts from processing_objects where id = $1', [first.id]))[0]!.attempts).toBe(1);
+      expect((await query<{ attempts: number }>('select attempts from processing_objects where id = $1', [first.id]))[0]!.attempts).toBe(1);
 
       // A payload this small is kept with its object: no S3 source.
       const bytes = Buffer.from(JSON.stringify(payload));
@@ -172,7 +182,7 @@ describe('submitting objects', () => {
       });
       expect(JSON.parse((rows[0]!.source_inline as Buffer).toString())).toEqual(payload);
       expect(await listS3Keys(`${identifier}/source/`)).toEqual([]);
-      expect((await api().get(`/api/v1/objects/${first.id}`)).body.source).toEqual(rows[0]!.source);
+      expect(((await api().get(`/api/v1/objects/${first.id}`)).body as ObjectResponse).source).toEqual(rows[0]!.source);
     });
 
     it('without a key: exactly one 202, every other request 409 identifier_taken naming the winner, one row', async () => {
@@ -185,10 +195,10 @@ describe('submitting objects', () => {
       const conflicts = responses.filter((response) => response.status === 409);
       expect(accepted).toHaveLength(1);
       expect(conflicts).toHaveLength(CONCURRENT - 1);
-      const winner = accepted[0]!.body.id as string;
+      const winner = submissionOf(accepted[0]!).id;
       for (const conflict of conflicts) {
         expectErrorShape(conflict.body, 409, 'identifier_taken');
-        expect(conflict.body.details).toMatchObject({ id: winner });
+        expect(errorOf(conflict).details).toMatchObject({ id: winner });
       }
       expect((await rowsWithIdentifier(identifier)).map((row) => row.id)).toEqual([winner]);
 
@@ -212,7 +222,7 @@ describe('submitting objects', () => {
       expect(accepted).toHaveLength(1);
       expect(responses.filter((response) => response.status === 409)).toHaveLength(CONCURRENT - 1);
       const rows = await rowsWithIdentifier(identifier);
-      expect(rows.map((row) => [row.id, row.state, row.source_inline])).toEqual([[accepted[0]!.body.id, 'queued', null]]);
+      expect(rows.map((row) => [row.id, row.state, row.source_inline])).toEqual([[submissionOf(accepted[0]!).id, 'queued', null]]);
       const source = rows[0]!.source as { s3_url: string; size: number };
       expect(source.s3_url).toBe(`s3://${smallLimitService.config.s3.bucket}/${identifier}/source/payload.json`);
       expect(JSON.parse((await readS3(source.s3_url)).toString())).toEqual(payload);
@@ -303,9 +313,9 @@ describe('submitting objects', () => {
       expect(response.status).toBe(400);
       expect(response.headers['content-type']).toMatch(/^application\/json/);
       expectErrorShape(response.body, 400, bad.code);
-      expect(response.body.error).toBe('Bad Request');
+      expect(errorOf(response).error).toBe('Bad Request');
       if (bad.field) {
-        expect(response.body.details).toEqual(expect.arrayContaining([expect.objectContaining({ field: bad.field })]));
+        expect(errorOf(response).details).toEqual(expect.arrayContaining([expect.objectContaining({ field: bad.field })]));
       }
 
       expect(await footprint()).toEqual(before);
@@ -325,9 +335,9 @@ describe('submitting objects', () => {
         .expect(400);
 
       expectErrorShape(response.body, 400, 'unknown_operation');
-      expect(response.body.message).toContain('resize');
+      expect(errorOf(response).message).toContain('resize');
       for (const name of VALID_OPERATIONS) {
-        expect(response.body.message).toContain(name);
+        expect(errorOf(response).message).toContain(name);
       }
       expect(await footprint()).toEqual(before);
       expect(await rowsWithIdentifier(identifier)).toEqual([]);
@@ -387,7 +397,7 @@ describe('submitting objects', () => {
       const response = await api()[method.toLowerCase() as 'get' | 'post' | 'delete'](path);
       expect(response.status).toBe(400);
       expectErrorShape(response.body, 400);
-      expect(response.body.message).toMatch(/uuid/i);
+      expect(errorOf(response).message).toMatch(/uuid/i);
     });
 
     const unknownId = randomUUID();
@@ -447,7 +457,7 @@ describe('submitting objects', () => {
       const response = await api()[method.toLowerCase() as 'get' | 'post' | 'delete'](path);
       expect(response.status).toBe(404);
       expectErrorShape(response.body, 404, 'object_not_found');
-      expect(response.body.error).toBe('Not Found');
+      expect(errorOf(response).error).toBe('Not Found');
     });
 
     it.each([
@@ -469,10 +479,10 @@ describe('submitting objects', () => {
         .expect(202);
 
       const object = (await api().get(`/api/v1/objects/${identifier}`).expect(200)).body as ObjectResponse;
-      expect(object).toMatchObject({ id: submitted.body.id, identifier, operations: ['validate'], plan: ['validate'] });
+      expect(object).toMatchObject({ id: submissionOf(submitted).id, identifier, operations: ['validate'], plan: ['validate'] });
       expect(object.progress.total).toBe(1);
 
-      const final = await settled(submitted.body.id);
+      const final = await settled(submissionOf(submitted).id);
       expect(final.state).toBe('completed');
       expect(Object.keys(final.operations_status)).toEqual(['validate']);
       expect(final.operations_status.validate).toMatchObject({ completed: true, attempts: 1 });

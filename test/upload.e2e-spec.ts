@@ -10,6 +10,7 @@ import request from 'supertest';
 import { AppConfig } from '../src/config/app-config';
 import { OBJECTS_QUEUE } from '../src/queue/jobs';
 import { createS3Client } from '../src/storage/s3-client.factory';
+import type { components } from './support/api-types';
 import { listS3Keys, readS3 } from './support/artifacts';
 import { expectErrorShape } from './support/error-shape';
 import { countJobs, waitUntilSettled } from './support/objects';
@@ -17,6 +18,10 @@ import { closeDatabase, query } from './support/database';
 import { freePort, spawnService } from './support/service-process';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
 import { waitFor } from './support/wait-for';
+
+/** The 202 a submission answers with, and the body of a refusal. */
+const submissionOf = (response: { body: unknown }) => response.body as components['schemas']['SubmissionResponseDto'];
+const errorOf = (response: { body: unknown }) => response.body as components['schemas']['ErrorResponse'];
 
 const UPLOAD_LIMIT = 65536;
 /** Over lib-storage's 5 MiB part size: a file beyond it is refused after the S3 multipart upload began. */
@@ -132,15 +137,20 @@ describe('uploading a file (multipart/form-data)', () => {
       .attach('file', csv, { filename: 'customers.csv', contentType: 'text/csv' })
       .expect(202);
     expect(response.body).toEqual({
-      id: expect.any(String),
+      id: expect.any(String) as unknown,
       identifier,
       state: 'queued',
-      task_id: expect.any(String),
+      task_id: expect.any(String) as unknown,
       message: 'Object queued for processing',
     });
 
     const [row] = await rowsWithIdentifier(identifier);
-    expect(row).toMatchObject({ id: response.body.id, operations: ['validate', 'transform'], metadata: { team: 'crm' }, priority: 7 });
+    expect(row).toMatchObject({
+      id: submissionOf(response).id,
+      operations: ['validate', 'transform'],
+      metadata: { team: 'crm' },
+      priority: 7,
+    });
     const source = row!.source as SourceRow;
     expect(source).toEqual({
       content_type: 'text/csv',
@@ -154,7 +164,7 @@ describe('uploading a file (multipart/form-data)', () => {
     const object = (await api().get(`/api/v1/objects/${identifier}`).expect(200)).body as { source: SourceRow };
     expect(object.source).toEqual(source);
 
-    const final = await settled(response.body.id);
+    const final = await settled(submissionOf(response).id);
     const validate = final.operations_status.validate;
     // How operations treat CSV is not this test's business: validate ran to an end either way.
     expect(validate!.completed || (typeof validate!.error === 'string' && validate!.error.length > 0)).toBe(true);
@@ -198,7 +208,7 @@ describe('uploading a file (multipart/form-data)', () => {
     expect(accepted.body).toMatchObject({ identifier, state: 'queued' });
     const [row] = await rowsWithIdentifier(identifier);
     expect((row!.source as SourceRow).content_type).toBe('text/csv');
-    await settled(accepted.body.id as string);
+    await settled(submissionOf(accepted).id);
 
     const json = await api()
       .post('/api/v1/process/upload')
@@ -237,8 +247,8 @@ describe('uploading a file (multipart/form-data)', () => {
     const jpegSource = (await rowsWithIdentifier(jpegIdentifier))[0]!.source as SourceRow;
     expect(jpegSource).toMatchObject({ content_type: 'image/jpeg', size: jpeg.length, sha256: sha256(jpeg) });
     expect(jpegSource.s3_url).toMatch(/\/source\/upload\.jpg$/);
-    await settled(pngResponse.body.id);
-    await settled(jpegResponse.body.id);
+    await settled(submissionOf(pngResponse).id);
+    await settled(submissionOf(jpegResponse).id);
   });
 
   it('a file over the upload limit is 413 payload_too_large, and leaves no row, no S3 object, no job', async () => {
@@ -253,7 +263,7 @@ describe('uploading a file (multipart/form-data)', () => {
       .attach('file', big, { filename: 'big.csv', contentType: 'text/csv' })
       .expect(413);
     expectErrorShape(response.body, 413, 'payload_too_large');
-    expect(response.body.message).toContain(String(UPLOAD_LIMIT));
+    expect(errorOf(response).message).toContain(String(UPLOAD_LIMIT));
     await expectNothingLeft(identifier, limitedQueue, jobsBefore);
 
     // The same service still takes a file within the limit, and the identifier is free again.
@@ -320,7 +330,7 @@ describe('uploading a file (multipart/form-data)', () => {
       .attach('file', bytes, { filename, contentType })
       .expect(415);
     expectErrorShape(response.body, 415, 'unsupported_media_type');
-    expect(response.body.message).toMatch(/Unsupported content type/);
+    expect(errorOf(response).message).toMatch(/Unsupported content type/);
     await expectNothingLeft(identifier, queue, jobsBefore);
   });
 
@@ -443,7 +453,7 @@ describe('uploading a file (multipart/form-data)', () => {
       const jobsBefore = await jobCount(queue);
       const response = await send(identifier).expect(400);
       expectErrorShape(response.body, 400, code);
-      expect(response.body.message).toMatch(message);
+      expect(errorOf(response).message).toMatch(message);
       await expectNothingLeft(identifier, queue, jobsBefore);
     });
   });
@@ -472,20 +482,20 @@ describe('uploading a file (multipart/form-data)', () => {
 
     const duplicate = await send(csv).expect(409);
     expectErrorShape(duplicate.body, 409, 'identifier_taken');
-    expect(duplicate.body.message).toContain(first.body.id);
-    expect(duplicate.body.details).toMatchObject({ id: first.body.id, identifier });
+    expect(errorOf(duplicate).message).toContain(submissionOf(first).id);
+    expect(errorOf(duplicate).details).toMatchObject({ id: submissionOf(first).id, identifier });
 
     const viaJson = await api()
       .post('/api/v1/process')
       .send({ identifier, operations: ['validate'] })
       .expect(409);
-    expect(viaJson.body).toMatchObject({ code: 'identifier_taken', details: { id: first.body.id } });
+    expect(viaJson.body).toMatchObject({ code: 'identifier_taken', details: { id: submissionOf(first).id } });
 
     const rows = await rowsWithIdentifier(identifier);
-    expect(rows.map((row) => row.id)).toEqual([first.body.id]);
+    expect(rows.map((row) => row.id)).toEqual([submissionOf(first).id]);
     expect(await listS3Keys(`${identifier}/source/`)).toEqual([`${identifier}/source/upload.csv`]);
     expect((await readS3((rows[0]!.source as SourceRow).s3_url)).equals(csv)).toBe(true);
-    await settled(first.body.id);
+    await settled(submissionOf(first).id);
   });
 
   it('a ~24 MB file streams through to S3 (multipart upload) with its size and SHA-256 recorded; the API process RSS is reported', async () => {

@@ -43,5 +43,5 @@ export async function submitUpload(
     .field('options', JSON.stringify(options))
     .attach('file', file.bytes, { filename: `${identifier}.${file.ext}`, contentType: file.contentType })
     .expect(202);
-  return { id: response.body.id as string, identifier };
+  return { id: (response.body as { id: string }).id, identifier };
 }

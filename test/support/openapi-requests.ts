@@ -137,7 +137,8 @@ function parameterValue(parameter: Parameter, identifiers: fc.Arbitrary<string>)
     plausible.push(fc.constantFrom(...schema.enum.map(String)));
   }
   if (schema.example !== undefined) {
-    plausible.push(fc.constant(String(schema.example)));
+    // JSON.stringify writes a number or boolean as String would, and an object as JSON rather than '[object Object]'.
+    plausible.push(fc.constant(typeof schema.example === 'string' ? schema.example : JSON.stringify(schema.example)));
   }
   if (schema.format === 'uuid') {
     plausible.push(
@@ -244,19 +245,17 @@ function submission(
   const arbitraries: fc.Arbitrary<FuzzRequest>[] = [];
   if (json) {
     arbitraries.push(
-      fc
-        .tuple(identifiers, headers)
-        .chain(([identifier, chosenHeaders]) =>
-          submissionBody(document, json.schema, identifier).map((body): FuzzRequest => ({
-            kind: 'http',
-            operation: name,
-            method: 'post',
-            url: '/api/v1/process',
-            headers: chosenHeaders,
-            body: { type: 'json', text: JSON.stringify(body) },
-            identifier,
-          })),
-        ),
+      fc.tuple(identifiers, headers).chain(([identifier, chosenHeaders]) =>
+        submissionBody(document, json.schema, identifier).map((body): FuzzRequest => ({
+          kind: 'http',
+          operation: name,
+          method: 'post',
+          url: '/api/v1/process',
+          headers: chosenHeaders,
+          body: { type: 'json', text: JSON.stringify(body) },
+          identifier,
+        })),
+      ),
       // Submissions that should be accepted: the objects that later requests name.
       fc
         .tuple(identifiers, fc.subarray(VALID_OPERATIONS, { minLength: 1 }), fc.jsonValue({ maxDepth: 3 }))

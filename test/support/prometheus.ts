@@ -11,7 +11,9 @@ export function samplesOf(exposition: string, name: string): Sample[] {
     if (!match || match[1] !== name) {
       continue;
     }
-    const labels = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(([, key, value]) => [key, value]));
+    const labels = Object.fromEntries(
+      [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(([, key = '', value = '']) => [key, value] as const),
+    );
     samples.push({ labels, value: Number(match[3]) });
   }
   return samples;
