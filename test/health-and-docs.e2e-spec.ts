@@ -8,14 +8,30 @@ import { TestApp, startTestApp } from './support/test-app';
 import { waitFor } from './support/wait-for';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { startLocalS3 } = require('../scripts/local-s3') as {
-  startLocalS3(options: {
+  startLocalS3: (options: {
     directory: string;
     port?: number;
-  }): Promise<{ endpoint: string; env: Record<string, string>; stop(): Promise<void> }>;
+  }) => Promise<{ endpoint: string; env: Record<string, string>; stop(): Promise<void> }>;
 };
 
 const PACKAGE_VERSION = (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
 const ERROR_SHAPE_KEYS = ['code', 'details', 'error', 'message', 'statusCode'];
+
+/** What a health endpoint answers when it is up (what these tests read of it). */
+interface HealthBody {
+  status: string;
+  info?: Record<string, unknown>;
+  error?: Record<string, unknown>;
+  details?: Record<string, unknown>;
+}
+
+/** GET /: the service's links. */
+interface ServiceInfo {
+  docs: string;
+  ui: string;
+  openapi: string;
+  health: string;
+}
 
 interface ErrorBody {
   statusCode: number;
@@ -66,14 +82,14 @@ describe('health probes', () => {
         info: { database: { status: 'up' }, redis: { status: 'up' }, s3: { status: 'up' } },
         error: {},
       });
-      expect(Object.keys(response.body.details).sort()).toEqual(['database', 'redis', 's3']);
+      expect(Object.keys((response.body as HealthBody).details!).sort()).toEqual(['database', 'redis', 's3']);
     });
 
     it('/health/live answers without checking any dependency', async () => {
       const response = await request(service.baseUrl).get('/health/live').expect(200);
       expect(response.body).toMatchObject({ status: 'ok' });
-      expect(response.body.info ?? {}).toEqual({});
-      expect(response.body.details ?? {}).toEqual({});
+      expect((response.body as HealthBody).info ?? {}).toEqual({});
+      expect((response.body as HealthBody).details ?? {}).toEqual({});
     });
   });
 
@@ -84,20 +100,20 @@ describe('health probes', () => {
     try {
       service = await startTestApp({ APP_ROLE: 'api', REDIS_URL: redis.url });
       const ready = await request(service.baseUrl).get('/health/ready').expect(200);
-      expect(ready.body.info.redis).toEqual({ status: 'up' });
+      expect((ready.body as HealthBody).info!.redis).toEqual({ status: 'up' });
 
       await redis.stop();
       const notReady = await readinessBecomes(service.baseUrl, 503, '/health/ready to report 503 with Redis down');
       expectNotReadyNaming(notReady.body as ErrorBody, 'redis', ['database', 's3']);
       const health = await request(service.baseUrl).get('/health').expect(503);
       expect(health.body).toMatchObject({ code: 'not_ready' });
-      expect(health.body.message).toContain('redis');
+      expect((health.body as ErrorBody).message).toContain('redis');
       const live = await request(service.baseUrl).get('/health/live').expect(200);
       expect(live.body).toMatchObject({ status: 'ok' });
 
       await redis.start();
       const back = await readinessBecomes(service.baseUrl, 200, '/health/ready to recover once Redis is back');
-      expect(back.body.info).toEqual({ database: { status: 'up' }, redis: { status: 'up' }, s3: { status: 'up' } });
+      expect((back.body as HealthBody).info).toEqual({ database: { status: 'up' }, redis: { status: 'up' }, s3: { status: 'up' } });
     } finally {
       if (!redis.running) {
         await redis.start().catch(() => undefined);
@@ -115,7 +131,7 @@ describe('health probes', () => {
     try {
       service = await startTestApp({ APP_ROLE: 'api', ...s3.env });
       const ready = await request(service.baseUrl).get('/health/ready').expect(200);
-      expect(ready.body.info.s3).toEqual({ status: 'up' });
+      expect((ready.body as HealthBody).info!.s3).toEqual({ status: 'up' });
 
       await s3.stop();
       s3 = undefined;
@@ -125,7 +141,7 @@ describe('health probes', () => {
 
       s3 = await startLocalS3({ directory, port });
       const back = await readinessBecomes(service.baseUrl, 200, '/health/ready to recover once S3 is back');
-      expect(back.body.info).toEqual({ database: { status: 'up' }, redis: { status: 'up' }, s3: { status: 'up' } });
+      expect((back.body as HealthBody).info).toEqual({ database: { status: 'up' }, redis: { status: 'up' }, s3: { status: 'up' } });
     } finally {
       await service?.close();
       await s3?.stop();
@@ -176,7 +192,7 @@ describe('service info and API documentation', () => {
         .get('/docs/json')
         .expect(200)
         .expect('content-type', /application\/json/)
-    ).body;
+    ).body as OpenApiDocument;
   });
 
   afterAll(async () => {
@@ -196,10 +212,11 @@ describe('service info and API documentation', () => {
       // The test environment turns access control off (test/global-setup.ts).
       authentication: 'none',
     });
-    await request(service.baseUrl).get(response.body.docs).expect(200);
-    await request(service.baseUrl).get(response.body.ui).expect(200);
-    await request(service.baseUrl).get(response.body.openapi).expect(200);
-    await request(service.baseUrl).get(response.body.health).expect(200);
+    const links = response.body as ServiceInfo;
+    await request(service.baseUrl).get(links.docs).expect(200);
+    await request(service.baseUrl).get(links.ui).expect(200);
+    await request(service.baseUrl).get(links.openapi).expect(200);
+    await request(service.baseUrl).get(links.health).expect(200);
   });
 
   it('GET /docs serves the Swagger UI', async () => {
@@ -272,7 +289,7 @@ describe('service info and API documentation', () => {
       .expect(404);
     const mediaType = String(response.headers['content-type']).split(';')[0];
     expect(Object.keys(documented)).toEqual([mediaType]);
-    expect(Object.keys(response.body).sort()).toEqual(['code', 'error', 'message', 'statusCode']);
+    expect(Object.keys(response.body as ErrorBody).sort()).toEqual(['code', 'error', 'message', 'statusCode']);
     expect(response.body).toMatchObject({ statusCode: 404, code: 'object_not_found' });
   });
 });

@@ -8,6 +8,9 @@ import { waitUntilSettled } from './support/objects';
 import { sendRaw } from './support/raw-http';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
 
+/** A JSON response body, as the error-shape check reads it. */
+type JsonBody = Record<string, unknown>;
+
 function nested(depth: number, leaf: unknown = 1): unknown {
   let value = leaf;
   for (let level = 0; level < depth; level++) {
@@ -47,7 +50,7 @@ describe('input the service refuses with a clear 4xx', () => {
         options: { validate: { json_schema: { type: 'array' } } },
       })
       .expect(202);
-    expect((await waitUntilSettled(service.baseUrl, submitted.body.id as string)).state).toBe('completed');
+    expect((await waitUntilSettled(service.baseUrl, (submitted.body as { id: string }).id)).state).toBe('completed');
   }
 
   async function expectRefusedSubmission(
@@ -57,9 +60,9 @@ describe('input the service refuses with a clear 4xx', () => {
   ): Promise<Record<string, unknown>> {
     const response = await api().post('/api/v1/process').send(body);
     expect(response.status).toBe(statusCode);
-    expectErrorShape(response.body, statusCode, code);
+    expectErrorShape(response.body as JsonBody, statusCode, code);
     await expectNothingKept(body.identifier as string);
-    return response.body;
+    return response.body as JsonBody;
   }
 
   /** A multipart submission of a small JSON file, refused with a 400 and leaving nothing behind. */
@@ -75,9 +78,9 @@ describe('input the service refuses with a clear 4xx', () => {
     }
     const response = await form.attach('file', Buffer.from('[1]'), { filename, contentType: 'application/json' });
     expect(response.status).toBe(400);
-    expectErrorShape(response.body, 400, code);
+    expectErrorShape(response.body as JsonBody, 400, code);
     await expectNothingKept(identifier);
-    return response.body;
+    return response.body as JsonBody;
   }
 
   describe('client JSON Schemas', () => {
@@ -99,7 +102,7 @@ describe('input the service refuses with a clear 4xx', () => {
           options: { validate: { json_schema: { properties: { s: { pattern: '^(a+)+$' } } } } },
         })
         .expect(202);
-      const settled = await waitUntilSettled(service.baseUrl, submitted.body.id as string);
+      const settled = await waitUntilSettled(service.baseUrl, (submitted.body as { id: string }).id);
       expect(settled.state).toBe('failed');
       expect(settled.operations_status.validate!.error).toMatch(/pattern/);
       await api().get('/health/live').expect(200);
@@ -152,7 +155,7 @@ describe('input the service refuses with a clear 4xx', () => {
           }),
         )
         .expect(202);
-      expect((await waitUntilSettled(service.baseUrl, submitted.body.id as string)).state).toBe('completed');
+      expect((await waitUntilSettled(service.baseUrl, (submitted.body as { id: string }).id)).state).toBe('completed');
     });
 
     it('refuses schemas over the size, depth and node limits, naming the limit', async () => {
@@ -188,7 +191,7 @@ describe('input the service refuses with a clear 4xx', () => {
           .post('/api/v1/process')
           .send({ identifier, operations: ['validate'], [field]: nested(MAX_JSON_DEPTH + 1) });
         expect(response.status).toBe(400);
-        expectErrorShape(response.body, 400, 'json_too_deep');
+        expectErrorShape(response.body as JsonBody, 400, 'json_too_deep');
         await expectNothingKept(identifier);
       }
     });
@@ -198,8 +201,8 @@ describe('input the service refuses with a clear 4xx', () => {
       const text = `{"identifier":"${identifier}","operations":["validate"],"payload":${'['.repeat(5000)}${']'.repeat(5000)}}`;
       const response = await api().post('/api/v1/process').set('content-type', 'application/json').send(text);
       expect(response.status).toBe(400);
-      expectErrorShape(response.body, 400, 'json_too_deep');
-      expect(response.body.message).toContain('65');
+      expectErrorShape(response.body as JsonBody, 400, 'json_too_deep');
+      expect((response.body as JsonBody).message).toContain('65');
       await expectNothingKept(identifier);
       await expectOrdinaryObjectCompletes();
     });
@@ -254,14 +257,14 @@ describe('input the service refuses with a clear 4xx', () => {
       for (const cursor of cursors) {
         const response = await api().get('/api/v1/objects').query({ cursor });
         expect(response.status).toBe(400);
-        expectErrorShape(response.body, 400, 'validation_failed');
-        expect(response.body.details).toEqual([expect.objectContaining({ field: 'cursor' })]);
+        expectErrorShape(response.body as JsonBody, 400, 'validation_failed');
+        expect((response.body as JsonBody).details).toEqual([expect.objectContaining({ field: 'cursor' })]);
       }
       for (const created_after of ['+275760-09-13', '2026-02-30', '0000-01-01', '9999-12-31T23:59:59-23:59', '0001-01-01T00:00:00+23:59']) {
         const response = await api().get('/api/v1/objects').query({ created_after });
         expect(response.status).toBe(400);
-        expectErrorShape(response.body, 400, 'validation_failed');
-        expect(response.body.details).toEqual([expect.objectContaining({ field: 'created_after' })]);
+        expectErrorShape(response.body as JsonBody, 400, 'validation_failed');
+        expect((response.body as JsonBody).details).toEqual([expect.objectContaining({ field: 'created_after' })]);
       }
       await api().get('/api/v1/objects').query({ created_after: '2020-01-01T00:00:00Z', limit: 1 }).expect(200);
     });
@@ -271,30 +274,30 @@ describe('input the service refuses with a clear 4xx', () => {
     it('answers an unknown method, a malformed request line and oversized headers in the one shape', async () => {
       const unknownMethod = await sendRaw(service.baseUrl, 'FOO /api/v1/status HTTP/1.1\r\nHost: x\r\n\r\n');
       expect(unknownMethod.statusCode).toBe(400);
-      expectErrorShape(JSON.parse(unknownMethod.body), 400, 'malformed_request');
+      expectErrorShape(JSON.parse(unknownMethod.body) as JsonBody, 400, 'malformed_request');
 
       const badLine = await sendRaw(service.baseUrl, 'GET /api/v1/status HTTP/9\r\n\r\n');
       expect(badLine.statusCode).toBe(400);
-      expectErrorShape(JSON.parse(badLine.body), 400, 'malformed_request');
+      expectErrorShape(JSON.parse(badLine.body) as JsonBody, 400, 'malformed_request');
 
       const bigHeaders = await sendRaw(service.baseUrl, `GET /api/v1/status HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
       expect(bigHeaders.statusCode).toBe(431);
-      expectErrorShape(JSON.parse(bigHeaders.body), 431, 'headers_too_large');
+      expectErrorShape(JSON.parse(bigHeaders.body) as JsonBody, 431, 'headers_too_large');
       await expectOrdinaryObjectCompletes();
     });
 
     it('answers bad percent-encoding, a path parameter over 512 characters and an unknown route in the one shape', async () => {
       const badUrl = await api().get('/api/v1/objects/%E0%A4%A');
       expect(badUrl.status).toBe(400);
-      expectErrorShape(badUrl.body, 400, 'malformed_request');
+      expectErrorShape(badUrl.body as JsonBody, 400, 'malformed_request');
 
       const longParam = await api().get(`/api/v1/objects/${'a'.repeat(600)}`);
       expect(longParam.status).toBe(414);
-      expectErrorShape(longParam.body, 414, 'uri_too_long');
+      expectErrorShape(longParam.body as JsonBody, 414, 'uri_too_long');
 
       const unknownRoute = await api().propfind('/api/v1/status');
       expect(unknownRoute.status).toBe(404);
-      expectErrorShape(unknownRoute.body, 404, 'route_not_found');
+      expectErrorShape(unknownRoute.body as JsonBody, 404, 'route_not_found');
     });
   });
 });

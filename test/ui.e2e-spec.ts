@@ -25,13 +25,31 @@ interface PageRecorder {
   eventSources: { url: string; readyState: number }[];
 }
 
+/** A page element, as far as the functions run in the browser read it (the test's TypeScript has no DOM types). */
+interface PageElement {
+  textContent: string | null;
+  href: string;
+  getAttribute(name: string): string | null;
+}
+
+/** The browser globals the functions run in the page use. */
+interface PageGlobals {
+  __ui: { states: string[]; sources: { url: string; readyState: number }[] };
+  EventSource: new (...args: unknown[]) => { url: string; readyState: number };
+  MutationObserver: new (callback: () => void) => { observe(target: unknown, options: Record<string, boolean>): void };
+  document: {
+    getElementById(id: string): PageElement | null;
+    querySelectorAll(selectors: string): { length: number };
+  };
+}
+
 /**
  * Installed before any page script: watches #detail-state and keeps every EventSource the page
- * creates. Runs in the browser (the test's TypeScript has no DOM types, hence `any`).
+ * creates. Runs in the browser.
  */
 function recordPage(): void {
-  const g = globalThis as any;
-  const ui = { states: [] as string[], sources: [] as any[] };
+  const g = globalThis as unknown as PageGlobals;
+  const ui: PageGlobals['__ui'] = { states: [], sources: [] };
   g.__ui = ui;
   const NativeEventSource = g.EventSource;
   g.EventSource = class extends NativeEventSource {
@@ -92,7 +110,7 @@ describe('the browser page at /ui, with access control on', () => {
 
   const recorded = (): Promise<PageRecorder> =>
     page.evaluate(() => {
-      const ui = (globalThis as any).__ui as { states: string[]; sources: { url: string; readyState: number }[] };
+      const ui = (globalThis as unknown as PageGlobals).__ui;
       return { states: [...ui.states], eventSources: ui.sources.map((source) => ({ url: source.url, readyState: source.readyState })) };
     });
 
@@ -131,9 +149,9 @@ describe('the browser page at /ui, with access control on', () => {
 
     const missing = await request(service.baseUrl).get('/ui/secret.txt').expect(404);
     expect(missing.body).toMatchObject({ statusCode: 404, code: 'route_not_found' });
-    expect((await request(service.baseUrl).get('/').expect(200)).body.ui).toBe('/ui');
+    expect(((await request(service.baseUrl).get('/').expect(200)).body as { ui: string }).ui).toBe('/ui');
     const openapi = await request(service.baseUrl).get('/docs/json').expect(200);
-    expect(Object.keys(openapi.body.paths).filter((path) => path.startsWith('/ui'))).toEqual([]);
+    expect(Object.keys((openapi.body as { paths: Record<string, unknown> }).paths).filter((path) => path.startsWith('/ui'))).toEqual([]);
   });
 
   it('is served the same by the built service, whose build copies the assets', async () => {
@@ -216,7 +234,7 @@ describe('the browser page at /ui, with access control on', () => {
     // The page closed its EventSource itself once the object settled, so the browser does not reconnect.
     expect(eventSources).toEqual([{ url: streamUrl, readyState: 2 }]);
 
-    const operationRows = await page.$$eval('#detail-operations-body tr', (rows) =>
+    const operationRows = await page.$$eval('#detail-operations-body tr', (rows: PageElement[]) =>
       rows.map((row) => [row.getAttribute('data-operation'), row.getAttribute('data-status')]),
     );
     expect(operationRows).toEqual(['validate', 'transform', 'enrich', 'analyze', 'export'].map((operation) => [operation, 'completed']));
@@ -232,11 +250,13 @@ describe('the browser page at /ui, with access control on', () => {
     };
     const links = page.locator('#detail-artifacts a[data-testid="artifact-link"]');
     await page.waitForFunction(
-      (count) => (globalThis as any).document.querySelectorAll('#detail-artifacts a[data-testid="artifact-link"]').length === count,
+      (count) =>
+        (globalThis as unknown as PageGlobals).document.querySelectorAll('#detail-artifacts a[data-testid="artifact-link"]').length ===
+        count,
       artifacts.length,
     );
-    const shown = await links.evaluateAll((anchors: any[]) =>
-      anchors.map((anchor) => ({ key: anchor.getAttribute('data-key') as string, href: anchor.href as string })),
+    const shown = await links.evaluateAll((anchors: PageElement[]) =>
+      anchors.map((anchor) => ({ key: anchor.getAttribute('data-key') as string, href: anchor.href })),
     );
     expect(shown.map((link) => link.key).sort()).toEqual(artifacts.map((artifact) => artifact.key).sort());
     expect(artifacts.map((artifact) => artifact.operation)).toEqual(expect.arrayContaining(['validate', 'export']));
@@ -262,7 +282,7 @@ describe('the browser page at /ui, with access control on', () => {
       .set('authorization', authorization())
       .send({ identifier, operations: ['validate', 'transform', 'analyze'] })
       .expect(400);
-    expect(expected.body.message).toEqual(expect.any(String));
+    expect((expected.body as { message: string }).message).toEqual(expect.any(String));
 
     await page.fill('#identifier', identifier);
     const [rejected] = await Promise.all([
@@ -272,7 +292,7 @@ describe('the browser page at /ui, with access control on', () => {
     expect(rejected.status()).toBe(400);
     const message = page.locator('#form-message[data-kind="error"]');
     await message.waitFor();
-    expect(await message.textContent()).toBe(expected.body.message);
+    expect(await message.textContent()).toBe((expected.body as { message: string }).message);
     expect(await page.isHidden('#detail')).toBe(true);
     expect(await query('select id from processing_objects where identifier = $1', [identifier])).toEqual([]);
 

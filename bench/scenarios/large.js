@@ -23,7 +23,7 @@ const readline = require('node:readline');
 const { DeleteObjectCommand, GetObjectCommand } = require('@aws-sdk/client-s3');
 const { Upload } = require('@aws-sdk/lib-storage');
 const { runBenchmark } = require('../lib/cleanup');
-const { ROOT, prepareEnvironment, distModule, log } = require('../lib/environment');
+const { prepareEnvironment, distModule, log } = require('../lib/environment');
 const { spawnProcess, memoryOf, sleep, cpuMs } = require('../lib/processes');
 const { median, fixed, describeMachine, machineTable, saveResult } = require('../lib/report');
 

@@ -3,7 +3,7 @@ import { JsonTooDeepError, UnstorableCharacterError, checkJsonTextDepth, checkJs
 describe('checkJsonTextDepth', () => {
   it('refuses text nested beyond the limit, far beyond any stack, saying where', () => {
     expect(() => checkJsonTextDepth('body', '['.repeat(1_000_000), 64)).toThrow(
-      expect.objectContaining({ details: [expect.objectContaining({ field: 'body', line: 1, column: 65 })] }),
+      expect.objectContaining({ details: [expect.objectContaining({ field: 'body', line: 1, column: 65 })] }) as Error,
     );
     expect(() => checkJsonTextDepth('body', `${'['.repeat(64)}${']'.repeat(64)}`, 64)).not.toThrow();
     expect(() => checkJsonTextDepth('body', JSON.stringify({ s: '['.repeat(100) }), 64)).not.toThrow();
@@ -22,7 +22,7 @@ describe('checkJsonValue', () => {
 
   it('names the path of a string or key with U+0000 or an unpaired surrogate, and lets paired surrogates through', () => {
     expect(() => checkJsonValue('metadata', { a: [{ b: 'x\u0000' }] })).toThrow(
-      expect.objectContaining({ details: [expect.objectContaining({ field: 'metadata.a.0.b' })] }),
+      expect.objectContaining({ details: [expect.objectContaining({ field: 'metadata.a.0.b' })] }) as Error,
     );
     expect(() => checkJsonValue('metadata', { a: { ['\udfff']: 1 } })).toThrow(UnstorableCharacterError);
     expect(() => checkJsonValue('metadata', { emoji: '😀', text: 'plain' })).not.toThrow();

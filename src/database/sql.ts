@@ -83,7 +83,7 @@ export class Sql extends StatementRunner {
    */
   async transaction<T>(work: (session: SqlSession) => Promise<T>): Promise<T> {
     const client = await this.connect();
-    const session = new StatementRunner(async () => client, this.convert);
+    const session = new StatementRunner(() => Promise.resolve(client), this.convert);
     let broken = false;
     try {
       await session.query('begin');

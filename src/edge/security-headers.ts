@@ -82,6 +82,7 @@ export const RAW_ANSWER_SECURITY_HEADERS: readonly [string, string][] = (() => {
   };
   helmet(helmetOptions(PAGE_DIRECTIVES, 0))({} as IncomingMessage, response as unknown as ServerResponse, (error?: unknown) => {
     if (error) {
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- helmet's next() types its error as unknown; String() is the best message a non-Error has
       throw error instanceof Error ? error : new Error(String(error));
     }
   });

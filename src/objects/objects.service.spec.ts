@@ -55,9 +55,9 @@ class FakeObjects {
     return this.rows.get(id)!;
   }
 
-  async findById(id: string): Promise<ProcessingObject | null> {
+  findById(id: string): Promise<ProcessingObject | null> {
     const row = this.rows.get(id);
-    return row ? { ...row } : null;
+    return Promise.resolve(row ? { ...row } : null);
   }
 
   async getById(id: string): Promise<ProcessingObject> {
@@ -68,18 +68,18 @@ class FakeObjects {
     return row;
   }
 
-  async findByIdentifier(identifier: string): Promise<ProcessingObject | null> {
+  findByIdentifier(identifier: string): Promise<ProcessingObject | null> {
     const row = [...this.rows.values()].find((candidate) => candidate.identifier === identifier);
-    return row ? { ...row } : null;
+    return Promise.resolve(row ? { ...row } : null);
   }
 
-  async transition(id: string, to: ObjectState, patch: ObjectPatch = {}, from?: ObjectState[]): Promise<ObjectEventRecord> {
+  transition(id: string, to: ObjectState, patch: ObjectPatch = {}, from?: ObjectState[]): Promise<ObjectEventRecord> {
     const row = this.rows.get(id);
     if (!row) {
-      throw new ObjectNotFoundError(id);
+      return Promise.reject(new ObjectNotFoundError(id));
     }
     if (!(from ?? statesLeadingTo(to)).includes(row.state)) {
-      throw new InvalidTransitionError(row.state, to);
+      return Promise.reject(new InvalidTransitionError(row.state, to));
     }
     Object.assign(
       row,
@@ -87,22 +87,29 @@ class FakeObjects {
       patch.taskId ? { taskId: patch.taskId } : {},
       patch.incrementAttempts ? { attempts: row.attempts + 1 } : {},
     );
-    return { seq: ++this.seq, kind: 'state_changed', operation: null, snapshot: { state: to } } as unknown as ObjectEventRecord;
+    return Promise.resolve({
+      seq: ++this.seq,
+      kind: 'state_changed',
+      operation: null,
+      snapshot: { state: to },
+    } as unknown as ObjectEventRecord);
   }
 
-  async deleteById(id: string, states: readonly ObjectState[]): Promise<boolean> {
+  deleteById(id: string, states: readonly ObjectState[]): Promise<boolean> {
     const row = this.rows.get(id);
     if (row) {
       this.beforeDelete?.(row);
     }
-    return row !== undefined && states.includes(row.state) && this.rows.delete(id);
+    return Promise.resolve(row !== undefined && states.includes(row.state) && this.rows.delete(id));
   }
 
-  async list(filter: ObjectListFilter): Promise<{ object: ProcessingObject; position: unknown }[]> {
-    return [...this.rows.values()]
-      .filter((row) => row.state === filter.state && (filter.team === undefined || row.team === filter.team))
-      .slice(0, filter.limit)
-      .map((row) => ({ object: { ...row }, position: null }));
+  list(filter: ObjectListFilter): Promise<{ object: ProcessingObject; position: unknown }[]> {
+    return Promise.resolve(
+      [...this.rows.values()]
+        .filter((row) => row.state === filter.state && (filter.team === undefined || row.team === filter.team))
+        .slice(0, filter.limit)
+        .map((row) => ({ object: { ...row }, position: null })),
+    );
   }
 }
 
@@ -111,15 +118,16 @@ class FakeQueue {
   readonly jobs = new Set<string>();
   down = false;
 
-  async removeJob(jobId: string): Promise<boolean> {
-    return this.jobs.delete(jobId);
+  removeJob(jobId: string): Promise<boolean> {
+    return Promise.resolve(this.jobs.delete(jobId));
   }
 
-  async enqueue(object: ObjectToQueue): Promise<void> {
+  enqueue(object: ObjectToQueue): Promise<void> {
     if (this.down) {
-      throw new Error('connect ECONNREFUSED 127.0.0.1:6379');
+      return Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:6379'));
     }
     this.jobs.add(object.taskId);
+    return Promise.resolve();
   }
 }
 
@@ -128,22 +136,23 @@ class FakeStorage {
   readonly keys = new Set<string>();
   down = false;
 
-  async deletePrefix(prefix: string): Promise<number> {
-    this.failIfDown();
-    const matching = [...this.keys].filter((key) => key.startsWith(prefix));
-    matching.forEach((key) => this.keys.delete(key));
-    return matching.length;
+  deletePrefix(prefix: string): Promise<number> {
+    return this.unlessDown(() => {
+      const matching = [...this.keys].filter((key) => key.startsWith(prefix));
+      matching.forEach((key) => this.keys.delete(key));
+      return matching.length;
+    });
   }
 
-  async deleteKeys(keys: string[]): Promise<void> {
-    this.failIfDown();
-    keys.forEach((key) => this.keys.delete(key));
+  deleteKeys(keys: string[]): Promise<void> {
+    return this.unlessDown(() => {
+      keys.forEach((key) => this.keys.delete(key));
+    });
   }
 
-  private failIfDown(): void {
-    if (this.down) {
-      throw new Error('connect ECONNREFUSED s3');
-    }
+  /** Does `work` and answers its result, or fails as an unreachable S3 would. */
+  private unlessDown<T>(work: () => T): Promise<T> {
+    return this.down ? Promise.reject(new Error('connect ECONNREFUSED s3')) : Promise.resolve(work());
   }
 }
 
@@ -152,16 +161,19 @@ class FakeEvents {
   readonly cancellations: string[] = [];
   readonly changes: ObjectChange[] = [];
 
-  async requestCancellation(id: string): Promise<void> {
+  requestCancellation(id: string): Promise<void> {
     this.cancellations.push(id);
+    return Promise.resolve();
   }
 
-  async publishRecorded(id: string, event: ObjectEventRecord): Promise<void> {
+  publishRecorded(id: string, event: ObjectEventRecord): Promise<void> {
     this.changes.push({ id, version: event.seq, event });
+    return Promise.resolve();
   }
 
-  async publishChange(change: ObjectChange): Promise<void> {
+  publishChange(change: ObjectChange): Promise<void> {
     this.changes.push(change);
+    return Promise.resolve();
   }
 }
 
@@ -172,10 +184,11 @@ function setUp() {
   const events = new FakeEvents();
   const teamQueue = {
     full: false,
-    check: async (team: string) => {
+    check: (team: string) => {
       if (teamQueue.full) {
-        throw new TeamQueueFullError(team, 1, 5);
+        return Promise.reject(new TeamQueueFullError(team, 1, 5));
       }
+      return Promise.resolve();
     },
   };
   const service = new ObjectsService(
@@ -264,7 +277,7 @@ describe('ObjectsService', () => {
 
       await expect(service.delete(ID, WRITER)).rejects.toMatchObject({
         code: ErrorCode.ObjectBusy,
-        message: expect.stringContaining("changed to 'queued'"),
+        message: expect.stringContaining("changed to 'queued'") as unknown,
       });
       expect(objects.rows.get(ID)?.state).toBe('queued');
     });

@@ -10,8 +10,8 @@ function operationClass(name: string, dependsOn: string[]) {
   class TestOperation implements ProcessingOperation {
     readonly name = name;
     readonly dependsOn = dependsOn;
-    async run(): Promise<OperationOutcome> {
-      return completed({});
+    run(): Promise<OperationOutcome> {
+      return Promise.resolve(completed({}));
     }
   }
   return TestOperation;

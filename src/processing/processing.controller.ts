@@ -120,7 +120,9 @@ export class ProcessingController {
       throw refusal(reply, error);
     }
     try {
-      return await this.submissions.submitUpload(submission.request, idempotencyKey, caller.team, submission.upload, submission.rest);
+      return await this.submissions.submitUpload(submission.request, idempotencyKey, caller.team, submission.upload, () =>
+        submission.rest(),
+      );
     } catch (error) {
       // The client may still be sending: read it to the end (bounded) so the answer does not race the upload.
       if (!(await submission.discard())) {

@@ -18,10 +18,10 @@ function setUp(recorded: number[]) {
   const reads: number[] = [];
   const changes = new Subject<ObjectChange>();
   const eventLog = {
-    currentVersion: async () => log.at(-1)?.seq ?? 1,
-    eventsAfter: async (_id: string, after: number) => {
+    currentVersion: () => Promise.resolve(log.at(-1)?.seq ?? 1),
+    eventsAfter: (_id: string, after: number) => {
       reads.push(after);
-      return log.filter((recordedEvent) => recordedEvent.seq > after);
+      return Promise.resolve(log.filter((recordedEvent) => recordedEvent.seq > after));
     },
   } as unknown as ObjectEventsRepository;
   const notifications = {

@@ -71,15 +71,15 @@ export class ProgressStream implements BeforeApplicationShutdown {
   ) {}
 
   /** Streams the progress of `object` (as just read) to `reply`. */
-  async stream(object: ProcessingObject, lastEventId: number | undefined, reply: FastifyReply): Promise<void> {
+  stream(object: ProcessingObject, lastEventId: number | undefined, reply: FastifyReply): Promise<void> {
     const id = object.id;
     if (lastEventId !== undefined && lastEventId >= object.version && isSettled(object.state)) {
       void reply.code(204).send();
-      return;
+      return Promise.resolve();
     }
     if (reply.raw.destroyed || reply.request.raw.socket.destroyed) {
       // The client left while the object was read.
-      return;
+      return Promise.resolve();
     }
     // The response is this stream's from here on: Fastify sends nothing more (its onResponse hooks still run at the end).
     reply.hijack();
@@ -102,13 +102,14 @@ export class ProgressStream implements BeforeApplicationShutdown {
     response.write(opening);
     if ((lastEventId === undefined && isSettled(object.state)) || reply.request.method === 'HEAD') {
       response.end();
-      return;
+      return Promise.resolve();
     }
     if (this.stopping) {
       response.destroy();
-      return;
+      return Promise.resolve();
     }
     this.follow(id, object, lastEventId ?? object.version, response);
+    return Promise.resolve();
   }
 
   /** Breaks every stream off: their clients reconnect to another instance, or to this one once it is back. */

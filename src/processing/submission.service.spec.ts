@@ -24,32 +24,35 @@ const OTHER_TEAM = 'team-b';
 class FakeObjects {
   readonly rows = new Map<string, ProcessingObject>();
 
-  async insertQueued(object: NewObject, queued: QueuedFields): Promise<void> {
+  insertQueued(object: NewObject, queued: QueuedFields): Promise<void> {
     this.insert(object, 'queued', queued);
+    return Promise.resolve();
   }
 
-  async insertPending(object: NewObject): Promise<void> {
+  insertPending(object: NewObject): Promise<void> {
     this.insert(object, 'pending', { taskId: '', source: null });
+    return Promise.resolve();
   }
 
-  async transition(id: string, to: ObjectState, patch: ObjectPatch, from: ObjectState[]): Promise<void> {
+  transition(id: string, to: ObjectState, patch: ObjectPatch, from: ObjectState[]): Promise<void> {
     const row = this.rows.get(id);
     if (!row || !from.includes(row.state)) {
-      throw new Error(`object ${id} is not ${from.join(' or ')}`);
+      return Promise.reject(new Error(`object ${id} is not ${from.join(' or ')}`));
     }
     this.rows.set(id, { ...row, ...patch, state: to });
+    return Promise.resolve();
   }
 
-  async findByIdentifier(identifier: string): Promise<ProcessingObject | null> {
-    return [...this.rows.values()].find((row) => row.identifier === identifier) ?? null;
+  findByIdentifier(identifier: string): Promise<ProcessingObject | null> {
+    return Promise.resolve([...this.rows.values()].find((row) => row.identifier === identifier) ?? null);
   }
 
-  async deleteById(id: string, states: readonly ObjectState[]): Promise<boolean> {
+  deleteById(id: string, states: readonly ObjectState[]): Promise<boolean> {
     const row = this.rows.get(id);
     if (!row || !states.includes(row.state)) {
-      return false;
+      return Promise.resolve(false);
     }
-    return this.rows.delete(id);
+    return Promise.resolve(this.rows.delete(id));
   }
 
   private insert(object: NewObject, state: ObjectState, queued: QueuedFields): void {
@@ -72,12 +75,14 @@ class FakeStorage {
     return `s3://bucket/${key}`;
   }
 
-  async putBuffer(key: string, body: Buffer): Promise<void> {
+  putBuffer(key: string, body: Buffer): Promise<void> {
     this.objects.set(key, body);
+    return Promise.resolve();
   }
 
-  async deleteKeys(keys: string[]): Promise<void> {
+  deleteKeys(keys: string[]): Promise<void> {
     keys.forEach((key) => this.objects.delete(key));
+    return Promise.resolve();
   }
 }
 
@@ -86,12 +91,14 @@ class FakeQueue {
   readonly jobs: ObjectToQueue[] = [];
   down = false;
 
-  async enqueue(object: ObjectToQueue): Promise<void> {
+  enqueue(object: ObjectToQueue): Promise<void> {
     this.add([object]);
+    return Promise.resolve();
   }
 
-  async enqueueAll(objects: readonly ObjectToQueue[]): Promise<void> {
+  enqueueAll(objects: readonly ObjectToQueue[]): Promise<void> {
     this.add(objects);
+    return Promise.resolve();
   }
 
   private add(jobs: readonly ObjectToQueue[]): void {
@@ -107,22 +114,24 @@ class FakeIdempotencyKeys {
   readonly kept = new Map<string, KeptSubmission>();
   readonly claimed = new Set<string>();
 
-  async claim(team: string, key: string): Promise<ClaimedKey | KeptSubmission> {
+  claim(team: string, key: string): Promise<ClaimedKey | KeptSubmission> {
     const name = `${team}/${key}`;
     const kept = this.kept.get(name);
     if (kept) {
-      return kept;
+      return Promise.resolve(kept);
     }
     this.claimed.add(name);
-    return {
-      keep: async (submission) => {
+    return Promise.resolve({
+      keep: (submission) => {
         this.claimed.delete(name);
         this.kept.set(name, submission);
+        return Promise.resolve();
       },
-      release: async () => {
+      release: () => {
         this.claimed.delete(name);
+        return Promise.resolve();
       },
-    };
+    });
   }
 }
 
@@ -133,8 +142,8 @@ function setUp() {
   const keys = new FakeIdempotencyKeys();
   const operations = { names: ['validate', 'transform'], plan: (requested: string[]) => requested } as unknown as OperationRegistry;
   const teamQueue = {
-    check: async () => undefined,
-    room: async () => Number.MAX_SAFE_INTEGER,
+    check: () => Promise.resolve(),
+    room: () => Promise.resolve(Number.MAX_SAFE_INTEGER),
     queued: () => undefined,
   } as unknown as TeamQueueCap;
   const submissions = new SubmissionService(
@@ -242,7 +251,7 @@ describe('SubmissionService', () => {
       queue.down = false;
       const accepted = await submissions.submit(request('doc-1', { payload: { n: 2 } }), 'key-1', TEAM);
       expect([...objects.rows.keys()]).toEqual([accepted.id]);
-      expect([...storage.objects.values()].map((body) => JSON.parse(body.toString()))).toEqual([{ n: 2 }]);
+      expect([...storage.objects.values()].map((body) => JSON.parse(body.toString()) as unknown)).toEqual([{ n: 2 }]);
       expect(queue.jobs.map(({ id }) => id)).toEqual([accepted.id]);
     });
 

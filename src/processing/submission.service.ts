@@ -67,11 +67,11 @@ export class SubmissionService {
         prepared,
         idempotencyKey,
         requestHash,
-        async () => undefined,
+        () => Promise.resolve(),
         () => this.createWithPayload(request, prepared, idempotencyKey, requestHash),
       );
     return this.underIdempotencyKey(team, idempotencyKey, {
-      requestHash: async () => requestHash,
+      requestHash: () => Promise.resolve(requestHash),
       create,
       objectIdOf: (response) => response.id,
     });
@@ -85,7 +85,7 @@ export class SubmissionService {
   async submitBatch(items: unknown[], idempotencyKey: string | undefined, team: string): Promise<BatchResponse> {
     const requestHash = hashRequest({ batch: items });
     return this.underIdempotencyKey(team, idempotencyKey, {
-      requestHash: async () => requestHash,
+      requestHash: () => Promise.resolve(requestHash),
       create: () => this.createBatch(items, team),
       objectIdOf: () => null,
     });
@@ -197,7 +197,7 @@ export class SubmissionService {
     idempotencyKey: string | undefined,
     team: string,
     upload: ClassifiedUpload,
-    afterStored: () => Promise<void> = async () => undefined,
+    afterStored: () => Promise<void> = () => Promise.resolve(),
   ): Promise<SubmissionResponse> {
     if (request.payload !== undefined) {
       throw new ValidationError('Send either a payload (JSON) or a file (multipart), not both', [

@@ -7,11 +7,12 @@ function fakeQueue() {
   const meta: { concurrency: number | null } = { concurrency: null };
   const readyListeners = new Set<() => void>();
   const queue = {
-    async setGlobalConcurrency(concurrency: number) {
+    setGlobalConcurrency(concurrency: number) {
       meta.concurrency = concurrency;
+      return Promise.resolve();
     },
-    async globalConcurrency() {
-      return meta.concurrency;
+    globalConcurrency() {
+      return Promise.resolve(meta.concurrency);
     },
     onConnectionReady(listener: () => void) {
       readyListeners.add(listener);

@@ -9,7 +9,12 @@ describe('objectJob', () => {
     expect(objectJob({ id: 'a', taskId: 'a.3', priority: 5 }, jobs, { reqId: 'r-1' })).toEqual({
       name: JobName.ProcessObject,
       data: { objectId: 'a', origin: { reqId: 'r-1' } },
-      opts: expect.objectContaining({ jobId: 'a.3', attempts: 4, backoff: { type: 'exponential', delay: 1500 }, removeOnFail: false }),
+      opts: expect.objectContaining({
+        jobId: 'a.3',
+        attempts: 4,
+        backoff: { type: 'exponential', delay: 1500 },
+        removeOnFail: false,
+      }) as unknown,
     });
   });
 

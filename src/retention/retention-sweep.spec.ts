@@ -11,28 +11,33 @@ function setUp(expired: ExpiredObject[], { inUse = [] as string[], s3Fails = [] 
   const cutoffs: Date[] = [];
   const batches: number[] = [];
   const repository = {
-    deleteFinishedBefore: async (cutoff: Date, limit: number) => {
+    deleteFinishedBefore: (cutoff: Date, limit: number) => {
       cutoffs.push(cutoff);
       const batch = remaining.splice(0, limit);
       batches.push(batch.length);
-      return batch;
+      return Promise.resolve(batch);
     },
-    identifierInUse: async (identifier: string) => inUse.includes(identifier),
+    identifierInUse: (identifier: string) => Promise.resolve(inUse.includes(identifier)),
   };
   const deletedPrefixes: string[] = [];
   const storage = {
-    deletePrefix: async (prefix: string) => {
+    deletePrefix: (prefix: string) => {
       if (s3Fails.some((identifier) => prefix === `${identifier}/`)) {
-        throw new Error('S3 is down');
+        return Promise.reject(new Error('S3 is down'));
       }
       deletedPrefixes.push(prefix);
-      return 1;
+      return Promise.resolve(1);
     },
   };
   const removedJobs: string[] = [];
-  const queue = { removeJob: async (jobId: string) => removedJobs.push(jobId) > 0 };
+  const queue = { removeJob: (jobId: string) => Promise.resolve(removedJobs.push(jobId) > 0) };
   const ended: string[] = [];
-  const notifications = { publishChange: async ({ id }: { id: string }) => void ended.push(id) };
+  const notifications = {
+    publishChange: ({ id }: { id: string }) => {
+      ended.push(id);
+      return Promise.resolve();
+    },
+  };
   const sweep = new RetentionSweep(
     new AppConfig({ RETENTION_MAX_AGE_SECONDS: '60', RETENTION_BATCH_SIZE: '2' }),
     repository as unknown as RetentionRepository,

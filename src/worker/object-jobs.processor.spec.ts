@@ -20,12 +20,14 @@ function fakeJob(attemptsMade = 0, attempts = 3) {
     attemptsMade,
     movedTo: 'active' as 'active' | 'wait' | 'delayed',
     delayedUntil: 0,
-    async moveToWait() {
+    moveToWait() {
       job.movedTo = 'wait';
+      return Promise.resolve();
     },
-    async moveToDelayed(timestamp: number) {
+    moveToDelayed(timestamp: number) {
       job.movedTo = 'delayed';
       job.delayedUntil = timestamp;
+      return Promise.resolve();
     },
   };
   return job;
@@ -33,7 +35,7 @@ function fakeJob(attemptsMade = 0, attempts = 3) {
 
 /** A plan runner whose run does what the test says, and records what it was asked. */
 class FakeRunner {
-  run: (attempt: ProcessAttempt) => Promise<ProcessOutcome> = async () => 'completed';
+  run: (attempt: ProcessAttempt) => Promise<ProcessOutcome> = () => Promise.resolve('completed');
   readonly attempts: ProcessAttempt[] = [];
   readonly abandoned: string[] = [];
   draining = false;
@@ -43,8 +45,9 @@ class FakeRunner {
     return this.run(attempt);
   }
 
-  async abandon(objectId: string, _taskId: string, reason: string): Promise<void> {
+  abandon(objectId: string, _taskId: string, reason: string): Promise<void> {
     this.abandoned.push(`${objectId}: ${reason}`);
+    return Promise.resolve();
   }
 
   drain(): void {
@@ -62,18 +65,18 @@ interface SetUp {
 function setUp({
   cancellations = new Cancellations({} as ObjectNotifications),
   unreachable = [],
-  closeWorker = async () => undefined,
+  closeWorker = () => Promise.resolve(),
   env = {},
 }: SetUp = {}) {
   const config = new AppConfig({ DEPENDENCY_RETRY_MS: '2000', ...env });
   const runner = new FakeRunner();
   const paused: JobTaker[] = [];
   const gate = {
-    async closeIfUnreachable(taker: JobTaker) {
+    closeIfUnreachable(taker: JobTaker) {
       if (unreachable.length > 0) {
         paused.push(taker);
       }
-      return unreachable.length > 0;
+      return Promise.resolve(unreachable.length > 0);
     },
   };
   const pino = { runInContext: <T>(work: () => T) => work() } as unknown as PinoLogger;
@@ -104,9 +107,7 @@ describe('ObjectJobsProcessor', () => {
 
   it('hands a job the stopping worker interrupted back to the queue, spending no attempt', async () => {
     const { processor, runner } = setUp();
-    runner.run = async () => {
-      throw new WorkerStoppingError();
-    };
+    runner.run = () => Promise.reject(new WorkerStoppingError());
     const job = fakeJob();
     await expect(run(processor, job)).rejects.toBeInstanceOf(WaitingError);
     expect(job.movedTo).toBe('wait');
@@ -114,9 +115,7 @@ describe('ObjectJobsProcessor', () => {
 
   it('puts a job that met an unreachable dependency off until DEPENDENCY_RETRY_MS later, pausing this worker, spending no attempt', async () => {
     const { processor, runner, paused, worker } = setUp({ unreachable: ['s3'] });
-    runner.run = async () => {
-      throw new OperationDependencyError('transform: connect ECONNREFUSED 127.0.0.1:9000');
-    };
+    runner.run = () => Promise.reject(new OperationDependencyError('transform: connect ECONNREFUSED 127.0.0.1:9000'));
     const job = fakeJob();
     const before = Date.now();
     await expect(run(processor, job)).rejects.toBeInstanceOf(DelayedError);
@@ -128,9 +127,7 @@ describe('ObjectJobsProcessor', () => {
   it('lets a dependency error spend an attempt when every dependency answers (the failure was the job’s own)', async () => {
     const { processor, runner } = setUp();
     const error = new OperationDependencyError('transform: S3 answered 500 for one key');
-    runner.run = async () => {
-      throw error;
-    };
+    runner.run = () => Promise.reject(error);
     const job = fakeJob();
     await expect(run(processor, job)).rejects.toBe(error);
     expect(job.movedTo).toBe('active');

@@ -15,18 +15,18 @@ function fakeStorage(contents: Record<string, string>) {
   const storage = {
     keyOf: (url: string) => url.slice('s3://bucket/'.length),
     s3Url: (key: string) => `s3://bucket/${key}`,
-    async getStream(key: string) {
+    getStream(key: string) {
       requests.push(`GET ${key}`);
-      return Readable.from([bucket.get(key)!]);
+      return Promise.resolve(Readable.from([bucket.get(key)!]));
     },
-    async getBuffer(key: string) {
+    getBuffer(key: string) {
       requests.push(`GET ${key}`);
-      return bucket.get(key)!;
+      return Promise.resolve(bucket.get(key)!);
     },
-    async putBuffer(key: string, body: Buffer) {
+    putBuffer(key: string, body: Buffer) {
       requests.push(`PUT ${key}`);
       bucket.set(key, body);
-      return { key, s3Url: `s3://bucket/${key}`, size: body.length };
+      return Promise.resolve({ key, s3Url: `s3://bucket/${key}`, size: body.length });
     },
     async putStream(key: string, body: Readable, _type: string, _signal?: AbortSignal, keepUpTo = 0) {
       requests.push(`PUT ${key}`);
@@ -38,10 +38,10 @@ function fakeStorage(contents: Record<string, string>) {
       bucket.set(key, stored);
       return { key, s3Url: `s3://bucket/${key}`, size: stored.length, ...(stored.length <= keepUpTo ? { body: stored } : {}) };
     },
-    async copy(from: string, to: string) {
+    copy(from: string, to: string) {
       requests.push(`COPY ${from} ${to}`);
       bucket.set(to, bucket.get(from)!);
-      return { key: to, s3Url: `s3://bucket/${to}`, size: bucket.get(to)!.length };
+      return Promise.resolve({ key: to, s3Url: `s3://bucket/${to}`, size: bucket.get(to)!.length });
     },
   };
   return { storage: storage as unknown as StorageService, requests };

@@ -130,8 +130,9 @@ export class OperationRun implements OperationContext {
     return [...recorded, ...ownFiles];
   }
 
-  async reportProgress(message: string): Promise<void> {
+  reportProgress(message: string): Promise<void> {
     this.dependencies.reportProgress(`${this.operation}: ${message}`);
+    return Promise.resolve();
   }
 }
 

@@ -49,58 +49,58 @@ class FakeObjects {
     } as unknown as ProcessingObject;
   }
 
-  async startProcessing(_id: string, taskId: string): Promise<{ object: ProcessingObject; event: ObjectEventRecord } | null> {
+  startProcessing(_id: string, taskId: string): Promise<{ object: ProcessingObject; event: ObjectEventRecord } | null> {
     this.failIfUnreachable();
     if (this.state !== 'queued' || this.taskId !== taskId) {
-      return null;
+      return Promise.resolve(null);
     }
     this.state = 'processing';
-    return { object: this.row(), event: this.record('state_changed:processing') };
+    return Promise.resolve({ object: this.row(), event: this.record('state_changed:processing') });
   }
 
-  async findById(): Promise<ProcessingObject | null> {
+  findById(): Promise<ProcessingObject | null> {
     this.failIfUnreachable();
-    return this.row();
+    return Promise.resolve(this.row());
   }
 
   async findForRun(): Promise<ProcessingObject | null> {
     return this.findById();
   }
 
-  async updateTwiceWhileProcessing(
+  updateTwiceWhileProcessing(
     _id: string,
     first: RecordedChange,
     second: RecordedChange & { to?: ObjectState },
   ): Promise<ObjectEventRecord[] | null> {
     this.failIfUnreachable();
     if (this.state !== 'processing') {
-      return null;
+      return Promise.resolve(null);
     }
     this.apply(first.patch);
     const recorded = [this.record(`${first.event.kind}:${first.event.operation}`)];
     this.apply(second.patch);
     this.state = second.to ?? this.state;
     recorded.push(this.record(second.to ? `state_changed:${second.to}` : `${second.event.kind}:${second.event.operation}`));
-    return recorded;
+    return Promise.resolve(recorded);
   }
 
-  async updateWhileProcessing(_id: string, patch: ObjectPatch, event: RecordedEvent): Promise<ObjectEventRecord | null> {
+  updateWhileProcessing(_id: string, patch: ObjectPatch, event: RecordedEvent): Promise<ObjectEventRecord | null> {
     this.failIfUnreachable();
     if (this.state !== 'processing') {
-      return null;
+      return Promise.resolve(null);
     }
     this.apply(patch);
-    return this.record(`${event.kind}:${event.operation}`);
+    return Promise.resolve(this.record(`${event.kind}:${event.operation}`));
   }
 
-  async transition(_id: string, to: ObjectState, patch: ObjectPatch, from: ObjectState[]): Promise<ObjectEventRecord> {
+  transition(_id: string, to: ObjectState, patch: ObjectPatch, from: ObjectState[]): Promise<ObjectEventRecord> {
     this.failIfUnreachable();
     if (!from.includes(this.state)) {
-      throw new InvalidTransitionError(this.state, to);
+      return Promise.reject(new InvalidTransitionError(this.state, to));
     }
     this.state = to;
     this.apply(patch);
-    return this.record(`state_changed:${to}`);
+    return Promise.resolve(this.record(`state_changed:${to}`));
   }
 
   private apply(patch: ObjectPatch): void {
@@ -173,11 +173,17 @@ function setUp(objects = new FakeObjects(), processes = new FakeOperationProcess
   const failures: string[] = [];
   const metrics = { timeOperation: () => () => 0, countRetry: () => undefined, countFailure: (code: string) => failures.push(code) };
   const cancellations = new Cancellations({} as ObjectNotifications);
-  const notifications = { publishRecorded: async () => undefined };
+  const notifications = { publishRecorded: () => Promise.resolve() };
   const deleted: string[] = [];
   const storage = {
-    deleteKeys: async (keys: string[]) => void deleted.push(...keys),
-    deletePrefix: async (prefix: string) => void deleted.push(`${prefix}*`),
+    deleteKeys: (keys: string[]) => {
+      deleted.push(...keys);
+      return Promise.resolve();
+    },
+    deletePrefix: (prefix: string) => {
+      deleted.push(`${prefix}*`);
+      return Promise.resolve();
+    },
   };
   const runner = new PlanRunner(
     new AppConfig({}),
@@ -188,7 +194,7 @@ function setUp(objects = new FakeObjects(), processes = new FakeOperationProcess
     notifications as unknown as ObjectNotifications,
     cancellations,
     metrics as unknown as MetricsService,
-    { stopsRunning: async () => pause.stopped } as unknown as QueuePause,
+    { stopsRunning: () => Promise.resolve(pause.stopped) } as unknown as QueuePause,
   );
   return { objects, processes, runner, cancellations, failures, deleted, pause };
 }
@@ -197,12 +203,14 @@ function attempt(attempts = 1, isFinalAttempt = false): ProcessAttempt {
   return { objectId: 'object-1', taskId: TASK_ID, attempts, isFinalAttempt };
 }
 
-const contentFailure: Script = async () => ({ status: 'failed', code: 'invalid_content', reason: 'Invalid JSON at line 1, column 2' });
-const budgetFailure: Script = async () => ({
-  status: 'failed',
-  code: 'budget_exceeded',
-  reason: 'exceeded its time budget of 100 ms and was stopped',
-});
+const contentFailure: Script = () =>
+  Promise.resolve({ status: 'failed', code: 'invalid_content', reason: 'Invalid JSON at line 1, column 2' });
+const budgetFailure: Script = () =>
+  Promise.resolve({
+    status: 'failed',
+    code: 'budget_exceeded',
+    reason: 'exceeded its time budget of 100 ms and was stopped',
+  });
 
 describe('PlanRunner', () => {
   it('runs the plan in order, hands each operation what the earlier ones kept, records every step and completes', async () => {
@@ -255,7 +263,7 @@ describe('PlanRunner', () => {
 
   it('records an unexpected error and rethrows it for the queue to retry while attempts remain', async () => {
     const { objects, processes, runner } = setUp();
-    processes.scripts.set('transform', async () => ({ status: 'error', cause: 'unexpected', message: 'Access Denied' }));
+    processes.scripts.set('transform', () => Promise.resolve({ status: 'error', cause: 'unexpected', message: 'Access Denied' }));
     await expect(runner.process(attempt(1, false))).rejects.toThrow('transform: Access Denied');
     expect(objects.state).toBe('processing');
     expect(objects.events).toContain('operation_failed:transform');
@@ -264,7 +272,7 @@ describe('PlanRunner', () => {
 
   it('fails the object when an unexpected error happens on its last attempt', async () => {
     const { objects, processes, runner, failures } = setUp();
-    processes.scripts.set('transform', async () => ({ status: 'error', cause: 'unexpected', message: 'Access Denied' }));
+    processes.scripts.set('transform', () => Promise.resolve({ status: 'error', cause: 'unexpected', message: 'Access Denied' }));
     await expect(runner.process(attempt(5, true))).rejects.toThrow('transform: Access Denied');
     expect(objects).toMatchObject({
       state: 'failed',
@@ -276,11 +284,13 @@ describe('PlanRunner', () => {
 
   it('leaves the object processing, with nothing recorded against it, when a dependency is unreachable', async () => {
     const { objects, processes, runner } = setUp();
-    processes.scripts.set('transform', async () => ({
-      status: 'error',
-      cause: 'dependency',
-      message: 'connect ECONNREFUSED 127.0.0.1:9000',
-    }));
+    processes.scripts.set('transform', () =>
+      Promise.resolve({
+        status: 'error',
+        cause: 'dependency',
+        message: 'connect ECONNREFUSED 127.0.0.1:9000',
+      }),
+    );
     await expect(runner.process(attempt(1, true))).rejects.toThrow(
       new OperationDependencyError('transform: connect ECONNREFUSED 127.0.0.1:9000'),
     );
@@ -313,13 +323,13 @@ describe('PlanRunner', () => {
 
   it('loses to a cancel that lands while the last operation finishes: the cancel stays, and what the operation stored goes', async () => {
     const { objects, processes, runner, deleted } = setUp();
-    processes.scripts.set('enrich', async (task) => {
+    processes.scripts.set('enrich', (task) => {
       objects.state = 'cancelled';
-      return {
+      return Promise.resolve({
         status: 'completed',
         result: { key: `doc/${task.operation}_result.json`, s3Url: 's3://b/doc/enrich_result.json', size: 2 },
         files: [{ key: 'doc/enrich/schema.json', s3Url: 's3://b/doc/enrich/schema.json', size: 2 }],
-      };
+      });
     });
     expect(await runner.process(attempt())).toBe('cancelled');
     expect(objects.state).toBe('cancelled');
@@ -329,13 +339,13 @@ describe('PlanRunner', () => {
 
   it('hands the job back, leaving the object processing and resumable, when the queue is paused in stop mode while an operation runs', async () => {
     const { objects, processes, runner, pause } = setUp();
-    processes.scripts.set('transform', async (task) => {
+    processes.scripts.set('transform', (task) => {
       pause.stopped = true;
-      return {
+      return Promise.resolve({
         status: 'completed',
         result: { key: `doc/${task.operation}_result.json`, s3Url: 's3://b/doc/transform_result.json', size: 2 },
         files: [],
-      };
+      });
     });
     await expect(runner.process(attempt())).rejects.toBeInstanceOf(WorkerStoppingError);
     expect(processes.ran.map((task) => task.operation)).toEqual(['validate', 'transform']);
@@ -371,11 +381,12 @@ describe('PlanRunner', () => {
   });
 });
 
-const completes: Script = async (task) => ({
-  status: 'completed',
-  result: { key: `doc/${task.operation}_result.json`, s3Url: `s3://b/doc/${task.operation}_result.json`, size: 2 },
-  files: [],
-});
+const completes: Script = (task) =>
+  Promise.resolve({
+    status: 'completed',
+    result: { key: `doc/${task.operation}_result.json`, s3Url: `s3://b/doc/${task.operation}_result.json`, size: 2 },
+    files: [],
+  });
 
 describe('PlanRunner: resume after redelivery', () => {
   it('settles a job delivered again after its last operation completed, running nothing again', async () => {
@@ -390,7 +401,7 @@ describe('PlanRunner: resume after redelivery', () => {
   it('runs again, on the next attempt, the operation whose attempt failed, and nothing completed before it', async () => {
     const objects = new FakeObjects();
     const processes = new FakeOperationProcesses();
-    processes.scripts.set('transform', async () => ({ status: 'error', cause: 'unexpected', message: 'Access Denied' }));
+    processes.scripts.set('transform', () => Promise.resolve({ status: 'error', cause: 'unexpected', message: 'Access Denied' }));
     await expect(setUp(objects, processes).runner.process(attempt(1))).rejects.toThrow('transform: Access Denied');
 
     processes.scripts.delete('transform');
@@ -452,9 +463,7 @@ describe('PlanRunner: the cancel race', () => {
 describe('PlanRunner: transient and final failures', () => {
   it('treats an operation process that dies as transient: recorded, rethrown for the queue to retry, the object still processing', async () => {
     const { objects, processes, runner, failures } = setUp();
-    processes.scripts.set('transform', async () => {
-      throw new Error('The operation process exited with code 134');
-    });
+    processes.scripts.set('transform', () => Promise.reject(new Error('The operation process exited with code 134')));
     await expect(runner.process(attempt(1, false))).rejects.toThrow('exited with code 134');
     expect(objects.state).toBe('processing');
     expect(objects.events).toContain('operation_failed:transform');
@@ -463,9 +472,7 @@ describe('PlanRunner: transient and final failures', () => {
 
   it('fails the object when its operation process dies on the last attempt', async () => {
     const { objects, processes, runner, failures } = setUp();
-    processes.scripts.set('transform', async () => {
-      throw new Error('The operation process exited with code 134');
-    });
+    processes.scripts.set('transform', () => Promise.reject(new Error('The operation process exited with code 134')));
     await expect(runner.process(attempt(3, true))).rejects.toThrow('exited with code 134');
     expect(objects).toMatchObject({
       state: 'failed',

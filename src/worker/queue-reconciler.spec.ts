@@ -22,15 +22,15 @@ interface FakeRow extends UnsettledObject {
 function fakeObjects(rows: FakeRow[]) {
   const reads: number[] = [];
   const repository = {
-    async findUnsettledAfter(state: UnsettledState, after: SweepPosition | null, limit: number) {
+    findUnsettledAfter(state: UnsettledState, after: SweepPosition | null, limit: number) {
       const page = rows.filter((row) => row.state === state && (!after || row.position.id > after.id)).slice(0, limit);
       reads.push(page.length);
-      return page.map((row) => ({ ...row }));
+      return Promise.resolve(page.map((row) => ({ ...row })));
     },
-    async updateWhileTask(change: { id: string; taskId: string; states: readonly UnsettledState[]; to?: ObjectState }, patch: ObjectPatch) {
+    updateWhileTask(change: { id: string; taskId: string; states: readonly UnsettledState[]; to?: ObjectState }, patch: ObjectPatch) {
       const row = rows.find((candidate) => candidate.id === change.id);
       if (!row || row.taskId !== change.taskId || !change.states.includes(row.state)) {
-        return null;
+        return Promise.resolve(null);
       }
       if (change.to) {
         row.state = change.to as UnsettledState;
@@ -45,7 +45,7 @@ function fakeObjects(rows: FakeRow[]) {
         row.errorMessage = patch.errorMessage;
       }
       row.updatedAt = new Date();
-      return { seq: 2, kind: 'state_changed', operation: null, snapshot: {} } as unknown as ObjectEventRecord;
+      return Promise.resolve({ seq: 2, kind: 'state_changed', operation: null, snapshot: {} } as unknown as ObjectEventRecord);
     },
   };
   return { repository: repository as unknown as ObjectsRepository, reads };
@@ -56,13 +56,14 @@ function fakeQueue(fates: Record<string, JobFate>) {
   const added: string[] = [];
   const queued: ObjectToQueue[] = [];
   const queue = {
-    async jobFate(jobId: string) {
-      return fates[jobId] ?? { state: 'unknown' };
+    jobFate(jobId: string) {
+      return Promise.resolve(fates[jobId] ?? { state: 'unknown' });
     },
-    async enqueue(object: ObjectToQueue) {
+    enqueue(object: ObjectToQueue) {
       added.push(object.taskId);
       queued.push(object);
       fates[object.taskId] = { state: 'waiting' };
+      return Promise.resolve();
     },
   };
   return { queue: queue as unknown as ProcessingQueue, added, queued };
@@ -83,7 +84,12 @@ function row(id: string, state: UnsettledState, overrides: Partial<FakeRow> = {}
 
 /** `published` receives the id of each object whose recorded change the reconciler publishes. */
 function reconcilerWith(repository: ObjectsRepository, queue: ProcessingQueue, published: string[] = []): QueueReconciler {
-  const notifications = { publishRecorded: async (id: string) => void published.push(id) } as unknown as ObjectNotifications;
+  const notifications = {
+    publishRecorded: (id: string) => {
+      published.push(id);
+      return Promise.resolve();
+    },
+  } as unknown as ObjectNotifications;
   const pino = { runInContext: (work: () => void) => work() } as unknown as PinoLogger;
   return new QueueReconciler(new AppConfig({}), repository, repository as unknown as ObjectStateStore, queue, notifications, pino);
 }
@@ -115,7 +121,7 @@ describe('recoveryFor', () => {
     const recovery = recoveryFor('processing', { state: 'failed', failedReason: 'job stalled more than allowable limit' });
     expect(recovery).toEqual({
       action: 'fail',
-      reason: expect.stringMatching(/worker stopped while running it too many times.*retry the object/),
+      reason: expect.stringMatching(/worker stopped while running it too many times.*retry the object/) as unknown,
     });
   });
 
@@ -141,7 +147,7 @@ describe('QueueReconciler', () => {
 
     await reconcilerWith(repository, queue).reconcile();
 
-    expect(rows[0]).toMatchObject({ state: 'failed', errorMessage: expect.stringMatching(/retry the object/) });
+    expect(rows[0]).toMatchObject({ state: 'failed', errorMessage: expect.stringMatching(/retry the object/) as unknown });
     expect(added).toEqual([]);
   });
 
@@ -169,7 +175,9 @@ describe('QueueReconciler', () => {
     const healthy = Array.from({ length: RECONCILE_BATCH }, (_, index) => row(`a${String(index).padStart(4, '0')}`, 'queued'));
     const stranded = row('b', 'queued');
     const { repository, reads } = fakeObjects([...healthy, stranded]);
-    const { queue, added } = fakeQueue(Object.fromEntries(healthy.map((object) => [object.taskId, { state: 'waiting' }])));
+    const { queue, added } = fakeQueue(
+      Object.fromEntries(healthy.map((object): [string, JobFate] => [object.taskId!, { state: 'waiting' }])),
+    );
     const reconciler = reconcilerWith(repository, queue);
 
     await reconciler.reconcile();

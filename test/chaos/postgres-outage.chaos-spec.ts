@@ -10,8 +10,14 @@ it('PostgreSQL outage of 30 s while objects are processed', async () => {
       ...(await objectsThroughOutage(cluster, scaled(80), {
         dependency: 'PostgreSQL',
         durationMs: 30_000,
-        down: async () => cluster.postgres.down(),
-        up: async () => cluster.postgres.up(),
+        down: () => {
+          cluster.postgres.down();
+          return Promise.resolve();
+        },
+        up: () => {
+          cluster.postgres.up();
+          return Promise.resolve();
+        },
       })),
     }),
   );

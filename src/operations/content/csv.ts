@@ -78,7 +78,7 @@ export function sniffCsvDialect(sample: string): CsvDialect {
 
 function sampleRows(text: string, delimiter: string): string[][] | undefined {
   try {
-    return parseSync(text, { delimiter, relax_column_count: true, skip_empty_lines: true, to_line: SNIFF_LINES }) as string[][];
+    return parseSync(text, { delimiter, relax_column_count: true, skip_empty_lines: true, to_line: SNIFF_LINES });
   } catch {
     // Not CSV with this delimiter: the sniffer weighs the others.
     return undefined;

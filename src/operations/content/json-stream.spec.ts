@@ -41,7 +41,7 @@ describe('locateJsonError', () => {
     expect(await locateJsonError(stream('[\n  {"a": 1},\n  {"b" 2}\n]'))).toEqual({
       line: 3,
       column: 8,
-      reason: expect.stringContaining("':'"),
+      reason: expect.stringContaining("':'") as unknown,
     });
   });
 

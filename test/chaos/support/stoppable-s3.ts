@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { freePort } from '../../support/service-process';
 import { ownDirectory, removeDirectory } from './owned-processes';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { startLocalS3 } = require('../../../scripts/local-s3');
+const { startLocalS3 } = require('../../../scripts/local-s3') as {
+  startLocalS3: (options: { directory: string; port: number }) => Promise<LocalS3>;
+};
 
 interface LocalS3 {
   env: Record<string, string>;
@@ -36,7 +38,7 @@ export class StoppableS3 {
   }
 
   async up(): Promise<void> {
-    this.server = (await startLocalS3({ directory: this.directory, port: this.port })) as LocalS3;
+    this.server = await startLocalS3({ directory: this.directory, port: this.port });
   }
 
   async down(): Promise<void> {
