@@ -82,7 +82,7 @@ describe('access control (AUTH_REQUIRED=true)', () => {
     return {
       status: response.status,
       headers: response.headers,
-      body: text && response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : {},
+      body: text && response.headers.get('content-type')?.includes('json') ? (JSON.parse(text) as Record<string, unknown>) : {},
     };
   }
 
@@ -302,7 +302,7 @@ describe('access control (AUTH_REQUIRED=true)', () => {
         name: 'importer',
         team: alpha,
         scopes: ['read'],
-        created_at: expect.any(String),
+        created_at: expect.any(String) as unknown,
         revoked_at: null,
       });
       expect(JSON.stringify(listed.body)).not.toMatch(/opsk_|secret/);
@@ -353,7 +353,7 @@ describe('access control (AUTH_REQUIRED=true)', () => {
 
       const stream = await openSse(`${service.baseUrl}${issued.body.stream_url as string}`);
       expect(stream.status).toBe(200);
-      await waitFor(async () => stream.events.some((event) => event.event === 'progress'), {
+      await waitFor(() => stream.events.some((event) => event.event === 'progress'), {
         timeoutMs: 10_000,
         intervalMs: 50,
         what: 'a progress event',

@@ -129,7 +129,7 @@ describe('POST /api/v1/process/batch', () => {
     expect(rows.every((row) => row.state === 'queued')).toBe(true);
     expect(rows.find((row) => row.identifier === `${label}-50`)?.priority).toBe(1);
     const jobs = await Promise.all(accepted.map((item) => queue.getJob(item.result!.task_id)));
-    expect(jobs.filter((job) => job === undefined || job?.data.objectId === undefined)).toEqual([]);
+    expect(jobs.filter((job) => job === undefined || (job.data as { objectId?: string }).objectId === undefined)).toEqual([]);
     const sources = await listS3Keys(`${label}-`);
     expect(sources.filter((key) => key.endsWith('/source/payload.json')).sort()).toEqual(
       accepted

@@ -46,12 +46,12 @@ describe('Bull Board queue dashboard', () => {
         .post('/api/v1/process')
         .send({ identifier: uniqueIdentifier('board'), operations: ['validate'] })
         .expect(202)
-    ).body;
+    ).body as { id: string };
     const queues = await request(api.baseUrl)
       .get(`/admin/queues/api/queues?activeQueue=${OBJECTS_QUEUE}&status=prioritized&page=1`)
       .set('authorization', basic('operator', 'correct horse'))
       .expect(200);
-    const queue = (queues.body.queues as { name: string; counts: Record<string, number> }[]).find(
+    const queue = (queues.body as { queues: { name: string; counts: Record<string, number> }[] }).queues.find(
       (candidate) => candidate.name === OBJECTS_QUEUE,
     );
     expect(queue).toBeDefined();

@@ -5,6 +5,7 @@ import request from 'supertest';
 import { closeDatabase, query } from './support/database';
 import { expectErrorShape } from './support/error-shape';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
+import type { components } from './support/api-types';
 
 const CHROMIUM_ARGS = [
   '--no-sandbox',
@@ -17,6 +18,11 @@ const CHROMIUM_ARGS = [
 ];
 const ALLOWED = 'https://app.example.com';
 const EVIL = 'https://evil.example';
+
+/** The browser globals the page script below uses (this project compiles without the DOM lib). */
+interface PageGlobals {
+  document: { getElementById(id: string): { submit(): void } | null };
+}
 
 async function rowsWithIdentifier(identifier: string): Promise<unknown[]> {
   return query('select id from processing_objects where identifier = $1', [identifier]);
@@ -122,7 +128,7 @@ describe('cross-origin requests', () => {
           .set(headers)
           .send({ identifier, operations: ['validate'] })
           .expect(403);
-        expectErrorShape(response.body, 403, 'cross_site_request');
+        expectErrorShape(response.body as Record<string, unknown>, 403, 'cross_site_request');
         expect(response.headers['access-control-allow-origin']).toBeUndefined();
         expect(await rowsWithIdentifier(identifier)).toEqual([]);
       }
@@ -137,7 +143,7 @@ describe('cross-origin requests', () => {
         .field('operations', 'validate')
         .attach('file', Buffer.from('a,b\n1,2\n'), { filename: 'a.csv', contentType: 'text/csv' })
         .expect(403);
-      expectErrorShape(response.body, 403, 'cross_site_request');
+      expectErrorShape(response.body as Record<string, unknown>, 403, 'cross_site_request');
       expect(await rowsWithIdentifier(identifier)).toEqual([]);
     });
 
@@ -149,9 +155,12 @@ describe('cross-origin requests', () => {
         ['delete', `/api/v1/objects/${id}`],
       ] as const) {
         const response = await request(service.baseUrl)[method](path).set('origin', EVIL).expect(403);
-        expectErrorShape(response.body, 403, 'cross_site_request');
+        expectErrorShape(response.body as Record<string, unknown>, 403, 'cross_site_request');
       }
-      expect((await request(service.baseUrl).get(`/api/v1/progress/${id}`).expect(200)).body.state).toBe('queued');
+      expect(
+        ((await request(service.baseUrl).get(`/api/v1/progress/${id}`).expect(200)).body as components['schemas']['ProgressResponse'])
+          .state,
+      ).toBe('queued');
     });
 
     it('lets through clients that are not browsers (no Origin, no Sec-Fetch-Site), same-origin pages and reads from anywhere', async () => {
@@ -201,7 +210,7 @@ describe('cross-origin requests', () => {
         await page.setInputFiles('#attack input[type=file]', { name: 'a.csv', mimeType: 'text/csv', buffer: Buffer.from('a,b\n1,2\n') });
         const [answer] = await Promise.all([
           page.waitForResponse((response) => response.url() === `${service.baseUrl}/api/v1/process`),
-          page.evaluate(() => (globalThis as any).document.getElementById('attack').submit()),
+          page.evaluate(() => (globalThis as unknown as PageGlobals).document.getElementById('attack')!.submit()),
         ]);
         expect(answer.status()).toBe(403);
         expect(await answer.json()).toMatchObject({ statusCode: 403, code: 'cross_site_request' });

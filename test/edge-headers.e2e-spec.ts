@@ -16,11 +16,23 @@ const CHROMIUM_ARGS = [
 const QUEUE_DASHBOARD = '/admin/queues';
 const DASHBOARD_AUTH = { username: 'ops', password: 'dashboard-secret' };
 
+/** The browser globals the page scripts below use (this project compiles without the DOM lib). */
+interface PageGlobals {
+  document: {
+    querySelector(selector: string): unknown;
+    addEventListener(type: 'securitypolicyviolation', listener: (event: { violatedDirective: string; blockedURI: string }) => void): void;
+  };
+  __violations: string[];
+}
+
 /** The headers every response carries, whatever answered it. */
 function expectSecurityHeaders(headers: Record<string, string | string[] | undefined>, where: string): void {
   expect({ where, nosniff: headers['x-content-type-options'] }).toEqual({ where, nosniff: 'nosniff' });
   expect({ where, frame: headers['x-frame-options'] }).toEqual({ where, frame: 'DENY' });
-  expect({ where, csp: headers['content-security-policy'] }).toEqual({ where, csp: expect.stringContaining("frame-ancestors 'none'") });
+  expect({ where, csp: headers['content-security-policy'] }).toEqual({
+    where,
+    csp: expect.stringContaining("frame-ancestors 'none'") as unknown,
+  });
   expect({ where, referrer: headers['referrer-policy'] }).toEqual({ where, referrer: 'no-referrer' });
   expect({ where, powered: headers['x-powered-by'] }).toEqual({ where, powered: undefined });
 }
@@ -133,17 +145,18 @@ describe('security headers', () => {
         }
       });
       await page.addInitScript(() => {
-        const g = globalThis as any;
-        g.__violations = [];
-        g.document.addEventListener('securitypolicyviolation', (event: any) =>
-          g.__violations.push(`${event.violatedDirective} ${event.blockedURI}`),
+        const g = globalThis as unknown as PageGlobals;
+        const violations: string[] = [];
+        g.__violations = violations;
+        g.document.addEventListener('securitypolicyviolation', (event) =>
+          violations.push(`${event.violatedDirective} ${event.blockedURI}`),
         );
       });
       try {
         const response = await page.goto(path);
         expect(response?.status()).toBe(200);
         await rendered(page);
-        const violations = await page.evaluate(() => (globalThis as any).__violations as string[]);
+        const violations = await page.evaluate(() => (globalThis as unknown as PageGlobals).__violations);
         return [...problems, ...violations.map((violation) => `CSP violation: ${violation}`)];
       } finally {
         await context.close();
@@ -180,7 +193,9 @@ describe('security headers', () => {
         await page.setContent(`<iframe id="framed" src="${service.baseUrl}/docs"></iframe>`);
         const frame = page.frames().find((candidate) => candidate !== page.mainFrame());
         const rendered = frame
-          ? await frame.evaluate(() => (globalThis as any).document.querySelector('#swagger-ui') !== null).catch(() => false)
+          ? await frame
+              .evaluate(() => (globalThis as unknown as PageGlobals).document.querySelector('#swagger-ui') !== null)
+              .catch(() => false)
           : false;
         expect(rendered).toBe(false);
       } finally {

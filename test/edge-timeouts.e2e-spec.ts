@@ -11,6 +11,7 @@ import { expectErrorShape } from './support/error-shape';
 import { openSse } from './support/sse';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
 import { waitFor } from './support/wait-for';
+import type { components } from './support/api-types';
 
 /** Short timeouts, so that the tests wait seconds; the defaults are minutes (see .env.example). */
 const TIMEOUTS = {
@@ -172,7 +173,7 @@ describe('HTTP timeouts', () => {
       .field('operations', 'validate')
       .attach('file', Buffer.from('id,name\n1,a\n'), { filename: 'a.csv', contentType: 'text/csv' })
       .expect(202);
-    expect(again.body.identifier).toBe(identifier);
+    expect((again.body as components['schemas']['SubmissionResponseDto']).identifier).toBe(identifier);
   });
 
   it('progress streams outlive every timeout: a stream idle for longer still gets the next event and completes', async () => {
@@ -190,7 +191,7 @@ describe('HTTP timeouts', () => {
       await new Promise((resolve) => setTimeout(resolve, 3 * LONGEST_TIMEOUT_MS));
       await request(service.baseUrl).post(`/api/v1/objects/${id}/cancel`).expect(200);
       expect(await stream.ended).toBe('completed');
-      expect(stream.events.map((event) => JSON.parse(event.data!).state)).toEqual(['queued', 'cancelled']);
+      expect(stream.events.map((event) => (JSON.parse(event.data!) as { state: string }).state)).toEqual(['queued', 'cancelled']);
     } finally {
       stream.close();
     }

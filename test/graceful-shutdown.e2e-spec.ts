@@ -75,7 +75,7 @@ describe('graceful shutdown on SIGTERM', () => {
         .post('/api/v1/process')
         .send({ identifier: uniqueIdentifier('sse-stop'), operations: ['validate'] })
         .expect(202)
-    ).body;
+    ).body as { id: string };
     const stream = await openSse(`${baseUrl}/api/v1/progress/${id}/stream`);
     await waitFor(() => stream.events.length > 0, { what: 'the first event' });
 

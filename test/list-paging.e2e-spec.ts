@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { closeDatabase, query } from './support/database';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
+import type { components } from './support/api-types';
 
 const OBJECTS = 300;
 
@@ -49,8 +50,9 @@ describe('GET /api/v1/objects keyset paging', () => {
         .get('/api/v1/objects')
         .query({ identifier_prefix: `${prefix}-`, ...filters, limit, ...(cursor ? { cursor } : {}) })
         .expect(200);
-      seen.push(...(response.body.items as { id: string }[]).map((item) => item.id));
-      cursor = response.body.next_cursor ?? undefined;
+      const body = response.body as components['schemas']['ObjectListResponse'];
+      seen.push(...body.items.map((item) => item.id));
+      cursor = body.next_cursor ?? undefined;
       if (!cursor) {
         return seen;
       }
@@ -84,7 +86,7 @@ describe('GET /api/v1/objects keyset paging', () => {
       .get('/api/v1/objects')
       .query({ identifier_prefix: `${prefix}-`, cursor, limit: 100 })
       .expect(200);
-    expect(response.body.items.map((item: { id: string }) => item.id)).toEqual(
+    expect((response.body as components['schemas']['ObjectListResponse']).items.map((item: { id: string }) => item.id)).toEqual(
       (await expected(`and created_at < '2031-01-01T00:00:00.009Z'`)).slice(0, 100),
     );
   });

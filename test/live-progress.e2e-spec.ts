@@ -171,7 +171,7 @@ describe('live progress across processes', () => {
         .post('/api/v1/process')
         .send({ identifier: uniqueIdentifier('cross'), operations: ['analyze'] })
         .expect(202)
-    ).body;
+    ).body as { id: string };
     const stream = await openSse(`http://127.0.0.1:${portB}/api/v1/progress/${id}/stream`);
     try {
       await ended(stream, 'the stream on API B to finish');

@@ -6,6 +6,7 @@ import { closeDatabase } from './support/database';
 import { ServiceProcess, freePort, spawnService } from './support/service-process';
 import { uniqueIdentifier, uniquePrefix } from './support/test-app';
 import { waitFor } from './support/wait-for';
+import type { components } from './support/api-types';
 
 type LogLine = Record<string, unknown> & { level: string; msg?: string };
 
@@ -13,7 +14,7 @@ type LogLine = Record<string, unknown> & { level: string; msg?: string };
 async function startService(
   logLevel: string,
   extraEnv: Record<string, string> = {},
-): Promise<{ service: ServiceProcess; baseUrl: string; lines(): LogLine[]; stdout(): string }> {
+): Promise<{ service: ServiceProcess; baseUrl: string; lines: () => LogLine[]; stdout: () => string }> {
   const port = await freePort();
   const service = spawnService({
     ...(process.env as Record<string, string>),
@@ -99,7 +100,7 @@ describe('structured logs', () => {
         msg: 'request completed',
         req: { id: 'abc123', method: 'POST', url: '/api/v1/process' },
         res: { statusCode: 202 },
-        responseTime: expect.any(Number),
+        responseTime: expect.any(Number) as unknown,
       }),
     );
     expect(stdout()).not.toContain('do-not-log-this-token');
@@ -128,23 +129,16 @@ describe('structured logs', () => {
         .set('authorization', `Bearer ${secret}`)
         .send({ identifier: uniqueIdentifier('logged'), operations: ['validate'] })
         .expect(202);
-      await request(baseUrl)
-        .post(`/api/v1/objects/${submitted.body.id as string}/cancel`)
-        .set('authorization', `Bearer ${secret}`);
-      await request(baseUrl)
-        .delete(`/api/v1/objects/${submitted.body.id as string}`)
-        .expect(401);
+      const submittedId = (submitted.body as components['schemas']['SubmissionResponseDto']).id;
+      await request(baseUrl).post(`/api/v1/objects/${submittedId}/cancel`).set('authorization', `Bearer ${secret}`);
+      await request(baseUrl).delete(`/api/v1/objects/${submittedId}`).expect(401);
       const token = (
-        await request(baseUrl)
-          .post(`/api/v1/progress/${submitted.body.id as string}/stream-token`)
-          .set('authorization', `Bearer ${secret}`)
-          .expect(201)
-      ).body.token as string;
-      await request(baseUrl)
-        .get(`/api/v1/progress/${submitted.body.id as string}?access_token=${token}`)
-        .expect(401);
+        (await request(baseUrl).post(`/api/v1/progress/${submittedId}/stream-token`).set('authorization', `Bearer ${secret}`).expect(201))
+          .body as components['schemas']['StreamTokenResponse']
+      ).token;
+      await request(baseUrl).get(`/api/v1/progress/${submittedId}?access_token=${token}`).expect(401);
       const requestLines = await waitFor(
-        async () => {
+        () => {
           const found = lines().filter(
             (line) => line.msg === 'request completed' && (line.req as { url?: string } | undefined)?.url?.startsWith('/api/v1/'),
           );
@@ -164,7 +158,7 @@ describe('structured logs', () => {
         { method: 'POST', key_id: key.id, team },
         { method: 'GET', key_id: key.id, team },
       ]);
-      expect((requestLines[4]!.req as { url: string }).url).toBe(`/api/v1/progress/${submitted.body.id as string}?access_token=[redacted]`);
+      expect((requestLines[4]!.req as { url: string }).url).toBe(`/api/v1/progress/${submittedId}?access_token=[redacted]`);
       expect(stdout()).not.toContain(secret.slice(-43));
       expect(stdout()).not.toContain(token);
     } finally {

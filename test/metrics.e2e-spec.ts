@@ -13,7 +13,7 @@ import { ACCESS_DENIED, S3FaultProxy } from './support/s3-fault-proxy';
 import { openSse } from './support/sse';
 
 async function submit(service: TestApp, body: Record<string, unknown>): Promise<{ id: string; task_id: string }> {
-  return (await request(service.baseUrl).post('/api/v1/process').send(body).expect(202)).body;
+  return (await request(service.baseUrl).post('/api/v1/process').send(body).expect(202)).body as { id: string; task_id: string };
 }
 
 const settled = (service: TestApp, id: string) => waitUntilSettled(service.baseUrl, id);

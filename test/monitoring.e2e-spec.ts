@@ -135,7 +135,7 @@ describe('deploy/monitoring: the Grafana dashboard and the Prometheus alert rule
   });
 
   it('chart throughput, latency by route, the queue, its oldest waiting object, operations, failures, dead letters, SSE connections and webhook deliveries', () => {
-    expect(dashboard).toMatchObject({ uid: expect.any(String), title: expect.any(String) });
+    expect(dashboard).toMatchObject({ uid: expect.any(String) as unknown, title: expect.any(String) as unknown });
     expect(dashboard.templating.list).toContainEqual(
       expect.objectContaining({ name: 'datasource', type: 'datasource', query: 'prometheus' }),
     );
@@ -174,7 +174,7 @@ describe('deploy/monitoring: the Grafana dashboard and the Prometheus alert rule
         description: typeof rule.annotations?.description,
       }).toEqual({
         alert: rule.alert,
-        severity: expect.stringMatching(/^(critical|warning)$/),
+        severity: expect.stringMatching(/^(critical|warning)$/) as unknown,
         summary: 'string',
         description: 'string',
       });

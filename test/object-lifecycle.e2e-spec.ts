@@ -15,9 +15,10 @@ import { freePort } from './support/service-process';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
 import { ACCESS_DENIED, S3FaultProxy } from './support/s3-fault-proxy';
 import { waitFor } from './support/wait-for';
+import type { components } from './support/api-types';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { startLocalS3 } = require('../scripts/local-s3') as {
-  startLocalS3(options: { directory: string; port?: number }): Promise<LocalS3>;
+  startLocalS3: (options: { directory: string; port?: number }) => Promise<LocalS3>;
 };
 
 interface LocalS3 {
@@ -32,19 +33,19 @@ const SLOW_DELAY_MS = 1500;
 const api = (service: TestApp) => request(service.baseUrl);
 
 async function submit(service: TestApp, body: Record<string, unknown>): Promise<{ id: string; identifier: string; task_id: string }> {
-  return (await api(service).post('/api/v1/process').send(body).expect(202)).body;
+  return (await api(service).post('/api/v1/process').send(body).expect(202)).body as { id: string; identifier: string; task_id: string };
 }
 
 async function progressOf(service: TestApp, id: string): Promise<ProgressResponse> {
-  return (await api(service).get(`/api/v1/progress/${id}`).expect(200)).body;
+  return (await api(service).get(`/api/v1/progress/${id}`).expect(200)).body as ProgressResponse;
 }
 
 async function objectOf(service: TestApp, identifier: string): Promise<ObjectResponse> {
-  return (await api(service).get(`/api/v1/objects/${identifier}`).expect(200)).body;
+  return (await api(service).get(`/api/v1/objects/${identifier}`).expect(200)).body as ObjectResponse;
 }
 
 async function statusOf(service: TestApp): Promise<{ queue_size: number; active_workers: number; max_workers: number }> {
-  return (await api(service).get('/api/v1/status').expect(200)).body;
+  return (await api(service).get('/api/v1/status').expect(200)).body as { queue_size: number; active_workers: number; max_workers: number };
 }
 
 async function waitForState(service: TestApp, id: string, states: string[], timeoutMs = 45_000): Promise<ProgressResponse> {
@@ -207,10 +208,15 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
     });
 
     it('answers 404 for an unknown object and 400 for a malformed id', async () => {
-      expect((await api(fast).post('/api/v1/objects/6f1c1f5e-8a57-4f38-9a59-0d9e5c0f0a11/cancel').expect(404)).body.code).toBe(
-        'object_not_found',
-      );
-      expect((await api(fast).post('/api/v1/objects/not-a-uuid/cancel').expect(400)).body.code).toBe('validation_failed');
+      expect(
+        (
+          (await api(fast).post('/api/v1/objects/6f1c1f5e-8a57-4f38-9a59-0d9e5c0f0a11/cancel').expect(404))
+            .body as components['schemas']['ErrorResponse']
+        ).code,
+      ).toBe('object_not_found');
+      expect(
+        ((await api(fast).post('/api/v1/objects/not-a-uuid/cancel').expect(400)).body as components['schemas']['ErrorResponse']).code,
+      ).toBe('validation_failed');
     });
   });
 
@@ -248,7 +254,7 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
       expect(failed.operations_status.validate).toMatchObject({
         completed: false,
         attempts: 1,
-        error: expect.stringContaining('/1/count'),
+        error: expect.stringContaining('/1/count') as unknown,
       });
       expect(failed.operations_status.transform).toMatchObject({ started_at: null, attempts: 0 });
       expect(Object.keys(failed.s3_artifacts)).toEqual([]);
@@ -309,14 +315,14 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
         expect(failed.state).toBe('failed');
         expect(failed.error_message).toBe('transform failed after 1 attempt(s): Access Denied');
         expect(failed.operations_status.validate).toEqual(validateBefore);
-        expect(failed.operations_status.transform).toMatchObject({ completed: false, attempts: 1, error: expect.any(String) });
+        expect(failed.operations_status.transform).toMatchObject({ completed: false, attempts: 1, error: expect.any(String) as unknown });
 
         proxy.fault = undefined;
         const retried = await api(once).post(`/api/v1/objects/${id}/retry`).expect(202);
         // The idle worker may have taken it by the time the answer is read back.
         expect(retried.body).toMatchObject({
           id,
-          state: expect.stringMatching(/^(queued|processing)$/),
+          state: expect.stringMatching(/^(queued|processing)$/) as unknown,
           error_message: null,
           attempts: 2,
           task_id: `${id}.2`,
@@ -339,7 +345,7 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
           expect(await storage.keys(`${identifier}/`)).toEqual(
             [...FULL_PLAN.map((operation) => `${identifier}/${operation}_result.json`), `${identifier}/transform/records.ndjson`].sort(),
           );
-          const analysis = JSON.parse((await storage.read(done.s3_artifacts.analyze!)).toString('utf8'));
+          const analysis: unknown = JSON.parse((await storage.read(done.s3_artifacts.analyze!)).toString('utf8'));
           expect(analysis).toMatchObject({ record_count: 2 });
         } finally {
           storage.close();
@@ -354,7 +360,7 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
         await api(once).post(`/api/v1/objects/${id}/retry?from_scratch=maybe`).expect(400);
         const retried = await api(once).post(`/api/v1/objects/${id}/retry?from_scratch=true`).expect(202);
         // The idle worker may have taken it by the time the answer is read back.
-        expect(retried.body).toMatchObject({ state: expect.stringMatching(/^(queued|processing)$/), attempts: 2 });
+        expect(retried.body).toMatchObject({ state: expect.stringMatching(/^(queued|processing)$/) as unknown, attempts: 2 });
 
         const done = await waitForState(once, id, ['completed', 'failed']);
         expect(done.state).toBe('completed');
@@ -426,7 +432,7 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
         await sleep(4000);
         const during = await progressOf(once, id);
         expect(during.state).toBe('processing');
-        expect((await api(once).get('/health/ready').expect(503)).body.code).toBe('not_ready');
+        expect(((await api(once).get('/health/ready').expect(503)).body as components['schemas']['ErrorResponse']).code).toBe('not_ready');
 
         s3 = await startLocalS3({ directory, port });
         const done = await waitForState(once, id, ['completed', 'failed'], 30_000);
@@ -462,7 +468,9 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
 
       expect(await objectRow(id)).toBeUndefined();
       expect(await listS3Keys(`${identifier}/`)).toEqual([]);
-      expect((await api(fast).get(`/api/v1/progress/${id}`).expect(404)).body.code).toBe('object_not_found');
+      expect(((await api(fast).get(`/api/v1/progress/${id}`).expect(404)).body as components['schemas']['ErrorResponse']).code).toBe(
+        'object_not_found',
+      );
       await api(fast).get(`/api/v1/objects/${identifier}`).expect(404);
       await api(fast).delete(`/api/v1/objects/${id}`).expect(404);
     });
@@ -521,7 +529,9 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
       for (const object of created) {
         await waitForState(fast, object.id, ['completed', 'failed']);
       }
-      all = (await api(fast).get('/api/v1/objects').query({ identifier_prefix: prefix, limit: 100 }).expect(200)).body.items;
+      all = (
+        (await api(fast).get('/api/v1/objects').query({ identifier_prefix: prefix, limit: 100 }).expect(200)).body as ObjectListResponse
+      ).items;
     });
 
     const identifiersOf = (items: ObjectResponse[]) => items.map((item) => item.identifier);
@@ -610,7 +620,7 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
       let cursor: string | null = null;
       do {
         const params = { identifier_prefix: tie, limit: 1, ...(cursor ? { cursor } : {}) };
-        const page: ObjectListResponse = (await api(fast).get('/api/v1/objects').query(params).expect(200)).body;
+        const page = (await api(fast).get('/api/v1/objects').query(params).expect(200)).body as ObjectListResponse;
         seen.push(...page.items.map((item) => item.id));
         cursor = page.next_cursor;
       } while (cursor && seen.length < 10);
@@ -658,10 +668,12 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
 
       expect(
         (
-          await api(fast)
-            .get(`/api/v1/objects/${uniqueIdentifier('missing')}`)
-            .expect(404)
-        ).body.code,
+          (
+            await api(fast)
+              .get(`/api/v1/objects/${uniqueIdentifier('missing')}`)
+              .expect(404)
+          ).body as components['schemas']['ErrorResponse']
+        ).code,
       ).toBe('object_not_found');
 
       const longest = uniqueIdentifier('longest').padEnd(200, 'x');
@@ -754,16 +766,19 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
       expect(file.operation).toBe('export');
       const downloaded = await fetch(file.url);
       expect(JSON.parse(await downloaded.text())).toEqual(payload);
-      const result = JSON.parse(
+      const result: unknown = JSON.parse(
         (await readS3(response.artifacts.find((artifact) => artifact.key.endsWith('export_result.json'))!.s3_url)).toString('utf8'),
       );
       expect(result).toMatchObject({ format: 'json', file: file.s3_url });
     });
 
     it('answers 404 for the artifacts of an unknown object', async () => {
-      expect((await api(fast).get('/api/v1/objects/3d8e5b1c-2f4a-4c6b-8e9d-1a2b3c4d5e6f/artifacts').expect(404)).body.code).toBe(
-        'object_not_found',
-      );
+      expect(
+        (
+          (await api(fast).get('/api/v1/objects/3d8e5b1c-2f4a-4c6b-8e9d-1a2b3c4d5e6f/artifacts').expect(404))
+            .body as components['schemas']['ErrorResponse']
+        ).code,
+      ).toBe('object_not_found');
     });
   });
 });

@@ -8,7 +8,7 @@ import { TestApp, startTestApp } from './support/test-app';
 const { CONTRACT_PATH, TYPES_PATH, renderTypes } = require('../scripts/export-openapi') as {
   CONTRACT_PATH: string;
   TYPES_PATH: string;
-  renderTypes(contractPath?: string): string;
+  renderTypes: (contractPath?: string) => string;
 };
 
 const REGENERATE = 'Run `npm run openapi:export` and commit openapi/openapi.json and test/support/api-types.ts';
@@ -152,7 +152,7 @@ describe('OpenAPI contract', () => {
       .post('/api/v1/process')
       .send({ identifier: 'never-stored', operations: ['resize'] })
       .expect(400);
-    expect(refused.body.details.valid).toEqual(DOCUMENTED_OPERATIONS);
+    expect((refused.body as { details: { valid: unknown } }).details.valid).toEqual(DOCUMENTED_OPERATIONS);
     const listed = committed.components.schemas.SubmitObjectDto!.properties!.operations!.items!.enum;
     expect(listed).toEqual(DOCUMENTED_OPERATIONS);
   });
@@ -290,7 +290,7 @@ describe('OpenAPI contract', () => {
     const notFound = await request(service.baseUrl).get(`/api/v1/progress/${unknown}`).expect(404);
     const documented404 =
       served.paths['/api/v1/progress/{object_id}']!.get!.responses['404']!.content!['application/json']!.examples!.object_not_found!.value;
-    expect(Object.keys(notFound.body).sort()).toEqual(Object.keys(documented404 as object).sort());
+    expect(Object.keys(notFound.body as object).sort()).toEqual(Object.keys(documented404 as object).sort());
     expect(notFound.body).toEqual({ ...(documented404 as object), message: `Object ${unknown} not found` });
 
     const badId = await request(service.baseUrl).get('/api/v1/progress/not-a-uuid').expect(400);
@@ -306,7 +306,7 @@ describe('OpenAPI contract', () => {
     for (const path of ['/health/live', '/health/ready']) {
       const documented = served.paths[path]!.get!.responses['200']!.content!['application/json']!.schema!;
       const answer = await request(service.baseUrl).get(path).expect(200);
-      expect({ path, keys: Object.keys(answer.body).sort() }).toEqual({ path, keys: [...documented.required!].sort() });
+      expect({ path, keys: Object.keys(answer.body as object).sort() }).toEqual({ path, keys: [...documented.required!].sort() });
     }
 
     const malformed = await request(service.baseUrl)

@@ -7,6 +7,7 @@ import { closeDatabase, objectRow } from './support/database';
 import { waitUntilSettled } from './support/objects';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
 import { waitFor } from './support/wait-for';
+import type { components } from './support/api-types';
 
 /** A CSV that takes every operation a while: well-formed, and large enough to outlast a short budget. */
 function largeCsv(rows: number): Buffer {
@@ -45,7 +46,7 @@ describe('operations run in threads, off the event loop, within a time and memor
       form = form.field('options', JSON.stringify(options));
     }
     const response = await form.attach('file', file, { filename: 'content', contentType }).expect(202);
-    return { id: response.body.id as string, identifier };
+    return { id: (response.body as { id: string }).id, identifier };
   }
 
   async function expectNormalObjectCompletes(): Promise<void> {
@@ -53,7 +54,7 @@ describe('operations run in threads, off the event loop, within a time and memor
       .post('/api/v1/process')
       .send({ identifier: uniqueIdentifier('after'), operations: ['export'], payload: [{ a: 1 }, { a: 2 }] })
       .expect(202);
-    expect((await waitUntilSettled(service.baseUrl, submitted.body.id)).state).toBe('completed');
+    expect((await waitUntilSettled(service.baseUrl, (submitted.body as { id: string }).id)).state).toBe('completed');
   }
 
   it('stops an operation that outruns its time budget and fails the object for good, naming the operation and the budget', async () => {
@@ -93,8 +94,9 @@ describe('operations run in threads, off the event loop, within a time and memor
       })
       .expect(400);
     expect(response.body).toMatchObject({ statusCode: 400, code: 'validation_failed' });
-    expect(response.body.message).toContain('options.budget.time_ms: at most 3600000 on this server');
-    expect(response.body.message).toContain('options.budget.memory_mb: at most 2048 on this server');
+    const refusal = response.body as components['schemas']['ErrorResponse'];
+    expect(refusal.message).toContain('options.budget.time_ms: at most 3600000 on this server');
+    expect(refusal.message).toContain('options.budget.memory_mb: at most 2048 on this server');
   });
 
   it('terminates a running operation at once when its object is cancelled; nothing after it runs', async () => {
@@ -107,7 +109,7 @@ describe('operations run in threads, off the event loop, within a time and memor
       { timeoutMs: 30_000, intervalMs: 20, what: 'validate to start' },
     );
     const cancelled = await api().post(`/api/v1/objects/${id}/cancel`).expect(200);
-    expect(cancelled.body.state).toBe('cancelled');
+    expect((cancelled.body as components['schemas']['ProgressResponse']).state).toBe('cancelled');
     // Long enough for a validate that went on running to finish and store its result.
     await sleep(3000);
     const after = (await api().get(`/api/v1/progress/${id}`).expect(200)).body as ProgressResponse;

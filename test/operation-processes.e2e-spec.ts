@@ -29,7 +29,7 @@ async function submitPayload(service: TestApp, label: string, options: Record<st
     .post('/api/v1/process')
     .send({ identifier: uniqueIdentifier(label), operations: ['validate'], payload: [{ a: 1 }], options })
     .expect(202);
-  return submitted.body.id as string;
+  return (submitted.body as { id: string }).id;
 }
 
 /** Until an operation reports progress from its process (it runs there, not only about to be sent); returns its name. */
@@ -97,7 +97,7 @@ describe('operation processes', () => {
       .field('operations', JSON.stringify(['analyze']))
       .attach('file', largeCsv(1_000_000), { filename: 'content', contentType: 'text/csv' })
       .expect(202);
-    const id = submitted.body.id as string;
+    const id = (submitted.body as { id: string }).id;
     const operation = await untilReporting(service, id);
     operationProcesses().forEach((pid) => process.kill(pid, 'SIGSEGV'));
     const settled = await waitUntilSettled(service.baseUrl, id, 60_000);
@@ -143,7 +143,7 @@ describe('an S3 error for one object while S3 serves everything else', () => {
       .post('/api/v1/process')
       .send({ identifier, operations: ['validate'], payload: [{ a: 1 }] })
       .expect(202);
-    const settled = await waitUntilSettled(service.baseUrl, submitted.body.id as string, 60_000);
+    const settled = await waitUntilSettled(service.baseUrl, (submitted.body as { id: string }).id, 60_000);
     expect(settled.state).toBe('failed');
     expect(settled.error_message).toBe('Processing was given up: validate: We encountered an internal error');
     expect(proxy.faulted).toBeGreaterThanOrEqual(2);

@@ -81,11 +81,11 @@ describe('live progress over server-sent events', () => {
         .post('/api/v1/process')
         .send({ identifier: uniqueIdentifier(label), operations: ['analyze'] })
         .expect(202)
-    ).body;
+    ).body as { id: string; identifier: string };
   }
 
   async function progressOf(id: string): Promise<ProgressResponse> {
-    return (await request(service.baseUrl).get(`/api/v1/progress/${id}`).expect(200)).body;
+    return (await request(service.baseUrl).get(`/api/v1/progress/${id}`).expect(200)).body as ProgressResponse;
   }
 
   describe('before the stream opens', () => {
@@ -93,7 +93,12 @@ describe('live progress over server-sent events', () => {
       const response = await fetch(streamUrl(randomUUID()), { headers: { accept: 'text/event-stream' } });
       expect(response.status).toBe(404);
       expect(response.headers.get('content-type')).toMatch(/^application\/json/);
-      expect(await response.json()).toEqual({ statusCode: 404, error: 'Not Found', message: expect.any(String), code: 'object_not_found' });
+      expect(await response.json()).toEqual({
+        statusCode: 404,
+        error: 'Not Found',
+        message: expect.any(String) as unknown,
+        code: 'object_not_found',
+      });
     });
 
     it('answers a malformed id with 400', async () => {
@@ -223,7 +228,7 @@ describe('live progress over server-sent events', () => {
         options: { validate: { json_schema: { type: 'object', properties: { count: { type: 'integer' } } } } },
       })
       .expect(202);
-    const stream = await open(submitted.body.id);
+    const stream = await open((submitted.body as { id: string }).id);
     await within(stream.ended, 30_000, 'the stream of a failing object to end');
     const last = payloadOf(dataEvents(stream).at(-1)!);
     expect(last.state).toBe('failed');
@@ -274,7 +279,7 @@ describe('live progress over server-sent events', () => {
           .post('/api/v1/process')
           .send({ identifier: uniqueIdentifier('sse-leave'), operations: ['analyze'] })
           .expect(202)
-      ).body;
+      ).body as { id: string };
       const url = `${slow.baseUrl}/api/v1/progress/${id}/stream`;
       const early = await Promise.all([openSse(url), openSse(url), openSse(url)]);
       streams.push(...early);

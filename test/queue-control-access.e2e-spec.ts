@@ -8,6 +8,7 @@ import { MAINTENANCE_QUEUE, RETENTION_SCHEDULER } from '../src/queue/maintenance
 import { closeDatabase } from './support/database';
 import { expectErrorShape } from './support/error-shape';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
+import type { components } from './support/api-types';
 
 describe('queue pause, retention status and queue waits with access control (AUTH_REQUIRED=true)', () => {
   let service: TestApp;
@@ -16,7 +17,8 @@ describe('queue pause, retention status and queue waits with access control (AUT
   const keys = {} as Record<'admin' | 'alpha' | 'beta', string>;
   let adminKeyId: string;
   const as = (key: string) => ({ authorization: `Bearer ${key}` });
-  const statusAs = async (key: string) => (await request(service.baseUrl).get('/api/v1/status').set(as(key)).expect(200)).body;
+  const statusAs = async (key: string) =>
+    (await request(service.baseUrl).get('/api/v1/status').set(as(key)).expect(200)).body as components['schemas']['StatusResponse'];
   const submitAndCancel = async (key: string) => {
     const { id } = (
       await request(service.baseUrl)
@@ -24,7 +26,7 @@ describe('queue pause, retention status and queue waits with access control (AUT
         .set(as(key))
         .send({ identifier: uniqueIdentifier('team'), operations: ['validate'] })
         .expect(202)
-    ).body;
+    ).body as { id: string };
     await request(service.baseUrl).post(`/api/v1/objects/${id}/cancel`).set(as(key)).expect(200);
   };
 
@@ -60,7 +62,7 @@ describe('queue pause, retention status and queue waits with access control (AUT
       .set(as(keys.alpha))
       .send({ mode: 'stop', reason: 'mine' })
       .expect(403);
-    expectErrorShape(refused.body, 403, 'insufficient_scope');
+    expectErrorShape(refused.body as Record<string, unknown>, 403, 'insufficient_scope');
     expect((await statusAs(keys.alpha)).pause.paused).toBe(false);
 
     await request(service.baseUrl)
@@ -89,7 +91,7 @@ describe('queue pause, retention status and queue waits with access control (AUT
 
     const alphaRetention = (await statusAs(keys.alpha)).retention;
     expect(alphaRetention).toMatchObject({ enabled: true, max_age_seconds: 1, next_run_count: 2 });
-    expect(Date.parse(alphaRetention.next_run_at)).toBeGreaterThan(Date.now());
+    expect(Date.parse(alphaRetention.next_run_at!)).toBeGreaterThan(Date.now());
     expect((await statusAs(keys.beta)).retention.next_run_count).toBe(1);
     expect((await statusAs(keys.admin)).retention.next_run_count).toBeGreaterThanOrEqual(3);
   });
@@ -101,10 +103,14 @@ describe('queue pause, retention status and queue waits with access control (AUT
         .set(as(keys.alpha))
         .send({ identifier: uniqueIdentifier('wait'), operations: ['validate'] })
         .expect(202)
-    ).body;
-    const own = (await request(service.baseUrl).get(`/api/v1/progress/${id}`).set(as(keys.alpha)).expect(200)).body;
-    expect(own.waiting).toMatchObject({ position: expect.any(Number), held_by: expect.arrayContaining(['no_workers']) });
+    ).body as { id: string };
+    const own = (await request(service.baseUrl).get(`/api/v1/progress/${id}`).set(as(keys.alpha)).expect(200))
+      .body as components['schemas']['ProgressWithWaitingResponse'];
+    expect(own.waiting).toMatchObject({
+      position: expect.any(Number) as unknown,
+      held_by: expect.arrayContaining(['no_workers']) as unknown,
+    });
     const hidden = await request(service.baseUrl).get(`/api/v1/progress/${id}`).set(as(keys.beta)).expect(404);
-    expectErrorShape(hidden.body, 404, 'object_not_found');
+    expectErrorShape(hidden.body as Record<string, unknown>, 404, 'object_not_found');
   });
 });

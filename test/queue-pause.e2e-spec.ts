@@ -8,6 +8,7 @@ import { expectErrorShape } from './support/error-shape';
 import { ServiceProcess, spawnService } from './support/service-process';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
 import { waitFor } from './support/wait-for';
+import type { components } from './support/api-types';
 
 const PLAN = ['validate', 'transform', 'enrich', 'analyze'];
 /** How long a worker that wrongly takes jobs while paused is given to show it: a window to look in, not a measured time. */
@@ -47,7 +48,8 @@ describe('pausing and resuming the queue (POST /api/v1/queue/pause, /resume)', (
       { timeoutMs: 60_000, what },
     );
   const pause = (mode: string, reason: string) => request(api.baseUrl).post('/api/v1/queue/pause').send({ mode, reason });
-  const statusOf = async () => (await request(api.baseUrl).get('/api/v1/status').expect(200)).body;
+  const statusOf = async () =>
+    (await request(api.baseUrl).get('/api/v1/status').expect(200)).body as components['schemas']['StatusResponse'];
   const redisFlag = () => api.app.get(ProcessingQueue).isPaused();
 
   beforeAll(async () => {
@@ -66,7 +68,7 @@ describe('pausing and resuming the queue (POST /api/v1/queue/pause, /resume)', (
   it('refuses a pause without a reason or with an unknown mode, in the one error shape, and pauses nothing', async () => {
     for (const body of [{ mode: 'drain' }, { mode: 'halt', reason: 'x' }, { mode: 'stop', reason: '' }]) {
       const refused = await request(api.baseUrl).post('/api/v1/queue/pause').send(body).expect(400);
-      expectErrorShape(refused.body, 400, 'validation_failed');
+      expectErrorShape(refused.body as Record<string, unknown>, 400, 'validation_failed');
     }
     expect((await statusOf()).pause).toEqual({
       paused: false,
@@ -83,7 +85,7 @@ describe('pausing and resuming the queue (POST /api/v1/queue/pause, /resume)', (
     const running = await submit(['analyze']);
     await waitForObject(running.id, (object) => object.operations_status.validate!.started_at !== null, 'the first operation to start');
 
-    const paused = (await pause('drain', 'database maintenance').expect(200)).body;
+    const paused = (await pause('drain', 'database maintenance').expect(200)).body as components['schemas']['QueuePauseResponse'];
     expect(paused).toMatchObject({
       paused: true,
       mode: 'drain',
@@ -119,8 +121,8 @@ describe('pausing and resuming the queue (POST /api/v1/queue/pause, /resume)', (
     const object = await submit(['analyze']);
     await waitForObject(object.id, (current) => current.operations_status.transform!.started_at !== null, 'transform to start');
 
-    const drained = (await pause('drain', 'first a drain').expect(200)).body;
-    const stopped = (await pause('stop', 'then a stop').expect(200)).body;
+    const drained = (await pause('drain', 'first a drain').expect(200)).body as components['schemas']['QueuePauseResponse'];
+    const stopped = (await pause('stop', 'then a stop').expect(200)).body as components['schemas']['QueuePauseResponse'];
     expect(stopped).toMatchObject({ paused: true, mode: 'stop', reason: 'then a stop', since: drained.since });
 
     await worker.waitForOutput(new RegExp(`Object ${object.id} \\(job [^)]+\\): handed back to the queue`));

@@ -9,6 +9,7 @@ import { ScratchRedis } from './support/scratch-redis';
 import { freePort } from './support/service-process';
 import { TestApp, startTestApp, uniqueIdentifier, uniquePrefix } from './support/test-app';
 import { waitFor } from './support/wait-for';
+import type { components } from './support/api-types';
 
 const RATE_LIMIT_HEADERS = ['ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset'];
 
@@ -62,7 +63,7 @@ describe('rate limits', () => {
       }
 
       const refused = await api().get('/api/v1/objects').expect(429);
-      expectErrorShape(refused.body, 429, 'rate_limited');
+      expectErrorShape(refused.body as Record<string, unknown>, 429, 'rate_limited');
       const retryAfter = Number(refused.headers['retry-after']);
       expect(retryAfter).toBeGreaterThanOrEqual(1);
       expect(retryAfter).toBeLessThanOrEqual(5);
@@ -77,7 +78,7 @@ describe('rate limits', () => {
       expect(refused.headers['content-type']).toMatch(/^application\/json/);
       // Any route under /api/ is refused for this client now, an unknown one included.
       await api().post('/api/v1/process').send(submission('over-limit')).expect(429);
-      expectErrorShape((await api().get('/api/v1/no-such-route').expect(429)).body, 429, 'rate_limited');
+      expectErrorShape((await api().get('/api/v1/no-such-route').expect(429)).body as Record<string, unknown>, 429, 'rate_limited');
 
       await sleep(retryAfter * 1000);
       const again = await api().get('/api/v1/objects').expect(200);
@@ -185,14 +186,15 @@ describe('rate limits', () => {
       expect(counted(second)).toMatchObject({ limit: 2, remaining: 0 });
 
       const refused = await api().post('/api/v1/process').send(submission('third')).expect(429);
-      expectErrorShape(refused.body, 429, 'rate_limited');
-      expect(refused.body.details).toEqual({
+      const refusal = refused.body as components['schemas']['ErrorResponse'];
+      expectErrorShape(refusal, 429, 'rate_limited');
+      expect(refusal.details).toEqual({
         limit: 'submissions',
         max: 2,
         window_ms: 60000,
         retry_after_seconds: Number(refused.headers['retry-after']),
       });
-      expect(refused.body.message).toMatch(/^Too many submissions: this client may make 2 per 60 s; retry in \d+ s$/);
+      expect(refusal.message).toMatch(/^Too many submissions: this client may make 2 per 60 s; retry in \d+ s$/);
       expect(counted(refused)).toMatchObject({ limit: 2, remaining: 0 });
       const refusedUpload = await api()
         .post('/api/v1/process/upload')
@@ -200,7 +202,7 @@ describe('rate limits', () => {
         .field('operations', '["validate"]')
         .attach('file', Buffer.from('{"a": 1}'), { filename: 'a.json', contentType: 'application/json' })
         .expect(429);
-      expect(refusedUpload.body.details).toMatchObject({ limit: 'submissions' });
+      expect((refusedUpload.body as components['schemas']['ErrorResponse']).details).toMatchObject({ limit: 'submissions' });
 
       // Reads go on under the requests limit, which counted all four submissions too.
       const read = await api().get('/api/v1/status').expect(200);
@@ -208,7 +210,7 @@ describe('rate limits', () => {
       await api().get('/api/v1/status').expect(200);
       await api().get('/api/v1/status').expect(200);
       const overRequests = await api().get('/api/v1/status').expect(429);
-      expect(overRequests.body.details).toMatchObject({ limit: 'requests', max: 7 });
+      expect((overRequests.body as components['schemas']['ErrorResponse']).details).toMatchObject({ limit: 'requests', max: 7 });
     });
   });
 
@@ -222,8 +224,12 @@ describe('rate limits', () => {
         remaining.push(counted(await request(service.baseUrl).get('/api/v1/status').expect(200)).remaining);
       }
       expect(remaining).toEqual([3, 2, 1, 0]);
-      expectErrorShape((await request(one.baseUrl).get('/api/v1/status').expect(429)).body, 429, 'rate_limited');
-      expectErrorShape((await request(other.baseUrl).get('/api/v1/status').expect(429)).body, 429, 'rate_limited');
+      expectErrorShape((await request(one.baseUrl).get('/api/v1/status').expect(429)).body as Record<string, unknown>, 429, 'rate_limited');
+      expectErrorShape(
+        (await request(other.baseUrl).get('/api/v1/status').expect(429)).body as Record<string, unknown>,
+        429,
+        'rate_limited',
+      );
     } finally {
       await other.close();
       await one.close();

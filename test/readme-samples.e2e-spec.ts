@@ -52,7 +52,7 @@ describe("the README's upload examples", () => {
         .field('operations', JSON.stringify(operations))
         .attach('file', join(ROOT, file))
         .expect(202);
-      const settled: ProgressResponse = await waitUntilSettled(service.baseUrl, response.body.id as string);
+      const settled: ProgressResponse = await waitUntilSettled(service.baseUrl, (response.body as { id: string }).id);
       expect({ state: settled.state, error: settled.error_message }).toEqual({ state: 'completed', error: null });
       for (const operation of operations) {
         expect(Object.keys(settled.s3_artifacts)).toContain(operation);

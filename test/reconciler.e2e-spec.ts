@@ -8,6 +8,7 @@ import { JobName, OBJECTS_QUEUE, taskIdFor } from '../src/queue/jobs';
 import { closeDatabase, objectRow, query } from './support/database';
 import { TestApp, startTestApp, uniqueIdentifier, uniquePrefix } from './support/test-app';
 import { waitFor } from './support/wait-for';
+import type { components } from './support/api-types';
 
 /** A queued or processing object written straight to the database, last changed a minute ago, as a crash would leave it. */
 async function insertStranded(state: 'queued' | 'processing'): Promise<string> {
@@ -32,13 +33,14 @@ async function settleJobs(prefix: string, jobs: { objectId: string; outcome: 'co
   const outcomes = new Map(jobs.map((job) => [job.objectId, job.outcome]));
   let settled = 0;
   const done = new Promise<void>((resolve) => {
-    const worker = new Worker(
+    const worker = new Worker<{ objectId: string }>(
       OBJECTS_QUEUE,
-      async (job) => {
-        const outcome = outcomes.get(job.data.objectId as string);
+      (job) => {
+        const outcome = outcomes.get(job.data.objectId);
         if (outcome !== 'completed') {
-          throw new Error(outcome?.failedWith);
+          return Promise.reject(new Error(outcome?.failedWith));
         }
+        return Promise.resolve();
       },
       { connection, prefix },
     );
@@ -81,7 +83,8 @@ describe('the queue reconciler', () => {
     return waitFor(
       async () => {
         const response = await request(service.baseUrl).get(`/api/v1/progress/${id}`).expect(200);
-        return ['completed', 'failed'].includes(response.body.state) && response.body;
+        const body = response.body as components['schemas']['ProgressResponse'];
+        return ['completed', 'failed'].includes(body.state) && body;
       },
       { what: `object ${id} to settle` },
     );

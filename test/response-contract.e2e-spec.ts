@@ -24,16 +24,18 @@ describe('response validation against the committed contract', () => {
   const problems = () => contract.violations.map((violation) => `${violation.request} ${violation.status}: ${violation.problem}`);
 
   it('accepts documented answers: a body of the documented schema, the error shape, an empty 204', async () => {
-    fastify.get('/api/v1/status', async () => ({
-      queue_size: 0,
-      active_workers: 0,
-      max_workers: 3,
-      worker_processes: 1,
-      dead_letters: 0,
-      objects_by_state: {},
-      pause: { paused: false, mode: null, reason: null, since: null, paused_by_key_id: null, paused_by_key_name: null },
-      retention: { enabled: false, max_age_seconds: null, next_run_at: null, next_run_count: null },
-    }));
+    fastify.get('/api/v1/status', () =>
+      Promise.resolve({
+        queue_size: 0,
+        active_workers: 0,
+        max_workers: 3,
+        worker_processes: 1,
+        dead_letters: 0,
+        objects_by_state: {},
+        pause: { paused: false, mode: null, reason: null, since: null, paused_by_key_id: null, paused_by_key_name: null },
+        retention: { enabled: false, max_age_seconds: null, next_run_at: null, next_run_count: null },
+      }),
+    );
     fastify.get('/api/v1/progress/:object_id', async (_request, reply) =>
       reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `Object ${OBJECT_ID} not found`, code: 'object_not_found' }),
     );
@@ -45,7 +47,7 @@ describe('response validation against the committed contract', () => {
   });
 
   it('records a body that breaks the schema, an undocumented status, an error outside the one shape, and a body on a 204', async () => {
-    fastify.get('/api/v1/status', async () => ({ queue_size: 'many' }));
+    fastify.get('/api/v1/status', () => Promise.resolve({ queue_size: 'many' }));
     fastify.post('/api/v1/objects/:object_id/cancel', async (_request, reply) => reply.code(418).send({ statusCode: 418 }));
     fastify.get('/api/v1/not-documented', async (_request, reply) => reply.code(400).send({ message: 'bad' }));
     fastify.delete('/api/v1/objects/:object', async (_request, reply) =>

@@ -5,6 +5,7 @@ import { listS3Keys } from './support/artifacts';
 import { closeDatabase, query } from './support/database';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
 import { waitFor } from './support/wait-for';
+import type { components } from './support/api-types';
 
 const MAX_AGE_SECONDS = 2;
 
@@ -14,7 +15,7 @@ describe('retention (RETENTION_MAX_AGE_SECONDS)', () => {
   const submit = async (body: Record<string, unknown>, headers: Record<string, string> = {}) =>
     (await api().post('/api/v1/process').set(headers).send(body).expect(202)).body as { id: string; identifier: string; task_id: string };
   const stateOf = async (id: string) => ((await api().get(`/api/v1/objects/${id}`).expect(200)).body as ObjectResponse).state;
-  const statusOf = async () => (await api().get('/api/v1/status').expect(200)).body;
+  const statusOf = async () => (await api().get('/api/v1/status').expect(200)).body as components['schemas']['StatusResponse'];
   const eventCount = async (id: string) =>
     Number((await query<{ count: string }>('select count(*) as count from object_events where object_id = $1', [id]))[0]!.count);
 
@@ -69,7 +70,7 @@ describe('retention (RETENTION_MAX_AGE_SECONDS)', () => {
 
     const { retention } = await statusOf();
     expect(retention).toMatchObject({ enabled: true, max_age_seconds: MAX_AGE_SECONDS });
-    expect(Date.parse(retention.next_run_at)).not.toBeNaN();
+    expect(Date.parse(retention.next_run_at!)).not.toBeNaN();
     expect(retention.next_run_count).toEqual(expect.any(Number));
 
     const removed = [...completed, failed, cancelled];
@@ -90,7 +91,7 @@ describe('retention (RETENTION_MAX_AGE_SECONDS)', () => {
     expect(await query('select 1 from idempotency_keys where key = $1', [idempotencyKey])).toEqual([]);
 
     // Runs after the live object is older than the age too: it stays, whole.
-    await waitFor(async () => Date.parse((await statusOf()).retention.next_run_at) > liveCreatedAt + (MAX_AGE_SECONDS + 2) * 1000, {
+    await waitFor(async () => Date.parse((await statusOf()).retention.next_run_at!) > liveCreatedAt + (MAX_AGE_SECONDS + 2) * 1000, {
       timeoutMs: 30_000,
       what: 'retention runs after the live object is older than the age',
     });

@@ -27,13 +27,13 @@ describe('the seed examples, end to end', () => {
       .send({ identifier, operations: ['validate', 'transform', 'analyze'] })
       .expect(202);
     expect(submitted.body).toEqual({
-      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/) as unknown,
       identifier,
       state: 'queued',
-      task_id: expect.any(String),
+      task_id: expect.any(String) as unknown,
       message: 'Object queued for processing',
     });
-    const id = submitted.body.id as string;
+    const id = (submitted.body as { id: string }).id;
 
     const seen: ProgressResponse[] = [];
     const final = await waitFor(
@@ -106,19 +106,20 @@ describe('the seed examples, end to end', () => {
       .post('/api/v1/process')
       .send({ identifier, operations: ['analyze'], payload })
       .expect(202);
+    const { id } = submitted.body as { id: string };
     const final = await waitFor(async () => {
-      const progress = await progressOf(submitted.body.id);
+      const progress = await progressOf(id);
       return progress.state === 'completed' && progress;
     });
 
-    const row = await objectRow(submitted.body.id);
+    const row = await objectRow(id);
     // A small payload is kept with its object.
     const source = row!.source as { size: number; sha256: string };
     expect(JSON.parse((row!.source_inline as Buffer).toString())).toEqual(payload);
     expect(source.size).toBe(Buffer.byteLength(JSON.stringify(payload)));
 
     const records = (await readS3(`s3://${service.config.s3.bucket}/${identifier}/transform/records.ndjson`)).toString().trim().split('\n');
-    expect(records.map((line) => JSON.parse(line))).toEqual(payload);
+    expect(records.map((line) => JSON.parse(line) as unknown)).toEqual(payload);
 
     const enrichment = await readS3Json<{ schema: { fields: { name: string; types: string[]; nullable: boolean }[] } }>(
       final.s3_artifacts.enrich!,
@@ -129,7 +130,14 @@ describe('the seed examples, end to end', () => {
       { name: 'rainy', types: ['boolean'], nullable: true, present_in: 3 },
     ]);
 
-    const analysis = await readS3Json<{ record_count: number; fields: Record<string, any> }>(final.s3_artifacts.analyze!);
+    const analysis = await readS3Json<{
+      record_count: number;
+      fields: {
+        temperature: { numeric: { min: number; max: number; mean: number; stddev: number; quantiles: Record<string, number> } };
+        city: unknown;
+        rainy: unknown;
+      };
+    }>(final.s3_artifacts.analyze!);
     expect(analysis.record_count).toBe(3);
     const temperature = analysis.fields.temperature.numeric;
     expect(temperature.min).toBe(4);

@@ -3,6 +3,7 @@ import request from 'supertest';
 import { ServiceProcess, freePort, spawnService } from './support/service-process';
 import { uniqueIdentifier, uniquePrefix } from './support/test-app';
 import { waitFor } from './support/wait-for';
+import type { components } from './support/api-types';
 
 /**
  * A standard EventSource client (the `eventsource` package, which follows the WHATWG spec) against the
@@ -33,11 +34,12 @@ describe('a standard EventSource client across an API restart', () => {
       .post('/api/v1/process')
       .send({ identifier: uniqueIdentifier('sse-restart'), operations: ['analyze'], payload: [{ a: 1 }] })
       .expect(202);
+    const { id } = submitted.body as { id: string };
 
     const received: { id: number; state: string; current: number }[] = [];
-    const source = new EventSource(`${baseUrl}/api/v1/progress/${submitted.body.id}/stream`);
+    const source = new EventSource(`${baseUrl}/api/v1/progress/${id}/stream`);
     source.addEventListener('progress', (event) => {
-      const progress = JSON.parse(event.data) as { state: string; progress: { current: number } };
+      const progress = JSON.parse(event.data as string) as { state: string; progress: { current: number } };
       received.push({ id: Number(event.lastEventId), state: progress.state, current: progress.progress.current });
     });
     try {
@@ -56,8 +58,8 @@ describe('a standard EventSource client across an API restart', () => {
       const ids = received.map((event) => event.id);
       expect(ids).toEqual(ids.map((_, index) => ids[0]! + index));
       expect(received[received.length - 1]).toMatchObject({ state: 'completed', current: 4 });
-      const progress = await request(baseUrl).get(`/api/v1/progress/${submitted.body.id}`).expect(200);
-      expect(progress.body.state).toBe('completed');
+      const progress = await request(baseUrl).get(`/api/v1/progress/${id}`).expect(200);
+      expect((progress.body as components['schemas']['ProgressResponse']).state).toBe('completed');
     } finally {
       source.close();
     }

@@ -107,7 +107,7 @@ describe('tracing (OTLP export on)', () => {
     expect(post).toMatchObject({
       name: 'POST /api/v1/process',
       parentSpanId: undefined,
-      attributes: expect.objectContaining({ 'http.response.status_code': 202 }),
+      attributes: expect.objectContaining({ 'http.response.status_code': 202 }) as unknown,
     });
     expect(post!.resource).toMatchObject({ 'service.name': 'ops-under-test' });
     expect(ancestry(jobSpan, spans).at(-1)).toBe(post);
@@ -118,7 +118,7 @@ describe('tracing (OTLP export on)', () => {
         'messaging.message.id': object.task_id,
         'job.attempt': 1,
         'job.outcome': 'completed',
-      }),
+      }) as unknown,
     });
 
     const servicePid = post!.resource['process.pid'];
@@ -132,8 +132,8 @@ describe('tracing (OTLP export on)', () => {
           'operation.attempt': 1,
           'operation.outcome': 'completed',
           'operation.bytes_in': object.source!.size,
-          'operation.bytes_out': expect.any(Number),
-        }),
+          'operation.bytes_out': expect.any(Number) as unknown,
+        }) as unknown,
       });
       expect(operationSpan.attributes['operation.bytes_out']).toBeGreaterThan(0);
       const children = spans.filter((span) => span.parentSpanId === operationSpan.spanId);
@@ -190,7 +190,7 @@ describe('tracing (OTLP export on)', () => {
       .map((line) => JSON.parse(line) as LogLine);
 
     const requestLine = lines.find((line) => line.msg === 'request completed' && line.reqId === requestId);
-    expect(requestLine).toMatchObject({ trace_id: traceId, span_id: expect.any(String) });
+    expect(requestLine).toMatchObject({ trace_id: traceId, span_id: expect.any(String) as unknown });
     const jobLines = lines.filter((line) => line.objectId === object.id);
     // Started and finished, for each of the two operations, and the job's outcome.
     expect(jobLines.length).toBeGreaterThanOrEqual(5);

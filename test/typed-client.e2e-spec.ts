@@ -47,10 +47,10 @@ describe('a typed client generated from the OpenAPI contract', () => {
     expect(submitted.error).toBeUndefined();
     const accepted: Schemas['SubmissionResponseDto'] = submitted.data!;
     expect(accepted).toEqual({
-      id: expect.any(String),
+      id: expect.any(String) as unknown,
       identifier,
       state: 'queued',
-      task_id: expect.any(String),
+      task_id: expect.any(String) as unknown,
       message: 'Object queued for processing',
     });
 
@@ -66,7 +66,7 @@ describe('a typed client generated from the OpenAPI contract', () => {
     );
     expect(finished.error_message).toBeNull();
     expect(finished.state).toBe('completed');
-    expect(finished.progress).toEqual({ current: 4, total: 4, message: expect.any(String) });
+    expect(finished.progress).toEqual({ current: 4, total: 4, message: expect.any(String) as unknown });
     const statuses: Schemas['OperationStatusResponse'][] = Object.values(finished.operations_status);
     expect(statuses.map((status) => status.completed)).toEqual([true, true, true, true]);
 
@@ -117,7 +117,7 @@ describe('a typed client generated from the OpenAPI contract', () => {
     const conflict: Schemas['ErrorResponse'] = again.error!;
     expect(conflict).toMatchObject({ statusCode: 409, error: 'Conflict', code: 'identifier_taken' });
     expect(conflict.message).toContain(first.data!.id);
-    expect(conflict.details).toEqual({ id: first.data!.id, identifier, state: expect.any(String) });
+    expect(conflict.details).toEqual({ id: first.data!.id, identifier, state: expect.any(String) as unknown });
 
     const unknownId = '00000000-0000-4000-8000-000000000000';
     const missing = await client.GET('/api/v1/objects/{object_id}/artifacts', { params: { path: { object_id: unknownId } } });

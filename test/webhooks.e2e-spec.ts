@@ -142,7 +142,7 @@ describe('webhooks (API and worker in one process)', () => {
     expect(signatureIsValid(secret, request!)).toBe(true);
     expect(signatureIsValid(`whsec_${Buffer.alloc(32).toString('base64')}`, request!)).toBe(false);
     const progress = await call(app, { method: 'GET', path: `/api/v1/progress/${id}` });
-    expect(payloadOf(request!)).toEqual({ type: 'object.completed', timestamp: expect.any(String), data: progress.body });
+    expect(payloadOf(request!)).toEqual({ type: 'object.completed', timestamp: expect.any(String) as unknown, data: progress.body });
     expect(progress.body.state).toBe('completed');
 
     const recorded = await waitFor(async () => {
@@ -172,12 +172,12 @@ describe('webhooks (API and worker in one process)', () => {
     const created = await registerWebhook(app, { url: `${receiverUrl}/team-retry`, events: ['completed', 'cancelled'] });
     expect(created.status).toBe(201);
     expect(created.body).toEqual({
-      id: expect.any(String),
+      id: expect.any(String) as unknown,
       team: 'default',
       url: `${receiverUrl}/team-retry`,
       events: ['completed', 'cancelled'],
-      created_at: expect.any(String),
-      secret: expect.stringMatching(/^whsec_/),
+      created_at: expect.any(String) as unknown,
+      secret: expect.stringMatching(/^whsec_/) as unknown,
     });
     const webhookId = created.body.id as string;
     const listed = await call(app, { method: 'GET', path: '/api/v1/webhooks' });
@@ -243,7 +243,7 @@ describe('webhooks (API and worker in one process)', () => {
     expect(failed).toMatchObject({
       status: 'failed',
       last_status_code: 500,
-      last_error: expect.stringMatching(/^HTTP 500: refused by the test receiver/),
+      last_error: expect.stringMatching(/^HTTP 500: refused by the test receiver/) as unknown,
       next_attempt_at: null,
     });
     expect(failed!.attempts).toBeGreaterThan(1);
@@ -269,7 +269,10 @@ describe('webhooks (API and worker in one process)', () => {
       result?: Record<string, unknown>;
       error?: Record<string, unknown>;
     }[];
-    expect(accepted).toMatchObject({ status: 202, result: { identifier: good, webhook_secret: expect.stringMatching(/^whsec_/) } });
+    expect(accepted).toMatchObject({
+      status: 202,
+      result: { identifier: good, webhook_secret: expect.stringMatching(/^whsec_/) as unknown },
+    });
     expect(refused).toMatchObject({ status: 400, error: { code: 'webhook_destination_refused' } });
     const id = accepted!.result!.id as string;
     createdObjects.push({ app, id });
@@ -324,7 +327,7 @@ describe('webhooks (API and worker in one process)', () => {
     });
     expect(submitted.status).toBe(400);
     expectErrorShape(submitted.body, 400, 'webhook_destination_refused');
-    expect(submitted.body.details).toEqual([{ field: 'webhook.url', message: expect.stringMatching(/loopback/) }]);
+    expect(submitted.body.details).toEqual([{ field: 'webhook.url', message: expect.stringMatching(/loopback/) as unknown }]);
     expect(await query('select id from processing_objects where identifier = $1', [identifier])).toEqual([]);
 
     const badEvents = await registerWebhook(app, { url: `${receiverUrl}/x`, events: ['started'] });
@@ -438,7 +441,7 @@ describe('webhooks delivered by separate worker processes', () => {
     expect(refused).toMatchObject({
       status: 'pending',
       last_status_code: null,
-      last_error: expect.stringMatching(/^The webhook host 'localhost' resolves to (127\.0\.0\.1|::1), a loopback address/),
+      last_error: expect.stringMatching(/^The webhook host 'localhost' resolves to (127\.0\.0\.1|::1), a loopback address/) as unknown,
     });
     expect(receiver.to('/rebound')).toEqual([]);
     // Its delivery would otherwise go on being tried by the next describe's worker.

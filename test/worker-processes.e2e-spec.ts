@@ -6,6 +6,7 @@ import { closeDatabase, objectRow, query } from './support/database';
 import { ServiceProcess, freePort, spawnService } from './support/service-process';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
 import { waitFor } from './support/wait-for';
+import type { components } from './support/api-types';
 
 // These tests run the built service (`npm run build`) as separate worker processes next to an
 // in-process API, all sharing one queue through the API app's Redis prefix.
@@ -69,7 +70,7 @@ describe('worker processes', () => {
 
   async function submit(api: TestApp, identifier: string, operations: string[]): Promise<string> {
     const response = await request(api.baseUrl).post('/api/v1/process').send({ identifier, operations }).expect(202);
-    return response.body.id as string;
+    return (response.body as { id: string }).id;
   }
 
   async function progressOf(api: TestApp, id: string): Promise<ProgressResponse> {
@@ -189,7 +190,7 @@ describe('worker processes', () => {
     expect(final.state).toBe('completed');
     expect(final.progress).toMatchObject({ current: EXPORT_PLAN.length, total: EXPORT_PLAN.length });
     await waitForHandledJobs([second], 1);
-    expect(handledJobs(second)).toEqual([{ objectId: id, jobId: expect.any(String), outcome: 'completed' }]);
+    expect(handledJobs(second)).toEqual([{ objectId: id, jobId: expect.any(String) as unknown, outcome: 'completed' }]);
 
     const statusesAfter = (await objectRow(id))!.operations_status as Record<string, OperationStatusRow>;
     for (const operation of doneBefore) {
@@ -269,7 +270,7 @@ describe('worker processes', () => {
         outcomes.cancelled++;
         expect({
           round,
-          cancelState: cancel.body.state,
+          cancelState: (cancel.body as components['schemas']['ProgressResponse']).state,
           settled: settled.state,
           later: later.state,
           row: row.state,
@@ -284,7 +285,8 @@ describe('worker processes', () => {
         });
       } else {
         outcomes.completed++;
-        expect({ round, code: cancel.body.code, details: cancel.body.details }).toEqual({
+        const refusal = cancel.body as components['schemas']['ErrorResponse'];
+        expect({ round, code: refusal.code, details: refusal.details }).toEqual({
           round,
           code: 'invalid_transition',
           details: { current_state: 'completed', attempted_state: 'cancelled' },
@@ -322,7 +324,7 @@ describe('worker processes', () => {
       what: 'the worker process to complete the object',
     });
     await waitForHandledJobs([worker], 1);
-    expect(handledJobs(worker)).toEqual([{ objectId: id, jobId: expect.any(String), outcome: 'completed' }]);
+    expect(handledJobs(worker)).toEqual([{ objectId: id, jobId: expect.any(String) as unknown, outcome: 'completed' }]);
   }, 120_000);
 
   it.each([
