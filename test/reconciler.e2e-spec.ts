@@ -86,7 +86,8 @@ describe('the queue reconciler', () => {
         const body = response.body as components['schemas']['ProgressResponse'];
         return ['completed', 'failed'].includes(body.state) && body;
       },
-      { what: `object ${id} to settle` },
+      // Generous: on a loaded machine the re-added job may wait several reconcile rounds and a worker poll.
+      { what: `object ${id} to settle`, timeoutMs: 45_000 },
     );
   }
 
