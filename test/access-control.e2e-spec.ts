@@ -432,7 +432,7 @@ describe('access control (AUTH_REQUIRED=true)', () => {
       const refused = await submit(full);
       expect(refused.status).toBe(429);
       expect(refused.headers.get('retry-after')).toBe('5');
-      expectErrorShape((await refused.json()) as Record<string, unknown>, 429, 'team_queue_full');
+      expectErrorShape(await refused.json(), 429, 'team_queue_full');
       expect(await query('select count(*)::int as count from processing_objects where team = $1', [crowded])).toEqual([{ count: 2 }]);
       expect((await submit(keys.betaWriter)).status).toBe(202);
 
@@ -442,7 +442,7 @@ describe('access control (AUTH_REQUIRED=true)', () => {
       expect((await submit(full)).status).toBe(202);
       const retry = await fetch(`${apiOnly.baseUrl}/api/v1/objects/${waiting!.id}/retry`, { method: 'POST', headers: as(full) });
       expect(retry.status).toBe(429);
-      expectErrorShape((await retry.json()) as Record<string, unknown>, 429, 'team_queue_full');
+      expectErrorShape(await retry.json(), 429, 'team_queue_full');
     });
   });
 
@@ -490,7 +490,7 @@ describe('access control (AUTH_REQUIRED=true)', () => {
         await proxy.cut();
         const refused = await fetch(`${cut.baseUrl}/api/v1/status`, { headers: as(key) });
         expect(refused.status).toBe(503);
-        expectErrorShape((await refused.json()) as Record<string, unknown>, 503, 'dependency_unavailable');
+        expectErrorShape(await refused.json(), 503, 'dependency_unavailable');
         expect((await fetch(`${cut.baseUrl}/api/v1/status`)).status).toBe(401);
         // Public routes never look a key up: the probe answers whatever key it is sent.
         const unknownKey = `opsk_${randomUUID().replaceAll('-', '')}_${'C'.repeat(43)}`;
