@@ -4,7 +4,16 @@ import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { SERVICE_NAME, SERVICE_VERSION } from './common/service-info';
 import { AppConfig } from './config/app-config';
 
-const LINKS = ['service', 'version', 'docs', 'openapi', 'health', 'api', 'ui'];
+/** The service's name, version and where its parts are: the same on every deployment. */
+const LINKS = {
+  service: SERVICE_NAME,
+  version: SERVICE_VERSION,
+  docs: '/docs',
+  openapi: '/docs/json',
+  health: '/health',
+  api: '/api/v1',
+  ui: '/ui',
+};
 
 @ApiTags('service')
 @PublicAccess()
@@ -18,35 +27,20 @@ export class RootController {
     schema: {
       type: 'object',
       properties: {
-        ...Object.fromEntries(LINKS.map((name) => [name, { type: 'string' }])),
+        ...Object.fromEntries(Object.keys(LINKS).map((name) => [name, { type: 'string' }])),
         authentication: {
           type: 'string',
           enum: ['api_key', 'none'],
           description: 'api_key: send Authorization: Bearer <key>; none: access control is off',
         },
       },
-      required: [...LINKS, 'authentication'],
-      example: {
-        service: SERVICE_NAME,
-        version: SERVICE_VERSION,
-        docs: '/docs',
-        openapi: '/docs/json',
-        health: '/health',
-        api: '/api/v1',
-        ui: '/ui',
-        authentication: 'api_key',
-      },
+      required: [...Object.keys(LINKS), 'authentication'],
+      example: { ...LINKS, authentication: 'api_key' },
     },
   })
   info() {
     return {
-      service: SERVICE_NAME,
-      version: SERVICE_VERSION,
-      docs: '/docs',
-      openapi: '/docs/json',
-      health: '/health',
-      api: '/api/v1',
-      ui: '/ui',
+      ...LINKS,
       authentication: this.config.access.required ? 'api_key' : 'none',
     };
   }

@@ -1,21 +1,13 @@
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import request from 'supertest';
+import { launchChromium } from './support/chromium';
 import { closeDatabase, query } from './support/database';
 import { expectErrorShape } from './support/error-shape';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
 import type { components } from './support/api-types';
 
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const ALLOWED = 'https://app.example.com';
 const EVIL = 'https://evil.example';
 
@@ -182,7 +174,7 @@ describe('cross-origin requests', () => {
     let evilUrl: string;
 
     beforeAll(async () => {
-      browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+      browser = await launchChromium();
       // Another site (localhost is not 127.0.0.1's site) serving a page with a form aimed at the service.
       evilSite = createServer((incoming, outgoing) => {
         const identifier = new URL(incoming.url ?? '/', 'http://localhost').searchParams.get('identifier') ?? '';

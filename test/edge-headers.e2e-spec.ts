@@ -1,18 +1,10 @@
-import { Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import request from 'supertest';
+import { launchChromium } from './support/chromium';
 import { closeDatabase } from './support/database';
 import { sendRaw } from './support/raw-http';
 import { TestApp, startTestApp } from './support/test-app';
 
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const QUEUE_DASHBOARD = '/admin/queues';
 const DASHBOARD_AUTH = { username: 'ops', password: 'dashboard-secret' };
 
@@ -123,7 +115,7 @@ describe('security headers', () => {
     let browser: Browser;
 
     beforeAll(async () => {
-      browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+      browser = await launchChromium();
     });
 
     afterAll(async () => {

@@ -1,21 +1,13 @@
-import { Browser, BrowserContext, Page, Request, chromium } from 'playwright-core';
+import { Browser, BrowserContext, Page, Request } from 'playwright-core';
 import request from 'supertest';
 import { ApiKeysService } from '../src/access/api-keys.service';
 import { readS3 } from './support/artifacts';
 import { closeDatabase, query } from './support/database';
 import { freePort, spawnService } from './support/service-process';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
+import { launchChromium } from './support/chromium';
 import { waitFor } from './support/wait-for';
 
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const SETTLE_TIMEOUT_MS = 30_000;
 
 interface PageRecorder {
@@ -79,7 +71,7 @@ describe('the browser page at /ui, with access control on', () => {
   beforeAll(async () => {
     service = await startTestApp({ SIMULATED_OPERATION_DELAY_MS: '200', AUTH_REQUIRED: 'true' });
     apiKey = (await service.app.get(ApiKeysService).create({ name: 'ui operator', team: 'ui', scopes: ['read', 'write'] })).secret;
-    browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     context = await browser.newContext({ baseURL: service.baseUrl, viewport: { width: 1360, height: 1000 } });
     await context.addInitScript(recordPage);
   });
