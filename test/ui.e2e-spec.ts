@@ -326,7 +326,8 @@ describe('the browser page at /ui, with access control on', () => {
     await page.locator('#cancel-button:enabled').waitFor();
     await page.click('#cancel-button');
     await page.locator('#detail-state[data-state="cancelled"]').waitFor({ timeout: SETTLE_TIMEOUT_MS });
-    expect(await page.textContent('#action-message')).toBe('Cancellation requested.');
+    // The stream may show the cancelled state before the POST's answer sets the message: wait for the message too.
+    await page.locator('#action-message', { hasText: 'Cancellation requested.' }).waitFor({ timeout: SETTLE_TIMEOUT_MS });
     expect(await page.isDisabled('#cancel-button')).toBe(true);
     expect(await page.isDisabled('#retry-button')).toBe(true);
     expect((await recorded()).eventSources.every((source) => source.readyState === 2)).toBe(true);
