@@ -116,6 +116,9 @@ async function prepareEnvironment(name, { s3Process = false } = {}) {
     // request is part of what is measured) but far above any load a scenario makes.
     RATE_LIMIT_REQUESTS: '1000000000',
     RATE_LIMIT_SUBMISSIONS: '1000000000',
+    // A write workload queues far more than the workers process meanwhile: a team's cap of queued objects (10,000) would
+    // answer 429 team_queue_full within seconds, which the baseline has no counterpart of.
+    TEAM_MAX_QUEUED_OBJECTS: '1000000000',
   };
   const config = new AppConfig(env);
 
@@ -138,12 +141,15 @@ async function prepareEnvironment(name, { s3Process = false } = {}) {
   /**
    * Starts the built service in `role` ('api', 'worker' or 'all') with `extraEnv`, waits until it is
    * ready and stops it at clean-up. Returns the process and the base URL of its HTTP port (API or probe).
-   * NODE_OPTIONS in `extraEnv` come after the role's production ones.
+   * NODE_OPTIONS in `extraEnv` come after the role's production ones, and BENCH_SERVICE_NODE_OPTIONS after those (e.g.
+   * `--require <repo>/bench/lib/cpu-profile.js` to profile every service process and its operation processes).
    */
   async function startService(processName, role, extraEnv = {}) {
     const port = await freePort();
     const portEnv = role === 'worker' ? { PROBE_PORT: String(port) } : { PORT: String(port) };
-    const nodeOptions = [productionNodeOptions(role), extraEnv.NODE_OPTIONS ?? ''].filter(Boolean).join(' ');
+    const nodeOptions = [productionNodeOptions(role), extraEnv.NODE_OPTIONS ?? '', process.env.BENCH_SERVICE_NODE_OPTIONS ?? '']
+      .filter(Boolean)
+      .join(' ');
     const proc = spawnProcess(processName, MAIN, { ...env, APP_ROLE: role, ...portEnv, ...extraEnv, NODE_OPTIONS: nodeOptions }, work);
     onCleanup(processName, () => proc.stop());
     const url = `http://127.0.0.1:${port}`;

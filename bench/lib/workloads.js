@@ -719,7 +719,8 @@ function describeTopology(topology) {
     ? 'The Quick start as shipped: `node scripts/start-local.js` (what `npm start` runs after its install and build step) with its defaults — APP_ROLE all, ' +
         'MAX_PARALLEL_WORKERS 3 (16 only for the pipeline at 16), access control on (the harness sends the API key it printed at first start), its own ' +
         "local S3 on a free LOCAL_S3_PORT with a bucket of the run in `.s3rver/` (removed at the end), no NODE_OPTIONS — on the scenario's database and " +
-        'Redis prefix, with RATE_LIMIT_REQUESTS and RATE_LIMIT_SUBMISSIONS at 1,000,000,000 (counted, never refusing). Baseline: one ' +
+        'Redis prefix, with RATE_LIMIT_REQUESTS and RATE_LIMIT_SUBMISSIONS at 1,000,000,000 (counted, never refusing) and TEAM_MAX_QUEUED_OBJECTS too ' +
+        '(a write workload queues more than 10,000 objects). Baseline: one ' +
         '`bench/baselines/lean-service.js` process (LEAN_ROLE=all) checking an API key too, on an s3rver in a process of the harness.' +
         (process.env.BENCH_QUICKSTART_SCRIPT ? ` Start script: \`${path.relative(ROOT, START_LOCAL)}\` (BENCH_QUICKSTART_SCRIPT).` : '')
     : 'Separate processes of the built service: one APP_ROLE=api and one APP_ROLE=worker, each with the NODE_OPTIONS of its Deployment in deploy/, ' +
