@@ -7,6 +7,7 @@ import { routedPathOf } from '../common/request-path';
 import { closeGracefully } from '../common/close-gracefully';
 import { RateLimitedError } from '../common/domain-errors';
 import { AppConfig } from '../config/app-config';
+import { CoalescingRedisStore } from './coalescing-redis-store';
 
 /** Requests under this path are limited; probes, /metrics, /docs, /ui, / and the queue dashboard never are. */
 const LIMITED_PATH_PREFIX = '/api/';
@@ -35,9 +36,9 @@ export function isSubmission(method: string, route: string | undefined): boolean
 }
 
 /**
- * Per-client rate limits of the API, counted in Redis by @fastify/rate-limit (its Redis store: one
- * INCR + PEXPIRE script per limit and request) under `<REDIS_PREFIX>:rate-limit:`, so every API
- * process shares them. Counted in preParsing, after the access hook (onRequest) has named the
+ * Per-client rate limits of the API, counted in Redis by @fastify/rate-limit (with CoalescingRedisStore:
+ * one INCRBY + PEXPIRE script per limit and batch of a client's concurrent requests) under
+ * `<REDIS_PREFIX>:rate-limit:`, so every API process shares them. Counted in preParsing, after the access hook (onRequest) has named the
  * client and before a body is read. Every response under /api/ carries RateLimit-Limit, -Remaining
  * and -Reset of the limit closest to running out; over a limit it is 429 rate_limited with
  * Retry-After. While Redis does not answer, requests pass uncounted (logged once per outage).
@@ -133,8 +134,7 @@ async function registerLimit(fastify: FastifyInstance, redis: Redis, nameSpace: 
   await fastify.register(async (scope) => {
     await scope.register(fastifyRateLimit, {
       global: false,
-      redis,
-      nameSpace,
+      store: CoalescingRedisStore.on(redis, nameSpace),
       max,
       timeWindow,
       keyGenerator: clientKeyOf,
