@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import request from 'supertest';
 import type { ProgressResponse } from '../src/objects/dto/object.responses';
 import { closeDatabase, objectRow } from './support/database';
@@ -52,6 +53,15 @@ describe('operation processes', () => {
   });
 
   afterAll(() => closeDatabase());
+
+  it('runs operations at the lower CPU priority of OPERATION_PROCESS_NICE (never raising it above the worker’s own)', async () => {
+    service = await startTestApp({ MAX_PARALLEL_WORKERS: '1', OPERATION_PROCESS_NICE: '7' });
+    expect((await waitUntilSettled(service.baseUrl, await submitPayload(service, 'nice'))).state).toBe('completed');
+    const niceOf = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+    const [child] = operationProcesses();
+    expect(child).toBeDefined();
+    expect(niceOf(child!)).toBe(Math.max(7, niceOf(process.pid)));
+  });
 
   it('runs a small object within the smallest memory budget an object may ask for (64 MB)', async () => {
     service = await startTestApp({ MAX_PARALLEL_WORKERS: '1' });

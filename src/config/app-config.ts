@@ -50,6 +50,7 @@ const envSchema = z.object({
   OPERATION_TIME_BUDGET_MAX_MS: positiveInt.min(100).default(3_600_000),
   OPERATION_MEMORY_BUDGET_MB: positiveInt.min(64).default(512),
   OPERATION_MEMORY_BUDGET_MAX_MB: positiveInt.min(64).default(2048),
+  OPERATION_PROCESS_NICE: z.coerce.number().int().min(0).max(19).default(10),
   DEPENDENCY_RETRY_MS: positiveInt.min(100).default(2000),
   IDEMPOTENCY_KEY_TTL_SECONDS: positiveInt.max(30 * 86400).default(86400),
   RATE_LIMIT_REQUESTS: z.coerce.number().int().min(0).max(1_000_000_000).default(6000),
@@ -169,6 +170,11 @@ export class AppConfig {
    * other values in options.budget, up to the maxima.
    */
   readonly operationBudget: { timeMs: number; maxTimeMs: number; memoryMb: number; maxMemoryMb: number };
+  /**
+   * The scheduling priority (nice value) operation processes lower themselves to: when content work
+   * and the event loops that serve HTTP and renew job locks want the same CPU, those loops win.
+   */
+  readonly operationProcessNice: number;
   /** How often a worker whose job met an unreachable PostgreSQL, Redis or S3 checks whether they are back. */
   readonly dependencyRetryMs: number;
   /** How long an Idempotency-Key answers with its first submission's response; then it is free again. */
@@ -297,6 +303,7 @@ export class AppConfig {
       memoryMb: e.OPERATION_MEMORY_BUDGET_MB,
       maxMemoryMb: e.OPERATION_MEMORY_BUDGET_MAX_MB,
     };
+    this.operationProcessNice = e.OPERATION_PROCESS_NICE;
     this.dependencyRetryMs = e.DEPENDENCY_RETRY_MS;
     this.idempotencyKeyTtlSeconds = e.IDEMPOTENCY_KEY_TTL_SECONDS;
     this.access = {

@@ -3,6 +3,7 @@ import 'reflect-metadata';
 import { DynamicModule, Module } from '@nestjs/common';
 import { context } from '@opentelemetry/api';
 import { NestFactory } from '@nestjs/core';
+import { getPriority, setPriority } from 'node:os';
 import workerpool from 'workerpool';
 import { isDependencyFailure } from '../common/dependency-failure';
 import { AppConfig } from '../config/app-config';
@@ -35,13 +36,16 @@ class OperationProcessModule {
 
 // Built when the process starts, so that a warm process runs its first task at once. The
 // environment is the job process's own (a forked process inherits it).
-const services = NestFactory.createApplicationContext(OperationProcessModule.forRoot(new AppConfig(process.env)), { logger: false }).then(
-  (app) => ({
-    storage: app.get(StorageService),
-    artifacts: app.get(ArtifactsService),
-    registry: app.get(OperationRegistry),
-  }),
-);
+const config = new AppConfig(process.env);
+// Raising one's own nice value needs no privilege; lowering it (below a worker started with nice) would.
+if (getPriority() < config.operationProcessNice) {
+  setPriority(config.operationProcessNice);
+}
+const services = NestFactory.createApplicationContext(OperationProcessModule.forRoot(config), { logger: false }).then((app) => ({
+  storage: app.get(StorageService),
+  artifacts: app.get(ArtifactsService),
+  registry: app.get(OperationRegistry),
+}));
 services.catch((error: unknown) => console.error(`Operation process could not start: ${(error as Error).stack ?? String(error)}`));
 
 /** Cancellation and budgets end the whole process, so nothing inside it is ever aborted. */
