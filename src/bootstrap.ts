@@ -53,7 +53,7 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
     reply.header('x-request-id', request.id);
     done();
   });
-  await registerSecurityHeaders(adapter.getInstance(), config);
+  registerSecurityHeaders(adapter.getInstance(), config);
   await registerCors(adapter.getInstance(), config);
   refuseCrossSiteWrites(adapter.getInstance(), config);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
