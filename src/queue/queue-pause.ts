@@ -30,6 +30,13 @@ interface PauseRow {
  * dashboard: every process sets it back from PostgreSQL at start, when its Redis connection is back and
  * every GLOBAL_LIMIT_CHECK_INTERVAL_MS.
  */
+/**
+ * How long a reading of the pause answers stopsRunning(), which a worker asks at every operation boundary:
+ * a stop reaches running objects at their next boundary at most this much later, and a busy worker reads
+ * the pause ten times a second instead of once per operation.
+ */
+export const STOP_CHECK_MAX_AGE_MS = 100;
+
 @Injectable()
 export class QueuePause implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(QueuePause.name);
@@ -37,6 +44,7 @@ export class QueuePause implements OnApplicationBootstrap, OnApplicationShutdown
   private timer?: NodeJS.Timeout;
   private stopListening?: () => void;
   private checking?: Promise<void>;
+  private stopCheck?: { at: number; stops: Promise<boolean> };
 
   constructor(
     private readonly config: AppConfig,
@@ -62,9 +70,23 @@ export class QueuePause implements OnApplicationBootstrap, OnApplicationShutdown
       : null;
   }
 
-  /** True while the queue is paused in `stop` mode: a running object goes back to the queue before its next operation. */
-  async stopsRunning(): Promise<boolean> {
-    return (await this.current())?.mode === 'stop';
+  /**
+   * True while the queue is paused in `stop` mode: a running object goes back to the queue before its next
+   * operation. Read at most STOP_CHECK_MAX_AGE_MS ago; a failed reading is not kept.
+   */
+  stopsRunning(): Promise<boolean> {
+    const now = Date.now();
+    if (!this.stopCheck || now - this.stopCheck.at > STOP_CHECK_MAX_AGE_MS) {
+      const stops = this.current().then((pause) => pause?.mode === 'stop');
+      const check = { at: now, stops };
+      this.stopCheck = check;
+      stops.catch(() => {
+        if (this.stopCheck === check) {
+          this.stopCheck = undefined;
+        }
+      });
+    }
+    return this.stopCheck.stops;
   }
 
   /**
@@ -78,6 +100,7 @@ export class QueuePause implements OnApplicationBootstrap, OnApplicationShutdown
           paused_by_key_id = excluded.paused_by_key_id, paused_by_key_name = excluded.paused_by_key_name`,
       [this.key, mode, reason, by.keyId, by.keyName],
     );
+    this.stopCheck = undefined;
     await this.queue.pause();
     this.logger.warn(`Queue paused (${mode}) by ${by.keyName}: ${reason}`);
     return (await this.current())!;
@@ -85,6 +108,7 @@ export class QueuePause implements OnApplicationBootstrap, OnApplicationShutdown
 
   async resume(by: Principal): Promise<void> {
     await this.sql.query('delete from queue_pauses where queue = ?', [this.key]);
+    this.stopCheck = undefined;
     await this.queue.resume();
     this.logger.warn(`Queue resumed by ${by.keyName}`);
   }
