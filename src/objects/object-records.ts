@@ -14,7 +14,8 @@ export interface NewObject {
   options: Record<string, unknown>;
   priority: number;
   idempotencyKey: string | null;
-  requestHash: string;
+  /** The hash of the submission, kept only with an Idempotency-Key: only a replay under the key compares requests. */
+  requestHash: string | null;
   webhook: ObjectWebhook | null;
 }
 

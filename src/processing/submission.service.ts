@@ -61,7 +61,8 @@ export class SubmissionService {
   /** A JSON submission of `team`: inline `payload` content, or none (the operations run on the metadata document). */
   async submit(request: SubmitObjectDto, idempotencyKey: string | undefined, team: string): Promise<SubmissionResponse> {
     const prepared = await this.prepare(request, team);
-    const requestHash = hashRequest(request);
+    // Only an Idempotency-Key replay compares requests: a submission without one is not hashed.
+    const requestHash = idempotencyKey === undefined ? null : hashRequest(request);
     const create = () =>
       this.createUnlessTaken(
         prepared,
@@ -71,7 +72,7 @@ export class SubmissionService {
         () => this.createWithPayload(request, prepared, idempotencyKey, requestHash),
       );
     return this.underIdempotencyKey(team, idempotencyKey, {
-      requestHash: () => Promise.resolve(requestHash),
+      requestHash: () => Promise.resolve(requestHash ?? hashRequest(request)),
       create,
       objectIdOf: (response) => response.id,
     });
@@ -83,9 +84,9 @@ export class SubmissionService {
    * accepted ones' jobs are added in one bulk. If the queue cannot take them, none of them stays.
    */
   async submitBatch(items: unknown[], idempotencyKey: string | undefined, team: string): Promise<BatchResponse> {
-    const requestHash = hashRequest({ batch: items });
+    const requestHash = idempotencyKey === undefined ? null : hashRequest({ batch: items });
     return this.underIdempotencyKey(team, idempotencyKey, {
-      requestHash: () => Promise.resolve(requestHash),
+      requestHash: () => Promise.resolve(requestHash ?? hashRequest({ batch: items })),
       create: () => this.createBatch(items, team),
       objectIdOf: () => null,
     });
@@ -206,7 +207,9 @@ export class SubmissionService {
     }
     const prepared = await this.prepare(request, team);
     // The file's own hash is known only once it has been read: the replay check compares it then.
-    const requestHash = hashRequest({ ...request, upload: { content_type: upload.type.contentType, filename: upload.filename ?? null } });
+    const fieldsHash = () =>
+      hashRequest({ ...request, upload: { content_type: upload.type.contentType, filename: upload.filename ?? null } });
+    const requestHash = idempotencyKey === undefined ? null : fieldsHash();
     const verifyReplay = async (existing: ProcessingObject) => {
       const { sha256 } = await upload.consume();
       if (existing.source && existing.source.sha256 !== sha256) {
@@ -218,7 +221,8 @@ export class SubmissionService {
         this.createWithUpload(request, prepared, idempotencyKey, requestHash, upload, afterStored),
       );
     // The key compares the whole request: the fields and the file's bytes.
-    const wholeRequestHash = async () => hashRequest({ fields: requestHash, sha256: (await upload.contentDigest()).sha256 });
+    const wholeRequestHash = async () =>
+      hashRequest({ fields: requestHash ?? fieldsHash(), sha256: (await upload.contentDigest()).sha256 });
     return this.underIdempotencyKey(team, idempotencyKey, { requestHash: wholeRequestHash, create, objectIdOf: (response) => response.id });
   }
 
@@ -292,7 +296,7 @@ export class SubmissionService {
   private async createUnlessTaken(
     { identifier, team }: Prepared,
     idempotencyKey: string | undefined,
-    requestHash: string,
+    requestHash: string | null,
     verifyReplay: (existing: ProcessingObject) => Promise<void>,
     create: () => Promise<SubmissionResponse>,
   ): Promise<SubmissionResponse> {
@@ -336,7 +340,7 @@ export class SubmissionService {
     { team, operations, plan, webhook }: Prepared,
     id: string,
     idempotencyKey: string | undefined,
-    requestHash: string,
+    requestHash: string | null,
   ): NewObject {
     return {
       id,
@@ -357,7 +361,7 @@ export class SubmissionService {
     request: SubmitObjectDto,
     prepared: Prepared,
     idempotencyKey: string | undefined,
-    requestHash: string,
+    requestHash: string | null,
   ): Promise<SubmissionResponse> {
     const { id, sourceKey } = await this.createQueued(request, prepared, idempotencyKey, requestHash);
     return this.enqueue(request, prepared, id, sourceKey);
@@ -371,7 +375,7 @@ export class SubmissionService {
     request: SubmitObjectDto,
     prepared: Prepared,
     idempotencyKey: string | undefined,
-    requestHash: string,
+    requestHash: string | null,
   ): Promise<{ id: string; sourceKey?: string }> {
     const id = randomUUID();
     const taskId = taskIdFor(id, 1);
@@ -402,7 +406,7 @@ export class SubmissionService {
     request: SubmitObjectDto,
     prepared: Prepared,
     idempotencyKey: string | undefined,
-    requestHash: string,
+    requestHash: string | null,
     upload: ClassifiedUpload,
     afterStored: () => Promise<void>,
   ): Promise<SubmissionResponse> {
@@ -506,7 +510,7 @@ export class SubmissionService {
     existing: ProcessingObject,
     team: string,
     idempotencyKey: string | undefined,
-    requestHash: string,
+    requestHash: string | null,
   ): SubmissionResponse {
     if (existing.team === team && idempotencyKey !== undefined && existing.idempotencyKey === idempotencyKey) {
       if (existing.requestHash !== requestHash) {
