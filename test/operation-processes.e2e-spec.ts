@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import request from 'supertest';
 import type { ProgressResponse } from '../src/objects/dto/object.responses';
 import { closeDatabase, objectRow } from './support/database';
@@ -54,13 +54,18 @@ describe('operation processes', () => {
 
   afterAll(() => closeDatabase());
 
-  it('runs operations at the lower CPU priority of OPERATION_PROCESS_NICE (never raising it above the worker’s own)', async () => {
+  it('runs operations at the lower CPU priority of OPERATION_PROCESS_NICE, every thread of their process (never above the worker’s own)', async () => {
     service = await startTestApp({ MAX_PARALLEL_WORKERS: '1', OPERATION_PROCESS_NICE: '7' });
     expect((await waitUntilSettled(service.baseUrl, await submitPayload(service, 'nice'))).state).toBe('completed');
-    const niceOf = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+    const niceOf = (stat: string) => Number(stat.split(') ')[1]!.split(' ')[16]);
+    const threadsOf = (pid: number) =>
+      readdirSync(`/proc/${pid}/task`).map((thread) => readFileSync(`/proc/${pid}/task/${thread}/stat`, 'utf8'));
     const [child] = operationProcesses();
     expect(child).toBeDefined();
-    expect(niceOf(child!)).toBe(Math.max(7, niceOf(process.pid)));
+    const threads = threadsOf(child!);
+    // V8's and libuv's threads as well as the main one.
+    expect(threads.length).toBeGreaterThan(1);
+    expect(threads.map(niceOf)).toEqual(threads.map(() => Math.max(7, niceOf(readFileSync('/proc/self/stat', 'utf8')))));
   });
 
   it('runs a small object within the smallest memory budget an object may ask for (64 MB)', async () => {

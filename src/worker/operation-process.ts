@@ -3,7 +3,6 @@ import 'reflect-metadata';
 import { DynamicModule, Module } from '@nestjs/common';
 import { context } from '@opentelemetry/api';
 import { NestFactory } from '@nestjs/core';
-import { getPriority, setPriority } from 'node:os';
 import workerpool from 'workerpool';
 import { isDependencyFailure } from '../common/dependency-failure';
 import { AppConfig } from '../config/app-config';
@@ -17,6 +16,7 @@ import { contextFrom } from '../tracing/trace-context';
 import { flushTracing } from '../tracing/tracing-sdk';
 import { JobMemory } from './job-memory';
 import { OperationRun } from './operation-run';
+import { lowerPriority } from './process-priority';
 import type { OperationProcessMessage, OperationTask, OperationTaskOutcome, OperationTaskResult } from './operation-task';
 
 /**
@@ -37,10 +37,7 @@ class OperationProcessModule {
 // Built when the process starts, so that a warm process runs its first task at once. The
 // environment is the job process's own (a forked process inherits it).
 const config = new AppConfig(process.env);
-// Raising one's own nice value needs no privilege; lowering it (below a worker started with nice) would.
-if (getPriority() < config.operationProcessNice) {
-  setPriority(config.operationProcessNice);
-}
+lowerPriority(config.operationProcessNice);
 const services = NestFactory.createApplicationContext(OperationProcessModule.forRoot(config), { logger: false }).then((app) => ({
   storage: app.get(StorageService),
   artifacts: app.get(ArtifactsService),
