@@ -92,6 +92,41 @@ describe('CoalescingRedisStore (the rate limits counted in Redis)', () => {
     expect((await count(store, 'offline')).current).toBe(1);
   });
 
+  it('gives a counter that lost its expiry a window again, rather than limiting its client for good', async () => {
+    const prefix = `${uniquePrefix()}:rl:`;
+    const { store, redis } = storeOn(prefix);
+    await count(store, 'kept');
+    await redis.persist(`${prefix}kept`);
+    const counted = await count(store, 'kept', 5000);
+    expect(counted.current).toBe(2);
+    expect(counted.ttl).toBe(5000);
+    expect(await redis.pttl(`${prefix}kept`)).toBeGreaterThan(0);
+  });
+
+  it('fails the requests that waited behind a failed count with it: none waits for a second timeout', async () => {
+    // A Redis whose commands are answered by hand: the first count hangs until it is failed.
+    const calls: { requests: number; fail: (error: Error) => void }[] = [];
+    const hanging = {
+      defineCommand: () => undefined,
+      addRateLimitedRequests: (_key: string, requests: number) => new Promise((_resolve, reject) => calls.push({ requests, fail: reject })),
+    } as unknown as Redis;
+    const store = new (CoalescingRedisStore.on(hanging, 'p:'))({});
+    const first = count(store, 'c');
+    const waiting = [count(store, 'c'), count(store, 'c')];
+    expect(calls.map((call) => call.requests)).toEqual([1]);
+
+    calls[0]!.fail(new Error('Command timed out'));
+
+    const settled = await Promise.allSettled([first, ...waiting]);
+    expect(settled.map((result) => result.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(calls).toHaveLength(1);
+    // The next request is sent at once.
+    const next = count(store, 'c');
+    expect(calls.map((call) => call.requests)).toEqual([1, 1]);
+    calls[1]!.fail(new Error('still down'));
+    await expect(next).rejects.toThrow('still down');
+  });
+
   it('counts exactly as one INCR per request would, across processes and clients, whatever the interleaving (property)', async () => {
     await fc.assert(
       fc.asyncProperty(

@@ -8,7 +8,8 @@ type Answer = Parameters<FastifyRateLimitStore['incr']>[1];
  * Adds `ARGV[1]` requests to a window's count in one step: the window starts (its expiry is set) with
  * its first requests; returns the new count and the window's time left. @fastify/rate-limit's own
  * script, for `n` requests at once (neither of its options `continueExceeding` and
- * `exponentialBackoff` is used here).
+ * `exponentialBackoff` is used here), which also gives an expiry back to a counter that lost its own
+ * (PERSIST, a restore): without one, its client would stay limited for good.
  */
 const ADD_REQUESTS = `
   local current = redis.call('INCRBY', KEYS[1], ARGV[1])
@@ -16,7 +17,12 @@ const ADD_REQUESTS = `
   if current == tonumber(ARGV[1]) then
     redis.call('PEXPIRE', KEYS[1], window)
   else
-    window = redis.call('PTTL', KEYS[1])
+    local left = redis.call('PTTL', KEYS[1])
+    if left < 0 then
+      redis.call('PEXPIRE', KEYS[1], window)
+    else
+      window = left
+    end
   end
   return {current, window}`;
 
@@ -36,7 +42,8 @@ interface ClientQueue {
  * count is on its way wait and are sent together next, as one INCRBY. Each still gets its own exact
  * number, in arrival order, as if counted one by one, so limits shared by API processes stay exact;
  * a busy client costs one Redis round trip per batch instead of one per request. A failed command
- * fails the count of every request of its batch (@fastify/rate-limit then lets them through uncounted).
+ * fails the count of every request of its batch, and of those that waited behind it, so that no
+ * request waits longer than one command's timeout (@fastify/rate-limit then lets them through uncounted).
  */
 export class CoalescingRedisStore implements FastifyRateLimitStore {
   private readonly queues = new Map<string, ClientQueue>();
@@ -87,6 +94,7 @@ export class CoalescingRedisStore implements FastifyRateLimitStore {
         batch.forEach((answer, index) => answer(null, { current: total - batch.length + 1 + index, ttl }));
       } else {
         batch.forEach((answer) => answer(error));
+        queue.waiting.splice(0).forEach((answer) => answer(error));
       }
       if (queue.waiting.length > 0) {
         this.send(key, queue, timeWindow);
