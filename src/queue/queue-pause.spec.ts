@@ -28,10 +28,13 @@ function fakeSql() {
 
 const queue = { pause: () => Promise.resolve(), resume: () => Promise.resolve() } as unknown as ProcessingQueue;
 const admin = { keyId: null, keyName: 'admin' } as unknown as Principal;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('QueuePause.stopsRunning (asked at every operation boundary)', () => {
   const config = new AppConfig({});
+
+  // The readings' age is counted on a clock the test moves (performance.now() included).
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
 
   it('reads the pause once for the boundaries of a short span, and again once that reading is older than the span', async () => {
     const { sql, table } = fakeSql();
@@ -41,8 +44,9 @@ describe('QueuePause.stopsRunning (asked at every operation boundary)', () => {
     expect(table.readings).toBe(1);
 
     table.row = { mode: 'stop' };
+    jest.advanceTimersByTime(STOP_CHECK_MAX_AGE_MS);
     expect(await pause.stopsRunning()).toBe(false);
-    await sleep(STOP_CHECK_MAX_AGE_MS + 20);
+    jest.advanceTimersByTime(1);
     expect(await pause.stopsRunning()).toBe(true);
     expect(table.readings).toBe(2);
   });

@@ -75,7 +75,8 @@ export class QueuePause implements OnApplicationBootstrap, OnApplicationShutdown
    * operation. Read at most STOP_CHECK_MAX_AGE_MS ago; a failed reading is not kept.
    */
   stopsRunning(): Promise<boolean> {
-    const now = Date.now();
+    // A monotonic clock: a wall clock set back would keep one reading for as long.
+    const now = performance.now();
     if (!this.stopCheck || now - this.stopCheck.at > STOP_CHECK_MAX_AGE_MS) {
       const stops = this.current().then((pause) => pause?.mode === 'stop');
       const check = { at: now, stops };
