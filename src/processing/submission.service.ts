@@ -132,7 +132,7 @@ export class SubmissionService {
             }
             room--;
             try {
-              const row = await this.createQueued(request, prepared, undefined, hashRequest(request));
+              const row = await this.createQueued(request, prepared, undefined, null);
               created.push({ index, request, prepared, ...row });
             } catch (error) {
               room++;
