@@ -23,6 +23,13 @@ interface PauseRow {
 }
 
 /**
+ * How long a reading of the pause answers stopsRunning(), which a worker asks at every operation boundary:
+ * a stop reaches running objects at their next boundary at most this much later, and a busy worker reads
+ * the pause ten times a second instead of once per operation.
+ */
+export const STOP_CHECK_MAX_AGE_MS = 100;
+
+/**
  * The pause of the objects queue, shared by every team and process. PostgreSQL holds it (table
  * queue_pauses, keyed by REDIS_PREFIX and queue name) and is the source of truth; BullMQ's own pause
  * flag in Redis, which is what stops workers taking jobs, follows it. Redis may lose that flag (a
@@ -30,13 +37,6 @@ interface PauseRow {
  * dashboard: every process sets it back from PostgreSQL at start, when its Redis connection is back and
  * every GLOBAL_LIMIT_CHECK_INTERVAL_MS.
  */
-/**
- * How long a reading of the pause answers stopsRunning(), which a worker asks at every operation boundary:
- * a stop reaches running objects at their next boundary at most this much later, and a busy worker reads
- * the pause ten times a second instead of once per operation.
- */
-export const STOP_CHECK_MAX_AGE_MS = 100;
-
 @Injectable()
 export class QueuePause implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(QueuePause.name);

@@ -38,8 +38,8 @@ export function isSubmission(method: string, route: string | undefined): boolean
 /**
  * Per-client rate limits of the API, counted in Redis by @fastify/rate-limit (with CoalescingRedisStore:
  * one INCRBY + PEXPIRE script per limit and batch of a client's concurrent requests) under
- * `<REDIS_PREFIX>:rate-limit:`, so every API process shares them. Counted in preParsing, after the access hook (onRequest) has named the
- * client and before a body is read. Every response under /api/ carries RateLimit-Limit, -Remaining
+ * `<REDIS_PREFIX>:rate-limit:`, so every API process shares them. Counted in preParsing, after the
+ * access hook (onRequest) has named the client and before a body is read. Every response under /api/ carries RateLimit-Limit, -Remaining
  * and -Reset of the limit closest to running out; over a limit it is 429 rate_limited with
  * Retry-After. While Redis does not answer, requests pass uncounted (logged once per outage).
  */
