@@ -74,6 +74,17 @@ describe('operation processes', () => {
     expect({ state: settled.state, error: settled.error_message }).toEqual({ state: 'completed', error: null });
   });
 
+  it('starts a process per job it may run at once before taking jobs, and keeps them', async () => {
+    service = await startTestApp({ MAX_PARALLEL_WORKERS: '3' });
+    const started = operationProcesses();
+    expect(started).toHaveLength(3);
+    const ids = await Promise.all(['a', 'b', 'c', 'd'].map((label) => submitPayload(service!, `warm-${label}`)));
+    for (const id of ids) {
+      expect((await waitUntilSettled(service.baseUrl, id)).state).toBe('completed');
+    }
+    expect(operationProcesses().sort()).toEqual(started.sort());
+  });
+
   it('keeps no process for a per-object budget once its run is over: their number stays bounded', async () => {
     service = await startTestApp({ MAX_PARALLEL_WORKERS: '1' });
     for (const memoryMb of [96, 160, 224, 288]) {

@@ -28,6 +28,12 @@ export interface LocalContent {
   sha256: string;
 }
 
+/** Bytes one operation hands to the later ones of its job, and what they are (`about`, plain data). */
+export interface SharedBytes<T> {
+  about: T;
+  bytes: Buffer;
+}
+
 export interface ArtifactLink {
   operation: string;
   key: string;
@@ -50,11 +56,12 @@ export interface OperationContext {
    */
   contentFile(): Promise<LocalContent>;
   /**
-   * Hands a value this operation computed to the later operations of the same job (sharedInJob);
-   * a job delivered again starts without it, so they must be able to do without.
+   * Hands bytes this operation computed, with what describes them, to the later operations of the
+   * same job (sharedInJob). The bytes go to a file of the job's own rather than between processes;
+   * a job delivered again starts without them, so the later operations must be able to do without.
    */
-  shareInJob(key: string, value: unknown): void;
-  sharedInJob<T>(key: string): T | undefined;
+  shareInJob<T>(key: string, shared: SharedBytes<T>): Promise<void>;
+  sharedInJob<T>(key: string): Promise<SharedBytes<T> | undefined>;
   /** The parsed `<operation>_result.json` of an operation that ran before this one. */
   readResult<T>(operation: string): Promise<T>;
   /** A file written by an earlier operation under `<identifier>/<operation>/<name>`. */

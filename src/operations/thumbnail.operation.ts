@@ -42,10 +42,10 @@ export class ThumbnailOperation implements ProcessingOperation {
     // rather than decoding the source again for each. In the job that validated the image, validate's
     // decode already made those pixels; otherwise (a later delivery) it is decoded here.
     const box = largestBox(sizes, validation.image?.oriented_width, validation.image?.oriented_height);
-    const handed = context.sharedInJob<FittedImage>(FITTED_IMAGE);
+    const handed = await context.sharedInJob<Omit<FittedImage, 'data'>>(FITTED_IMAGE);
     const largest =
-      handed && handed.box[0] === box[0] && handed.box[1] === box[1]
-        ? handed
+      handed && handed.about.box[0] === box[0] && handed.about.box[1] === box[1]
+        ? { ...handed.about, data: handed.bytes }
         : await largestThumbnail((await context.contentFile()).path, box);
     // Each thumbnail is stored while the next one is encoded; the stores still finish in size order.
     let storing: Promise<void> = Promise.resolve();

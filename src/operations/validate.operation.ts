@@ -208,7 +208,7 @@ export class ValidateOperation implements ProcessingOperation {
     const sizes = readOptions(context.object.options).thumbnail?.sizes ?? DEFAULT_THUMBNAIL_SIZES;
     const { metadata, fitted } = await checkImageFitted(path, maxPixels, sizes);
     if (fitted) {
-      context.shareInJob(FITTED_IMAGE, fitted);
+      await context.shareInJob(FITTED_IMAGE, { about: { box: fitted.box, info: fitted.info }, bytes: fitted.data });
     }
     return metadata;
   }

@@ -1,11 +1,11 @@
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MeasuringStream } from '../operations/content/measure';
-import type { LocalContent } from '../operations/operation';
+import type { LocalContent, SharedBytes } from '../operations/operation';
 
 /** Content up to this size is kept in memory for the rest of its job once read or written. */
 export const SMALL_CONTENT_BYTES = 64 * 1024;
@@ -15,24 +15,30 @@ export interface KeptContent {
   contentType: string;
 }
 
+/** Bytes shared in a job, as the carry holds them: in a file of the job's directory. */
+interface SharedFile {
+  about: unknown;
+  path: string;
+}
+
 /**
  * What the operations of one job hand on to the later ones: small content they read or wrote (by
- * S3 key), values they share, and the job's local copy of its content. It crosses from the job to
- * each operation's process and back as plain data; a job delivered again starts without it.
+ * S3 key), bytes they share (as files), and the job's local copy of its content. It crosses from the
+ * job to each operation's process and back as plain data; a job delivered again starts without it.
  */
 export interface JobCarry {
   /** The job's own temporary directory: its local copy of the content lives here, and goes with it. */
   directory: string;
   contents: [string, KeptContent][];
-  shared: [string, unknown][];
+  shared: [string, SharedFile][];
   local?: LocalContent;
 }
 
 /** The memory of one operation run: what it was handed, plus what it adds (handed back by additions()). */
 export class JobMemory {
   private readonly contents: Map<string, KeptContent>;
-  private readonly shared: Map<string, unknown>;
-  private readonly added = { contents: new Map<string, KeptContent>(), shared: new Map<string, unknown>() };
+  private readonly shared: Map<string, SharedFile>;
+  private readonly added = { contents: new Map<string, KeptContent>(), shared: new Map<string, SharedFile>() };
   private local?: Promise<LocalContent>;
   private downloaded?: LocalContent;
 
@@ -56,13 +62,20 @@ export class JobMemory {
     }
   }
 
-  share(key: string, value: unknown): void {
-    this.shared.set(key, value);
-    this.added.shared.set(key, value);
+  /**
+   * Shares bytes through a file: sending megabytes of pixels from one operation's process to the
+   * job's and on to the next one's cost more CPU than decoding the image again.
+   */
+  async share<T>(key: string, { about, bytes }: SharedBytes<T>): Promise<void> {
+    const path = join(this.carry.directory, `shared-${encodeURIComponent(key)}`);
+    await writeFile(path, bytes);
+    this.shared.set(key, { about, path });
+    this.added.shared.set(key, { about, path });
   }
 
-  sharedValue<T>(key: string): T | undefined {
-    return this.shared.get(key) as T | undefined;
+  async sharedBytes<T>(key: string): Promise<SharedBytes<T> | undefined> {
+    const shared = this.shared.get(key);
+    return shared && { about: shared.about as T, bytes: await readFile(shared.path) };
   }
 
   /**

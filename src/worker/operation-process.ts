@@ -101,4 +101,9 @@ function thrownOutcome(error: unknown): OperationTaskOutcome {
   return { status: 'error', cause: isDependencyFailure(error) ? 'dependency' : 'unexpected', message };
 }
 
-workerpool.worker({ runOperationTask });
+/** Answers once this process can run operations (OperationProcesses waits for every process at start). */
+async function awaitStarted(): Promise<void> {
+  await services;
+}
+
+workerpool.worker({ runOperationTask, awaitStarted });

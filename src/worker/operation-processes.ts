@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import workerpool from 'workerpool';
@@ -44,15 +44,21 @@ class ProcessLostBeforeStart extends Error {}
  * that would take the job's locks and every other object of this worker down with it.
  */
 @Injectable()
-export class OperationProcesses implements OnApplicationBootstrap, OnApplicationShutdown {
+export class OperationProcesses implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(OperationProcesses.name);
   private readonly pools = new Map<number, PoolEntry>();
 
   constructor(private readonly config: AppConfig) {}
 
-  /** Starts the first process of the default budget, so that the first job does not wait for it. */
-  onApplicationBootstrap(): void {
-    this.pool(this.defaultMemoryMb());
+  /**
+   * Starts every process of the default budget and waits until each can run an operation, before the
+   * worker takes its first job: a process takes about a second of CPU to start, which jobs would
+   * otherwise wait for, on a machine busy with other jobs.
+   */
+  async onModuleInit(): Promise<void> {
+    const { pool } = this.pool(this.defaultMemoryMb());
+    // A process runs one task at a time, so as many tasks at once reach as many processes.
+    await Promise.all(Array.from({ length: this.config.maxParallelWorkers }, () => pool.exec('awaitStarted', [])));
   }
 
   /** Kills every operation process; bounded, because workerpool waits for an exit that a process already dead never sends again. */
@@ -163,9 +169,9 @@ export class OperationProcesses implements OnApplicationBootstrap, OnApplication
     if (!entry) {
       const pool = workerpool.pool(processScript(), {
         workerType: 'process',
-        // One process per job this process runs at once; the pool of the default budget keeps one warm.
+        // One process per job this process runs at once; those of the default budget are kept (onModuleInit starts them).
         maxWorkers: this.config.maxParallelWorkers,
-        minWorkers: memoryMb === this.defaultMemoryMb() ? 1 : 0,
+        minWorkers: memoryMb === this.defaultMemoryMb() ? this.config.maxParallelWorkers : 0,
         // A cancelled or over-time run is killed at once, not given time to clean up (0 would mean workerpool's default of 1 s).
         workerTerminateTimeout: 1,
         forkOpts: {

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import type { ArtifactsService } from '../objects/artifacts.service';
 import type { StorageService } from '../storage/storage.service';
-import { JobCarryHolder, JobMemory, SMALL_CONTENT_BYTES } from './job-memory';
+import { JobCarry, JobCarryHolder, JobMemory, SMALL_CONTENT_BYTES } from './job-memory';
 import { ObjectForRun, OperationRun } from './operation-run';
 
 /** An in-memory bucket that counts the requests it gets. */
@@ -84,6 +84,11 @@ class Job {
       artifacts: {} as ArtifactsService,
       reportProgress: () => undefined,
     });
+  }
+
+  get carry(): JobCarry {
+    this.finishRunning();
+    return this.holder.carry;
   }
 
   async release(): Promise<void> {
@@ -174,6 +179,24 @@ describe('OperationRun', () => {
     expect(await readFile(again.path, 'utf8')).toBe(large);
     await redelivered.release();
     expect(requests).toEqual(['GET doc/source/payload.json', 'GET doc/source/payload.json']);
+  });
+
+  it('hands shared bytes to the later operations of the job through a file of its own, gone when the job is released', async () => {
+    const { storage } = fakeStorage({});
+    const object = objectWithSource(10);
+    const job = await Job.start();
+    const pixels = Buffer.from([0, 255, 7, 8, 9, 10]);
+    await job.run(object, 'validate', storage).shareInJob('image:fitted', { about: { box: [1200, 1200], channels: 3 }, bytes: pixels });
+    const thumbnail = job.run(object, 'thumbnail', storage);
+    expect(await thumbnail.sharedInJob('image:fitted')).toEqual({ about: { box: [1200, 1200], channels: 3 }, bytes: pixels });
+    expect(await thumbnail.sharedInJob('image:other')).toBeUndefined();
+    const path = job.carry.shared.find(([key]) => key === 'image:fitted')?.[1].path ?? '';
+    expect(existsSync(path)).toBe(true);
+    await job.release();
+    expect(existsSync(path)).toBe(false);
+    const redelivered = await Job.start();
+    expect(await redelivered.run(object, 'thumbnail', storage).sharedInJob('image:fitted')).toBeUndefined();
+    await redelivered.release();
   });
 
   it('does not keep a local copy whose download failed', async () => {

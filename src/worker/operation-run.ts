@@ -1,6 +1,13 @@
 import { Readable } from 'node:stream';
 import type { ArtifactsService, ArtifactSources } from '../objects/artifacts.service';
-import type { ArtifactLink, LocalContent, ObjectUnderProcessing, OperationContext, WrittenFile } from '../operations/operation';
+import type {
+  ArtifactLink,
+  LocalContent,
+  ObjectUnderProcessing,
+  OperationContext,
+  SharedBytes,
+  WrittenFile,
+} from '../operations/operation';
 import { artifactKeys } from '../storage/artifact-keys';
 import type { StorageService } from '../storage/storage.service';
 import { JobMemory, SMALL_CONTENT_BYTES, asBuffer } from './job-memory';
@@ -69,12 +76,12 @@ export class OperationRun implements OperationContext {
     return this.dependencies.memory.localContent(() => this.openContent(), this.signal);
   }
 
-  shareInJob(key: string, value: unknown): void {
-    this.dependencies.memory.share(key, value);
+  shareInJob<T>(key: string, shared: SharedBytes<T>): Promise<void> {
+    return this.dependencies.memory.share(key, shared);
   }
 
-  sharedInJob<T>(key: string): T | undefined {
-    return this.dependencies.memory.sharedValue<T>(key);
+  sharedInJob<T>(key: string): Promise<SharedBytes<T> | undefined> {
+    return this.dependencies.memory.sharedBytes<T>(key);
   }
 
   async readResult<T>(operation: string): Promise<T> {
