@@ -74,7 +74,7 @@ describe('operation processes', () => {
     expect({ state: settled.state, error: settled.error_message }).toEqual({ state: 'completed', error: null });
   });
 
-  it('starts a process per job it may run at once before taking jobs, and keeps them', async () => {
+  it('starts its operation processes (one per job it may run at once, up to two per core) before taking jobs, and keeps them', async () => {
     service = await startTestApp({ MAX_PARALLEL_WORKERS: '3' });
     const started = operationProcesses();
     expect(started).toHaveLength(3);
@@ -83,6 +83,28 @@ describe('operation processes', () => {
       expect((await waitUntilSettled(service.baseUrl, id)).state).toBe('completed');
     }
     expect(operationProcesses().sort()).toEqual(started.sort());
+  });
+
+  it('runs more jobs at once than it has processes (OPERATION_PROCESSES): the others wait for one, outside their time budget', async () => {
+    service = await startTestApp({ MAX_PARALLEL_WORKERS: '3', OPERATION_PROCESSES: '1', OPERATION_TIME_BUDGET_MS: '1000' });
+    expect(operationProcesses()).toHaveLength(1);
+    const rows = largeCsv(20_000);
+    const ids = await Promise.all(
+      ['a', 'b', 'c'].map(async (label) => {
+        const submitted = await request(service!.baseUrl)
+          .post('/api/v1/process')
+          .field('identifier', uniqueIdentifier(`one-process-${label}`))
+          .field('operations', JSON.stringify(['analyze']))
+          .attach('file', rows, { filename: 'rows.csv', contentType: 'text/csv' })
+          .expect(202);
+        return (submitted.body as { id: string }).id;
+      }),
+    );
+    for (const id of ids) {
+      const settled = await waitUntilSettled(service.baseUrl, id);
+      expect({ state: settled.state, error: settled.error_message }).toEqual({ state: 'completed', error: null });
+    }
+    expect(operationProcesses()).toHaveLength(1);
   });
 
   it('keeps no process for a per-object budget once its run is over: their number stays bounded', async () => {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 const MIB = 1024 * 1024;
@@ -51,6 +52,7 @@ const envSchema = z.object({
   OPERATION_MEMORY_BUDGET_MB: positiveInt.min(64).default(512),
   OPERATION_MEMORY_BUDGET_MAX_MB: positiveInt.min(64).default(2048),
   OPERATION_PROCESS_NICE: z.coerce.number().int().min(0).max(19).default(10),
+  OPERATION_PROCESSES: positiveInt.max(1000).optional(),
   DEPENDENCY_RETRY_MS: positiveInt.min(100).default(2000),
   IDEMPOTENCY_KEY_TTL_SECONDS: positiveInt.max(30 * 86400).default(86400),
   RATE_LIMIT_REQUESTS: z.coerce.number().int().min(0).max(1_000_000_000).default(6000),
@@ -175,6 +177,13 @@ export class AppConfig {
    * and the event loops that serve HTTP and renew job locks want the same CPU, those loops win.
    */
   readonly operationProcessNice: number;
+  /**
+   * How many operation processes a worker process keeps (OPERATION_PROCESSES; by default
+   * MAX_PARALLEL_WORKERS, but no more than two per CPU core): content work is CPU work, and more
+   * processes than cores only share the same cores, each with a heap and a JIT of its own to warm.
+   * Jobs beyond it wait for a process; their time budget starts when their operation does.
+   */
+  readonly operationProcesses: number;
   /** How often a worker whose job met an unreachable PostgreSQL, Redis or S3 checks whether they are back. */
   readonly dependencyRetryMs: number;
   /** How long an Idempotency-Key answers with its first submission's response; then it is free again. */
@@ -304,6 +313,7 @@ export class AppConfig {
       maxMemoryMb: e.OPERATION_MEMORY_BUDGET_MAX_MB,
     };
     this.operationProcessNice = e.OPERATION_PROCESS_NICE;
+    this.operationProcesses = Math.min(e.MAX_PARALLEL_WORKERS, e.OPERATION_PROCESSES ?? 2 * availableParallelism());
     this.dependencyRetryMs = e.DEPENDENCY_RETRY_MS;
     this.idempotencyKeyTtlSeconds = e.IDEMPOTENCY_KEY_TTL_SECONDS;
     this.access = {

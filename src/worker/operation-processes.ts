@@ -36,8 +36,9 @@ class ProcessLostBeforeStart extends Error {}
  * not from the process's boot); a process over its heap budget (--max-old-space-size) is ended by V8.
  * Either budget ends in a failed outcome that names it, and the job and every other run carry on.
  *
- * The default budget's pool keeps its processes (at most MAX_PARALLEL_WORKERS); a pool of a per-object
- * budget is closed as soon as it has no run, so at most 2 × MAX_PARALLEL_WORKERS processes live at once.
+ * The default budget's pool keeps its processes (OPERATION_PROCESSES); a pool of a per-object budget
+ * is closed as soon as it has no run, so at most OPERATION_PROCESSES + MAX_PARALLEL_WORKERS processes
+ * live at once.
  *
  * Processes rather than worker threads: a worker thread that reaches its resourceLimits can abort the
  * whole process instead of only itself (nodejs/node#47224, seen here with a large JSON document), and
@@ -58,7 +59,7 @@ export class OperationProcesses implements OnModuleInit, OnApplicationShutdown {
   async onModuleInit(): Promise<void> {
     const { pool } = this.pool(this.defaultMemoryMb());
     // A process runs one task at a time, so as many tasks at once reach as many processes.
-    await Promise.all(Array.from({ length: this.config.maxParallelWorkers }, () => pool.exec('awaitStarted', [])));
+    await Promise.all(Array.from({ length: this.config.operationProcesses }, () => pool.exec('awaitStarted', [])));
   }
 
   /** Kills every operation process; bounded, because workerpool waits for an exit that a process already dead never sends again. */
@@ -169,9 +170,9 @@ export class OperationProcesses implements OnModuleInit, OnApplicationShutdown {
     if (!entry) {
       const pool = workerpool.pool(processScript(), {
         workerType: 'process',
-        // One process per job this process runs at once; those of the default budget are kept (onModuleInit starts them).
-        maxWorkers: this.config.maxParallelWorkers,
-        minWorkers: memoryMb === this.defaultMemoryMb() ? this.config.maxParallelWorkers : 0,
+        // Those of the default budget are kept (onModuleInit starts them); a run beyond them waits for one.
+        maxWorkers: this.config.operationProcesses,
+        minWorkers: memoryMb === this.defaultMemoryMb() ? this.config.operationProcesses : 0,
         // A cancelled or over-time run is killed at once, not given time to clean up (0 would mean workerpool's default of 1 s).
         workerTerminateTimeout: 1,
         forkOpts: {
