@@ -170,4 +170,63 @@ function memoryOf(pid) {
   return total;
 }
 
-module.exports = { sleep, freePort, spawnProcess, waitForHttp, cpuMs, backendCpuMs, memoryOf };
+/*
+ * The memory a process and its live descendants use together, as the cgroup of their pod counts it, is
+ * anonymousMemoryOf + mappedFilesOf: every member's anonymous memory, plus each mapped file once (a worker
+ * and its operation processes map the same node binary and libraries, which summed RSS counts in each).
+ */
+
+/** RssAnon + RssShmem of a process and its live descendants, summed, in bytes; null once the process is gone. */
+function anonymousMemoryOf(pid) {
+  let total = null;
+  for (const member of processTree(pid)) {
+    try {
+      const status = fs.readFileSync(`/proc/${member}/status`, 'utf8');
+      const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+      total = (total ?? 0) + kb('RssAnon') + kb('RssShmem');
+    } catch {
+      if (member === String(pid)) {
+        return null;
+      }
+      // exited while summed
+    }
+  }
+  return total;
+}
+
+/**
+ * The resident file-backed pages of a process and its live descendants, each file counted once (the most any
+ * member has of it: a lower bound of their union), in bytes. Reads every member's smaps: milliseconds, so
+ * sample it less often than anonymousMemoryOf.
+ */
+function mappedFilesOf(pid) {
+  const fileBytes = new Map();
+  for (const member of processTree(pid)) {
+    let smaps;
+    try {
+      smaps = fs.readFileSync(`/proc/${member}/smaps`, 'utf8');
+    } catch {
+      continue; // exited
+    }
+    const mine = new Map();
+    let file = null;
+    let rss = 0;
+    for (const line of smaps.split('\n')) {
+      const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+      if (mapping) {
+        file = mapping[1] !== '0' && mapping[2].startsWith('/') ? mapping[2] : null;
+      } else if (line.startsWith('Rss:')) {
+        rss = Number(line.split(/\s+/)[1]) * 1024;
+      } else if (file && line.startsWith('Anonymous:')) {
+        // A private page written to is anonymous memory, counted by anonymousMemoryOf.
+        mine.set(file, (mine.get(file) ?? 0) + rss - Number(line.split(/\s+/)[1]) * 1024);
+      }
+    }
+    for (const [path, bytes] of mine) {
+      fileBytes.set(path, Math.max(fileBytes.get(path) ?? 0, bytes));
+    }
+  }
+  return [...fileBytes.values()].reduce((sum, bytes) => sum + bytes, 0);
+}
+
+module.exports = { sleep, freePort, spawnProcess, waitForHttp, cpuMs, backendCpuMs, memoryOf, anonymousMemoryOf, mappedFilesOf };
