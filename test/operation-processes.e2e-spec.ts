@@ -74,8 +74,8 @@ describe('operation processes', () => {
     expect({ state: settled.state, error: settled.error_message }).toEqual({ state: 'completed', error: null });
   });
 
-  it('starts its operation processes (one per job it may run at once, up to two per core) before taking jobs, and keeps them', async () => {
-    service = await startTestApp({ MAX_PARALLEL_WORKERS: '3' });
+  it('starts its operation processes before taking jobs, and keeps them', async () => {
+    service = await startTestApp({ MAX_PARALLEL_WORKERS: '3', OPERATION_PROCESSES: '3' });
     const started = operationProcesses();
     expect(started).toHaveLength(3);
     const ids = await Promise.all(['a', 'b', 'c', 'd'].map((label) => submitPayload(service!, `warm-${label}`)));

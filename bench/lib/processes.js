@@ -171,9 +171,9 @@ function memoryOf(pid) {
 }
 
 /*
- * The memory a process and its live descendants use together, as the cgroup of their pod counts it, is
- * anonymousMemoryOf + mappedFilesOf: every member's anonymous memory, plus each mapped file once (a worker
- * and its operation processes map the same node binary and libraries, which summed RSS counts in each).
+ * The memory a process and its live descendants hold together is anonymousMemoryOf + mappedFilesOf: every
+ * member's anonymous memory, plus each mapped file once (a worker and its operation processes map the same
+ * node binary and libraries, which summed RSS counts in each). Page cache and kernel buffers are not in it.
  */
 
 /** RssAnon + RssShmem of a process and its live descendants, summed, in bytes; null once the process is gone. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -67,15 +68,26 @@ export class JobMemory {
    * job's and on to the next one's cost more CPU than decoding the image again.
    */
   async share<T>(key: string, { about, bytes }: SharedBytes<T>): Promise<void> {
-    const path = join(this.carry.directory, `shared-${encodeURIComponent(key)}`);
+    const path = join(this.carry.directory, `shared-${createHash('sha256').update(key).digest('hex')}`);
     await writeFile(path, bytes);
     this.shared.set(key, { about, path });
     this.added.shared.set(key, { about, path });
   }
 
+  /** Undefined when nothing was shared under `key`, or its file is gone: later operations do without. */
   async sharedBytes<T>(key: string): Promise<SharedBytes<T> | undefined> {
     const shared = this.shared.get(key);
-    return shared && { about: shared.about as T, bytes: await readFile(shared.path) };
+    if (!shared) {
+      return undefined;
+    }
+    try {
+      return { about: shared.about as T, bytes: await readFile(shared.path) };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        return undefined;
+      }
+      throw error;
+    }
   }
 
   /**

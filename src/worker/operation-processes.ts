@@ -17,6 +17,9 @@ interface PoolEntry {
   running: number;
 }
 
+/** How long a worker waits at start for its operation processes before it gives up starting. */
+const STARTUP_TIMEOUT_MS = 60_000;
+
 /** Memory budgets are rounded up to this step, so that objects asking for nearly the same share a pool. */
 const MEMORY_STEP_MB = 32;
 
@@ -67,7 +70,20 @@ export class OperationProcesses implements OnModuleInit, OnApplicationShutdown {
   async onModuleInit(): Promise<void> {
     const { pool } = this.pool(this.defaultMemoryMb());
     // A process runs one task at a time, so as many tasks at once reach as many processes.
-    await Promise.all(Array.from({ length: this.config.operationProcesses }, () => pool.exec('awaitStarted', [])));
+    const started = Promise.all(Array.from({ length: this.config.operationProcesses }, () => pool.exec('awaitStarted', [])));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`not all were up after ${STARTUP_TIMEOUT_MS / 1000} s`)), STARTUP_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([started, timedOut]);
+    } catch (error) {
+      // Nest runs no shutdown hook when start-up fails: the processes are ended here.
+      await this.onApplicationShutdown();
+      throw new Error(`Operation processes could not start: ${(error as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Kills every operation process; bounded, because workerpool waits for an exit that a process already dead never sends again. */
@@ -86,14 +102,16 @@ export class OperationProcesses implements OnModuleInit, OnApplicationShutdown {
     signal: AbortSignal,
     onProgress: (message: string) => Promise<void>,
   ): Promise<OperationTaskResult> {
-    try {
-      return await this.runOnce(task, budget, signal, onProgress);
-    } catch (error) {
-      if (!(error instanceof ProcessLostBeforeStart)) {
-        throw error;
+    // workerpool finds a process that died idle only by giving it a task, so every kept process may be met dead once.
+    for (let lost = 0; ; lost++) {
+      try {
+        return await this.runOnce(task, budget, signal, onProgress);
+      } catch (error) {
+        if (!(error instanceof ProcessLostBeforeStart) || lost >= this.config.operationProcesses) {
+          throw error;
+        }
+        this.logger.warn(`The operation process given ${task.operation} was gone before it started; running it in another`);
       }
-      this.logger.warn(`The operation process given ${task.operation} was gone before it started; running it in another`);
-      return this.runOnce(task, budget, signal, onProgress);
     }
   }
 
