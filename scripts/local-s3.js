@@ -67,6 +67,9 @@ function spawnLocalS3({ directory, port = 0 }) {
         ...describeLocalS3(message.port),
         pid: child.pid,
         async stop() {
+          // Unreferenced, the child would not keep this process alive until it has exited: whoever awaits stop()
+          // would be cut short when nothing else is left to run.
+          child.ref();
           if (child.connected) {
             child.disconnect();
           }
