@@ -127,6 +127,21 @@ const CHANGES = [
   '10.86 vs 12.47 (0.85, rounds 0.89, 0.85, 0.84). A larger libuv pool for the worker (`UV_THREADPOOL_SIZE=8`) changed',
   'nothing (0.85) and was left out. What remains is as above: the bookkeeping per object and the full decode that proves',
   'the image, neither of which the baseline does.',
+  '',
+  '**Changes made, fourth pass** (issue 16; operations now run in processes of their own, and thumbnails had fallen to',
+  "0.50: 323–360 CPU ms per image against the baseline's 166–170). Three costs of those processes, found by profile:",
+  '- a fresh worker kept one operation process warm and booted the others while the first images waited (about a',
+  '  second of CPU each): a worker now starts all of its operation processes before it takes a job;',
+  "- validate's fitted pixels (about 3 MB per image) crossed from validate's process to the worker and on to",
+  "  thumbnail's, which cost as much CPU as decoding again: they now go through a file of the job's own;",
+  "- V8 set an operation process's first old-generation limit just above the ~22 MB it holds after start, so a full",
+  '  garbage collection ran every image or two: operation processes start with a 64 MB old generation.',
+  '',
+  '| 30 images, 2 rounds, side by side | service CPU ms / image | baseline CPU ms / image | ratio (rounds) |',
+  '|---|---|---|---|',
+  '| before | 323–360 | 166–170 | 0.49, 0.51 |',
+  '| warm processes, pixels through a file | 231–244 | 192–194 | 0.80, 0.75 |',
+  '| and a 64 MB initial old generation | 199–200 | ~180 | 0.87, 0.78 |',
 ].join('\n');
 
 async function main() {
