@@ -86,24 +86,30 @@ describe('operation processes', () => {
   });
 
   it('runs more jobs at once than it has processes (OPERATION_PROCESSES): the others wait for one, outside their time budget', async () => {
-    service = await startTestApp({ MAX_PARALLEL_WORKERS: '3', OPERATION_PROCESSES: '1', OPERATION_TIME_BUDGET_MS: '1000' });
+    service = await startTestApp({ MAX_PARALLEL_WORKERS: '2', OPERATION_PROCESSES: '1' });
     expect(operationProcesses()).toHaveLength(1);
-    const rows = largeCsv(20_000);
-    const ids = await Promise.all(
-      ['a', 'b', 'c'].map(async (label) => {
-        const submitted = await request(service!.baseUrl)
-          .post('/api/v1/process')
-          .field('identifier', uniqueIdentifier(`one-process-${label}`))
-          .field('operations', JSON.stringify(['analyze']))
-          .attach('file', rows, { filename: 'rows.csv', contentType: 'text/csv' })
-          .expect(202);
-        return (submitted.body as { id: string }).id;
-      }),
+    // transform of a large CSV holds the only process for seconds; a small object with a 300 ms budget waits for it.
+    const long = await request(service.baseUrl)
+      .post('/api/v1/process')
+      .field('identifier', uniqueIdentifier('holds-the-process'))
+      .field('operations', JSON.stringify(['transform']))
+      .attach('file', largeCsv(1_000_000), { filename: 'rows.csv', contentType: 'text/csv' })
+      .expect(202);
+    const longId = (long.body as { id: string }).id;
+    await waitFor(
+      async () => {
+        const { progress } = (await request(service!.baseUrl).get(`/api/v1/progress/${longId}`).expect(200)).body as ProgressResponse;
+        return progress.message.startsWith('transform: ');
+      },
+      { timeoutMs: 60_000, intervalMs: 20, what: 'transform to report progress' },
     );
-    for (const id of ids) {
-      const settled = await waitUntilSettled(service.baseUrl, id);
-      expect({ state: settled.state, error: settled.error_message }).toEqual({ state: 'completed', error: null });
-    }
+    const submittedAt = Date.now();
+    const small = await submitPayload(service, 'waits-for-the-process', { budget: { time_ms: 300 } });
+    const settled = await waitUntilSettled(service.baseUrl, small);
+    expect({ state: settled.state, error: settled.error_message }).toEqual({ state: 'completed', error: null });
+    // It did wait longer than its budget: transform was still running when it was submitted.
+    expect(Date.parse(settled.operations_status.validate?.finished_at ?? '') - submittedAt).toBeGreaterThan(300);
+    expect((await waitUntilSettled(service.baseUrl, longId)).state).toBe('completed');
     expect(operationProcesses()).toHaveLength(1);
   });
 
