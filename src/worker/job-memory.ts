@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -124,12 +124,38 @@ export class JobMemory {
   }
 }
 
+/**
+ * Removes the job directories in `directory` left by worker processes that no longer run (killed in the middle of a
+ * job: a local copy of the content may be in there); returns how many. A directory of a process still alive, or of
+ * one whose pid was given to another process since, is left alone.
+ */
+export async function removeAbandonedJobDirectories(directory = tmpdir()): Promise<number> {
+  const abandoned = (await readdir(directory)).filter((name) => {
+    const pid = Number(/^ops-job-(\d+)-/.exec(name)?.[1]);
+    return Number.isInteger(pid) && pid > 0 && pid !== process.pid && !isRunning(pid);
+  });
+  await Promise.all(abandoned.map((name) => rm(join(directory, name), { recursive: true, force: true })));
+  return abandoned.length;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
 /** The carry of one job as its processor holds it between operations; release() removes its directory. */
 export class JobCarryHolder {
   private constructor(readonly carry: JobCarry) {}
 
   static async create(): Promise<JobCarryHolder> {
-    return new JobCarryHolder({ directory: await mkdtemp(join(tmpdir(), 'ops-job-')), contents: [], shared: [] });
+    // Named after the worker process that made it, so that removeAbandonedJobDirectories knows whose it is.
+    const directory = await mkdtemp(join(tmpdir(), `ops-job-${process.pid}-`));
+    return new JobCarryHolder({ directory, contents: [], shared: [] });
   }
 
   merge(additions: Omit<JobCarry, 'directory'>): void {

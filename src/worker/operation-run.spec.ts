@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import type { ArtifactsService } from '../objects/artifacts.service';
 import type { StorageService } from '../storage/storage.service';
-import { JobCarry, JobCarryHolder, JobMemory, SMALL_CONTENT_BYTES } from './job-memory';
+import { JobCarry, JobCarryHolder, JobMemory, SMALL_CONTENT_BYTES, removeAbandonedJobDirectories } from './job-memory';
 import { ObjectForRun, OperationRun } from './operation-run';
 
 /** An in-memory bucket that counts the requests it gets. */
@@ -228,5 +230,20 @@ describe('OperationRun', () => {
     expect(requests).toEqual(['GET doc/source/payload.json (broken)', 'GET doc/source/payload.json']);
     await job.release();
     expect(existsSync(retried.path)).toBe(false);
+  });
+});
+
+describe('removeAbandonedJobDirectories', () => {
+  it('removes the job directories of worker processes that no longer run, and only those', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'job-directories-'));
+    const gone = spawnSync(process.execPath, ['-e', '']).pid;
+    const names = [`ops-job-${gone}-abc`, `ops-job-${process.pid}-def`, `ops-job-${process.ppid}-ghi`, 'ops-job-xyz', 'other-1-a'];
+    for (const name of names) {
+      await mkdir(join(directory, name));
+      await writeFile(join(directory, name, 'content'), 'x');
+    }
+    expect(await removeAbandonedJobDirectories(directory)).toBe(1);
+    expect((await readdir(directory)).sort()).toEqual(names.slice(1).sort());
+    await rm(directory, { recursive: true, force: true });
   });
 });

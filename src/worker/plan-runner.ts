@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import type { Span } from '@opentelemetry/api';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config';
@@ -18,7 +18,7 @@ import { artifactKeys } from '../storage/artifact-keys';
 import { StorageService } from '../storage/storage.service';
 import { annotateSpan, currentTraceCarrier, inSpan } from '../tracing/trace-context';
 import { Cancellations, ObjectCancelledError, WorkerStoppingError } from './cancellations';
-import { JobCarryHolder } from './job-memory';
+import { JobCarryHolder, removeAbandonedJobDirectories } from './job-memory';
 import type { ObjectForRun } from './operation-run';
 import { OperationProcesses } from './operation-processes';
 import { OperationDependencyError } from './operation-task';
@@ -59,7 +59,7 @@ export interface ProcessAttempt {
  * a cancel that lands first wins, and this run stops without overwriting it.
  */
 @Injectable()
-export class PlanRunner {
+export class PlanRunner implements OnModuleInit {
   private readonly logger = new Logger(PlanRunner.name);
   private draining = false;
 
@@ -74,6 +74,14 @@ export class PlanRunner {
     private readonly metrics: MetricsService,
     private readonly pause: QueuePause,
   ) {}
+
+  /** Removes what jobs of worker processes that were killed left in the temporary directory. */
+  async onModuleInit(): Promise<void> {
+    const removed = await removeAbandonedJobDirectories();
+    if (removed > 0) {
+      this.logger.log(`Removed ${removed} job director${removed === 1 ? 'y' : 'ies'} left by worker processes that were stopped mid-job`);
+    }
+  }
 
   async process(attempt: ProcessAttempt): Promise<ProcessOutcome> {
     const object = await this.start(attempt);
