@@ -33,14 +33,28 @@ async function submitPayload(service: TestApp, label: string, options: Record<st
   return (submitted.body as { id: string }).id;
 }
 
-/** Until an operation reports progress from its process (it runs there, not only about to be sent); returns its name. */
-async function untilReporting(service: TestApp, id: string): Promise<string> {
+/** Submits a CSV of `rows` rows as a file; returns the object's id. */
+async function submitCsv(service: TestApp, label: string, operations: string[], rows: number): Promise<string> {
+  const submitted = await request(service.baseUrl)
+    .post('/api/v1/process')
+    .field('identifier', uniqueIdentifier(label))
+    .field('operations', JSON.stringify(operations))
+    .attach('file', largeCsv(rows), { filename: 'rows.csv', contentType: 'text/csv' })
+    .expect(202);
+  return (submitted.body as { id: string }).id;
+}
+
+/**
+ * Until an operation (`operation`, or any) reports progress from its process (it runs there, not only about to be
+ * sent); returns its name.
+ */
+async function untilReporting(service: TestApp, id: string, operation?: string): Promise<string> {
   return waitFor(
     async () => {
       const { progress } = (await request(service.baseUrl).get(`/api/v1/progress/${id}`).expect(200)).body as ProgressResponse;
-      return /^(\w+): /.exec(progress.message)?.[1] ?? false;
+      return new RegExp(`^(${operation ?? '\\w+'}): `).exec(progress.message)?.[1] ?? false;
     },
-    { timeoutMs: 60_000, intervalMs: 20, what: 'an operation to report progress' },
+    { timeoutMs: 60_000, intervalMs: 20, what: `${operation ?? 'an operation'} to report progress` },
   );
 }
 
@@ -89,20 +103,8 @@ describe('operation processes', () => {
     service = await startTestApp({ MAX_PARALLEL_WORKERS: '2', OPERATION_PROCESSES: '1' });
     expect(operationProcesses()).toHaveLength(1);
     // transform of a large CSV holds the only process for seconds; a small object with a 300 ms budget waits for it.
-    const long = await request(service.baseUrl)
-      .post('/api/v1/process')
-      .field('identifier', uniqueIdentifier('holds-the-process'))
-      .field('operations', JSON.stringify(['transform']))
-      .attach('file', largeCsv(1_000_000), { filename: 'rows.csv', contentType: 'text/csv' })
-      .expect(202);
-    const longId = (long.body as { id: string }).id;
-    await waitFor(
-      async () => {
-        const { progress } = (await request(service!.baseUrl).get(`/api/v1/progress/${longId}`).expect(200)).body as ProgressResponse;
-        return progress.message.startsWith('transform: ');
-      },
-      { timeoutMs: 60_000, intervalMs: 20, what: 'transform to report progress' },
-    );
+    const longId = await submitCsv(service, 'holds-the-process', ['transform'], 1_000_000);
+    await untilReporting(service, longId, 'transform');
     const submittedAt = Date.now();
     const small = await submitPayload(service, 'waits-for-the-process', { budget: { time_ms: 300 } });
     const settled = await waitUntilSettled(service.baseUrl, small);
@@ -145,13 +147,7 @@ describe('operation processes', () => {
 
   it('says in plain words that an operation process crashed, and retries it as an unexpected failure', async () => {
     service = await startTestApp({ MAX_PARALLEL_WORKERS: '1', JOB_ATTEMPTS: '1' });
-    const submitted = await request(service.baseUrl)
-      .post('/api/v1/process')
-      .field('identifier', uniqueIdentifier('segv'))
-      .field('operations', JSON.stringify(['analyze']))
-      .attach('file', largeCsv(1_000_000), { filename: 'content', contentType: 'text/csv' })
-      .expect(202);
-    const id = (submitted.body as { id: string }).id;
+    const id = await submitCsv(service, 'segv', ['analyze'], 1_000_000);
     const operation = await untilReporting(service, id);
     operationProcesses().forEach((pid) => process.kill(pid, 'SIGSEGV'));
     const settled = await waitUntilSettled(service.baseUrl, id, 60_000);

@@ -70,19 +70,13 @@ export class OperationProcesses implements OnModuleInit, OnApplicationShutdown {
   async onModuleInit(): Promise<void> {
     const { pool } = this.pool(this.defaultMemoryMb());
     // A process runs one task at a time, so as many tasks at once reach as many processes.
-    const started = Promise.all(Array.from({ length: this.config.operationProcesses }, () => pool.exec('awaitStarted', [])));
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`not all were up after ${STARTUP_TIMEOUT_MS / 1000} s`)), STARTUP_TIMEOUT_MS);
-    });
+    const started = Array.from({ length: this.config.operationProcesses }, () => pool.exec('awaitStarted', []).timeout(STARTUP_TIMEOUT_MS));
     try {
-      await Promise.race([started, timedOut]);
+      await Promise.all(started);
     } catch (error) {
       // Nest runs no shutdown hook when start-up fails: the processes are ended here.
       await this.onApplicationShutdown();
       throw new Error(`Operation processes could not start: ${(error as Error).message}`);
-    } finally {
-      clearTimeout(timer);
     }
   }
 
