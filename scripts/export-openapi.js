@@ -15,7 +15,7 @@ const TYPES_PATH = join(ROOT, 'test', 'support', 'api-types.ts');
 /** The document, as the running service would serve it, with a trailing newline. */
 async function renderContract() {
   require('reflect-metadata');
-  const { exportOpenApiDocument } = require(join(ROOT, 'dist', 'src', 'openapi'));
+  const { exportOpenApiDocument } = require(join(ROOT, 'dist', 'src', 'openapi-export'));
   const document = await exportOpenApiDocument();
   return `${JSON.stringify(document, null, 2)}\n`;
 }

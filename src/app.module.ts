@@ -1,37 +1,24 @@
-import { DynamicModule, Module, Type } from '@nestjs/common';
-import { APP_FILTER, APP_PIPE } from '@nestjs/core';
-import { AccessApiModule } from './access/access-api.module';
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import { AccessModule } from './access/access.module';
+import type { AppRole } from './app-role';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { HttpExceptionFilter } from './common/http-exception.filter';
-import { validationPipe } from './common/validation.pipe';
 import { HealthModule } from './health/health.module';
-import { ObjectsApiModule } from './objects/objects-api.module';
 import { LifecycleModule } from './common/lifecycle.module';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
-import { ProcessingModule } from './processing/processing.module';
-import { QueueApiModule } from './queue/queue-api.module';
 import { QueueModule } from './queue/queue.module';
-import { RetentionWorkerModule } from './retention/retention-worker.module';
-import { RootController } from './root.controller';
-import { UiModule } from './ui/ui.module';
-import { WebhooksApiModule } from './webhooks/webhooks-api.module';
-import { WorkerModule } from './worker/worker.module';
 
 /**
- * One code base, three roles: the API, the worker, or both in one process. Every role serves
- * the health probes and /metrics; a worker-only process serves nothing else over HTTP.
+ * One code base, three roles: the API, the worker, or both in one process (`roles`: those `config` runs).
+ * Every role serves the health probes and /metrics; a worker-only process serves nothing else over HTTP.
  */
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig): DynamicModule {
-    const roleModules: (Type | DynamicModule)[] = [
-      ...(config.runsApi ? [ProcessingModule, ObjectsApiModule, AccessApiModule, WebhooksApiModule, QueueApiModule, UiModule] : []),
-      ...(config.runsWorker ? [WorkerModule.forRoot(config), RetentionWorkerModule.forRoot(config)] : []),
-    ];
+  static forRoot(config: AppConfig, roles: readonly AppRole[]): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -44,13 +31,9 @@ export class AppModule {
         AccessModule,
         HealthModule,
         MetricsModule,
-        ...roleModules,
+        ...roles.map((role) => role.module(config)),
       ],
-      controllers: config.runsApi ? [RootController] : [],
-      providers: [
-        { provide: APP_FILTER, useClass: HttpExceptionFilter },
-        { provide: APP_PIPE, useValue: validationPipe },
-      ],
+      providers: [{ provide: APP_FILTER, useClass: HttpExceptionFilter }],
     };
   }
 }

@@ -1,21 +1,18 @@
 import { Logger, LogLevel } from '@nestjs/common';
-import fastifyMultipart from '@fastify/multipart';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomUUID } from 'node:crypto';
 import { Logger as PinoNestLogger, PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
+import type { AppRole } from './app-role';
 import { authenticateRequests } from './access/authentication';
 import { ApiKeysService } from './access/api-keys.service';
 import { StreamTokens } from './access/stream-tokens';
 import { AppConfig } from './config/app-config';
 import { logRequests } from './logging/request-logging';
-import { serveOpenApi } from './openapi';
 import { ShutdownSignal } from './common/shutdown-signal';
 import { answerClientError, answerFrameworkError, parseJsonWithDepthLimit, refuseTunnels } from './common/framework-errors';
 import { MetricsService } from './metrics/metrics.service';
-import { mountBullBoard } from './queue/bull-board';
-import { installRateLimits } from './rate-limits/rate-limits';
 import { registerCors } from './edge/cors';
 import { refuseCrossSiteWrites } from './edge/cross-site-guard';
 import { httpTimeoutOptions } from './edge/http-timeouts';
@@ -29,10 +26,10 @@ function logLevels(config: AppConfig): LogLevel[] {
 }
 
 /**
- * The application, ready to listen: the API with its docs for roles api and all, only the
- * health probes for a worker-only process.
+ * The application of `roles` (those `config` runs), ready to listen: the API with its docs for roles api
+ * and all, only the health probes for a worker-only process.
  */
-export async function createHttpApp(config: AppConfig): Promise<NestFastifyApplication> {
+export async function createHttpApp(config: AppConfig, roles: readonly AppRole[]): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: config.limits.payloadBytes,
     requestIdHeader: 'x-request-id',
@@ -56,15 +53,11 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
   registerSecurityHeaders(adapter.getInstance(), config);
   await registerCors(adapter.getInstance(), config);
   refuseCrossSiteWrites(adapter.getInstance(), config);
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, roles), adapter, {
     logger: logLevels(config),
     bufferLogs: true,
     abortOnError: false,
     bodyParser: false,
-  });
-  // multipart/form-data uploads of POST /api/v1/process; the controller reads the parts as a stream (nothing is attached to the body).
-  await app.register(fastifyMultipart, {
-    limits: { fileSize: config.limits.uploadBytes, files: 1, fields: 10, fieldSize: config.limits.payloadBytes },
   });
   // Start-up logs were held until the JSON logger exists; Nest would hold them until listen(), and lose them if init() failed.
   app.useLogger(app.get(PinoNestLogger));
@@ -78,10 +71,8 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
     metrics.observeHttpRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
-  if (config.runsApi) {
-    await installRateLimits(adapter.getInstance(), config);
-    serveOpenApi(app);
-    await mountBullBoard(app, config);
+  for (const role of roles) {
+    await role.install?.(app, config);
   }
   await app.init();
   return app;

@@ -1,6 +1,7 @@
 import './tracing';
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
+import type { AppRole } from './app-role';
 import { AppConfig, ConfigError } from './config/app-config';
 import { createHttpApp, shutDown } from './bootstrap';
 import { installProcessGuard } from './common/process-guard';
@@ -15,10 +16,22 @@ async function readyConfiguration(): Promise<AppConfig> {
   return config;
 }
 
+/** The roles `config` runs, each loaded only when run: a worker-only process never loads the API's modules, nor an API-only one the worker's. */
+async function rolesOf(config: AppConfig): Promise<AppRole[]> {
+  const roles: AppRole[] = [];
+  if (config.runsApi) {
+    roles.push((await import('./api-role.js')).apiRole);
+  }
+  if (config.runsWorker) {
+    roles.push((await import('./worker-role.js')).workerRole);
+  }
+  return roles;
+}
+
 async function main(): Promise<void> {
   installProcessGuard();
   const config = await readyConfiguration();
-  const app = await createHttpApp(config);
+  const app = await createHttpApp(config, await rolesOf(config));
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       shutDown(app, config, signal).then(

@@ -1,10 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
-import { AppModule } from './app.module';
 import { SERVICE_NAME, SERVICE_VERSION } from './common/service-info';
-import { AppConfig } from './config/app-config';
 import { API_KEY_SCHEME } from './access/access.decorator';
 import { documentRateLimits } from './rate-limits/rate-limit-responses';
 
@@ -43,22 +39,4 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
 /** Swagger UI at /docs and the OpenAPI document at /docs/json. */
 export function serveOpenApi(app: INestApplication): void {
   SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'docs/json', yamlDocumentUrl: 'docs/yaml' });
-}
-
-/**
- * The document /docs/json serves, built without PostgreSQL, Redis or S3: in Nest's preview
- * mode modules and routes are scanned but no provider is instantiated and nothing connects.
- * Used by `npm run openapi:export` to write the committed contract (openapi/openapi.json).
- */
-export async function exportOpenApiDocument(config: AppConfig = new AppConfig({ APP_ROLE: 'api' })): Promise<OpenAPIObject> {
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), new FastifyAdapter(), {
-    preview: true,
-    logger: false,
-    abortOnError: false,
-  });
-  try {
-    return buildOpenApiDocument(app);
-  } finally {
-    await app.close();
-  }
 }

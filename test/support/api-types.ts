@@ -4,23 +4,6 @@
  */
 
 export interface paths {
-    "/": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Service name, version, links, and whether the API wants a key */
-        get: operations["RootController_info"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/health": {
         parameters: {
             query?: never;
@@ -64,6 +47,23 @@ export interface paths {
         };
         /** Readiness: PostgreSQL, Redis and S3 all reachable */
         get: operations["HealthController_ready"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Service name, version, links, and whether the API wants a key */
+        get: operations["RootController_info"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1542,38 +1542,6 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    RootController_info: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        service: string;
-                        version: string;
-                        docs: string;
-                        openapi: string;
-                        health: string;
-                        api: string;
-                        ui: string;
-                        /**
-                         * @description api_key: send Authorization: Bearer <key>; none: access control is off
-                         * @enum {string}
-                         */
-                        authentication: "api_key" | "none";
-                    };
-                };
-            };
-        };
-    };
     HealthController_check: {
         parameters: {
             query?: never;
@@ -1729,6 +1697,38 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    RootController_info: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        service: string;
+                        version: string;
+                        docs: string;
+                        openapi: string;
+                        health: string;
+                        api: string;
+                        ui: string;
+                        /**
+                         * @description api_key: send Authorization: Bearer <key>; none: access control is off
+                         * @enum {string}
+                         */
+                        authentication: "api_key" | "none";
+                    };
                 };
             };
         };

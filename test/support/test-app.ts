@@ -1,7 +1,9 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../../src/config/app-config';
+import { apiRole } from '../../src/api-role';
 import { createHttpApp } from '../../src/bootstrap';
+import { workerRole } from '../../src/worker-role';
 import { ResponseContract } from './response-contract';
 
 export interface TestApp {
@@ -22,7 +24,7 @@ export function uniquePrefix(): string {
 export async function startTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
   const env = { ...(process.env as Record<string, string>), REDIS_PREFIX: uniquePrefix(), ...overrides };
   const config = new AppConfig(env);
-  const app = await createHttpApp(config);
+  const app = await createHttpApp(config, [...(config.runsApi ? [apiRole] : []), ...(config.runsWorker ? [workerRole] : [])]);
   const contract = new ResponseContract();
   contract.install(app.getHttpAdapter().getInstance());
   await app.listen(0, '127.0.0.1');
