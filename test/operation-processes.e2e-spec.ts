@@ -99,6 +99,39 @@ describe('operation processes', () => {
     expect(operationProcesses().sort()).toEqual(started.sort());
   });
 
+  it('starts its operation processes with 4 MiB semi-spaces and a 64 KiB malloc mmap threshold, unless the operator set one', async () => {
+    const setThreshold = (value: string | undefined) => {
+      if (value === undefined) {
+        delete process.env.MALLOC_MMAP_THRESHOLD_;
+      } else {
+        process.env.MALLOC_MMAP_THRESHOLD_ = value;
+      }
+    };
+    /** How the operation process starts when the worker's own environment has `threshold`. */
+    const startedWith = async (threshold: string | undefined) => {
+      const saved = process.env.MALLOC_MMAP_THRESHOLD_;
+      setThreshold(threshold);
+      try {
+        service = await startTestApp({ MAX_PARALLEL_WORKERS: '1', OPERATION_PROCESSES: '1' });
+      } finally {
+        setThreshold(saved);
+      }
+      const [child] = operationProcesses();
+      const read = (file: string) => readFileSync(`/proc/${child!}/${file}`, 'utf8').split('\0');
+      const started = {
+        semiSpace: read('cmdline')
+          .filter((arg) => arg.startsWith('--max-semi-space-size'))
+          .at(-1),
+        threshold: read('environ').find((entry) => entry.startsWith('MALLOC_MMAP_THRESHOLD_=')),
+      };
+      await service.close();
+      service = undefined;
+      return started;
+    };
+    expect(await startedWith(undefined)).toEqual({ semiSpace: '--max-semi-space-size=4', threshold: 'MALLOC_MMAP_THRESHOLD_=65536' });
+    expect((await startedWith('262144')).threshold).toBe('MALLOC_MMAP_THRESHOLD_=262144');
+  });
+
   it('runs more jobs at once than it has processes (OPERATION_PROCESSES): the others wait for one, outside their time budget', async () => {
     service = await startTestApp({ MAX_PARALLEL_WORKERS: '2', OPERATION_PROCESSES: '1' });
     expect(operationProcesses()).toHaveLength(1);

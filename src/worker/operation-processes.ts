@@ -31,6 +31,21 @@ const MEMORY_STEP_MB = 32;
  */
 const INITIAL_OLD_SPACE_MB = 64;
 
+/**
+ * The young generation's semi-spaces of an operation process. Content streams through it in 64 KiB buffers
+ * whose bytes live outside the heap until a scavenge frees them: with 8 MiB semi-spaces, 20-45 MiB of them
+ * were waiting at any time while a large CSV was transformed; with 4, the process peaked about 13 MiB lower,
+ * at the same speed.
+ */
+const SEMI_SPACE_MB = 4;
+
+/**
+ * glibc keeps freed chunks smaller than its mmap threshold (128 KiB and rising) for reuse instead of returning
+ * them, so a process that streamed content held on to the peak of its buffers (130 MiB after validating a
+ * 150 MB CSV, against 90 with this). At 64 KiB, a stream's chunks are mapped and unmapped on their own.
+ */
+const MALLOC_MMAP_THRESHOLD = String(64 * 1024);
+
 /** How V8 ends a process that reached its heap limit: an abort (a native assertion would too, far more rarely). */
 const ABORTED = /signalCode: `SIGABRT`|exitCode: `134`/;
 
@@ -196,12 +211,15 @@ export class OperationProcesses implements OnModuleInit, OnApplicationShutdown {
         // A cancelled or over-time run is killed at once, not given time to clean up (0 would mean workerpool's default of 1 s).
         workerTerminateTimeout: 1,
         forkOpts: {
-          env: { ...process.env, ...this.config.env },
+          // An operator's own malloc settings win.
+          env: { MALLOC_MMAP_THRESHOLD_: MALLOC_MMAP_THRESHOLD, ...process.env, ...this.config.env },
           // workerpool appends this process's own --max-old-space-size after these: start workers with NODE_OPTIONS instead.
           execArgv: [
             ...process.execArgv.filter((option) => !option.startsWith('--max-old-space-size')),
             `--max-old-space-size=${memoryMb}`,
             `--initial-old-space-size=${Math.min(INITIAL_OLD_SPACE_MB, memoryMb)}`,
+            // After NODE_OPTIONS (the worker Deployment's --max-semi-space-size), so this one applies.
+            `--max-semi-space-size=${SEMI_SPACE_MB}`,
           ],
           // Buffers cross as bytes, not as JSON arrays of numbers.
           serialization: 'advanced',
