@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { NotificationsModule } from '../notifications/notifications.module';
-import { OperationsModule } from '../operations/operations.module';
+import { OperationCatalogModule } from '../operations/operation-catalog';
 import { QueueModule } from '../queue/queue.module';
 import { StorageModule } from '../storage/storage.module';
 import { ArtifactsService } from './artifacts.service';
@@ -12,7 +12,7 @@ import { ObjectsService } from './objects.service';
 import { TeamQueueCap } from './team-queue-cap';
 
 @Module({
-  imports: [OperationsModule, SqlModule, QueueModule, NotificationsModule, StorageModule],
+  imports: [OperationCatalogModule, SqlModule, QueueModule, NotificationsModule, StorageModule],
   providers: [ObjectsRepository, ObjectStateStore, ObjectEventsRepository, ObjectsService, ArtifactsService, TeamQueueCap],
   exports: [ObjectsRepository, ObjectStateStore, ObjectEventsRepository, ObjectsService, ArtifactsService, TeamQueueCap],
 })

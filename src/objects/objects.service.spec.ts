@@ -2,7 +2,7 @@ import { HttpStatus } from '@nestjs/common';
 import { ErrorCode } from '../common/error-codes';
 import { ObjectNotFoundError } from '../common/domain-errors';
 import type { ObjectChange, ObjectNotifications } from '../notifications/object-notifications';
-import type { OperationRegistry } from '../operations/operation-registry';
+import type { OperationCatalog } from '../operations/operation-catalog';
 import type { ObjectToQueue } from '../queue/object-job';
 import type { ProcessingQueue } from '../queue/processing-queue';
 import type { StorageService } from '../storage/storage.service';
@@ -198,7 +198,7 @@ function setUp() {
     events as unknown as ObjectNotifications,
     storage as unknown as StorageService,
     {} as ArtifactsService,
-    { names: PLAN } as unknown as OperationRegistry,
+    { names: PLAN } as unknown as OperationCatalog,
     teamQueue as unknown as TeamQueueCap,
   );
   /** An object with its job in the queue and two artifacts in the bucket. */

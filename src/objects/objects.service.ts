@@ -8,7 +8,7 @@ import {
 } from '../common/domain-errors';
 import { ErrorCode } from '../common/error-codes';
 import { ObjectNotifications } from '../notifications/object-notifications';
-import { OperationRegistry } from '../operations/operation-registry';
+import { OperationCatalog } from '../operations/operation-catalog';
 import { taskIdFor } from '../queue/jobs';
 import { ProcessingQueue } from '../queue/processing-queue';
 import { artifactKeys } from '../storage/artifact-keys';
@@ -52,7 +52,7 @@ export class ObjectsService {
     private readonly notifications: ObjectNotifications,
     private readonly storage: StorageService,
     private readonly artifacts: ArtifactsService,
-    private readonly operations: OperationRegistry,
+    private readonly operations: OperationCatalog,
     private readonly teamQueue: TeamQueueCap,
   ) {}
 

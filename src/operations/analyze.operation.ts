@@ -13,7 +13,6 @@ import type { EnrichResult } from './enrich.operation';
 @Injectable()
 export class AnalyzeOperation implements ProcessingOperation {
   readonly name = 'analyze';
-  readonly dependsOn = ['enrich'];
 
   async run(context: OperationContext): Promise<OperationOutcome> {
     const enrichment = await context.readResult<EnrichResult>('enrich');

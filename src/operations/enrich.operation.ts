@@ -37,7 +37,6 @@ export interface EnrichResult {
 @Injectable()
 export class EnrichOperation implements ProcessingOperation {
   readonly name = 'enrich';
-  readonly dependsOn = ['transform'];
 
   async run(context: OperationContext): Promise<OperationOutcome> {
     const validation = await context.readResult<ValidateResult>('validate');

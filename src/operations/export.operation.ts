@@ -23,7 +23,6 @@ const CONTENT_TYPES: Record<ExportFormat, string> = {
 @Injectable()
 export class ExportOperation implements ProcessingOperation {
   readonly name = 'export';
-  readonly dependsOn = ['analyze'];
 
   async run(context: OperationContext): Promise<OperationOutcome> {
     const requested = readOptions(context.object.options).export?.format;

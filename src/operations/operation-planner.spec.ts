@@ -1,13 +1,7 @@
+import { OPERATION_GRAPH } from './operation-catalog';
 import { OperationGraphError, OperationNode, UnknownOperationError, assertValidGraph, planOperations } from './operation-planner';
 
-const SERVICE_GRAPH: OperationNode[] = [
-  { name: 'validate', dependsOn: [] },
-  { name: 'transform', dependsOn: ['validate'] },
-  { name: 'enrich', dependsOn: ['transform'] },
-  { name: 'analyze', dependsOn: ['enrich'] },
-  { name: 'export', dependsOn: ['analyze'] },
-  { name: 'thumbnail', dependsOn: ['validate'] },
-];
+const SERVICE_GRAPH = OPERATION_GRAPH;
 
 describe('planOperations', () => {
   it.each([
@@ -35,7 +29,7 @@ describe('planOperations', () => {
     expect(planOperations(SERVICE_GRAPH, ['thumbnail', 'export'])).toEqual(planOperations(SERVICE_GRAPH, ['export', 'thumbnail']));
   });
 
-  it('breaks ties by registration order', () => {
+  it('breaks ties by the order of the graph', () => {
     const graph: OperationNode[] = [
       { name: 'b', dependsOn: [] },
       { name: 'a', dependsOn: [] },

@@ -45,7 +45,7 @@ export function assertValidGraph(nodes: readonly OperationNode[]): void {
 
 /**
  * The requested operations plus everything they depend on, in a deterministic topological
- * order: among operations that are ready, the one registered first runs first.
+ * order: among operations that are ready, the one listed first runs first.
  */
 export function planOperations(nodes: readonly OperationNode[], requested: readonly string[]): string[] {
   const byName = new Map(nodes.map((node) => [node.name, node]));

@@ -80,8 +80,8 @@ export interface OperationContext {
 export type OperationOutcome = { status: 'completed'; result: Record<string, unknown> } | { status: 'failed'; reason: string };
 
 export interface ProcessingOperation {
+  /** One of the catalog's (operation-catalog.ts), where what it depends on is declared. */
   readonly name: string;
-  readonly dependsOn: readonly string[];
   run(context: OperationContext): Promise<OperationOutcome>;
 }
 

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
+import { OperationCatalogModule } from './operation-catalog';
 import { OperationRegistry } from './operation-registry';
 import { ValidateOperation } from './validate.operation';
 import { TransformOperation } from './transform.operation';
@@ -8,9 +9,9 @@ import { AnalyzeOperation } from './analyze.operation';
 import { ExportOperation } from './export.operation';
 import { ThumbnailOperation } from './thumbnail.operation';
 
-/** Registration order is the tie-breaker of the planner: it decides the order of independent operations. */
+/** The operations themselves, with the libraries they use: imported by operation processes only. */
 @Module({
-  imports: [DiscoveryModule],
+  imports: [DiscoveryModule, OperationCatalogModule],
   providers: [
     ValidateOperation,
     TransformOperation,

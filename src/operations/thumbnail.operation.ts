@@ -27,7 +27,6 @@ export interface Thumbnail {
 @Injectable()
 export class ThumbnailOperation implements ProcessingOperation {
   readonly name = 'thumbnail';
-  readonly dependsOn = ['validate'];
 
   async run(context: OperationContext): Promise<OperationOutcome> {
     const validation = await context.readResult<ValidateResult>('validate');

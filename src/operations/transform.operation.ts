@@ -47,7 +47,6 @@ export interface TransformResult {
 @Injectable()
 export class TransformOperation implements ProcessingOperation {
   readonly name = 'transform';
-  readonly dependsOn = ['validate'];
 
   async run(context: OperationContext): Promise<OperationOutcome> {
     const validation = await context.readResult<ValidateResult>('validate');

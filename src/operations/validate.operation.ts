@@ -66,7 +66,6 @@ type Checked = Partial<ValidateResult> & { size: number; sha256: string };
 @Injectable()
 export class ValidateOperation implements ProcessingOperation {
   readonly name = 'validate';
-  readonly dependsOn = [];
 
   constructor(private readonly config: AppConfig) {}
 

@@ -5,7 +5,7 @@ import { AccessModule } from '../access/access.module';
 import { NotificationsModule } from '../notifications/notifications.module';
 import { MetricsModule } from '../metrics/metrics.module';
 import { ObjectsModule } from '../objects/objects.module';
-import { OperationsModule } from '../operations/operations.module';
+import { OperationCatalogModule } from '../operations/operation-catalog';
 import { QueueModule } from '../queue/queue.module';
 import { RetentionModule } from '../retention/retention.module';
 import { StorageModule } from '../storage/storage.module';
@@ -22,7 +22,7 @@ import { SubmissionService } from './submission.service';
 @Module({
   imports: [
     ObjectsModule,
-    OperationsModule,
+    OperationCatalogModule,
     AccessModule,
     WebhooksModule,
     RetentionModule,

@@ -8,7 +8,7 @@ import type { ObjectsRepository } from '../objects/objects.repository';
 import type { ObjectState } from '../objects/object-state';
 import type { ProcessingObject } from '../objects/processing-object.entity';
 import type { TeamQueueCap } from '../objects/team-queue-cap';
-import type { OperationRegistry } from '../operations/operation-registry';
+import type { OperationCatalog } from '../operations/operation-catalog';
 import type { ObjectToQueue } from '../queue/object-job';
 import type { ProcessingQueue } from '../queue/processing-queue';
 import type { StorageService } from '../storage/storage.service';
@@ -140,7 +140,7 @@ function setUp() {
   const storage = new FakeStorage();
   const queue = new FakeQueue();
   const keys = new FakeIdempotencyKeys();
-  const operations = { names: ['validate', 'transform'], plan: (requested: string[]) => requested } as unknown as OperationRegistry;
+  const operations = { names: ['validate', 'transform'], plan: (requested: string[]) => requested } as unknown as OperationCatalog;
   const teamQueue = {
     check: () => Promise.resolve(),
     room: () => Promise.resolve(Number.MAX_SAFE_INTEGER),

@@ -12,7 +12,7 @@ import { AppConfig } from '../config/app-config';
 import { budgetProblems } from '../operations/operation-budget';
 import { checkOperationOptions } from '../operations/operation-options';
 import { UnknownOperationError } from '../operations/operation-planner';
-import { OperationRegistry } from '../operations/operation-registry';
+import { OperationCatalog } from '../operations/operation-catalog';
 import { taskIdFor } from '../queue/jobs';
 import { ProcessingQueue } from '../queue/processing-queue';
 import type { ObjectToQueue } from '../queue/object-job';
@@ -50,7 +50,7 @@ export class SubmissionService {
     private readonly config: AppConfig,
     private readonly objects: ObjectsRepository,
     private readonly states: ObjectStateStore,
-    private readonly operations: OperationRegistry,
+    private readonly operations: OperationCatalog,
     private readonly storage: StorageService,
     private readonly queue: ProcessingQueue,
     private readonly idempotencyKeys: IdempotencyKeysRepository,

@@ -4,7 +4,6 @@ import { NotificationsModule } from '../notifications/notifications.module';
 import { HealthModule } from '../health/health.module';
 import { MetricsModule } from '../metrics/metrics.module';
 import { ObjectsModule } from '../objects/objects.module';
-import { OperationsModule } from '../operations/operations.module';
 import { GlobalLimit } from '../queue/global-limit';
 import { QueueModule } from '../queue/queue.module';
 import { StorageModule } from '../storage/storage.module';
@@ -24,16 +23,7 @@ export class WorkerModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [
-        ObjectsModule,
-        OperationsModule,
-        HealthModule,
-        WebhooksModule,
-        QueueModule,
-        StorageModule,
-        NotificationsModule,
-        MetricsModule,
-      ],
+      imports: [ObjectsModule, HealthModule, WebhooksModule, QueueModule, StorageModule, NotificationsModule, MetricsModule],
       providers: [
         Cancellations,
         DependencyGate,
