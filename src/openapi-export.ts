@@ -11,12 +11,16 @@ import { buildOpenApiDocument } from './openapi';
  * mode modules and routes are scanned but no provider is instantiated and nothing connects.
  * Used by `npm run openapi:export` to write the committed contract (openapi/openapi.json).
  */
-export async function exportOpenApiDocument(config: AppConfig = new AppConfig({ APP_ROLE: 'api' })): Promise<OpenAPIObject> {
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, [apiRole]), new FastifyAdapter(), {
-    preview: true,
-    logger: false,
-    abortOnError: false,
-  });
+export async function exportOpenApiDocument(): Promise<OpenAPIObject> {
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(new AppConfig({ APP_ROLE: 'api' }), [apiRole]),
+    new FastifyAdapter(),
+    {
+      preview: true,
+      logger: false,
+      abortOnError: false,
+    },
+  );
   try {
     return buildOpenApiDocument(app);
   } finally {

@@ -4,7 +4,7 @@ import { OperationNode, assertValidGraph, planOperations } from './operation-pla
 /**
  * The operations a plan may hold and what each depends on, in registration order (the planner's tie-breaker).
  * It is kept apart from the operations themselves so that the API and the worker's own process plan without
- * loading the libraries operations use (sharp, csv-parse, file-type...): only operation processes load those,
+ * loading the libraries operations use (sharp, csv-parse, stream-json): only operation processes load those,
  * and they refuse to start unless their operations are exactly these (OperationRegistry).
  */
 export const OPERATION_GRAPH: readonly OperationNode[] = [

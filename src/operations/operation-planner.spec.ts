@@ -1,8 +1,6 @@
 import { OPERATION_GRAPH } from './operation-catalog';
 import { OperationGraphError, OperationNode, UnknownOperationError, assertValidGraph, planOperations } from './operation-planner';
 
-const SERVICE_GRAPH = OPERATION_GRAPH;
-
 describe('planOperations', () => {
   it.each([
     [
@@ -22,11 +20,11 @@ describe('planOperations', () => {
       ['validate', 'transform', 'enrich', 'analyze'],
     ],
   ])('plans %j as %j', (requested, expected) => {
-    expect(planOperations(SERVICE_GRAPH, requested)).toEqual(expected);
+    expect(planOperations(OPERATION_GRAPH, requested)).toEqual(expected);
   });
 
   it('is deterministic whatever the order of the request', () => {
-    expect(planOperations(SERVICE_GRAPH, ['thumbnail', 'export'])).toEqual(planOperations(SERVICE_GRAPH, ['export', 'thumbnail']));
+    expect(planOperations(OPERATION_GRAPH, ['thumbnail', 'export'])).toEqual(planOperations(OPERATION_GRAPH, ['export', 'thumbnail']));
   });
 
   it('breaks ties by the order of the graph', () => {
@@ -39,7 +37,7 @@ describe('planOperations', () => {
   });
 
   it('names every unknown operation once', () => {
-    expect(() => planOperations(SERVICE_GRAPH, ['validate', 'resize', 'resize', 'zip'])).toThrow(
+    expect(() => planOperations(OPERATION_GRAPH, ['validate', 'resize', 'resize', 'zip'])).toThrow(
       new UnknownOperationError(['resize', 'zip']),
     );
   });
@@ -47,7 +45,7 @@ describe('planOperations', () => {
 
 describe('assertValidGraph', () => {
   it('accepts the service graph', () => {
-    expect(() => assertValidGraph(SERVICE_GRAPH)).not.toThrow();
+    expect(() => assertValidGraph(OPERATION_GRAPH)).not.toThrow();
   });
 
   it('refuses a dependency on a missing operation', () => {
