@@ -6,6 +6,7 @@ import { Migration20261206000000CreateWebhooks } from './Migration20261206000000
 import { Migration20261206010000AddQueuePausesAndRetentionIndex } from './Migration20261206010000AddQueuePausesAndRetentionIndex';
 import { Migration20261206020000AddErrorFingerprints } from './Migration20261206020000AddErrorFingerprints';
 import { Migration20261207100000AddInlineSources } from './Migration20261207100000AddInlineSources';
+import { Migration20261208000000FinerIdentifierStatistics } from './Migration20261208000000FinerIdentifierStatistics';
 
 /** Every migration, in order. Listing them here keeps migrations working from compiled and uncompiled code alike. */
 export const migrationsList = [
@@ -17,6 +18,7 @@ export const migrationsList = [
   Migration20261206010000AddQueuePausesAndRetentionIndex,
   Migration20261206020000AddErrorFingerprints,
   Migration20261207100000AddInlineSources,
+  Migration20261208000000FinerIdentifierStatistics,
 ].map((migration) => ({
   name: migration.name,
   class: migration,
