@@ -43,7 +43,7 @@ describe('listing by identifier prefix on a large table', () => {
   it('is planned from an estimate close to the prefix’s real share of the rows, whatever rows ANALYZE samples', async () => {
     const { estimated, actual } = await estimatesAfterAnalyze(client, 6);
     expect(actual).toBe(ROWS / TENANTS);
-    // With 100 histogram buckets (PostgreSQL's default) a bucket is ~1 % of the rows, as much as this prefix holds,
+    // With 100 histogram buckets (PostgreSQL's default) a bucket is ~1 % of the rows, half of what this prefix holds,
     // and the estimate moves by whole buckets between ANALYZE runs.
     for (const estimate of estimated) {
       expect(Math.abs(estimate - actual) / actual).toBeLessThan(0.15);
