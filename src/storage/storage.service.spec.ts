@@ -1,3 +1,5 @@
+import { getEventListeners } from 'node:events';
+import { PassThrough, Readable } from 'node:stream';
 import { AppConfig, ConfigError } from '../config/app-config';
 import { StorageService } from './storage.service';
 
@@ -44,3 +46,50 @@ describe('StorageService.presignGet', () => {
     expect(() => new AppConfig({ S3_PUBLIC_ENDPOINT: value })).toThrow(/S3_PUBLIC_ENDPOINT/);
   });
 });
+
+describe('StorageService.putStream', () => {
+  const service = new StorageService(new AppConfig(process.env));
+  const prefix = `put-stream/${Date.now().toString(36)}`;
+
+  beforeAll(() => service.ensureBucket());
+  afterAll(() => service.onApplicationShutdown());
+
+  it('leaves no listener on a signal that outlives its uploads (an operation process passes one signal to every run)', async () => {
+    const signal = new AbortController().signal;
+    for (const index of [1, 2, 3]) {
+      await service.putStream(`${prefix}/kept-${index}.txt`, Readable.from([Buffer.from(`upload ${index}`)]), 'text/plain', signal);
+    }
+    await expect(service.putStream(`${prefix}/failed.txt`, brokenSource(), 'text/plain', signal)).rejects.toThrow('broken source');
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+    expect((await service.getBuffer(`${prefix}/kept-3.txt`)).toString()).toBe('upload 3');
+  });
+
+  it('refuses to start under a signal already aborted, and stores nothing', async () => {
+    const controller = new AbortController();
+    controller.abort(new Error('cancelled before the upload'));
+    await expect(
+      service.putStream(`${prefix}/never.txt`, Readable.from([Buffer.from('never')]), 'text/plain', controller.signal),
+    ).rejects.toThrow('cancelled before the upload');
+    expect(await service.listKeys(`${prefix}/never`)).toEqual([]);
+  });
+
+  it('stops an upload whose signal aborts while its body streams, and stores nothing', async () => {
+    const controller = new AbortController();
+    const body = new PassThrough();
+    body.write(Buffer.alloc(1024, 1));
+    const uploading = service.putStream(`${prefix}/aborted.bin`, body, 'application/octet-stream', controller.signal);
+    setTimeout(() => controller.abort(new Error('cancelled mid-upload')), 50);
+    await expect(uploading).rejects.toThrow();
+    body.destroy();
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    expect(await service.listKeys(`${prefix}/aborted`)).toEqual([]);
+  });
+});
+
+/** A body that fails after its first bytes, as a source read from a dropped connection does. */
+function brokenSource(): Readable {
+  const body = new PassThrough();
+  body.write('first bytes');
+  setImmediate(() => body.destroy(new Error('broken source')));
+  return body;
+}

@@ -122,18 +122,28 @@ export class StorageService implements OnApplicationShutdown {
         done(null, chunk);
       },
     });
+    signal?.throwIfAborted();
+    const controller = new AbortController();
+    // Removed once the upload ends: a signal that outlives many uploads (an operation process's) would otherwise
+    // collect a listener per upload, and every later listener added to it would cost more.
+    const abort = () => controller.abort(signal?.reason);
+    signal?.addEventListener('abort', abort, { once: true });
     const upload = new Upload({
       client: this.client,
       params: { Bucket: this.bucket, Key: key, Body: counted, ContentType: contentType },
       partSize: UPLOAD_PART_SIZE,
       queueSize: UPLOAD_QUEUE_SIZE,
-      abortController: signal ? abortControllerFollowing(signal) : undefined,
+      abortController: controller,
     });
     const uploaded = upload.done().catch((error: unknown) => {
       counted.destroy();
       throw error;
     });
-    await Promise.all([pipeline(body, counted), uploaded]);
+    try {
+      await Promise.all([pipeline(body, counted), uploaded]);
+    } finally {
+      signal?.removeEventListener('abort', abort);
+    }
     return { key, s3Url: this.s3Url(key), size, ...(kept ? { body: Buffer.concat(kept) } : {}) };
   }
 
@@ -209,14 +219,4 @@ export class StorageService implements OnApplicationShutdown {
     this.client.destroy();
     this.presigner.destroy();
   }
-}
-
-function abortControllerFollowing(signal: AbortSignal): AbortController {
-  const controller = new AbortController();
-  if (signal.aborted) {
-    controller.abort(signal.reason);
-  } else {
-    signal.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
-  }
-  return controller;
 }
