@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -28,7 +28,10 @@ interface SharedFile {
  * job to each operation's process and back as plain data; a job delivered again starts without it.
  */
 export interface JobCarry {
-  /** The job's own temporary directory: its local copy of the content lives here, and goes with it. */
+  /**
+   * The job's own temporary directory: its local copy of the content and the bytes it shares live here, and go
+   * with it. Made by the first run that writes there (most jobs never do).
+   */
   directory: string;
   contents: [string, KeptContent][];
   shared: [string, SharedFile][];
@@ -68,7 +71,7 @@ export class JobMemory {
    * job's and on to the next one's cost more CPU than decoding the image again.
    */
   async share<T>(key: string, { about, bytes }: SharedBytes<T>): Promise<void> {
-    const path = join(this.carry.directory, `shared-${createHash('sha256').update(key).digest('hex')}`);
+    const path = join(await this.directory(), `shared-${createHash('sha256').update(key).digest('hex')}`);
     await writeFile(path, bytes);
     this.shared.set(key, { about, path });
     this.added.shared.set(key, { about, path });
@@ -111,13 +114,19 @@ export class JobMemory {
     return this.local;
   }
 
+  /** The job's directory, made if no run has made it yet (only its owner may enter it). */
+  private async directory(): Promise<string> {
+    await mkdir(this.carry.directory, { recursive: true, mode: 0o700 });
+    return this.carry.directory;
+  }
+
   /** What this run added, to be merged into the job's carry. */
   additions(): Omit<JobCarry, 'directory'> {
     return { contents: [...this.added.contents], shared: [...this.added.shared], local: this.downloaded };
   }
 
   private async download(open: () => Promise<Readable>, signal: AbortSignal): Promise<LocalContent> {
-    const path = join(this.carry.directory, 'content');
+    const path = join(await this.directory(), 'content');
     const measured = new MeasuringStream();
     await pipeline(await open(), measured, createWriteStream(path), { signal });
     return { path, size: measured.size, sha256: measured.sha256 };
@@ -148,13 +157,17 @@ function isRunning(pid: number): boolean {
   }
 }
 
-/** The carry of one job as its processor holds it between operations; release() removes its directory. */
+/** The carry of one job as its processor holds it between operations; release() removes its directory, if a run made it. */
 export class JobCarryHolder {
   private constructor(readonly carry: JobCarry) {}
 
-  static async create(): Promise<JobCarryHolder> {
-    // Named after the worker process that made it, so that removeAbandonedJobDirectories knows whose it is.
-    const directory = await mkdtemp(join(tmpdir(), `ops-job-${process.pid}-`));
+  /**
+   * Names the job's directory without making it: a JSON pipeline never writes there, and making and removing a
+   * directory per job was 3 % of the worker's CPU. Named after the worker process, so that
+   * removeAbandonedJobDirectories knows whose it is, and unguessable, as mkdtemp's names are.
+   */
+  static create(): JobCarryHolder {
+    const directory = join(tmpdir(), `ops-job-${process.pid}-${randomUUID()}`);
     return new JobCarryHolder({ directory, contents: [], shared: [] });
   }
 

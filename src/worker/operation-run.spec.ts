@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -73,8 +73,8 @@ class Job {
 
   private constructor(private readonly holder: JobCarryHolder) {}
 
-  static async start(): Promise<Job> {
-    return new Job(await JobCarryHolder.create());
+  static start(): Job {
+    return new Job(JobCarryHolder.create());
   }
 
   run(object: ObjectForRun, operation: string, storage: StorageService): OperationRun {
@@ -110,7 +110,7 @@ class Job {
 describe('OperationRun', () => {
   it('reads small content of a job from S3 once: the source, and files written earlier in the job', async () => {
     const { storage, requests } = fakeStorage({ 'doc/source/payload.json': '[1,2]' });
-    const job = await Job.start();
+    const job = Job.start();
     const object = objectWithSource(5);
     const validate = job.run(object, 'validate', storage);
     expect(await text(await validate.openContent())).toBe('[1,2]');
@@ -121,6 +121,8 @@ describe('OperationRun', () => {
     const exporting = job.run(object, 'export', storage);
     expect(await text(await exporting.openFile('transform', 'records.ndjson'))).toBe('1\n2\n');
     await exporting.copyFile('transform', 'records.ndjson', 'records.ndjson');
+    // Nothing was written locally: the job's directory was never made.
+    expect(existsSync(job.carry.directory)).toBe(false);
     await job.release();
     expect(requests).toEqual(['GET doc/source/payload.json', 'PUT doc/transform/records.ndjson', 'PUT doc/export/records.ndjson']);
   });
@@ -132,7 +134,7 @@ describe('OperationRun', () => {
       source: { content_type: 'application/json', size: 5, sha256: 'x' },
       sourceInline: new Uint8Array(Buffer.from('[1,2]')),
     };
-    const job = await Job.start();
+    const job = Job.start();
     expect(await text(await job.run(object, 'validate', storage).openContent())).toBe('[1,2]');
     expect(await readFile((await job.run(object, 'transform', storage).contentFile()).path, 'utf8')).toBe('[1,2]');
     await job.release();
@@ -143,14 +145,14 @@ describe('OperationRun', () => {
     const large = 'x'.repeat(SMALL_CONTENT_BYTES + 1);
     const { storage, requests } = fakeStorage({ 'doc/source/payload.json': large, 'doc/transform/records.ndjson': '1\n' });
     const object = objectWithSource(large.length);
-    const job = await Job.start();
+    const job = Job.start();
     const validate = job.run(object, 'validate', storage);
     expect((await text(await validate.openContent())).length).toBe(large.length);
     await validate.writeFile('big.txt', Readable.from([large]), 'text/plain');
     expect((await text(await validate.openFile('validate', 'big.txt'))).length).toBe(large.length);
     await text(await validate.openContent());
     await job.release();
-    const redelivered = await Job.start();
+    const redelivered = Job.start();
     await text(await redelivered.run(object, 'export', storage).openFile('transform', 'records.ndjson'));
     await redelivered.release();
     expect(requests).toEqual([
@@ -166,7 +168,7 @@ describe('OperationRun', () => {
     const large = 'y'.repeat(SMALL_CONTENT_BYTES + 1);
     const { storage, requests } = fakeStorage({ 'doc/source/payload.json': large });
     const object = objectWithSource(large.length);
-    const job = await Job.start();
+    const job = Job.start();
     const validate = await job.run(object, 'validate', storage).contentFile();
     const thumbnail = await job.run(object, 'thumbnail', storage).contentFile();
     expect(thumbnail).toEqual(validate);
@@ -177,7 +179,7 @@ describe('OperationRun', () => {
     await job.release();
     expect(existsSync(validate.path)).toBe(false);
     // A job delivered again downloads its own copy.
-    const redelivered = await Job.start();
+    const redelivered = Job.start();
     const again = await redelivered.run(object, 'thumbnail', storage).contentFile();
     expect(await readFile(again.path, 'utf8')).toBe(large);
     await redelivered.release();
@@ -187,7 +189,7 @@ describe('OperationRun', () => {
   it('hands shared bytes to the later operations of the job through a file of its own, gone when the job is released', async () => {
     const { storage } = fakeStorage({});
     const object = objectWithSource(10);
-    const job = await Job.start();
+    const job = Job.start();
     const pixels = Buffer.from([0, 255, 7, 8, 9, 10]);
     await job.run(object, 'validate', storage).shareInJob('image:fitted', { about: { box: [1200, 1200], channels: 3 }, bytes: pixels });
     const thumbnail = job.run(object, 'thumbnail', storage);
@@ -195,12 +197,14 @@ describe('OperationRun', () => {
     expect(await thumbnail.sharedInJob('image:other')).toBeUndefined();
     const path = job.carry.shared.find(([key]) => key === 'image:fitted')?.[1].path ?? '';
     expect(existsSync(path)).toBe(true);
+    expect(join(path, '..')).toBe(job.carry.directory);
+    expect((await stat(job.carry.directory)).mode & 0o777).toBe(0o700);
     // A file that is gone is nothing shared: the later operation makes what it needs itself.
     await rm(path);
     expect(await job.run(object, 'thumbnail', storage).sharedInJob('image:fitted')).toBeUndefined();
     await job.release();
     expect(existsSync(join(path, '..'))).toBe(false);
-    const redelivered = await Job.start();
+    const redelivered = Job.start();
     expect(await redelivered.run(object, 'thumbnail', storage).sharedInJob('image:fitted')).toBeUndefined();
     await redelivered.release();
   });
@@ -221,7 +225,7 @@ describe('OperationRun', () => {
         return storage.getStream(key);
       },
     });
-    const job = await Job.start();
+    const job = Job.start();
     const object = objectWithSource(SMALL_CONTENT_BYTES + 1);
     const validate = job.run(object, 'validate', flaky);
     await expect(validate.contentFile()).rejects.toThrow('connection reset');

@@ -89,7 +89,7 @@ export class PlanRunner implements OnModuleInit {
       return 'skipped';
     }
     const controller = this.cancellations.register(object.id);
-    const carry = await JobCarryHolder.create();
+    const carry = JobCarryHolder.create();
     const budget = budgetFor(readOptions(object.options).budget, this.config);
     try {
       const remaining = object.plan.filter((operation) => !object.operationsStatus[operation]?.completed);
