@@ -225,7 +225,15 @@ describe('records', () => {
       CSV_ROWS.map((row) => ({ ...row, note: row.note || null, code: row.code === '' ? null : row.code === '12' ? 12 : row.code })),
     );
 
-    const enrichment = await readS3Json<{ schema: { fields: unknown[] } }>(progress.s3_artifacts.enrich!);
+    const enrichment = await readS3Json<{ schema: { fields: unknown[] }; provenance: Record<string, unknown> }>(
+      progress.s3_artifacts.enrich!,
+    );
+    // What the worker read of the row when it started the object, as the API shows the object.
+    const shown = (await request(service.baseUrl).get(`/api/v1/objects/${id}`).expect(200)).body as {
+      created_at: string;
+      identifier: string;
+    };
+    expect(enrichment.provenance).toMatchObject({ object_id: id, identifier: shown.identifier, object_created_at: shown.created_at });
     expect(enrichment.schema.fields).toEqual([
       { name: 'name', types: ['string'], nullable: false, present_in: 4 },
       { name: 'note', types: ['string'], nullable: true, present_in: 4 },

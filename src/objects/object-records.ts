@@ -98,3 +98,9 @@ export interface RecentDurations {
   objects: number;
   operations: Record<string, { meanMs: number; runs: number }>;
 }
+
+/** What running an object's plan reads of it. */
+export type ObjectToRun = Pick<
+  ProcessingObject,
+  'id' | 'identifier' | 'state' | 'taskId' | 'metadata' | 'options' | 'source' | 'sourceInline' | 'createdAt' | 'plan' | 'operationsStatus'
+>;

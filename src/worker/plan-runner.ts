@@ -7,11 +7,11 @@ import { ObjectNotifications } from '../notifications/object-notifications';
 import { MetricsService, OperationOutcome } from '../metrics/metrics.service';
 import { QueuePause } from '../queue/queue-pause';
 import type { ObjectEventRecord } from '../objects/object-event.entity';
-import type { ObjectPatch, RecordedChange } from '../objects/object-records';
+import type { ObjectPatch, ObjectToRun, RecordedChange } from '../objects/object-records';
 import { ObjectStateStore } from '../objects/object-state-store';
 import { ObjectsRepository } from '../objects/objects.repository';
 import type { ObjectState } from '../objects/object-state';
-import type { OperationStatus, ProcessingObject } from '../objects/processing-object.entity';
+import type { OperationStatus } from '../objects/processing-object.entity';
 import { budgetFor, OperationBudget } from '../operations/operation-budget';
 import { readOptions } from '../operations/operation-options';
 import { artifactKeys } from '../storage/artifact-keys';
@@ -142,7 +142,7 @@ export class PlanRunner implements OnModuleInit {
    * The object to work on, moved to processing; null when this job has nothing to do. A queued object
    * is moved and read in one statement; only otherwise is it read (a processing one is resumed).
    */
-  private async start(attempt: ProcessAttempt): Promise<ProcessingObject | null> {
+  private async start(attempt: ProcessAttempt): Promise<ObjectToRun | null> {
     const started = await this.states.startProcessing(attempt.objectId, attempt.taskId, {
       markStarted: true,
       progressMessage: 'Processing',
@@ -159,7 +159,7 @@ export class PlanRunner implements OnModuleInit {
   }
 
   /** One run of an operation, in a span of its own: its PostgreSQL writes and its process's S3 calls are the span's children. */
-  private async runOperation(object: ProcessingObject, operation: string, run: OperationRunSettings): Promise<OperationEnd> {
+  private async runOperation(object: ObjectToRun, operation: string, run: OperationRunSettings): Promise<OperationEnd> {
     const attributes = {
       'operation.name': operation,
       // Its start is recorded already.
@@ -170,7 +170,7 @@ export class PlanRunner implements OnModuleInit {
     return inSpan(`operation ${operation}`, { attributes }, (span) => this.timedOperation(object, operation, run, span));
   }
 
-  private async timedOperation(object: ProcessingObject, operation: string, run: OperationRunSettings, span: Span): Promise<OperationEnd> {
+  private async timedOperation(object: ObjectToRun, operation: string, run: OperationRunSettings, span: Span): Promise<OperationEnd> {
     this.logger.debug(`${operation}: started (attempt ${run.attempt.attempts})`);
     const recordDuration = this.metrics.timeOperation(operation);
     const finished = (outcome: OperationOutcome) => {
@@ -189,7 +189,7 @@ export class PlanRunner implements OnModuleInit {
   }
 
   private async executeOperation(
-    object: ProcessingObject,
+    object: ObjectToRun,
     operation: string,
     { signal, attempt, carry, budget, next }: OperationRunSettings,
   ): Promise<OperationEnd> {
@@ -264,7 +264,7 @@ export class PlanRunner implements OnModuleInit {
    * Records a completed operation together with what follows it, in one statement: the start of `next`, the
    * object's completion after the last operation, or nothing when the object is handed back at this boundary.
    */
-  private async recordEnd(object: ProcessingObject, finishing: RecordedChange, next: string | null): Promise<OperationEnd> {
+  private async recordEnd(object: ObjectToRun, finishing: RecordedChange, next: string | null): Promise<OperationEnd> {
     if (next === null) {
       const completing = {
         event: { kind: 'state_changed' as const, operation: null },
@@ -283,7 +283,7 @@ export class PlanRunner implements OnModuleInit {
   }
 
   /** The start of `operation` as a change, applied to this job's record of the object (it is recorded in the row with the change). */
-  private recordStart(object: ProcessingObject, operation: string): RecordedChange {
+  private recordStart(object: ObjectToRun, operation: string): RecordedChange {
     const previousAttempts = object.operationsStatus[operation]?.attempts ?? 0;
     const started = { completed: false, started_at: new Date().toISOString(), attempts: previousAttempts + 1, error: null };
     recordStatus(object, operation, started);
@@ -303,7 +303,7 @@ export class PlanRunner implements OnModuleInit {
    * recorded: whatever it stored goes too, so that only recorded artifacts stay. A failure to remove
    * them is logged, not retried.
    */
-  private async removeUnrecorded(object: ProcessingObject, operation: string): Promise<void> {
+  private async removeUnrecorded(object: ObjectToRun, operation: string): Promise<void> {
     try {
       await this.storage.deleteKeys([artifactKeys.result(object.identifier, operation)]);
       await this.storage.deletePrefix(artifactKeys.files(object.identifier, operation));
@@ -407,7 +407,7 @@ export class PlanRunner implements OnModuleInit {
 /** What settling an object changes besides its state and message. */
 const SETTLING: ObjectPatch = { currentOperation: null, markFinished: true };
 
-function objectForRun(object: ProcessingObject): ObjectForRun {
+function objectForRun(object: ObjectToRun): ObjectForRun {
   const { id, identifier, metadata, options, createdAt, plan, operationsStatus } = object;
   return {
     id,
@@ -423,7 +423,7 @@ function objectForRun(object: ProcessingObject): ObjectForRun {
 }
 
 /** Applies a status this job wrote to its record of the row, merged as the UPDATE merges it. */
-function recordStatus(object: ProcessingObject, operation: string, status: Partial<OperationStatus>): void {
+function recordStatus(object: ObjectToRun, operation: string, status: Partial<OperationStatus>): void {
   object.operationsStatus = {
     ...object.operationsStatus,
     [operation]: { ...object.operationsStatus[operation], ...status } as OperationStatus,
