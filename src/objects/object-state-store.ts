@@ -89,7 +89,7 @@ export class ObjectStateStore {
       options: row.options,
       source: row.source,
       sourceInline: row.source_inline,
-      // As the ORM reads a timestamptz: PostgreSQL's text, to the millisecond.
+      // PostgreSQL's text (ISO date style, as the pool is set to return timestamptz), to the millisecond.
       createdAt: new Date(row.created_at),
       plan: row.plan,
       operationsStatus: row.operations_status,

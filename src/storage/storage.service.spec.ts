@@ -1,7 +1,7 @@
 import { getEventListeners } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
 import { AppConfig, ConfigError } from '../config/app-config';
-import { StorageService } from './storage.service';
+import { StorageService, UPLOAD_PART_SIZE } from './storage.service';
 
 /** Against the test run's s3rver (S3_ENDPOINT, set by test/global-setup.ts). */
 describe('StorageService.presignGet', () => {
@@ -52,7 +52,10 @@ describe('StorageService.putStream', () => {
   const prefix = `put-stream/${Date.now().toString(36)}`;
 
   beforeAll(() => service.ensureBucket());
-  afterAll(() => service.onApplicationShutdown());
+  afterAll(async () => {
+    await service.deletePrefix(prefix);
+    service.onApplicationShutdown();
+  });
 
   it('leaves no listener on a signal that outlives its uploads (an operation process passes one signal to every run)', async () => {
     const signal = new AbortController().signal;
@@ -64,23 +67,36 @@ describe('StorageService.putStream', () => {
     expect((await service.getBuffer(`${prefix}/kept-3.txt`)).toString()).toBe('upload 3');
   });
 
-  it('refuses to start under a signal already aborted, and stores nothing', async () => {
+  it('refuses to start under a signal already aborted, closes the body, and stores nothing', async () => {
     const controller = new AbortController();
     controller.abort(new Error('cancelled before the upload'));
-    await expect(
-      service.putStream(`${prefix}/never.txt`, Readable.from([Buffer.from('never')]), 'text/plain', controller.signal),
-    ).rejects.toThrow('cancelled before the upload');
+    const body = Readable.from([Buffer.from('never')]);
+    await expect(service.putStream(`${prefix}/never.txt`, body, 'text/plain', controller.signal)).rejects.toThrow(
+      'cancelled before the upload',
+    );
+    expect(body.destroyed).toBe(true);
     expect(await service.listKeys(`${prefix}/never`)).toEqual([]);
   });
 
-  it('stops an upload whose signal aborts while its body streams, and stores nothing', async () => {
+  it('stops an upload whose signal aborts once its first part is on its way, and stores nothing', async () => {
     const controller = new AbortController();
-    const body = new PassThrough();
-    body.write(Buffer.alloc(1024, 1));
-    const uploading = service.putStream(`${prefix}/aborted.bin`, body, 'application/octet-stream', controller.signal);
-    setTimeout(() => controller.abort(new Error('cancelled mid-upload')), 50);
-    await expect(uploading).rejects.toThrow();
-    body.destroy();
+    const chunk = Buffer.alloc(256 * 1024, 1);
+    let produced = 0;
+    // Never ends: only the abort, once more than a part has been read, stops the upload.
+    const body = new Readable({
+      read() {
+        if (produced > UPLOAD_PART_SIZE) {
+          controller.abort(new Error('cancelled mid-upload'));
+          return;
+        }
+        produced += chunk.length;
+        this.push(chunk);
+      },
+    });
+    await expect(service.putStream(`${prefix}/aborted.bin`, body, 'application/octet-stream', controller.signal)).rejects.toThrow(/abort/i);
+    // The pipeline feeding the upload closes the body as it unwinds, a tick after the upload rejects.
+    await new Promise(setImmediate);
+    expect(body.destroyed).toBe(true);
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
     expect(await service.listKeys(`${prefix}/aborted`)).toEqual([]);
   });

@@ -122,12 +122,11 @@ export class StorageService implements OnApplicationShutdown {
         done(null, chunk);
       },
     });
-    signal?.throwIfAborted();
+    if (signal?.aborted) {
+      body.destroy();
+      throw signal.reason;
+    }
     const controller = new AbortController();
-    // Removed once the upload ends: a signal that outlives many uploads (an operation process's) would otherwise
-    // collect a listener per upload, and every later listener added to it would cost more.
-    const abort = () => controller.abort(signal?.reason);
-    signal?.addEventListener('abort', abort, { once: true });
     const upload = new Upload({
       client: this.client,
       params: { Bucket: this.bucket, Key: key, Body: counted, ContentType: contentType },
@@ -139,6 +138,10 @@ export class StorageService implements OnApplicationShutdown {
       counted.destroy();
       throw error;
     });
+    // Removed once the upload ends: a signal that outlives many uploads (an operation process's) would otherwise
+    // collect a listener per upload, and every later listener added to it would cost more.
+    const abort = () => controller.abort(signal?.reason);
+    signal?.addEventListener('abort', abort, { once: true });
     try {
       await Promise.all([pipeline(body, counted), uploaded]);
     } finally {

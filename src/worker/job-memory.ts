@@ -30,7 +30,7 @@ interface SharedFile {
 export interface JobCarry {
   /**
    * The job's own temporary directory: its local copy of the content and the bytes it shares live here, and go
-   * with it. Made by the first run that writes there (most jobs never do).
+   * with it. Made by the first run that writes there.
    */
   directory: string;
   contents: [string, KeptContent][];
@@ -116,7 +116,13 @@ export class JobMemory {
 
   /** The job's directory, made if no run has made it yet (only its owner may enter it). */
   private async directory(): Promise<string> {
-    await mkdir(this.carry.directory, { recursive: true, mode: 0o700 });
+    try {
+      await mkdir(this.carry.directory, { mode: 0o700 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw error;
+      }
+    }
     return this.carry.directory;
   }
 

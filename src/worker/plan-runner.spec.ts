@@ -1,16 +1,20 @@
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidTransitionError } from '../common/domain-errors';
 import { AppConfig } from '../config/app-config';
 import type { ObjectNotifications } from '../notifications/object-notifications';
 import type { MetricsService } from '../metrics/metrics.service';
 import type { ObjectEventRecord, RecordedEvent } from '../objects/object-event.entity';
-import type { ObjectPatch, RecordedChange } from '../objects/object-records';
+import type { ObjectPatch, ObjectToRun, RecordedChange } from '../objects/object-records';
 import type { ObjectStateStore } from '../objects/object-state-store';
 import type { ObjectsRepository } from '../objects/objects.repository';
 import type { ObjectState } from '../objects/object-state';
-import type { OperationStatus, ProcessingObject } from '../objects/processing-object.entity';
+import type { OperationStatus } from '../objects/processing-object.entity';
 import { Cancellations, WorkerStoppingError } from './cancellations';
 import { QueuePause } from '../queue/queue-pause';
-import { PlanRunner, ProcessAttempt } from './plan-runner';
+import { IN_FLIGHT_GRACE_MS, PlanRunner, ProcessAttempt } from './plan-runner';
 import type { StorageService } from '../storage/storage.service';
 import type { OperationProcesses } from './operation-processes';
 import { OperationDependencyError, type OperationTaskOutcome, type OperationTaskResult } from './operation-task';
@@ -34,22 +38,23 @@ class FakeObjects {
 
   private seq = 0;
 
-  row(): ProcessingObject {
+  row(): ObjectToRun {
     return {
       id: 'object-1',
       identifier: 'doc',
       state: this.state,
       taskId: this.taskId,
       plan: PLAN,
-      operationsStatus: structuredClone(this.operationsStatus),
+      operationsStatus: structuredClone(this.operationsStatus) as Record<string, OperationStatus>,
       metadata: {},
       options: {},
       source: null,
+      sourceInline: null,
       createdAt: new Date(0),
-    } as unknown as ProcessingObject;
+    };
   }
 
-  startProcessing(_id: string, taskId: string): Promise<{ object: ProcessingObject; event: ObjectEventRecord } | null> {
+  startProcessing(_id: string, taskId: string): Promise<{ object: ObjectToRun; event: ObjectEventRecord } | null> {
     this.failIfUnreachable();
     if (this.state !== 'queued' || this.taskId !== taskId) {
       return Promise.resolve(null);
@@ -58,12 +63,12 @@ class FakeObjects {
     return Promise.resolve({ object: this.row(), event: this.record('state_changed:processing') });
   }
 
-  findById(): Promise<ProcessingObject | null> {
+  findById(): Promise<ObjectToRun | null> {
     this.failIfUnreachable();
     return Promise.resolve(this.row());
   }
 
-  async findForRun(): Promise<ProcessingObject | null> {
+  async findForRun(): Promise<ObjectToRun | null> {
     return this.findById();
   }
 
@@ -364,6 +369,23 @@ describe('PlanRunner', () => {
       return untilAborted(signal);
     });
     await expect(runner.process(attempt())).rejects.toBeInstanceOf(WorkerStoppingError);
+  });
+
+  it('removes the job directory again once an operation process killed while writing there is surely gone', async () => {
+    const { processes, runner, cancellations } = setUp();
+    let directory = '';
+    processes.scripts.set('validate', async (task, signal) => {
+      directory = task.carry.directory;
+      // The killed process still makes the directory and writes into it just after the job let go of it.
+      setTimeout(() => void mkdir(directory).then(() => writeFile(join(directory, 'content'), 'partial')), 50);
+      cancellations.abortAll();
+      return untilAborted(signal);
+    });
+    await expect(runner.process(attempt())).rejects.toBeInstanceOf(WorkerStoppingError);
+    await sleep(200);
+    expect(existsSync(join(directory, 'content'))).toBe(true);
+    await sleep(IN_FLIGHT_GRACE_MS);
+    expect(existsSync(directory)).toBe(false);
   });
 
   it('marks a processing object failed when its job is given up, and never rejects, even with PostgreSQL unreachable', async () => {

@@ -23,8 +23,8 @@ import type { ObjectForRun } from './operation-run';
 import { OperationProcesses } from './operation-processes';
 import { OperationDependencyError } from './operation-task';
 
-/** How long requests that a killed operation process had already sent may take to land. */
-const IN_FLIGHT_GRACE_MS = 1000;
+/** How long a killed operation process may still act: requests it had already sent landing, a file it was writing. */
+export const IN_FLIGHT_GRACE_MS = 1000;
 
 export type ProcessOutcome = 'completed' | 'failed' | 'cancelled' | 'skipped';
 
@@ -91,6 +91,23 @@ export class PlanRunner implements OnModuleInit {
     const controller = this.cancellations.register(object.id);
     const carry = JobCarryHolder.create();
     const budget = budgetFor(readOptions(object.options).budget, this.config);
+    let outcome: ProcessOutcome | undefined;
+    try {
+      outcome = await this.runPlan(object, attempt, controller, carry, budget);
+      return outcome;
+    } finally {
+      this.cancellations.release(object.id, controller);
+      await this.releaseCarry(carry, outcome === 'completed');
+    }
+  }
+
+  private async runPlan(
+    object: ObjectToRun,
+    attempt: ProcessAttempt,
+    controller: AbortController,
+    carry: JobCarryHolder,
+    budget: OperationBudget,
+  ): Promise<ProcessOutcome> {
     try {
       const remaining = object.plan.filter((operation) => !object.operationsStatus[operation]?.completed);
       const [first] = remaining;
@@ -127,9 +144,22 @@ export class PlanRunner implements OnModuleInit {
         return 'cancelled';
       }
       throw error;
-    } finally {
-      this.cancellations.release(object.id, controller);
-      await carry.release();
+    }
+  }
+
+  /**
+   * Removes the job's directory. After a run that did not complete, an operation process it killed may still be
+   * ending (workerpool ends it after answering the cancel) and make the directory again: it goes once more when
+   * that process is surely gone.
+   */
+  private async releaseCarry(carry: JobCarryHolder, completed: boolean): Promise<void> {
+    await carry.release();
+    if (!completed) {
+      setTimeout(() => {
+        carry
+          .release()
+          .catch((error: unknown) => this.logger.warn(`Could not remove ${carry.carry.directory}: ${(error as Error).message}`));
+      }, IN_FLIGHT_GRACE_MS).unref();
     }
   }
 
