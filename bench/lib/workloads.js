@@ -678,6 +678,9 @@ function summarize(workload, name, unit, rounds, extra = {}) {
   };
 }
 
+/** Service ÷ baseline within each round. */
+const pairedRatios = (rounds) => rounds.map((round) => round.service.perSecond / round.baseline.perSecond);
+
 /** CPU of one side's processes with the S3 that served it (the Quick start's own, or the harness's), summed per unit. */
 const sideCpu = (perUnit) =>
   Object.entries(perUnit)
@@ -710,6 +713,11 @@ function roundTable(result) {
     '',
     `Ratio service ÷ baseline: **${ratioText(result.ratio, `≥ ${result.target}`)}** (target ≥ ${result.target.toFixed(2)}); by CPU per ${perUnit} ` +
       `(baseline ÷ service, each side's processes with its S3, PostgreSQL and Redis): ${fixed(result.cpuRatio, 2)}.`,
+    // The headline divides the two sides' medians. A round's two sides run back to back, so each round's own ratio
+    // also cancels the machine speeding up or slowing down between rounds: shown for telling noise from change.
+    `Each round's own ratio: ${pairedRatios(result.rounds)
+      .map((ratio) => fixed(ratio, 2))
+      .join(', ')}; their median ${fixed(median(pairedRatios(result.rounds)), 2)}.`,
   );
   return lines.join('\n');
 }
