@@ -56,26 +56,53 @@ export class ObjectStateStore {
   }
 
   /**
-   * Moves a queued object whose job is `taskId` to processing, records the event, and returns what running its
-   * plan reads of the object as it now is, in one statement; null when it is not queued under that job.
+   * Moves a queued object whose job is `taskId` to processing (`patch`) and starts its first operation not completed
+   * yet (as of `operationStartedAt`), in one statement that records an event for each: the object's start, then the
+   * operation's, each with the snapshot of its own change (only the first when every operation is completed, as a
+   * job handed back after its last one leaves it). Returns what running the plan reads of the object as it now is,
+   * the operation started and the events in order; null when the object is not queued under that job.
    */
-  async startProcessing(id: string, taskId: string, patch: ObjectPatch): Promise<{ object: ObjectToRun; event: ObjectEventRecord } | null> {
+  async startProcessing(id: string, taskId: string, patch: ObjectPatch, operationStartedAt: Date): Promise<StartedObject | null> {
     assertTransition('queued', 'processing');
-    const { assignments, params } = patchAssignments(patch);
-    const [row] = await this.sql.prepared<StartedRow>(
-      `with changed as (
-         update ${TABLE} set state = 'processing', ${assignments.join(', ')} where id = ? and task_id = ? and state = 'queued'
-           returning id, identifier, state, task_id, metadata, options, source, source_inline, created_at, plan, operations_status, version,
-             current_operation, progress, s3_artifacts, error_message
+    const starting = new Map(columnChanges(patch, '').map((change) => [change.column, change]));
+    // The second change, over the columns as the first left them; without an operation to start, it changes nothing.
+    const operationStart: Record<string, string> = {
+      version: 'first.version + 1',
+      progress: `jsonb_set(first.progress, '{message}', to_jsonb('Executing ' || first.next_operation))`,
+      current_operation: 'first.next_operation',
+      operations_status: `jsonb_set(first.operations_status, array[first.next_operation],
+        coalesce(first.operations_status -> first.next_operation, '{}'::jsonb) || jsonb_build_object('completed', false,
+          'started_at', ?::text, 'attempts', coalesce((first.operations_status -> first.next_operation ->> 'attempts')::int, 0) + 1, 'error', null))`,
+    };
+    const rows = await this.sql.prepared<StartedRow>(
+      `with first as (
+         select id, 'processing'::text as state, ${PATCHED_COLUMNS.map((column) => `${starting.get(column)?.sql ?? column} as ${column}`).join(', ')},
+             (select planned.operation from jsonb_array_elements_text(plan) with ordinality as planned(operation, position)
+               where not coalesce((operations_status -> planned.operation ->> 'completed')::boolean, false)
+               order by planned.position limit 1) as next_operation
+           from ${TABLE} where id = ? and task_id = ? and state = 'queued' for update
+       ), changed as (
+         update ${TABLE} set state = first.state, ${PATCHED_COLUMNS.map((column) =>
+           operationStart[column]
+             ? `${column} = case when first.next_operation is null then first.${column} else ${operationStart[column]} end`
+             : `${column} = first.${column}`,
+         ).join(', ')}
+           from first where ${TABLE}.id = first.id
+           returning ${TABLE}.*, first.next_operation
        ), recorded as (
-         insert into object_events (object_id, seq, kind, operation, snapshot) select id, version, 'state_changed', null, ${SNAPSHOT} from changed
+         insert into object_events (object_id, seq, kind, operation, snapshot)
+           select id, version, 'state_changed', null, ${SNAPSHOT} from first
+           union all
+           select id, version, 'operation_started', next_operation, ${SNAPSHOT} from changed where next_operation is not null
          returning seq, kind, operation, snapshot
        )
        select changed.id, identifier, state, task_id, metadata, options, source, source_inline, created_at, plan, operations_status,
-           recorded.seq as event_seq, recorded.kind as event_kind, recorded.operation as event_operation, recorded.snapshot as event_snapshot
-         from changed cross join recorded`,
-      [...params, id, taskId],
+           next_operation, recorded.seq as event_seq, recorded.kind as event_kind, recorded.operation as event_operation,
+           recorded.snapshot as event_snapshot
+         from changed cross join recorded order by recorded.seq`,
+      [...PATCHED_COLUMNS.flatMap((column) => starting.get(column)?.params ?? []), id, taskId, operationStartedAt.toISOString()],
     );
+    const [row] = rows;
     if (!row) {
       return null;
     }
@@ -94,7 +121,13 @@ export class ObjectStateStore {
       plan: row.plan,
       operationsStatus: row.operations_status,
     };
-    return { object, event: { seq: row.event_seq, kind: row.event_kind, operation: row.event_operation, snapshot: row.event_snapshot } };
+    const events = rows.map((event) => ({
+      seq: event.event_seq,
+      kind: event.event_kind,
+      operation: event.event_operation,
+      snapshot: event.event_snapshot,
+    }));
+    return { object, startedOperation: row.next_operation, events };
   }
 
   /** Applies `patch` only while the object is processing, recording `event`; null means it no longer is (cancelled or deleted). */
@@ -205,7 +238,14 @@ export class ObjectStateStore {
   }
 }
 
-/** The row startProcessing reads back: json and bytea columns parsed by pg, timestamps as PostgreSQL's text. */
+/** An object startProcessing moved to processing: as running its plan reads it, the operation it started (if any) and its events, in order. */
+export interface StartedObject {
+  object: ObjectToRun;
+  startedOperation: string | null;
+  events: ObjectEventRecord[];
+}
+
+/** A row startProcessing reads back (one per event): json and bytea columns parsed by pg, timestamps as PostgreSQL's text. */
 interface StartedRow {
   id: string;
   identifier: string;
@@ -218,6 +258,7 @@ interface StartedRow {
   created_at: string;
   plan: string[];
   operations_status: Record<string, OperationStatus>;
+  next_operation: string | null;
   event_seq: number;
   event_kind: ObjectEventKind;
   event_operation: string | null;

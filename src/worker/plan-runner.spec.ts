@@ -8,7 +8,7 @@ import type { ObjectNotifications } from '../notifications/object-notifications'
 import type { MetricsService } from '../metrics/metrics.service';
 import type { ObjectEventRecord, RecordedEvent } from '../objects/object-event.entity';
 import type { ObjectPatch, ObjectToRun, RecordedChange } from '../objects/object-records';
-import type { ObjectStateStore } from '../objects/object-state-store';
+import type { ObjectStateStore, StartedObject } from '../objects/object-state-store';
 import type { ObjectsRepository } from '../objects/objects.repository';
 import type { ObjectState } from '../objects/object-state';
 import type { OperationStatus } from '../objects/processing-object.entity';
@@ -54,13 +54,25 @@ class FakeObjects {
     };
   }
 
-  startProcessing(_id: string, taskId: string): Promise<{ object: ObjectToRun; event: ObjectEventRecord } | null> {
+  startProcessing(_id: string, taskId: string, _patch: ObjectPatch, operationStartedAt: Date): Promise<StartedObject | null> {
     this.failIfUnreachable();
     if (this.state !== 'queued' || this.taskId !== taskId) {
       return Promise.resolve(null);
     }
     this.state = 'processing';
-    return Promise.resolve({ object: this.row(), event: this.record('state_changed:processing') });
+    const events = [this.record('state_changed:processing')];
+    const next = PLAN.find((operation) => !this.operationsStatus[operation]?.completed) ?? null;
+    if (next !== null) {
+      const attempts = (this.operationsStatus[next]?.attempts ?? 0) + 1;
+      this.apply({
+        operationStatus: {
+          operation: next,
+          status: { completed: false, started_at: operationStartedAt.toISOString(), attempts, error: null },
+        },
+      });
+      events.push(this.record(`operation_started:${next}`));
+    }
+    return Promise.resolve({ object: this.row(), startedOperation: next, events });
   }
 
   findById(): Promise<ObjectToRun | null> {
@@ -535,14 +547,15 @@ describe('PlanRunner: drain', () => {
     expect(processes.ran.map((task) => task.operation)).toEqual(['validate', 'transform', 'enrich']);
   });
 
-  it('hands a job taken while draining back before its first operation, the object left processing for another worker', async () => {
+  it('hands a job taken while draining back before anything is recorded, the object left queued for another worker', async () => {
     const objects = new FakeObjects();
     const processes = new FakeOperationProcesses();
     const stopping = setUp(objects, processes).runner;
     stopping.drain();
     await expect(stopping.process(attempt())).rejects.toBeInstanceOf(WorkerStoppingError);
     expect(processes.ran).toEqual([]);
-    expect(objects.state).toBe('processing');
+    expect(objects.state).toBe('queued');
+    expect(objects.events).toEqual([]);
 
     expect(await setUp(objects, processes).runner.process(attempt())).toBe('completed');
     expect(processes.ran.map((task) => task.operation)).toEqual(PLAN);

@@ -84,16 +84,17 @@ export class PlanRunner implements OnModuleInit {
   }
 
   async process(attempt: ProcessAttempt): Promise<ProcessOutcome> {
-    const object = await this.start(attempt);
-    if (!object) {
+    const started = await this.start(attempt);
+    if (!started) {
       return 'skipped';
     }
+    const { object, startedOperation } = started;
     const controller = this.cancellations.register(object.id);
     const carry = JobCarryHolder.create();
     const budget = budgetFor(readOptions(object.options).budget, this.config);
     let outcome: ProcessOutcome | undefined;
     try {
-      outcome = await this.runPlan(object, attempt, controller, carry, budget);
+      outcome = await this.runPlan(object, startedOperation, attempt, controller, carry, budget);
       return outcome;
     } finally {
       this.cancellations.release(object.id, controller);
@@ -101,8 +102,10 @@ export class PlanRunner implements OnModuleInit {
     }
   }
 
+  /** Runs what remains of the plan; `startedOperation` is the first of it when its start is recorded already. */
   private async runPlan(
     object: ObjectToRun,
+    startedOperation: string | null,
     attempt: ProcessAttempt,
     controller: AbortController,
     carry: JobCarryHolder,
@@ -114,10 +117,9 @@ export class PlanRunner implements OnModuleInit {
       if (first === undefined) {
         return await this.settle(object.id, 'completed', COMPLETED);
       }
-      if (await this.stopping()) {
-        throw new WorkerStoppingError();
+      if (first !== startedOperation) {
+        await this.updateOrStop(object.id, this.recordStart(object, first));
       }
-      await this.updateOrStop(object.id, this.recordStart(object, first));
       let end: OperationEnd = 'completed';
       for (const [index, operation] of remaining.entries()) {
         // Each operation records its end with the start of the next one, or with the object's completion after the last.
@@ -169,23 +171,30 @@ export class PlanRunner implements OnModuleInit {
   }
 
   /**
-   * The object to work on, moved to processing; null when this job has nothing to do. A queued object
-   * is moved and read in one statement; only otherwise is it read (a processing one is resumed).
+   * The object to work on, moved to processing, with the operation whose start is recorded already; null when this
+   * job has nothing to do. A queued object is moved, its first operation started and the object read in one
+   * statement; only otherwise is it read (a processing one is resumed, its next operation not started yet). A job
+   * taken while the worker is stopping is handed back before anything is recorded.
    */
-  private async start(attempt: ProcessAttempt): Promise<ObjectToRun | null> {
-    const started = await this.states.startProcessing(attempt.objectId, attempt.taskId, {
-      markStarted: true,
-      progressMessage: 'Processing',
-    });
+  private async start(attempt: ProcessAttempt): Promise<{ object: ObjectToRun; startedOperation: string | null } | null> {
+    if (await this.stopping()) {
+      throw new WorkerStoppingError();
+    }
+    const started = await this.states.startProcessing(
+      attempt.objectId,
+      attempt.taskId,
+      { markStarted: true, progressMessage: 'Processing' },
+      new Date(),
+    );
     if (started) {
-      await this.publish(started.object.id, started.event);
-      return started.object;
+      await this.notifications.publishRecorded(started.object.id, ...started.events);
+      return started;
     }
     const object = await this.objects.findForRun(attempt.objectId);
     if (!object || object.taskId !== attempt.taskId) {
       return null;
     }
-    return object.state === 'processing' ? object : null;
+    return object.state === 'processing' ? { object, startedOperation: null } : null;
   }
 
   /** One run of an operation, in a span of its own: its PostgreSQL writes and its process's S3 calls are the span's children. */
