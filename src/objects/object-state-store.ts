@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InvalidTransitionError, ObjectNotFoundError } from '../common/domain-errors';
 import { Sql, SqlSession } from '../database/sql';
-import type { ObjectEventKind, ObjectEventRecord, ObjectSnapshot, RecordedEvent } from './object-event.entity';
+import type { ObjectEventRecord, RecordedEvent } from './object-event.entity';
 import { PATCHED_COLUMNS, columnChanges, patchAssignments } from './object-patch-sql';
 import type { NewObject, ObjectPatch, ObjectToRun, QueuedFields, RecordedChange, UnsettledState } from './object-records';
 import { ObjectState, assertTransition, statesLeadingTo } from './object-state';
@@ -58,9 +58,10 @@ export class ObjectStateStore {
   /**
    * Moves a queued object whose job is `taskId` to processing (`patch`) and starts its first operation not completed
    * yet (as of `operationStartedAt`), in one statement that records an event for each: the object's start, then the
-   * operation's, each with the snapshot of its own change (only the first when every operation is completed, as a
-   * job handed back after its last one leaves it). Returns what running the plan reads of the object as it now is,
-   * the operation started and the events in order; null when the object is not queued under that job.
+   * operation's, each with the snapshot of its own change. (A queued object with every operation completed gets the
+   * first alone; no path leaves one so, since an object's last operation ends together with its completion.) Returns
+   * what running the plan reads of the object as it now is, the operation started and the events in order; null when
+   * the object is not queued under that job.
    */
   async startProcessing(id: string, taskId: string, patch: ObjectPatch, operationStartedAt: Date): Promise<StartedObject | null> {
     assertTransition('queued', 'processing');
@@ -74,7 +75,7 @@ export class ObjectStateStore {
         coalesce(first.operations_status -> first.next_operation, '{}'::jsonb) || jsonb_build_object('completed', false,
           'started_at', ?::text, 'attempts', coalesce((first.operations_status -> first.next_operation ->> 'attempts')::int, 0) + 1, 'error', null))`,
     };
-    const rows = await this.sql.prepared<StartedRow>(
+    const [row] = await this.sql.prepared<StartedRow>(
       `with first as (
          select id, 'processing'::text as state, ${PATCHED_COLUMNS.map((column) => `${starting.get(column)?.sql ?? column} as ${column}`).join(', ')},
              (select planned.operation from jsonb_array_elements_text(plan) with ordinality as planned(operation, position)
@@ -88,7 +89,9 @@ export class ObjectStateStore {
              : `${column} = first.${column}`,
          ).join(', ')}
            from first where ${TABLE}.id = first.id
-           returning ${TABLE}.*, first.next_operation
+           returning ${TABLE}.id, identifier, ${TABLE}.state, ${TABLE}.task_id, metadata, options, ${TABLE}.source, source_inline, created_at, plan,
+             ${TABLE}.version, ${TABLE}.current_operation, ${TABLE}.progress, ${TABLE}.operations_status, ${TABLE}.s3_artifacts,
+             ${TABLE}.error_message, first.next_operation
        ), recorded as (
          insert into object_events (object_id, seq, kind, operation, snapshot)
            select id, version, 'state_changed', null, ${SNAPSHOT} from first
@@ -96,13 +99,12 @@ export class ObjectStateStore {
            select id, version, 'operation_started', next_operation, ${SNAPSHOT} from changed where next_operation is not null
          returning seq, kind, operation, snapshot
        )
-       select changed.id, identifier, state, task_id, metadata, options, source, source_inline, created_at, plan, operations_status,
-           next_operation, recorded.seq as event_seq, recorded.kind as event_kind, recorded.operation as event_operation,
-           recorded.snapshot as event_snapshot
-         from changed cross join recorded order by recorded.seq`,
+       select id, identifier, state, task_id, metadata, options, source, source_inline, created_at, plan, operations_status, next_operation,
+           (select json_agg(json_build_object('seq', seq, 'kind', kind, 'operation', operation, 'snapshot', snapshot) order by seq)
+             from recorded) as events
+         from changed`,
       [...PATCHED_COLUMNS.flatMap((column) => starting.get(column)?.params ?? []), id, taskId, operationStartedAt.toISOString()],
     );
-    const [row] = rows;
     if (!row) {
       return null;
     }
@@ -121,13 +123,7 @@ export class ObjectStateStore {
       plan: row.plan,
       operationsStatus: row.operations_status,
     };
-    const events = rows.map((event) => ({
-      seq: event.event_seq,
-      kind: event.event_kind,
-      operation: event.event_operation,
-      snapshot: event.event_snapshot,
-    }));
-    return { object, startedOperation: row.next_operation, events };
+    return { object, startedOperation: row.next_operation, events: row.events };
   }
 
   /** Applies `patch` only while the object is processing, recording `event`; null means it no longer is (cancelled or deleted). */
@@ -245,7 +241,7 @@ export interface StartedObject {
   events: ObjectEventRecord[];
 }
 
-/** A row startProcessing reads back (one per event): json and bytea columns parsed by pg, timestamps as PostgreSQL's text. */
+/** The row startProcessing reads back, with its events: json and bytea columns parsed by pg, timestamps as PostgreSQL's text. */
 interface StartedRow {
   id: string;
   identifier: string;
@@ -259,10 +255,7 @@ interface StartedRow {
   plan: string[];
   operations_status: Record<string, OperationStatus>;
   next_operation: string | null;
-  event_seq: number;
-  event_kind: ObjectEventKind;
-  event_operation: string | null;
-  event_snapshot: ObjectSnapshot;
+  events: ObjectEventRecord[];
 }
 
 /**

@@ -157,6 +157,8 @@ class FakeOperationProcesses {
     signal: AbortSignal,
     onProgress: (message: string) => Promise<void>,
   ): Promise<OperationTaskResult> {
+    // As the real pool does: a run whose object is already cancelled does not start.
+    signal.throwIfAborted();
     this.ran.push(structuredClone(task));
     const script = this.scripts.get(task.operation);
     await onProgress(`${task.operation}: halfway`);
@@ -477,6 +479,20 @@ describe('PlanRunner: the cancel race', () => {
     expect(objects.operationsStatus.validate).toMatchObject({ completed: true });
     expect(objects.operationsStatus.transform).toMatchObject({ completed: false });
     expect(deleted).toEqual(['doc/transform_result.json', 'doc/transform/*']);
+  });
+
+  it('runs nothing when the cancel notification lands just after the start, which recorded the first operation started already', async () => {
+    const { objects, processes, runner, cancellations } = setUp();
+    objects.afterRecord = (kind) => {
+      if (kind === 'operation_started:validate') {
+        objects.state = 'cancelled';
+        cancellations.abort('object-1');
+      }
+    };
+    expect(await runner.process(attempt())).toBe('cancelled');
+    expect(processes.ran).toEqual([]);
+    expect(objects.events).toEqual(['state_changed:processing', 'operation_started:validate']);
+    expect(objects.state).toBe('cancelled');
   });
 
   it('stops the running operation when its progress finds the object cancelled, even with no cancel notification received', async () => {

@@ -84,12 +84,23 @@ export class PlanRunner implements OnModuleInit {
   }
 
   async process(attempt: ProcessAttempt): Promise<ProcessOutcome> {
-    const started = await this.start(attempt);
-    if (!started) {
-      return 'skipped';
+    // Registered before the start is recorded: a cancel that lands just after it (its first operation's start
+    // included, so no later write would find it) still stops the run before that operation does anything.
+    const controller = this.cancellations.register(attempt.objectId);
+    try {
+      const started = await this.start(attempt);
+      return started ? await this.runStarted(started.object, started.startedOperation, attempt, controller) : 'skipped';
+    } finally {
+      this.cancellations.release(attempt.objectId, controller);
     }
-    const { object, startedOperation } = started;
-    const controller = this.cancellations.register(object.id);
+  }
+
+  private async runStarted(
+    object: ObjectToRun,
+    startedOperation: string | null,
+    attempt: ProcessAttempt,
+    controller: AbortController,
+  ): Promise<ProcessOutcome> {
     const carry = JobCarryHolder.create();
     const budget = budgetFor(readOptions(object.options).budget, this.config);
     let outcome: ProcessOutcome | undefined;
@@ -97,7 +108,6 @@ export class PlanRunner implements OnModuleInit {
       outcome = await this.runPlan(object, startedOperation, attempt, controller, carry, budget);
       return outcome;
     } finally {
-      this.cancellations.release(object.id, controller);
       await this.releaseCarry(carry, outcome === 'completed');
     }
   }
