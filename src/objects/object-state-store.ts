@@ -66,7 +66,8 @@ export class ObjectStateStore {
   async startProcessing(id: string, taskId: string, patch: ObjectPatch, operationStartedAt: Date): Promise<StartedObject | null> {
     assertTransition('queued', 'processing');
     const starting = new Map(columnChanges(patch, '').map((change) => [change.column, change]));
-    // The second change, over the columns as the first left them; without an operation to start, it changes nothing.
+    // The second change, over the columns as the first left them (PlanRunner.recordStart's change, for an operation SQL finds);
+    // without an operation to start, it changes nothing.
     const operationStart: Record<string, string> = {
       version: 'first.version + 1',
       progress: `jsonb_set(first.progress, '{message}', to_jsonb('Executing ' || first.next_operation))`,

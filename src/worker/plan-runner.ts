@@ -8,7 +8,7 @@ import { MetricsService, OperationOutcome } from '../metrics/metrics.service';
 import { QueuePause } from '../queue/queue-pause';
 import type { ObjectEventRecord } from '../objects/object-event.entity';
 import type { ObjectPatch, ObjectToRun, RecordedChange } from '../objects/object-records';
-import { ObjectStateStore } from '../objects/object-state-store';
+import { ObjectStateStore, type StartedObject } from '../objects/object-state-store';
 import { ObjectsRepository } from '../objects/objects.repository';
 import type { ObjectState } from '../objects/object-state';
 import type { OperationStatus } from '../objects/processing-object.entity';
@@ -89,15 +89,14 @@ export class PlanRunner implements OnModuleInit {
     const controller = this.cancellations.register(attempt.objectId);
     try {
       const started = await this.start(attempt);
-      return started ? await this.runStarted(started.object, started.startedOperation, attempt, controller) : 'skipped';
+      return started ? await this.runStarted(started, attempt, controller) : 'skipped';
     } finally {
       this.cancellations.release(attempt.objectId, controller);
     }
   }
 
   private async runStarted(
-    object: ObjectToRun,
-    startedOperation: string | null,
+    { object, startedOperation }: RunStart,
     attempt: ProcessAttempt,
     controller: AbortController,
   ): Promise<ProcessOutcome> {
@@ -186,7 +185,7 @@ export class PlanRunner implements OnModuleInit {
    * statement; only otherwise is it read (a processing one is resumed, its next operation not started yet). A job
    * taken while the worker is stopping is handed back before anything is recorded.
    */
-  private async start(attempt: ProcessAttempt): Promise<{ object: ObjectToRun; startedOperation: string | null } | null> {
+  private async start(attempt: ProcessAttempt): Promise<RunStart | null> {
     if (await this.stopping()) {
       throw new WorkerStoppingError();
     }
@@ -197,7 +196,7 @@ export class PlanRunner implements OnModuleInit {
       new Date(),
     );
     if (started) {
-      await this.notifications.publishRecorded(started.object.id, ...started.events);
+      await this.publish(started.object.id, ...started.events);
       return started;
     }
     const object = await this.objects.findForRun(attempt.objectId);
@@ -331,7 +330,10 @@ export class PlanRunner implements OnModuleInit {
     return 'completed';
   }
 
-  /** The start of `operation` as a change, applied to this job's record of the object (it is recorded in the row with the change). */
+  /**
+   * The start of `operation` as a change, applied to this job's record of the object (it is recorded in the row with the change).
+   * ObjectStateStore.startProcessing makes the same change in SQL for the first operation of a queued object.
+   */
   private recordStart(object: ObjectToRun, operation: string): RecordedChange {
     const previousAttempts = object.operationsStatus[operation]?.attempts ?? 0;
     const started = { completed: false, started_at: new Date().toISOString(), attempts: previousAttempts + 1, error: null };
@@ -448,10 +450,13 @@ export class PlanRunner implements OnModuleInit {
     await this.notifications.publishRecorded(objectId, ...recorded);
   }
 
-  private async publish(id: string, event: ObjectEventRecord): Promise<void> {
-    await this.notifications.publishRecorded(id, event);
+  private async publish(id: string, ...events: ObjectEventRecord[]): Promise<void> {
+    await this.notifications.publishRecorded(id, ...events);
   }
 }
+
+/** The object a job runs, and the operation whose start is recorded already (the first left, when the job's start recorded it). */
+type RunStart = Pick<StartedObject, 'object' | 'startedOperation'>;
 
 /** What settling an object changes besides its state and message. */
 const SETTLING: ObjectPatch = { currentOperation: null, markFinished: true };
