@@ -9,11 +9,40 @@ interface Count {
   ttl: number;
 }
 
-/** One request counted by `store` for `client`: its count, or the error the store answered with. */
-function count(store: FastifyRateLimitStore, client: string, windowMs = 60_000): Promise<Count> {
+/**
+ * One request counted by `store` for `client` under `limit`: its count, or the error the store answered with. The
+ * default limit of 1 keeps every request near it, so that each waits for its exact number.
+ */
+function count(store: FastifyRateLimitStore, client: string, windowMs = 60_000, limit = 1): Promise<Count> {
   return new Promise((resolve, reject) =>
-    store.incr(client, (error, counted) => (error ? reject(error) : resolve(counted!)), windowMs, Number.MAX_SAFE_INTEGER),
+    store.incr(client, (error, counted) => (error ? reject(error) : resolve(counted!)), windowMs, limit),
   );
+}
+
+/** Whether `promise` has settled by now (after the microtasks already queued). */
+async function settledNow(promise: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await Promise.resolve();
+  await Promise.resolve();
+  return settled;
+}
+
+/** A Redis whose counting commands are answered by hand, as the test says: each call records how many requests it counts. */
+function redisAnsweredByHand(): {
+  redis: Redis;
+  calls: { requests: number; answer: (total: number, ttl: number) => void; fail: (error: Error) => void }[];
+} {
+  const calls: { requests: number; answer: (total: number, ttl: number) => void; fail: (error: Error) => void }[] = [];
+  const redis = {
+    defineCommand: () => undefined,
+    addRateLimitedRequests: (_key: string, requests: number) =>
+      new Promise((resolve, reject) => calls.push({ requests, answer: (total, ttl) => resolve([total, ttl]), fail: reject })),
+  } as unknown as Redis;
+  return { redis, calls };
 }
 
 /** A connection whose commands are counted, as each API process has one of its own. */
@@ -104,12 +133,8 @@ describe('CoalescingRedisStore (the rate limits counted in Redis)', () => {
   });
 
   it('fails the requests that waited behind a failed count with it: none waits for a second timeout', async () => {
-    // A Redis whose commands are answered by hand: the first count hangs until it is failed.
-    const calls: { requests: number; fail: (error: Error) => void }[] = [];
-    const hanging = {
-      defineCommand: () => undefined,
-      addRateLimitedRequests: (_key: string, requests: number) => new Promise((_resolve, reject) => calls.push({ requests, fail: reject })),
-    } as unknown as Redis;
+    // The first count hangs until it is failed.
+    const { redis: hanging, calls } = redisAnsweredByHand();
     const store = new (CoalescingRedisStore.on(hanging, 'p:'))({});
     const first = count(store, 'c');
     const waiting = [count(store, 'c'), count(store, 'c')];
@@ -125,6 +150,125 @@ describe('CoalescingRedisStore (the rate limits counted in Redis)', () => {
     expect(calls.map((call) => call.requests)).toEqual([1, 1]);
     calls[1]!.fail(new Error('still down'));
     await expect(next).rejects.toThrow('still down');
+  });
+
+  it('answers a request far below its limit at once, without waiting for Redis, and still counts it', async () => {
+    const { redis, calls } = redisAnsweredByHand();
+    const store = new (CoalescingRedisStore.on(redis, 'p:'))({});
+    const first = count(store, 'c', 60_000, 100);
+    expect(await settledNow(first)).toBe(false);
+    calls[0]!.answer(1, 60_000);
+    expect(await first).toEqual({ current: 1, ttl: 60_000 });
+
+    const second = count(store, 'c', 60_000, 100);
+    const third = count(store, 'c', 60_000, 100);
+    expect(await settledNow(second)).toBe(true);
+    expect(await settledNow(third)).toBe(true);
+    expect((await second).current).toBe(2);
+    expect((await third).current).toBe(3);
+    // Both are counted all the same: the second at once, the third with the next batch.
+    expect(calls.map((call) => call.requests)).toEqual([1, 1]);
+    calls[1]!.answer(2, 59_000);
+    await Promise.resolve();
+    expect(calls.map((call) => call.requests)).toEqual([1, 1, 1]);
+  });
+
+  it('makes every request wait for its exact number from half its limit on', async () => {
+    const { redis, calls } = redisAnsweredByHand();
+    const store = new (CoalescingRedisStore.on(redis, 'p:'))({});
+    const first = count(store, 'c', 60_000, 6);
+    calls[0]!.answer(2, 60_000);
+    await first;
+
+    // 2 known + this one = 3: half of 6, still answered at once; the next would be the 4th, over half.
+    const early = count(store, 'c', 60_000, 6);
+    const waiting = count(store, 'c', 60_000, 6);
+    expect(await settledNow(early)).toBe(true);
+    expect(await settledNow(waiting)).toBe(false);
+    calls[1]!.answer(3, 59_000);
+    await Promise.resolve();
+    calls[2]!.answer(4, 58_000);
+    expect(await waiting).toEqual({ current: 4, ttl: 58_000 });
+  });
+
+  it('trusts a count only for a second and within its window', async () => {
+    const now = jest.spyOn(Date, 'now');
+    try {
+      now.mockReturnValue(1_000_000);
+      const { redis, calls } = redisAnsweredByHand();
+      const store = new (CoalescingRedisStore.on(redis, 'p:'))({});
+      const first = count(store, 'stale', 60_000, 100);
+      calls[0]!.answer(1, 60_000);
+      await first;
+      now.mockReturnValue(1_000_000 + 1001);
+      expect(await settledNow(count(store, 'stale', 60_000, 100))).toBe(false);
+
+      // calls[1] is the stale client's count, sent as it waited.
+      const other = count(store, 'short', 300, 100);
+      calls[2]!.answer(1, 300);
+      await other;
+      // Answered 400 ms ago, but its window ended 100 ms ago.
+      now.mockReturnValue(1_000_000 + 1001 + 400);
+      expect(await settledNow(count(store, 'short', 300, 100))).toBe(false);
+    } finally {
+      now.mockRestore();
+    }
+  });
+
+  it('makes the next request wait after a failed count, so that it meets the failure too', async () => {
+    const { redis, calls } = redisAnsweredByHand();
+    const store = new (CoalescingRedisStore.on(redis, 'p:'))({});
+    const first = count(store, 'c', 60_000, 100);
+    calls[0]!.answer(1, 60_000);
+    await first;
+    const early = count(store, 'c', 60_000, 100);
+    expect(await settledNow(early)).toBe(true);
+    calls[1]!.fail(new Error('Command timed out'));
+    await Promise.resolve();
+
+    const next = count(store, 'c', 60_000, 100);
+    expect(await settledNow(next)).toBe(false);
+    calls[2]!.fail(new Error('still down'));
+    await expect(next).rejects.toThrow('still down');
+  });
+
+  it('counts every request in Redis, whatever its limit and however many were answered at once (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ process: fc.integer({ min: 0, max: 1 }), client: fc.constantFrom('x', 'y'), pause: fc.boolean() }), {
+          minLength: 1,
+          maxLength: 60,
+        }),
+        fc.integer({ min: 1, max: 120 }),
+        async (requests, limit) => {
+          const prefix = `${uniquePrefix()}:rl:`;
+          const processes = [storeOn(prefix), storeOn(prefix)];
+          const pending: Promise<Count & { client: string }>[] = [];
+          for (const request of requests) {
+            pending.push(
+              count(processes[request.process]!.store, request.client, 60_000, limit).then((counted) => ({
+                ...counted,
+                client: request.client,
+              })),
+            );
+            if (request.pause) {
+              await new Promise((resolve) => setTimeout(resolve, 1));
+            }
+          }
+          const counts = await Promise.all(pending);
+          // The last batches may still be on their way: a process's queue empties once Redis answers them.
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          for (const client of ['x', 'y']) {
+            const ofClient = counts.filter((counted) => counted.client === client);
+            expect(Number((await processes[0]!.redis.get(`${prefix}${client}`)) ?? 0)).toBe(ofClient.length);
+            // A number above half the limit is always the exact one: no two requests get it.
+            const high = ofClient.map((counted) => counted.current).filter((current) => current > limit / 2);
+            expect(new Set(high).size).toBe(high.length);
+          }
+        },
+      ),
+      { numRuns: 25 },
+    );
   });
 
   it('counts exactly as one INCR per request would, across processes and clients, whatever the interleaving (property)', async () => {

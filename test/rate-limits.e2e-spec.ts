@@ -215,15 +215,18 @@ describe('rate limits', () => {
   });
 
   it('is shared by API processes on the same Redis prefix: requests split across two of them count together', async () => {
-    const shared = { APP_ROLE: 'api', REDIS_PREFIX: uniquePrefix(), RATE_LIMIT_REQUESTS: '4', RATE_LIMIT_WINDOW_MS: '60000' };
+    const shared = { APP_ROLE: 'api', REDIS_PREFIX: uniquePrefix(), RATE_LIMIT_REQUESTS: '6', RATE_LIMIT_WINDOW_MS: '60000' };
     const one = await startTestApp(shared);
     const other = await startTestApp(shared);
     try {
       const remaining = [];
-      for (const service of [one, other, one, other]) {
+      for (const service of [one, other, one, other, one, other]) {
         remaining.push(counted(await request(service.baseUrl).get('/api/v1/status').expect(200)).remaining);
       }
-      expect(remaining).toEqual([3, 2, 1, 0]);
+      // Far below the limit, a process answers from the count it last had from Redis, which may miss the other's latest
+      // requests (never the other way); once it knows the client at half the limit, every number is exact.
+      expect(remaining.slice(4)).toEqual([1, 0]);
+      remaining.forEach((left, index) => expect(left).toBeGreaterThanOrEqual(6 - (index + 1)));
       expectErrorShape((await request(one.baseUrl).get('/api/v1/status').expect(429)).body as Record<string, unknown>, 429, 'rate_limited');
       expectErrorShape(
         (await request(other.baseUrl).get('/api/v1/status').expect(429)).body as Record<string, unknown>,
