@@ -37,7 +37,8 @@ export class QueueController {
   })
   @ApiOkResponse({ type: QueuePauseResponse })
   @Access('admin')
-  @ApiErrors(503)
+  // 400: a body it does not need is still parsed, and a malformed one is refused.
+  @ApiErrors(400, 503)
   async resume(@Caller() caller: Principal): Promise<QueuePauseResponse> {
     await this.queuePause.resume(caller);
     return toQueuePauseView(null);

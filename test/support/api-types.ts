@@ -3704,6 +3704,15 @@ export interface operations {
                     "application/json": components["schemas"]["QueuePauseResponse"];
                 };
             };
+            /** @description Invalid input (malformed JSON, wrong types, bad identifier, unknown operation, non-UUID id, a refused webhook destination) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description No API key, or one that is malformed, unknown or revoked; or a stream token that has expired or is for another object */
             401: {
                 headers: {
