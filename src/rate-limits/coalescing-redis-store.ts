@@ -49,31 +49,35 @@ interface KnownCount {
 
 /** A request is answered before its count only while its client is at most this share of its limit… */
 const ANSWER_EARLY_UP_TO = 0.5;
-/** …by a count Redis answered at most this long ago. */
+/** …by a count Redis answered at most this long ago… */
 const KNOWN_COUNT_FRESH_MS = 1000;
+/** …and while at most this share of the limit (at least one request) waits for one count of the client's. */
+const ANSWER_EARLY_PER_COUNT = 0.05;
 /** Clients whose last count is kept (beyond it, a new client's requests all wait for their count). */
 const KNOWN_COUNTS_MAX = 10_000;
 
 /**
  * A Redis store for @fastify/rate-limit that counts a client's concurrent requests with one command:
  * the first request of a client is sent at once; requests of the same client that arrive while its
- * count is on its way wait and are sent together next, as one INCRBY. Every request is counted in Redis,
- * so limits shared by API processes stay exact; a busy client costs one Redis round trip per batch
+ * count is on its way wait and are sent together next, as one INCRBY. While Redis answers, every
+ * request is counted there, by every API process; a busy client costs one Redis round trip per batch
  * instead of one per request.
  *
  * A request does not wait for its count while its client is far from its limit: when Redis answered the
- * client's count within the last second, and that count plus the client's requests on their way and this
- * one is at most half the limit, the request is answered at once with that number (an estimate: other
- * processes may have counted some meanwhile) and counted with the next batch. Nothing is decided on an
- * estimate near a limit: from half of it on, each request waits for its own exact number, in arrival
- * order, as if counted one by one. Across API processes, only the requests a process takes within one
- * round trip of Redis can pass on a count that others have since raised. Under load, the round trip was a
- * sixth of a progress read's time (bench/, split read).
+ * client's count to this process within the last second, that count plus the client's requests on their
+ * way here and this one is at most half the limit, and those on their way are at most 5 % of it, the
+ * request is answered at once with that number and counted with the next batch. In one process that
+ * number is exact; across processes it may miss what the others counted since. From half a limit on,
+ * each request waits for its own exact number, in arrival order, as if counted one by one. So one process
+ * never lets a client past its limit, and P processes at most by P × 5 % of it in a window: each answers
+ * at most that many on a count the others have since raised before its next count tells it. Under load,
+ * waiting for the count was a sixth of a progress read's time (bench/, split read).
  *
  * A failed command fails the count of every request of its batch that waits, and of those that waited
  * behind it, so that no request waits longer than one command's timeout (@fastify/rate-limit then lets
- * them through uncounted); the client's known count is forgotten, so its next request waits and meets
- * the failure too, and the rate limits log it.
+ * them through uncounted). Every known count is forgotten with it (all clients share the connection), so
+ * that the next request of any client waits and meets the failure too, and the rate limits log it once.
+ * Times are monotonic (performance.now), so a wall clock set back keeps no count fresh for longer.
  */
 export class CoalescingRedisStore implements FastifyRateLimitStore {
   private readonly queues = new Map<string, ClientQueue>();
@@ -118,13 +122,14 @@ export class CoalescingRedisStore implements FastifyRateLimitStore {
     if (!known) {
       return false;
     }
-    const now = Date.now();
+    const now = performance.now();
     if (now >= known.windowEndsAt || now - known.answeredAt > KNOWN_COUNT_FRESH_MS) {
       this.known.delete(key);
       return false;
     }
-    const current = known.total + queue.sent + queue.waiting.length + 1;
-    if (current > max * ANSWER_EARLY_UP_TO) {
+    const uncounted = queue.sent + queue.waiting.length + 1;
+    const current = known.total + uncounted;
+    if (current > max * ANSWER_EARLY_UP_TO || uncounted > Math.max(1, max * ANSWER_EARLY_PER_COUNT)) {
       return false;
     }
     answer(null, { current, ttl: known.windowEndsAt - now });
@@ -133,7 +138,7 @@ export class CoalescingRedisStore implements FastifyRateLimitStore {
 
   /** Keeps a client's count as Redis answered it; when full, makes room by forgetting stale ones, at most once per freshness period. */
   private remember(key: string, total: number, ttl: number): void {
-    const now = Date.now();
+    const now = performance.now();
     if (this.known.size >= KNOWN_COUNTS_MAX && !this.known.has(key)) {
       if (now - this.sweptAt < KNOWN_COUNT_FRESH_MS) {
         return;
@@ -168,7 +173,7 @@ export class CoalescingRedisStore implements FastifyRateLimitStore {
         this.remember(key, total, ttl);
         batch.forEach((answer, index) => answer(null, { current: total - batch.length + 1 + index, ttl }));
       } else {
-        this.known.delete(key);
+        this.known.clear();
         batch.forEach((answer) => answer(error));
         queue.waiting.splice(0).forEach((answer) => answer(error));
       }
