@@ -58,6 +58,18 @@ function connection(): { redis: Redis; commands: () => number } {
   return { redis, commands: () => sent };
 }
 
+/** A store on a Redis answered by hand, after it counted each of `clients` once and Redis answered `total` for each. */
+async function storeThatCounted(clients: string[], total: number, limit: number) {
+  const { redis, calls } = redisAnsweredByHand();
+  const store = new (CoalescingRedisStore.on(redis, 'p:'))({});
+  for (const [index, client] of clients.entries()) {
+    const first = count(store, client, 60_000, limit);
+    calls[index]!.answer(total, 60_000);
+    await first;
+  }
+  return { store, calls };
+}
+
 describe('CoalescingRedisStore (the rate limits counted in Redis)', () => {
   const connections: Redis[] = [];
   const storeOn = (prefix: string) => {
@@ -175,21 +187,17 @@ describe('CoalescingRedisStore (the rate limits counted in Redis)', () => {
   });
 
   it('makes every request wait for its exact number from half its limit on', async () => {
-    const { redis, calls } = redisAnsweredByHand();
-    const store = new (CoalescingRedisStore.on(redis, 'p:'))({});
-    const first = count(store, 'c', 60_000, 6);
-    calls[0]!.answer(2, 60_000);
-    await first;
-
-    // 2 known + this one = 3: half of 6, still answered at once; the next would be the 4th, over half.
-    const early = count(store, 'c', 60_000, 6);
-    const waiting = count(store, 'c', 60_000, 6);
+    const { store, calls } = await storeThatCounted(['c'], 49, 100);
+    // 49 known + this one = 50: half of 100, still answered at once.
+    const early = count(store, 'c', 60_000, 100);
     expect(await settledNow(early)).toBe(true);
-    expect(await settledNow(waiting)).toBe(false);
-    calls[1]!.answer(3, 59_000);
+    calls[1]!.answer(50, 59_000);
     await Promise.resolve();
-    calls[2]!.answer(4, 58_000);
-    expect(await waiting).toEqual({ current: 4, ttl: 58_000 });
+    // The 51st, alone on its way, waits all the same.
+    const waiting = count(store, 'c', 60_000, 100);
+    expect(await settledNow(waiting)).toBe(false);
+    calls[2]!.answer(51, 58_000);
+    expect(await waiting).toEqual({ current: 51, ttl: 58_000 });
   });
 
   it('trusts a count only for a second and within its window', async () => {
@@ -224,50 +232,27 @@ describe('CoalescingRedisStore (the rate limits counted in Redis)', () => {
   });
 
   it('answers at most 5 % of the limit at once while they wait for one count', async () => {
-    const { redis, calls } = redisAnsweredByHand();
-    const store = new (CoalescingRedisStore.on(redis, 'p:'))({});
-    const first = count(store, 'c', 60_000, 100);
-    calls[0]!.answer(1, 60_000);
-    await first;
+    const { store } = await storeThatCounted(['c'], 1, 100);
     const burst = Array.from({ length: 8 }, () => count(store, 'c', 60_000, 100));
     const settled = await Promise.all(burst.map((counted) => settledNow(counted)));
     expect(settled).toEqual([true, true, true, true, true, false, false, false]);
   });
 
   it("forgets every client's count when a count fails: the next request of each waits and meets the failure", async () => {
-    const { redis, calls } = redisAnsweredByHand();
-    const store = new (CoalescingRedisStore.on(redis, 'p:'))({});
-    for (const [index, client] of ['a', 'b'].entries()) {
-      const first = count(store, client, 60_000, 100);
-      calls[index]!.answer(1, 60_000);
-      await first;
-    }
+    const { store, calls } = await storeThatCounted(['a', 'b'], 1, 100);
     const early = count(store, 'a', 60_000, 100);
     expect(await settledNow(early)).toBe(true);
     calls[2]!.fail(new Error('Command timed out'));
     await Promise.resolve();
 
+    const nextOfA = count(store, 'a', 60_000, 100);
     const nextOfB = count(store, 'b', 60_000, 100);
+    expect(await settledNow(nextOfA)).toBe(false);
     expect(await settledNow(nextOfB)).toBe(false);
     calls[3]!.fail(new Error('still down'));
+    calls[4]!.fail(new Error('still down'));
+    await expect(nextOfA).rejects.toThrow('still down');
     await expect(nextOfB).rejects.toThrow('still down');
-  });
-
-  it('makes the next request wait after a failed count, so that it meets the failure too', async () => {
-    const { redis, calls } = redisAnsweredByHand();
-    const store = new (CoalescingRedisStore.on(redis, 'p:'))({});
-    const first = count(store, 'c', 60_000, 100);
-    calls[0]!.answer(1, 60_000);
-    await first;
-    const early = count(store, 'c', 60_000, 100);
-    expect(await settledNow(early)).toBe(true);
-    calls[1]!.fail(new Error('Command timed out'));
-    await Promise.resolve();
-
-    const next = count(store, 'c', 60_000, 100);
-    expect(await settledNow(next)).toBe(false);
-    calls[2]!.fail(new Error('still down'));
-    await expect(next).rejects.toThrow('still down');
   });
 
   it('counts every request in Redis and lets a client past its limit by at most 5 % of it per process, whatever the interleaving (property)', async () => {
