@@ -63,6 +63,8 @@ describe('graceful shutdown on SIGTERM', () => {
     }
     expect(done.operations_status.validate!.finished_at).toBe(handedBack.operations_status.validate!.finished_at);
     await second.waitForOutput(/completed/);
+    // The next test's object must stay queued until its API stops: no worker of this queue may take it.
+    expect(await second.stop('SIGTERM')).toBe(0);
   }, 120_000);
 
   it('a stopping API breaks its event streams off (so clients reconnect and resume) and exits cleanly', async () => {
