@@ -92,6 +92,15 @@ describe('worker processes', () => {
     await closeDatabase();
   });
 
+  /**
+   * Whichever worker holds a slot takes the next job as it finishes one, so the first claims decide who
+   * takes part. Idle workers wait for jobs in turn: once one has claimed an object it waits behind the
+   * other, which then claims the next, provided that is submitted only after the first was claimed.
+   */
+  async function waitUntilClaimed(id: string): Promise<void> {
+    await waitFor(async () => (await objectRow(id))?.state !== 'queued', { what: `object ${id} to be claimed` });
+  }
+
   it('caps the objects processed at once at MAX_PARALLEL_WORKERS across two worker processes', async () => {
     const api = await startApi({ MAX_PARALLEL_WORKERS: '3' });
     const workerEnv = { MAX_PARALLEL_WORKERS: '3', SIMULATED_OPERATION_DELAY_MS: '300' };
@@ -127,6 +136,9 @@ describe('worker processes', () => {
     try {
       for (let index = 0; index < total; index++) {
         ids.push(await submit(api, `${prefix}-${index}`, ['analyze']));
+        if (index < 2) {
+          await waitUntilClaimed(ids[index]!);
+        }
       }
     } catch (error) {
       stopped = true;
