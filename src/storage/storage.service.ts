@@ -12,10 +12,10 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppConfig } from '../config/app-config';
+import { GetUrlSigner } from './get-url-signer';
 import { createS3Client } from './s3-client.factory';
 
 /** Parts of streamed uploads: S3's smallest part size, and two in flight, which keep up with what an operation produces; each part is held in memory until sent. */
@@ -36,14 +36,16 @@ export interface StoredObject {
 export class StorageService implements OnApplicationShutdown {
   private readonly logger = new Logger(StorageService.name);
   private readonly client: S3Client;
-  /** Signs download URLs for the S3 server's public address; presigning makes no request, it only computes the URL. */
+  /** The client of the S3 server's public address, for download URLs; presigning makes no request, it only computes the URL. */
   private readonly presigner: S3Client;
+  private readonly downloadUrls: GetUrlSigner;
   readonly bucket: string;
 
   constructor(private readonly config: AppConfig) {
     this.client = createS3Client(config.s3);
-    this.presigner = config.s3.publicEndpoint ? createS3Client({ ...config.s3, endpoint: config.s3.publicEndpoint }) : this.client;
     this.bucket = config.s3.bucket;
+    this.presigner = config.s3.publicEndpoint ? createS3Client({ ...config.s3, endpoint: config.s3.publicEndpoint }) : this.client;
+    this.downloadUrls = new GetUrlSigner(this.presigner, this.bucket);
   }
 
   s3Url(key: string): string {
@@ -186,7 +188,7 @@ export class StorageService implements OnApplicationShutdown {
 
   async presignGet(key: string): Promise<{ url: string; expiresAt: Date }> {
     const expiresIn = this.config.s3.presignExpiresSeconds;
-    const url = await getSignedUrl(this.presigner, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn });
+    const url = await this.downloadUrls.sign(key, expiresIn);
     return { url, expiresAt: new Date(Date.now() + expiresIn * 1000) };
   }
 
