@@ -7,7 +7,6 @@ import {
   HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
-  PutObjectCommand,
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
@@ -15,6 +14,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppConfig } from '../config/app-config';
+import { BufferPuts } from './buffer-puts';
 import { GetUrlSigner } from './get-url-signer';
 import { createS3Client } from './s3-client.factory';
 
@@ -39,6 +39,7 @@ export class StorageService implements OnApplicationShutdown {
   /** The client of the S3 server's public address, for download URLs; presigning makes no request, it only computes the URL. */
   private readonly presigner: S3Client;
   private readonly downloadUrls: GetUrlSigner;
+  private readonly bufferPuts: BufferPuts;
   readonly bucket: string;
 
   constructor(private readonly config: AppConfig) {
@@ -46,6 +47,7 @@ export class StorageService implements OnApplicationShutdown {
     this.bucket = config.s3.bucket;
     this.presigner = config.s3.publicEndpoint ? createS3Client({ ...config.s3, endpoint: config.s3.publicEndpoint }) : this.client;
     this.downloadUrls = new GetUrlSigner(this.presigner, this.bucket);
+    this.bufferPuts = new BufferPuts(this.client, this.bucket);
   }
 
   s3Url(key: string): string {
@@ -90,10 +92,7 @@ export class StorageService implements OnApplicationShutdown {
   }
 
   async putBuffer(key: string, body: Buffer, contentType: string, signal?: AbortSignal): Promise<StoredObject> {
-    await this.client.send(
-      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType, ContentLength: body.length }),
-      { abortSignal: signal },
-    );
+    await this.bufferPuts.put(key, body, contentType, signal);
     return { key, s3Url: this.s3Url(key), size: body.length };
   }
 
