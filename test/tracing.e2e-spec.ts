@@ -143,6 +143,8 @@ describe('tracing (OTLP export on)', () => {
       for (const put of puts) {
         expect(put.resource['process.pid']).not.toBe(servicePid);
         expect(put.attributes).toMatchObject({ 'rpc.service': 'S3', 'rpc.method': 'PutObject', 'http.response.status_code': 200 });
+        // One span per S3 call: the HTTP request under it is not traced again.
+        expect(spans.filter((span) => span.parentSpanId === put.spanId)).toEqual([]);
       }
       // Its state changes are written to PostgreSQL by the job: its end, in one statement with the next operation's start.
       expect(children.filter((span) => span.name.startsWith('pg.query')).length).toBeGreaterThanOrEqual(1);

@@ -29,6 +29,12 @@ export async function resolveBucketEndpoint(client: S3Client, bucket: string): P
       `The SDK presigned ${url.origin}${url.pathname} for key ${PROBE_KEY}: the bucket's keys are not at the end of its path`,
     );
   }
+  // Directory buckets (S3 Express) sign with session credentials of their own, multi-region access points with SigV4A.
+  if (url.searchParams.get('X-Amz-Algorithm') !== 'AWS4-HMAC-SHA256' || url.searchParams.has('X-Amz-S3session-Token')) {
+    throw new Error(
+      `Bucket ${bucket} is signed with ${url.searchParams.get('X-Amz-Algorithm')} or S3 Express sessions, which this service does not sign for`,
+    );
+  }
   // <access key id>/<date>/<region>/<service>/aws4_request
   const [, , signingRegion, signingService] = (url.searchParams.get('X-Amz-Credential') ?? '').split('/');
   if (!signingRegion || !signingService) {

@@ -21,24 +21,40 @@ const keys = fc
   )
   .map((parts) => `puts/${parts.join('')}`);
 
+/** Closes `server` with its idle keep-alive connections, which would otherwise hold the close for seconds. */
+function stopServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
 function s3Error(code: string, message: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message><RequestId>r-1</RequestId></Error>`;
 }
 
+interface ReceivedRequest {
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+}
+
 /** An S3 stand-in that answers each PUT as `answer` says, after reading its body; it records every request. */
-async function fakeS3(answer: (attempt: number, response: ServerResponse) => void): Promise<{
-  server: Server;
-  requests: { url: string; headers: IncomingMessage['headers']; body: Buffer }[];
-  client: S3Client;
-}> {
-  const requests: { url: string; headers: IncomingMessage['headers']; body: Buffer }[] = [];
+async function fakeS3(
+  answer: (attempt: number, response: ServerResponse, request: ReceivedRequest) => void,
+): Promise<{ server: Server; requests: ReceivedRequest[]; client: S3Client }> {
+  const requests: ReceivedRequest[] = [];
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      requests.push({ url: request.url ?? '', headers: request.headers, body: Buffer.concat(chunks) });
-      answer(requests.length, response);
+      const received = { url: request.url ?? '', headers: request.headers, body: Buffer.concat(chunks) };
+      requests.push(received);
+      answer(requests.length, response, received);
     });
+  });
+  // As S3 does, a request that asks whether its body is welcome is told to send it.
+  server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
+    response.writeContinue();
+    server.emit('request', request, response);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -59,10 +75,10 @@ describe('BufferPuts', () => {
     await Promise.all(closers.splice(0).map((close) => close()));
   });
 
-  async function withFake(answer: (attempt: number, response: ServerResponse) => void) {
+  async function withFake(answer: Parameters<typeof fakeS3>[0]) {
     const fake = await fakeS3(answer);
     closers.push(
-      () => new Promise((resolve) => fake.server.close(resolve)),
+      () => stopServer(fake.server),
       () => fake.client.destroy(),
     );
     return { ...fake, puts: new BufferPuts(fake.client, 'fake-bucket') };
@@ -177,5 +193,78 @@ describe('BufferPuts', () => {
     });
     await expect(puts.put('k.json', Buffer.from('x'), 'application/json', controller.signal)).rejects.toThrow();
     expect(requests).toHaveLength(1);
+  });
+
+  it("learns S3's clock from its Date header when a request is refused as skewed, and signs again with it", async () => {
+    const serverClock = () => Date.now() + 20 * 60_000;
+    const { puts, requests, client } = await withFake((_attempt, response, request) => {
+      const signedAt = Date.parse(
+        String(request.headers['x-amz-date']).replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z'),
+      );
+      response.setHeader('date', new Date(serverClock()).toUTCString());
+      if (Math.abs(serverClock() - signedAt) > 15 * 60_000) {
+        response
+          .writeHead(403)
+          .end(s3Error('RequestTimeTooSkewed', 'The difference between the request time and the current time is too large.'));
+      } else {
+        response.writeHead(200).end();
+      }
+    });
+    await puts.put('k.json', Buffer.from('x'), 'application/json');
+    expect(requests).toHaveLength(2);
+    expect(client.config.systemClockOffset).toBeGreaterThan(19 * 60_000);
+  });
+
+  it('takes a 200 whose body is an S3 error for a 503 and tries again', async () => {
+    const { puts, requests } = await withFake((attempt, response) =>
+      attempt === 1
+        ? response.writeHead(200).end(s3Error('InternalError', 'We encountered an internal error.'))
+        : response.writeHead(200).end(),
+    );
+    await puts.put('k.json', Buffer.from('x'), 'application/json');
+    expect(requests).toHaveLength(2);
+  });
+
+  it('waits as long as Retry-After asks before trying again', async () => {
+    const arrivals: number[] = [];
+    const { puts } = await withFake((attempt, response) => {
+      arrivals.push(Date.now());
+      if (attempt === 1) {
+        response.writeHead(503, { 'retry-after': '1' }).end(s3Error('SlowDown', 'Please reduce your request rate.'));
+      } else {
+        response.writeHead(200).end();
+      }
+    });
+    await puts.put('k.json', Buffer.from('x'), 'application/json');
+    expect(arrivals[1]! - arrivals[0]!).toBeGreaterThanOrEqual(900);
+  });
+
+  it('stops waiting to try again when its signal aborts during the wait', async () => {
+    const controller = new AbortController();
+    const { puts, requests } = await withFake((_attempt, response) => {
+      response.writeHead(503, { 'retry-after': '20' }).end(s3Error('SlowDown', 'Please reduce your request rate.'));
+      setTimeout(() => controller.abort(new Error('cancelled while waiting')), 100);
+    });
+    const started = Date.now();
+    await expect(puts.put('k.json', Buffer.from('x'), 'application/json', controller.signal)).rejects.toThrow('cancelled while waiting');
+    // Far less than the 20 s the server asked for.
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(requests).toHaveLength(1);
+  });
+
+  it('asks S3 to accept a body of 2 MiB before sending it, as the SDK does, and not a small one', async () => {
+    const { puts, requests } = await withFake((_attempt, response) => response.writeHead(200).end());
+    await puts.put('small.bin', Buffer.alloc(1024), 'application/octet-stream');
+    await puts.put('large.bin', Buffer.alloc(2 * 1024 * 1024, 7), 'application/octet-stream');
+    expect(requests.map((request) => request.headers.expect)).toEqual([undefined, '100-continue']);
+    // Compared as bytes: toEqual walks a Buffer element by element, seconds for 2 MiB.
+    expect(requests[1]!.body.equals(Buffer.alloc(2 * 1024 * 1024, 7))).toBe(true);
+  });
+
+  it("decodes the XML of S3's message", async () => {
+    const { puts } = await withFake((_attempt, response) =>
+      response.writeHead(400).end(s3Error('InvalidArgument', 'Header &apos;x-amz-meta&apos; &amp; &lt;value&gt; are &quot;invalid&quot;')),
+    );
+    await expect(puts.put('k.json', Buffer.from('x'), 'application/json')).rejects.toThrow(`Header 'x-amz-meta' & <value> are "invalid"`);
   });
 });
