@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { JsonTooDeepError, UnstorableCharacterError, checkJsonTextDepth, checkJsonValue } from './json-limits';
 
 describe('checkJsonTextDepth', () => {
@@ -26,5 +27,45 @@ describe('checkJsonValue', () => {
     );
     expect(() => checkJsonValue('metadata', { a: { ['\udfff']: 1 } })).toThrow(UnstorableCharacterError);
     expect(() => checkJsonValue('metadata', { emoji: '😀', text: 'plain' })).not.toThrow();
+  });
+
+  it('refuses exactly what a recursive reference refuses, for any JSON value (unpaired surrogates and U+0000 among its characters)', () => {
+    const awkward = fc.oneof(
+      fc.string({ unit: 'binary' }),
+      fc.constantFrom('\u0000', '\ud800', '\udfff', 'a\ud83d', '\ude00b', '😀', 'plain', ''),
+    );
+    const values = fc.letrec((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        awkward,
+        fc.double(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie('value'), { maxLength: 4 }),
+        fc.dictionary(awkward, tie('value'), { maxKeys: 4 }),
+      ),
+    })).value;
+    const reference = (value: unknown, depth: number, limit: number): boolean =>
+      typeof value === 'string'
+        ? !/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(value)
+        : value === null || typeof value !== 'object'
+          ? true
+          : depth + 1 <= limit &&
+            Object.entries(value).every(([key, child]) => reference(key, depth + 1, limit) && reference(child, depth + 1, limit));
+    fc.assert(
+      fc.property(values, fc.integer({ min: 1, max: 5 }), (value, limit) => {
+        const refused = (() => {
+          try {
+            checkJsonValue('payload', value, limit);
+            return false;
+          } catch (error) {
+            expect(error instanceof JsonTooDeepError || error instanceof UnstorableCharacterError).toBe(true);
+            return true;
+          }
+        })();
+        expect(refused).toBe(!reference(value, 0, limit));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
