@@ -41,7 +41,7 @@ export class BufferPuts {
     private readonly bucket: string,
   ) {
     this.resolved = resolvedOnce(async () => {
-      const endpoint = await context.with(suppressTracing(context.active()), () => resolveBucketEndpoint(client, bucket));
+      const endpoint = await resolveBucketEndpoint(client, bucket);
       const signer = new SignatureV4({
         credentials: client.config.credentials,
         region: endpoint.signingRegion,
