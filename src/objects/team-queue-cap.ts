@@ -12,6 +12,12 @@ const COUNT_TRUSTED_MS = 1000;
 /** Past this many teams counted, counts no longer trusted are dropped. */
 const COUNTED_TEAMS_KEPT = 10_000;
 
+/** A team's waiting objects as last counted, with what this process queued since, and when it was counted. */
+interface Counted {
+  waiting: number;
+  at: number;
+}
+
 /**
  * TEAM_MAX_QUEUED_OBJECTS: how many objects one team may have waiting (uploading or queued) at once, for
  * everything that queues one (submissions, batches, retries). It counts what waits when the request starts:
@@ -19,11 +25,14 @@ const COUNTED_TEAMS_KEPT = 10_000;
  *
  * A submission does not count the team's waiting objects each time: a count is used for a second, plus what
  * this process queued since (objects that started meanwhile only make it high). Only a request the count
- * would refuse counts again first, so a refusal always rests on a fresh count.
+ * would refuse counts again first, so a refusal always rests on a fresh count. Requests that need a count
+ * while their team's is on its way share it: a count reads every waiting row of the team, and one per request
+ * in flight (all of them, when a count expired under load) scanned the backlog once per concurrent request.
  */
 @Injectable()
 export class TeamQueueCap {
-  private readonly counted = new Map<string, { waiting: number; at: number }>();
+  private readonly counted = new Map<string, Counted>();
+  private readonly counting = new Map<string, Promise<Counted>>();
 
   constructor(
     private readonly objects: ObjectsRepository,
@@ -36,21 +45,41 @@ export class TeamQueueCap {
     if (cap <= 0) {
       return Number.POSITIVE_INFINITY;
     }
-    const trusted = this.counted.get(team);
-    if (trusted && Date.now() - trusted.at < COUNT_TRUSTED_MS && cap - trusted.waiting >= wanted) {
-      return cap - trusted.waiting;
-    }
-    const waiting = await this.objects.countWaiting(team);
-    this.remember(team, waiting);
-    return Math.max(0, cap - waiting);
+    return Math.max(0, cap - (await this.waiting(team, cap, wanted)).waiting);
   }
 
   /** 429 team_queue_full unless the team may queue one more object; when it may, that one is counted as queued. */
   async check(team: string): Promise<void> {
-    if ((await this.room(team)) < 1) {
+    const cap = this.config.access.teamMaxQueuedObjects;
+    if (cap <= 0) {
+      return;
+    }
+    const counted = await this.waiting(team, cap, 1);
+    // Read and added to in one step: requests that share a count each see those before them.
+    if (cap - counted.waiting < 1) {
       throw this.full(team);
     }
-    this.queued(team, 1);
+    counted.waiting += 1;
+  }
+
+  /**
+   * The team's count of waiting objects: the trusted one while it leaves room for `wanted`, else a fresh one,
+   * shared by every request that asks while it is on its way. What queued() adds goes into it.
+   */
+  private waiting(team: string, cap: number, wanted: number): Counted | Promise<Counted> {
+    const trusted = this.counted.get(team);
+    if (trusted && Date.now() - trusted.at < COUNT_TRUSTED_MS && cap - trusted.waiting >= wanted) {
+      return trusted;
+    }
+    let counting = this.counting.get(team);
+    if (!counting) {
+      counting = this.objects
+        .countWaiting(team)
+        .then((waiting) => this.remember(team, waiting))
+        .finally(() => this.counting.delete(team));
+      this.counting.set(team, counting);
+    }
+    return counting;
   }
 
   /** Counts `count` objects this process has just queued for the team. */
@@ -65,7 +94,7 @@ export class TeamQueueCap {
     return new TeamQueueFullError(team, this.config.access.teamMaxQueuedObjects, RETRY_AFTER_SECONDS);
   }
 
-  private remember(team: string, waiting: number): void {
+  private remember(team: string, waiting: number): Counted {
     const now = Date.now();
     if (this.counted.size >= COUNTED_TEAMS_KEPT) {
       for (const [counted, { at }] of this.counted) {
@@ -74,6 +103,8 @@ export class TeamQueueCap {
         }
       }
     }
-    this.counted.set(team, { waiting, at: now });
+    const counted: Counted = { waiting, at: now };
+    this.counted.set(team, counted);
+    return counted;
   }
 }
