@@ -77,4 +77,34 @@ describe('TeamQueueCap', () => {
     pending[1]!.resolve(0);
     await Promise.all(next);
   });
+
+  it('refuses only on a fresh count: a request the trusted count no longer has room for counts, even in the tick another took that room', async () => {
+    const { objects, teamQueue, pending } = setUp(2);
+    const first = teamQueue.check('alpha');
+    pending[0]!.resolve(0);
+    await first;
+    // Trusted: 1 waiting, room for one. Both ask in the same tick: the first takes it, the second counts.
+    const both = [teamQueue.check('alpha'), teamQueue.check('alpha')];
+    expect(objects.countWaiting).toHaveBeenCalledTimes(2);
+    pending[1]!.resolve(1);
+    await Promise.all(both);
+  });
+
+  it('starts another count when the one on its way is older than a second, and keeps the newer one', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    const { objects, teamQueue, pending, settled } = setUp(2);
+    const stuck = settled(teamQueue.check('alpha'));
+    jest.advanceTimersByTime(1000);
+    const later = teamQueue.check('alpha');
+    expect(objects.countWaiting).toHaveBeenCalledTimes(2);
+    pending[1]!.resolve(0);
+    await later;
+    // The first count answers at last, with what it saw then: its request goes by it, the team's trusted count stays the newer one.
+    pending[0]!.resolve(2);
+    const outcome = await stuck;
+    expect(outcome.ok).toBe(false);
+    expect(outcome.ok ? undefined : outcome.error).toBeInstanceOf(TeamQueueFullError);
+    await teamQueue.check('alpha');
+    expect(objects.countWaiting).toHaveBeenCalledTimes(2);
+  });
 });

@@ -18,6 +18,12 @@ interface Counted {
   at: number;
 }
 
+/** A count of a team's waiting objects that PostgreSQL has not answered yet, and when it was asked. */
+interface CountOnItsWay {
+  startedAt: number;
+  counted: Promise<Counted>;
+}
+
 /**
  * TEAM_MAX_QUEUED_OBJECTS: how many objects one team may have waiting (uploading or queued) at once, for
  * everything that queues one (submissions, batches, retries). It counts what waits when the request starts:
@@ -25,14 +31,15 @@ interface Counted {
  *
  * A submission does not count the team's waiting objects each time: a count is used for a second, plus what
  * this process queued since (objects that started meanwhile only make it high). Only a request the count
- * would refuse counts again first, so a refusal always rests on a fresh count. Requests that need a count
- * while their team's is on its way share it: a count reads every waiting row of the team, and one per request
- * in flight (all of them, when a count expired under load) scanned the backlog once per concurrent request.
+ * would refuse counts again first, so a refusal always rests on a fresh count (less what the requests that
+ * shared it took). Requests that need a count while their team's is on its way share it: a count reads every
+ * waiting row of the team, and one per request in flight (all of them, when a count expired under load)
+ * scanned the backlog once per concurrent request.
  */
 @Injectable()
 export class TeamQueueCap {
   private readonly counted = new Map<string, Counted>();
-  private readonly counting = new Map<string, Promise<Counted>>();
+  private readonly counting = new Map<string, CountOnItsWay>();
 
   constructor(
     private readonly objects: ObjectsRepository,
@@ -45,7 +52,8 @@ export class TeamQueueCap {
     if (cap <= 0) {
       return Number.POSITIVE_INFINITY;
     }
-    return Math.max(0, cap - (await this.waiting(team, cap, wanted)).waiting);
+    const counted = this.trusted(team, cap, wanted) ?? (await this.count(team));
+    return Math.max(0, cap - counted.waiting);
   }
 
   /** 429 team_queue_full unless the team may queue one more object; when it may, that one is counted as queued. */
@@ -54,7 +62,8 @@ export class TeamQueueCap {
     if (cap <= 0) {
       return;
     }
-    const counted = await this.waiting(team, cap, 1);
+    // Without a pause between finding room and taking it: only a fresh count can refuse.
+    const counted = this.trusted(team, cap, 1) ?? (await this.count(team));
     // Read and added to in one step: requests that share a count each see those before them.
     if (cap - counted.waiting < 1) {
       throw this.full(team);
@@ -62,24 +71,35 @@ export class TeamQueueCap {
     counted.waiting += 1;
   }
 
-  /**
-   * The team's count of waiting objects: the trusted one while it leaves room for `wanted`, else a fresh one,
-   * shared by every request that asks while it is on its way. What queued() adds goes into it.
-   */
-  private waiting(team: string, cap: number, wanted: number): Counted | Promise<Counted> {
+  /** The team's trusted count, while it is fresh and leaves room for `wanted`. */
+  private trusted(team: string, cap: number, wanted: number): Counted | undefined {
     const trusted = this.counted.get(team);
-    if (trusted && Date.now() - trusted.at < COUNT_TRUSTED_MS && cap - trusted.waiting >= wanted) {
-      return trusted;
+    return trusted && Date.now() - trusted.at < COUNT_TRUSTED_MS && cap - trusted.waiting >= wanted ? trusted : undefined;
+  }
+
+  /**
+   * The team's waiting objects counted afresh: by the count on its way when it started less than
+   * COUNT_TRUSTED_MS ago, so one that hangs holds up only the requests of its own second. What queued() adds goes into it.
+   */
+  private count(team: string): Promise<Counted> {
+    const current = this.counting.get(team);
+    if (current && Date.now() - current.startedAt < COUNT_TRUSTED_MS) {
+      return current.counted;
     }
-    let counting = this.counting.get(team);
-    if (!counting) {
-      counting = this.objects
+    const counting: CountOnItsWay = {
+      startedAt: Date.now(),
+      counted: this.objects
         .countWaiting(team)
-        .then((waiting) => this.remember(team, waiting))
-        .finally(() => this.counting.delete(team));
-      this.counting.set(team, counting);
-    }
-    return counting;
+        // A count that a later one replaced (it hung past its second) tells the requests that shared it, and is not kept.
+        .then((waiting) => (this.counting.get(team) === counting ? this.remember(team, waiting) : { waiting, at: Date.now() }))
+        .finally(() => {
+          if (this.counting.get(team) === counting) {
+            this.counting.delete(team);
+          }
+        }),
+    };
+    this.counting.set(team, counting);
+    return counting.counted;
   }
 
   /** Counts `count` objects this process has just queued for the team. */
