@@ -66,28 +66,19 @@ describe('TeamQueueCap', () => {
     expect(await third).toBe(3);
   });
 
-  it('counts afresh for a request the trusted count would refuse, sharing that count with the requests after it', async () => {
+  // Cap 2. After the first check, the trusted count is `trusted`; two more checks ask in the same tick.
+  it.each([
+    { case: 'at the cap: both need a fresh count, and share it', firstCount: 1, freshCount: 0 },
+    { case: 'with room for one: the first takes it, the second counts afresh', firstCount: 0, freshCount: 1 },
+  ])('refuses only on a fresh count: $case', async ({ firstCount, freshCount }) => {
     const { objects, teamQueue, pending } = setUp(2);
     const first = teamQueue.check('alpha');
-    pending[0]!.resolve(1);
+    pending[0]!.resolve(firstCount);
     await first;
-    // Trusted: 2 waiting, the cap. The next requests need a fresh count, and share it.
     const next = [teamQueue.check('alpha'), teamQueue.check('alpha')];
     expect(objects.countWaiting).toHaveBeenCalledTimes(2);
-    pending[1]!.resolve(0);
+    pending[1]!.resolve(freshCount);
     await Promise.all(next);
-  });
-
-  it('refuses only on a fresh count: a request the trusted count no longer has room for counts, even in the tick another took that room', async () => {
-    const { objects, teamQueue, pending } = setUp(2);
-    const first = teamQueue.check('alpha');
-    pending[0]!.resolve(0);
-    await first;
-    // Trusted: 1 waiting, room for one. Both ask in the same tick: the first takes it, the second counts.
-    const both = [teamQueue.check('alpha'), teamQueue.check('alpha')];
-    expect(objects.countWaiting).toHaveBeenCalledTimes(2);
-    pending[1]!.resolve(1);
-    await Promise.all(both);
   });
 
   it('starts another count when the one on its way is older than a second, and keeps the newer one', async () => {
