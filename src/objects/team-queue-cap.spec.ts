@@ -79,6 +79,9 @@ describe('TeamQueueCap', () => {
     expect(objects.countWaiting).toHaveBeenCalledTimes(2);
     pending[1]!.resolve(freshCount);
     await Promise.all(next);
+    // Both were let through and counted: the team is at its cap (known without counting again).
+    expect(await teamQueue.room('alpha', 0)).toBe(0);
+    expect(objects.countWaiting).toHaveBeenCalledTimes(2);
   });
 
   it('starts another count when the one on its way is older than a second, and keeps the newer one', async () => {
