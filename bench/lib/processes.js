@@ -117,6 +117,37 @@ function cpuMs(pid) {
   }
 }
 
+/** User + system CPU time so far of the process alone (not its descendants), in ms; null once it is gone. */
+function ownCpuMs(pid) {
+  try {
+    const { fields } = procStatFields(pid);
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * What a process and its live descendants asked of the kernel so far: read and write system calls (/proc/<pid>/io
+ * syscr, syscw) and context switches, voluntary (it waited) and involuntary (it was preempted).
+ */
+function kernelActivity(pid) {
+  const total = { reads: 0, writes: 0, waits: 0, preemptions: 0 };
+  for (const member of processTree(pid)) {
+    try {
+      const io = fs.readFileSync(`/proc/${member}/io`, 'utf8');
+      const status = fs.readFileSync(`/proc/${member}/status`, 'utf8');
+      total.reads += Number(/^syscr: (\d+)/m.exec(io)[1]);
+      total.writes += Number(/^syscw: (\d+)/m.exec(io)[1]);
+      total.waits += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)[1]);
+      total.preemptions += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)[1]);
+    } catch {
+      // exited while summed
+    }
+  }
+  return total;
+}
+
 /** CPU time so far of the PostgreSQL and Redis server processes on this machine (exited backends included), in ms. */
 function backendCpuMs() {
   const totals = { postgres: 0, redis: 0 };
@@ -229,4 +260,16 @@ function mappedFilesOf(pid) {
   return [...fileBytes.values()].reduce((sum, bytes) => sum + bytes, 0);
 }
 
-module.exports = { sleep, freePort, spawnProcess, waitForHttp, cpuMs, backendCpuMs, memoryOf, anonymousMemoryOf, mappedFilesOf };
+module.exports = {
+  sleep,
+  freePort,
+  spawnProcess,
+  waitForHttp,
+  cpuMs,
+  ownCpuMs,
+  kernelActivity,
+  backendCpuMs,
+  memoryOf,
+  anonymousMemoryOf,
+  mappedFilesOf,
+};
