@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import type { FastifyRateLimitStore } from '@fastify/rate-limit';
-import { CoalescingRedisStore } from '../src/rate-limits/coalescing-redis-store';
+import { CoalescingRedisStore, EARLY_COUNT_DELAY_MS } from '../src/rate-limits/coalescing-redis-store';
 import { uniquePrefix } from './support/test-app';
 import { waitFor } from './support/wait-for';
 
@@ -30,6 +30,11 @@ async function settledNow(promise: Promise<unknown>): Promise<boolean> {
   await Promise.resolve();
   await Promise.resolve();
   return settled;
+}
+
+/** Lets the count of requests answered early go out: it waits that long for more of them. */
+function earlyCountSent(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, EARLY_COUNT_DELAY_MS + 5));
 }
 
 /** A Redis whose counting commands are answered by hand, as the test says: each call records how many requests it counts. */
@@ -179,11 +184,51 @@ describe('CoalescingRedisStore (the rate limits counted in Redis)', () => {
     expect(await settledNow(third)).toBe(true);
     expect((await second).current).toBe(2);
     expect((await third).current).toBe(3);
-    // Both are counted all the same: the second at once, the third with the next batch.
-    expect(calls.map((call) => call.requests)).toEqual([1, 1]);
-    calls[1]!.answer(2, 59_000);
+    // Both are counted all the same, together, once the early ones have waited for more of theirs.
+    expect(calls.map((call) => call.requests)).toEqual([1]);
+    await earlyCountSent();
+    expect(calls.map((call) => call.requests)).toEqual([1, 2]);
+    calls[1]!.answer(3, 59_000);
+    // The next one answered early waits for more again.
+    expect(await settledNow(count(store, 'c', 60_000, 100))).toBe(true);
+    expect(calls.map((call) => call.requests)).toEqual([1, 2]);
+    await earlyCountSent();
+    expect(calls.map((call) => call.requests)).toEqual([1, 2, 1]);
+  });
+
+  it('sends the count of requests answered early at once with a request that waits for its number', async () => {
+    const { store, calls } = await storeThatCounted(['c'], 1, 100);
+    const early = Array.from({ length: 5 }, () => count(store, 'c', 60_000, 100));
+    expect(await Promise.all(early.map((counted) => settledNow(counted)))).toEqual(Array(5).fill(true));
+    expect(calls.map((call) => call.requests)).toEqual([1]);
+    // The sixth is past 5 % of the limit uncounted: it waits, and takes the five with it, without the delay.
+    const waiting = count(store, 'c', 60_000, 100);
+    expect(await settledNow(waiting)).toBe(false);
+    expect(calls.map((call) => call.requests)).toEqual([1, 6]);
+    calls[1]!.answer(7, 59_000);
+    expect(await waiting).toEqual({ current: 7, ttl: 59_000 });
+    // Nothing was left to send after the delay.
+    await earlyCountSent();
+    expect(calls).toHaveLength(2);
+  });
+
+  it('sends a request that waits for its number as soon as the count on its way is answered, without the delay', async () => {
+    const { store, calls } = await storeThatCounted(['c'], 1, 100);
+    expect(await settledNow(count(store, 'c', 60_000, 100))).toBe(true);
+    await earlyCountSent();
+    // Answered early while that count is on its way: it waits for the delay once the count is answered.
+    const early = count(store, 'c', 60_000, 100);
+    expect(await settledNow(early)).toBe(true);
+    expect((await early).current).toBe(3);
+    calls[1]!.answer(50, 59_000);
     await Promise.resolve();
-    expect(calls.map((call) => call.requests)).toEqual([1, 1, 1]);
+    expect(calls.map((call) => call.requests)).toEqual([1, 1]);
+    // Past half the limit, the next one waits for its number: it goes at once, with the one answered early.
+    const waiting = count(store, 'c', 60_000, 100);
+    expect(await settledNow(waiting)).toBe(false);
+    expect(calls.map((call) => call.requests)).toEqual([1, 1, 2]);
+    calls[2]!.answer(52, 58_000);
+    expect(await waiting).toEqual({ current: 52, ttl: 58_000 });
   });
 
   it('makes every request wait for its exact number from half its limit on', async () => {
@@ -191,6 +236,7 @@ describe('CoalescingRedisStore (the rate limits counted in Redis)', () => {
     // 49 known + this one = 50: half of 100, still answered at once.
     const early = count(store, 'c', 60_000, 100);
     expect(await settledNow(early)).toBe(true);
+    await earlyCountSent();
     calls[1]!.answer(50, 59_000);
     await Promise.resolve();
     // The 51st, alone on its way, waits all the same.
@@ -211,6 +257,7 @@ describe('CoalescingRedisStore (the rate limits counted in Redis)', () => {
       await first;
       now.mockReturnValue(1_000_000 + 1000);
       expect(await settledNow(count(store, 'stale', 60_000, 100))).toBe(true);
+      await earlyCountSent();
       calls[1]!.answer(2, 59_000);
       await Promise.resolve();
       now.mockReturnValue(1_000_000 + 1000 + 1001);
@@ -221,6 +268,7 @@ describe('CoalescingRedisStore (the rate limits counted in Redis)', () => {
       await other;
       now.mockReturnValue(1_000_000 + 2001 + 299);
       expect(await settledNow(count(store, 'short', 300, 100))).toBe(true);
+      await earlyCountSent();
       calls[4]!.answer(2, 1);
       await Promise.resolve();
       // Its window, as last answered, ended with that answer's 1 ms.
@@ -242,6 +290,7 @@ describe('CoalescingRedisStore (the rate limits counted in Redis)', () => {
     const { store, calls } = await storeThatCounted(['a', 'b'], 1, 100);
     const early = count(store, 'a', 60_000, 100);
     expect(await settledNow(early)).toBe(true);
+    await earlyCountSent();
     calls[2]!.fail(new Error('Command timed out'));
     await Promise.resolve();
 

@@ -33,11 +33,17 @@ interface CountingRedis extends Redis {
   addRateLimitedRequests(key: string, requests: number, windowMs: number): Promise<[number, number]>;
 }
 
-/** The requests of one client waiting for their count, and whether a count of earlier ones (`sent` of them) is on its way. */
+/**
+ * The requests of one client waiting for their count, and whether a count of earlier ones (`sent` of them) is on its
+ * way; `urgent` when one of those waiting waits for its number (their count goes as soon as none is on its way),
+ * `delayed` while a count of requests answered early waits to be sent with more of them.
+ */
 interface ClientQueue {
   waiting: Answer[];
   sending: boolean;
   sent: number;
+  urgent: boolean;
+  delayed?: NodeJS.Timeout;
 }
 
 /** A client's count as Redis last answered it: its total in the window, when that window ends, and when it answered. */
@@ -55,6 +61,8 @@ const KNOWN_COUNT_FRESH_MS = 1000;
 const ANSWER_EARLY_PER_COUNT = 0.05;
 /** Clients whose last count is kept (beyond it, a new client's requests all wait for their count). */
 const KNOWN_COUNTS_MAX = 10_000;
+/** How long the count of requests answered early waits for more of the client's, unless one that waits for its number comes first. */
+export const EARLY_COUNT_DELAY_MS = 25;
 
 /**
  * A Redis store for @fastify/rate-limit that counts a client's concurrent requests with one command:
@@ -72,6 +80,14 @@ const KNOWN_COUNTS_MAX = 10_000;
  * never lets a client past its limit, and P processes at most by P × 5 % of it in a window: each answers
  * at most that many on a count the others have since raised before its next count tells it. Under load,
  * waiting for the count was a sixth of a progress read's time (bench/, split read).
+ *
+ * Requests answered early are not sent at once: their count waits EARLY_COUNT_DELAY_MS (from the first of
+ * them, or from the answer to the count on its way meanwhile) to go with those answered after them, and goes
+ * sooner with a request that waits for its number. Redis answers so fast that counting them as they came
+ * cost a command for every request or two: an API process spent 9 % more CPU per progress read (143 against
+ * 130 µs, API only, at 32 connections). The 5 % bound holds all the same, as those not yet sent are part of
+ * it. A process that stops sends nothing more: what it answered early in its last moments, at most 5 % of
+ * a limit per client, goes uncounted.
  *
  * A failed command fails the count of every request of its batch that waits, and of those that waited
  * behind it, so that no request waits longer than one command's timeout (@fastify/rate-limit then lets
@@ -106,13 +122,14 @@ export class CoalescingRedisStore implements FastifyRateLimitStore {
     const key = this.keyPrefix + client;
     let queue = this.queues.get(key);
     if (!queue) {
-      queue = { waiting: [], sending: false, sent: 0 };
+      queue = { waiting: [], sending: false, sent: 0, urgent: false };
       this.queues.set(key, queue);
     }
     const answeredEarly = this.answerEarly(key, queue, answer, max);
     queue.waiting.push(answeredEarly ? countedOnly : answer);
+    queue.urgent ||= !answeredEarly;
     if (!queue.sending) {
-      this.send(key, queue, timeWindow);
+      this.sendOrDelay(key, queue, timeWindow);
     }
   }
 
@@ -161,10 +178,22 @@ export class CoalescingRedisStore implements FastifyRateLimitStore {
     throw new Error('CoalescingRedisStore counts per client only: per-route rate limits are not configured in this API');
   }
 
+  /** Sends the waiting requests' count now when one of them waits for its number, else once the delay for early ones is over. */
+  private sendOrDelay(key: string, queue: ClientQueue, timeWindow: number): void {
+    if (queue.urgent) {
+      this.send(key, queue, timeWindow);
+    } else {
+      queue.delayed ??= setTimeout(() => this.send(key, queue, timeWindow), EARLY_COUNT_DELAY_MS).unref();
+    }
+  }
+
   private send(key: string, queue: ClientQueue, timeWindow: number): void {
+    clearTimeout(queue.delayed);
+    queue.delayed = undefined;
     const batch = queue.waiting;
     queue.waiting = [];
     queue.sending = true;
+    queue.urgent = false;
     queue.sent = batch.length;
     const answered = (error: Error | null, counted?: [number, number]) => {
       queue.sent = 0;
@@ -177,8 +206,10 @@ export class CoalescingRedisStore implements FastifyRateLimitStore {
         batch.forEach((answer) => answer(error));
         queue.waiting.splice(0).forEach((answer) => answer(error));
       }
+      // Only now: a request counted from within an answer above joins `waiting` rather than sending a count of its own.
+      queue.sending = false;
       if (queue.waiting.length > 0) {
-        this.send(key, queue, timeWindow);
+        this.sendOrDelay(key, queue, timeWindow);
       } else {
         this.queues.delete(key);
       }
