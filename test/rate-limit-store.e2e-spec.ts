@@ -212,6 +212,24 @@ describe('CoalescingRedisStore (the rate limits counted in Redis)', () => {
     expect(calls).toHaveLength(2);
   });
 
+  it('sends the counts that wait for more requests answered early at once when its process stops', async () => {
+    const { redis, calls } = redisAnsweredByHand();
+    const made: CoalescingRedisStore[] = [];
+    const store = new (CoalescingRedisStore.on(redis, 'p:', made))({});
+    expect(made).toEqual([store]);
+    const first = count(store, 'c', 60_000, 100);
+    calls[0]!.answer(1, 60_000);
+    await first;
+    expect(await settledNow(count(store, 'c', 60_000, 100))).toBe(true);
+    expect(await settledNow(count(store, 'c', 60_000, 100))).toBe(true);
+    expect(calls).toHaveLength(1);
+
+    made[0]!.sendDelayed();
+    expect(calls.map((call) => call.requests)).toEqual([1, 2]);
+    await earlyCountSent();
+    expect(calls).toHaveLength(2);
+  });
+
   it('sends a request that waits for its number as soon as the count on its way is answered, without the delay', async () => {
     const { store, calls } = await storeThatCounted(['c'], 1, 100);
     expect(await settledNow(count(store, 'c', 60_000, 100))).toBe(true);

@@ -157,6 +157,26 @@ describe('rate limits', () => {
     });
   });
 
+  describe('as the API stops', () => {
+    it('counts the last requests it answered before their count was sent', async () => {
+      const service = await startTestApp({ APP_ROLE: 'api', RATE_LIMIT_REQUESTS: '1000', RATE_LIMIT_WINDOW_MS: '60000' });
+      try {
+        // The first request waits for its count; the next ones, far below the limit, are answered before theirs is sent.
+        for (let n = 0; n < 4; n++) {
+          expect(counted(await request(service.baseUrl).get('/api/v1/objects').expect(200)).remaining).toBe(999 - n);
+        }
+      } finally {
+        await service.close();
+      }
+      const redis = new Redis(service.config.redis.url);
+      try {
+        expect(Number(await redis.get(`${service.config.redis.prefix}:rate-limit:requests:ip:127.0.0.1`))).toBe(4);
+      } finally {
+        await redis.quit();
+      }
+    });
+  });
+
   describe('the submissions limit', () => {
     let service: TestApp;
     const api = () => request(service.baseUrl);

@@ -50,16 +50,19 @@ export async function installRateLimits(fastify: FastifyInstance, config: AppCon
   }
   const logger = new Logger('RateLimits');
   const redis = await connect(config.redis.url, logger);
-  fastify.addHook('onClose', () =>
-    closeGracefully(
+  const stores: CoalescingRedisStore[] = [];
+  fastify.addHook('onClose', () => {
+    // The last requests answered early are counted too: QUIT goes after their counts.
+    stores.forEach((store) => store.sendDelayed());
+    return closeGracefully(
       () => redis.quit(),
       () => redis.disconnect(),
-    ),
-  );
+    );
+  });
   const limit = async (name: Limit['name'], max: number): Promise<Limit | undefined> =>
     max === 0
       ? undefined
-      : { name, check: await registerLimit(fastify, redis, `${config.redis.prefix}:rate-limit:${name}:`, max, windowMs) };
+      : { name, check: await registerLimit(fastify, redis, stores, `${config.redis.prefix}:rate-limit:${name}:`, max, windowMs) };
   const requestsLimit = await limit('requests', requests);
   const submissionsLimit = await limit('submissions', submissions);
   const availability = new Availability(logger);
@@ -129,12 +132,19 @@ async function connect(url: string, logger: Logger): Promise<Redis> {
  * One limit is one registration of the plugin, in a scope of its own: the plugin counts a request
  * once per registration, and each registration keeps its counters under its own key prefix.
  */
-async function registerLimit(fastify: FastifyInstance, redis: Redis, nameSpace: string, max: number, timeWindow: number): Promise<Check> {
+async function registerLimit(
+  fastify: FastifyInstance,
+  redis: Redis,
+  stores: CoalescingRedisStore[],
+  nameSpace: string,
+  max: number,
+  timeWindow: number,
+): Promise<Check> {
   let check: Check | undefined;
   await fastify.register(async (scope) => {
     await scope.register(fastifyRateLimit, {
       global: false,
-      store: CoalescingRedisStore.on(redis, nameSpace),
+      store: CoalescingRedisStore.on(redis, nameSpace, stores),
       max,
       timeWindow,
       keyGenerator: clientKeyOf,
