@@ -36,7 +36,8 @@ interface CountingRedis extends Redis {
 /**
  * The requests of one client waiting for their count, and whether a count of earlier ones (`sent` of them) is on its
  * way; `urgent` when one of those waiting waits for its number (their count goes as soon as none is on its way),
- * `delayed` while a count of requests answered early waits to be sent with more of them.
+ * `delayed` while a count of requests answered early waits to be sent with more of them; `timeWindow` is the limit's
+ * window (one store counts one limit).
  */
 interface ClientQueue {
   waiting: Answer[];
@@ -123,7 +124,7 @@ export class CoalescingRedisStore implements FastifyRateLimitStore {
   sendDelayed(): void {
     for (const [key, queue] of this.queues) {
       if (queue.delayed) {
-        this.send(key, queue, queue.timeWindow);
+        this.send(key, queue);
       }
     }
   }
@@ -135,12 +136,11 @@ export class CoalescingRedisStore implements FastifyRateLimitStore {
       queue = { waiting: [], sending: false, sent: 0, urgent: false, timeWindow };
       this.queues.set(key, queue);
     }
-    queue.timeWindow = timeWindow;
     const answeredEarly = this.answerEarly(key, queue, answer, max);
     queue.waiting.push(answeredEarly ? countedOnly : answer);
     queue.urgent ||= !answeredEarly;
     if (!queue.sending) {
-      this.sendOrDelay(key, queue, timeWindow);
+      this.sendOrDelay(key, queue);
     }
   }
 
@@ -190,15 +190,15 @@ export class CoalescingRedisStore implements FastifyRateLimitStore {
   }
 
   /** Sends the waiting requests' count now when one of them waits for its number, else once the delay for early ones is over. */
-  private sendOrDelay(key: string, queue: ClientQueue, timeWindow: number): void {
+  private sendOrDelay(key: string, queue: ClientQueue): void {
     if (queue.urgent) {
-      this.send(key, queue, timeWindow);
+      this.send(key, queue);
     } else {
-      queue.delayed ??= setTimeout(() => this.send(key, queue, timeWindow), EARLY_COUNT_DELAY_MS).unref();
+      queue.delayed ??= setTimeout(() => this.send(key, queue), EARLY_COUNT_DELAY_MS).unref();
     }
   }
 
-  private send(key: string, queue: ClientQueue, timeWindow: number): void {
+  private send(key: string, queue: ClientQueue): void {
     clearTimeout(queue.delayed);
     queue.delayed = undefined;
     const batch = queue.waiting;
@@ -220,12 +220,12 @@ export class CoalescingRedisStore implements FastifyRateLimitStore {
       // Only now: a request counted from within an answer above joins `waiting` rather than sending a count of its own.
       queue.sending = false;
       if (queue.waiting.length > 0) {
-        this.sendOrDelay(key, queue, timeWindow);
+        this.sendOrDelay(key, queue);
       } else {
         this.queues.delete(key);
       }
     };
-    this.redis.addRateLimitedRequests(key, batch.length, timeWindow).then(
+    this.redis.addRateLimitedRequests(key, batch.length, queue.timeWindow).then(
       (counted) => answered(null, counted),
       (error: Error) => answered(error),
     );
