@@ -47,6 +47,8 @@ const settings = {
     .split(',')
     .map((name) => name.trim())
     .filter(Boolean),
+  // Extra variables of every service process, for experiments (pricing a feature by switching it off); the report says so.
+  serviceEnv: JSON.parse(process.env.BENCH_SERVICE_ENV ?? '{}'),
 };
 const DEFAULT_LIMIT = 3;
 const TARGETS = { write: 0.7, pipeline: 0.6, read: 0.8 };
@@ -302,6 +304,7 @@ function sidesFor(topology, environment) {
           LOCAL_S3_PORT: String(quickStart.s3Port),
           S3_BUCKET: quickStart.bucket,
           ...(limit === DEFAULT_LIMIT ? {} : { MAX_PARALLEL_WORKERS: String(limit) }),
+          ...settings.serviceEnv,
         }),
         work,
       );
@@ -328,8 +331,11 @@ function sidesFor(topology, environment) {
         s3: { client: s3ClientFor(`http://127.0.0.1:${quickStart.s3Port}`), bucket: quickStart.bucket },
       };
     }
-    const api = await environment.startService(`service-api-${generation}`, 'api');
-    const worker = await environment.startService(`service-worker-${generation}`, 'worker', { MAX_PARALLEL_WORKERS: String(limit) });
+    const api = await environment.startService(`service-api-${generation}`, 'api', settings.serviceEnv);
+    const worker = await environment.startService(`service-worker-${generation}`, 'worker', {
+      MAX_PARALLEL_WORKERS: String(limit),
+      ...settings.serviceEnv,
+    });
     return {
       procs: [api.proc, worker.proc],
       processes: [
@@ -723,6 +729,15 @@ function roundTable(result) {
 }
 
 function describeTopology(topology) {
+  const experiment = Object.keys(settings.serviceEnv).length
+    ? ` **An experiment, not the service as shipped:** every service process also had ${Object.entries(settings.serviceEnv)
+        .map(([name, value]) => `${name}=${value}`)
+        .join(', ')} (BENCH_SERVICE_ENV).`
+    : '';
+  return describeShippedTopology(topology) + experiment;
+}
+
+function describeShippedTopology(topology) {
   return topology === 'quickstart'
     ? 'The Quick start as shipped: `node scripts/start-local.js` (what `npm start` runs after its install and build step) with its defaults — APP_ROLE all, ' +
         'MAX_PARALLEL_WORKERS 3 (16 only for the pipeline at 16), access control on (the harness sends the API key it printed at first start), its own ' +
@@ -775,6 +790,9 @@ async function runWorkloads(topology) {
       .map((v) => v.toFixed(2))
       .join(', ')}`,
   );
+  if (Object.keys(settings.serviceEnv).length) {
+    log(`an experiment: every service process also gets ${JSON.stringify(settings.serviceEnv)} (BENCH_SERVICE_ENV)`);
+  }
 
   const results = [];
   const limits = settings.workloads.includes('pipeline') ? settings.limits : [];
