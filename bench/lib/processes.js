@@ -72,6 +72,20 @@ async function waitForHttp(url, proc, { timeoutMs = 60_000, anyStatus = false } 
   throw new Error(`${proc.name} did not answer ${url} within ${timeoutMs} ms:\n${proc.tail()}`);
 }
 
+/** Waits until the process's log holds `line` (a baseline prints `ready`), failing early if it exits. */
+async function waitForLine(proc, line, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!proc.tail().includes(line)) {
+    if (!proc.running()) {
+      throw new Error(`${proc.name} exited:\n${proc.tail()}`);
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${proc.name} not ready:\n${proc.tail()}`);
+    }
+    await sleep(100);
+  }
+}
+
 function procStatFields(pid) {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), fields: stat.slice(stat.lastIndexOf(')') + 2).split(' ') };
@@ -261,6 +275,7 @@ function mappedFilesOf(pid) {
 }
 
 module.exports = {
+  waitForLine,
   sleep,
   freePort,
   spawnProcess,

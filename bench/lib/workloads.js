@@ -28,7 +28,7 @@ const { Queue } = require('bullmq');
 const { ListObjectsCommand, S3Client } = require('@aws-sdk/client-s3');
 const { onCleanup } = require('./cleanup');
 const { prepareEnvironment, log, ROOT } = require('./environment');
-const { freePort, spawnProcess, waitForHttp, cpuMs, backendCpuMs, sleep } = require('./processes');
+const { freePort, spawnProcess, waitForHttp, waitForLine, cpuMs, backendCpuMs, sleep } = require('./processes');
 const { describeMachine, machineTable, median, fixed, ratioText, saveResult } = require('./report');
 const { positive } = require('./settings');
 const { jsonPayload } = require('./json-payload');
@@ -244,19 +244,6 @@ async function listKeys(s3, bucket, prefix) {
     after = page.Contents.at(-1).Key;
   }
   return keys;
-}
-
-async function waitForLine(proc, line, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!proc.tail().includes(line)) {
-    if (!proc.running()) {
-      throw new Error(`${proc.name} exited:\n${proc.tail()}`);
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`${proc.name} not ready:\n${proc.tail()}`);
-    }
-    await sleep(100);
-  }
 }
 
 /** The environment the Quick start gets: the scenario's database and Redis prefix, its own local S3, no S3 or access settings of the harness. */

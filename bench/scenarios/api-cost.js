@@ -24,7 +24,7 @@ const path = require('node:path');
 const autocannon = require('autocannon');
 const { runBenchmark, onCleanup } = require('../lib/cleanup');
 const { prepareEnvironment, ROOT, log } = require('../lib/environment');
-const { freePort, spawnProcess, cpuMs, kernelActivity, backendCpuMs, sleep } = require('../lib/processes');
+const { freePort, spawnProcess, waitForLine, cpuMs, kernelActivity, backendCpuMs } = require('../lib/processes');
 const { median, fixed } = require('../lib/report');
 const { positive } = require('../lib/settings');
 const { jsonPayload } = require('../lib/json-payload');
@@ -77,11 +77,7 @@ async function startLean(environment) {
     environment.work,
   );
   onCleanup(proc.name, () => proc.stop());
-  for (const deadline = Date.now() + 60_000; !proc.tail().includes('ready'); await sleep(100)) {
-    if (!proc.running() || Date.now() > deadline) {
-      throw new Error(`the baseline API did not start:\n${proc.tail()}`);
-    }
-  }
+  await waitForLine(proc, 'ready');
   return { name: 'baseline', url: `http://127.0.0.1:${port}`, pid: proc.pid, table: 'lean_objects' };
 }
 

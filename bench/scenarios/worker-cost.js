@@ -18,7 +18,7 @@
 const path = require('node:path');
 const { runBenchmark, onCleanup } = require('../lib/cleanup');
 const { prepareEnvironment, ROOT, log } = require('../lib/environment');
-const { freePort, spawnProcess, cpuMs, ownCpuMs, kernelActivity, backendCpuMs, sleep } = require('../lib/processes');
+const { freePort, spawnProcess, waitForLine, cpuMs, ownCpuMs, kernelActivity, backendCpuMs, sleep } = require('../lib/processes');
 const { median, fixed } = require('../lib/report');
 const { positive } = require('../lib/settings');
 const { jsonPayload } = require('../lib/json-payload');
@@ -58,11 +58,7 @@ async function startBaseline(environment) {
       environment.work,
     );
     onCleanup(name, () => proc.stop());
-    for (const deadline = Date.now() + 60_000; !proc.tail().includes('ready'); await sleep(100)) {
-      if (!proc.running() || Date.now() > deadline) {
-        throw new Error(`${name} did not start:\n${proc.tail()}`);
-      }
-    }
+    await waitForLine(proc, 'ready');
     return proc;
   };
   const worker = await start('baseline-worker', 'worker');
