@@ -23,7 +23,6 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { randomBytes } = require('node:crypto');
-const autocannon = require('autocannon');
 const { Queue } = require('bullmq');
 const { ListObjectsCommand, S3Client } = require('@aws-sdk/client-s3');
 const { onCleanup } = require('./cleanup');
@@ -32,6 +31,7 @@ const { freePort, spawnProcess, waitForHttp, waitForLine, cpuMs, backendCpuMs, s
 const { describeMachine, machineTable, median, fixed, ratioText, saveResult } = require('./report');
 const { positive } = require('./settings');
 const { jsonPayload } = require('./json-payload');
+const { runLoad } = require('./load');
 
 const settings = {
   rounds: positive('BENCH_ROUNDS', 3),
@@ -139,15 +139,6 @@ const cpuText = (perUnit) =>
     .join(' · ');
 
 // ------------------------------------------------------------------------------------------------ load
-
-function runLoad(options, durationS) {
-  return new Promise((resolve, reject) => {
-    const instance = autocannon({ ...options, duration: durationS, timeout: 10 }, (error, result) =>
-      error ? reject(error) : resolve(result),
-    );
-    instance.on('error', reject);
-  });
-}
 
 const okCount = (result, status) => result.statusCodeStats[String(status)]?.count ?? 0;
 const statusCodes = (result) => ({

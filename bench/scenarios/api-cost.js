@@ -21,13 +21,13 @@
  *   completed in SQL (a queued object's progress has a `waiting` block the baseline does not compute).
  */
 const path = require('node:path');
-const autocannon = require('autocannon');
 const { runBenchmark, onCleanup } = require('../lib/cleanup');
 const { prepareEnvironment, ROOT, log } = require('../lib/environment');
 const { freePort, spawnProcess, waitForLine, cpuMs, kernelActivity, backendCpuMs } = require('../lib/processes');
 const { median, fixed } = require('../lib/report');
 const { positive } = require('../lib/settings');
 const { jsonPayload } = require('../lib/json-payload');
+const { runLoad } = require('../lib/load');
 
 const settings = {
   rounds: positive('BENCH_ROUNDS', 3),
@@ -55,15 +55,6 @@ function reading(pid) {
   return { cpu: cpuMs(pid), backends: backendCpuMs(), harness: (usage.user + usage.system) / 1000, kernel: kernelActivity(pid) };
 }
 
-function runLoad(url, requests, durationS) {
-  return new Promise((resolve, reject) => {
-    const instance = autocannon({ url, connections: settings.connections, requests, duration: durationS, timeout: 10 }, (error, result) =>
-      error ? reject(error) : resolve(result),
-    );
-    instance.on('error', reject);
-  });
-}
-
 async function startLean(environment) {
   const port = await freePort();
   const proc = spawnProcess(
@@ -78,7 +69,7 @@ async function startLean(environment) {
   );
   onCleanup(proc.name, () => proc.stop());
   await waitForLine(proc, 'ready');
-  return { name: 'baseline', url: `http://127.0.0.1:${port}`, pid: proc.pid, table: 'lean_objects' };
+  return { name: 'baseline', url: `http://127.0.0.1:${port}`, pid: proc.pid, table: 'lean_objects', tag: 'b' };
 }
 
 async function startServices(environment) {
@@ -97,7 +88,7 @@ async function prepareReads(environment, side) {
     const response = await fetch(`${side.url}/api/v1/process`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: `{"identifier":"read-${side.tag ?? 'b'}-${index}","operations":["export"],"payload":${PAYLOAD}}`,
+      body: `{"identifier":"read-${side.tag}-${index}","operations":["export"],"payload":${PAYLOAD}}`,
     });
     const body = await response.json();
     if (response.status !== 202) {
@@ -128,19 +119,19 @@ function requestsOf(workload, side, round) {
       headers: { 'content-type': 'application/json' },
       setupRequest: (request) => ({
         ...request,
-        body: `{"identifier":"write-${side.tag ?? 'b'}-${round}-${counter++}","operations":["export"],"payload":${PAYLOAD}}`,
+        body: `{"identifier":"write-${side.tag}-${round}-${counter++}","operations":["export"],"payload":${PAYLOAD}}`,
       }),
     },
   ];
 }
 
 async function measure(workload, side, round) {
-  const requests = requestsOf(workload, side, round);
+  const loadOptions = { url: side.url, connections: settings.connections, requests: requestsOf(workload, side, round) };
   if (settings.warmupS > 0) {
-    await runLoad(side.url, requests, settings.warmupS);
+    await runLoad(loadOptions, settings.warmupS);
   }
   const before = reading(side.pid);
-  const result = await runLoad(side.url, requests, settings.durationS);
+  const result = await runLoad(loadOptions, settings.durationS);
   const after = reading(side.pid);
   if (result.non2xx || result.errors || result.timeouts) {
     throw new Error(`${side.name} ${workload}: ${result.non2xx} non-2xx answers, ${result.errors} errors, ${result.timeouts} timeouts`);

@@ -25,7 +25,7 @@
 const fs = require('node:fs');
 const { createServer } = require('node:http');
 const path = require('node:path');
-const autocannon = require('autocannon');
+const { runLoad } = require('../lib/load');
 const { runBenchmark, onCleanup } = require('../lib/cleanup');
 const { prepareEnvironment, productionNodeOptions, log } = require('../lib/environment');
 const { freePort, spawnProcess, waitForHttp, cpuMs, sleep } = require('../lib/processes');
@@ -124,26 +124,18 @@ async function submit(apiUrl, identifiers, withPayload) {
   return ids;
 }
 
-function runLoad(options) {
-  return new Promise((resolve, reject) => {
-    const instance = autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
-    instance.on('error', reject);
-  });
-}
-
 async function measureRead(server, paths) {
   let next = 0;
   const options = {
     url: server.url,
     connections: settings.connections,
-    timeout: 10,
     requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, path: paths[next++ % paths.length] }) }],
   };
   if (settings.warmupS > 0) {
-    await runLoad({ ...options, duration: settings.warmupS });
+    await runLoad(options, settings.warmupS);
   }
   const cpuBefore = cpuMs(server.proc.pid);
-  const result = await runLoad({ ...options, duration: settings.durationS });
+  const result = await runLoad(options, settings.durationS);
   const cpu = cpuMs(server.proc.pid) - cpuBefore;
   const ok = result.statusCodeStats['200']?.count ?? 0;
   if (ok !== result.requests.total) {
