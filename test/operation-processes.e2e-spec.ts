@@ -140,15 +140,17 @@ describe('operation processes', () => {
   it('runs more jobs at once than it has processes (OPERATION_PROCESSES): the others wait for one, outside their time budget', async () => {
     service = await startTestApp({ MAX_PARALLEL_WORKERS: '2', OPERATION_PROCESSES: '1' });
     expect(operationProcesses()).toHaveLength(1);
-    // transform of a large CSV holds the only process for seconds; a small object with a 300 ms budget waits for it.
+    // transform of a large CSV holds the only process for seconds (4 s here); a small object waits for it. Its budget is
+    // shorter than that wait, yet far longer than its validate takes on a busy machine (300 ms did not always suffice in CI).
+    const budgetMs = 1500;
     const longId = await submitCsv(service, 'holds-the-process', ['transform'], 1_000_000);
     await untilReporting(service, longId, 'transform');
     const submittedAt = Date.now();
-    const small = await submitPayload(service, 'waits-for-the-process', { budget: { time_ms: 300 } });
+    const small = await submitPayload(service, 'waits-for-the-process', { budget: { time_ms: budgetMs } });
     const settled = await waitUntilSettled(service.baseUrl, small);
     expect({ state: settled.state, error: settled.error_message }).toEqual({ state: 'completed', error: null });
     // It did wait longer than its budget: transform was still running when it was submitted.
-    expect(Date.parse(settled.operations_status.validate?.finished_at ?? '') - submittedAt).toBeGreaterThan(300);
+    expect(Date.parse(settled.operations_status.validate?.finished_at ?? '') - submittedAt).toBeGreaterThan(budgetMs);
     expect((await waitUntilSettled(service.baseUrl, longId)).state).toBe('completed');
     expect(operationProcesses()).toHaveLength(1);
   });
