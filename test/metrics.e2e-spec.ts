@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
-import type { ProgressResponse } from '../src/objects/dto/object.responses';
 import { closeDatabase, objectRow } from './support/database';
 import { sampleValue, samplesOf } from './support/prometheus';
 import { ServiceProcess, freePort, spawnService } from './support/service-process';
@@ -140,23 +139,12 @@ describe('Prometheus metrics at /metrics', () => {
       S3_ENDPOINT: proxy.endpoint,
       JOB_ATTEMPTS: '2',
       JOB_BACKOFF_MS: '200',
-      SIMULATED_OPERATION_DELAY_MS: '500',
       MAX_PARALLEL_WORKERS: '1',
     });
     try {
-      const { id } = await submit(flaky, {
-        identifier: uniqueIdentifier('metrics-transient'),
-        operations: ['transform'],
-        payload: [{ n: 1 }],
-      });
-      await waitFor(
-        async () => {
-          const progress = (await request(flaky.baseUrl).get(`/api/v1/progress/${id}`).expect(200)).body as ProgressResponse;
-          return progress.current_operation === 'transform';
-        },
-        { intervalMs: 20, what: 'transform to start' },
-      );
-      proxy.fault = ACCESS_DENIED;
+      const identifier = uniqueIdentifier('metrics-transient');
+      proxy.fault = { ...ACCESS_DENIED, when: (path) => path.includes(`${identifier}/transform`) };
+      const { id } = await submit(flaky, { identifier, operations: ['transform'], payload: [{ n: 1 }] });
       expect(await objectRow((await settled(flaky, id)).id)).toMatchObject({ state: 'failed', error_code: 'operation_failed' });
 
       const metrics = await scrape(flaky.baseUrl);

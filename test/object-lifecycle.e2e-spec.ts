@@ -297,15 +297,16 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
         proxy.fault = undefined;
       });
 
-      /** Submits a payload object and makes S3 refuse every request once validate has completed. */
+      /** Submits a payload object whose transform S3 refuses (every request for its files); returns once transform runs. */
       async function submitAndRefuseS3(service: TestApp, label: string) {
         const payload = [
           { sku: 'a-1', qty: 3 },
           { sku: 'b-2', qty: 5 },
         ];
-        const submitted = await submit(service, { identifier: uniqueIdentifier(label), operations: ['analyze'], payload });
+        const identifier = uniqueIdentifier(label);
+        proxy.fault = { ...ACCESS_DENIED, when: (path) => path.includes(`${identifier}/transform`) };
+        const submitted = await submit(service, { identifier, operations: ['analyze'], payload });
         const running = await waitForOperation(service, submitted.id, 'transform');
-        proxy.fault = ACCESS_DENIED;
         return { ...submitted, payload, validateBefore: running.operations_status.validate };
       }
 

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import request from 'supertest';
 import type { ProgressResponse } from '../src/objects/dto/object.responses';
 import { closeDatabase, objectRow } from './support/database';
@@ -15,6 +16,29 @@ function operationProcesses(): number[] {
     .split('\n')
     .filter((line) => line.includes('operation-process.js'))
     .map((line) => Number(line.trim().split(/\s+/)[0]));
+}
+
+/**
+ * Runs `body` with the given variables in this process's environment (a variable given undefined is unset), then puts
+ * them back: the operation processes forked meanwhile inherit them.
+ */
+async function withEnvironment<T>(variables: Record<string, string | undefined>, body: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(variables).map((name) => [name, process.env[name]]));
+  const assign = (values: Record<string, string | undefined>) => {
+    for (const [name, value] of Object.entries(values)) {
+      if (value === undefined) {
+        delete process.env[name];
+      } else {
+        process.env[name] = value;
+      }
+    }
+  };
+  assign(variables);
+  try {
+    return await body();
+  } finally {
+    assign(saved);
+  }
 }
 
 function largeCsv(rows: number): Buffer {
@@ -100,22 +124,11 @@ describe('operation processes', () => {
   });
 
   it('starts its operation processes with 4 MiB semi-spaces, scavenges on request and a 64 KiB malloc mmap threshold, unless the operator set one', async () => {
-    const setThreshold = (value: string | undefined) => {
-      if (value === undefined) {
-        delete process.env.MALLOC_MMAP_THRESHOLD_;
-      } else {
-        process.env.MALLOC_MMAP_THRESHOLD_ = value;
-      }
-    };
     /** How the operation process starts when the worker's own environment has `threshold`. */
     const startedWith = async (threshold: string | undefined) => {
-      const saved = process.env.MALLOC_MMAP_THRESHOLD_;
-      setThreshold(threshold);
-      try {
-        service = await startTestApp({ MAX_PARALLEL_WORKERS: '1', OPERATION_PROCESSES: '1' });
-      } finally {
-        setThreshold(saved);
-      }
+      service = await withEnvironment({ MALLOC_MMAP_THRESHOLD_: threshold }, () =>
+        startTestApp({ MAX_PARALLEL_WORKERS: '1', OPERATION_PROCESSES: '1' }),
+      );
       const [child] = operationProcesses();
       const read = (file: string) => readFileSync(`/proc/${child!}/${file}`, 'utf8').split('\0');
       const started = {
@@ -167,13 +180,26 @@ describe('operation processes', () => {
   });
 
   it('counts a time budget from the start of the operation, not from the boot of its process', async () => {
-    service = await startTestApp({ MAX_PARALLEL_WORKERS: '1' });
-    // A pool of its own (another memory budget) boots a process for this run; the operation itself takes milliseconds.
-    const settled = await waitUntilSettled(
-      service.baseUrl,
-      await submitPayload(service, 'cold-pool', { budget: { time_ms: 400, memory_mb: 96 } }),
+    // Every operation process takes at least 2 s to start; the operation itself takes milliseconds.
+    const bootMs = 2000;
+    const budgetMs = 1000;
+    const settled = await withEnvironment(
+      {
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require "${join(__dirname, 'support', 'slow-start.cjs')}"`,
+        SLOW_START_MS: String(bootMs),
+      },
+      async () => {
+        service = await startTestApp({ MAX_PARALLEL_WORKERS: '1' });
+        // A pool of its own (another memory budget) boots a process for this run.
+        return waitUntilSettled(
+          service.baseUrl,
+          await submitPayload(service, 'cold-pool', { budget: { time_ms: budgetMs, memory_mb: 96 } }),
+        );
+      },
     );
     expect({ state: settled.state, error: settled.error_message }).toEqual({ state: 'completed', error: null });
+    // The run did include the process's boot, which alone is longer than the budget.
+    expect(settled.operations_status.validate?.duration_ms).toBeGreaterThan(bootMs);
   });
 
   it('gives a run to another process when the idle one it was given had died', async () => {
