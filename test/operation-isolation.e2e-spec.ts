@@ -4,7 +4,7 @@ import request from 'supertest';
 import type { ProgressResponse } from '../src/objects/dto/object.responses';
 import { listS3Keys } from './support/artifacts';
 import { closeDatabase, objectRow } from './support/database';
-import { waitUntilSettled } from './support/objects';
+import { CONTENT_SETTLE_MS, CONTENT_TEST_MS, waitUntilSettled } from './support/objects';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
 import { waitFor } from './support/wait-for';
 import type { components } from './support/api-types';
@@ -57,32 +57,40 @@ describe('operations run in threads, off the event loop, within a time and memor
     expect((await waitUntilSettled(service.baseUrl, (submitted.body as { id: string }).id)).state).toBe('completed');
   }
 
-  it('stops an operation that outruns its time budget and fails the object for good, naming the operation and the budget', async () => {
-    const { id } = await upload('over-time', csv, 'text/csv', ['analyze'], { budget: { time_ms: 100 } });
-    const settled = await waitUntilSettled(service.baseUrl, id);
-    expect(settled.state).toBe('failed');
-    expect(settled.error_message).toBe('validate: exceeded its time budget of 100 ms and was stopped');
-    expect(settled.operations_status.validate).toMatchObject({
-      completed: false,
-      attempts: 1,
-      error: 'exceeded its time budget of 100 ms and was stopped',
-    });
-    expect(await objectRow(id)).toMatchObject({ error_code: 'budget_exceeded', attempts: 1 });
-    await expectNormalObjectCompletes();
-  });
+  it(
+    'stops an operation that outruns its time budget and fails the object for good, naming the operation and the budget',
+    async () => {
+      const { id } = await upload('over-time', csv, 'text/csv', ['analyze'], { budget: { time_ms: 100 } });
+      const settled = await waitUntilSettled(service.baseUrl, id, CONTENT_SETTLE_MS);
+      expect(settled.state).toBe('failed');
+      expect(settled.error_message).toBe('validate: exceeded its time budget of 100 ms and was stopped');
+      expect(settled.operations_status.validate).toMatchObject({
+        completed: false,
+        attempts: 1,
+        error: 'exceeded its time budget of 100 ms and was stopped',
+      });
+      expect(await objectRow(id)).toMatchObject({ error_code: 'budget_exceeded', attempts: 1 });
+      await expectNormalObjectCompletes();
+    },
+    CONTENT_TEST_MS,
+  );
 
-  it('stops an operation that outgrows its memory budget and fails the object for good', async () => {
-    const json = largeJsonArray(400_000);
-    const { id } = await upload('over-memory', json, 'application/json', ['validate'], {
-      budget: { memory_mb: 64 },
-      validate: { json_schema: { type: 'array' } },
-    });
-    const settled = await waitUntilSettled(service.baseUrl, id);
-    expect(settled.state).toBe('failed');
-    expect(settled.error_message).toBe('validate: exceeded its memory budget of 64 MB and was stopped (its process was aborted)');
-    expect(await objectRow(id)).toMatchObject({ error_code: 'budget_exceeded', attempts: 1 });
-    await expectNormalObjectCompletes();
-  });
+  it(
+    'stops an operation that outgrows its memory budget and fails the object for good',
+    async () => {
+      const json = largeJsonArray(400_000);
+      const { id } = await upload('over-memory', json, 'application/json', ['validate'], {
+        budget: { memory_mb: 64 },
+        validate: { json_schema: { type: 'array' } },
+      });
+      const settled = await waitUntilSettled(service.baseUrl, id, CONTENT_SETTLE_MS);
+      expect(settled.state).toBe('failed');
+      expect(settled.error_message).toBe('validate: exceeded its memory budget of 64 MB and was stopped (its process was aborted)');
+      expect(await objectRow(id)).toMatchObject({ error_code: 'budget_exceeded', attempts: 1 });
+      await expectNormalObjectCompletes();
+    },
+    CONTENT_TEST_MS,
+  );
 
   it('refuses a budget above the server maximum at submission', async () => {
     const response = await api()

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import type { ProgressResponse } from '../src/objects/dto/object.responses';
 import { closeDatabase, objectRow } from './support/database';
-import { waitUntilSettled } from './support/objects';
+import { CONTENT_SETTLE_MS, CONTENT_TEST_MS, waitUntilSettled } from './support/objects';
 import { S3FaultProxy } from './support/s3-fault-proxy';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
 import { waitFor } from './support/wait-for';
@@ -150,23 +150,27 @@ describe('operation processes', () => {
     expect((await startedWith('262144')).threshold).toBe('MALLOC_MMAP_THRESHOLD_=262144');
   });
 
-  it('runs more jobs at once than it has processes (OPERATION_PROCESSES): the others wait for one, outside their time budget', async () => {
-    service = await startTestApp({ MAX_PARALLEL_WORKERS: '2', OPERATION_PROCESSES: '1' });
-    expect(operationProcesses()).toHaveLength(1);
-    // transform of a large CSV holds the only process for seconds (4 s here); a small object waits for it. Its budget is
-    // shorter than that wait, yet far longer than its validate takes on a busy machine (300 ms did not always suffice in CI).
-    const budgetMs = 1500;
-    const longId = await submitCsv(service, 'holds-the-process', ['transform'], 1_000_000);
-    await untilReporting(service, longId, 'transform');
-    const submittedAt = Date.now();
-    const small = await submitPayload(service, 'waits-for-the-process', { budget: { time_ms: budgetMs } });
-    const settled = await waitUntilSettled(service.baseUrl, small);
-    expect({ state: settled.state, error: settled.error_message }).toEqual({ state: 'completed', error: null });
-    // It did wait longer than its budget: transform was still running when it was submitted.
-    expect(Date.parse(settled.operations_status.validate?.finished_at ?? '') - submittedAt).toBeGreaterThan(budgetMs);
-    expect((await waitUntilSettled(service.baseUrl, longId)).state).toBe('completed');
-    expect(operationProcesses()).toHaveLength(1);
-  });
+  it(
+    'runs more jobs at once than it has processes (OPERATION_PROCESSES): the others wait for one, outside their time budget',
+    async () => {
+      service = await startTestApp({ MAX_PARALLEL_WORKERS: '2', OPERATION_PROCESSES: '1' });
+      expect(operationProcesses()).toHaveLength(1);
+      // transform of a large CSV holds the only process for seconds (4 s here); a small object waits for it. Its budget is
+      // shorter than that wait, yet far longer than its validate takes on a busy machine (300 ms did not always suffice in CI).
+      const budgetMs = 1500;
+      const longId = await submitCsv(service, 'holds-the-process', ['transform'], 1_000_000);
+      await untilReporting(service, longId, 'transform');
+      const submittedAt = Date.now();
+      const small = await submitPayload(service, 'waits-for-the-process', { budget: { time_ms: budgetMs } });
+      const settled = await waitUntilSettled(service.baseUrl, small, CONTENT_SETTLE_MS);
+      expect({ state: settled.state, error: settled.error_message }).toEqual({ state: 'completed', error: null });
+      // It did wait longer than its budget: transform was still running when it was submitted.
+      expect(Date.parse(settled.operations_status.validate?.finished_at ?? '') - submittedAt).toBeGreaterThan(budgetMs);
+      expect((await waitUntilSettled(service.baseUrl, longId, CONTENT_SETTLE_MS)).state).toBe('completed');
+      expect(operationProcesses()).toHaveLength(1);
+    },
+    CONTENT_TEST_MS,
+  );
 
   it('keeps no process for a per-object budget once its run is over: their number stays bounded', async () => {
     service = await startTestApp({ MAX_PARALLEL_WORKERS: '1' });
@@ -211,19 +215,23 @@ describe('operation processes', () => {
     expect({ state: settled.state, error: settled.error_message }).toEqual({ state: 'completed', error: null });
   });
 
-  it('says in plain words that an operation process crashed, and retries it as an unexpected failure', async () => {
-    service = await startTestApp({ MAX_PARALLEL_WORKERS: '1', JOB_ATTEMPTS: '1' });
-    const id = await submitCsv(service, 'segv', ['analyze'], 1_000_000);
-    const operation = await untilReporting(service, id);
-    operationProcesses().forEach((pid) => process.kill(pid, 'SIGSEGV'));
-    const settled = await waitUntilSettled(service.baseUrl, id, 60_000);
-    expect(settled).toMatchObject({
-      state: 'failed',
-      error_message: `${operation} failed after 1 attempt(s): its operation process ended unexpectedly`,
-    });
-    expect(await objectRow(id)).toMatchObject({ error_code: 'operation_failed' });
-    expect((await waitUntilSettled(service.baseUrl, await submitPayload(service, 'after-crash'))).state).toBe('completed');
-  });
+  it(
+    'says in plain words that an operation process crashed, and retries it as an unexpected failure',
+    async () => {
+      service = await startTestApp({ MAX_PARALLEL_WORKERS: '1', JOB_ATTEMPTS: '1' });
+      const id = await submitCsv(service, 'segv', ['analyze'], 1_000_000);
+      const operation = await untilReporting(service, id);
+      operationProcesses().forEach((pid) => process.kill(pid, 'SIGSEGV'));
+      const settled = await waitUntilSettled(service.baseUrl, id, CONTENT_SETTLE_MS);
+      expect(settled).toMatchObject({
+        state: 'failed',
+        error_message: `${operation} failed after 1 attempt(s): its operation process ended unexpectedly`,
+      });
+      expect(await objectRow(id)).toMatchObject({ error_code: 'operation_failed' });
+      expect((await waitUntilSettled(service.baseUrl, await submitPayload(service, 'after-crash'))).state).toBe('completed');
+    },
+    CONTENT_TEST_MS,
+  );
 });
 
 describe('an S3 error for one object while S3 serves everything else', () => {

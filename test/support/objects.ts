@@ -5,6 +5,14 @@ import { waitFor } from './wait-for';
 
 const SETTLED_STATES = ['completed', 'failed', 'cancelled'];
 
+/**
+ * How long a test that runs megabytes of content through operations waits for its object: operation processes run at a
+ * lower CPU priority, so a busy machine slows them first and most.
+ */
+export const CONTENT_SETTLE_MS = 150_000;
+/** The Jest timeout of such a test: longer than CONTENT_SETTLE_MS, so that an object that never settles says so. */
+export const CONTENT_TEST_MS = 180_000;
+
 /** The object's progress once it is completed, failed or cancelled. */
 export function waitUntilSettled(baseUrl: string, id: string, timeoutMs = 60_000): Promise<ProgressResponse> {
   return waitFor(
