@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { ApiKeysService } from '../src/access/api-keys.service';
-import { OBJECTS_QUEUE, taskIdFor } from '../src/queue/jobs';
+import { taskIdFor } from '../src/queue/jobs';
 import { listS3Keys } from './support/artifacts';
 import { cuttableProxy } from './support/cuttable-proxy';
 import { closeDatabase, query } from './support/database';
+import { objectsQueueOf } from './support/objects';
 import { expectErrorShape } from './support/error-shape';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
 
@@ -39,7 +40,7 @@ describe('POST /api/v1/process/batch', () => {
 
   beforeAll(async () => {
     service = await startTestApp({ APP_ROLE: 'api', PAYLOAD_INLINE_MAX_BYTES: String(INLINE_MAX_BYTES) });
-    queue = new Queue(OBJECTS_QUEUE, { connection: { url: service.config.redis.url }, prefix: service.config.redis.prefix });
+    queue = objectsQueueOf(service);
   });
 
   afterAll(async () => {

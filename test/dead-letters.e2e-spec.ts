@@ -7,7 +7,7 @@ import { createS3Client } from '../src/storage/s3-client.factory';
 import { listS3Keys, readS3 } from './support/artifacts';
 import { closeDatabase, query } from './support/database';
 import { expectErrorShape } from './support/error-shape';
-import { ACCESS_DENIED, S3FaultProxy } from './support/s3-fault-proxy';
+import { S3FaultProxy, accessDeniedTo } from './support/s3-fault-proxy';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
 import { waitFor } from './support/wait-for';
 
@@ -188,7 +188,7 @@ describe('retry from an operation', () => {
   it('reruns that operation and every later one, keeps earlier results untouched, and replaces later artifacts', async () => {
     const identifier = uniqueIdentifier('from-op');
     // S3 refuses enrich's result: the object fails at enrich, after validate and transform completed.
-    proxy.fault = { ...ACCESS_DENIED, when: (path) => path.includes(`${identifier}/enrich`) };
+    proxy.fault = accessDeniedTo(identifier, 'enrich');
     const submitted = await call(service, 'POST', '/api/v1/process', undefined, {
       identifier,
       operations: ['analyze'],

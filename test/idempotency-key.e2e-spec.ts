@@ -1,14 +1,14 @@
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { IdempotencyKeysRepository } from '../src/processing/idempotency-keys.repository';
 import { firstResponse } from '../src/processing/submission-response';
-import { JobItem, OBJECTS_QUEUE } from '../src/queue/jobs';
+import { JobItem } from '../src/queue/jobs';
 import type { components } from './support/api-types';
 import { listS3Keys } from './support/artifacts';
 import { closeDatabase, query } from './support/database';
 import { expectErrorShape } from './support/error-shape';
-import { countJobs, waitUntilSettled } from './support/objects';
+import { countJobs, objectsQueueOf, waitUntilSettled } from './support/objects';
 import { S3FaultProxy } from './support/s3-fault-proxy';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
 
@@ -56,7 +56,7 @@ describe('Idempotency-Key: a key of its own', () => {
 
   beforeAll(async () => {
     service = await startTestApp();
-    queue = new Queue(OBJECTS_QUEUE, { connection: { url: service.config.redis.url }, prefix: service.config.redis.prefix });
+    queue = objectsQueueOf(service);
   });
 
   afterAll(async () => {

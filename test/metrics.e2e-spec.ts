@@ -8,7 +8,7 @@ import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
 import { waitFor } from './support/wait-for';
 import { cuttableProxy } from './support/cuttable-proxy';
 import { waitUntilSettled } from './support/objects';
-import { ACCESS_DENIED, S3FaultProxy } from './support/s3-fault-proxy';
+import { S3FaultProxy, accessDeniedTo } from './support/s3-fault-proxy';
 import { openSse } from './support/sse';
 
 async function submit(service: TestApp, body: Record<string, unknown>): Promise<{ id: string; task_id: string }> {
@@ -143,7 +143,7 @@ describe('Prometheus metrics at /metrics', () => {
     });
     try {
       const identifier = uniqueIdentifier('metrics-transient');
-      proxy.fault = { ...ACCESS_DENIED, when: (path) => path.includes(`${identifier}/transform`) };
+      proxy.fault = accessDeniedTo(identifier, 'transform');
       const { id } = await submit(flaky, { identifier, operations: ['transform'], payload: [{ n: 1 }] });
       expect(await objectRow((await settled(flaky, id)).id)).toMatchObject({ state: 'failed', error_code: 'operation_failed' });
 

@@ -1,5 +1,5 @@
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,13 +7,13 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import request from 'supertest';
 import type { ArtifactsResponse, ObjectListResponse, ObjectResponse, ProgressResponse } from '../src/objects/dto/object.responses';
-import { OBJECTS_QUEUE } from '../src/queue/jobs';
 import { createS3Client } from '../src/storage/s3-client.factory';
 import { listS3Keys, readS3, readS3Json } from './support/artifacts';
 import { closeDatabase, objectRow, query } from './support/database';
+import { objectsQueueOf } from './support/objects';
 import { freePort } from './support/service-process';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
-import { ACCESS_DENIED, S3FaultProxy } from './support/s3-fault-proxy';
+import { S3FaultProxy, accessDeniedTo } from './support/s3-fault-proxy';
 import { waitFor } from './support/wait-for';
 import type { components } from './support/api-types';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -84,7 +84,7 @@ async function waitForIdleWorker(service: TestApp): Promise<void> {
 /** A BullMQ handle on an app's own queue, to see which jobs exist. */
 const queues: Queue[] = [];
 function queueOf(service: TestApp): Queue {
-  const queue = new Queue(OBJECTS_QUEUE, { connection: { url: service.config.redis.url }, prefix: service.config.redis.prefix });
+  const queue = objectsQueueOf(service);
   queues.push(queue);
   return queue;
 }
@@ -304,7 +304,7 @@ describe('object lifecycle: cancel, retry, delete, list, status, artifacts', () 
           { sku: 'b-2', qty: 5 },
         ];
         const identifier = uniqueIdentifier(label);
-        proxy.fault = { ...ACCESS_DENIED, when: (path) => path.includes(`${identifier}/transform`) };
+        proxy.fault = accessDeniedTo(identifier, 'transform');
         const submitted = await submit(service, { identifier, operations: ['analyze'], payload });
         const running = await waitForOperation(service, submitted.id, 'transform');
         return { ...submitted, payload, validateBefore: running.operations_status.validate };

@@ -1,13 +1,13 @@
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { createHash, randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { ObjectResponse } from '../src/objects/dto/object.responses';
-import { JobItem, OBJECTS_QUEUE } from '../src/queue/jobs';
+import { JobItem } from '../src/queue/jobs';
 import type { components } from './support/api-types';
 import { listS3Keys, readS3 } from './support/artifacts';
 import { closeDatabase, query } from './support/database';
 import { expectErrorShape } from './support/error-shape';
-import { countJobs, waitUntilSettled } from './support/objects';
+import { countJobs, objectsQueueOf, waitUntilSettled } from './support/objects';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
 
 /** The 202 a submission answers with, and the body of a refusal. */
@@ -46,7 +46,7 @@ describe('submitting objects', () => {
   beforeAll(async () => {
     service = await startTestApp();
     smallLimitService = await startTestApp({ PAYLOAD_LIMIT_BYTES: '2048', PAYLOAD_INLINE_MAX_BYTES: '64', APP_ROLE: 'api' });
-    queue = new Queue(OBJECTS_QUEUE, { connection: { url: service.config.redis.url }, prefix: service.config.redis.prefix });
+    queue = objectsQueueOf(service);
   });
 
   afterAll(async () => {

@@ -1,5 +1,5 @@
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -8,12 +8,11 @@ import { pipeline } from 'node:stream/promises';
 import sharp from 'sharp';
 import request from 'supertest';
 import { AppConfig } from '../src/config/app-config';
-import { OBJECTS_QUEUE } from '../src/queue/jobs';
 import { createS3Client } from '../src/storage/s3-client.factory';
 import type { components } from './support/api-types';
 import { listS3Keys, readS3 } from './support/artifacts';
 import { expectErrorShape } from './support/error-shape';
-import { countJobs, waitUntilSettled } from './support/objects';
+import { countJobs, objectsQueueOf, waitUntilSettled } from './support/objects';
 import { closeDatabase, query } from './support/database';
 import { freePort, spawnService } from './support/service-process';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
@@ -106,13 +105,10 @@ describe('uploading a file (multipart/form-data)', () => {
   beforeAll(async () => {
     service = await startTestApp();
     limited = await startTestApp({ UPLOAD_LIMIT_BYTES: String(UPLOAD_LIMIT), PAYLOAD_LIMIT_BYTES: '4096', APP_ROLE: 'api' });
-    queue = new Queue(OBJECTS_QUEUE, { connection: { url: service.config.redis.url }, prefix: service.config.redis.prefix });
-    limitedQueue = new Queue(OBJECTS_QUEUE, { connection: { url: limited.config.redis.url }, prefix: limited.config.redis.prefix });
+    queue = objectsQueueOf(service);
+    limitedQueue = objectsQueueOf(limited);
     partsLimited = await startTestApp({ UPLOAD_LIMIT_BYTES: String(PARTS_LIMIT), APP_ROLE: 'api' });
-    partsLimitedQueue = new Queue(OBJECTS_QUEUE, {
-      connection: { url: partsLimited.config.redis.url },
-      prefix: partsLimited.config.redis.prefix,
-    });
+    partsLimitedQueue = objectsQueueOf(partsLimited);
   });
 
   afterAll(async () => {

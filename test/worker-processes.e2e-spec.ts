@@ -1,8 +1,10 @@
+import type { Queue } from 'bullmq';
 import request from 'supertest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ProgressResponse } from '../src/objects/dto/object.responses';
 import { listS3Keys, readS3Json } from './support/artifacts';
 import { closeDatabase, objectRow, query } from './support/database';
+import { objectsQueueOf } from './support/objects';
 import { ServiceProcess, freePort, spawnService } from './support/service-process';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
 import { waitFor } from './support/wait-for';
@@ -68,9 +70,9 @@ describe('worker processes', () => {
     return api;
   }
 
-  async function submit(api: TestApp, identifier: string, operations: string[]): Promise<string> {
+  async function submit(api: TestApp, identifier: string, operations: string[]): Promise<{ id: string; task_id: string }> {
     const response = await request(api.baseUrl).post('/api/v1/process').send({ identifier, operations }).expect(202);
-    return (response.body as { id: string }).id;
+    return response.body as { id: string; task_id: string };
   }
 
   async function progressOf(api: TestApp, id: string): Promise<ProgressResponse> {
@@ -92,13 +94,9 @@ describe('worker processes', () => {
     await closeDatabase();
   });
 
-  /**
-   * Whichever worker holds a slot takes the next job as it finishes one, so the first claims decide who
-   * takes part. Idle workers wait for jobs in turn: once one has claimed an object it waits behind the
-   * other, which then claims the next, provided that is submitted only after the first was claimed.
-   */
-  async function waitUntilClaimed(id: string): Promise<void> {
-    await waitFor(async () => (await objectRow(id))?.state !== 'queued', { what: `object ${id} to be claimed` });
+  /** Until a worker process has taken the job `taskId`; returns which one (its name, host:pid). */
+  async function takerOf(queue: Queue, taskId: string): Promise<string> {
+    return waitFor(async () => (await queue.getJob(taskId))?.processedBy ?? false, { what: `job ${taskId} to be taken` });
   }
 
   it('caps the objects processed at once at MAX_PARALLEL_WORKERS across two worker processes', async () => {
@@ -132,18 +130,25 @@ describe('worker processes', () => {
       }
     })();
 
+    // Whichever process holds a slot takes the next job as it finishes one, so the first claims decide who takes part:
+    // objects go one at a time until both processes have taken one (idle ones usually take turns, not always).
+    const queue = objectsQueueOf(api);
+    const takers = new Set<string>();
     const ids: string[] = [];
     try {
       for (let index = 0; index < total; index++) {
-        ids.push(await submit(api, `${prefix}-${index}`, ['analyze']));
-        if (index < 2) {
-          await waitUntilClaimed(ids[index]!);
+        const { id, task_id } = await submit(api, `${prefix}-${index}`, ['analyze']);
+        ids.push(id);
+        if (takers.size < 2) {
+          takers.add(await takerOf(queue, task_id));
         }
       }
     } catch (error) {
       stopped = true;
       await sampler.catch(() => undefined);
       throw error;
+    } finally {
+      await queue.close();
     }
     submitted = true;
     await sampler;
@@ -171,7 +176,7 @@ describe('worker processes', () => {
     await first.waitForOutput(RUNNING_AS_WORKER, 60_000);
 
     const identifier = uniqueIdentifier('sigkill');
-    const id = await submit(api, identifier, ['export']);
+    const { id } = await submit(api, identifier, ['export']);
     await waitFor(async () => (await progressOf(api, id)).progress.current >= 2, {
       timeoutMs: 60_000,
       intervalMs: 20,
@@ -246,7 +251,7 @@ describe('worker processes', () => {
     const rounds = 10;
     const outcomes = { cancelled: 0, completed: 0 };
     for (let round = 0; round < rounds; round++) {
-      const id = await submit(api, uniqueIdentifier(`race-${round}`), ['analyze']);
+      const { id } = await submit(api, uniqueIdentifier(`race-${round}`), ['analyze']);
       // Aim the cancel at the last operation and the final state change, a little later each round.
       await waitFor(
         async () => {
@@ -330,7 +335,7 @@ describe('worker processes', () => {
     expect(refused).toBe('ECONNREFUSED');
     expect(worker.output()).not.toMatch(/Listening on/);
 
-    const id = await submit(api, uniqueIdentifier('worker-role'), ['validate']);
+    const { id } = await submit(api, uniqueIdentifier('worker-role'), ['validate']);
     await waitFor(async () => (await progressOf(api, id)).state === 'completed', {
       timeoutMs: 60_000,
       what: 'the worker process to complete the object',

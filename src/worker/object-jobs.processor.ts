@@ -3,6 +3,7 @@ import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap, 
 import { SpanKind, context } from '@opentelemetry/api';
 import { DelayedError, Job, UnrecoverableError, WaitingError, WorkerOptions } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
+import { hostname } from 'node:os';
 import { isDependencyFailure } from '../common/dependency-failure';
 import { AppConfig } from '../config/app-config';
 import { GlobalLimit } from '../queue/global-limit';
@@ -172,6 +173,8 @@ export function objectWorkerOptions(config: AppConfig): Partial<WorkerOptions> {
   return {
     connection: workerConnection(config),
     autorun: false,
+    // Kept on every job it takes (job.processedBy): which process, on which host or pod, ran the job.
+    name: `${hostname()}:${process.pid}`,
     concurrency: config.maxParallelWorkers,
     lockDuration: config.jobs.lockDurationMs,
     stalledInterval: config.jobs.stalledIntervalMs,

@@ -1,6 +1,8 @@
-import type { Queue } from 'bullmq';
+import { Queue } from 'bullmq';
 import request from 'supertest';
 import type { ProgressResponse } from '../../src/objects/dto/object.responses';
+import { JobItem, OBJECTS_QUEUE } from '../../src/queue/jobs';
+import type { TestApp } from './test-app';
 import { waitFor } from './wait-for';
 
 const SETTLED_STATES = ['completed', 'failed', 'cancelled'];
@@ -10,7 +12,7 @@ const SETTLED_STATES = ['completed', 'failed', 'cancelled'];
  * lower CPU priority, so a busy machine slows them first and most.
  */
 export const CONTENT_SETTLE_MS = 150_000;
-/** The Jest timeout of such a test: longer than CONTENT_SETTLE_MS, so that an object that never settles says so. */
+/** The Jest timeout of such a test: above CONTENT_SETTLE_MS, so that its main wait, when it runs out, names the object. */
 export const CONTENT_TEST_MS = 180_000;
 
 /** The object's progress once it is completed, failed or cancelled. */
@@ -22,6 +24,11 @@ export function waitUntilSettled(baseUrl: string, id: string, timeoutMs = 60_000
     },
     { timeoutMs, intervalMs: 100, what: `object ${id} to settle` },
   );
+}
+
+/** A BullMQ handle on an app's own queue of objects, to see its jobs; the caller closes it. */
+export function objectsQueueOf(service: TestApp): Queue<JobItem['data']> {
+  return new Queue<JobItem['data']>(OBJECTS_QUEUE, { connection: { url: service.config.redis.url }, prefix: service.config.redis.prefix });
 }
 
 /** Every job the queue holds or still remembers, whatever its state. */
