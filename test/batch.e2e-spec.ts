@@ -5,8 +5,8 @@ import { taskIdFor } from '../src/queue/jobs';
 import { listS3Keys } from './support/artifacts';
 import { cuttableProxy } from './support/cuttable-proxy';
 import { closeDatabase, query } from './support/database';
-import { objectsQueueOf } from './support/objects';
 import { expectErrorShape } from './support/error-shape';
+import { objectsQueueOf } from './support/objects';
 import { TestApp, startTestApp, uniqueIdentifier } from './support/test-app';
 
 type Json = Record<string, unknown>;

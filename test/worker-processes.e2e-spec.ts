@@ -106,7 +106,8 @@ describe('worker processes', () => {
     await Promise.all(workers.map((worker) => worker.waitForOutput(RUNNING_AS_WORKER, 60_000)));
 
     const prefix = uniqueIdentifier('global-limit');
-    const total = 9;
+    // Enough for three pairs and more than the limit at once after them.
+    const total = 10;
     let maxProcessing = 0;
     let submitted = false;
     let stopped = false;
@@ -130,18 +131,29 @@ describe('worker processes', () => {
       }
     })();
 
-    // Whichever process holds a slot takes the next job as it finishes one, so the first claims decide who takes part:
-    // objects go one at a time until both processes have taken one (idle ones usually take turns, not always).
+    // Whichever process holds a slot takes the next job as it finishes one, so the first claims decide who takes part.
+    // Idle processes usually take turns, not always: objects go two at a time, one after the other is taken, until
+    // the two are taken by different processes (both then run one at once); then the rest at once.
     const queue = objectsQueueOf(api);
-    const takers = new Set<string>();
     const ids: string[] = [];
+    const submitAndTaker = async () => {
+      const { id, task_id } = await submit(api, `${prefix}-${ids.length}`, ['analyze']);
+      ids.push(id);
+      return takerOf(queue, task_id);
+    };
     try {
-      for (let index = 0; index < total; index++) {
-        const { id, task_id } = await submit(api, `${prefix}-${index}`, ['analyze']);
-        ids.push(id);
-        if (takers.size < 2) {
-          takers.add(await takerOf(queue, task_id));
+      await waitFor(async () => (await queue.getWorkers()).length === 2, { what: 'both worker processes to wait for jobs' });
+      for (let pairs = 1; (await submitAndTaker()) === (await submitAndTaker()); pairs++) {
+        if (pairs === 3) {
+          throw new Error('one worker process took both objects of three pairs in a row');
         }
+        // Both idle again, so that the next pair starts afresh.
+        await waitFor(async () => (await Promise.all(ids.map(objectRow))).every((row) => row?.state === 'completed'), {
+          what: 'the objects of the pair to complete',
+        });
+      }
+      while (ids.length < total) {
+        ids.push((await submit(api, `${prefix}-${ids.length}`, ['analyze'])).id);
       }
     } catch (error) {
       stopped = true;

@@ -173,8 +173,9 @@ export function objectWorkerOptions(config: AppConfig): Partial<WorkerOptions> {
   return {
     connection: workerConnection(config),
     autorun: false,
-    // Kept on every job it takes (job.processedBy): which process, on which host or pod, ran the job.
-    name: `${hostname()}:${process.pid}`,
+    // Kept on every job it takes (job.processedBy): which process, on which host or pod, ran the job. Also the name of
+    // its Redis connection, which Redis refuses outside printable ASCII (the worker would then go uncounted).
+    name: `${hostname().replace(/[^!-~]/g, '_')}:${process.pid}`,
     concurrency: config.maxParallelWorkers,
     lockDuration: config.jobs.lockDurationMs,
     stalledInterval: config.jobs.stalledIntervalMs,

@@ -58,10 +58,7 @@ export class S3FaultProxy {
   }
 }
 
-/** S3 refusing every request: 403 AccessDenied. */
-export const ACCESS_DENIED: S3Fault = { status: 403, code: 'AccessDenied', message: 'Access Denied' };
-
-/** ACCESS_DENIED for the files of one operation of one object only (`<identifier>/<operation>_result.json` and below). */
+/** S3 refusing the files of one operation of one object (`<identifier>/<operation>_result.json` and below): 403 AccessDenied. */
 export function accessDeniedTo(identifier: string, operation: string): S3Fault {
-  return { ...ACCESS_DENIED, when: (path) => path.includes(`${identifier}/${operation}`) };
+  return { status: 403, code: 'AccessDenied', message: 'Access Denied', when: (path) => path.includes(`${identifier}/${operation}`) };
 }
